@@ -76,7 +76,7 @@ HIDDENQ_HOST = Path(os.environ.get("HIDDENQ_BIN", BUILD_DIR / "hiddenq"))
 
 AGENT_PORT_NAME = "hq.agent"
 # Bump when the layout of the base initramfs or the agent protocol changes.
-INITRAMFS_FORMAT = "hq-initramfs/3"
+INITRAMFS_FORMAT = "hq-initramfs/4"
 
 # Kernel modules the guest needs (dependencies come from modules.dep).
 GUEST_MODULES = ("virtio_pci", "virtio_net", "virtio_blk", "virtio_balloon",
@@ -321,8 +321,6 @@ def check_environment() -> List[str]:
             probe()
         except VMUnavailable as e:
             problems.append(str(e))
-    if shutil.which("ip") is None:
-        problems.append("`ip` not found (tap networking needs iproute2)")
     return problems
 
 
@@ -480,24 +478,45 @@ echo "HQ-INIT agent exited; powering off"
 poweroff -f
 """
 
-# The agent: one request per line, "RUN <id> <base64 script>".  Answer:
-# "HQ-RESULT <id> <rc> <stdout bytes> <stderr bytes>\n", stdout, stderr,
-# "HQ-END <id>\n".  Output is raw bytes; the port is not a tty.
+# The agent reads one request line at a time:
+#   RUN <id> <base64 script>      run it with sh, cwd /, stdin /dev/null
+#   PUT <id> <base64 path> <n>    followed by n raw bytes: write them to path
+#   QUIT                          leave (init then powers off)
+# and answers "HQ-RESULT <id> <rc> <stdout bytes> <stderr bytes>\n", the
+# stdout bytes, the stderr bytes, "HQ-END <id>\n".  Data is raw bytes: the
+# port is not a tty.  dd with iflag=fullblock reads exactly n bytes, because
+# read() on the port never returns more than asked for.
 AGENT_SH = r"""port=$1
+set -f
 mkdir -p /tmp/hq
 exec 3<>"$port"
 printf 'HQ-READY %s\n' "$(cut -d' ' -f1 /proc/uptime)" >&3
+reply() {
+    printf 'HQ-RESULT %s %s %s %s\n' "$1" "$2" "$(stat -c %s /tmp/hq/out)" "$(stat -c %s /tmp/hq/err)" >&3
+    cat /tmp/hq/out /tmp/hq/err >&3
+    printf 'HQ-END %s\n' "$1" >&3
+}
 while IFS= read -r line <&3; do
     set -- $line
     case "$1" in
+    PUT)
+        id=$2
+        path=$(printf '%s' "$3" | base64 -d)
+        : >/tmp/hq/out
+        if [ "$4" -gt 0 ]; then
+            dd of="$path" bs="$4" count=1 iflag=fullblock <&3 2>/tmp/hq/err
+        else
+            : >"$path" 2>/tmp/hq/err
+        fi
+        rc=$?
+        [ $rc -eq 0 ] && : >/tmp/hq/err
+        reply "$id" $rc
+        ;;
     RUN)
         id=$2
         printf '%s' "$3" | base64 -d > /tmp/hq/cmd.sh
         (cd / && sh /tmp/hq/cmd.sh) </dev/null >/tmp/hq/out 2>/tmp/hq/err
-        rc=$?
-        printf 'HQ-RESULT %s %s %s %s\n' "$id" "$rc" "$(stat -c %s /tmp/hq/out)" "$(stat -c %s /tmp/hq/err)" >&3
-        cat /tmp/hq/out /tmp/hq/err >&3
-        printf 'HQ-END %s\n' "$id" >&3
+        reply "$id" $?
         ;;
     QUIT)
         exit 0
@@ -558,7 +577,19 @@ def build_base_initramfs(moddir: Path, with_hiddenq: bool,
     tmp = out.with_suffix(f".tmp{os.getpid()}")
     tmp.write_bytes(c.finish())
     os.replace(tmp, out)
+    _prune_cache(cache_dir, keep=6)
     return out
+
+
+def _prune_cache(cache_dir: Path, keep: int) -> None:
+    """Drop all but the `keep` newest cached archives (each hiddenq
+    rebuild makes a new one)."""
+    old = sorted(cache_dir.glob("initramfs-*.cpio"), key=lambda p: p.stat().st_mtime)
+    for p in old[:-keep]:
+        try:
+            p.unlink()
+        except OSError:
+            pass
 
 
 def _vm_archive(spec: VMSpec, net_conf: str) -> bytes:
@@ -597,7 +628,10 @@ class _Chan:
             fds.append(self.vm._pidfd)
         r, _, _ = select.select(fds, [], [], remaining)
         if self.sock in r:
-            data = self.sock.recv(1 << 16)
+            try:
+                data = self.sock.recv(1 << 16)
+            except OSError as e:
+                raise VMError(f"{self.what}: {e}" + self.vm._exit_note()) from None
             if not data:
                 raise VMError(f"{self.what}: connection closed by QEMU"
                               + self.vm._exit_note())
@@ -624,7 +658,10 @@ class _Chan:
         return data
 
     def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
+        try:
+            self.sock.sendall(data)
+        except OSError as e:
+            raise VMError(f"{self.what}: {e}" + self.vm._exit_note()) from None
 
 
 def _accept(lsock: socket.socket, vm: "VM", deadline: float, what: str) -> socket.socket:
@@ -677,6 +714,7 @@ class QMP:
             reply = self._read_msg(deadline)
             if "event" in reply:
                 self.events.append(reply)
+                del self.events[:-1000]
                 continue
             if reply.get("id") != self._id:
                 continue
@@ -758,6 +796,41 @@ class NetNS:
 # The VM
 # --------------------------------------------------------------------------
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
+
+
+_stale_checked = False
+
+
+def _cleanup_stale_once() -> None:
+    """Remove namespaces (hq-<pid>-*) and work dirs (hq-vm-<pid>-*) that
+    this harness made in a test process that has since died (SIGKILL
+    leaves them behind; QEMU itself died with it via PDEATHSIG).  Only
+    names in the harness's own pattern whose creator PID is gone."""
+    global _stale_checked
+    if _stale_checked:
+        return
+    _stale_checked = True
+    for d in glob.glob(os.path.join(tempfile.gettempdir(), "hq-vm-*")):
+        m = re.match(r"hq-vm-(\d+)-", os.path.basename(d))
+        if m and not _pid_alive(int(m.group(1))):
+            shutil.rmtree(d, ignore_errors=True)
+    if os.geteuid() == 0 and shutil.which("ip"):
+        r = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=20)
+        for line in r.stdout.splitlines():
+            name = line.split()[0] if line.split() else ""
+            m = re.fullmatch(r"hq-(\d+)-[0-9a-f]{6}", name)
+            if m and not _pid_alive(int(m.group(1))):
+                subprocess.run(["ip", "netns", "delete", name], capture_output=True, timeout=20)
+
+
 _libc = ctypes.CDLL(None, use_errno=True)
 _PR_SET_PDEATHSIG = 1
 
@@ -818,13 +891,18 @@ class VM:
         base = build_base_initramfs(moddir, with_hq)
         self.has_hiddenq = with_hq
 
-        self.workdir = Path(tempfile.mkdtemp(prefix=f"hq-vm-{spec.name[:16]}-"))
+        _cleanup_stale_once()
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"hq-vm-{os.getpid()}-{spec.name[:16]}-"))
         wd = self.workdir
 
         net_conf = []
         net_args: List[str] = []
         taps = [d for d in spec.net if d.mode == "tap"]
         if taps:
+            if shutil.which("ip") is None:
+                raise VMUnavailable("tap networking needs `ip` (Debian package iproute2)")
+            if os.geteuid() != 0:
+                raise VMUnavailable("tap networking in a private netns needs root")
             self.netns = NetNS(f"hq-{os.getpid()}-{os.urandom(3).hex()}")
         for i, d in enumerate(spec.net):
             mac = d.mac or f"52:54:00:12:34:{0x56 + i:02x}"
@@ -997,13 +1075,18 @@ class VM:
         """Run shell `command` in the guest (busybox sh, cwd /, stdin
         /dev/null).  A command that outlives `timeout` is fatal: the VM is
         killed and CommandTimeout raised."""
+        b64 = base64.b64encode(command.encode()).decode()
+        return self._request("RUN", b64, b"", command, timeout)
+
+    def _request(self, verb: str, args: str, payload: bytes, what: str,
+                 timeout: Optional[float]) -> CommandResult:
         if self.agent is None or not self.alive():
             raise VMError("VM is not running")
+        command = what
         timeout = self.spec.command_timeout if timeout is None else timeout
         self._cmd_id += 1
         cid = str(self._cmd_id)
-        b64 = base64.b64encode(command.encode()).decode()
-        self.agent.send(f"RUN {cid} {b64}\n".encode())
+        self.agent.send(f"{verb} {cid} {args}\n".encode() + payload)
         deadline = time.monotonic() + timeout
         try:
             while True:
@@ -1031,10 +1114,14 @@ class VM:
     def read_file(self, path: str) -> bytes:
         return self.run(f"cat '{path}'").check().stdout
 
-    def put_file(self, path: str, data: bytes, mode: int = 0o644) -> None:
-        b64 = base64.b64encode(data).decode()
-        self.check(f"mkdir -p \"$(dirname '{path}')\"\n"
-                   f"base64 -d > '{path}' <<'HQEOF'\n{b64}\nHQEOF\nchmod {mode:o} '{path}'")
+    def put_file(self, path: str, data: bytes, mode: int = 0o644,
+                 timeout: Optional[float] = None) -> None:
+        """Write `data` to `path` in the guest (parent directories made)."""
+        self.check(f"mkdir -p \"$(dirname '{path}')\"")
+        res = self._request("PUT", f"{base64.b64encode(path.encode()).decode()} {len(data)}",
+                            data, f"put_file {path}", timeout)
+        res.check()
+        self.check(f"chmod {mode:o} '{path}'")
 
     def fetch_dir(self, guest_dir: str, host_dir, timeout: Optional[float] = None) -> Path:
         """Copy a guest directory tree to host_dir (created) via tar."""

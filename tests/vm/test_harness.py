@@ -233,9 +233,14 @@ def test_agent_channel_is_byte_exact(topo_vm, tmp_path):
     assert res.rc == 7
     assert len(res.stdout) == 300000
     assert res.err.split()[0] == hashlib.sha256(res.stdout).hexdigest()
-    topo_vm.put_file("/tmp/tree/sub/f.txt", b"hello\n")
+    blob = os.urandom(1 << 20)
+    topo_vm.put_file("/tmp/tree/sub/blob", blob)
+    topo_vm.put_file("/tmp/tree/empty", b"")
     got = topo_vm.fetch_dir("/tmp/tree", tmp_path / "tree")
-    assert (got / "sub" / "f.txt").read_bytes() == b"hello\n"
+    assert (got / "sub" / "blob").read_bytes() == blob
+    assert (got / "empty").read_bytes() == b""
+    # the channel is still in step after raw uploads
+    assert topo_vm.check("echo ok") == "ok\n"
 
 
 @pytest.mark.vm
@@ -268,7 +273,7 @@ def test_qemu_process_is_named_pinned_and_killed_by_pid(vm_factory):
 @pytest.mark.vm
 def test_guest_that_never_answers_is_killed_at_its_time_limit(request):
     harness.need_vm_environment()
-    limit = 10.0
+    limit = 8.0
     vm = VM(VMSpec(name="hq-silent", memory_mib=128, boot_timeout=limit,
                    init_script="echo HQ-HOOK sleeping forever\nexec sleep 1000000\n"))
     request.addfinalizer(vm.stop)

@@ -1,0 +1,189 @@
+# hiddenq — plain Makefile.  Outputs go to build/.
+#   make            build build/hiddenq
+#   make run        set up, build, and run `hiddenq diagnose` on this machine
+#   make check      set up, build, then every test (unit, end-to-end, sanitizers, short fuzz runs)
+#   make static     build/hiddenq-static, to copy onto any VM
+#   make fuzz       longer fuzz runs (FUZZ_SECONDS per target, default 60)
+#   make bench      cost figures side by side with sysstat
+#   make install    PREFIX=/usr/local (binary and man page)
+
+CC       ?= cc
+CLANG    ?= clang
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+PYTEST   ?= /usr/bin/python3 -m pytest
+FUZZ_SECONDS ?= 60
+FUZZ_QUICK_SECONDS ?= 8
+
+WARN     := -Wall -Wextra -Wstrict-prototypes -Wshadow -Wformat=2 -Werror
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c17 -D_GNU_SOURCE $(WARN)
+JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
+JANSSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+LDLIBS   := $(JANSSON_LIBS) -lm
+
+# Every source except main.c forms the library the tests link against.
+LIB_SRCS := \
+	src/core/util.c \
+	src/sys/fsroot.c \
+	src/sys/identity.c \
+	src/parse/scan.c \
+	src/parse/procstat.c \
+	src/parse/psi.c \
+	src/parse/schedstat.c \
+	src/sample/sample.c \
+	src/sample/sampler.c \
+	src/sample/bundle.c \
+	src/analysis/cpu.c \
+	src/analysis/findings.c \
+	src/analysis/rules.c \
+	src/analysis/analysis.c \
+	src/sinks/report.c \
+	src/cmd/diagnose.c \
+	src/cmd/capture.c
+MAIN_SRC := src/main.c
+
+UNIT_TESTS := \
+	tests/unit/test_parse.c \
+	tests/unit/test_cpu.c \
+	tests/unit/test_util.c \
+	tests/unit/test_bundle.c
+
+FUZZ_TARGETS := \
+	tests/fuzz/fuzz_procstat.c \
+	tests/fuzz/fuzz_psi.c \
+	tests/fuzz/fuzz_schedstat.c \
+	tests/fuzz/fuzz_cgroup.c \
+	tests/fuzz/fuzz_identity.c \
+	tests/fuzz/fuzz_bundle.c
+
+B := build
+
+define objs
+$(patsubst src/%.c,$(1)/obj/%.o,$(2))
+endef
+
+LIB_OBJS      := $(call objs,$(B),$(LIB_SRCS))
+MAIN_OBJ      := $(call objs,$(B),$(MAIN_SRC))
+ASAN_LIB_OBJS := $(call objs,$(B)/asan,$(LIB_SRCS))
+ASAN_MAIN_OBJ := $(call objs,$(B)/asan,$(MAIN_SRC))
+SAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+.PHONY: all run check setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench install clean
+all: $(B)/hiddenq
+
+setup:
+	@scripts/setup.sh build
+
+setup-test:
+	@scripts/setup.sh test
+
+$(B)/obj/%.o: src/%.c $(wildcard src/*/*.h src/*/*.def)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(JANSSON_CFLAGS) -c $< -o $@
+
+$(B)/asan/obj/%.o: src/%.c $(wildcard src/*/*.h src/*/*.def)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O1 $(SAN_FLAGS) $(JANSSON_CFLAGS) -c $< -o $@
+
+$(B)/libhiddenq.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/asan/libhiddenq.a: $(ASAN_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/hiddenq: $(MAIN_OBJ) $(B)/libhiddenq.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/asan/hiddenq: $(ASAN_MAIN_OBJ) $(B)/asan/libhiddenq.a
+	$(CC) $(CFLAGS) $(SAN_FLAGS) -o $@ $^ $(LDLIBS)
+
+asan: $(B)/asan/hiddenq
+
+# Debian ships libjansson.a; glibc's static libc is fine for what we call.
+static: $(B)/hiddenq-static
+$(B)/hiddenq-static: $(MAIN_OBJ) $(B)/libhiddenq.a
+	$(CC) $(CFLAGS) -static -o $@ $^ $(LDLIBS)
+
+run: setup
+	@$(MAKE) --no-print-directory all
+	@rc=0; $(B)/hiddenq diagnose || rc=$$?; \
+	 if [ $$rc -le 2 ]; then exit 0; else echo "hiddenq diagnose could not diagnose (exit $$rc)" >&2; exit $$rc; fi
+
+# ---- tests ----
+
+$(B)/tests/%: tests/unit/%.c tests/unit/harness.h $(B)/libhiddenq.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(JANSSON_CFLAGS) -Isrc -o $@ $< $(B)/libhiddenq.a $(LDLIBS) -lcmocka
+
+$(B)/asan/tests/%: tests/unit/%.c tests/unit/harness.h $(B)/asan/libhiddenq.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -O1 $(SAN_FLAGS) $(JANSSON_CFLAGS) -Isrc -o $@ $< $(B)/asan/libhiddenq.a $(LDLIBS) -lcmocka
+
+UNIT_BINS      := $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_TESTS))
+ASAN_UNIT_BINS := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_TESTS))
+
+unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do echo "== $$t"; HIDDENQ_PEER_DATA=$(CURDIR)/../shared/peer-data $$t || exit 1; done
+
+unit-asan: $(ASAN_UNIT_BINS)
+	@for t in $(ASAN_UNIT_BINS); do echo "== $$t"; HIDDENQ_PEER_DATA=$(CURDIR)/../shared/peer-data $$t || exit 1; done
+
+e2e: $(B)/hiddenq $(B)/hiddenq-static
+	HIDDENQ_BIN=$(CURDIR)/$(B)/hiddenq HIDDENQ_REQUIRE_VM=$${HIDDENQ_REQUIRE_VM-1} $(PYTEST) -q -p no:cacheprovider tests/e2e tests/vm
+
+e2e-asan: $(B)/asan/hiddenq
+	HIDDENQ_BIN=$(CURDIR)/$(B)/asan/hiddenq HIDDENQ_SANITIZED=1 $(PYTEST) -q -p no:cacheprovider tests/e2e
+
+# ---- fuzzing (clang libFuzzer) ----
+
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_TARGETS))
+
+$(B)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard src/*/*.h src/*/*.def)
+	@mkdir -p $(dir $@)
+	$(CLANG) -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		$(JANSSON_CFLAGS) -Isrc -o $@ $< $(LIB_SRCS) $(LDLIBS)
+
+define run_fuzz
+	@for f in $(FUZZ_BINS); do \
+		n=$$(basename $$f); mkdir -p $(B)/fuzz-corpus/$$n; \
+		echo "== fuzz $$n ($(1) s)"; \
+		$$f -max_total_time=$(1) -max_len=65536 -timeout=10 -rss_limit_mb=1024 -print_final_stats=0 \
+		    $(B)/fuzz-corpus/$$n tests/fuzz/seeds/$$n >$(B)/fuzz-corpus/$$n.log 2>&1 \
+		  || { tail -40 $(B)/fuzz-corpus/$$n.log; exit 1; }; \
+		grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs" $(B)/fuzz-corpus/$$n.log | tail -1; \
+	done
+endef
+
+fuzz-quick: $(FUZZ_BINS)
+	$(call run_fuzz,$(FUZZ_QUICK_SECONDS))
+
+fuzz: $(FUZZ_BINS)
+	$(call run_fuzz,$(FUZZ_SECONDS))
+
+check: setup-test
+	@$(MAKE) --no-print-directory all static asan
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory unit-asan
+	@$(MAKE) --no-print-directory fuzz-quick
+	@$(MAKE) --no-print-directory e2e-asan
+	@$(MAKE) --no-print-directory e2e
+
+bench: setup-test $(B)/hiddenq
+	@$(MAKE) --no-print-directory $(B)/bench/bench_cpu
+	$(B)/bench/bench_cpu
+	/usr/bin/python3 bench/bench_cli.py $(B)/hiddenq
+
+$(B)/bench/%: bench/%.c $(B)/libhiddenq.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(JANSSON_CFLAGS) -Isrc -o $@ $< $(B)/libhiddenq.a $(LDLIBS)
+
+install: $(B)/hiddenq
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(B)/hiddenq $(DESTDIR)$(PREFIX)/bin/hiddenq
+	install -m 0644 docs/hiddenq.1 $(DESTDIR)$(PREFIX)/share/man/man1/hiddenq.1
+
+clean:
+	rm -rf $(B)

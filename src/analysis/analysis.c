@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+#include "analysis.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/util.h"
+
+void analysis_init(struct analysis *an, const struct sample *statics, const char *source)
+{
+	memset(an, 0, sizeof(*an));
+	an->statics = statics;
+	an->source = source;
+	cpu_init(&an->cpu, statics);
+}
+
+void analysis_feed(struct analysis *an, const struct sample *s)
+{
+	cpu_feed(&an->cpu, s);
+}
+
+void analysis_finish(struct analysis *an)
+{
+	cpu_finish(&an->cpu);
+}
+
+void analysis_done(struct analysis *an)
+{
+	cpu_done(&an->cpu);
+}
+
+/* Copy a one-line static file into dst, trimmed; "" if absent. */
+static void static_line(const struct sample *st, const char *path, char *dst, size_t n)
+{
+	dst[0] = '\0';
+	const struct sfile *f = sample_find(st, path);
+	if (!f)
+		return;
+	size_t k = 0;
+	for (size_t i = 0; i < f->len && k + 1 < n; i++) {
+		char c = f->data[i];
+		if (c == '\n')
+			break;
+		dst[k++] = (c >= 0x20 && c < 0x7f) ? c : '?';
+	}
+	while (k && dst[k - 1] == ' ')
+		k--;
+	dst[k] = '\0';
+}
+
+void environment_build(const struct analysis *an, struct environment *env)
+{
+	memset(env, 0, sizeof(*env));
+	const struct sample *st = an->statics;
+	const struct identity *id = &an->cpu.id;
+	static_line(st, "proc/sys/kernel/hostname", env->hostname, sizeof(env->hostname));
+	static_line(st, "proc/sys/kernel/osrelease", env->kernel, sizeof(env->kernel));
+	static_line(st, "sys/class/dmi/id/product_name", env->product, sizeof(env->product));
+	static_line(st, "sys/devices/system/clocksource/clocksource0/current_clocksource", env->clocksource,
+		    sizeof(env->clocksource));
+	static_line(st, "sys/devices/system/cpu/cpuidle/current_driver", env->cpuidle, sizeof(env->cpuidle));
+	char xen[16];
+	static_line(st, "sys/hypervisor/type", xen, sizeof(xen));
+	const char *hv = identity_hv_name(id);
+	if (hv)
+		snprintf(env->hypervisor, sizeof(env->hypervisor), "%s", hv);
+	else if (strcmp(xen, "xen") == 0)
+		snprintf(env->hypervisor, sizeof(env->hypervisor), "Xen");
+	else if (id->known && id->cpuid_available && !id->hv_bit)
+		snprintf(env->hypervisor, sizeof(env->hypervisor), "none (bare metal)");
+	else
+		snprintf(env->hypervisor, sizeof(env->hypervisor), "unknown");
+	bool virt = hv || strcmp(xen, "xen") == 0 || id->hv_bit;
+	env->mode = virt ? "guest" : "host";
+	size_t o = 0;
+	for (unsigned i = 0; i < id->nmarkers && o < sizeof(env->containers) - 50; i++)
+		o += (size_t)snprintf(env->containers + o, sizeof(env->containers) - o, "%s/%s", i ? ", " : "",
+				      id->markers[i]);
+	env->vcpus = an->cpu.cpus_online_last ? an->cpu.cpus_online_last : (unsigned)an->cpu.nslots;
+}
+
+static void cap_add(struct capabilities *c, const char *name, bool ok, char *detail)
+{
+	if (c->n >= ARRAY_SIZE(c->v)) {
+		free(detail);
+		return;
+	}
+	c->v[c->n].name = name;
+	c->v[c->n].ok = ok;
+	c->v[c->n].detail = detail;
+	c->n++;
+}
+
+void capabilities_build(const struct analysis *an, struct capabilities *caps)
+{
+	memset(caps, 0, sizeof(*caps));
+	const struct cpu_analysis *a = &an->cpu;
+	const char *why;
+	bool steal = cpu_steal_reported(a, &why);
+	cap_add(caps, "steal", steal, xstrdup(why));
+
+	bool psi = a->psi_seen[PSI_CPU] || a->psi_seen[PSI_MEM] || a->psi_seen[PSI_IO];
+	cap_add(caps, "psi", psi,
+		xstrdup(psi ? "pressure stall information (/proc/pressure)"
+			    : "no /proc/pressure: kernel without CONFIG_PSI or booted with psi=0"));
+	cap_add(caps, "run delay", a->task_samples > 0,
+		a->task_samples ? xasprintf("per-task schedstat for %zu tasks", a->ntasks)
+				: xstrdup("no /proc/PID/task/TID/schedstat (CONFIG_SCHED_INFO off or not readable)"));
+	cap_add(caps, "schedstat", a->have_proc_schedstat,
+		a->have_proc_schedstat ? xasprintf("/proc/schedstat version %u", a->proc_schedstat_version)
+				       : xstrdup("no /proc/schedstat (CONFIG_SCHEDSTATS off): per-CPU run delay comes "
+						 "from per-task schedstat instead"));
+	char dacct[8];
+	static_line(an->statics, "proc/sys/kernel/task_delayacct", dacct, sizeof(dacct));
+	bool dok = strcmp(dacct, "1") == 0;
+	cap_add(caps, "delay accounting", dok,
+		dacct[0] ? xstrdup(dok ? "kernel.task_delayacct=1"
+				       : "off (kernel.task_delayacct=0; sysctl -w kernel.task_delayacct=1 to enable)")
+			 : xstrdup("unknown (no kernel.task_delayacct sysctl)"));
+	const struct identity *id = &a->id;
+	cap_add(caps, "root", id->known && id->euid == 0,
+		!id->known ? xstrdup("unknown (no identity in bundle)")
+		: id->euid == 0 ? xstrdup("running as root")
+				: xasprintf("running as uid %u: other users' tasks and eBPF are not visible", id->euid));
+	cap_add(caps, "BTF", id->btf,
+		xstrdup(id->btf ? "/sys/kernel/btf/vmlinux present (eBPF CO-RE possible)"
+				: "no /sys/kernel/btf/vmlinux: eBPF CO-RE tracing unavailable"));
+	bool v2 = sample_find(an->statics, "sys/fs/cgroup/cgroup.controllers") != NULL;
+	bool hybrid = sample_find(an->statics, "sys/fs/cgroup/unified/cgroup.controllers") != NULL;
+	cap_add(caps, "cgroup", v2 || hybrid || a->cg_v1_seen,
+		xasprintf("%s%s%s", v2 ? "v2 (unified)" : hybrid ? "v2 (hybrid, /sys/fs/cgroup/unified)" : "",
+			  (v2 || hybrid) && a->cg_v1_seen ? " + " : "", a->cg_v1_seen ? "v1 cpu controller" : ""));
+	if (id->nmarkers) {
+		struct environment env;
+		environment_build(an, &env);
+		cap_add(caps, "container", true,
+			xasprintf("container markers %s%s", env.containers,
+				  strcmp(env.mode, "guest") == 0
+					  ? " inside a VM: both layers apply (markers can be left over in VM images)"
+					  : ""));
+	}
+}
+
+void capabilities_done(struct capabilities *caps)
+{
+	for (size_t i = 0; i < caps->n; i++)
+		free(caps->v[i].detail);
+	caps->n = 0;
+}

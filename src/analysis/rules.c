@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * Rule evaluators.  Each reads the analysed metrics, compares them with the
+ * rows of thresholds.def, and fills one finding: severity, a title, the
+ * evidence that fired it, what it means, and what to do next.  Every path
+ * that cannot judge says `unknown`, why, and what would show it.
+ */
+#include "analysis.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/util.h"
+
+#define TH(t) (thresholds[t])
+
+static bool at_least(double v, int t, bool crit)
+{
+	double lim = crit ? TH(t).crit : TH(t).warn;
+	return lim >= 0 && v >= lim;
+}
+
+static enum severity max_sev(enum severity a, enum severity b)
+{
+	if (a == SEV_UNKNOWN)
+		return b;
+	if (b == SEV_UNKNOWN)
+		return a;
+	return a > b ? a : b;
+}
+
+static bool too_short(const struct cpu_analysis *a, struct finding *f)
+{
+	double need = TH(T_MIN_WINDOWS).warn;
+	if ((double)a->nwins >= need)
+		return false;
+	finding_set(f, SEV_UNKNOWN, "watched %.1f s: a verdict needs at least %.0f one-second windows",
+		    cpu_watch_s(a), need);
+	finding_next(f, "run longer: hiddenq diagnose --duration 10");
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* vcpu-oversubscription: steal per vCPU                               */
+/* ------------------------------------------------------------------ */
+
+static enum severity steal_sev(const struct cpu_slot *s)
+{
+	if (s->total == 0)
+		return SEV_UNKNOWN;
+	if (at_least(s->steal_avg, T_STEAL_AVG, true) || at_least(s->win_ge20, T_STEAL_WIN20, true))
+		return SEV_CRIT;
+	if (at_least(s->steal_avg, T_STEAL_AVG, false) ||
+	    (TH(T_STEAL_SPIKE).warn >= 0 && s->steal_worst >= TH(T_STEAL_SPIKE).warn))
+		return SEV_WARN;
+	return SEV_OK;
+}
+
+static void rule_steal(const struct analysis *an, struct finding *f)
+{
+	const struct cpu_analysis *a = &an->cpu;
+	if (!a->have_procstat) {
+		finding_set(f, SEV_UNKNOWN, "no readable /proc/stat in this watch");
+		finding_explain(f, "Steal is read from /proc/stat; without it the hypervisor's run queue cannot be judged.");
+		return;
+	}
+	const char *why;
+	if (!cpu_steal_reported(a, &why)) {
+		finding_set(f, SEV_UNKNOWN, "steal is not reported here: %s", why);
+		finding_explain(f,
+			"Without steal accounting the guest cannot tell time the host kept its vCPUs waiting "
+			"from time it was idle. Slowness with low guest CPU use may still be the host's run queue.");
+		finding_next(f, "on the host: the run delay of this VM's vCPU threads "
+				"(/proc/PID/task/TID/schedstat, second field; hiddenq vms)");
+		finding_next(f, "or compare a CPU-bound loop's speed over time (hiddenq probe jitter, later)");
+		return;
+	}
+	if (too_short(a, f))
+		return;
+
+	enum severity sev = SEV_UNKNOWN;
+	const struct cpu_slot *worst = NULL;
+	uint64_t st = 0, tot = 0, busy = 0;
+	unsigned n20 = 0, n50 = 0;
+	for (size_t i = 0; i < a->nslots; i++) {
+		const struct cpu_slot *s = &a->slots[i];
+		enum severity ss = steal_sev(s);
+		if (ss == SEV_UNKNOWN)
+			continue;
+		st += s->sum[CT_STEAL];
+		tot += s->total;
+		busy += s->busy;
+		n20 += s->win_ge20;
+		n50 += s->win_ge50;
+		if (!worst || ss > steal_sev(worst) || (ss == steal_sev(worst) && s->steal_avg > worst->steal_avg))
+			worst = s;
+		sev = max_sev(sev, ss);
+	}
+	if (!worst) {
+		finding_set(f, SEV_UNKNOWN, "no CPU was online for two consecutive samples");
+		return;
+	}
+	double avg = tot ? 100.0 * (double)st / (double)tot : 0;
+	double busy_pct = tot ? 100.0 * (double)busy / (double)tot : 0;
+
+	if (sev >= SEV_WARN)
+		finding_set(f, sev, "vCPU %d waited for the host %.1f %% of the time (worst 1 s window: %.0f %%)",
+			    worst->cpu, worst->steal_avg, worst->steal_worst);
+	else if (worst->steal_avg >= TH(T_STEAL_NOTE).warn)
+		finding_set(f, sev, "steal %.1f %% on vCPU %d: below the warning level, worth watching",
+			    worst->steal_avg, worst->cpu);
+	else
+		finding_set(f, sev, "steal avg %.1f %%, worst vCPU %d at %.1f %% (worst 1 s window %.0f %%)",
+			    avg, worst->cpu, worst->steal_avg, worst->steal_worst < 0 ? 0 : worst->steal_worst);
+
+	/* one line of figures: the average, each vCPU, the windows */
+	char line[512];
+	int o = snprintf(line, sizeof(line), "steal avg %.1f %% |", avg);
+	size_t shown = 0;
+	for (size_t i = 0; i < a->nslots && o < (int)sizeof(line) - 40; i++) {
+		if (a->slots[i].total == 0)
+			continue;
+		if (shown++ == 8 && a->nslots > 9) {
+			o += snprintf(line + o, sizeof(line) - (size_t)o, " ...");
+			break;
+		}
+		o += snprintf(line + o, sizeof(line) - (size_t)o, " vCPU%d %.1f %%", a->slots[i].cpu,
+			      a->slots[i].steal_avg);
+	}
+	snprintf(line + o, sizeof(line) - (size_t)o, " | %u windows >= 20 %%, %u >= 50 %% (of %zu)", n20, n50,
+		 a->nwins);
+	finding_detail(f, "%s", line);
+
+	finding_ev(f, "steal_pct_avg", avg, T_STEAL_AVG, NULL);
+	finding_ev(f, "busy_pct_avg", busy_pct, -1, "%");
+	for (size_t i = 0; i < a->nslots; i++) {
+		const struct cpu_slot *s = &a->slots[i];
+		if (s->total == 0)
+			continue;
+		finding_ev_cpu(f, "steal_pct_avg", s->steal_avg, T_STEAL_AVG, NULL, s->cpu);
+		finding_ev_cpu(f, "steal_pct_worst_1s", s->steal_worst < 0 ? 0 : s->steal_worst, T_STEAL_SPIKE, NULL,
+			       s->cpu);
+		finding_ev_cpu(f, "steal_windows_ge_20", s->win_ge20, T_STEAL_WIN20, NULL, s->cpu);
+		finding_ev_cpu(f, "steal_windows_ge_50", s->win_ge50, -1, "windows", s->cpu);
+		finding_ev_cpu(f, "steal_share_of_wanted", s->steal_share_wanted, -1, "%", s->cpu);
+		finding_ev_cpu(f, "steal_ticks", (double)s->steal_ticks, -1, "ticks", s->cpu);
+		finding_ev_cpu(f, "total_ticks", (double)s->total, -1, "ticks", s->cpu);
+		finding_ev_cpu(f, "busy_pct", s->busy_pct, -1, "%", s->cpu);
+	}
+
+	if (sev >= SEV_WARN) {
+		finding_explain(f,
+			"vCPU %d was runnable but not running for %.1f %% of the watch (%.0f %% of the time it "
+			"wanted). Your guest is only %.0f %% busy, yet work waits: the host did not run this vCPU "
+			"while it had work. Causes: other VMs on the same physical CPUs, host threads (including "
+			"this VM's own IO and emulator threads), or a CPU cap such as burstable credits. Nothing "
+			"inside the guest fixes this, and adding vCPUs makes it worse.",
+			worst->cpu, worst->steal_avg, worst->steal_share_wanted, busy_pct);
+		finding_next(f, "on the host: per-vCPU run delay of this VM (hiddenq vms), the vCPU:pCPU ratio "
+				"(2:1 or less for latency-sensitive guests) and pinning overlap with other VMs");
+		finding_next(f, "in a cloud: check for CPU credits / burstable instance types, or move to a "
+				"dedicated or larger instance");
+		finding_next(f, "if only some vCPUs are stolen: their host CPUs are shared with something "
+				"busy (pinning conflict)");
+	} else {
+		finding_explain(f,
+			"Steal counts time a vCPU was runnable but the host ran something else. Below %.0f %% it "
+			"rarely matters; it is bursty, so 1 s windows are judged as well as the average.",
+			TH(T_STEAL_AVG).warn);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* guest-cpu-saturation: the guest's own run queue                    */
+/* ------------------------------------------------------------------ */
+
+static unsigned vcpus_of(const struct cpu_analysis *a)
+{
+	unsigned n = a->cpus_online_last ? a->cpus_online_last : (unsigned)a->nslots;
+	return n ? n : 1;
+}
+
+static void add_top_tasks(const struct cpu_analysis *a, struct finding *f, double span_s, double *worst_ms)
+{
+	*worst_ms = 0;
+	for (size_t i = 0; i < a->ntop && i < 5; i++) {
+		const struct task_acc *t = a->top_tasks[i];
+		double wait_ms = (double)(t->last_delay - t->first_delay) / 1e6;
+		if (i == 0)
+			*worst_ms = wait_ms;
+		if (wait_ms <= 0)
+			break;
+		struct evidence *e = finding_ev(f, "task_runq_wait_ms", wait_ms, -1, "ms");
+		e->subject = xasprintf("%d/%d %s", t->pid, t->tid, t->comm[0] ? t->comm : "?");
+		(void)span_s;
+	}
+}
+
+static void rule_guest_cpu(const struct analysis *an, struct finding *f)
+{
+	const struct cpu_analysis *a = &an->cpu;
+	unsigned vcpus = vcpus_of(a);
+	double span_s = (double)(a->tasks_last_ns - a->tasks_first_ns) / 1e9;
+	bool psi = a->psi_seen[PSI_CPU] && a->psi_time_ns[PSI_CPU] > 0;
+	bool tasks = a->task_samples >= 2 && span_s > 0;
+	if (!psi && !tasks) {
+		finding_set(f, SEV_UNKNOWN, "no PSI and no per-task run delay: the guest's run queue cannot be measured");
+		finding_explain(f, "PSI needs CONFIG_PSI (and psi=1 on kernels built with it disabled); per-task run "
+				   "delay needs CONFIG_SCHED_INFO and read access to /proc/PID/task/TID/schedstat.");
+		finding_next(f, "boot with psi=1, or run hiddenq as root");
+		return;
+	}
+	if (too_short(a, f))
+		return;
+
+	enum severity sev;
+	double avg = 0, worst_win = -1, run_avg = a->running_n ? (double)a->running_sum / a->running_n : 0;
+	unsigned run_w = 0, run_c = 0;
+	const char *basis;
+	if (psi) {
+		avg = 100.0 * (double)a->psi_some_us[PSI_CPU] * 1000.0 / (double)a->psi_time_ns[PSI_CPU];
+		if (avg > 100)
+			avg = 100;
+		run_w = cpu_psi_longest_run(a, PSI_CPU, TH(T_PSI_CPU_SOME).warn, &worst_win);
+		run_c = cpu_psi_longest_run(a, PSI_CPU, TH(T_PSI_CPU_SOME).crit, NULL);
+		unsigned need = (unsigned)TH(T_SUSTAINED).warn;
+		sev = run_c >= need && TH(T_PSI_CPU_SOME).crit >= 0 ? SEV_CRIT : run_w >= need ? SEV_WARN : SEV_OK;
+		basis = "PSI cpu some";
+		finding_ev(f, "psi_cpu_some_pct_avg", avg, T_PSI_CPU_SOME, NULL);
+		finding_ev(f, "psi_cpu_some_pct_worst_1s", worst_win < 0 ? 0 : worst_win, -1, "%");
+		finding_ev(f, "psi_cpu_some_windows_sustained_warn", run_w, T_SUSTAINED, "windows");
+		finding_ev(f, "psi_cpu_some_windows_sustained_crit", run_c, T_SUSTAINED, "windows");
+	} else {
+		avg = 100.0 * a->runq_wait_tasks_avg / vcpus;
+		sev = at_least(avg, T_RUNQ_WAIT, true) ? SEV_CRIT : at_least(avg, T_RUNQ_WAIT, false) ? SEV_WARN : SEV_OK;
+		basis = "run-queue wait per vCPU (no PSI)";
+		finding_ev(f, "runq_wait_pct_per_vcpu", avg, T_RUNQ_WAIT, NULL);
+	}
+	finding_ev(f, "vcpus", vcpus, -1, "");
+	if (a->running_n) {
+		finding_ev(f, "procs_running_avg", run_avg, -1, "tasks");
+		finding_ev(f, "procs_running_max", (double)a->running_max, -1, "tasks");
+	}
+	if (tasks)
+		finding_ev(f, "runq_waiting_tasks_avg", a->runq_wait_tasks_avg, -1, "tasks");
+	if (a->have_loadavg)
+		finding_ev(f, "load1", a->load1_last, -1, "");
+	if (a->have_proc_schedstat && a->rq_last_ns > a->rq_first_ns) {
+		double secs = (double)(a->rq_last_ns - a->rq_first_ns) / 1e9;
+		for (int c = 0; c < a->rq_ncpu; c++) {
+			double ms = (double)(a->rq_delay_last[c] - a->rq_delay_first[c]) / 1e6;
+			finding_ev_cpu(f, "cpu_runq_wait_ms_per_s", ms / secs, -1, "ms/s", c);
+		}
+	}
+	double worst_ms = 0;
+	if (tasks)
+		add_top_tasks(a, f, span_s, &worst_ms);
+
+	/* steal, for the contrast between the two layers */
+	const char *why;
+	double steal = -1;
+	if (cpu_steal_reported(a, &why)) {
+		uint64_t st = 0, tot = 0;
+		for (size_t i = 0; i < a->nslots; i++) {
+			st += a->slots[i].sum[CT_STEAL];
+			tot += a->slots[i].total;
+		}
+		steal = tot ? 100.0 * (double)st / (double)tot : -1;
+	}
+
+	if (sev >= SEV_WARN) {
+		finding_set(f, sev, "tasks waited for a vCPU %.0f %% of the time (%s; %u s sustained)", avg, basis,
+			    run_c >= (unsigned)TH(T_SUSTAINED).warn ? run_c : run_w);
+		finding_explain(f,
+			"This queue is inside your guest: %.1f runnable tasks on average (at most %llu) compete for "
+			"%u vCPUs, so tasks wait for a vCPU of their own. %s",
+			run_avg, (unsigned long long)a->running_max, vcpus,
+			steal < 0 ? "Steal is not reported here, so the host's share of the wait is unknown."
+			: steal >= TH(T_STEAL_AVG).warn
+				? "Steal is high too: part of this wait is the host's, fix that first."
+				: "Steal is low, so the host is running your vCPUs: the guest simply has more work than vCPUs.");
+		finding_next(f, "see which tasks wait most (the task_runq_wait_ms evidence) and what keeps the "
+				"vCPUs busy (top, pidstat)");
+		finding_next(f, "reduce parallelism or load, or add vCPUs (only while steal stays low)");
+		finding_next(f, "check CPU limits of containers: cgroup throttling is reported separately");
+	} else {
+		finding_set(f, sev, "run queue: %s %.1f %%, worst task waited %.0f ms", basis, avg, worst_ms);
+		finding_explain(f, "Tasks rarely waited for a vCPU inside the guest; the guest's own scheduler is not "
+				   "where the time goes.");
+	}
+	finding_detail(f, "%s avg %.1f %% (worst 1 s %.0f %%) | runnable avg %.1f max %llu on %u vCPUs%s", basis, avg,
+		       worst_win < 0 ? avg : worst_win, run_avg, (unsigned long long)a->running_max, vcpus,
+		       steal >= 0 ? "" : " | steal not reported");
+}
+
+/* ------------------------------------------------------------------ */
+/* cgroup-cpu-throttling: CFS bandwidth control                       */
+/* ------------------------------------------------------------------ */
+
+static int cmp_cg(const void *x, const void *y)
+{
+	const struct cg_acc *a = *(const struct cg_acc *const *)x, *b = *(const struct cg_acc *const *)y;
+	if (a->throttled_pct != b->throttled_pct)
+		return a->throttled_pct < b->throttled_pct ? 1 : -1;
+	if (a->d_throttled_ns != b->d_throttled_ns)
+		return a->d_throttled_ns < b->d_throttled_ns ? 1 : -1;
+	return strcmp(a->path, b->path);
+}
+
+static const char *cg_display(const char *path)
+{
+	/* strip "sys/fs/cgroup" so the reader sees the cgroup's own path */
+	const char *p = path + 13;
+	return *p ? p : "/";
+}
+
+static void rule_cgroup_throttling(const struct analysis *an, struct finding *f)
+{
+	const struct cpu_analysis *a = &an->cpu;
+	if (a->cg_samples < 2) {
+		finding_set(f, SEV_UNKNOWN, "%s", a->cg_samples ? "cgroup cpu.stat was read only once"
+							: "no cgroup cpu.stat was readable");
+		finding_explain(f, "CFS bandwidth throttling is counted per cgroup in cpu.stat (cgroup v2, or the v1 "
+				   "cpu controller).");
+		finding_next(f, "mount the cgroup filesystem, or run hiddenq where it can read /sys/fs/cgroup");
+		return;
+	}
+	struct cg_acc **v = xcalloc(a->ncgs + 1, sizeof(*v));
+	size_t n = 0, limited = 0;
+	for (size_t i = 0; i < a->ncgs; i++) {
+		struct cg_acc *c = &a->cgs[i];
+		if (c->quota_us >= 0)
+			limited++;
+		if (c->last.has_periods && c->d_periods > 0)
+			v[n++] = c;
+	}
+	qsort(v, n, sizeof(*v), cmp_cg);
+	if (n == 0) {
+		finding_set(f, SEV_OK, "no CPU limit was enforced in the watch (%zu cgroups, %zu with a quota)", a->ncgs,
+			    limited);
+		finding_explain(f, "No cgroup ran into a CFS bandwidth limit, so no task was paused for its quota.");
+		finding_ev(f, "cgroups_checked", (double)a->ncgs, -1, "");
+		finding_ev(f, "cgroups_with_quota", (double)limited, -1, "");
+		free(v);
+		return;
+	}
+	const struct cg_acc *w = v[0];
+	double minp = 10;
+	enum severity sev = SEV_OK;
+	if ((double)w->d_periods >= minp)
+		sev = at_least(w->throttled_pct, T_CG_THROTTLED, true)	  ? SEV_CRIT
+		      : at_least(w->throttled_pct, T_CG_THROTTLED, false) ? SEV_WARN
+									  : SEV_OK;
+	for (size_t i = 0; i < n && i < 5; i++) {
+		const struct cg_acc *c = v[i];
+		struct evidence *e = finding_ev(f, "throttled_periods_pct", c->throttled_pct, T_CG_THROTTLED, NULL);
+		e->subject = xstrdup(cg_display(c->path));
+		e = finding_ev(f, "throttled_ms_per_s", c->throttled_ms_per_s, -1, "ms/s");
+		e->subject = xstrdup(cg_display(c->path));
+		if (c->quota_us >= 0 && c->period_us) {
+			e = finding_ev(f, "quota_cpus", (double)c->quota_us / (double)c->period_us, -1, "CPUs");
+			e->subject = xstrdup(cg_display(c->path));
+		}
+	}
+	if (sev >= SEV_WARN) {
+		finding_set(f, sev, "%s was throttled in %.0f %% of its CPU periods (%.0f ms/s paused)", cg_display(w->path),
+			    w->throttled_pct, w->throttled_ms_per_s);
+		finding_explain(f,
+			"The kernel paused this cgroup's tasks because it had used up its CPU quota for the period "
+			"(CFS bandwidth control, cpu.max or cpu.cfs_quota_us). This queue is inside the guest and is "
+			"often mistaken for steal: steal only counts time the host took, throttling is a limit set "
+			"in this guest (a container or Kubernetes CPU limit).");
+		finding_next(f, "raise or remove the CPU limit of %s (Kubernetes: resources.limits.cpu)", cg_display(w->path));
+		finding_next(f, "or reduce the cgroup's parallelism: many threads burn a quota early in each period");
+	} else {
+		finding_set(f, sev, "CPU limits: worst cgroup %s throttled in %.0f %% of %llu periods", cg_display(w->path),
+			    w->throttled_pct, (unsigned long long)w->d_periods);
+		finding_explain(f, "Cgroups with CPU limits stayed mostly within their quota.");
+	}
+	finding_detail(f, "%zu cgroups with bandwidth accounting, %zu with a quota | worst %s: %.0f %% periods, %.0f ms/s",
+		       n, limited, cg_display(w->path), w->throttled_pct, w->throttled_ms_per_s);
+	free(v);
+}
+
+/* ------------------------------------------------------------------ */
+
+typedef void (*rule_fn)(const struct analysis *, struct finding *);
+
+static const struct rule {
+	const char *id;
+	int failure_mode;
+	const char *layer, *label;
+	rule_fn eval;
+} rules[] = {
+#define RULE(id, fm, layer, label, fn) { id, fm, layer, label, fn },
+#include "rules.def"
+#undef RULE
+};
+
+void rules_evaluate(const struct analysis *an, struct findings *out)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
+		struct finding *f = findings_add(out, rules[i].id, rules[i].failure_mode, rules[i].layer, rules[i].label);
+		rules[i].eval(an, f);
+		if (!f->title)
+			finding_set(f, SEV_UNKNOWN, "not evaluated");
+	}
+}

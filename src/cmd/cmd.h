@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+#ifndef HQ_CMD_H
+#define HQ_CMD_H
+
+int cmd_diagnose(int argc, char **argv);
+int cmd_capture(int argc, char **argv);
+
+/* exit codes shared by every command (Nagios convention for diagnose) */
+enum { EXIT_OK = 0, EXIT_WARN = 1, EXIT_CRIT = 2, EXIT_UNUSABLE = 3 };
+
+#endif

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * Small things every module needs: allocation that aborts on failure (running
+ * out of memory is the one error we do not try to survive), logging that
+ * respects the output mode, clocks, and duration parsing for the command line.
+ */
+#ifndef HQ_UTIL_H
+#define HQ_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HQ_VERSION "0.1.0"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+/* "Cannot happen, but survive it" (sqlite's ALWAYS/NEVER). */
+#ifdef NDEBUG
+#define ALWAYS(x) (x)
+#define NEVER(x) (x)
+#else
+#include <assert.h>
+#define ALWAYS(x) ((x) ? 1 : (assert(0), 0))
+#define NEVER(x) ((x) ? (assert(0), 1) : 0)
+#endif
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Grow *arr (of element size esz) so that index `need` fits; *cap updated. */
+void xgrow(void **arr, size_t esz, size_t *cap, size_t need);
+
+/* Logging: warnings and errors always go to stderr so that --json stdout
+ * stays parseable. hq_quiet silences warnings (not errors). */
+extern bool hq_quiet;
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+uint64_t mono_ns(void);
+uint64_t real_ns(void);
+
+/*
+ * Parse a duration: "5" (seconds), "5s", "500ms", "250us", "2m", "1.5s".
+ * Returns 0 and stores nanoseconds, or -EINVAL.  Zero and negative values are
+ * rejected, as is anything over a day.
+ */
+int parse_duration_ns(const char *s, uint64_t *out_ns);
+
+/* Parse a non-negative decimal integer that must fit `max`; -EINVAL if not. */
+int parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+#endif

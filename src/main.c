@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * hiddenq: see the queues your VM can't see.  The command table lives here;
+ * each command is one file in cmd/.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cmd/cmd.h"
+#include "core/util.h"
+
+static const struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} cmds[] = {
+	{ "diagnose", cmd_diagnose, "watch for a few seconds, print findings per layer (the main job)" },
+	{ "capture", cmd_capture, "write the raw files hiddenq reads into a replayable bundle" },
+	{ NULL, NULL, NULL },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "hiddenq %s: see the queues your VM can't see\n\n"
+		     "Usage: hiddenq COMMAND [OPTIONS]   (hiddenq COMMAND --help for its options)\n\n"
+		     "Commands:\n",
+		HQ_VERSION);
+	for (const struct cmd *c = cmds; c->name; c++)
+		fprintf(out, "  %-10s %s\n", c->name, c->help);
+	fputs("\nOptions:\n"
+	      "  -h, --help     this help\n"
+	      "  -V, --version  print the version\n"
+	      "\nWith no command, hiddenq runs diagnose.\n"
+	      "Exit status of diagnose: 0 ok, 1 warn, 2 crit, 3 could not diagnose.\n",
+	      out);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2)
+		return cmd_diagnose(argc, argv);
+	const char *name = argv[1];
+	if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {
+		if (argc > 2 && strcmp(name, "help") == 0) {
+			for (const struct cmd *c = cmds; c->name; c++)
+				if (!strcmp(c->name, argv[2])) {
+					char *av[] = { argv[2], (char *)"--help", NULL };
+					return c->fn(2, av);
+				}
+		}
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(name, "-V") || !strcmp(name, "--version") || !strcmp(name, "version")) {
+		printf("hiddenq %s\n", HQ_VERSION);
+		return 0;
+	}
+	if (name[0] == '-')
+		return cmd_diagnose(argc, argv);
+	for (const struct cmd *c = cmds; c->name; c++)
+		if (!strcmp(c->name, name))
+			return c->fn(argc - 1, argv + 1);
+	fprintf(stderr, "hiddenq: unknown command '%s'\n\n", name);
+	usage(stderr);
+	return 3;
+}

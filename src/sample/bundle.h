@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * Capture bundles (format "hiddenq-capture/1", see docs/bundle-format.md):
+ *
+ *   DIR/meta.json
+ *   DIR/samples/000000/time          "<CLOCK_MONOTONIC ns> <CLOCK_REALTIME ns>"
+ *   DIR/samples/000000/proc/stat     byte-for-byte copies at their paths
+ *   DIR/samples/000000/.hiddenq/identity.json
+ *
+ * The writer makes each sample directory under a temporary name and renames
+ * it into place, so an interrupted capture leaves only complete samples.
+ * The reader treats the bundle as hostile: no symlinks, no "..", only regular
+ * files, bounded sizes; a bad sample is skipped with a warning.
+ */
+#ifndef HQ_BUNDLE_H
+#define HQ_BUNDLE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../sys/fsroot.h"
+#include "sample.h"
+
+#define BUNDLE_FORMAT "hiddenq-capture/1"
+
+struct bundle_writer {
+	char *dir;
+	int dirfd, samplesfd;
+	unsigned nsamples;
+	json_t *meta;	/* owned */
+};
+
+/* dir must not exist or be empty. meta is taken over (format is added). */
+int bundle_create(struct bundle_writer *w, const char *dir, json_t *meta, char **why);
+/* Writes `s`; when statics is non-NULL (sample 0) its files go in too. */
+int bundle_write_sample(struct bundle_writer *w, const struct sample *s, const struct sample *statics);
+/* Rewrites meta.json with the final count; closes. */
+int bundle_finish(struct bundle_writer *w, bool complete);
+
+struct bundle_reader {
+	struct fsroot root;
+	json_t *meta;
+	char **names;		/* sample directory names, sorted */
+	size_t n, pos;
+	struct sample statics;
+	bool have_statics;
+	uint64_t interval_ns;	/* from meta.json, 0 if absent */
+	uint64_t last_mono;
+	unsigned delivered, skipped;
+	unsigned long total_bytes;
+};
+
+/* Opens and validates a bundle.  On failure returns -errno/-EINVAL and sets
+ * *why to a one-line reason (malloc'd). */
+int bundle_open(struct bundle_reader *r, const char *dir, char **why);
+/* Next usable sample: 1 with *out filled, 0 at the end. */
+int bundle_next(struct bundle_reader *r, struct sample *out);
+void bundle_close(struct bundle_reader *r);
+
+#endif

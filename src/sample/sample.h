@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * A sample is the raw material of one tick: the bytes of every file read,
+ * keyed by their path relative to the root, and the monotonic and real time
+ * at which the tick was taken.  Sources that are not files (CPUID, later eBPF
+ * maps and netlink) put JSON under ".hiddenq/<source>.json".
+ *
+ * Samples are what a capture bundle stores and what replay gives back, so
+ * everything downstream of a sample is deterministic and testable on a
+ * bundle.  Nothing here parses.
+ */
+#ifndef HQ_SAMPLE_H
+#define HQ_SAMPLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct sfile {
+	char *path;	/* relative, e.g. "proc/stat" (owned) */
+	char *data;	/* NUL-terminated copy of the file (owned) */
+	size_t len;
+};
+
+struct sample {
+	uint64_t mono_ns;	/* CLOCK_MONOTONIC when the tick started */
+	uint64_t real_ns;	/* CLOCK_REALTIME, for humans */
+	unsigned index;		/* position in the run (0-based) */
+	bool slow;		/* this tick also read the slow (1 s) families */
+	struct sfile *files;
+	size_t nfiles, cap;
+};
+
+void sample_init(struct sample *s);
+void sample_done(struct sample *s);
+/* Copies path and data. */
+void sample_add(struct sample *s, const char *path, const char *data, size_t len);
+/* Takes ownership of data (must be NUL-terminated at data[len]). */
+void sample_add_take(struct sample *s, const char *path, char *data, size_t len);
+const struct sfile *sample_find(const struct sample *s, const char *path);
+
+#endif

@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+#include "sampler.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/util.h"
+#include "../sys/identity.h"
+
+#define MAX_FILE (8u << 20)
+#define MAX_TASKS 16384
+#define MAX_CGROUPS 2048
+#define MAX_CG_DEPTH 8
+
+volatile sig_atomic_t hq_exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	hq_exiting = 1;
+}
+
+void install_exit_handlers(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Read every tick. */
+static const char *const hot_paths[] = {
+	"proc/stat",
+	"proc/pressure/cpu",
+	"proc/pressure/memory",
+	"proc/pressure/io",
+	"proc/loadavg",
+	"proc/schedstat",
+};
+
+/* Read once (topology and configuration). */
+static const char *const static_paths[] = {
+	"proc/sys/kernel/osrelease",
+	"proc/sys/kernel/hostname",
+	"proc/sys/kernel/task_delayacct",
+	"proc/sys/kernel/sched_schedstats",
+	"proc/cpuinfo",
+	"proc/cmdline",
+	"sys/devices/system/cpu/online",
+	"sys/devices/system/cpu/possible",
+	"sys/devices/system/cpu/present",
+	"sys/devices/system/cpu/offline",
+	"sys/devices/system/cpu/cpuidle/current_driver",
+	"sys/devices/system/clocksource/clocksource0/current_clocksource",
+	"sys/devices/system/clocksource/clocksource0/available_clocksource",
+	"sys/hypervisor/type",
+	"sys/class/dmi/id/sys_vendor",
+	"sys/class/dmi/id/product_name",
+	"sys/class/dmi/id/product_version",
+	"sys/fs/cgroup/cgroup.controllers",
+	"sys/fs/cgroup/unified/cgroup.controllers",
+};
+
+/* cgroup hierarchies where CFS bandwidth statistics live; first match wins per kind. */
+static const char *const cg_v2_roots[] = { "sys/fs/cgroup", "sys/fs/cgroup/unified" };
+static const char *const cg_v1_roots[] = { "sys/fs/cgroup/cpu,cpuacct", "sys/fs/cgroup/cpu" };
+
+int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts *o)
+{
+	memset(sp, 0, sizeof(*sp));
+	int ret = fsroot_init(&sp->root, root, false);
+	if (ret < 0)
+		return ret;
+	sp->o = *o;
+	if (sp->o.count == 0)
+		sp->o.count = 1;
+	uint64_t per_s = sp->o.interval_ns ? 1000000000ull / sp->o.interval_ns : 1;
+	sp->slow_every = per_s ? (unsigned)per_s : 1;
+	sp->nhot = ARRAY_SIZE(hot_paths);
+	sp->hot = xcalloc(sp->nhot, sizeof(*sp->hot));
+	for (size_t i = 0; i < sp->nhot; i++) {
+		sp->hot[i].path = hot_paths[i];
+		int fd = fsroot_open(&sp->root, hot_paths[i]);
+		sp->hot[i].fd = fd < 0 ? -1 : fd;
+		sp->hot[i].err = fd < 0 ? -fd : 0;
+	}
+	sample_init(&sp->statics);
+	for (size_t i = 0; i < ARRAY_SIZE(static_paths); i++) {
+		char *data;
+		size_t len;
+		int r = fsroot_read(&sp->root, static_paths[i], &data, &len, MAX_FILE);
+		if (r == 0 || r == -EFBIG)
+			sample_add_take(&sp->statics, static_paths[i], data, len);
+	}
+	char *idj = identity_probe_json(&sp->root);
+	sample_add_take(&sp->statics, IDENTITY_PATH, idj, strlen(idj));
+
+	/* cgroup hierarchies: v2 (unified or hybrid) and v1 cpu controller. */
+	for (size_t i = 0; i < ARRAY_SIZE(cg_v2_roots); i++) {
+		char *p = xasprintf("%s/cgroup.controllers", cg_v2_roots[i]);
+		bool ok = fsroot_exists(&sp->root, p);
+		free(p);
+		if (ok) {
+			sp->cg_roots[sp->ncg_roots++] = xstrdup(cg_v2_roots[i]);
+			break;
+		}
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(cg_v1_roots); i++) {
+		char *p = xasprintf("%s/cpu.cfs_period_us", cg_v1_roots[i]);
+		bool ok = fsroot_exists(&sp->root, p);
+		free(p);
+		if (ok) {
+			sp->cg_roots[sp->ncg_roots++] = xstrdup(cg_v1_roots[i]);
+			break;
+		}
+	}
+	return 0;
+}
+
+void sampler_done(struct sampler *sp)
+{
+	for (size_t i = 0; i < sp->nhot; i++) {
+		if (sp->hot[i].fd >= 0)
+			close(sp->hot[i].fd);
+		free(sp->hot[i].buf);
+	}
+	free(sp->hot);
+	for (unsigned i = 0; i < sp->ncg_roots; i++)
+		free(sp->cg_roots[i]);
+	sample_done(&sp->statics);
+	fsroot_done(&sp->root);
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* Read a small file relative to an open directory; returns bytes or -1. */
+static ssize_t read_at(int dirfd, const char *name, char *buf, size_t cap)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+static void walk_tasks(struct sampler *sp, struct sample *out)
+{
+	int procfd = fsroot_opendir(&sp->root, "proc");
+	if (procfd < 0)
+		return;
+	DIR *d = fdopendir(procfd);
+	if (!d) {
+		close(procfd);
+		return;
+	}
+	unsigned ntasks = 0;
+	struct dirent *de;
+	char buf[512], path[300];
+	while ((de = readdir(d)) && ntasks < MAX_TASKS) {
+		if (!all_digits(de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/task", de->d_name);
+		int tfd = openat(procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (tfd < 0)
+			continue; /* the process went away */
+		DIR *td = fdopendir(tfd);
+		if (!td) {
+			close(tfd);
+			continue;
+		}
+		struct dirent *te;
+		while ((te = readdir(td)) && ntasks < MAX_TASKS) {
+			if (!all_digits(te->d_name))
+				continue;
+			snprintf(path, sizeof(path), "%s/schedstat", te->d_name);
+			ssize_t n = read_at(tfd, path, buf, sizeof(buf));
+			if (n <= 0)
+				continue;
+			char rel[600];
+			snprintf(rel, sizeof(rel), "proc/%s/task/%s/schedstat", de->d_name, te->d_name);
+			sample_add(out, rel, buf, (size_t)n);
+			snprintf(path, sizeof(path), "%s/comm", te->d_name);
+			n = read_at(tfd, path, buf, sizeof(buf));
+			if (n > 0) {
+				snprintf(rel, sizeof(rel), "proc/%s/task/%s/comm", de->d_name, te->d_name);
+				sample_add(out, rel, buf, (size_t)n);
+			}
+			ntasks++;
+		}
+		closedir(td);
+	}
+	closedir(d);
+	sp->ntasks_last = ntasks;
+}
+
+static void add_file_at(struct sample *out, int dirfd, const char *name, const char *rel_dir)
+{
+	char buf[4096];
+	ssize_t n = read_at(dirfd, name, buf, sizeof(buf));
+	if (n <= 0)
+		return;
+	char *rel = xasprintf("%s/%s", rel_dir, name);
+	sample_add(out, rel, buf, (size_t)n);
+	free(rel);
+}
+
+static void walk_cgroup(struct sampler *sp, struct sample *out, int dirfd, const char *rel,
+			int depth, unsigned *count)
+{
+	if (*count >= MAX_CGROUPS)
+		return;
+	(*count)++;
+	add_file_at(out, dirfd, "cpu.stat", rel);
+	add_file_at(out, dirfd, "cpu.max", rel);
+	add_file_at(out, dirfd, "cpu.cfs_quota_us", rel);
+	add_file_at(out, dirfd, "cpu.cfs_period_us", rel);
+	if (depth >= MAX_CG_DEPTH)
+		return;
+	int dup = fcntl(dirfd, F_DUPFD_CLOEXEC, 0);
+	if (dup < 0)
+		return;
+	DIR *d = fdopendir(dup);
+	if (!d) {
+		close(dup);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d)) && *count < MAX_CGROUPS) {
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		int sub = openat(dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			continue;
+		char *srel = xasprintf("%s/%s", rel, de->d_name);
+		walk_cgroup(sp, out, sub, srel, depth + 1, count);
+		free(srel);
+		close(sub);
+	}
+	closedir(d);
+}
+
+void sampler_take(struct sampler *sp, struct sample *out, bool slow)
+{
+	sample_init(out);
+	out->index = sp->taken++;
+	out->slow = slow;
+	out->mono_ns = mono_ns();
+	out->real_ns = real_ns();
+	for (size_t i = 0; i < sp->nhot; i++) {
+		struct hot_file *h = &sp->hot[i];
+		if (h->fd < 0)
+			continue;
+		size_t len;
+		int r = fsroot_pread_all(h->fd, h->path, &h->buf, &h->cap, &len, MAX_FILE);
+		if (r < 0 && r != -EFBIG)
+			continue;
+		sample_add(out, h->path, h->buf, len);
+	}
+	if (!slow)
+		return;
+	if (sp->o.tasks)
+		walk_tasks(sp, out);
+	if (sp->o.cgroups) {
+		unsigned count = 0;
+		for (unsigned i = 0; i < sp->ncg_roots; i++) {
+			int fd = fsroot_opendir(&sp->root, sp->cg_roots[i]);
+			if (fd < 0)
+				continue;
+			walk_cgroup(sp, out, fd, sp->cg_roots[i], 0, &count);
+			close(fd);
+		}
+	}
+}
+
+unsigned sampler_run(struct sampler *sp, void (*cb)(struct sample *s, void *arg), void *arg)
+{
+	struct timespec next;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	unsigned i;
+	for (i = 0; i < sp->o.count && !hq_exiting; i++) {
+		if (i > 0) {
+			uint64_t ns = (uint64_t)next.tv_nsec + sp->o.interval_ns;
+			next.tv_sec += (time_t)(ns / 1000000000ull);
+			next.tv_nsec = (long)(ns % 1000000000ull);
+			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL) == EINTR)
+				if (hq_exiting)
+					break;
+			if (hq_exiting) {
+				/* Close the run with a last slow sample so deltas cover it. */
+				struct sample s;
+				sampler_take(sp, &s, true);
+				cb(&s, arg);
+				return i + 1;
+			}
+		}
+		bool last = i + 1 == sp->o.count;
+		bool slow = i == 0 || last || (i % sp->slow_every) == 0;
+		struct sample s;
+		sampler_take(sp, &s, slow);
+		cb(&s, arg);
+	}
+	return i;
+}
+
+json_t *sampler_sources_json(const struct sampler *sp)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < sp->nhot; i++) {
+		json_t *e = json_object();
+		json_object_set_new(e, "available", json_boolean(sp->hot[i].fd >= 0));
+		if (sp->hot[i].fd < 0)
+			json_object_set_new(e, "error", json_string(strerror(sp->hot[i].err)));
+		json_object_set_new(o, sp->hot[i].path, e);
+	}
+	json_t *e = json_object();
+	json_object_set_new(e, "available", json_boolean(sp->o.tasks));
+	json_object_set_new(o, "proc/PID/task/TID/schedstat", e);
+	e = json_object();
+	json_object_set_new(e, "available", json_boolean(sp->o.cgroups && sp->ncg_roots > 0));
+	json_t *roots = json_array();
+	for (unsigned i = 0; i < sp->ncg_roots; i++)
+		json_array_append_new(roots, json_string(sp->cg_roots[i]));
+	json_object_set_new(e, "roots", roots);
+	json_object_set_new(o, "cgroup cpu.stat", e);
+	e = json_object();
+	json_object_set_new(e, "available", json_true());
+	json_object_set_new(o, IDENTITY_PATH, e);
+	return o;
+}
+
+json_t *sampler_static_paths_json(const struct sampler *sp)
+{
+	json_t *a = json_array();
+	for (size_t i = 0; i < sp->statics.nfiles; i++)
+		json_array_append_new(a, json_string(sp->statics.files[i].path));
+	return a;
+}
