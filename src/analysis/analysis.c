@@ -128,9 +128,12 @@ void capabilities_build(const struct analysis *an, struct capabilities *caps)
 				: "no /sys/kernel/btf/vmlinux: eBPF CO-RE tracing unavailable"));
 	bool v2 = sample_find(an->statics, "sys/fs/cgroup/cgroup.controllers") != NULL;
 	bool hybrid = sample_find(an->statics, "sys/fs/cgroup/unified/cgroup.controllers") != NULL;
-	cap_add(caps, "cgroup", v2 || hybrid || a->cg_v1_seen,
-		xasprintf("%s%s%s", v2 ? "v2 (unified)" : hybrid ? "v2 (hybrid, /sys/fs/cgroup/unified)" : "",
-			  (v2 || hybrid) && a->cg_v1_seen ? " + " : "", a->cg_v1_seen ? "v1 cpu controller" : ""));
+	bool cg = v2 || hybrid || a->cg_v1_seen;
+	cap_add(caps, "cgroup", cg,
+		cg ? xasprintf("%s%s%s", v2 ? "v2 (unified)" : hybrid ? "v2 (hybrid, /sys/fs/cgroup/unified)" : "",
+			       (v2 || hybrid) && a->cg_v1_seen ? " + " : "", a->cg_v1_seen ? "v1 cpu controller" : "")
+		   : xstrdup("no cgroup filesystem seen (no cgroup.controllers, no v1 cpu controller): CPU limits "
+			     "cannot be checked"));
 	if (id->nmarkers) {
 		struct environment env;
 		environment_build(an, &env);
