@@ -39,6 +39,7 @@ int procstat_parse(const char *buf, size_t len, struct procstat *out)
 	struct scan s = { buf, buf + len };
 	const char *ls, *le;
 	size_t cap = 0;
+	int maxid = -1;
 	while (scan_line(&s, &ls, &le)) {
 		if (prefix_eq(ls, le, "cpu")) {
 			const char *p = ls + 3;
@@ -58,14 +59,18 @@ int procstat_parse(const char *buf, size_t len, struct procstat *out)
 			if (!parse_cpu_line(p, le, &t))
 				continue;
 			t.cpu = (int)id;
-			/* The kernel prints ids in ascending order; only an out-of-order
-			 * line (hand-made or corrupt input) needs the duplicate scan. */
+			/* The kernel prints ids in ascending order; only an id not above
+			 * every id so far (hand-made or corrupt input) needs the
+			 * duplicate scan.  Compare with the highest id, not the last
+			 * one: after an out-of-order line the last is not the highest. */
 			bool dup = false;
-			if (out->ncpus && t.cpu <= out->cpus[out->ncpus - 1].cpu)
+			if (out->ncpus && t.cpu <= maxid)
 				for (size_t i = 0; i < out->ncpus && !dup; i++)
 					dup = out->cpus[i].cpu == t.cpu;
 			if (dup)
 				continue;
+			if (t.cpu > maxid)
+				maxid = t.cpu;
 			xgrow((void **)&out->cpus, sizeof(*out->cpus), &cap, out->ncpus);
 			out->cpus[out->ncpus++] = t;
 			continue;
