@@ -91,10 +91,33 @@ static void feed_procstat(struct cpu_analysis *a, const struct sample *s, bool i
 	if (!f)
 		return;
 	struct procstat ps;
-	if (procstat_parse(f->data, f->len, &ps) < 0) {
+	/* The kernel always ends /proc/stat with a newline: without one the
+	 * copy was cut short, and its last line may have lost columns. */
+	if (f->len == 0 || f->data[f->len - 1] != '\n' || procstat_parse(f->data, f->len, &ps) < 0) {
 		a->procstat_bad++;
 		return;
 	}
+	/* A kernel's column count is fixed: a sample with fewer columns than
+	 * one seen before is damaged; with more, the earlier ones were. */
+	unsigned lo = ps.has_all ? ps.all.nfields : CT_NFIELDS, hi = ps.has_all ? ps.all.nfields : 0;
+	for (size_t i = 0; i < ps.ncpus; i++) {
+		if (ps.cpus[i].nfields < lo)
+			lo = ps.cpus[i].nfields;
+		if (ps.cpus[i].nfields > hi)
+			hi = ps.cpus[i].nfields;
+	}
+	if (lo < a->ref_nfields || lo < hi) {
+		a->procstat_bad++;
+		procstat_done(&ps);
+		return;
+	}
+	if (a->ref_nfields && lo > a->ref_nfields) {
+		a->procstat_bad++; /* count the damaged ones once more, loosely */
+		a->min_nfields = lo;
+		for (size_t i = 0; i < a->nslots; i++)
+			a->slots[i].have_prev = false;
+	}
+	a->ref_nfields = lo;
 	a->have_procstat = true;
 	if (ps.has_all) {
 		if (ps.all.nfields < a->min_nfields)
@@ -130,17 +153,30 @@ static void feed_procstat(struct cpu_analysis *a, const struct sample *s, bool i
 		size_t si = slot_for(a, t->cpu);
 		seen[si] = true;
 		struct cpu_slot *sl = &a->slots[si];
-		if (sl->have_prev && interval) {
+		if (sl->have_prev && interval && s->mono_ns > sl->prev_ns) {
 			uint64_t d[CT_NFIELDS];
-			bool reset = cpu_times_total(t) < cpu_times_total(&sl->prev);
-			for (int k = 0; k < CT_NFIELDS; k++)
-				d[k] = t->v[k] >= sl->prev.v[k] ? t->v[k] - sl->prev.v[k] : 0;
+			bool reset = false;
+			/* Ticks can only grow at wall-clock pace per CPU (USER_HZ is 100
+			 * almost everywhere, 1024 at most): a larger step, or sums that
+			 * overflow, are a counter reset or garbage, not time. */
+			double dt_s = (double)(s->mono_ns - sl->prev_ns) / 1e9;
+			double most = dt_s * 1024.0 * 4.0 + 100.0;
+			uint64_t tot = 0, dec = 0, busy;
+			for (int k = 0; k < CT_NFIELDS; k++) {
+				bool up = t->v[k] >= sl->prev.v[k];
+				uint64_t step = up ? t->v[k] - sl->prev.v[k] : sl->prev.v[k] - t->v[k];
+				d[k] = up ? step : 0;
+				if ((double)step > most)
+					reset = true;
+				else if (k <= CT_STEAL)
+					*(up ? &tot : &dec) += step;
+			}
+			/* the sum going backwards (beyond an iowait wobble) is a reset too */
+			if (tot < dec)
+				reset = true;
 			if (reset) {
 				sl->resets++;
 			} else {
-				uint64_t tot = 0, busy;
-				for (int k = CT_USER; k <= CT_STEAL; k++)
-					tot += d[k];
 				busy = d[CT_USER] + d[CT_NICE] + d[CT_SYSTEM] + d[CT_IRQ] + d[CT_SOFTIRQ];
 				for (int k = 0; k < CT_NFIELDS; k++)
 					sl->sum[k] += d[k];
@@ -160,6 +196,7 @@ static void feed_procstat(struct cpu_analysis *a, const struct sample *s, bool i
 			sl->resets += sl->intervals > 0; /* came back online */
 		}
 		sl->prev = *t;
+		sl->prev_ns = s->mono_ns;
 		sl->have_prev = true;
 	}
 	for (size_t i = 0; i < a->nslots; i++)

@@ -44,6 +44,7 @@ struct cpu_slot {
 	int cpu;
 	bool have_prev;
 	struct cpu_times prev;
+	uint64_t prev_ns;		/* time of `prev` (samples may be skipped between) */
 	uint64_t sum[CT_NFIELDS];	/* ticks over the watch */
 	uint64_t total, busy;
 	unsigned intervals;
@@ -92,6 +93,7 @@ struct cpu_analysis {
 	bool have_procstat;
 	unsigned procstat_bad;		/* samples whose /proc/stat did not parse */
 	unsigned min_nfields;		/* fewest columns seen (no steal column if < 8) */
+	unsigned ref_nfields;		/* most columns seen: a kernel does not lose columns */
 	uint64_t steal_boot_first;	/* aggregate steal since boot, first sample */
 	uint64_t steal_boot_last;
 	bool have_steal_boot;

@@ -182,6 +182,9 @@ int cmd_diagnose(int argc, char **argv)
 			log_warn("%u sample(s) of the bundle were skipped", br.skipped);
 	}
 	analysis_finish(&r.an);
+	if (r.an.cpu.procstat_bad)
+		log_warn("%u sample(s) had an unreadable, truncated or inconsistent proc/stat; they were left out",
+			 r.an.cpu.procstat_bad);
 	struct findings fs = { 0 };
 	int code;
 	if (r.an.cpu.nsamples < 2) {
