@@ -943,7 +943,7 @@ class VM:
                "-no-reboot", "-m", str(spec.memory_mib),
                "-smp", f"{t.cpus},sockets={t.sockets},cores={t.cores},threads={t.threads}",
                "-kernel", str(kernel), "-initrd", str(initrd),
-               "-append", ("console=ttyS0 panic=-1 loglevel=4 rdinit=/init "
+               "-append", ("console=ttyS0 panic=-1 loglevel=7 rdinit=/init "
                            + spec.kernel_args).strip(),
                "-chardev", f"file,id=con,path={wd / 'console.log'}",
                "-serial", "chardev:con",
@@ -1015,7 +1015,8 @@ class VM:
                     break
         except BootTimeout:
             msg = (f"guest {spec.name} (QEMU PID {self.pid}) did not answer within "
-                   f"{spec.boot_timeout:.1f} s; killed it.\n{self._console_tail()}")
+                   f"{spec.boot_timeout:.1f} s; killed it.\n{self._vcpu_state()}"
+                   f"{self._console_tail()}")
             self.stop()
             raise BootTimeout(msg) from None
         self.boot_seconds = time.monotonic() - t0
@@ -1048,6 +1049,21 @@ class VM:
             self.netns.delete()
         if self.workdir and self.workdir.exists() and not os.environ.get("HIDDENQ_VM_KEEP"):
             shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _vcpu_state(self) -> str:
+        """Where the vCPUs are (HMP `info cpus` + RIPs), for hang reports."""
+        if self.qmp is None or not self.alive():
+            return ""
+        try:
+            cpus = self.qmp.execute("human-monitor-command",
+                                    {"command-line": "info cpus"}, timeout=3)
+            regs = self.qmp.execute("human-monitor-command",
+                                    {"command-line": "info registers -a"}, timeout=3)
+        except VMError:
+            return ""
+        rips = re.findall(r"RIP=([0-9a-f]+)", regs)
+        return ("vCPUs (QEMU `info cpus`):\n  " + "\n  ".join(cpus.strip().splitlines())
+                + "\n  RIPs: " + " ".join(rips) + "\n")
 
     def _console_tail(self, n: int = 30) -> str:
         try:
