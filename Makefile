@@ -20,7 +20,7 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c17 -D_GNU_SOURCE $(WARN)
 JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
 JANSSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
-LDLIBS   := $(JANSSON_LIBS) -lm
+LDLIBS   := $(JANSSON_LIBS) -lm -lpthread
 
 # Every source except main.c forms the library the tests link against.
 LIB_SRCS := \
@@ -31,12 +31,17 @@ LIB_SRCS := \
 	src/parse/procstat.c \
 	src/parse/psi.c \
 	src/parse/schedstat.c \
+	src/parse/memparse.c \
 	src/sample/sample.c \
 	src/sample/sampler.c \
 	src/sample/bundle.c \
+	src/sample/memsrc.c \
+	src/sample/stallmon.c \
 	src/analysis/cpu.c \
 	src/analysis/findings.c \
 	src/analysis/rules.c \
+	src/analysis/mem.c \
+	src/analysis/rules_mem.c \
 	src/analysis/analysis.c \
 	src/sinks/report.c \
 	src/cmd/diagnose.c \

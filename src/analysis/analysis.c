@@ -13,11 +13,13 @@ void analysis_init(struct analysis *an, const struct sample *statics, const char
 	an->statics = statics;
 	an->source = source;
 	cpu_init(&an->cpu, statics);
+	mem_init(&an->mem);
 }
 
 void analysis_feed(struct analysis *an, const struct sample *s)
 {
 	cpu_feed(&an->cpu, s);
+	mem_feed(&an->mem, s);
 }
 
 void analysis_finish(struct analysis *an)
@@ -28,6 +30,7 @@ void analysis_finish(struct analysis *an)
 void analysis_done(struct analysis *an)
 {
 	cpu_done(&an->cpu);
+	mem_done(&an->mem);
 }
 
 /* Copy a one-line static file into dst, trimmed; "" if absent. */

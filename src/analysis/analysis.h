@@ -10,9 +10,11 @@
 
 #include "cpu.h"
 #include "findings.h"
+#include "mem.h"
 
 struct analysis {
 	struct cpu_analysis cpu;
+	struct mem_analysis mem;
 	const struct sample *statics;
 	const char *source;	/* "live" or the bundle path */
 };

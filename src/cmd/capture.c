@@ -30,6 +30,7 @@ static void usage(FILE *out)
 	      "  -d, --duration TIME   alternative to --count: watch this long\n"
 	      "      --no-tasks        do not read per-task schedstat\n"
 	      "      --no-cgroups      do not read cgroup cpu.stat\n"
+	      "      --no-stalls       do not run the 1 ms stall sampler or read /dev/kmsg\n"
 	      "  -q, --quiet           no progress or warnings on stderr\n"
 	      "  -h, --help            this help\n"
 	      "\n"
@@ -66,13 +67,14 @@ int cmd_capture(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "no-tasks", no_argument, NULL, 'T' },
 		{ "no-cgroups", no_argument, NULL, 'G' },
+		{ "no-stalls", no_argument, NULL, 'S' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *out = NULL;
 	uint64_t interval = 100000000ull, duration = 0, count = 100;
-	bool tasks = true, cgroups = true;
+	bool tasks = true, cgroups = true, stalls = true;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:i:n:d:qh", opts, NULL)) != -1) {
@@ -98,6 +100,7 @@ int cmd_capture(int argc, char **argv)
 			break;
 		case 'T': tasks = false; break;
 		case 'G': cgroups = false; break;
+		case 'S': stalls = false; break;
 		case 'q': hq_quiet = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_UNUSABLE;
@@ -111,7 +114,15 @@ int cmd_capture(int argc, char **argv)
 		count = duration / interval + 1;
 
 	struct sampler sp;
-	struct sampler_opts so = { .interval_ns = interval, .count = (unsigned)count, .tasks = tasks, .cgroups = cgroups };
+	struct sampler_opts so = {
+		.interval_ns = interval,
+		.count = (unsigned)count,
+		.tasks = tasks,
+		.cgroups = cgroups,
+		.memory = true,
+		.stalls = stalls,
+		.kmsg = stalls,
+	};
 	int ret = sampler_init(&sp, "/", &so);
 	if (ret < 0) {
 		log_err("cannot open /: %s", strerror(-ret));

@@ -143,6 +143,9 @@ int cmd_diagnose(int argc, char **argv)
 			.count = (unsigned)(duration / interval) + 1,
 			.tasks = true,
 			.cgroups = true,
+			.memory = true,
+			.stalls = true,
+			.kmsg = true,
 		};
 		int ret = sampler_init(&sp, "/", &so);
 		if (ret < 0) {

@@ -13,6 +13,8 @@
 
 #include "../core/util.h"
 #include "../sys/identity.h"
+#include "memsrc.h"
+#include "stallmon.h"
 
 #define MAX_FILE (8u << 20)
 #define MAX_TASKS 16384
@@ -45,6 +47,8 @@ static const char *const hot_paths[] = {
 	"proc/pressure/io",
 	"proc/loadavg",
 	"proc/schedstat",
+	"proc/vmstat",
+	"proc/meminfo",
 };
 
 /* Read once (topology and configuration). */
@@ -68,6 +72,16 @@ static const char *const static_paths[] = {
 	"sys/class/dmi/id/product_version",
 	"sys/fs/cgroup/cgroup.controllers",
 	"sys/fs/cgroup/unified/cgroup.controllers",
+	"proc/sys/kernel/numa_balancing",
+	"sys/devices/system/node/online",
+	"sys/devices/system/node/possible",
+	"sys/kernel/mm/transparent_hugepage/enabled",
+	"sys/kernel/mm/transparent_hugepage/defrag",
+	"sys/kernel/mm/transparent_hugepage/shmem_enabled",
+	"sys/kernel/mm/transparent_hugepage/hpage_pmd_size",
+	"sys/kernel/mm/transparent_hugepage/khugepaged/defrag",
+	"sys/kernel/mm/transparent_hugepage/khugepaged/pages_collapsed",
+	"sys/kernel/mm/transparent_hugepage/khugepaged/full_scans",
 };
 
 /* cgroup hierarchies where CFS bandwidth statistics live; first match wins per kind. */
@@ -123,11 +137,17 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 			break;
 		}
 	}
+	if (sp->o.stalls)
+		sp->stalls = stallmon_start(1000000ull, 2000000ull);
+	if (sp->o.kmsg)
+		sp->kmsg = kmsgmon_open();
 	return 0;
 }
 
 void sampler_done(struct sampler *sp)
 {
+	stallmon_stop(sp->stalls);
+	kmsgmon_close(sp->kmsg);
 	for (size_t i = 0; i < sp->nhot; i++) {
 		if (sp->hot[i].fd >= 0)
 			close(sp->hot[i].fd);
@@ -277,8 +297,16 @@ void sampler_take(struct sampler *sp, struct sample *out, bool slow)
 			continue;
 		sample_add(out, h->path, h->buf, len);
 	}
+	stallmon_drain(sp->stalls, out);
 	if (!slow)
 		return;
+	kmsgmon_drain(sp->kmsg, out);
+	if (sp->o.memory) {
+		memsrc_nodes(&sp->root, out, sp->slow_taken == 0);
+		if (sp->slow_taken % MEMSRC_PROC_EVERY == 0)
+			memsrc_procs(&sp->root, out);
+	}
+	sp->slow_taken++;
 	if (sp->o.tasks)
 		walk_tasks(sp, out);
 	if (sp->o.cgroups) {

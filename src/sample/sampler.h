@@ -27,6 +27,9 @@ struct sampler_opts {
 	unsigned count;		/* ticks to take (>= 1) */
 	bool tasks;		/* walk per-task schedstat on slow ticks */
 	bool cgroups;		/* walk cgroup cpu.stat on slow ticks */
+	bool memory;		/* per-node and per-process memory on slow ticks */
+	bool stalls;		/* run the stall sampler thread */
+	bool kmsg;		/* read /dev/kmsg for signs of a stalled guest */
 };
 
 struct hot_file {
@@ -48,6 +51,9 @@ struct sampler {
 	char *cg_roots[4];	/* cgroup hierarchies with cpu.stat, relative */
 	unsigned ncg_roots;
 	unsigned long task_bytes, ntasks_last; /* for the cost report */
+	unsigned slow_taken;
+	struct stallmon *stalls;
+	struct kmsgmon *kmsg;
 };
 
 int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts *o);

@@ -128,6 +128,14 @@ char *identity_probe_json(const struct fsroot *root)
 	if (fsroot_exists(root, "proc/vz") && !fsroot_exists(root, "proc/bc"))
 		json_array_append_new(m, json_string("proc/vz"));
 	json_object_set_new(o, "container_markers", m);
+	/* drivers and devices whose presence matters but which have no file to copy */
+	static const char *const probes[] = {
+		"sys/bus/virtio/drivers/virtio_balloon", "dev/kmsg", "sys/kernel/debug/kvm", "dev/kvm",
+	};
+	json_t *ex = json_object();
+	for (size_t i = 0; i < ARRAY_SIZE(probes); i++)
+		json_object_set_new(ex, probes[i], json_boolean(fsroot_exists(root, probes[i])));
+	json_object_set_new(o, "exists", ex);
 	char *txt = json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(o);
 	char *ret = xstrdup(txt ? txt : "{}");
@@ -168,6 +176,11 @@ int identity_parse(const char *buf, size_t len, struct identity *id)
 	v = json_object_get(o, "pid");
 	id->pid = json_is_integer(v) ? (long)json_integer_value(v) : 0;
 	id->btf = json_is_true(json_object_get(o, "btf"));
+	json_t *ex = json_object_get(o, "exists");
+	if (json_is_object(ex)) {
+		id->have_exists = true;
+		id->balloon_driver = json_is_true(json_object_get(ex, "sys/bus/virtio/drivers/virtio_balloon"));
+	}
 	json_t *m = json_object_get(o, "container_markers");
 	size_t i;
 	json_t *e;

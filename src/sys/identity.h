@@ -30,6 +30,8 @@ struct identity {
 	char markers[8][48];	/* container marker files found */
 	unsigned nmarkers;
 	long pid;
+	bool balloon_driver;	/* virtio_balloon driver bound (exists map) */
+	bool have_exists;	/* the exists map was present */
 };
 
 /* Probe the live machine; returns malloc'd JSON text. */

@@ -1,0 +1,478 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * Memory-layer rules: the guest's own memory pressure, the host taking memory
+ * back (balloon), THP compaction stalls, NUMA placement, and execution
+ * stalls.  Same contract as rules.c: a severity, the evidence that fired it,
+ * what it means, what to do; `unknown` says why and what would show it.
+ */
+#include "rules_mem.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/util.h"
+
+#define TH(t) (thresholds[t])
+
+/* severity of a value against a threshold row (levels < 0 do not apply) */
+static enum severity level_of(double v, int t)
+{
+	if (TH(t).crit >= 0 && v >= TH(t).crit)
+		return SEV_CRIT;
+	if (TH(t).warn >= 0 && v >= TH(t).warn)
+		return SEV_WARN;
+	return SEV_OK;
+}
+
+static enum severity worse(enum severity a, enum severity b)
+{
+	if (a == SEV_UNKNOWN)
+		return b;
+	if (b == SEV_UNKNOWN)
+		return a;
+	return a > b ? a : b;
+}
+
+static double per_s(const struct mem_analysis *m, uint64_t d)
+{
+	double s = mem_watch_s(m);
+	return s > 0 ? (double)d / s : 0;
+}
+
+static double psi_pct(const struct cpu_analysis *a, int res, bool full)
+{
+	if (!a->psi_seen[res] || a->psi_time_ns[res] == 0)
+		return -1;
+	uint64_t us = full ? a->psi_full_us[res] : a->psi_some_us[res];
+	double p = 100.0 * (double)us * 1000.0 / (double)a->psi_time_ns[res];
+	return p > 100 ? 100 : p;
+}
+
+static bool is_guest(const struct analysis *an)
+{
+	struct environment env;
+	environment_build(an, &env);
+	return strcmp(env.mode, "guest") == 0;
+}
+
+/* ------------------------------------------------------------------ */
+
+static enum severity memory_pressure_sev(const struct analysis *an, double *some, double *full, double *swapin)
+{
+	const struct mem_analysis *m = &an->mem;
+	*some = psi_pct(&an->cpu, PSI_MEM, false);
+	*full = psi_pct(&an->cpu, PSI_MEM, true);
+	*swapin = per_s(m, mem_delta(m, VK_PSWPIN));
+	if (*some >= 0)
+		return worse(level_of(*some, T_PSI_MEM_SOME), *full >= 0 ? level_of(*full, T_PSI_MEM_FULL) : SEV_OK);
+	if (m->vm_seen)
+		return level_of(*swapin, T_SWAPIN_RATE);
+	return SEV_UNKNOWN;
+}
+
+void rule_guest_memory(const struct analysis *an, struct finding *f)
+{
+	const struct mem_analysis *m = &an->mem;
+	if ((double)an->cpu.nwins < TH(T_MIN_WINDOWS).warn) {
+		finding_set(f, SEV_UNKNOWN, "watched %.1f s: too short for a verdict", cpu_watch_s(&an->cpu));
+		return;
+	}
+	double some, full, swapin;
+	enum severity sev = memory_pressure_sev(an, &some, &full, &swapin);
+	if (sev == SEV_UNKNOWN) {
+		finding_set(f, SEV_UNKNOWN, "no PSI and no /proc/vmstat: memory pressure cannot be measured");
+		finding_next(f, "boot with psi=1 (CONFIG_PSI) so memory stalls are counted");
+		return;
+	}
+	double swapout = per_s(m, mem_delta(m, VK_PSWPOUT));
+	double majflt = per_s(m, mem_delta(m, VK_PGMAJFAULT));
+	double scan_d = per_s(m, mem_delta(m, VK_PGSCAN_DIRECT));
+	double scan_k = per_s(m, mem_delta(m, VK_PGSCAN_KSWAPD));
+	double steal_d = per_s(m, mem_delta(m, VK_PGSTEAL_DIRECT));
+	double avail_pct = m->mi_found[MI_TOTAL] && m->mi[MI_TOTAL]
+				   ? 100.0 * (double)m->mi[MI_AVAILABLE] / (double)m->mi[MI_TOTAL]
+				   : -1;
+	if (some >= 0) {
+		finding_ev(f, "psi_memory_some_pct", some, T_PSI_MEM_SOME, NULL);
+		finding_ev(f, "psi_memory_full_pct", full < 0 ? 0 : full, T_PSI_MEM_FULL, NULL);
+	}
+	finding_ev(f, "swapin_pages_per_s", swapin, some >= 0 ? -1 : T_SWAPIN_RATE, "pages/s");
+	finding_ev(f, "swapout_pages_per_s", swapout, -1, "pages/s");
+	finding_ev(f, "major_faults_per_s", majflt, -1, "/s");
+	finding_ev(f, "direct_reclaim_scan_per_s", scan_d, -1, "pages/s");
+	finding_ev(f, "kswapd_scan_per_s", scan_k, -1, "pages/s");
+	finding_ev(f, "direct_reclaim_steal_per_s", steal_d, -1, "pages/s");
+	if (avail_pct >= 0)
+		finding_ev(f, "mem_available_pct", avail_pct, -1, "%");
+	if (m->mi_found[MI_SWAPTOTAL] && m->mi[MI_SWAPTOTAL])
+		finding_ev(f, "swap_used_mib", (double)(m->mi[MI_SWAPTOTAL] - m->mi[MI_SWAPFREE]) / 1024.0, -1, "MiB");
+	finding_detail(f, "PSI memory some %.1f %% full %.1f %% | swap in %.0f out %.0f pages/s | major faults %.0f/s | direct reclaim %.0f pages/s",
+		       some < 0 ? 0 : some, full < 0 ? 0 : full, swapin, swapout, majflt, scan_d);
+	if (sev >= SEV_WARN) {
+		finding_set(f, sev, "tasks stalled on memory %.1f %% of the time (all stalled %.1f %%), swap-in %.0f pages/s",
+			    some < 0 ? 0 : some, full < 0 ? 0 : full, swapin);
+		finding_explain(f,
+			"The guest itself is short of memory: its tasks waited for reclaim, swap-in or page faults. "
+			"This is the guest's own pressure (its swap, its reclaim); the host's overcommit is judged "
+			"separately (memory-overcommit). Free memory can look fine while this happens inside a "
+			"cgroup with a memory limit.");
+		finding_next(f, "find who is paging: major faults and swap per process (pidstat -r, smem), and "
+				"cgroup memory limits (memory.max / memory.limit_in_bytes)");
+		finding_next(f, "give the guest or the cgroup more memory, or shrink the working set");
+	} else {
+		finding_set(f, sev, "PSI memory some %.1f %%, swap-in %.0f pages/s, major faults %.0f/s",
+			    some < 0 ? 0 : some, swapin, majflt);
+		finding_explain(f, "Tasks rarely waited for memory inside the guest.");
+	}
+}
+
+/* ------------------------------------------------------------------ */
+
+void rule_overcommit(const struct analysis *an, struct finding *f)
+{
+	const struct mem_analysis *m = &an->mem;
+	const struct identity *id = &an->cpu.id;
+	bool counters = m->vm_found[VK_BALLOON_INFLATE];
+	uint64_t infl = m->npts ? m->pts[m->npts - 1].v[VK_BALLOON_INFLATE] : 0;
+	uint64_t defl = m->npts ? m->pts[m->npts - 1].v[VK_BALLOON_DEFLATE] : 0;
+	bool present = id->balloon_driver || (counters && infl > 0) || (m->mi_found[MI_BALLOON] && m->mi[MI_BALLOON] > 0);
+	if (!present) {
+		finding_set(f, SEV_UNKNOWN, "no memory balloon: the host's memory overcommit is invisible from this guest");
+		finding_explain(f,
+			"Without a balloon driver the guest cannot see the host reclaim its memory. If the host "
+			"swaps this guest's memory out, the guest only sees slowness: that is not steal, and no "
+			"guest counter shows it.");
+		finding_next(f, "on the host: VmSwap of this VM's process in /proc/PID/status (hiddenq vms) and "
+				"the host's swap-in rate");
+		return;
+	}
+	uint64_t pages = infl >= defl ? infl - defl : 0;
+	double size_mib = (double)pages * 4.0 / 1024.0;
+	if (m->mi_found[MI_BALLOON] && m->mi[MI_BALLOON])
+		size_mib = (double)m->mi[MI_BALLOON] / 1024.0;
+	else if (m->vm_found[VK_NR_BALLOON_PAGES] && m->npts)
+		size_mib = (double)m->pts[m->npts - 1].v[VK_NR_BALLOON_PAGES] * 4.0 / 1024.0;
+	double d_in = (double)mem_delta(m, VK_BALLOON_INFLATE), d_out = (double)mem_delta(m, VK_BALLOON_DEFLATE);
+	double grew_mib = (d_in - d_out) * 4.0 / 1024.0;
+	/* MemTotal shrinks as the balloon inflates: size against what the guest was given */
+	double given_mib = (double)(m->mi[MI_TOTAL]) / 1024.0 + size_mib;
+	double pct = given_mib > 0 ? 100.0 * size_mib / given_mib : 0;
+	double some, full, swapin;
+	enum severity press = memory_pressure_sev(an, &some, &full, &swapin);
+
+	enum severity sev = level_of(pct, T_BALLOON_PCT);
+	if (grew_mib > 0)
+		sev = worse(sev, press >= SEV_WARN ? SEV_CRIT : SEV_WARN);
+	finding_ev(f, "balloon_mib", size_mib, -1, "MiB");
+	finding_ev(f, "balloon_pct_of_memory", pct, T_BALLOON_PCT, NULL);
+	finding_ev(f, "balloon_inflated_mib_in_watch", grew_mib, -1, "MiB");
+	finding_ev(f, "balloon_inflate_mib_per_s", per_s(m, (uint64_t)(d_in > 0 ? d_in : 0)) * 4.0 / 1024.0, -1, "MiB/s");
+	finding_ev(f, "mem_total_mib", (double)m->mi[MI_TOTAL] / 1024.0, -1, "MiB");
+	if (m->memtotal_first_kb && m->mi[MI_TOTAL] != m->memtotal_first_kb)
+		finding_ev(f, "mem_total_change_mib",
+			   ((double)m->mi[MI_TOTAL] - (double)m->memtotal_first_kb) / 1024.0, -1, "MiB");
+	finding_detail(f, "balloon %.0f MiB (%.0f %% of %.0f MiB) | %+.0f MiB during the watch | guest pressure: %s",
+		       size_mib, pct, given_mib, grew_mib, severity_name(press));
+	if (sev >= SEV_WARN) {
+		if (grew_mib > 0)
+			finding_set(f, sev, "the host took %.0f MiB back through the balloon during the watch (now %.0f MiB, %.0f %%)",
+				    grew_mib, size_mib, pct);
+		else
+			finding_set(f, sev, "the balloon holds %.0f MiB (%.0f %% of this guest's memory)", size_mib, pct);
+		finding_explain(f,
+			"The host is reclaiming this guest's memory with the virtio balloon: a sign it is "
+			"overcommitted. %s Host swap of guest memory would not show here at all, and it is not steal.",
+			press >= SEV_WARN ? "The guest is under memory pressure at the same time, so the balloon is "
+					    "taking memory the guest needs."
+					  : "The guest is not under pressure yet.");
+		finding_next(f, "on the host: memory overcommit ratio (1.5:1 to 2:1 at most; none for databases), "
+				"host swap activity and VmSwap per VM (hiddenq vms)");
+		finding_next(f, "ask for a memory reservation or a non-overcommitted host for this guest");
+	} else {
+		finding_set(f, sev, "balloon %.0f MiB (%.0f %%), stable during the watch", size_mib, pct);
+		finding_explain(f, "A balloon driver is present but the host is not taking memory back now.");
+	}
+}
+
+/* ------------------------------------------------------------------ */
+
+void rule_thp(const struct analysis *an, struct finding *f)
+{
+	const struct mem_analysis *m = &an->mem;
+	const struct cpu_analysis *a = &an->cpu;
+	if (!m->vm_seen) {
+		finding_set(f, SEV_UNKNOWN, "no /proc/vmstat: compaction cannot be measured");
+		return;
+	}
+	char enabled[24] = "?", defrag[24] = "?";
+	const struct sfile *e = sample_find(an->statics, "sys/kernel/mm/transparent_hugepage/enabled");
+	const struct sfile *d = sample_find(an->statics, "sys/kernel/mm/transparent_hugepage/defrag");
+	if (e)
+		bracket_choice(e->data, e->len, enabled, sizeof(enabled));
+	if (d)
+		bracket_choice(d->data, d->len, defrag, sizeof(defrag));
+	uint64_t stalls = mem_delta(m, VK_COMPACT_STALL);
+	uint64_t fails = mem_delta(m, VK_COMPACT_FAIL);
+	uint64_t fb = mem_delta(m, VK_THP_FAULT_FALLBACK), al = mem_delta(m, VK_THP_FAULT_ALLOC);
+	/* stall time: PSI memory in the windows where compaction stalls grew */
+	uint64_t stall_us = 0;
+	unsigned cwins = 0;
+	for (size_t i = 0; i < a->nwins; i++) {
+		const struct cpu_window *w = &a->wins[i];
+		if (mem_delta_between(m, VK_COMPACT_STALL, w->start_ns, w->end_ns) == 0)
+			continue;
+		cwins++;
+		if (w->psi_ok[PSI_MEM])
+			stall_us += w->psi_some_us[PSI_MEM];
+	}
+	double watch_us = cpu_watch_s(a) * 1e6;
+	double pct = watch_us > 0 ? 100.0 * (double)stall_us / watch_us : 0;
+	double worst_ms = 0, total_ms = 0;
+	for (size_t i = 0; i < m->nstalls; i++) {
+		if (m->stalls[i].main != SC_COMPACTION)
+			continue;
+		double ms = (double)m->stalls[i].late_ns / 1e6;
+		total_ms += ms;
+		if (ms > worst_ms)
+			worst_ms = ms;
+	}
+	enum severity sev = stalls ? worse(level_of(pct, T_COMPACT_STALL_PCT), level_of(worst_ms, T_STALL_MS)) : SEV_OK;
+	finding_ev(f, "compact_stall_per_s", per_s(m, stalls), -1, "/s");
+	finding_ev(f, "compact_fail_per_s", per_s(m, fails), -1, "/s");
+	finding_ev(f, "compaction_stall_pct", pct, T_COMPACT_STALL_PCT, NULL);
+	finding_ev(f, "compaction_windows", cwins, -1, "windows");
+	finding_ev(f, "stall_worst_compaction_ms", worst_ms, T_STALL_MS, "ms");
+	finding_ev(f, "thp_fault_alloc_per_s", per_s(m, al), -1, "/s");
+	finding_ev(f, "thp_fault_fallback_per_s", per_s(m, fb), -1, "/s");
+	if (m->mi_found[MI_ANONHUGE])
+		finding_ev(f, "anon_huge_pages_mib", (double)m->mi[MI_ANONHUGE] / 1024.0, -1, "MiB");
+	for (unsigned i = 0; i < m->nprocs; i++) {
+		if (!m->procs[i].rss_kb)
+			continue;
+		struct evidence *x = finding_ev(f, "proc_anon_huge_pct",
+						100.0 * (double)m->procs[i].anon_huge_kb / (double)m->procs[i].rss_kb, -1, "%");
+		x->subject = xasprintf("%ld %s", m->procs[i].pid, m->procs[i].comm);
+	}
+	finding_detail(f, "enabled=%s defrag=%s | %llu compaction stalls, %.0f ms stalled on memory meanwhile | %llu THP fallbacks",
+		       enabled, defrag, (unsigned long long)stalls, (double)stall_us / 1000.0, (unsigned long long)fb);
+	if (sev >= SEV_WARN) {
+		finding_set(f, sev, "direct compaction stalled tasks %.1f %% of the watch (worst pause %.0f ms)", pct, worst_ms);
+		finding_explain(f,
+			"The page allocator stopped to defragment memory for huge pages while tasks waited (defrag=%s). "
+			"This is judged by stall time in any defrag mode: QEMU madvises guest RAM, so 'madvise' does not "
+			"protect a host, and applications that madvise get the same pauses.",
+			defrag);
+		finding_next(f, "set /sys/kernel/mm/transparent_hugepage/defrag to 'defer' or 'defer+madvise' so "
+				"allocations fall back instead of stalling (kcompactd works in the background)");
+		finding_next(f, "on a KVM host: back guests with preallocated hugetlbfs pages instead of THP");
+	} else if (stalls) {
+		finding_set(f, sev, "%llu compaction stalls, %.1f %% of the watch stalled meanwhile (defrag=%s)",
+			    (unsigned long long)stalls, pct, defrag);
+		finding_explain(f, "Direct compaction ran but tasks barely waited for it.");
+	} else {
+		finding_set(f, sev, "no direct compaction in the watch, %.0f THP fallbacks/s (enabled=%s defrag=%s)", per_s(m, fb),
+			    enabled, defrag);
+		finding_explain(f, "Fallbacks cost TLB reach (more page walks), not pauses.");
+	}
+}
+
+/* ------------------------------------------------------------------ */
+
+static unsigned popcount_mask(const uint64_t *mask, size_t words)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < words; i++)
+		n += (unsigned)__builtin_popcountll(mask[i]);
+	return n;
+}
+
+void rule_numa(const struct analysis *an, struct finding *f)
+{
+	const struct mem_analysis *m = &an->mem;
+	unsigned nodes = 0;
+	for (unsigned i = 0; i < m->nnodes; i++)
+		nodes += m->nodes[i].seen;
+	bool guest = is_guest(an);
+	if (nodes <= 1) {
+		finding_set(f, SEV_UNKNOWN, "%s", nodes ? "one NUMA node visible: nothing here can be remote"
+							: "no NUMA node information (/sys/devices/system/node)");
+		finding_explain(f, guest ? "A guest cannot see where the host placed its memory: with one virtual node, "
+					   "remote access on the host is invisible from inside."
+					 : "With one node every access is local.");
+		finding_next(f, "on the host: numa_maps of the VM process against the nodes its vCPU threads run on "
+				"(hiddenq vms), and hiddenq fit for the VM's shape");
+		return;
+	}
+	enum severity sev = SEV_OK;
+	char worst[160] = "";
+	double worst_v = -1;
+	/* placement spill per node: numa_miss counts allocations that wanted this
+	 * node and got another — where pages were placed, not remote accesses */
+	for (unsigned i = 0; i < m->nnodes; i++) {
+		const struct node_acc *n = &m->nodes[i];
+		if (!n->seen || n->last_ns <= n->first_ns)
+			continue;
+		uint64_t hit = n->last[NS_HIT] - n->first[NS_HIT], miss = n->last[NS_MISS] >= n->first[NS_MISS] ? n->last[NS_MISS] - n->first[NS_MISS] : 0;
+		uint64_t other = n->last[NS_OTHER] >= n->first[NS_OTHER] ? n->last[NS_OTHER] - n->first[NS_OTHER] : 0;
+		double pct = hit + miss >= 100 ? 100.0 * (double)miss / (double)(hit + miss) : 0;
+		struct evidence *x = finding_ev(f, "numa_miss_pct", pct, T_NUMA_MISS, NULL);
+		x->subject = xasprintf("node%u", i);
+		x = finding_ev(f, "other_node_pages_per_s", (double)other / ((double)(n->last_ns - n->first_ns) / 1e9), -1, "pages/s");
+		x->subject = xasprintf("node%u", i);
+		enum severity s = level_of(pct, T_NUMA_MISS);
+		if (s > sev || (s == sev && pct > worst_v && s >= SEV_WARN)) {
+			snprintf(worst, sizeof(worst), "node%u: %.0f %% of allocations meant for it were placed on another node", i, pct);
+			worst_v = pct;
+		}
+		sev = worse(sev, s);
+	}
+	/* access locality, only from NUMA-balancing hint faults */
+	char bal[8] = "";
+	const struct sfile *b = sample_find(an->statics, "proc/sys/kernel/numa_balancing");
+	if (b)
+		snprintf(bal, sizeof(bal), "%.*s", (int)(b->len > 3 ? 3 : b->len), b->data);
+	uint64_t hf = mem_delta(m, VK_NUMA_HINT_FAULTS), hfl = mem_delta(m, VK_NUMA_HINT_FAULTS_LOCAL);
+	if (bal[0] == '1' && hf >= 100) {
+		double remote = 100.0 * (1.0 - (double)hfl / (double)hf);
+		finding_ev(f, "numa_hint_remote_pct", remote, T_NUMA_HINT_REMOTE, NULL);
+		enum severity s = level_of(remote, T_NUMA_HINT_REMOTE);
+		if (s >= SEV_WARN && s >= sev)
+			snprintf(worst, sizeof(worst), "%.0f %% of sampled accesses (NUMA-balancing hint faults) were remote", remote);
+		sev = worse(sev, s);
+	}
+	/* the biggest processes: memory on nodes where none of their threads ran */
+	for (unsigned i = 0; i < m->nprocs; i++) {
+		const struct proc_mem *p = &m->procs[i];
+		if (!p->have_nm || p->nm.total_kb < 1024 || popcount_mask(p->cpus_seen, 16) == 0)
+			continue;
+		uint64_t local = 0;
+		for (unsigned nd = 0; nd < p->nm.nodes_seen && nd < MEM_MAX_NODES; nd++) {
+			const struct node_acc *n = &m->nodes[nd];
+			bool runs_here = false;
+			for (int w = 0; w < 16 && n->have_cpus; w++)
+				if (n->cpumask[w] & p->cpus_seen[w])
+					runs_here = true;
+			if (runs_here)
+				local += p->nm.kb_on_node[nd];
+		}
+		double remote = 100.0 * (1.0 - (double)local / (double)p->nm.total_kb);
+		struct evidence *x = finding_ev(f, "proc_memory_off_thread_nodes_pct", remote, T_NUMA_PROC_REMOTE, NULL);
+		x->subject = xasprintf("%ld %s (%.0f MiB)", p->pid, p->comm, (double)p->nm.total_kb / 1024.0);
+		enum severity s = level_of(remote, T_NUMA_PROC_REMOTE);
+		if (s >= SEV_WARN && s >= sev)
+			snprintf(worst, sizeof(worst), "%s (pid %ld): %.0f %% of its memory is on nodes where none of its threads ran",
+				 p->comm, p->pid, remote);
+		sev = worse(sev, s);
+	}
+	finding_ev(f, "nodes", nodes, -1, "");
+	finding_detail(f, "%u nodes | numa_balancing=%s | hint faults %llu (%llu local)", nodes, bal[0] ? bal : "?",
+		       (unsigned long long)hf, (unsigned long long)hfl);
+	const char *virt = guest ? " In a guest these nodes are virtual: locality is real only if the host pins each "
+				   "vNUMA node's vCPUs and memory to one host node."
+				 : "";
+	if (sev >= SEV_WARN) {
+		finding_set(f, sev, "%s", worst);
+		finding_explain(f,
+			"Memory away from the CPUs that use it costs 1.4-2.5x per access on typical hardware, which shows in "
+			"tail latency first. numa_miss and other_node count where pages were placed, not accesses; only "
+			"hint faults sample real access locality.%s",
+			virt);
+		finding_next(f, "bind the process and its memory to one node (numactl --cpunodebind=N --membind=N), or "
+				"enable automatic NUMA balancing (kernel.numa_balancing=1)");
+		finding_next(f, "size VMs to fit one node: hiddenq fit");
+	} else {
+		finding_set(f, sev, "%u nodes, memory placed where its threads run", nodes);
+		finding_explain(f, "No sign of memory living away from the CPUs using it.%s", virt);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+
+void rule_stalls(const struct analysis *an, struct finding *f)
+{
+	const struct mem_analysis *m = &an->mem;
+	unsigned during = 0;
+	for (unsigned i = 0; i < m->nhits; i++)
+		during += m->hits[i].during;
+	if (!m->stalls_seen && !m->kmsg_seen) {
+		finding_set(f, SEV_UNKNOWN, "the stall sampler did not run (replay of a bundle without it?)");
+		finding_next(f, "capture with hiddenq 0.1+ or run diagnose live");
+		return;
+	}
+	static const double edges[] = { 2, 5, 10, 20, 50, 100, 200, 500, 1000 };
+	unsigned hist[ARRAY_SIZE(edges)] = { 0 };
+	double worst = 0, total = 0;
+	double by_cause[SC_N] = { 0 };
+	const struct stall_rec *w = NULL;
+	for (size_t i = 0; i < m->nstalls; i++) {
+		const struct stall_rec *r = &m->stalls[i];
+		double ms = (double)r->late_ns / 1e6;
+		total += ms;
+		if (ms > worst) {
+			worst = ms;
+			w = r;
+		}
+		for (size_t k = ARRAY_SIZE(edges); k-- > 0;)
+			if (ms >= edges[k]) {
+				hist[k]++;
+				break;
+			}
+		for (int c = 0; c < SC_N; c++)
+			by_cause[c] += (double)r->share_ns[c] / 1e6;
+	}
+	enum severity sev = level_of(worst, T_STALL_MS);
+	if (during)
+		sev = SEV_CRIT;
+	finding_ev(f, "stalls", (double)m->nstalls, -1, "");
+	finding_ev(f, "stall_worst_ms", worst, T_STALL_MS, NULL);
+	finding_ev(f, "stalled_ms_total", total, -1, "ms");
+	finding_ev(f, "sampler_loops", (double)m->loops, -1, "");
+	for (size_t k = 0; k < ARRAY_SIZE(edges); k++) {
+		char name[40];
+		if (k + 1 < ARRAY_SIZE(edges))
+			snprintf(name, sizeof(name), "stalls_%g_to_%g_ms", edges[k], edges[k + 1]);
+		else
+			snprintf(name, sizeof(name), "stalls_ge_%g_ms", edges[k]);
+		finding_ev(f, name, hist[k], -1, "");
+	}
+	for (int c = 0; c < SC_N; c++) {
+		struct evidence *x = finding_ev(f, "stalled_ms_by_cause", by_cause[c], -1, "ms");
+		x->subject = xstrdup(stall_cause_names[c]);
+	}
+	for (unsigned i = 0; i < m->nhits; i++) {
+		struct evidence *x = finding_ev(f, m->hits[i].during ? "kernel_log_during_watch" : "kernel_log_before_watch",
+						(double)m->hits[i].usec / 1e6, -1, "s since boot");
+		x->subject = xasprintf("%s: %s", m->hits[i].kind, m->hits[i].msg);
+	}
+	/* text histogram */
+	char line[256];
+	int o = snprintf(line, sizeof(line), "%zu late wake-ups >= 2 ms in %lu sleeps |", m->nstalls, m->loops);
+	for (size_t k = 0; k < ARRAY_SIZE(edges) && o < (int)sizeof(line) - 24; k++)
+		if (hist[k])
+			o += snprintf(line + o, sizeof(line) - (size_t)o, " %g+ ms: %u", edges[k], hist[k]);
+	finding_detail(f, "%s", line);
+	if (!m->kmsg_available && m->kmsg_seen)
+		finding_ev(f, "kernel_log_unreadable", 1, -1, "")->subject = xasprintf("/dev/kmsg: %s", m->kmsg_error);
+
+	if (sev >= SEV_WARN) {
+		if (during && worst < TH(T_STALL_MS).warn)
+			finding_set(f, sev, "the kernel logged %u sign%s of a stalled machine during the watch (%s)", during,
+				    during == 1 ? "" : "s", m->hits[0].kind);
+		else
+			finding_set(f, sev, "execution stopped for up to %.0f ms (%zu stalls); the longest: %s", worst,
+				    m->nstalls, w ? stall_cause_names[w->main] : "?");
+		finding_explain(f,
+			"A thread that asked to sleep 1 ms woke up that late: nothing ran it. The share of each stall is "
+			"attributed from what moved in the same interval: its own run delay is the guest's run queue; steal "
+			"is the hypervisor (only for stalls of two ticks or more, 20 ms); compaction, reclaim and swap are "
+			"the guest's memory; what remains is below the guest and not steal (host page faults, host swap or "
+			"compaction, SMIs).");
+		finding_next(f, "match the stalls' causes to the other findings (hypervisor CPU, memory, THP)");
+		finding_next(f, "for 'below the guest': on the host, the VM process's page faults and VmSwap, host THP "
+				"compaction (hiddenq vms)");
+	} else {
+		finding_set(f, sev, "%zu stalls >= 2 ms, longest %.0f ms", m->nstalls, worst);
+		finding_explain(f, "No long pause in execution was seen.");
+	}
+}
