@@ -56,7 +56,7 @@ static int fault_for(const char *rel)
 
 bool fsroot_path_ok(const char *rel)
 {
-	if (!rel || rel[0] == '/')
+	if (!rel || !*rel || rel[0] == '/')
 		return false;
 	const char *p = rel;
 	while (*p) {
@@ -190,16 +190,19 @@ int fsroot_pread_all(int fd, const char *rel, char **buf, size_t *cap, size_t *l
 		*cap = 4096;
 	}
 	for (;;) {
-		if (n + 1 >= *cap) {
-			if (*cap >= max) {
+		/* the buffer may be larger than max (first 4 KiB, or reused) */
+		size_t lim = *cap < max ? *cap : max;
+		if (n + 1 >= lim) {
+			if (lim >= max) {
 				ret = -EFBIG;
 				break;
 			}
 			size_t ncap = *cap * 2 > max ? max : *cap * 2;
 			*buf = xrealloc(*buf, ncap);
 			*cap = ncap;
+			continue;
 		}
-		ssize_t r = pread(fd, *buf + n, *cap - n - 1, (off_t)n);
+		ssize_t r = pread(fd, *buf + n, lim - n - 1, (off_t)n);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
