@@ -770,9 +770,13 @@ class NetNS:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        _ip("netns", "add", name)
+        self.created = False
+
+    def create(self) -> "NetNS":
+        _ip("netns", "add", self.name)
         self.created = True
-        _ip("-n", name, "link", "set", "lo", "up")
+        _ip("-n", self.name, "link", "set", "lo", "up")
+        return self
 
     def add_tap(self, dev: str, queues: int, host_ip: str) -> None:
         args = ["-n", self.name, "tuntap", "add", "dev", dev, "mode", "tap"]
@@ -903,7 +907,9 @@ class VM:
                 raise VMUnavailable("tap networking needs `ip` (Debian package iproute2)")
             if os.geteuid() != 0:
                 raise VMUnavailable("tap networking in a private netns needs root")
+            # Assigned before creating, so stop() deletes it whatever fails.
             self.netns = NetNS(f"hq-{os.getpid()}-{os.urandom(3).hex()}")
+            self.netns.create()
         for i, d in enumerate(spec.net):
             mac = d.mac or f"52:54:00:12:34:{0x56 + i:02x}"
             if d.mode == "user":
