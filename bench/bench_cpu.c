@@ -10,7 +10,10 @@
  *   hot+analysis  the same plus analysis_feed, i.e. the whole per-tick cost of
  *                 `hiddenq diagnose` apart from sleeping.
  *   slow          sampler_take(slow=true) + analysis_feed: the ~1/s tick that
- *                 also walks /proc/PID/task/TID and the cgroup trees.
+ *                 also walks /proc/PID/task/TID, the cgroup trees, the memory
+ *                 sources and /dev/kmsg (diagnose's options).
+ *   stall thread  the stall sampler's background CPU per second, measured
+ *                 over 1 s of the main thread sleeping.
  *   sar, mpstat   one-shot invocations of sysstat (fork, exec, one reading
  *                 since boot, print), CPU time from the reaped children's
  *                 rusage; this process is a child subreaper because sar does
@@ -130,18 +133,31 @@ static void do_an_only(struct ctx *c)
 	analysis_feed(&c->an, &feed_src);
 }
 
+/* slow tick with one family of slow sources only */
+static void do_slow_only(struct ctx *c, bool tasks, bool cgroups, bool memory)
+{
+	struct sampler_opts keep = c->sp.o;
+	c->sp.o.tasks = tasks;
+	c->sp.o.cgroups = cgroups;
+	c->sp.o.memory = memory;
+	c->sp.o.kmsg = memory;
+	do_slow_an(c);
+	c->sp.o = keep;
+}
+
 static void do_slow_tasks(struct ctx *c)
 {
-	c->sp.o.cgroups = false;
-	do_slow_an(c);
-	c->sp.o.cgroups = true;
+	do_slow_only(c, true, false, false);
 }
 
 static void do_slow_cg(struct ctx *c)
 {
-	c->sp.o.tasks = false;
-	do_slow_an(c);
-	c->sp.o.tasks = true;
+	do_slow_only(c, false, true, false);
+}
+
+static void do_slow_mem(struct ctx *c)
+{
+	do_slow_only(c, false, false, true);
 }
 
 static struct cost run_loop(struct ctx *c, void (*fn)(struct ctx *), unsigned n)
@@ -269,11 +285,14 @@ int main(int argc, char **argv)
 	}
 	hq_quiet = true;
 	static struct ctx c;
+	/* what `hiddenq diagnose` samples, except the stall thread (measured apart) */
 	struct sampler_opts so = {
 		.interval_ns = 100000000ull,
 		.count = 1,
 		.tasks = true,
 		.cgroups = true,
+		.memory = true,
+		.kmsg = true,
 	};
 	int ret = sampler_init(&c.sp, "/", &so);
 	if (ret < 0) {
@@ -299,8 +318,9 @@ int main(int argc, char **argv)
 	run_loop(&c, do_hot_an, 200);
 	run_loop(&c, do_slow_an, 3);
 
-	unsigned nslow = n / 40 ? n / 40 : 1;
-	struct cost fl[ROUNDS], hot[ROUNDS], hotan[ROUNDS], an[ROUNDS], slow[ROUNDS], slowt[ROUNDS], slowc[ROUNDS];
+	unsigned nslow = n / 80 ? n / 80 : 1;
+	struct cost fl[ROUNDS], hot[ROUNDS], hotan[ROUNDS], an[ROUNDS], slow[ROUNDS], slowt[ROUNDS], slowc[ROUNDS],
+		    slowm[ROUNDS];
 	sampler_take(&c.sp, &feed_src, false);
 	for (int r = 0; r < ROUNDS; r++) {
 		fl[r] = run_loop(&c, do_floor, n);
@@ -310,16 +330,35 @@ int main(int argc, char **argv)
 		slow[r] = run_loop(&c, do_slow_an, nslow);
 		slowt[r] = run_loop(&c, do_slow_tasks, nslow);
 		slowc[r] = run_loop(&c, do_slow_cg, nslow);
+		slowm[r] = run_loop(&c, do_slow_mem, nslow);
 	}
 	struct cost mfl = median(fl, ROUNDS), mhot = median(hot, ROUNDS), mhotan = median(hotan, ROUNDS),
 		    man = median(an, ROUNDS), mslow = median(slow, ROUNDS), mslowt = median(slowt, ROUNDS),
-		    mslowc = median(slowc, ROUNDS);
+		    mslowc = median(slowc, ROUNDS), mslowm = median(slowm, ROUNDS);
 	unsigned long ntasks = c.sp.ntasks_last;
 	sample_done(&feed_src);
 	analysis_finish(&c.an);
 	size_t ncgs = c.an.cpu.ncgs;
 	analysis_done(&c.an);
 	sampler_done(&c.sp);
+
+	/* the stall sampler thread costs CPU whether or not samples are taken */
+	struct cost stall = { 0, 0 };
+	struct sampler sst;
+	struct sampler_opts sso = { .interval_ns = 100000000ull, .count = 1, .stalls = true };
+	bool have_stall = sampler_init(&sst, "/", &sso) == 0;
+	if (have_stall) {
+		have_stall = sst.stalls != NULL;
+		struct timespec settle = { 0, 100000000 }, idle = { 1, 0 };
+		nanosleep(&settle, NULL);
+		uint64_t c0 = clk(CLOCK_PROCESS_CPUTIME_ID), w0 = clk(CLOCK_MONOTONIC);
+		while (nanosleep(&idle, &idle) < 0 && errno == EINTR)
+			;
+		uint64_t c1 = clk(CLOCK_PROCESS_CPUTIME_ID), w1 = clk(CLOCK_MONOTONIC);
+		stall.cpu_us = (double)(c1 - c0) / 1e3 / ((double)(w1 - w0) / 1e9);
+		stall.wall_us = 0;
+		sampler_done(&sst);
+	}
 
 	/* sysstat: one-shot readings (no sleep), then the 1 s forms the docs show */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
@@ -337,8 +376,8 @@ int main(int argc, char **argv)
 	have_sar1 = run_children(sar1, 4, 1, 10, &csar1);
 	have_mp1 = run_children(mp1, 4, 1, 10, &cmp1);
 
-	/* per second at 10 Hz: 9 hot ticks + 1 slow tick */
-	double per_s_us = 9 * mhotan.cpu_us + mslow.cpu_us;
+	/* per second at 10 Hz: 9 hot ticks + 1 slow tick + the stall thread */
+	double per_s_us = 9 * mhotan.cpu_us + mslow.cpu_us + stall.cpu_us;
 
 	printf("bench_cpu: %u hot samples x %d rounds (median), %u slow; %zu hot files open, %lu tasks, %zu cgroups\n",
 	       n, ROUNDS, nslow, nhot, ntasks, ncgs);
@@ -347,10 +386,16 @@ int main(int argc, char **argv)
 	row("hiddenq hot sample", "sample", mhot, mfl.cpu_us, "sampler_take(slow=false)");
 	row("hiddenq hot sample + analysis", "sample", mhotan, mfl.cpu_us, "+ analysis_feed");
 	row("analysis_feed alone", "sample", man, 0, "parse + accumulate one hot sample");
-	row("hiddenq slow tick + analysis", "tick", mslow, 0, "tasks + cgroups, ~1/s");
-	row("  of which tasks only", "tick", mslowt, 0, "hot + /proc/PID/task/TID");
-	row("  of which cgroups only", "tick", mslowc, 0, "hot + cgroup cpu.stat/max");
-	row("hiddenq 10 Hz, per second", "second", (struct cost){ per_s_us, 0 }, 0, "9 hot + 1 slow");
+	row("hiddenq slow tick + analysis", "tick", mslow, 0, "all slow sources, ~1/s");
+	row("  hot + tasks only", "tick", mslowt, 0, "/proc/PID/task/TID/{schedstat,comm}");
+	row("  hot + cgroups only", "tick", mslowc, 0, "cgroup cpu.stat/max");
+	row("  hot + memory + kmsg only", "tick", mslowm, 0, "nodes; numa_maps every 5th; /dev/kmsg");
+	if (have_stall)
+		row("stall sampler thread, per second", "second", stall, 0, "1 ms sleeps, idle otherwise");
+	else
+		printf("  (stall sampler thread could not start: not counted)\n");
+	row("hiddenq 10 Hz, per second", "second", (struct cost){ per_s_us, 0 }, 0,
+	    "9 hot + 1 slow + stall thread");
 	if (have_true)
 		row("fork+exec /bin/true", "process", ctrue, 0, "process start alone");
 	if (have_sar0)
@@ -363,7 +408,7 @@ int main(int argc, char **argv)
 		row("mpstat -P ALL 1 1", "run", cmp1, 0, "two readings, 1 s apart");
 	if (!have_sar0 || !have_mp0)
 		printf("  (sysstat not found: sar/mpstat rows left out)\n");
-	printf("  hiddenq at 10 Hz costs %.3f %% of one CPU (sampling and analysis, no sleeping)\n",
+	printf("  hiddenq at 10 Hz costs %.3f %% of one CPU (ticks, analysis, stall thread; not the main loop's wake-ups)\n",
 	       per_s_us / 1e4);
 	double r1 = mhot.cpu_us / mfl.cpu_us, r2 = mhotan.cpu_us / mfl.cpu_us;
 	printf("target: hiddenq hot sample within 2x of the floor: %.2fx %s (with analysis %.2fx %s)\n", r1,
