@@ -157,6 +157,7 @@ void sampler_done(struct sampler *sp)
 	for (unsigned i = 0; i < sp->ncg_roots; i++)
 		free(sp->cg_roots[i]);
 	sample_done(&sp->statics);
+	free(sp->seen_tasks);
 	fsroot_done(&sp->root);
 }
 
@@ -182,6 +183,35 @@ static ssize_t read_at(int dirfd, const char *name, char *buf, size_t cap)
 		return -1;
 	buf[n] = '\0';
 	return n;
+}
+
+/* Insert key into the seen-task set; true if it was not there. */
+static bool seen_task(struct sampler *sp, uint64_t key)
+{
+	if ((sp->seen_n + 1) * 2 > sp->seen_cap) {
+		size_t ncap = sp->seen_cap ? sp->seen_cap * 2 : 1024;
+		uint64_t *nt = xcalloc(ncap, sizeof(*nt));
+		for (size_t i = 0; i < sp->seen_cap; i++) {
+			if (!sp->seen_tasks[i])
+				continue;
+			size_t h = (size_t)(sp->seen_tasks[i] * 0x9E3779B97F4A7C15ull >> 20) & (ncap - 1);
+			while (nt[h])
+				h = (h + 1) & (ncap - 1);
+			nt[h] = sp->seen_tasks[i];
+		}
+		free(sp->seen_tasks);
+		sp->seen_tasks = nt;
+		sp->seen_cap = ncap;
+	}
+	size_t h = (size_t)(key * 0x9E3779B97F4A7C15ull >> 20) & (sp->seen_cap - 1);
+	while (sp->seen_tasks[h]) {
+		if (sp->seen_tasks[h] == key)
+			return false;
+		h = (h + 1) & (sp->seen_cap - 1);
+	}
+	sp->seen_tasks[h] = key;
+	sp->seen_n++;
+	return true;
 }
 
 static void walk_tasks(struct sampler *sp, struct sample *out)
@@ -220,6 +250,12 @@ static void walk_tasks(struct sampler *sp, struct sample *out)
 			char rel[600];
 			snprintf(rel, sizeof(rel), "proc/%s/task/%s/schedstat", de->d_name, te->d_name);
 			sample_add(out, rel, buf, (size_t)n);
+			/* a task's name is read once: the analysis keeps the first */
+			uint64_t key = (uint64_t)strtoul(de->d_name, NULL, 10) << 32 | strtoul(te->d_name, NULL, 10);
+			if (!seen_task(sp, key)) {
+				ntasks++;
+				continue;
+			}
 			snprintf(path, sizeof(path), "%s/comm", te->d_name);
 			n = read_at(tfd, path, buf, sizeof(buf));
 			if (n > 0) {

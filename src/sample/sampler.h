@@ -52,6 +52,8 @@ struct sampler {
 	unsigned ncg_roots;
 	unsigned long task_bytes, ntasks_last; /* for the cost report */
 	unsigned slow_taken;
+	uint64_t *seen_tasks;	/* (pid << 32 | tid) whose comm was read: set */
+	size_t seen_cap, seen_n;
 	struct stallmon *stalls;
 	struct kmsgmon *kmsg;
 };
