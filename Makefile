@@ -21,6 +21,12 @@ CFLAGS   += -std=c17 -D_GNU_SOURCE $(WARN)
 JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
 JANSSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
 LDLIBS   := $(JANSSON_LIBS) -lm -lpthread
+# hwloc: dynamic build only (Debian's libhwloc.a needs libudev, which has no
+# static library).  Without it, src/topo/hwloc.c compiles to stubs.
+HWLOC_CFLAGS := $(shell pkg-config --exists hwloc 2>/dev/null && echo -DHAVE_HWLOC $$(pkg-config --cflags hwloc))
+HWLOC_LIBS   := $(shell pkg-config --libs hwloc 2>/dev/null)
+STATIC_LDLIBS := $(LDLIBS)
+LDLIBS   += $(HWLOC_LIBS)
 
 # Every source except main.c forms the library the tests link against.
 LIB_SRCS := \
@@ -45,14 +51,19 @@ LIB_SRCS := \
 	src/analysis/analysis.c \
 	src/sinks/report.c \
 	src/cmd/diagnose.c \
-	src/cmd/capture.c
+	src/cmd/capture.c \
+	src/parse/topo.c \
+	src/topo/topo.c \
+	src/topo/hwloc.c \
+	src/topo/fit.c
 MAIN_SRC := src/main.c
 
 UNIT_TESTS := \
 	tests/unit/test_parse.c \
 	tests/unit/test_cpu.c \
 	tests/unit/test_util.c \
-	tests/unit/test_bundle.c
+	tests/unit/test_bundle.c \
+	tests/unit/test_topo.c
 
 FUZZ_TARGETS := \
 	tests/fuzz/fuzz_procstat.c \
@@ -60,7 +71,8 @@ FUZZ_TARGETS := \
 	tests/fuzz/fuzz_schedstat.c \
 	tests/fuzz/fuzz_cgroup.c \
 	tests/fuzz/fuzz_identity.c \
-	tests/fuzz/fuzz_bundle.c
+	tests/fuzz/fuzz_bundle.c \
+	tests/fuzz/fuzz_topo.c
 
 B := build
 
@@ -109,8 +121,15 @@ asan: $(B)/asan/hiddenq
 
 # Debian ships libjansson.a; glibc's static libc is fine for what we call.
 static: $(B)/hiddenq-static
-$(B)/hiddenq-static: $(MAIN_OBJ) $(B)/libhiddenq.a
-	$(CC) $(CFLAGS) -static -o $@ $^ $(LDLIBS)
+$(B)/hiddenq-static: $(MAIN_OBJ) $(B)/static/topo_hwloc.o $(B)/libhiddenq.a
+	$(CC) $(CFLAGS) -static -o $@ $^ $(STATIC_LDLIBS)
+
+# hwloc.c with HAVE_HWLOC in the library, as stubs for the static link: the
+# stub object comes first, so the archive's hwloc member is never pulled in.
+$(B)/obj/topo/hwloc.o $(B)/asan/obj/topo/hwloc.o: CFLAGS += $(HWLOC_CFLAGS)
+$(B)/static/topo_hwloc.o: src/topo/hwloc.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
 
 run: setup
 	@$(MAKE) --no-print-directory all

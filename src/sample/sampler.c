@@ -13,6 +13,7 @@
 
 #include "../core/util.h"
 #include "../sys/identity.h"
+#include "../topo/topo.h"
 #include "memsrc.h"
 #include "stallmon.h"
 
@@ -117,6 +118,8 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 	}
 	char *idj = identity_probe_json(&sp->root);
 	sample_add_take(&sp->statics, IDENTITY_PATH, idj, strlen(idj));
+	/* CPU/cache/NUMA topology and device locality: the files topo_read uses */
+	topo_capture_static(&sp->root, &sp->statics);
 
 	/* cgroup hierarchies: v2 (unified or hybrid) and v1 cpu controller. */
 	for (size_t i = 0; i < ARRAY_SIZE(cg_v2_roots); i++) {
