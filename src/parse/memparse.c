@@ -183,6 +183,7 @@ const char *kmsg_classify(const char *msg, size_t len)
 		{ "rcu_sched kthread starved", "rcu-stall" },
 		{ "hrtimer: interrupt took", "hrtimer-interrupt-took" },
 		{ "marked unstable", "clocksource-unstable" },
+		{ "Marking clocksource", "clocksource-unstable" }, /* "'tsc' as unstable because the skew..." */
 		{ "Marking TSC unstable", "clocksource-unstable" },
 		{ "Out of memory: Killed process", "oom-kill" },
 		{ "Memory cgroup out of memory", "oom-kill" },
