@@ -368,6 +368,11 @@ static void feed_stalls(struct mem_analysis *m, const struct sample *s, const st
 	json_decref(o);
 }
 
+static bool hit_during(const struct mem_analysis *m, signed char live, uint64_t usec)
+{
+	return live >= 0 ? live == 1 : usec * 1000ull >= m->first_ns;
+}
+
 static void feed_kmsg(struct mem_analysis *m, const struct sample *s)
 {
 	const struct sfile *f = sample_find(s, KMSG_PATH);
@@ -392,12 +397,32 @@ static void feed_kmsg(struct mem_analysis *m, const struct sample *s)
 			json_t *u = json_object_get(e, "usec"), *k = json_object_get(e, "kind"), *msg = json_object_get(e, "msg");
 			if (!json_is_integer(u) || !json_is_string(k))
 				continue;
-			if (m->nhits >= ARRAY_SIZE(m->hits)) {
+			json_t *hist = json_object_get(e, "history");
+			signed char live = json_is_boolean(hist) ? !json_is_true(hist) : -1;
+			uint64_t usec = (uint64_t)json_integer_value(u);
+			bool during = hit_during(m, live, usec);
+			struct kmsg_hit *h;
+			if (m->nhits < ARRAY_SIZE(m->hits)) {
+				h = &m->hits[m->nhits++];
+			} else {
+				/* full: a sign from the watch pushes out the oldest one from
+				 * before it (a ring full of old lockups must not hide new ones) */
+				unsigned old = m->nhits;
+				for (unsigned j = 0; j < m->nhits && during; j++)
+					if (!m->hits[j].during) {
+						old = j;
+						break;
+					}
 				m->hits_dropped++;
-				continue;
+				if (old == m->nhits)
+					continue;
+				memmove(&m->hits[old], &m->hits[old + 1], (m->nhits - old - 1) * sizeof(m->hits[0]));
+				h = &m->hits[m->nhits - 1];
 			}
-			struct kmsg_hit *h = &m->hits[m->nhits++];
-			h->usec = (uint64_t)json_integer_value(u);
+			memset(h, 0, sizeof(*h));
+			h->usec = usec;
+			h->live = live;
+			h->during = during;
 			snprintf(h->kind, sizeof(h->kind), "%s", json_string_value(k));
 			snprintf(h->msg, sizeof(h->msg), "%s", json_is_string(msg) ? json_string_value(msg) : "");
 			for (char *p = h->msg; *p; p++)
@@ -429,6 +454,4 @@ void mem_feed(struct mem_analysis *m, const struct sample *s)
 	if (have_ps)
 		m->prev_ps = ps;
 	m->prev_vm = *vm;
-	for (unsigned i = 0; i < m->nhits; i++)
-		m->hits[i].during = m->hits[i].usec * 1000ull >= m->first_ns;
 }

@@ -81,6 +81,10 @@ struct kmsg_hit {
 	char kind[24];
 	char msg[160];
 	bool during;	/* within the watch */
+	/* 1: logged after hiddenq opened /dev/kmsg, 0: already in the ring then,
+	 * -1: not recorded (older bundles): judged by the timestamp, whose clock
+	 * (printk's local_clock) drifts from CLOCK_MONOTONIC */
+	signed char live;
 };
 
 struct mem_analysis {

@@ -393,8 +393,13 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 {
 	const struct mem_analysis *m = &an->mem;
 	unsigned during = 0;
+	const struct kmsg_hit *first_during = NULL;
 	for (unsigned i = 0; i < m->nhits; i++)
-		during += m->hits[i].during;
+		if (m->hits[i].during) {
+			during++;
+			if (!first_during)
+				first_during = &m->hits[i];
+		}
 	if (!m->stalls_seen && !m->kmsg_seen) {
 		finding_set(f, SEV_UNKNOWN, "the stall sampler did not run (replay of a bundle without it?)");
 		finding_next(f, "capture with hiddenq 0.1+ or run diagnose live");
@@ -458,7 +463,7 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 	if (sev >= SEV_WARN) {
 		if (during && worst < TH(T_STALL_MS).warn)
 			finding_set(f, sev, "the kernel logged %u sign%s of a stalled machine during the watch (%s)", during,
-				    during == 1 ? "" : "s", m->hits[0].kind);
+				    during == 1 ? "" : "s", first_during->kind);
 		else
 			finding_set(f, sev, "execution stopped for up to %.0f ms (%zu stalls); the longest: %s", worst,
 				    m->nstalls, w ? stall_cause_names[w->main] : "?");

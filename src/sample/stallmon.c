@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,7 +171,8 @@ struct kmsgmon {
 	unsigned long read_records;
 };
 
-static void kmsg_pump(struct kmsgmon *k)
+/* history: records already in the ring when the reader opened /dev/kmsg */
+static void kmsg_pump(struct kmsgmon *k, bool history)
 {
 	char buf[8192];
 	for (unsigned i = 0; i < 100000; i++) {
@@ -195,6 +197,7 @@ static void kmsg_pump(struct kmsgmon *k)
 		json_object_set_new(e, "usec", json_integer((json_int_t)r.usec));
 		json_object_set_new(e, "prio", json_integer(r.prio));
 		json_object_set_new(e, "kind", json_string(kind));
+		json_object_set_new(e, "history", json_boolean(history));
 		char *msg = xstrndup(r.msg, r.msglen > 300 ? 300 : r.msglen);
 		for (char *p = msg; *p; p++)
 			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
@@ -216,7 +219,7 @@ struct kmsgmon *kmsgmon_open(void)
 		k->err = errno;
 		return k;
 	}
-	kmsg_pump(k); /* the history still in the ring buffer */
+	kmsg_pump(k, true); /* the history still in the ring buffer */
 	return k;
 }
 
@@ -225,7 +228,7 @@ void kmsgmon_drain(struct kmsgmon *k, struct sample *out)
 	if (!k)
 		return;
 	if (k->fd >= 0)
-		kmsg_pump(k);
+		kmsg_pump(k, false);
 	json_t *o = json_object();
 	json_object_set_new(o, "available", json_boolean(k->fd >= 0));
 	if (k->fd < 0)
