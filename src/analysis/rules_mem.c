@@ -307,8 +307,9 @@ void rule_numa(const struct analysis *an, struct finding *f)
 	enum severity sev = SEV_OK;
 	char worst[160] = "";
 	double worst_v = -1;
-	/* placement spill per node: numa_miss counts allocations that wanted this
-	 * node and got another — where pages were placed, not remote accesses */
+	/* placement spill per node: numa_miss counts pages placed on this node
+	 * that were meant for another one (numa_foreign is the other side) —
+	 * where pages were placed, not remote accesses */
 	for (unsigned i = 0; i < m->nnodes; i++) {
 		const struct node_acc *n = &m->nodes[i];
 		if (!n->seen || n->last_ns <= n->first_ns)
@@ -322,7 +323,7 @@ void rule_numa(const struct analysis *an, struct finding *f)
 		x->subject = xasprintf("node%u", i);
 		enum severity s = level_of(pct, T_NUMA_MISS);
 		if (s > sev || (s == sev && pct > worst_v && s >= SEV_WARN)) {
-			snprintf(worst, sizeof(worst), "node%u: %.0f %% of allocations meant for it were placed on another node", i, pct);
+			snprintf(worst, sizeof(worst), "node%u: %.0f %% of the pages placed on it were meant for another node (numa_miss)", i, pct);
 			worst_v = pct;
 		}
 		sev = worse(sev, s);
