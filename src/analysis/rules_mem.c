@@ -431,7 +431,9 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 	if (during)
 		sev = SEV_CRIT;
 	finding_ev(f, "stalls", (double)m->nstalls, -1, "");
-	finding_ev(f, "stall_worst_ms", worst, T_STALL_MS, NULL);
+	struct evidence *wx = finding_ev(f, "stall_worst_ms", worst, T_STALL_MS, NULL);
+	if (w) /* the subject is the longest stall's main cause */
+		wx->subject = xstrdup(stall_cause_names[w->main]);
 	finding_ev(f, "stalled_ms_total", total, -1, "ms");
 	finding_ev(f, "sampler_loops", (double)m->loops, -1, "");
 	for (size_t k = 0; k < ARRAY_SIZE(edges); k++) {
