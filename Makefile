@@ -61,6 +61,7 @@ MAIN_SRC := src/main.c
 UNIT_TESTS := \
 	tests/unit/test_parse.c \
 	tests/unit/test_cpu.c \
+	tests/unit/test_mem.c \
 	tests/unit/test_util.c \
 	tests/unit/test_bundle.c \
 	tests/unit/test_topo.c
