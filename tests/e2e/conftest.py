@@ -128,18 +128,9 @@ def finding(doc, fid):
     raise AssertionError(f"no finding {fid} in {[f['id'] for f in doc['findings']]}")
 
 
-def ev(f, metric, cpu=None, subject=None):
-    """Evidence values for metric (optionally for one cpu); list."""
-    out = []
-    for e in f["evidence"]:
-        if e["metric"] != metric:
-            continue
-        if cpu is not None and e.get("cpu") != cpu:
-            continue
-        if cpu is None and "cpu" in e and cpu != "any":
-            continue
-        out.append(e["value"])
-    return out
+def ev(f, metric):
+    """Values of the machine-wide (not per-cpu) evidence named metric."""
+    return [e["value"] for e in f["evidence"] if e["metric"] == metric and "cpu" not in e]
 
 
 def ev_cpu(f, metric):

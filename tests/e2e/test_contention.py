@@ -7,12 +7,14 @@ level, we assert that hiddenq's per-vCPU steal ticks equal what this test
 read from /proc/stat over the same CLOCK_MONOTONIC window.
 """
 import os
+import subprocess
 import threading
 import time
 
 import pytest
 
-from conftest import SEV_RANK, Hogs, diagnose_json, ev_cpu, finding, pct_sane, run, wait_for
+from conftest import SANITIZED, SEV_RANK, Hogs, diagnose_json, ev_cpu, finding, kill_tree, pct_sane, run, \
+    wait_for
 
 NCPU = os.cpu_count()
 NHOGS = 2 * NCPU
@@ -58,7 +60,7 @@ def nearest(recs, t):
 
 def test_hogs_saturate_guest_and_steal_ticks_match_side_sampler(hq):
     ss = SideSampler()
-    with Hogs(NHOGS, secs=40 if os.environ.get("HIDDENQ_SANITIZED") == "1" else 25) as hogs:
+    with Hogs(NHOGS, secs=40 if SANITIZED else 25) as hogs:
         ss.start()
         try:
             wait_for(lambda: len(ss.recs) >= 3, 10, "side sampler running")
@@ -100,9 +102,7 @@ def test_hogs_saturate_guest_and_steal_ticks_match_side_sampler(hq):
 
 def test_capture_then_replay_is_deterministic_and_matches_live(hq, tmp_path):
     out = tmp_path / "cap"
-    with Hogs(NHOGS, secs=40 if os.environ.get("HIDDENQ_SANITIZED") == "1" else 25) as hogs:
-        import subprocess
-        from conftest import kill_tree
+    with Hogs(NHOGS, secs=40 if SANITIZED else 25) as hogs:
         cap = subprocess.Popen([hq, "capture", "-o", out, "-i", "100ms", "-n", "30", "-q"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
         try:
