@@ -279,16 +279,24 @@ enum fit_kind fit_compute(const struct fit_host *h, const struct fit_vm *vm, str
 	fit_fmt_mib(vm->mem_mib, vmmem, sizeof(vmmem));
 	fit_fmt_mib(mpn, nodemem, sizeof(nodemem));
 	fit_fmt_mib(total_mem, hostmem, sizeof(hostmem));
-	if (total_cores % nodes)
+	bool ragged = total_cores % nodes != 0;
+	if (ragged) {
 		note(v, "the host's %u cores do not divide evenly over %u nodes: counting %u per node", total_cores,
 		     nodes, cpn);
+		/* what the per-node arithmetic below can place */
+		total_cores = cpn * nodes;
+		total_threads = tpn * nodes;
+	}
 
 	/* 1. the whole host */
 	if (vm->vcpus > total_threads || vm->mem_mib > total_mem) {
 		v->kind = FIT_TOO_BIG;
 		v->exit_code = 2;
 		reason(v, "does not fit this host:");
-		if (vm->vcpus > total_threads)
+		if (vm->vcpus > total_threads && ragged)
+			reason(v, " %u vCPUs > %u hardware threads (%u nodes × %u)%s", vm->vcpus, total_threads,
+			       nodes, tpn, vm->mem_mib > total_mem ? ";" : ".");
+		else if (vm->vcpus > total_threads)
 			reason(v, " %u vCPUs > %u hardware threads (%u sockets × %u cores × %u thread%s)%s", vm->vcpus,
 			       total_threads, h->sockets, h->cores_per_socket, tpc, tpc == 1 ? "" : "s",
 			       vm->mem_mib > total_mem ? ";" : ".");

@@ -101,6 +101,19 @@ static void test_fit_larger_than_host(void **state)
 	assert_int_equal(fit_compute(&classic, &vm, &v), FIT_TOO_BIG);
 	assert_null(strstr(v.reason, "vCPUs >"));
 	fit_done(&v);
+	/* cores that do not divide over the nodes: only whole per-node shares count */
+	struct fit_host ragged = { .sockets = 3, .cores_per_socket = 13, .threads_per_core = 1, .nodes = 5,
+				   .mem_per_node_mib = 51 * 1024 };
+	vm = (struct fit_vm){ 36, 48 * 1024 };
+	assert_int_equal(fit_compute(&ragged, &vm, &v), FIT_TOO_BIG);
+	assert_non_null(strstr(v.reason, "36 vCPUs > 35 hardware threads (5 nodes × 7)"));
+	assert_true(has_note(&v, "do not divide evenly"));
+	fit_done(&v);
+	vm.vcpus = 35;
+	assert_int_equal(fit_compute(&ragged, &vm, &v), FIT_SPLIT);
+	assert_int_equal(v.sockets, 5);
+	assert_int_equal(v.cores, 7);
+	fit_done(&v);
 	/* the whole host, exactly: fits, over both nodes, with no headroom */
 	vm = (struct fit_vm){ 20, 256 * 1024 };
 	assert_int_equal(fit_compute(&classic, &vm, &v), FIT_SPLIT);
