@@ -55,7 +55,9 @@ LIB_SRCS := \
 	src/parse/topo.c \
 	src/topo/topo.c \
 	src/topo/hwloc.c \
-	src/topo/fit.c
+	src/topo/fit.c \
+	src/cmd/topo.c \
+	src/cmd/fit.c
 MAIN_SRC := src/main.c
 
 UNIT_TESTS := \
