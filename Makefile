@@ -75,6 +75,7 @@ FUZZ_TARGETS := \
 	tests/fuzz/fuzz_cgroup.c \
 	tests/fuzz/fuzz_identity.c \
 	tests/fuzz/fuzz_bundle.c \
+	tests/fuzz/fuzz_memparse.c \
 	tests/fuzz/fuzz_topo.c
 
 B := build
