@@ -24,6 +24,16 @@
 
 static int load(hwloc_topology_t *topo, bool io)
 {
+#ifdef __SANITIZE_ADDRESS__
+	/*
+	 * libpciaccess, behind hwloc's pci plugin, leaks ~1 KiB per load and is
+	 * dlclose'd before LeakSanitizer reports, so the leak cannot be
+	 * suppressed by name.  Sanitizer builds leave that plugin out; hwloc's
+	 * linuxio backend still places the OS devices.
+	 */
+	if (io)
+		setenv("HWLOC_COMPONENTS", "-pci", 0);
+#endif
 	if (hwloc_topology_init(topo) < 0)
 		return -EIO;
 	if (io)
