@@ -78,6 +78,32 @@ FUZZ_TARGETS := \
 	tests/fuzz/fuzz_memparse.c \
 	tests/fuzz/fuzz_topo.c
 
+# ---- eBPF (src/bpf: kernel halves; src/sources/bpf: user halves) ----
+# BPF=1 (default) builds the programs with clang -target bpf against the
+# checked-in vmlinux.h, turns them into skeletons with bpftool, and links
+# libbpf.  BPF=0, or a machine without clang/bpftool/libbpf-dev, builds the
+# same API as stubs that report "built without eBPF".
+BPF      ?= 1
+BPFTOOL  ?= bpftool
+ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+BPF_PROGS := runqlat biolat
+LIB_SRCS += src/sources/bpf/bpfsrc.c src/sources/bpf/runqlat.c src/sources/bpf/biolat.c src/analysis/bpfhist.c
+ifeq ($(BPF),1)
+  ifneq ($(shell command -v $(CLANG) >/dev/null 2>&1 && command -v $(BPFTOOL) >/dev/null 2>&1 && \
+	  test -f /usr/include/bpf/libbpf.h && test -f src/bpf/vmlinux/$(ARCH)/vmlinux.h && echo yes),yes)
+    $(info hiddenq: clang, bpftool, libbpf-dev or src/bpf/vmlinux/$(ARCH)/vmlinux.h missing: building without eBPF (BPF=0))
+    override BPF := 0
+  endif
+endif
+ifeq ($(BPF),1)
+  CFLAGS += -DHQ_WITH_BPF -I$(B)/bpf
+  BPF_LIBS := -lbpf -lelf -lz
+  LDLIBS += $(BPF_LIBS)
+  STATIC_LDLIBS += $(BPF_LIBS)
+endif
+UNIT_TESTS += tests/unit/test_bpfhist.c
+FUZZ_TARGETS += tests/fuzz/fuzz_bpfhist.c
+
 B := build
 
 define objs
@@ -106,6 +132,22 @@ $(B)/obj/%.o: src/%.c $(wildcard src/*/*.h src/*/*.def)
 $(B)/asan/obj/%.o: src/%.c $(wildcard src/*/*.h src/*/*.def)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -O1 $(SAN_FLAGS) $(JANSSON_CFLAGS) -c $< -o $@
+
+# eBPF objects and skeletons: src/bpf/NAME.bpf.c -> $(B)/bpf/NAME.bpf.o -> $(B)/bpf/NAME.skel.h
+BPF_SKELS     := $(patsubst %,$(B)/bpf/%.skel.h,$(BPF_PROGS))
+BPF_USER_SRCS := src/sources/bpf/bpfsrc.c src/sources/bpf/runqlat.c src/sources/bpf/biolat.c
+$(call objs,$(B),$(BPF_USER_SRCS) src/analysis/bpfhist.c) $(call objs,$(B)/asan,$(BPF_USER_SRCS) src/analysis/bpfhist.c): \
+	$(wildcard src/bpf/*.h src/sources/bpf/*.h)
+ifeq ($(BPF),1)
+$(call objs,$(B),$(BPF_USER_SRCS)) $(call objs,$(B)/asan,$(BPF_USER_SRCS)): $(BPF_SKELS)
+endif
+
+$(B)/bpf/%.bpf.o: src/bpf/%.bpf.c $(wildcard src/bpf/*.h) src/bpf/vmlinux/$(ARCH)/vmlinux.h
+	@mkdir -p $(dir $@)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Isrc/bpf/vmlinux/$(ARCH) -Isrc/bpf -c $< -o $@
+
+$(B)/bpf/%.skel.h: $(B)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
 
 $(B)/libhiddenq.a: $(LIB_OBJS)
 	@rm -f $@

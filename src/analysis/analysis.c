@@ -14,12 +14,14 @@ void analysis_init(struct analysis *an, const struct sample *statics, const char
 	an->source = source;
 	cpu_init(&an->cpu, statics);
 	mem_init(&an->mem);
+	bpfhist_init(&an->bpf);
 }
 
 void analysis_feed(struct analysis *an, const struct sample *s)
 {
 	cpu_feed(&an->cpu, s);
 	mem_feed(&an->mem, s);
+	bpfhist_feed(&an->bpf, s);
 }
 
 void analysis_finish(struct analysis *an)
@@ -31,6 +33,7 @@ void analysis_done(struct analysis *an)
 {
 	cpu_done(&an->cpu);
 	mem_done(&an->mem);
+	bpfhist_done(&an->bpf);
 }
 
 /* Copy a one-line static file into dst, trimmed; "" if absent. */
@@ -129,6 +132,13 @@ void capabilities_build(const struct analysis *an, struct capabilities *caps)
 	cap_add(caps, "BTF", id->btf,
 		xstrdup(id->btf ? "/sys/kernel/btf/vmlinux present (eBPF CO-RE possible)"
 				: "no /sys/kernel/btf/vmlinux: eBPF CO-RE tracing unavailable"));
+	const char *rq_why, *bio_why;
+	bool rq = bpfhist_available(an, "runqlat", &rq_why), bio = bpfhist_available(an, "biolat", &bio_why);
+	cap_add(caps, "eBPF", rq || bio,
+		rq && bio ? xstrdup("run-queue and block histograms")
+		: rq	  ? xasprintf("run-queue histograms; no block histograms: %s", bio_why)
+		: bio	  ? xasprintf("block histograms; no run-queue histograms: %s", rq_why)
+			  : xstrdup(rq_why));
 	bool v2 = sample_find(an->statics, "sys/fs/cgroup/cgroup.controllers") != NULL;
 	bool hybrid = sample_find(an->statics, "sys/fs/cgroup/unified/cgroup.controllers") != NULL;
 	bool cg = v2 || hybrid || a->cg_v1_seen;

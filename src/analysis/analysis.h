@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 
+#include "bpfhist.h"
 #include "cpu.h"
 #include "findings.h"
 #include "mem.h"
@@ -15,6 +16,7 @@
 struct analysis {
 	struct cpu_analysis cpu;
 	struct mem_analysis mem;
+	struct bpfhist bpf;	/* eBPF histograms (bpfhist.h) */
 	const struct sample *statics;
 	const char *source;	/* "live" or the bundle path */
 };

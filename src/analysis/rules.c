@@ -254,6 +254,22 @@ static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 			finding_ev_cpu(f, "cpu_runq_wait_ms_per_s", ms / secs, -1, "ms/s", c);
 		}
 	}
+	/* eBPF: how long each wait was (histograms), beside how much waiting there was */
+	uint64_t rqh[BPFHIST_SLOTS];
+	double rq_p50 = -1, rq_p99 = -1;
+	if (bpfhist_runq_delta(an, NULL, rqh) == 0 && bpfhist_total(rqh) > 0) {
+		rq_p50 = bpfhist_percentile(rqh, 0.50);
+		rq_p99 = bpfhist_percentile(rqh, 0.99);
+		finding_ev(f, "runq_latency_p50_us", rq_p50, -1, "us");
+		finding_ev(f, "runq_latency_p99_us", rq_p99, -1, "us");
+		finding_ev(f, "runq_latency_p999_us", bpfhist_percentile(rqh, 0.999), -1, "us");
+		finding_ev(f, "runq_latency_count", (double)bpfhist_total(rqh), -1, "waits");
+		int cpus[256];
+		size_t nc = bpfhist_runq_cpus(an, cpus, ARRAY_SIZE(cpus));
+		for (size_t i = 0; i < nc; i++)
+			if (bpfhist_runq_cpu_delta(an, cpus[i], rqh) == 0 && bpfhist_total(rqh) > 0)
+				finding_ev_cpu(f, "runq_latency_p99_us", bpfhist_percentile(rqh, 0.99), -1, "us", cpus[i]);
+	}
 	double worst_ms = 0;
 	if (tasks)
 		add_top_tasks(a, f, span_s, &worst_ms);
@@ -290,8 +306,11 @@ static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 		finding_explain(f, "Tasks rarely waited for a vCPU inside the guest; the guest's own scheduler is not "
 				   "where the time goes.");
 	}
-	finding_detail(f, "%s avg %.1f %% (worst 1 s %.0f %%) | runnable avg %.1f max %llu on %u vCPUs%s", basis, avg,
-		       worst_win < 0 ? avg : worst_win, run_avg, (unsigned long long)a->running_max, vcpus,
+	char rqd[96] = "";
+	if (rq_p50 >= 0)
+		snprintf(rqd, sizeof(rqd), " | run-queue delay p50 %.0f us, p99 %.0f us (eBPF)", rq_p50, rq_p99);
+	finding_detail(f, "%s avg %.1f %% (worst 1 s %.0f %%) | runnable avg %.1f max %llu on %u vCPUs%s%s", basis,
+		       avg, worst_win < 0 ? avg : worst_win, run_avg, (unsigned long long)a->running_max, vcpus, rqd,
 		       steal >= 0 ? "" : " | steal not reported");
 }
 

@@ -31,6 +31,7 @@ static void usage(FILE *out)
 	      "      --no-tasks        do not read per-task schedstat\n"
 	      "      --no-cgroups      do not read cgroup cpu.stat\n"
 	      "      --no-stalls       do not run the 1 ms stall sampler or read /dev/kmsg\n"
+	      "      --no-bpf          no eBPF run-queue and block IO histograms\n"
 	      "  -q, --quiet           no progress or warnings on stderr\n"
 	      "  -h, --help            this help\n"
 	      "\n"
@@ -68,13 +69,14 @@ int cmd_capture(int argc, char **argv)
 		{ "no-tasks", no_argument, NULL, 'T' },
 		{ "no-cgroups", no_argument, NULL, 'G' },
 		{ "no-stalls", no_argument, NULL, 'S' },
+		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *out = NULL;
 	uint64_t interval = 100000000ull, duration = 0, count = 100;
-	bool tasks = true, cgroups = true, stalls = true;
+	bool tasks = true, cgroups = true, stalls = true, bpf = true;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:i:n:d:qh", opts, NULL)) != -1) {
@@ -101,6 +103,7 @@ int cmd_capture(int argc, char **argv)
 		case 'T': tasks = false; break;
 		case 'G': cgroups = false; break;
 		case 'S': stalls = false; break;
+		case 'B': bpf = false; break;
 		case 'q': hq_quiet = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_UNUSABLE;
@@ -122,6 +125,7 @@ int cmd_capture(int argc, char **argv)
 		.memory = true,
 		.stalls = stalls,
 		.kmsg = stalls,
+		.bpf = bpf,
 	};
 	int ret = sampler_init(&sp, "/", &so);
 	if (ret < 0) {

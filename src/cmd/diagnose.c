@@ -35,6 +35,8 @@ static void usage(FILE *out)
 	      "      --color WHEN      auto, always or never (default auto; NO_COLOR respected)\n"
 	      "      --no-stalls       do not run the 1 ms stall sampler (it costs ~2 % of a CPU\n"
 	      "                        on a KVM guest: each timer wake-up exits to the host)\n"
+	      "      --no-bpf          no eBPF run-queue and block IO histograms (on by default\n"
+	      "                        when root, BTF and the tracepoints are there)\n"
 	      "  -q, --quiet           no warnings on stderr\n"
 	      "  -h, --help            this help\n"
 	      "\n"
@@ -83,10 +85,11 @@ int cmd_diagnose(int argc, char **argv)
 		{ "color", required_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "no-stalls", no_argument, NULL, 'S' },
+		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	bool stalls = true;
+	bool stalls = true, bpf = true;
 	uint64_t duration = 10000000000ull, interval = 100000000ull;
 	const char *replay = NULL, *color = "auto";
 	bool json = false, verbose = false;
@@ -125,6 +128,7 @@ int cmd_diagnose(int argc, char **argv)
 		case 'C': color = optarg; break;
 		case 'q': hq_quiet = true; break;
 		case 'S': stalls = false; break;
+		case 'B': bpf = false; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return fail(json, "bad arguments to diagnose");
 		}
@@ -151,6 +155,7 @@ int cmd_diagnose(int argc, char **argv)
 			.memory = true,
 			.stalls = stalls,
 			.kmsg = true,
+			.bpf = bpf,
 		};
 		int ret = sampler_init(&sp, "/", &so);
 		if (ret < 0) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../core/util.h"
+#include "../sources/bpf/bpfsrc.h"
 #include "../sys/identity.h"
 #include "../topo/topo.h"
 #include "memsrc.h"
@@ -144,6 +145,14 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 		sp->stalls = stallmon_start(1000000ull, 2000000ull);
 	if (sp->o.kmsg)
 		sp->kmsg = kmsgmon_open();
+	if (sp->o.bpf) {
+		struct bpfsrc_opts bo = { .runqlat = true, .biolat = true };
+		char *why;
+		sp->bpf = bpfsrc_open(&bo, &why);
+		if (why)
+			log_warn("eBPF histograms unavailable: %s", why);
+		free(why);
+	}
 	return 0;
 }
 
@@ -151,6 +160,7 @@ void sampler_done(struct sampler *sp)
 {
 	stallmon_stop(sp->stalls);
 	kmsgmon_close(sp->kmsg);
+	bpfsrc_close(sp->bpf);
 	for (size_t i = 0; i < sp->nhot; i++) {
 		if (sp->hot[i].fd >= 0)
 			close(sp->hot[i].fd);
@@ -340,6 +350,7 @@ void sampler_take(struct sampler *sp, struct sample *out, bool slow)
 	if (!slow)
 		return;
 	kmsgmon_drain(sp->kmsg, out);
+	bpfsrc_drain(sp->bpf, out);
 	if (sp->o.memory) {
 		memsrc_nodes(&sp->root, out, sp->slow_taken == 0);
 		if (sp->slow_taken % MEMSRC_PROC_EVERY == 0)
@@ -413,6 +424,16 @@ json_t *sampler_sources_json(const struct sampler *sp)
 	e = json_object();
 	json_object_set_new(e, "available", json_true());
 	json_object_set_new(o, IDENTITY_PATH, e);
+	static const char *const bpf_srcs[][2] = { { "runqlat", RUNQLAT_PATH }, { "biolat", BIOLAT_PATH } };
+	for (size_t i = 0; i < ARRAY_SIZE(bpf_srcs); i++) {
+		const char *why;
+		bool ok = bpfsrc_status(sp->bpf, bpf_srcs[i][0], &why);
+		e = json_object();
+		json_object_set_new(e, "available", json_boolean(ok));
+		if (!ok)
+			json_object_set_new(e, "reason", json_string(why ? why : "unknown"));
+		json_object_set_new(o, bpf_srcs[i][1], e);
+	}
 	return o;
 }
 

@@ -30,6 +30,7 @@ struct sampler_opts {
 	bool memory;		/* per-node and per-process memory on slow ticks */
 	bool stalls;		/* run the stall sampler thread */
 	bool kmsg;		/* read /dev/kmsg for signs of a stalled guest */
+	bool bpf;		/* eBPF run-queue and block histograms, drained on slow ticks */
 };
 
 struct hot_file {
@@ -56,6 +57,7 @@ struct sampler {
 	size_t seen_cap, seen_n;
 	struct stallmon *stalls;
 	struct kmsgmon *kmsg;
+	struct bpfsrc *bpf;	/* NULL unless o.bpf */
 };
 
 int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts *o);

@@ -1,0 +1,304 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * Parsing and differencing the eBPF histograms that samples carry, and
+ * percentiles from log2 histograms.  See bpfhist.h for the contract; the
+ * schema is in docs/bpf-sources.md.  Input comes from bundles, so every
+ * document is treated as hostile: wrong types, negative or huge numbers and
+ * over-long arrays are rejected, never trusted.
+ */
+#include "bpfhist.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "analysis.h"
+
+#define MAX_DOC (4u << 20)
+
+void bpfhist_init(struct bpfhist *h)
+{
+	memset(h, 0, sizeof(*h));
+}
+
+static void src_done(struct bpfhist_src *s)
+{
+	json_decref(s->first);
+	json_decref(s->last);
+	s->first = s->last = NULL;
+}
+
+void bpfhist_done(struct bpfhist *h)
+{
+	src_done(&h->runqlat);
+	src_done(&h->biolat);
+}
+
+static void feed_one(struct bpfhist_src *src, const struct sample *s, const char *path, const char *must)
+{
+	const struct sfile *f = sample_find(s, path);
+	if (!f)
+		return;
+	src->seen = true;
+	if (f->len > MAX_DOC) {
+		src->nbad++;
+		return;
+	}
+	json_t *j = json_loadb(f->data, f->len, JSON_REJECT_DUPLICATES, NULL);
+	if (!json_is_object(j)) {
+		src->nbad++;
+		json_decref(j);
+		return;
+	}
+	if (!json_is_true(json_object_get(j, "available"))) {
+		const char *r = json_string_value(json_object_get(j, "reason"));
+		snprintf(src->reason, sizeof(src->reason), "%s", r ? r : "unavailable (no reason given)");
+		json_decref(j);
+		return;
+	}
+	if (!json_is_object(json_object_get(j, must))) {
+		src->nbad++;
+		json_decref(j);
+		return;
+	}
+	if (!src->first) {
+		src->first = j;
+		src->last = json_incref(j);
+	} else {
+		json_decref(src->last);
+		src->last = j;
+	}
+}
+
+void bpfhist_feed(struct bpfhist *h, const struct sample *s)
+{
+	feed_one(&h->runqlat, s, BPFHIST_RUNQLAT_PATH, "kinds");
+	feed_one(&h->biolat, s, BPFHIST_BIOLAT_PATH, "devices");
+}
+
+int bpfhist_parse(const json_t *arr, uint64_t out[BPFHIST_SLOTS])
+{
+	memset(out, 0, BPFHIST_SLOTS * sizeof(out[0]));
+	if (!json_is_array(arr) || json_array_size(arr) > BPFHIST_SLOTS)
+		return -EINVAL;
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		const json_t *v = json_array_get(arr, i);
+		if (!json_is_integer(v) || json_integer_value(v) < 0) {
+			memset(out, 0, BPFHIST_SLOTS * sizeof(out[0]));
+			return -EINVAL;
+		}
+		out[i] = (uint64_t)json_integer_value(v);
+	}
+	return 0;
+}
+
+int bpfhist_delta(const json_t *first, const json_t *last, uint64_t out[BPFHIST_SLOTS])
+{
+	uint64_t a[BPFHIST_SLOTS] = { 0 };
+	memset(out, 0, BPFHIST_SLOTS * sizeof(out[0]));
+	if (last && bpfhist_parse(last, out) < 0)
+		return -EINVAL;
+	if (first && bpfhist_parse(first, a) < 0) {
+		memset(out, 0, BPFHIST_SLOTS * sizeof(out[0]));
+		return -EINVAL;
+	}
+	for (int i = 0; i < BPFHIST_SLOTS; i++)
+		out[i] = out[i] >= a[i] ? out[i] - a[i] : 0;
+	return 0;
+}
+
+uint64_t bpfhist_total(const uint64_t h[BPFHIST_SLOTS])
+{
+	uint64_t t = 0;
+	for (int i = 0; i < BPFHIST_SLOTS; i++)
+		t += h[i];
+	return t;
+}
+
+double bpfhist_percentile(const uint64_t h[BPFHIST_SLOTS], double q)
+{
+	double total = 0;
+	for (int i = 0; i < BPFHIST_SLOTS; i++)
+		total += (double)h[i];
+	if (total <= 0 || !(q > 0))
+		return -1;
+	if (q > 1)
+		q = 1;
+	double rank = q * total, cum = 0;
+	for (int i = 0; i < BPFHIST_SLOTS; i++) {
+		if (h[i] == 0)
+			continue;
+		double n = (double)h[i];
+		if (cum + n >= rank) {
+			double lo = i == 0 ? 0 : ldexp(1.0, i), hi = ldexp(1.0, i + 1);
+			return lo + (hi - lo) * (rank - cum) / n;
+		}
+		cum += n;
+	}
+	/* rounding: the rank is at the very top */
+	for (int i = BPFHIST_SLOTS - 1; i >= 0; i--)
+		if (h[i])
+			return ldexp(1.0, i + 1);
+	return -1;
+}
+
+/* ---- on the analysis ---- */
+
+static const struct bpfhist_src *src_of(const struct analysis *an, const char *source)
+{
+	if (strcmp(source, "runqlat") == 0)
+		return &an->bpf.runqlat;
+	if (strcmp(source, "biolat") == 0)
+		return &an->bpf.biolat;
+	return NULL;
+}
+
+bool bpfhist_available(const struct analysis *an, const char *source, const char **why)
+{
+	const struct bpfhist_src *s = src_of(an, source);
+	const char *w = NULL;
+	bool ok = s && s->last;
+	if (!s)
+		w = "no such eBPF source";
+	else if (!ok && s->reason[0])
+		w = s->reason;
+	else if (!ok && s->nbad)
+		w = "the eBPF histograms in the samples were malformed";
+	else if (!ok)
+		w = "no eBPF histograms in the samples (run without --no-bpf, or an older bundle)";
+	if (why)
+		*why = w;
+	return ok;
+}
+
+int bpfhist_runq_delta(const struct analysis *an, const char *kind, uint64_t out[BPFHIST_SLOTS])
+{
+	memset(out, 0, BPFHIST_SLOTS * sizeof(out[0]));
+	const struct bpfhist_src *s = &an->bpf.runqlat;
+	if (!s->last)
+		return -ENODATA;
+	static const char *const kinds[] = { "wakeup", "preempt" };
+	for (size_t k = 0; k < 2; k++) {
+		if (kind && strcmp(kind, kinds[k]) != 0)
+			continue;
+		uint64_t d[BPFHIST_SLOTS];
+		const json_t *fa = json_object_get(json_object_get(s->first, "kinds"), kinds[k]);
+		const json_t *la = json_object_get(json_object_get(s->last, "kinds"), kinds[k]);
+		if (!la)
+			continue;
+		if (bpfhist_delta(fa, la, d) < 0)
+			return -EINVAL;
+		for (int i = 0; i < BPFHIST_SLOTS; i++)
+			out[i] += d[i];
+	}
+	return 0;
+}
+
+int bpfhist_runq_cpu_delta(const struct analysis *an, int cpu, uint64_t out[BPFHIST_SLOTS])
+{
+	memset(out, 0, BPFHIST_SLOTS * sizeof(out[0]));
+	const struct bpfhist_src *s = &an->bpf.runqlat;
+	if (!s->last)
+		return -ENODATA;
+	char key[16];
+	snprintf(key, sizeof(key), "%d", cpu);
+	const json_t *la = json_object_get(json_object_get(s->last, "per_cpu"), key);
+	if (!la)
+		return -ENODATA;
+	const json_t *fa = json_object_get(json_object_get(s->first, "per_cpu"), key);
+	return bpfhist_delta(fa, la, out);
+}
+
+static int cmp_int(const void *x, const void *y)
+{
+	int a = *(const int *)x, b = *(const int *)y;
+	return (a > b) - (a < b);
+}
+
+size_t bpfhist_runq_cpus(const struct analysis *an, int *cpus, size_t max)
+{
+	const json_t *pc = json_object_get(an->bpf.runqlat.last, "per_cpu");
+	size_t n = 0;
+	const char *k;
+	const json_t *v;
+	json_object_foreach((json_t *)pc, k, v) {
+		char *end;
+		long c = strtol(k, &end, 10);
+		if (*end || end == k || c < 0 || c > 1 << 20 || n >= max)
+			continue;
+		cpus[n++] = (int)c;
+	}
+	qsort(cpus, n, sizeof(*cpus), cmp_int);
+	return n;
+}
+
+size_t bpfhist_dev_count(const struct analysis *an)
+{
+	return json_object_size(json_object_get(an->bpf.biolat.last, "devices"));
+}
+
+const char *bpfhist_dev_name(const struct analysis *an, size_t i)
+{
+	const json_t *devs = json_object_get(an->bpf.biolat.last, "devices");
+	const char *k;
+	const json_t *v;
+	size_t n = 0;
+	json_object_foreach((json_t *)devs, k, v) {
+		if (n++ == i)
+			return k;
+	}
+	return NULL;
+}
+
+int bpfhist_dev_delta(const struct analysis *an, const char *dev, const char *stage, const char *op,
+		      uint64_t out[BPFHIST_SLOTS])
+{
+	memset(out, 0, BPFHIST_SLOTS * sizeof(out[0]));
+	if (!stage || (strcmp(stage, "queued") != 0 && strcmp(stage, "below") != 0))
+		return -EINVAL;
+	static const char *const ops[] = { "read", "write", "flush" };
+	if (op && strcmp(op, ops[0]) && strcmp(op, ops[1]) && strcmp(op, ops[2]))
+		return -EINVAL;
+	const struct bpfhist_src *s = &an->bpf.biolat;
+	const json_t *ld = json_object_get(json_object_get(s->last, "devices"), dev);
+	if (!ld)
+		return -ENODATA;
+	const json_t *fd = json_object_get(json_object_get(s->first, "devices"), dev);
+	const json_t *ls = json_object_get(ld, stage), *fs = json_object_get(fd, stage);
+	for (size_t k = 0; k < 3; k++) {
+		if (op && strcmp(op, ops[k]) != 0)
+			continue;
+		const json_t *la = json_object_get(ls, ops[k]);
+		if (!la)
+			continue;
+		uint64_t d[BPFHIST_SLOTS];
+		if (bpfhist_delta(json_object_get(fs, ops[k]), la, d) < 0)
+			return -EINVAL;
+		for (int i = 0; i < BPFHIST_SLOTS; i++)
+			out[i] += d[i];
+	}
+	return 0;
+}
+
+int bpfhist_dev_inflight(const struct analysis *an, const char *dev, long long *max, long long *now)
+{
+	const json_t *d = json_object_get(json_object_get(an->bpf.biolat.last, "devices"), dev);
+	const json_t *m = json_object_get(d, "inflight_max"), *n = json_object_get(d, "inflight_now");
+	if (!json_is_integer(m) || !json_is_integer(n))
+		return -ENODATA;
+	*max = json_integer_value(m);
+	*now = json_integer_value(n);
+	return 0;
+}
+
+const char *bpfhist_cpuidle_driver(const struct analysis *an)
+{
+	return json_string_value(json_object_get(json_object_get(an->bpf.biolat.last, "cpuidle"), "driver"));
+}
+
+const json_t *bpfhist_biolat_last(const struct analysis *an)
+{
+	return an->bpf.biolat.last;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: (BSD-2-Clause OR GPL-2.0-only) */
+/*
+ * Types shared by runqlat.bpf.c (kernel half) and sources/bpf/runqlat.c
+ * (user half).  Types and constants only: this file is included both under
+ * vmlinux.h and under <linux/types.h>.
+ */
+#ifndef HQ_BPF_RUNQLAT_H
+#define HQ_BPF_RUNQLAT_H
+
+/* log2 buckets of microseconds: slot i counts [2^i, 2^(i+1)) us, slot 0 also < 1 us */
+#define HQ_HIST_SLOTS 32
+
+/* how the task became runnable before it waited */
+enum rq_kind {
+	RQ_WAKEUP = 0,	/* woken (sched_wakeup / sched_wakeup_new) */
+	RQ_PREEMPT = 1,	/* switched out while still runnable */
+	RQ_NKINDS = 2,
+};
+
+/* one value of the per-CPU array `hists`, key = enum rq_kind */
+struct rq_hist {
+	__u64 slots[HQ_HIST_SLOTS];
+};
+
+#endif

@@ -1,0 +1,204 @@
+// SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
+/*
+ * The common loader of the eBPF sources: decides whether eBPF can work here
+ * at all (built with it, kernel BTF present), opens each source, and writes
+ * their JSON — or the reason they are missing — into every drained sample.
+ * Each source's own file (runqlat.c, biolat.c) owns its skeleton.
+ */
+#include "bpfsrc.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../core/util.h"
+#include "bpfsrc_int.h"
+
+#ifdef HQ_WITH_BPF
+#include <bpf/libbpf.h>
+#endif
+
+struct bpfsrc {
+	struct bpfsrc_opts o;
+	struct runqlat *rq;
+	struct biolat *bio;
+	char *rq_why, *bio_why;	/* why a requested source is not loaded */
+};
+
+static json_t *unavailable(const char *reason)
+{
+	json_t *j = json_object();
+	json_object_set_new(j, "available", json_false());
+	json_object_set_new(j, "reason", json_string(reason ? reason : "unknown"));
+	return j;
+}
+
+json_t *bpfsrc_hist_json(const uint64_t *slots, unsigned n)
+{
+	while (n && slots[n - 1] == 0)
+		n--;
+	json_t *a = json_array();
+	for (unsigned i = 0; i < n; i++)
+		json_array_append_new(a, json_integer((json_int_t)slots[i]));
+	return a;
+}
+
+char *bpfsrc_reason(const char *what, int err)
+{
+	if (err < 0)
+		err = -err;
+	switch (err) {
+	case EPERM:
+	case EACCES:
+		return xasprintf("%s: permission denied: eBPF needs root or CAP_BPF and CAP_PERFMON (running as uid %u)",
+				 what, (unsigned)geteuid());
+	case ENOENT:
+	case ESRCH:
+		return xasprintf("%s: not found in this kernel (tracepoint or kernel type missing)", what);
+	case ENOTSUP:
+	case EINVAL:
+	case E2BIG:
+		return xasprintf("%s: rejected by this kernel (%s): too old or built without a needed eBPF feature",
+				 what, strerror(err));
+	default:
+		return xasprintf("%s: %s", what, strerror(err));
+	}
+}
+
+#ifdef HQ_WITH_BPF
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	static int debug = -1;
+	if (debug < 0)
+		debug = getenv("HIDDENQ_DEBUG_BPF") != NULL;
+	if (!debug || level == LIBBPF_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+void bpfsrc_quiet_libbpf(void)
+{
+	libbpf_set_print(libbpf_print);
+}
+#else
+void bpfsrc_quiet_libbpf(void)
+{
+}
+#endif
+
+/* Why nothing can load here, or NULL when it is worth trying. */
+static char *precheck(void)
+{
+#ifndef HQ_WITH_BPF
+	return xstrdup("hiddenq was built without eBPF (make BPF=0)");
+#else
+	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0)
+		return xasprintf("no kernel BTF (/sys/kernel/btf/vmlinux: %s): tp_btf tracing needs a kernel built "
+				 "with CONFIG_DEBUG_INFO_BTF",
+				 strerror(errno));
+	return NULL;
+#endif
+}
+
+struct bpfsrc *bpfsrc_open(const struct bpfsrc_opts *opts, char **why)
+{
+	struct bpfsrc *b = xcalloc(1, sizeof(*b));
+	b->o = *opts;
+	if (why)
+		*why = NULL;
+	char *pre = precheck();
+	if (b->o.runqlat) {
+		if (pre)
+			b->rq_why = xstrdup(pre);
+#ifdef HQ_WITH_BPF
+		else {
+			bpfsrc_quiet_libbpf();
+			b->rq = runqlat_open(&b->rq_why);
+		}
+#endif
+	}
+	if (b->o.biolat) {
+		if (pre)
+			b->bio_why = xstrdup(pre);
+#ifdef HQ_WITH_BPF
+		else {
+			bpfsrc_quiet_libbpf();
+			b->bio = biolat_open(&b->bio_why);
+		}
+#endif
+	}
+	free(pre);
+	if (why && (b->rq_why || b->bio_why)) {
+		if (b->rq_why && b->bio_why && strcmp(b->rq_why, b->bio_why) == 0)
+			*why = xstrdup(b->rq_why);
+		else
+			*why = xasprintf("%s%s%s%s%s", b->rq_why ? "run-queue histograms: " : "",
+					 b->rq_why ? b->rq_why : "", b->rq_why && b->bio_why ? "; " : "",
+					 b->bio_why ? "block IO histograms: " : "", b->bio_why ? b->bio_why : "");
+	}
+	return b;
+}
+
+static void add_json(struct sample *out, const char *path, json_t *j)
+{
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	if (s)
+		sample_add_take(out, path, s, strlen(s));
+}
+
+void bpfsrc_drain(struct bpfsrc *b, struct sample *out)
+{
+	if (!b)
+		return;
+	if (b->o.runqlat) {
+		json_t *j = NULL;
+#ifdef HQ_WITH_BPF
+		if (b->rq)
+			j = runqlat_read(b->rq);
+#endif
+		add_json(out, RUNQLAT_PATH, j ? j : unavailable(b->rq_why ? b->rq_why : "map read failed"));
+	}
+	if (b->o.biolat) {
+		json_t *j = NULL;
+#ifdef HQ_WITH_BPF
+		if (b->bio)
+			j = biolat_read(b->bio);
+#endif
+		add_json(out, BIOLAT_PATH, j ? j : unavailable(b->bio_why ? b->bio_why : "map read failed"));
+	}
+}
+
+bool bpfsrc_status(const struct bpfsrc *b, const char *source, const char **reason)
+{
+	*reason = NULL;
+	if (!b) {
+		*reason = "eBPF sources not requested (--no-bpf)";
+		return false;
+	}
+	bool rq = strcmp(source, "runqlat") == 0;
+	if (rq ? !b->o.runqlat : !b->o.biolat) {
+		*reason = "not requested";
+		return false;
+	}
+	if (rq ? b->rq != NULL : b->bio != NULL)
+		return true;
+	*reason = rq ? b->rq_why : b->bio_why;
+	return false;
+}
+
+void bpfsrc_close(struct bpfsrc *b)
+{
+	if (!b)
+		return;
+#ifdef HQ_WITH_BPF
+	runqlat_close(b->rq);
+	biolat_close(b->bio);
+#endif
+	free(b->rq_why);
+	free(b->bio_why);
+	free(b);
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/* Internal to sources/bpf: what runqlat.c, biolat.c and bpfsrc.c share. */
+#ifndef HQ_BPFSRC_INT_H
+#define HQ_BPFSRC_INT_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "bpfsrc.h"
+
+struct runqlat;
+struct biolat;
+
+/*
+ * Each returns NULL and a malloc'd reason when it cannot load.  Only built
+ * with HQ_WITH_BPF; bpfsrc.c does not call them otherwise.
+ */
+struct runqlat *runqlat_open(char **why);
+json_t *runqlat_read(struct runqlat *r);
+void runqlat_close(struct runqlat *r);
+
+struct biolat *biolat_open(char **why);
+json_t *biolat_read(struct biolat *b);
+void biolat_close(struct biolat *b);
+
+/* Reason for a failed load or attach step, naming what is missing. */
+char *bpfsrc_reason(const char *what, int err);
+/* A log2 histogram as a JSON array without its trailing zero slots. */
+json_t *bpfsrc_hist_json(const uint64_t *slots, unsigned n);
+/* Route libbpf's messages: silent unless HIDDENQ_DEBUG_BPF is set. */
+void bpfsrc_quiet_libbpf(void);
+
+#endif
