@@ -106,6 +106,23 @@ FUZZ_TARGETS += tests/fuzz/fuzz_bpfhist.c
 
 B := build
 
+# ---- IO and network layers ----
+LIB_SRCS += src/parse/diskstats.c src/parse/netfiles.c src/sample/iosrc.c \
+	src/sources/net/ethtool.c src/sources/net/netlink.c src/analysis/io.c src/analysis/rules_io.c
+UNIT_TESTS += tests/unit/test_io.c
+FUZZ_TARGETS += tests/fuzz/fuzz_ioparse.c
+# libmnl for the netlink dumps: libmnl.so in the normal build.  Debian ships
+# no libmnl.a, so the static binary links src/sources/net/mnl_compat.c (the
+# few libmnl calls we use, over raw netlink) instead; so does any build
+# without libmnl-dev.
+MNL_LIBS   := $(shell pkg-config --libs libmnl 2>/dev/null)
+MNL_STATIC := $(shell d=$$(pkg-config --variable=libdir libmnl 2>/dev/null); test -n "$$d" && test -f "$$d/libmnl.a" && echo yes)
+ifeq ($(MNL_LIBS),)
+  LIB_SRCS += src/sources/net/mnl_compat.c
+else
+  LDLIBS += $(MNL_LIBS)
+endif
+
 define objs
 $(patsubst src/%.c,$(1)/obj/%.o,$(2))
 endef
@@ -167,6 +184,16 @@ asan: $(B)/asan/hiddenq
 
 # Debian ships libjansson.a; glibc's static libc is fine for what we call.
 static: $(B)/hiddenq-static
+# the static link: libmnl.a if there is one, else mnl_compat.o (see above)
+ifneq ($(MNL_LIBS),)
+  ifeq ($(MNL_STATIC),yes)
+$(B)/hiddenq-static: STATIC_LDLIBS += $(MNL_LIBS)
+  else
+$(B)/hiddenq-static: LDLIBS := $(filter-out $(MNL_LIBS),$(LDLIBS))
+$(B)/hiddenq-static: STATIC_LDLIBS := $(filter-out $(MNL_LIBS),$(STATIC_LDLIBS))
+$(B)/hiddenq-static: $(B)/obj/sources/net/mnl_compat.o
+  endif
+endif
 $(B)/hiddenq-static: $(MAIN_OBJ) $(B)/static/topo_hwloc.o $(B)/libhiddenq.a
 	$(CC) $(CFLAGS) -static -o $@ $^ $(STATIC_LDLIBS)
 

@@ -14,6 +14,7 @@ void analysis_init(struct analysis *an, const struct sample *statics, const char
 	an->source = source;
 	cpu_init(&an->cpu, statics);
 	mem_init(&an->mem);
+	io_init(&an->io);
 	bpfhist_init(&an->bpf);
 }
 
@@ -21,6 +22,7 @@ void analysis_feed(struct analysis *an, const struct sample *s)
 {
 	cpu_feed(&an->cpu, s);
 	mem_feed(&an->mem, s);
+	io_feed(&an->io, s, an->statics);
 	bpfhist_feed(&an->bpf, s);
 }
 
@@ -33,6 +35,7 @@ void analysis_done(struct analysis *an)
 {
 	cpu_done(&an->cpu);
 	mem_done(&an->mem);
+	io_done(&an->io);
 	bpfhist_done(&an->bpf);
 }
 

@@ -11,11 +11,13 @@
 #include "bpfhist.h"
 #include "cpu.h"
 #include "findings.h"
+#include "io.h"
 #include "mem.h"
 
 struct analysis {
 	struct cpu_analysis cpu;
 	struct mem_analysis mem;
+	struct io_analysis io;	/* block and network queues (io.h) */
 	struct bpfhist bpf;	/* eBPF histograms (bpfhist.h) */
 	const struct sample *statics;
 	const char *source;	/* "live" or the bundle path */

@@ -125,6 +125,8 @@ int cmd_capture(int argc, char **argv)
 		.memory = true,
 		.stalls = stalls,
 		.kmsg = stalls,
+		.io = true,
+		.net = true,
 		.bpf = bpf,
 	};
 	int ret = sampler_init(&sp, "/", &so);

@@ -155,6 +155,8 @@ int cmd_diagnose(int argc, char **argv)
 			.memory = true,
 			.stalls = stalls,
 			.kmsg = true,
+			.io = true,
+			.net = true,
 			.bpf = bpf,
 		};
 		int ret = sampler_init(&sp, "/", &so);

@@ -15,6 +15,7 @@
 #include "../sources/bpf/bpfsrc.h"
 #include "../sys/identity.h"
 #include "../topo/topo.h"
+#include "iosrc.h"
 #include "memsrc.h"
 #include "stallmon.h"
 
@@ -101,11 +102,19 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 		sp->o.count = 1;
 	uint64_t per_s = sp->o.interval_ns ? 1000000000ull / sp->o.interval_ns : 1;
 	sp->slow_every = per_s ? (unsigned)per_s : 1;
-	sp->nhot = ARRAY_SIZE(hot_paths);
+	const char *io_hot[3];
+	size_t nio = 0;
+	if (sp->o.io)
+		io_hot[nio++] = IOSRC_HOT_IO;
+	if (sp->o.net) {
+		io_hot[nio++] = IOSRC_HOT_NET1;
+		io_hot[nio++] = IOSRC_HOT_NET2;
+	}
+	sp->nhot = ARRAY_SIZE(hot_paths) + nio;
 	sp->hot = xcalloc(sp->nhot, sizeof(*sp->hot));
 	for (size_t i = 0; i < sp->nhot; i++) {
-		sp->hot[i].path = hot_paths[i];
-		int fd = fsroot_open(&sp->root, hot_paths[i]);
+		sp->hot[i].path = i < ARRAY_SIZE(hot_paths) ? hot_paths[i] : io_hot[i - ARRAY_SIZE(hot_paths)];
+		int fd = fsroot_open(&sp->root, sp->hot[i].path);
 		sp->hot[i].fd = fd < 0 ? -1 : fd;
 		sp->hot[i].err = fd < 0 ? -fd : 0;
 	}
@@ -119,6 +128,8 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 	}
 	char *idj = identity_probe_json(&sp->root);
 	sample_add_take(&sp->statics, IDENTITY_PATH, idj, strlen(idj));
+	if (sp->o.io || sp->o.net)
+		iosrc_statics(&sp->root, &sp->statics, sp->o.io, sp->o.net);
 	/* CPU/cache/NUMA topology and device locality: the files topo_read uses */
 	topo_capture_static(&sp->root, &sp->statics);
 
@@ -350,6 +361,8 @@ void sampler_take(struct sampler *sp, struct sample *out, bool slow)
 	if (!slow)
 		return;
 	kmsgmon_drain(sp->kmsg, out);
+	if (sp->o.io || sp->o.net)
+		iosrc_slow(&sp->root, out, sp->o.io, sp->o.net);
 	bpfsrc_drain(sp->bpf, out);
 	if (sp->o.memory) {
 		memsrc_nodes(&sp->root, out, sp->slow_taken == 0);
@@ -424,6 +437,12 @@ json_t *sampler_sources_json(const struct sampler *sp)
 	e = json_object();
 	json_object_set_new(e, "available", json_true());
 	json_object_set_new(o, IDENTITY_PATH, e);
+	static const char *const net_json[] = { ".hiddenq/ethtool.json", ".hiddenq/qdisc.json", ".hiddenq/qstats.json" };
+	for (size_t i = 0; i < ARRAY_SIZE(net_json); i++) {
+		e = json_object();
+		json_object_set_new(e, "available", json_boolean(sp->o.net));
+		json_object_set_new(o, net_json[i], e);
+	}
 	static const char *const bpf_srcs[][2] = { { "runqlat", RUNQLAT_PATH }, { "biolat", BIOLAT_PATH } };
 	for (size_t i = 0; i < ARRAY_SIZE(bpf_srcs); i++) {
 		const char *why;

@@ -30,6 +30,8 @@ struct sampler_opts {
 	bool memory;		/* per-node and per-process memory on slow ticks */
 	bool stalls;		/* run the stall sampler thread */
 	bool kmsg;		/* read /dev/kmsg for signs of a stalled guest */
+	bool io;		/* diskstats each tick; block queue configuration once */
+	bool net;		/* net/dev, softnet each tick; ethtool, qdiscs, snmp on slow ticks */
 	bool bpf;		/* eBPF run-queue and block histograms, drained on slow ticks */
 };
 

@@ -1,0 +1,790 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * virtqueue-saturation (failure mode 4): every queue on the guest's packet
+ * path — qdiscs (per TX queue under mq), the driver's rings (requeues, per
+ * queue drops), the softnet backlog per CPU, and the vCPU that takes each
+ * queue's interrupt — with the queue that dropped or held named in the
+ * evidence.
+ *
+ * io-layer-latency (failure mode 5): where an IO's time goes — above the
+ * block layer (tasks stall on IO while no device has requests to show for
+ * it: cgroup throttling, filesystem), in the guest's queue (scheduler), or
+ * below the guest (virtio, the host's IO path, the device).  The spread
+ * p99/p50 needs the eBPF histograms; diskstats only has averages.
+ */
+#include "rules_io.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/util.h"
+#include "io.h"
+
+#define TH(t) (thresholds[t])
+
+static bool ge(double v, int t, bool crit)
+{
+	double lim = crit ? TH(t).crit : TH(t).warn;
+	return lim >= 0 && v >= lim;
+}
+
+static enum severity sev_of(double v, int t)
+{
+	return ge(v, t, true) ? SEV_CRIT : ge(v, t, false) ? SEV_WARN : SEV_OK;
+}
+
+static enum severity smax(enum severity a, enum severity b)
+{
+	if (a == SEV_UNKNOWN)
+		return b;
+	if (b == SEV_UNKNOWN)
+		return a;
+	return a > b ? a : b;
+}
+
+static struct evidence *ev_subj(struct finding *f, const char *metric, double v, int t, const char *unit,
+				const char *subject)
+{
+	struct evidence *e = finding_ev(f, metric, v, t, unit);
+	e->subject = xstrdup(subject);
+	return e;
+}
+
+/* a growing text buffer for the explanations */
+struct sbuf {
+	char *s;
+	size_t n;
+};
+
+static void sb_add(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_add(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *t;
+	if (vasprintf(&t, fmt, ap) < 0)
+		t = NULL;
+	va_end(ap);
+	if (!t)
+		return;
+	size_t l = strlen(t);
+	b->s = xrealloc(b->s, b->n + l + 2);
+	if (b->n)
+		b->s[b->n++] = ' ';
+	memcpy(b->s + b->n, t, l + 1);
+	b->n += l;
+	free(t);
+}
+
+static unsigned vcpus_of(const struct analysis *an)
+{
+	const struct cpu_analysis *c = &an->cpu;
+	unsigned n = c->cpus_online_last ? c->cpus_online_last : (unsigned)c->nslots;
+	return n ? n : 1;
+}
+
+/* ------------------------------------------------------------------ */
+/* virtqueue-saturation                                                */
+/* ------------------------------------------------------------------ */
+
+enum qkind { QK_QDISC, QK_RING, QK_SOFTNET, QK_IFACE, QK_SOCKET };
+
+struct worst {
+	double rate, count;
+	enum qkind kind;
+	char where[128];
+	bool tx;
+};
+
+static void consider(struct worst *w, double count, double secs, enum qkind kind, bool tx, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+static void consider(struct worst *w, double count, double secs, enum qkind kind, bool tx, const char *fmt, ...)
+{
+	if (count <= 0 || secs <= 0 || count / secs <= w->rate)
+		return;
+	w->rate = count / secs;
+	w->count = count;
+	w->kind = kind;
+	w->tx = tx;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(w->where, sizeof(w->where), fmt, ap);
+	va_end(ap);
+}
+
+static const char *ifname_of_qdisc(const struct qdisc_rec *r, char *buf, size_t n)
+{
+	if (r->ifname[0])
+		return r->ifname;
+	snprintf(buf, n, "ifindex %d", r->ifindex);
+	return buf;
+}
+
+struct irq_q {
+	char subject[128];
+	int cpu;		/* CPU that took most of the queue's interrupts */
+	double share;		/* its share of them, % */
+	double per_s;
+};
+
+/* Per-queue virtio-net interrupts: which CPU takes each queue's vector. */
+static size_t virtio_net_irqs(const struct analysis *an, struct irq_q *out, size_t max, bool *shared)
+{
+	const struct io_analysis *io = &an->io;
+	*shared = false;
+	if (!io->irq_have_first || !io->irq_have_last)
+		return 0;
+	double secs = (double)(io->irq_last_ns - io->irq_first_ns) / 1e9;
+	size_t n = 0;
+	for (size_t r = 0; r < io->irq_last.nrows && n < max; r++) {
+		const struct pcpu_row *row = &io->irq_last.rows[r];
+		struct virtio_irq vi;
+		virtio_irq_classify(row->action, &vi);
+		if (vi.kind == VIRQ_NONE || vi.dev < 0)
+			continue;
+		/* which interface is virtioN? */
+		const char *ifn = NULL;
+		for (size_t i = 0; i < io->nifs; i++) {
+			char want[32];
+			snprintf(want, sizeof(want), "virtio%d", vi.dev);
+			if (strcmp(io->ifs[i].device, want) == 0)
+				ifn = io->ifs[i].name;
+		}
+		bool net = ifn || (vi.dev < 64 && strcmp(io->virtio_drv[vi.dev], "virtio_net") == 0);
+		if (!net)
+			continue;
+		if (vi.kind == VIRQ_SHARED || vi.kind == VIRQ_INTX) {
+			*shared = true;
+			continue;
+		}
+		if (vi.kind != VIRQ_NET_RX && vi.kind != VIRQ_NET_TX)
+			continue;
+		const struct pcpu_row *old = pcpu_table_find(&io->irq_first, row->label);
+		uint64_t tot = 0, best = 0;
+		int bcpu = -1;
+		for (size_t c = 0; c < io->irq_last.ncpus; c++) {
+			int cpu = io->irq_last.cpu[c];
+			int oc = old ? pcpu_table_col(&io->irq_first, cpu) : -1;
+			uint64_t was = oc >= 0 && (size_t)oc < io->irq_first.ncpus ? old->count[oc] : 0;
+			uint64_t now = c < io->irq_last.ncpus ? row->count[c] : 0;
+			uint64_t d = now >= was ? now - was : 0;
+			tot += d;
+			if (d > best) {
+				best = d;
+				bcpu = cpu;
+			}
+		}
+		struct irq_q *q = &out[n++];
+		snprintf(q->subject, sizeof(q->subject), "%s %s-%d (virtio%d-%s)", ifn ? ifn : "virtio-net",
+			 vi.kind == VIRQ_NET_RX ? "rx" : "tx", vi.queue, vi.dev, vi.vq);
+		q->cpu = bcpu;
+		q->share = tot ? 100.0 * (double)best / (double)tot : 0;
+		q->per_s = secs > 0 ? (double)tot / secs : 0;
+	}
+	return n;
+}
+
+void rule_virtqueue(const struct analysis *an, struct finding *f)
+{
+	const struct io_analysis *io = &an->io;
+	double secs = io_watch_s(io);
+	if (!io->netdev_seen && !io->softnet_seen && !io->qdisc_seen) {
+		finding_set(f, SEV_UNKNOWN, "no network counters were read (/proc/net/dev, softnet_stat, qdiscs)");
+		finding_explain(f, "The guest's packet queues are read from /proc/net and rtnetlink; none was readable "
+				   "in this watch (or the bundle was captured without them).");
+		finding_next(f, "capture live as root: hiddenq diagnose");
+		return;
+	}
+	if (secs < 1) {
+		finding_set(f, SEV_UNKNOWN, "watched %.1f s: too short to judge packet queues", secs);
+		return;
+	}
+	enum severity sev = SEV_OK;
+	struct worst w = { 0 };
+	char ib[32];
+	double requeue_worst = 0, squeeze_worst = 0;
+	char requeue_where[128] = "", squeeze_where[64] = "";
+
+	/* 1. qdiscs: leaves only (an mq root is the sum of its children) */
+	unsigned nleaves = 0, nparents = 0;
+	for (size_t i = 0; i < io->nqd; i++) {
+		const struct qdisc_acc *q = &io->qd[i];
+		if (q->is_parent) {
+			nparents++;
+			continue;
+		}
+		if (strcmp(q->last.kind, "noqueue") == 0)
+			continue;
+		nleaves++;
+		char subj[128];
+		const char *ifn = ifname_of_qdisc(&q->last, ib, sizeof(ib));
+		if (q->txq >= 0)
+			snprintf(subj, sizeof(subj), "%s tx-%d qdisc %s %s", ifn, q->txq, q->last.kind, q->last.handle);
+		else
+			snprintf(subj, sizeof(subj), "%s qdisc %s %s (parent %s)", ifn, q->last.kind, q->last.handle,
+				 q->last.parent);
+		double drops = (double)q->d[QD_DROPS], rq = (double)q->d[QD_REQUEUES];
+		consider(&w, drops, secs, QK_QDISC, true, "%s", subj);
+		if (drops > 0 || q->backlog_max > 0 || rq > 0 || q->d[QD_OVERLIMITS] > 0) {
+			ev_subj(f, "qdisc_drops_per_s", drops / secs, T_NET_DROPS, NULL, subj);
+			ev_subj(f, "qdisc_drops", drops, -1, "packets", subj);
+			ev_subj(f, "qdisc_backlog_max", (double)q->backlog_max, -1, "bytes", subj);
+			ev_subj(f, "qdisc_qlen_max", (double)q->qlen_max, -1, "packets", subj);
+			ev_subj(f, "qdisc_requeues_per_s", rq / secs, T_QDISC_REQUEUES, NULL, subj);
+			ev_subj(f, "qdisc_overlimits_per_s", (double)q->d[QD_OVERLIMITS] / secs, -1, "/s", subj);
+			ev_subj(f, "qdisc_packets_per_s", (double)q->d[QD_PACKETS] / secs, -1, "pkts/s", subj);
+		}
+		if (rq / secs > requeue_worst) {
+			requeue_worst = rq / secs;
+			snprintf(requeue_where, sizeof(requeue_where), "%s", subj);
+		}
+	}
+	if (io->qdisc_error[0] && !io->qdisc_seen)
+		finding_ev(f, "qdisc_stats_unavailable", 1, -1, "");
+
+	/* 2. softnet backlog per CPU */
+	for (size_t i = 0; i < io->nsn; i++) {
+		const struct softnet_acc *s = &io->sn[i];
+		char subj[64];
+		snprintf(subj, sizeof(subj), "softnet backlog of CPU %d", s->cpu);
+		consider(&w, (double)s->dropped, secs, QK_SOFTNET, false, "%s", subj);
+		if (s->dropped || s->squeezed) {
+			finding_ev_cpu(f, "softnet_drops_per_s", (double)s->dropped / secs, T_NET_DROPS, NULL, s->cpu);
+			finding_ev_cpu(f, "softnet_time_squeeze_per_s", (double)s->squeezed / secs, T_SOFTNET_SQUEEZE,
+				       NULL, s->cpu);
+		}
+		if ((double)s->squeezed / secs > squeeze_worst) {
+			squeeze_worst = (double)s->squeezed / secs;
+			snprintf(squeeze_where, sizeof(squeeze_where), "CPU %d", s->cpu);
+		}
+	}
+
+	/* 3. interfaces: /proc/net/dev drops (rx drop includes rx_missed_errors) */
+	for (size_t i = 0; i < io->nifs; i++) {
+		const struct iface_acc *x = &io->ifs[i];
+		if (!x->span_ns || strcmp(x->name, "lo") == 0)
+			continue;
+		double s = (double)x->span_ns / 1e9;
+		double rxd = (double)(x->d[ND_RX_DROP] + x->d[ND_RX_FIFO]), txd = (double)(x->d[ND_TX_DROP] + x->d[ND_TX_FIFO]);
+		char subj[64];
+		snprintf(subj, sizeof(subj), "%s (rx, /proc/net/dev)", x->name);
+		consider(&w, rxd, s, QK_IFACE, false, "%s", subj);
+		snprintf(subj, sizeof(subj), "%s (tx, /proc/net/dev)", x->name);
+		consider(&w, txd, s, QK_IFACE, true, "%s", subj);
+		if (x->d[ND_RX_PACKETS] || x->d[ND_TX_PACKETS] || rxd || txd) {
+			ev_subj(f, "rx_packets_per_s", (double)x->d[ND_RX_PACKETS] / s, -1, "pkts/s", x->name);
+			ev_subj(f, "tx_packets_per_s", (double)x->d[ND_TX_PACKETS] / s, -1, "pkts/s", x->name);
+			ev_subj(f, "rx_drops_per_s", rxd / s, T_NET_DROPS, NULL, x->name);
+			ev_subj(f, "tx_drops_per_s", txd / s, T_NET_DROPS, NULL, x->name);
+		}
+	}
+
+	/* 4. driver queues by name: ethtool (rx_queue_N_* / rxN_*) and netdev qstats */
+	unsigned queues_with_rates = 0;
+	double eth_secs = (double)(io->eth_last_ns - io->eth_first_ns) / 1e9;
+	for (size_t i = 0; io->eth_seen && eth_secs > 0 && i < io->eth_last.n; i++) {
+		const struct eth_iface *l = &io->eth_last.v[i], *e0 = eth_doc_find(&io->eth_first, l->name);
+		if (!e0)
+			continue;
+		for (size_t k = 0; k < l->nst; k++) {
+			bool tx;
+			unsigned qn;
+			char field[40];
+			uint64_t was;
+			if (!eth_queue_name(l->st[k].name, &tx, &qn, field, sizeof(field)) ||
+			    !eth_stat_get(e0, l->st[k].name, &was) || l->st[k].v < was)
+				continue;
+			double d = (double)(l->st[k].v - was);
+			char subj[80];
+			snprintf(subj, sizeof(subj), "%s %s-%u", l->name, tx ? "tx" : "rx", qn);
+			if (strcmp(field, "packets") == 0) {
+				ev_subj(f, "queue_packets_per_s", d / eth_secs, -1, "pkts/s", subj);
+				queues_with_rates++;
+			} else if (strcmp(field, "drops") == 0 || strcmp(field, "xdp_drops") == 0 ||
+				   strcmp(field, "xdp_tx_drops") == 0) {
+				consider(&w, d, eth_secs, QK_RING, tx, "%s driver queue (%s)", subj, l->st[k].name);
+				if (d > 0)
+					ev_subj(f, "queue_drops_per_s", d / eth_secs, T_NET_DROPS, NULL, subj);
+			} else if (strcmp(field, "tx_timeouts") == 0 && d > 0) {
+				ev_subj(f, "queue_tx_timeouts", d, -1, "", subj);
+			}
+		}
+	}
+	double qs_secs = (double)(io->qs_last_ns - io->qs_first_ns) / 1e9;
+	for (size_t i = 0; io->qstats_seen && qs_secs > 0 && i < io->nqs_last; i++) {
+		const struct qstat_rec *l = &io->qs_last[i];
+		const struct qstat_rec *o = NULL;
+		for (size_t k = 0; k < io->nqs_first && !o; k++)
+			if (strcmp(io->qs_first[k].ifname, l->ifname) == 0 && io->qs_first[k].tx == l->tx &&
+			    io->qs_first[k].queue == l->queue)
+				o = &io->qs_first[k];
+		if (!o || l->packets < o->packets)
+			continue;
+		char subj[80];
+		snprintf(subj, sizeof(subj), "%s %s-%d", l->ifname, l->tx ? "tx" : "rx", l->queue);
+		ev_subj(f, "queue_packets_per_s", (double)(l->packets - o->packets) / qs_secs, -1, "pkts/s", subj);
+		queues_with_rates++;
+		if (l->drops >= o->drops)
+			consider(&w, (double)(l->drops - o->drops), qs_secs, QK_RING, l->tx, "%s (netdev qstats)", subj);
+		if (l->tx && l->stops > o->stops)
+			ev_subj(f, "queue_tx_stops_per_s", (double)(l->stops - o->stops) / qs_secs, -1, "/s", subj);
+	}
+
+	/* 5. the vCPU behind each queue's interrupt, and softirq time per vCPU */
+	struct irq_q irqs[64];
+	bool shared_vec;
+	size_t nirq = virtio_net_irqs(an, irqs, ARRAY_SIZE(irqs), &shared_vec);
+	char sat_where[160] = "";
+	double sat_pct = 0;
+	int sat_cpu = -1;
+	for (size_t i = 0; i < nirq; i++) {
+		struct evidence *e = ev_subj(f, "queue_irq_cpu", irqs[i].cpu, -1, "cpu", irqs[i].subject);
+		e->cpu = irqs[i].cpu;
+		ev_subj(f, "queue_irqs_per_s", irqs[i].per_s, -1, "/s", irqs[i].subject);
+	}
+	bool idle_other = false;
+	const struct cpu_analysis *ca = &an->cpu;
+	for (size_t i = 0; i < ca->nslots; i++) {
+		const struct cpu_slot *s = &ca->slots[i];
+		if (!s->total)
+			continue;
+		double busy = 100.0 * (double)s->busy / (double)s->total;
+		double si = 100.0 * (double)s->sum[CT_SOFTIRQ] / (double)s->total;
+		finding_ev_cpu(f, "softirq_pct", si, T_SOFTIRQ_VCPU, NULL, s->cpu);
+		if (si > sat_pct) {
+			sat_pct = si;
+			sat_cpu = s->cpu;
+		}
+		(void)busy;
+	}
+	for (size_t i = 0; i < ca->nslots; i++) {
+		const struct cpu_slot *s = &ca->slots[i];
+		if (s->total && s->cpu != sat_cpu && 100.0 * (double)s->busy / (double)s->total < TH(T_OTHER_IDLE).warn)
+			idle_other = true;
+	}
+	enum severity sirq_sev = SEV_OK;
+	if (sat_cpu >= 0 && ge(sat_pct, T_SOFTIRQ_VCPU, false)) {
+		/* name the queues whose interrupts this vCPU takes */
+		size_t o = 0;
+		for (size_t i = 0; i < nirq && o < sizeof(sat_where) - 40; i++)
+			if (irqs[i].cpu == sat_cpu)
+				o += (size_t)snprintf(sat_where + o, sizeof(sat_where) - o, "%s%s", o ? ", " : "",
+						      irqs[i].subject);
+		sirq_sev = ge(sat_pct, T_SOFTIRQ_VCPU, true) && idle_other ? SEV_CRIT : SEV_WARN;
+		sev = smax(sev, sirq_sev);
+	}
+
+	/* 6. queue count vs vCPUs */
+	unsigned vcpus = vcpus_of(an);
+	char fewq[160] = "";
+	for (size_t i = 0; i < io->nifs; i++) {
+		const struct iface_acc *x = &io->ifs[i];
+		const struct eth_iface *e = io->eth_seen ? eth_doc_find(&io->eth_last, x->name) : NULL;
+		int nq = e && e->combined > 0 ? e->combined : e && e->rx > 0 ? e->rx : x->nrx;
+		if (!x->virtio || nq <= 0)
+			continue;
+		ev_subj(f, "queues", nq, -1, "", x->name);
+		if (e && e->max_combined > 0)
+			ev_subj(f, "queues_max", e->max_combined, -1, "", x->name);
+		if ((unsigned)nq < vcpus && !fewq[0])
+			snprintf(fewq, sizeof(fewq), "%s has %d queue%s for %u vCPUs%s", x->name, nq, nq == 1 ? "" : "s",
+				 vcpus,
+				 e && e->max_combined > nq ? " (the device offers more: ethtool -L ... combined N)" : "");
+	}
+
+	/* 7. sockets: TCP retransmits, UDP buffer drops (by header name) */
+	double ssecs = (double)(io->snmp_last_ns - io->snmp_first_ns) / 1e9;
+	double retrans_pct = -1, udp_buf = 0;
+	if (io->snmp_have_first && ssecs > 0) {
+		double out = (double)(io->snmp_last[SN_TCP_OUTSEGS] - io->snmp_first[SN_TCP_OUTSEGS]);
+		double rt = (double)(io->snmp_last[SN_TCP_RETRANS] - io->snmp_first[SN_TCP_RETRANS]);
+		if (io->snmp_found[SN_TCP_OUTSEGS] && out >= TH(T_TCP_MIN_SEGS).warn && rt >= 0) {
+			retrans_pct = 100.0 * rt / out;
+			finding_ev(f, "tcp_retrans_pct", retrans_pct, T_TCP_RETRANS, NULL);
+			sev = smax(sev, sev_of(retrans_pct, T_TCP_RETRANS));
+		}
+		static const enum snmp_key bufk[] = { SN_UDP_RCVBUF, SN_UDP_SNDBUF, SN_UDP6_RCVBUF, SN_UDP6_SNDBUF };
+		for (size_t i = 0; i < ARRAY_SIZE(bufk); i++) {
+			int64_t d = io->snmp_last[bufk[i]] - io->snmp_first[bufk[i]];
+			if (io->snmp_found[bufk[i]] && d > 0) {
+				udp_buf += (double)d;
+				ev_subj(f, "udp_buffer_errors_per_s", (double)d / ssecs, T_UDP_BUF_ERRS, NULL,
+					snmp_key_names[bufk[i]]);
+			}
+		}
+		if (udp_buf > 0)
+			consider(&w, udp_buf, ssecs, QK_SOCKET, false, "UDP socket buffers");
+		double to = (double)(io->snmp_last[SN_TCPEXT_TIMEOUTS] - io->snmp_first[SN_TCPEXT_TIMEOUTS]);
+		if (io->snmp_found[SN_TCPEXT_TIMEOUTS] && to > 0)
+			finding_ev(f, "tcp_timeouts_per_s", to / ssecs, -1, "/s");
+	}
+
+	/* severity from the worst queue */
+	int drop_t = w.kind == QK_SOCKET ? T_UDP_BUF_ERRS : T_NET_DROPS;
+	if (w.rate > 0)
+		sev = smax(sev, sev_of(w.rate, drop_t));
+	if (ge(requeue_worst, T_QDISC_REQUEUES, false))
+		sev = smax(sev, SEV_WARN);
+	if (ge(squeeze_worst, T_SOFTNET_SQUEEZE, false))
+		sev = smax(sev, SEV_WARN);
+
+	/* title, detail, explanation */
+	struct sbuf ex = { 0 };
+	if (w.rate > 0 && sev_of(w.rate, drop_t) >= SEV_WARN) {
+		finding_set(f, sev, "%s dropped %.0f packets (%.0f/s)", w.where, w.count, w.rate);
+		finding_ev(f, "worst_queue_drops_per_s", w.rate, drop_t, NULL)->subject = xstrdup(w.where);
+		switch (w.kind) {
+		case QK_QDISC:
+			sb_add(&ex, "The queue that dropped is a qdisc: the guest's own transmit queue in front of the "
+				    "driver, so the time and the drops are inside this guest, before the virtqueue. Its "
+				    "limit or rate (tbf, htb, a pfifo limit) is lower than what the senders offer.");
+			finding_next(f, "see it: tc -s qdisc show dev %.*s", (int)strcspn(w.where, " "), w.where);
+			finding_next(f, "raise the qdisc limit or rate, or pace the senders (fq, BQL); if the qdisc is "
+					"meant to shape, the drops are its job");
+			break;
+		case QK_RING:
+			sb_add(&ex, "The driver's own queue (the virtqueue ring shared with the host) dropped: the host "
+				    "side did not take packets as fast as the guest produced them.");
+			finding_next(f, "on the host: the vhost thread of this queue (CPU time, steal of its pCPU) and "
+					"the tap device's drops (ip -s link show tapN)");
+			break;
+		case QK_SOFTNET:
+			sb_add(&ex, "The softnet backlog of one vCPU overflowed: packets arrived faster than this vCPU "
+				    "could process them in softirq (net.core.netdev_max_backlog).");
+			finding_next(f, "spread the receive work: more queues (ethtool -L), RPS "
+					"(/sys/class/net/DEV/queues/rx-N/rps_cpus), or raise net.core.netdev_max_backlog");
+			break;
+		case QK_IFACE:
+			sb_add(&ex, "The interface counted drops (/proc/net/dev: rx drop includes rx_missed_errors).");
+			finding_next(f, "ethtool -S and tc -s qdisc on the interface to see which queue");
+			break;
+		case QK_SOCKET:
+			sb_add(&ex, "UDP sockets dropped datagrams because their buffers were full: the application did "
+				    "not read (or the kernel could not send) fast enough. This queue is the socket's, "
+				    "above the network stack.");
+			finding_next(f, "raise SO_RCVBUF/SO_SNDBUF (net.core.rmem_max) or read faster");
+			break;
+		}
+	} else if (sirq_sev >= SEV_WARN) {
+		finding_set(f, sev, "vCPU %d spent %.0f %% of its time in softirq%s%s", sat_cpu, sat_pct,
+			    sat_where[0] ? " taking " : "", sat_where);
+	} else if (requeue_worst > 0 && ge(requeue_worst, T_QDISC_REQUEUES, false)) {
+		finding_set(f, sev, "%s requeued %.0f packets/s: the driver's TX ring (virtqueue) was full",
+			    requeue_where, requeue_worst);
+		sb_add(&ex, "A requeue means the driver refused a packet because its transmit ring was full: the "
+			    "virtqueue shared with the host held packets the host had not yet taken.");
+		finding_next(f, "on the host: the vhost thread of this queue and its pCPU");
+	} else if (squeeze_worst > 0 && ge(squeeze_worst, T_SOFTNET_SQUEEZE, false)) {
+		finding_set(f, sev, "softnet ran out of budget %.0f times/s on %s (time_squeeze)", squeeze_worst,
+			    squeeze_where);
+	} else if (retrans_pct >= 0 && sev_of(retrans_pct, T_TCP_RETRANS) >= SEV_WARN) {
+		finding_set(f, sev, "TCP retransmitted %.1f %% of its segments, no queue in the guest dropped",
+			    retrans_pct);
+		sb_add(&ex, "No guest queue dropped, so the losses are further on: the host (tap, vhost, bridge) or "
+			    "the network.");
+	} else {
+		unsigned nq = 0;
+		for (size_t i = 0; i < io->nifs; i++)
+			if (io->ifs[i].virtio)
+				nq += (unsigned)(io->ifs[i].nrx > 0 ? io->ifs[i].nrx : 1);
+		if (nq)
+			finding_set(f, sev, "%u virtio-net queue%s for %u vCPUs, no drops in the guest's queues%s", nq,
+				    nq == 1 ? "" : "s", vcpus, retrans_pct >= 0 ? "" : "");
+		else
+			finding_set(f, sev, "no drops in the guest's packet queues (%u qdiscs, %zu CPUs' softnet)",
+				    nleaves, io->nsn);
+		if (retrans_pct >= 0)
+			sb_add(&ex, "TCP retransmitted %.2f %% of its segments.", retrans_pct);
+	}
+	if (sirq_sev >= SEV_WARN)
+		sb_add(&ex, "vCPU %d spent %.0f %% of the watch in softirq%s%s. %s", sat_cpu, sat_pct,
+		       sat_where[0] ? " for " : "", sat_where,
+		       sirq_sev == SEV_CRIT ? "Another vCPU was mostly idle: the work is stuck on one queue's vCPU, "
+					      "which is a saturated queue."
+					    : "");
+	if (fewq[0])
+		sb_add(&ex, "%s: each queue's interrupts and softirq work land on one vCPU.", fewq);
+	if (shared_vec)
+		sb_add(&ex, "virtio-net uses one interrupt vector for all its queues (virtqueues/INTx), so the "
+			    "per-queue vCPU cannot be told.");
+	if (requeue_worst > 0 && w.rate > 0)
+		sb_add(&ex, "%s also requeued %.0f/s: its driver ring (the virtqueue) was full.", requeue_where,
+		       requeue_worst);
+	sb_add(&ex, "A full receive ring is not visible here: when the guest does not refill its RX virtqueue "
+		    "fast enough the host drops the packets, and only the host's tap device counts them "
+		    "(ip -s link show tapN, TX dropped, on the host). About 800 kpps per virtio-net queue is a "
+		    "common ceiling, for context.");
+	if (nparents)
+		sb_add(&ex, "Parent qdiscs (mq and other roots with children) are counted once, through their "
+			    "children.");
+	finding_explain(f, "%s", ex.s);
+	free(ex.s);
+	if (fewq[0] && sev >= SEV_WARN)
+		finding_next(f, "more queues: ethtool -L DEV combined N (N = vCPUs), and queues=N on the host's "
+				"virtio-net device");
+	finding_detail(f, "%u qdiscs (%u parents not re-counted), softnet on %zu CPUs, %u queue rates, worst "
+			  "drops %.1f/s, worst softirq vCPU %d %.0f %%",
+		       nleaves, nparents, io->nsn, queues_with_rates, w.rate, sat_cpu, sat_pct < 0 ? 0 : sat_pct);
+}
+
+/* ------------------------------------------------------------------ */
+/* io-layer-latency                                                    */
+/* ------------------------------------------------------------------ */
+
+struct disk_view {
+	const struct disk_acc *d;
+	double secs, ios, iops_r, iops_w, r_await, w_await, f_await, aqu, util, req_ms_per_s;
+};
+
+static int cmp_view(const void *x, const void *y)
+{
+	const struct disk_view *a = x, *b = y;
+	if (a->req_ms_per_s != b->req_ms_per_s)
+		return a->req_ms_per_s < b->req_ms_per_s ? 1 : -1;
+	if (a->ios != b->ios)
+		return a->ios < b->ios ? 1 : -1;
+	return strcmp(a->d->name, b->d->name);
+}
+
+static void disk_config_line(const struct disk_acc *d, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s%s, scheduler %s, nr_requests %d, %d hw queue%s, write cache %s", d->name,
+		 d->virtio ? " virtio-blk" : "", d->scheduler[0] ? d->scheduler : "?",
+		 d->nr_requests, d->nr_hw_queues < 0 ? 0 : d->nr_hw_queues, d->nr_hw_queues == 1 ? "" : "s",
+		 d->write_cache[0] ? d->write_cache : "?");
+}
+
+void rule_io_latency(const struct analysis *an, struct finding *f)
+{
+	const struct io_analysis *io = &an->io;
+	if (!io->diskstats_seen) {
+		finding_set(f, SEV_UNKNOWN, "no readable /proc/diskstats in this watch");
+		finding_explain(f, "Block IO is judged from /proc/diskstats and, with eBPF, from per-request latency "
+				   "histograms; neither was available.");
+		return;
+	}
+	struct disk_view v[IO_MAX_DISKS];
+	size_t nv = 0;
+	for (size_t i = 0; i < io->ndisks && nv < IO_MAX_DISKS; i++) {
+		const struct disk_acc *d = &io->disks[i];
+		if (!d->span_ns)
+			continue;
+		struct disk_view *x = &v[nv];
+		memset(x, 0, sizeof(*x));
+		x->d = d;
+		x->secs = (double)d->span_ns / 1e9;
+		double r = (double)d->d[DS_RD_IOS], wr = (double)d->d[DS_WR_IOS], fl = (double)d->d[DS_FL_IOS];
+		x->ios = r + wr + fl;
+		if (x->ios == 0)
+			continue;
+		x->iops_r = r / x->secs;
+		x->iops_w = wr / x->secs;
+		x->r_await = r ? (double)d->d[DS_RD_MS] / r : 0;
+		x->w_await = wr ? (double)d->d[DS_WR_MS] / wr : 0;
+		x->f_await = fl ? (double)d->d[DS_FL_MS] / fl : -1;
+		x->aqu = (double)d->d[DS_WEIGHTED_MS] / (x->secs * 1000);
+		x->util = 100.0 * (double)d->d[DS_IO_MS] / (x->secs * 1000);
+		if (x->util > 100)
+			x->util = 100;
+		x->req_ms_per_s = (double)(d->d[DS_RD_MS] + d->d[DS_WR_MS] + d->d[DS_DC_MS] + d->d[DS_FL_MS]) / x->secs;
+		nv++;
+	}
+	qsort(v, nv, sizeof(v[0]), cmp_view);
+
+	double psi_pct = -1;
+	if (io->psi_io_seen && io->psi_span_ns > 0) {
+		psi_pct = 100.0 * (double)io->psi_some_us * 1000.0 / (double)io->psi_span_ns;
+		if (psi_pct > 100)
+			psi_pct = 100;
+		finding_ev(f, "psi_io_some_pct", psi_pct, T_PSI_IO, NULL);
+		finding_ev(f, "psi_io_full_pct", 100.0 * (double)io->psi_full_us * 1000.0 / (double)io->psi_span_ns, -1,
+			   "%");
+	}
+	for (size_t i = 0; i < nv && i < 6; i++) {
+		const struct disk_view *x = &v[i];
+		const char *s = x->d->name;
+		ev_subj(f, "read_iops", x->iops_r, -1, "IO/s", s);
+		ev_subj(f, "write_iops", x->iops_w, -1, "IO/s", s);
+		ev_subj(f, "r_await_ms", x->r_await, -1, "ms", s);
+		ev_subj(f, "w_await_ms", x->w_await, -1, "ms", s);
+		if (x->f_await >= 0)
+			ev_subj(f, "flush_await_ms", x->f_await, -1, "ms", s);
+		ev_subj(f, "aqu_sz", x->aqu, -1, "requests", s);
+		ev_subj(f, "util_pct", x->util, -1, "%", s);
+		ev_subj(f, "request_ms_per_s", x->req_ms_per_s, -1, "ms/s", s);
+		ev_subj(f, "worst_interval_await_ms", x->d->worst_await_ms, -1, "ms", s);
+		if (x->d->nr_hw_queues > 0)
+			ev_subj(f, "hw_queues", x->d->nr_hw_queues, -1, "", s);
+		if (x->d->nr_requests >= 0)
+			ev_subj(f, "nr_requests", x->d->nr_requests, -1, "", s);
+	}
+
+	/* eBPF: spread and split per disk */
+	bool bpf = io->bio_first != NULL;
+	enum severity sev = SEV_UNKNOWN;
+	const struct disk_acc *worst = NULL;
+	double w_p50 = 0, w_p99 = 0, w_ratio = 0, w_below = -1, w_fl99 = -1, w_q99 = 0;
+	enum severity w_sev = SEV_OK;
+	if (bpf) {
+		for (size_t i = 0; i < io->ndisks; i++) {
+			const struct disk_acc *d = &io->disks[i];
+			uint64_t below[IO_HIST_SLOTS], queued[IO_HIST_SLOTS], flush[IO_HIST_SLOTS];
+			if (io_bio_delta(io, d->name, "below", NULL, below) < 0)
+				continue;
+			bool hq = io_bio_delta(io, d->name, "queued", NULL, queued) == 0;
+			uint64_t n = io_hist_total(below);
+			if ((double)n < TH(T_IO_MIN_IOS).warn)
+				continue;
+			double p50 = io_hist_quantile(below, 0.5) / 1000, p99 = io_hist_quantile(below, 0.99) / 1000;
+			double ratio = p50 > 0 ? p99 / p50 : 0;
+			double sb = io_hist_sum_us(below), sq = hq ? io_hist_sum_us(queued) : 0;
+			double share = sb + sq > 0 ? 100.0 * sb / (sb + sq) : -1;
+			double q99 = hq && io_hist_total(queued) ? io_hist_quantile(queued, 0.99) / 1000 : 0;
+			double fl99 = -1;
+			if (io_bio_delta(io, d->name, "below", "flush", flush) == 0 && io_hist_total(flush))
+				fl99 = io_hist_quantile(flush, 0.99) / 1000;
+			ev_subj(f, "io_p50_ms", p50, -1, "ms", d->name);
+			ev_subj(f, "io_p99_ms", p99, T_IO_P99, NULL, d->name);
+			ev_subj(f, "io_p99_over_p50", ratio, T_IO_RATIO, NULL, d->name);
+			ev_subj(f, "io_requests_timed", (double)n, T_IO_MIN_IOS, NULL, d->name);
+			if (share >= 0)
+				ev_subj(f, "time_below_guest_pct", share, -1, "%", d->name);
+			if (hq)
+				ev_subj(f, "queued_p99_ms", q99, -1, "ms", d->name);
+			if (fl99 >= 0)
+				ev_subj(f, "flush_p99_ms", fl99, -1, "ms", d->name);
+			enum severity s = SEV_OK;
+			if (ge(ratio, T_IO_RATIO, true) && ge(p99, T_IO_P99, true))
+				s = SEV_CRIT;
+			else if (ge(ratio, T_IO_RATIO, false) && ge(p99, T_IO_P99, false))
+				s = SEV_WARN;
+			sev = smax(sev, s);
+			if (!worst || s > w_sev || (s == w_sev && p99 > w_p99)) {
+				worst = d;
+				w_sev = s;
+				w_p50 = p50;
+				w_p99 = p99;
+				w_ratio = ratio;
+				w_below = share;
+				w_fl99 = fl99;
+				w_q99 = q99;
+			}
+		}
+		finding_ev(f, "ebpf_histograms", 1, -1, "");
+	}
+
+	/* above the block layer: tasks stalled on IO for longer than any device had requests */
+	double stall_ms_s = psi_pct >= 0 ? psi_pct * 10 : -1;
+	double dev_ms_s = nv ? v[0].req_ms_per_s : 0;
+	double above_pct = -1;
+	enum severity stall_sev = SEV_OK;
+	if (stall_ms_s > 0) {
+		stall_sev = sev_of(psi_pct, T_PSI_IO);
+		double covered = dev_ms_s > stall_ms_s ? stall_ms_s : dev_ms_s;
+		above_pct = 100.0 * (stall_ms_s - covered) / stall_ms_s;
+		finding_ev(f, "io_stall_ms_per_s", stall_ms_s, -1, "ms/s");
+		finding_ev(f, "busiest_device_request_ms_per_s", dev_ms_s, -1, "ms/s");
+		finding_ev(f, "io_stall_above_block_pct", above_pct, T_IO_ABOVE, NULL);
+	}
+	bool above = stall_sev >= SEV_WARN && ge(above_pct, T_IO_ABOVE, false);
+	/* a low stall does not make the spread known: unknown stays unknown without eBPF */
+	if (stall_sev >= SEV_WARN)
+		sev = smax(sev, stall_sev);
+
+	struct sbuf ex = { 0 };
+	char cfg[200] = "";
+	const struct disk_view *top = nv ? &v[0] : NULL;
+	if (top)
+		disk_config_line(top->d, cfg, sizeof(cfg));
+	if (above) {
+		finding_set(f, sev,
+			    "tasks stalled on IO %.0f %% of the time, but %s had requests in flight only %.0f ms/s: "
+			    "the time is spent above the block layer",
+			    psi_pct, top ? top->d->name : "no disk", dev_ms_s);
+		sb_add(&ex, "Tasks waited for IO %.0f ms of every second (PSI io some), while the busiest device "
+			    "(%s, await %.2f ms) accounts for %.0f ms/s of request time. The %.0f %% that no device shows "
+			    "was spent before the requests reached the block device: blk-cgroup throttling (io.max, "
+			    "blkio.throttle.*), writeback throttling, or filesystem locks and journal waits.",
+		       stall_ms_s, top ? top->d->name : "none", top ? (top->r_await + top->w_await) : 0, dev_ms_s,
+		       above_pct);
+		finding_next(f, "check cgroup IO limits of the waiting tasks (blkio.throttle.* in v1, io.max in v2) "
+				"and io.pressure per cgroup");
+		finding_next(f, "per task: /proc/PID/stat field 42 (delayacct_blkio_ticks, needs "
+				"kernel.task_delayacct=1) or the eBPF block-latency source");
+	} else if (bpf && worst) {
+		const char *layer = w_below >= 50 ? "below the guest (virtio, the host's IO path and the device)"
+						  : "in the guest's own queue (its IO scheduler)";
+		if (w_sev >= SEV_WARN)
+			finding_set(f, sev, "%s: p99 %.1f ms is %.0fx p50 %.2f ms, %.0f %% of the time %s", worst->name,
+				    w_p99, w_ratio, w_p50, w_below < 0 ? 0 : w_below, layer);
+		else
+			finding_set(f, sev, "%s p50 %.2f ms, p99 %.2f ms; %.0f %% of the time is below the guest", worst->name,
+				    w_p50, w_p99, w_below < 0 ? 0 : w_below);
+		sb_add(&ex, "From per-request eBPF timing of %s: the time between issue and completion is %s of the "
+			    "total; the guest's queue (scheduler %s) holds the rest (queued p99 %.2f ms).",
+		       worst->name, w_below >= 50 ? "most" : "the smaller part", worst->scheduler[0] ? worst->scheduler : "?",
+		       w_q99);
+		if (w_sev >= SEV_WARN) {
+			sb_add(&ex, "The layer holding the time is %s.", layer);
+			if (w_below >= 50)
+				sb_add(&ex, "A spread this wide with a fast median is the mark of a second queue under this "
+					    "one: the host's IO scheduler or its IO threads (or, for a loop device, the "
+					    "disk and cgroup limits under its backing file).");
+		}
+		if (w_fl99 >= 0)
+			sb_add(&ex, "Flushes: p99 %.1f ms.", w_fl99);
+		if (w_below >= 50 && w_sev >= SEV_WARN)
+			finding_next(f, "on the host: the IO thread and the disk behind this VM's image (iostat -x on the "
+					"host, QEMU iothread CPU), and the cache mode of the disk");
+	} else if (stall_sev >= SEV_WARN) {
+		finding_set(f, sev, "tasks stalled on IO %.0f %% of the time; %s", psi_pct,
+			    top ? "the devices' request time accounts for it" : "no disk did IO");
+		if (top)
+			sb_add(&ex, "The busiest device %s had %.0f ms/s of request time (await r %.2f / w %.2f ms), "
+				    "enough to explain the stall: the time is in the block layer or below it. Without "
+				    "eBPF, diskstats cannot split the guest's queue from the time below the guest.",
+			       top->d->name, dev_ms_s, top->r_await, top->w_await);
+	} else if (!top) {
+		finding_set(f, bpf ? SEV_OK : SEV_UNKNOWN, "no disk IO in the watch");
+	} else {
+		finding_set(f, sev, "%s await r %.2f / w %.2f ms at %.0f IO/s (averages only: eBPF latency "
+				    "histograms %s)",
+			    top->d->name, top->r_await, top->w_await, top->iops_r + top->iops_w,
+			    bpf ? "had too few requests" : "unavailable");
+	}
+	if (!bpf)
+		sb_add(&ex, "Without the eBPF block-latency histograms only diskstats averages are known, and "
+			    "bimodality (a fast majority with a slow tail from a second queue under the guest) cannot be "
+			    "judged from averages.%s%s",
+		       io->bio_reason[0] ? " eBPF: " : "", io->bio_reason);
+	if (top) {
+		sb_add(&ex, "%s.", cfg);
+		sb_add(&ex, "%%util (%s %.0f %%) is the share of time with any request in flight; for a device that "
+			    "serves requests in parallel (virtio-blk, NVMe, loop) it says nothing about saturation.",
+		       top->d->name, top->util);
+		if (top->d->virtio && top->d->rotational == 1)
+			sb_add(&ex, "rotational=1 on virtio-blk is the driver's default and means nothing about the "
+				    "disk under it.");
+		if (top->d->virtio && top->d->scheduler[0] && strcmp(top->d->scheduler, "none") != 0) {
+			sb_add(&ex, "%s is virtio-blk with the %s scheduler: the host schedules these requests again, "
+				    "so the guest's scheduler mostly adds a queue.", top->d->name, top->d->scheduler);
+			finding_next(f, "on a virtio disk prefer scheduler none: echo none > /sys/block/%s/queue/scheduler",
+				     top->d->name);
+		}
+		if (top->f_await >= 0)
+			sb_add(&ex, "Flushes on %s took %.2f ms on average (write cache: %s).", top->d->name, top->f_await,
+			       top->d->write_cache[0] ? top->d->write_cache : "?");
+	}
+	if (ex.s)
+		finding_explain(f, "%s", ex.s);
+	free(ex.s);
+	if (top)
+		finding_detail(f, "%s | %.0f r/s %.0f w/s, await r %.2f w %.2f ms, aqu-sz %.2f, util %.0f %%%s", cfg,
+			       top->iops_r, top->iops_w, top->r_await, top->w_await, top->aqu, top->util,
+			       psi_pct >= 0 ? "" : " | no PSI");
+	if (!bpf && sev == SEV_UNKNOWN)
+		finding_next(f, "for p50/p99 per layer: run as root on a kernel with BTF (eBPF block latency)");
+}
