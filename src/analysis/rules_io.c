@@ -415,7 +415,9 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 					snmp_key_names[bufk[i]]);
 			}
 		}
-		if (udp_buf > 0)
+		/* a qdisc drop comes back to a UDP sender as ENOBUFS and counts as SndbufErrors too: the
+		 * socket is named only when no queue on the packet path dropped */
+		if (udp_buf > 0 && w.rate == 0)
 			consider(&w, udp_buf, ssecs, QK_SOCKET, false, "UDP socket buffers");
 		double to = (double)(io->snmp_last[SN_TCPEXT_TIMEOUTS] - io->snmp_first[SN_TCPEXT_TIMEOUTS]);
 		if (io->snmp_found[SN_TCPEXT_TIMEOUTS] && to > 0)
@@ -715,8 +717,15 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 		finding_next(f, "per task: /proc/PID/stat field 42 (delayacct_blkio_ticks, needs "
 				"kernel.task_delayacct=1) or the eBPF block-latency source");
 	} else if (bpf && worst) {
-		const char *layer = w_below >= 50 ? "below the guest (virtio, the host's IO path and the device)"
-						  : "in the guest's own queue (its IO scheduler)";
+		char below_txt[160];
+		if (strncmp(worst->name, "loop", 4) == 0)
+			snprintf(below_txt, sizeof(below_txt),
+				 "below %s: its backing file and the disk under it (with any cgroup limit there)", worst->name);
+		else if (worst->virtio)
+			snprintf(below_txt, sizeof(below_txt), "below the guest (virtio, the host's IO path and the device)");
+		else
+			snprintf(below_txt, sizeof(below_txt), "below the guest's block layer (driver and device)");
+		const char *layer = w_below >= 50 ? below_txt : "in the guest's own queue (its IO scheduler)";
 		if (w_sev >= SEV_WARN)
 			finding_set(f, sev, "%s: p99 %.1f ms is %.0fx p50 %.2f ms, %.0f %% of the time %s", worst->name,
 				    w_p99, w_ratio, w_p50, w_below < 0 ? 0 : w_below, layer);

@@ -647,7 +647,7 @@ static void test_rules_io_latency(void **st)
 	assert_non_null(f);
 	assert_int_equal(f->failure_mode, 5);
 	assert_int_equal(f->sev, SEV_CRIT);
-	assert_non_null(strstr(f->title, "below the guest"));
+	assert_non_null(strstr(f->title, "below the guest (virtio"));
 	assert_non_null(strstr(f->explain, "rotational=1"));
 	assert_non_null(strstr(f->explain, "scheduler"));
 	findings_done(&fs);
