@@ -272,6 +272,8 @@ bench: setup-test $(B)/hiddenq
 	@$(MAKE) --no-print-directory $(B)/bench/bench_cpu
 	$(B)/bench/bench_cpu
 	/usr/bin/python3 bench/bench_cli.py $(B)/hiddenq
+	@$(MAKE) --no-print-directory $(B)/bench/bpf_hold $(B)/bench/qd1read $(B)/bench/pingpong
+	/usr/bin/python3 bench/bench_bpf.py $(B)
 
 $(B)/bench/%: bench/%.c $(B)/libhiddenq.a
 	@mkdir -p $(dir $@)

@@ -35,6 +35,20 @@ static __always_inline __s64 hq_task_state(void *task)
 }
 
 /*
+ * The same for a trusted task pointer (a tp_btf argument): a plain load at
+ * the relocated offset instead of a bpf_probe_read_kernel() call, which
+ * matters on sched_switch, the hottest tracepoint there is.
+ */
+static __always_inline __s64 hq_task_state_btf(struct task_struct *task)
+{
+	struct task_struct___x *t = (void *)task;
+
+	if (bpf_core_field_exists(t->__state))
+		return t->__state;
+	return ((struct task_struct___o *)(void *)task)->state;
+}
+
+/*
  * request::rq_disk was removed in 5.17, commit f3fa33acca9f ("block: remove
  * the ->rq_disk field in struct request"); the disk is rq->q->disk since.
  */

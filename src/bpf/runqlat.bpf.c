@@ -75,7 +75,7 @@ int BPF_PROG(hq_sched_switch, bool preempt, struct task_struct *prev, struct tas
 	__u32 kind;
 	__u64 now;
 
-	if (targ_preempt && hq_task_state(prev) == TASK_RUNNING)
+	if (targ_preempt && hq_task_state_btf(prev) == TASK_RUNNING)
 		stamp_task(prev, RQ_PREEMPT);
 	if (!next->pid)
 		return 0;

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * For bench_bpf.py: load one of hiddenq's eBPF sources exactly as the
+ * sampler does, drain it once a second into a scratch sample (as the sampler
+ * does on slow ticks), until SIGINT/SIGTERM or the deadline.  Prints "ready"
+ * once attached, or the reason it could not load (exit 1).
+ *   bpf_hold runqlat|biolat SECONDS
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/util.h"
+#include "sample/sample.h"
+#include "sources/bpf/bpfsrc.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_sig(int s)
+{
+	(void)s;
+	stop = 1;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3 || (strcmp(argv[1], "runqlat") && strcmp(argv[1], "biolat"))) {
+		fprintf(stderr, "usage: bpf_hold runqlat|biolat SECONDS\n");
+		return 2;
+	}
+	struct bpfsrc_opts o = { .runqlat = !strcmp(argv[1], "runqlat"), .biolat = !strcmp(argv[1], "biolat") };
+	char *why;
+	struct bpfsrc *b = bpfsrc_open(&o, &why);
+	if (why) {
+		printf("unavailable: %s\n", why);
+		free(why);
+		bpfsrc_close(b);
+		return 1;
+	}
+	signal(SIGINT, on_sig);
+	signal(SIGTERM, on_sig);
+	printf("ready\n");
+	fflush(stdout);
+	long secs = atol(argv[2]);
+	size_t bytes = 0;
+	for (long i = 0; i < secs && !stop; i++) {
+		struct timespec ts = { 1, 0 };
+		nanosleep(&ts, NULL);
+		struct sample s;
+		sample_init(&s);
+		bpfsrc_drain(b, &s);
+		for (size_t k = 0; k < s.nfiles; k++)
+			bytes += s.files[k].len;
+		sample_done(&s);
+	}
+	bpfsrc_close(b);
+	fprintf(stderr, "bpf_hold: drained %zu bytes\n", bytes);
+	return 0;
+}

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * For bench_bpf.py when `perf bench sched pipe` is missing: two processes
+ * pass one byte back and forth through two pipes COUNT times (pin them with
+ * taskset so every pass is a wake-up and a context switch).  Prints the mean
+ * microseconds per round trip.
+ *   pingpong COUNT
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+int main(int argc, char **argv)
+{
+	long n = argc > 1 ? atol(argv[1]) : 100000;
+	int a[2], b[2];
+	if (pipe(a) || pipe(b))
+		return 1;
+	char c = 'x';
+	pid_t pid = fork();
+	if (pid == 0) {
+		while (read(a[0], &c, 1) == 1)
+			if (write(b[1], &c, 1) != 1)
+				break;
+		_exit(0);
+	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (long i = 0; i < n; i++)
+		if (write(a[1], &c, 1) != 1 || read(b[0], &c, 1) != 1)
+			return 1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	close(a[1]);
+	waitpid(pid, NULL, 0);
+	printf("%.3f\n", ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / 1e3 / (double)n);
+	return 0;
+}
