@@ -212,7 +212,7 @@ def memcg_64m():
 def test_real_swapping_is_guest_memory_pressure(hq, zram_swap, memcg_64m):
     """A process touching 192 MiB over and over inside a 64 MiB memory cgroup
     swaps to zram all the time: PSI memory and swap-in are real."""
-    secs = 12.0  # backstop; the process is killed as soon as diagnose is done
+    secs = 30.0  # backstop (a loaded machine may take a while to start swapping); killed when diagnose is done
     child = subprocess.Popen([sys.executable, "-c", TOUCHER, "192", str(secs)], stdin=subprocess.PIPE,
                              stdout=subprocess.DEVNULL, start_new_session=True,
                              preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)))
@@ -245,8 +245,9 @@ def stall_tolerance_ms():
     diagnose's own main thread, which is then catching up on its samples
     (CFS gives a waking sleeper the CPU within its wake-up granularity, a few
     ms; a slow sample under ASan takes tens of ms, and the main thread may be
-    in one)."""
-    return 1 + (80 if SANITIZED else 30)
+    in one), and on this shared 2-vCPU machine other work (TCG guests of other
+    tests) may hold CPU 0 for up to a scheduling period (~24 ms)."""
+    return 1 + (100 if SANITIZED else 50)
 
 
 def test_sigstop_is_a_stall_below_the_guest(hq):

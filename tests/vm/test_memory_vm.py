@@ -144,12 +144,15 @@ def ev(f, metric):
 
 
 def start_diagnose(vm, secs):
-    """diagnose in the guest's background; returns its PID once its stall
-    sampler thread runs (the watch has begun)."""
+    """diagnose in the guest's background; returns its PID once the watch
+    has begun: its main thread has slept between ticks three times (it does
+    not sleep during its set-up, which under TCG can take a second or more,
+    and a fault made before the first sample is not in the watch)."""
     pid = vm.check(f"hiddenq diagnose --json -q -d {secs} </dev/null >/tmp/diag.json 2>/tmp/diag.err & echo $!").strip()
-    # wait (inside the guest, with a deadline) for the sampler thread
-    vm.check(f"i=0; while ! grep -qs hiddenq-stall /proc/{pid}/task/*/comm; do "
-             f"i=$((i+1)); [ $i -gt 300 ] && exit 1; kill -0 {pid} || exit 2; sleep 0.05; done", timeout=60)
+    # wait inside the guest, with a deadline (600 x 50 ms)
+    vm.check(f"i=0; while [ \"$(awk '/^voluntary_ctxt_switches/ {{print $2}}' /proc/{pid}/task/{pid}/status "
+             f"2>/dev/null || echo 0)\" -lt 3 ]; do "
+             f"i=$((i+1)); [ $i -gt 600 ] && exit 1; kill -0 {pid} || exit 2; sleep 0.05; done", timeout=60)
     return pid
 
 
