@@ -618,10 +618,20 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 		ev_subj(f, "util_pct", x->util, -1, "%", s);
 		ev_subj(f, "request_ms_per_s", x->req_ms_per_s, -1, "ms/s", s);
 		ev_subj(f, "worst_interval_await_ms", x->d->worst_await_ms, -1, "ms", s);
-		if (x->d->nr_hw_queues > 0)
-			ev_subj(f, "hw_queues", x->d->nr_hw_queues, -1, "", s);
-		if (x->d->nr_requests >= 0)
-			ev_subj(f, "nr_requests", x->d->nr_requests, -1, "", s);
+	}
+	/* the queue configuration of every virtio disk and of every disk that did IO */
+	unsigned ncfg = 0;
+	for (size_t i = 0; i < io->ndisks && ncfg < 16; i++) {
+		const struct disk_acc *d = &io->disks[i];
+		bool busy = d->d[DS_RD_IOS] + d->d[DS_WR_IOS] + d->d[DS_FL_IOS] > 0;
+		if (!d->have_config || (!d->virtio && !busy))
+			continue;
+		ncfg++;
+		if (d->nr_hw_queues > 0)
+			ev_subj(f, "hw_queues", d->nr_hw_queues, -1, "", d->name);
+		if (d->nr_requests >= 0)
+			ev_subj(f, "nr_requests", d->nr_requests, -1, "", d->name);
+		ev_subj(f, "virtio", d->virtio, -1, "", d->name);
 	}
 
 	/* eBPF: spread and split per disk */
