@@ -146,6 +146,16 @@ double bpfhist_percentile(const uint64_t h[BPFHIST_SLOTS], double q)
 
 /* ---- on the analysis ---- */
 
+double bpfhist_sum_us(const uint64_t h[BPFHIST_SLOTS])
+{
+	double sum = 0;
+	for (int i = 0; i < BPFHIST_SLOTS; i++) {
+		double lo = i == 0 ? 0 : ldexp(1.0, i), hi = ldexp(1.0, i + 1);
+		sum += (double)h[i] * (lo + hi) / 2;
+	}
+	return sum;
+}
+
 static const struct bpfhist_src *src_of(const struct analysis *an, const char *source)
 {
 	if (strcmp(source, "runqlat") == 0)

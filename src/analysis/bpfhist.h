@@ -65,6 +65,8 @@ uint64_t bpfhist_total(const uint64_t h[BPFHIST_SLOTS]);
  * across the slot; the error is therefore at most the slot's width.
  */
 double bpfhist_percentile(const uint64_t h[BPFHIST_SLOTS], double q);
+/* Total time in microseconds: counts times their slot's midpoint. */
+double bpfhist_sum_us(const uint64_t h[BPFHIST_SLOTS]);
 
 /* ---- the watch's histograms, from the analysis ---- */
 

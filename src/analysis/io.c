@@ -39,8 +39,6 @@ void io_done(struct io_analysis *a)
 	for (size_t i = 0; i < a->nwhole; i++)
 		free(a->whole[i]);
 	free(a->whole);
-	json_decref(a->bio_first);
-	json_decref(a->bio_last);
 	free(a->ifs);
 	free(a->sn);
 	free(a->qd);
@@ -857,29 +855,6 @@ static void feed_snmp(struct io_analysis *a, const struct sample *s)
 	a->snmp_last_ns = s->mono_ns;
 }
 
-static void feed_biolat(struct io_analysis *a, const struct sample *s)
-{
-	const struct sfile *f = sample_find(s, BIOLAT_PATH);
-	if (!f)
-		return;
-	a->bio_seen = true;
-	json_t *j = load_doc(f->data, f->len);
-	if (!json_is_object(j) || !json_is_true(json_object_get(j, "available")) ||
-	    !json_is_object(json_object_get(j, "devices"))) {
-		const char *r = json_string_value(json_object_get(j, "reason"));
-		copy_str(a->bio_reason, sizeof(a->bio_reason),
-			 r ? r : j ? "biolat.json is not available" : "biolat.json does not parse");
-		json_decref(j);
-		return;
-	}
-	if (!a->bio_first) {
-		a->bio_first = j;
-		return;
-	}
-	json_decref(a->bio_last);
-	a->bio_last = j;
-}
-
 void io_feed(struct io_analysis *a, const struct sample *s, const struct sample *statics)
 {
 	if (!a->statics_done)
@@ -899,114 +874,4 @@ void io_feed(struct io_analysis *a, const struct sample *s, const struct sample 
 	feed_table(s, "proc/softirqs", &a->sirq_first, &a->sirq_last, &a->sirq_have_first, &a->sirq_have_last, NULL,
 		   NULL);
 	feed_snmp(a, s);
-	feed_biolat(a, s);
-}
-
-/* ------------------------------------------------------------------ */
-/* log2 histograms                                                     */
-/* ------------------------------------------------------------------ */
-
-int io_hist_parse(const json_t *arr, uint64_t out[IO_HIST_SLOTS])
-{
-	memset(out, 0, IO_HIST_SLOTS * sizeof(uint64_t));
-	if (!json_is_array(arr) || json_array_size(arr) > IO_HIST_SLOTS)
-		return -EINVAL;
-	for (size_t i = 0; i < json_array_size(arr); i++) {
-		json_t *v = json_array_get(arr, i);
-		if (!json_is_integer(v) || json_integer_value(v) < 0)
-			return -EINVAL;
-		out[i] = (uint64_t)json_integer_value(v);
-	}
-	return 0;
-}
-
-uint64_t io_hist_total(const uint64_t h[IO_HIST_SLOTS])
-{
-	uint64_t t = 0;
-	for (int i = 0; i < IO_HIST_SLOTS; i++)
-		t += h[i];
-	return t;
-}
-
-static void slot_range(int i, double *lo, double *hi)
-{
-	*lo = i == 0 ? 0 : ldexp(1.0, i);
-	*hi = ldexp(1.0, i + 1);
-}
-
-double io_hist_quantile(const uint64_t h[IO_HIST_SLOTS], double q)
-{
-	uint64_t tot = io_hist_total(h);
-	if (!tot || q <= 0)
-		return -1;
-	double rank = q * (double)tot, acc = 0;
-	for (int i = 0; i < IO_HIST_SLOTS; i++) {
-		if (!h[i])
-			continue;
-		if (acc + (double)h[i] >= rank) {
-			double lo, hi;
-			slot_range(i, &lo, &hi);
-			return lo + (hi - lo) * (rank - acc) / (double)h[i];
-		}
-		acc += (double)h[i];
-	}
-	double lo, hi;
-	slot_range(IO_HIST_SLOTS - 1, &lo, &hi);
-	return hi;
-}
-
-double io_hist_sum_us(const uint64_t h[IO_HIST_SLOTS])
-{
-	double s = 0;
-	for (int i = 0; i < IO_HIST_SLOTS; i++) {
-		double lo, hi;
-		slot_range(i, &lo, &hi);
-		s += (double)h[i] * (lo + hi) / 2;
-	}
-	return s;
-}
-
-static int hist_of(const json_t *doc, const char *dev, const char *stage, const char *op, uint64_t out[IO_HIST_SLOTS])
-{
-	memset(out, 0, IO_HIST_SLOTS * sizeof(uint64_t));
-	json_t *st = json_object_get(json_object_get(json_object_get(doc, "devices"), dev), stage);
-	if (!json_is_object(st))
-		return -ENODATA;
-	static const char *const ops[] = { "read", "write", "flush" };
-	int got = 0;
-	for (size_t i = 0; i < ARRAY_SIZE(ops); i++) {
-		if (op && strcmp(op, ops[i]) != 0)
-			continue;
-		uint64_t h[IO_HIST_SLOTS];
-		json_t *arr = json_object_get(st, ops[i]);
-		if (!arr || io_hist_parse(arr, h) < 0)
-			continue;
-		for (int k = 0; k < IO_HIST_SLOTS; k++)
-			out[k] += h[k];
-		got++;
-	}
-	return got ? 0 : -ENODATA;
-}
-
-int io_bio_delta(const struct io_analysis *a, const char *dev, const char *stage, const char *op,
-		 uint64_t out[IO_HIST_SLOTS])
-{
-	memset(out, 0, IO_HIST_SLOTS * sizeof(uint64_t));
-	if (!a->bio_first)
-		return -ENODATA;
-	uint64_t f[IO_HIST_SLOTS], l[IO_HIST_SLOTS];
-	int rf = hist_of(a->bio_first, dev, stage, op, f);
-	if (!a->bio_last) {
-		/* a single document: cumulative since load is all we have */
-		if (rf < 0)
-			return rf;
-		memcpy(out, f, sizeof(f));
-		return 0;
-	}
-	int rl = hist_of(a->bio_last, dev, stage, op, l);
-	if (rl < 0)
-		return rl;
-	for (int k = 0; k < IO_HIST_SLOTS; k++)
-		out[k] = rf == 0 && l[k] >= f[k] ? l[k] - f[k] : rf == 0 ? 0 : l[k];
-	return 0;
 }

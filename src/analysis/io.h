@@ -34,7 +34,6 @@
 #define IO_MAX_IFACES 64
 #define IO_MAX_QDISCS 512
 #define IO_MAX_CPUS 1024
-#define IO_HIST_SLOTS 64
 
 struct disk_acc {
 	char name[32];
@@ -141,10 +140,6 @@ struct io_analysis {
 	bool psi_io_seen;
 	uint64_t psi_some_us, psi_full_us, psi_span_ns, psi_prev_some, psi_prev_full, psi_prev_ns;
 	bool psi_have_prev;
-	/* eBPF biolat (first and last usable documents, owned) */
-	json_t *bio_first, *bio_last;
-	bool bio_seen;
-	char bio_reason[200];
 	/* network */
 	struct iface_acc *ifs;
 	size_t nifs;
@@ -203,18 +198,6 @@ bool eth_queue_name(const char *name, bool *tx, unsigned *queue, char *field, si
 /* .hiddenq/qstats.json */
 int qstats_json_parse(const char *buf, size_t len, struct qstat_rec **out, size_t *n, char *err, size_t errlen);
 
-/* ---- log2 histograms of .hiddenq/biolat.json (us, slot i = [2^i, 2^(i+1))) ---- */
-int io_hist_parse(const json_t *arr, uint64_t out[IO_HIST_SLOTS]);
-uint64_t io_hist_total(const uint64_t h[IO_HIST_SLOTS]);
-/* q-quantile in us by linear interpolation inside the slot; -1 when empty */
-double io_hist_quantile(const uint64_t h[IO_HIST_SLOTS], double q);
-/* sum of counts x slot midpoints, in us */
-double io_hist_sum_us(const uint64_t h[IO_HIST_SLOTS]);
-/*
- * The watch's histogram of device `dev`, stage "queued" or "below", op
- * "read"/"write"/"flush" or NULL for all three.  0, or -ENODATA.
- */
-int io_bio_delta(const struct io_analysis *a, const char *dev, const char *stage, const char *op,
-		 uint64_t out[IO_HIST_SLOTS]);
+/* The eBPF block-latency histograms are read through bpfhist.h. */
 
 #endif

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "../core/util.h"
+#include "bpfhist.h"
 #include "io.h"
 
 #define TH(t) (thresholds[t])
@@ -635,7 +636,8 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 	}
 
 	/* eBPF: spread and split per disk */
-	bool bpf = io->bio_first != NULL;
+	const char *bio_why = NULL;
+	bool bpf = bpfhist_available(an, "biolat", &bio_why);
 	enum severity sev = SEV_UNKNOWN;
 	const struct disk_acc *worst = NULL;
 	double w_p50 = 0, w_p99 = 0, w_ratio = 0, w_below = -1, w_fl99 = -1, w_q99 = 0;
@@ -643,21 +645,21 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 	if (bpf) {
 		for (size_t i = 0; i < io->ndisks; i++) {
 			const struct disk_acc *d = &io->disks[i];
-			uint64_t below[IO_HIST_SLOTS], queued[IO_HIST_SLOTS], flush[IO_HIST_SLOTS];
-			if (io_bio_delta(io, d->name, "below", NULL, below) < 0)
+			uint64_t below[BPFHIST_SLOTS], queued[BPFHIST_SLOTS], flush[BPFHIST_SLOTS];
+			if (bpfhist_dev_delta(an, d->name, "below", NULL, below) < 0)
 				continue;
-			bool hq = io_bio_delta(io, d->name, "queued", NULL, queued) == 0;
-			uint64_t n = io_hist_total(below);
+			bool hq = bpfhist_dev_delta(an, d->name, "queued", NULL, queued) == 0;
+			uint64_t n = bpfhist_total(below);
 			if ((double)n < TH(T_IO_MIN_IOS).warn)
 				continue;
-			double p50 = io_hist_quantile(below, 0.5) / 1000, p99 = io_hist_quantile(below, 0.99) / 1000;
+			double p50 = bpfhist_percentile(below, 0.5) / 1000, p99 = bpfhist_percentile(below, 0.99) / 1000;
 			double ratio = p50 > 0 ? p99 / p50 : 0;
-			double sb = io_hist_sum_us(below), sq = hq ? io_hist_sum_us(queued) : 0;
+			double sb = bpfhist_sum_us(below), sq = hq ? bpfhist_sum_us(queued) : 0;
 			double share = sb + sq > 0 ? 100.0 * sb / (sb + sq) : -1;
-			double q99 = hq && io_hist_total(queued) ? io_hist_quantile(queued, 0.99) / 1000 : 0;
+			double q99 = hq && bpfhist_total(queued) ? bpfhist_percentile(queued, 0.99) / 1000 : 0;
 			double fl99 = -1;
-			if (io_bio_delta(io, d->name, "below", "flush", flush) == 0 && io_hist_total(flush))
-				fl99 = io_hist_quantile(flush, 0.99) / 1000;
+			if (bpfhist_dev_delta(an, d->name, "below", "flush", flush) == 0 && bpfhist_total(flush))
+				fl99 = bpfhist_percentile(flush, 0.99) / 1000;
 			ev_subj(f, "io_p50_ms", p50, -1, "ms", d->name);
 			ev_subj(f, "io_p99_ms", p99, T_IO_P99, NULL, d->name);
 			ev_subj(f, "io_p99_over_p50", ratio, T_IO_RATIO, NULL, d->name);
@@ -778,7 +780,7 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 		sb_add(&ex, "Without the eBPF block-latency histograms only diskstats averages are known, and "
 			    "bimodality (a fast majority with a slow tail from a second queue under the guest) cannot be "
 			    "judged from averages.%s%s",
-		       io->bio_reason[0] ? " eBPF: " : "", io->bio_reason);
+		       bio_why ? " eBPF: " : "", bio_why ? bio_why : "");
 	if (top) {
 		sb_add(&ex, "%s.", cfg);
 		sb_add(&ex, "%%util (%s %.0f %%) is the share of time with any request in flight; for a device that "

@@ -77,6 +77,18 @@ static void test_percentile_last_slot(void **state)
 
 /* ---------------- parsing and deltas ---------------- */
 
+/* Time per slot is counted at the slot's midpoint: 2 requests in [4, 8) us
+ * and 1 in [0, 2) us make 2 * 6 + 1 * 1 = 13 us. */
+static void test_sum_us(void **state)
+{
+	(void)state;
+	uint64_t h[BPFHIST_SLOTS] = { 0 };
+	assert_true(bpfhist_sum_us(h) == 0);
+	h[2] = 2;
+	h[0] = 1;
+	assert_true(bpfhist_sum_us(h) > 12.99 && bpfhist_sum_us(h) < 13.01);
+}
+
 static void test_parse_malformed(void **state)
 {
 	(void)state;
@@ -330,6 +342,7 @@ int main(void)
 		cmocka_unit_test(test_percentile_tail),
 		cmocka_unit_test(test_percentile_empty_and_bad_q),
 		cmocka_unit_test(test_percentile_last_slot),
+		cmocka_unit_test(test_sum_us),
 		cmocka_unit_test(test_parse_malformed),
 		cmocka_unit_test(test_delta),
 		cmocka_unit_test(test_runq_first_last),

@@ -480,23 +480,6 @@ static void test_source_json(void **st)
 	free(q);
 }
 
-static void test_hist_quantile(void **st)
-{
-	(void)st;
-	uint64_t h[IO_HIST_SLOTS] = { 0 };
-	assert_true(io_hist_quantile(h, 0.5) < 0);
-	/* 99 fast requests in [128,256) us and 1 slow one in [65536,131072) us */
-	h[7] = 99;
-	h[16] = 1;
-	double p50 = io_hist_quantile(h, 0.5), p99 = io_hist_quantile(h, 0.99), p100 = io_hist_quantile(h, 1.0);
-	assert_true(p50 >= 128 && p50 < 256);
-	assert_true(p99 <= 256);
-	assert_true(p100 >= 65536 && p100 <= 131072);
-	json_t *arr = json_pack("[i,i,i]", 1, 2, -3);
-	assert_int_equal(io_hist_parse(arr, h), -EINVAL);
-	json_decref(arr);
-}
-
 /* ---- synthetic samples through the analysis and the rules ---- */
 
 static void add_stat(struct sample *s, unsigned k)
@@ -691,7 +674,6 @@ int main(void)
 		cmocka_unit_test(test_eth_queue_names),
 		cmocka_unit_test(test_mq_dedup),
 		cmocka_unit_test(test_source_json),
-		cmocka_unit_test(test_hist_quantile),
 		cmocka_unit_test(test_rules_qdisc_drops),
 		cmocka_unit_test(test_rules_io_latency),
 	};
