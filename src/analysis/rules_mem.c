@@ -134,8 +134,14 @@ void rule_overcommit(const struct analysis *an, struct finding *f)
 	const struct mem_analysis *m = &an->mem;
 	const struct identity *id = &an->cpu.id;
 	bool counters = m->vm_found[VK_BALLOON_INFLATE];
-	uint64_t infl = m->npts ? m->pts[m->npts - 1].v[VK_BALLOON_INFLATE] : 0;
-	uint64_t defl = m->npts ? m->pts[m->npts - 1].v[VK_BALLOON_DEFLATE] : 0;
+	/* the last sample whose /proc/vmstat was read: one missing copy must
+	 * not make the balloon look absent */
+	const struct vm_point *last = NULL;
+	for (size_t i = m->npts; i-- > 0 && !last;)
+		if (m->pts[i].ok)
+			last = &m->pts[i];
+	uint64_t infl = last ? last->v[VK_BALLOON_INFLATE] : 0;
+	uint64_t defl = last ? last->v[VK_BALLOON_DEFLATE] : 0;
 	bool present = id->balloon_driver || (counters && infl > 0) || (m->mi_found[MI_BALLOON] && m->mi[MI_BALLOON] > 0);
 	if (!present) {
 		finding_set(f, SEV_UNKNOWN, "no memory balloon: the host's memory overcommit is invisible from this guest");
@@ -151,8 +157,8 @@ void rule_overcommit(const struct analysis *an, struct finding *f)
 	double size_mib = (double)pages * 4.0 / 1024.0;
 	if (m->mi_found[MI_BALLOON] && m->mi[MI_BALLOON])
 		size_mib = (double)m->mi[MI_BALLOON] / 1024.0;
-	else if (m->vm_found[VK_NR_BALLOON_PAGES] && m->npts)
-		size_mib = (double)m->pts[m->npts - 1].v[VK_NR_BALLOON_PAGES] * 4.0 / 1024.0;
+	else if (m->vm_found[VK_NR_BALLOON_PAGES] && last)
+		size_mib = (double)last->v[VK_NR_BALLOON_PAGES] * 4.0 / 1024.0;
 	double d_in = (double)mem_delta(m, VK_BALLOON_INFLATE), d_out = (double)mem_delta(m, VK_BALLOON_DEFLATE);
 	double grew_mib = (d_in - d_out) * 4.0 / 1024.0;
 	/* MemTotal shrinks as the balloon inflates: size against what the guest was given */
