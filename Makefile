@@ -123,6 +123,20 @@ else
   LDLIBS += $(MNL_LIBS)
 endif
 
+# ---- active probes and the lab (src/probe) ----
+# libnuma for the mem probe's node pairs; without numa.h it measures one node.
+NUMA_OK := $(shell test -f /usr/include/numa.h && echo yes)
+LIB_SRCS += src/probe/probe.c src/probe/hist.c src/probe/precopy.c src/probe/pagemap.c \
+	src/probe/jitter.c src/probe/mem.c src/probe/io.c src/probe/oversub.c src/probe/dirty.c \
+	src/probe/net.c src/cmd/probe.c src/cmd/lab.c
+UNIT_TESTS += tests/unit/test_probe.c
+FUZZ_TARGETS += tests/fuzz/fuzz_pagemap.c
+ifeq ($(NUMA_OK),yes)
+  CFLAGS += -DHQ_WITH_NUMA
+  LDLIBS += -lnuma
+  STATIC_LDLIBS += -lnuma
+endif
+
 define objs
 $(patsubst src/%.c,$(1)/obj/%.o,$(2))
 endef

@@ -18,6 +18,8 @@ static const struct cmd {
 	{ "capture", cmd_capture, "write the raw files hiddenq reads into a replayable bundle" },
 	{ "topo", cmd_topo, "sockets, cores, threads, NUMA nodes, caches, device locality, vNUMA" },
 	{ "fit", cmd_fit, "does a VM fit one NUMA node; its vSocket x vCore shape and vNUMA layout" },
+	{ "probe", cmd_probe, "active experiments: jitter, mem, io, oversub, dirty, net" },
+	{ "lab", cmd_lab, "the five classic experiments, as far as this machine allows" },
 	{ NULL, NULL, NULL },
 };
 

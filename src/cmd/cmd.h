@@ -6,6 +6,8 @@ int cmd_diagnose(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
 int cmd_topo(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+int cmd_lab(int argc, char **argv);
 
 /* exit codes shared by every command (Nagios convention for diagnose) */
 enum { EXIT_OK = 0, EXIT_WARN = 1, EXIT_CRIT = 2, EXIT_UNUSABLE = 3 };

@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * hiddenq probe NAME: the active experiments.  One table, like bpftool's
+ * cmd_select(): each probe parses its own options and prints its own help.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../probe/probe.h"
+#include "cmd.h"
+
+static const struct probe_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} probes[] = {
+	{ "jitter", probe_jitter, "how late a thread wakes from short sleeps; gaps in a busy loop" },
+	{ "mem", probe_mem, "memory latency from L1 to GiB, per NUMA node pair; bandwidth" },
+	{ "io", probe_io, "QD=1 4 KiB O_DIRECT reads (or write+fsync); the idle-gap effect" },
+	{ "oversub", probe_oversub, "a periodic victim task against 0..4x CPU-bound competitors" },
+	{ "dirty", probe_dirty, "how fast memory is dirtied; pre-copy live migration prediction" },
+	{ "net", probe_net, "packets per second through a veth pair, one queue vs several" },
+	{ NULL, NULL, NULL },
+};
+
+static void usage(FILE *out)
+{
+	fputs("Usage: hiddenq probe NAME [OPTIONS] [--json]   (hiddenq probe NAME --help)\n"
+	      "\n"
+	      "Active experiments.  Each is bounded in time, memory and disk, removes what it\n"
+	      "created (also on Ctrl-C), never writes to a block device, and reports a latency\n"
+	      "histogram (p50/p90/p99/p99.9/max) with the context it ran in.\n"
+	      "\nProbes:\n",
+	      out);
+	for (const struct probe_cmd *p = probes; p->name; p++)
+		fprintf(out, "  %-9s %s\n", p->name, p->help);
+	fputs("\nExit status: 0 measured, 3 bad arguments or nothing could be measured.\n", out);
+}
+
+int cmd_probe(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return probe_fail(false, "probe: which one? (%s)", "jitter, mem, io, oversub, dirty, net");
+	}
+	const char *name = argv[1];
+	if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	bool json = false;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
+			json = true;
+	for (const struct probe_cmd *p = probes; p->name; p++)
+		if (!strcmp(p->name, name))
+			return p->fn(argc - 1, argv + 1);
+	if (!json)
+		usage(stderr);
+	return probe_fail(json, "unknown probe '%s'", name);
+}

@@ -1,0 +1,879 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * probe dirty: how fast a process dirties memory, for pre-copy live
+ * migration.  W(t), the distinct pages written in a window of t seconds, is
+ * read at t = 0.1 s ... 30 s after one reset of the tracking, then fed to the
+ * pre-copy model (precopy.c) for a bandwidth and a downtime target.
+ *
+ * Methods, each tested first on a page of the probe's own:
+ *  - soft-dirty: "4" into /proc/PID/clear_refs, then bit 55 of
+ *    /proc/PID/pagemap, for any PID.  A kernel without CONFIG_MEM_SOFT_DIRTY
+ *    accepts the write and never sets the bit: the self-test catches that.
+ *  - userfaultfd write-protect (UFFD_FEATURE_WP_ASYNC) read with the
+ *    PAGEMAP_SCAN ioctl (6.7+): only for memory of this process, so for the
+ *    probe's own workload.
+ *  - QMP calc-dirty-rate (page-sampling) for a QEMU VM: a rate per window,
+ *    W(t) = rate x t.  dirty-bitmap mode is never used: under TCG it kills
+ *    QEMU.
+ *
+ * The shipped workload dirties --rate bytes per second, one write per page,
+ * walking a --wss working set in order, so W(t) = min(rate t, wss) is known
+ * and the prediction can be checked.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/userfaultfd.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/util.h"
+#include "pagemap.h"
+#include "precopy.h"
+#include "probe.h"
+
+/* uapi of 6.7+ (Debian 12's headers are 6.1): same layout, our names */
+#define HQ_UFFD_FEATURE_WP_UNPOPULATED (1ull << 13)
+#define HQ_UFFD_FEATURE_WP_ASYNC (1ull << 15)
+struct hq_page_region {
+	uint64_t start, end, categories;
+};
+struct hq_pm_scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define HQ_PAGEMAP_SCAN _IOWR('f', 16, struct hq_pm_scan_arg)
+#define HQ_PM_SCAN_WP_MATCHING (1ull << 0)
+#define HQ_PM_SCAN_CHECK_WPASYNC (1ull << 1)
+#define HQ_PAGE_IS_WRITTEN (1ull << 1)
+#ifndef USERFAULTFD_IOC_NEW
+#define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
+#endif
+
+enum method { M_AUTO, M_SOFTDIRTY, M_UFFD, M_QMP };
+static const char *const method_names[] = { "auto", "soft-dirty", "userfaultfd-wp+pagemap-scan", "qmp-calc-dirty-rate" };
+
+struct dirty_params {
+	enum method method;
+	long pid;		/* 0: own workload */
+	const char *qmp;
+	uint64_t rate, wss;	/* own workload */
+	uint64_t duration_ns;
+	double bw_Bps, downtime_s;
+	uint64_t mem_bytes;	/* 0: from the target */
+};
+
+static long page_size(void)
+{
+	long p = sysconf(_SC_PAGESIZE);
+	return p > 0 ? p : 4096;
+}
+
+/* ------------------------------------------------------------------ */
+/* the workload                                                        */
+/* ------------------------------------------------------------------ */
+
+struct workload {
+	char *buf;
+	uint64_t wss, rate;
+	volatile int stop;
+	pthread_t th;
+	uint64_t written;	/* page writes done */
+};
+
+static void workload_loop(struct workload *w, uint64_t end_ns)
+{
+	long ps = page_size();
+	uint64_t pages = w->wss / (uint64_t)ps, pos = 0;
+	double per_ms = (double)w->rate / (double)ps / 1000.0, due = 0;
+	uint64_t start = mono_ns();
+	struct timespec next;
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
+	while (!w->stop && !hq_exiting && (!end_ns || mono_ns() < end_ns)) {
+		/* pace on elapsed time, so a late tick catches up */
+		due = per_ms * (double)(mono_ns() - start) / 1e6;
+		while ((double)w->written < due) {
+			w->buf[pos * (uint64_t)ps] ^= 1;
+			pos = pos + 1 < pages ? pos + 1 : 0;
+			w->written++;
+		}
+		next.tv_nsec += 1000000;
+		if (next.tv_nsec >= 1000000000L) {
+			next.tv_nsec -= 1000000000L;
+			next.tv_sec++;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+	}
+}
+
+static void *workload_thread(void *arg)
+{
+	workload_loop(arg, 0);
+	return NULL;
+}
+
+static char *map_region(uint64_t size)
+{
+	char *b = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (b == MAP_FAILED)
+		return NULL;
+	madvise(b, size, MADV_NOHUGEPAGE); /* dirty tracking is per 4 KiB page */
+	memset(b, 0x11, size);
+	return b;
+}
+
+/* ------------------------------------------------------------------ */
+/* soft-dirty                                                           */
+/* ------------------------------------------------------------------ */
+
+static int clear_refs(long pid)
+{
+	char p[64];
+	snprintf(p, sizeof(p), "/proc/%ld/clear_refs", pid);
+	int fd = open(p, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = write(fd, "4", 1) == 1 ? 0 : -errno;
+	close(fd);
+	return r;
+}
+
+static int pagemap_entry(int fd, uintptr_t addr, uint64_t *e)
+{
+	long ps = page_size();
+	return pread(fd, e, 8, (off_t)(addr / (uintptr_t)ps * 8)) == 8 ? 0 : -1;
+}
+
+static int softdirty_selftest(char *why, size_t n)
+{
+	long ps = page_size();
+	char *pg = mmap(NULL, (size_t)ps, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (pg == MAP_FAILED) {
+		snprintf(why, n, "mmap: %s", strerror(errno));
+		return -1;
+	}
+	pg[0] = 1;
+	int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	uint64_t a = 0, b = 0;
+	int r = clear_refs(getpid());
+	int ret = -1;
+	if (fd < 0)
+		snprintf(why, n, "/proc/self/pagemap: %s", strerror(errno));
+	else if (r < 0)
+		snprintf(why, n, "/proc/self/clear_refs: %s", strerror(-r));
+	else if (pagemap_entry(fd, (uintptr_t)pg, &a) < 0 || (pg[0] = 2, pagemap_entry(fd, (uintptr_t)pg, &b)) < 0)
+		snprintf(why, n, "cannot read /proc/self/pagemap");
+	else if ((r = softdirty_verdict(a, b)) == -1)
+		snprintf(why, n, "the kernel accepted clear_refs but never set the soft-dirty bit after a write "
+				 "(no CONFIG_MEM_SOFT_DIRTY)");
+	else if (r == -2)
+		snprintf(why, n, "clear_refs did not clear the soft-dirty bit");
+	else
+		ret = 0;
+	if (fd >= 0)
+		close(fd);
+	munmap(pg, (size_t)ps);
+	return ret;
+}
+
+/* Dirty pages of pid (in [lo, hi) if hi, else every tracked mapping). */
+static int64_t softdirty_count(long pid, uintptr_t lo, uintptr_t hi)
+{
+	char p[64];
+	long ps = page_size();
+	snprintf(p, sizeof(p), "/proc/%ld/pagemap", pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	struct pm_count c = { 0 };
+	enum { CHUNK = 65536 };
+	uint8_t *buf = xmalloc(CHUNK * 8);
+	uint64_t budget = 64ull << 20; /* entries per scan: 256 GiB of 4 KiB pages */
+	struct vma *v = NULL;
+	size_t nv = 0, cap = 0;
+	if (hi) {
+		xgrow((void **)&v, sizeof(*v), &cap, 0);
+		v[0] = (struct vma){ .start = lo, .end = hi, .w = true };
+		nv = 1;
+	} else {
+		snprintf(p, sizeof(p), "/proc/%ld/maps", pid);
+		FILE *f = fopen(p, "re");
+		char line[512];
+		while (f && fgets(line, sizeof(line), f)) {
+			struct vma x;
+			if (maps_parse_line(line, line + strcspn(line, "\n"), &x) == 0 && vma_tracked(&x)) {
+				xgrow((void **)&v, sizeof(*v), &cap, nv);
+				v[nv++] = x;
+			}
+		}
+		if (f)
+			fclose(f);
+	}
+	for (size_t i = 0; i < nv && budget; i++) {
+		for (uint64_t a = v[i].start; a < v[i].end && budget;) {
+			uint64_t n = (v[i].end - a) / (uint64_t)ps;
+			if (n > CHUNK)
+				n = CHUNK;
+			if (n > budget)
+				n = budget;
+			ssize_t got = pread(fd, buf, n * 8, (off_t)(a / (uint64_t)ps * 8));
+			if (got <= 0)
+				break;
+			pagemap_count(buf, (size_t)got, &c);
+			budget -= (uint64_t)got / 8;
+			a += (uint64_t)got / 8 * (uint64_t)ps;
+		}
+	}
+	free(v);
+	free(buf);
+	close(fd);
+	return (int64_t)c.soft_dirty;
+}
+
+/* ------------------------------------------------------------------ */
+/* userfaultfd WP_ASYNC + PAGEMAP_SCAN                                  */
+/* ------------------------------------------------------------------ */
+
+struct uffd {
+	int fd, pm;
+};
+
+static int uffd_open(struct uffd *u, char *buf, uint64_t len, char *why, size_t n)
+{
+	u->fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	if (u->fd < 0) {
+		int dev = open("/dev/userfaultfd", O_RDWR | O_CLOEXEC);
+		if (dev >= 0) {
+			u->fd = ioctl(dev, USERFAULTFD_IOC_NEW, O_CLOEXEC | O_NONBLOCK);
+			close(dev);
+		}
+	}
+	if (u->fd < 0) {
+		snprintf(why, n, "userfaultfd: %s (vm.unprivileged_userfaultfd, /dev/userfaultfd)", strerror(errno));
+		return -1;
+	}
+	struct uffdio_api api = { .api = UFFD_API,
+				  .features = HQ_UFFD_FEATURE_WP_ASYNC | HQ_UFFD_FEATURE_WP_UNPOPULATED };
+	if (ioctl(u->fd, UFFDIO_API, &api) < 0) {
+		close(u->fd);
+		snprintf(why, n, "UFFD_FEATURE_WP_ASYNC refused (%s): the kernel is older than 6.7", strerror(errno));
+		u->fd = -1;
+		return -1;
+	}
+	struct uffdio_register reg = { .range = { (uintptr_t)buf, len }, .mode = UFFDIO_REGISTER_MODE_WP };
+	if (ioctl(u->fd, UFFDIO_REGISTER, &reg) < 0) {
+		snprintf(why, n, "UFFDIO_REGISTER (write-protect): %s", strerror(errno));
+		close(u->fd);
+		u->fd = -1;
+		return -1;
+	}
+	u->pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (u->pm < 0) {
+		snprintf(why, n, "/proc/self/pagemap: %s", strerror(errno));
+		close(u->fd);
+		u->fd = -1;
+		return -1;
+	}
+	return 0;
+}
+
+static void uffd_close(struct uffd *u)
+{
+	if (u->fd >= 0)
+		close(u->fd);
+	if (u->pm >= 0)
+		close(u->pm);
+	u->fd = u->pm = -1;
+}
+
+/* Written pages in [buf, buf+len); rearm: write-protect them again. -1 on error. */
+static int64_t uffd_scan(struct uffd *u, char *buf, uint64_t len, bool rearm)
+{
+	struct hq_page_region vec[512];
+	uint64_t start = (uintptr_t)buf, end = start + len, pages = 0;
+	long ps = page_size();
+	while (start < end) {
+		struct hq_pm_scan_arg a = {
+			.size = sizeof(a), .start = start, .end = end, .vec = (uintptr_t)vec, .vec_len = ARRAY_SIZE(vec),
+			.category_mask = HQ_PAGE_IS_WRITTEN, .return_mask = HQ_PAGE_IS_WRITTEN,
+			.flags = rearm ? HQ_PM_SCAN_WP_MATCHING | HQ_PM_SCAN_CHECK_WPASYNC : 0,
+		};
+		long r = ioctl(u->pm, HQ_PAGEMAP_SCAN, &a);
+		if (r < 0)
+			return -1;
+		for (long i = 0; i < r; i++)
+			pages += (vec[i].end - vec[i].start) / (uint64_t)ps;
+		if (a.walk_end <= start || r < (long)ARRAY_SIZE(vec))
+			break;
+		start = a.walk_end;
+	}
+	return (int64_t)pages;
+}
+
+static int uffd_arm(struct uffd *u, char *buf, uint64_t len)
+{
+	struct uffdio_writeprotect wp = { .range = { (uintptr_t)buf, len }, .mode = UFFDIO_WRITEPROTECT_MODE_WP };
+	if (ioctl(u->fd, UFFDIO_WRITEPROTECT, &wp) < 0)
+		return uffd_scan(u, buf, len, true) < 0 ? -1 : 0;
+	return 0;
+}
+
+static int uffd_selftest(char *why, size_t n)
+{
+	long ps = page_size();
+	char *b = map_region((uint64_t)ps * 4);
+	if (!b) {
+		snprintf(why, n, "mmap: %s", strerror(errno));
+		return -1;
+	}
+	struct uffd u = { -1, -1 };
+	int ret = -1;
+	if (uffd_open(&u, b, (uint64_t)ps * 4, why, n) == 0) {
+		if (uffd_arm(&u, b, (uint64_t)ps * 4) < 0) {
+			snprintf(why, n, "write-protect: %s", strerror(errno));
+		} else {
+			b[2 * ps] = 7;
+			int64_t w = uffd_scan(&u, b, (uint64_t)ps * 4, false);
+			if (w < 0)
+				snprintf(why, n, "PAGEMAP_SCAN: %s (kernel older than 6.7?)", strerror(errno));
+			else if (w != 1)
+				snprintf(why, n, "PAGEMAP_SCAN saw %lld written pages after one write", (long long)w);
+			else
+				ret = 0;
+		}
+		uffd_close(&u);
+	}
+	munmap(b, (size_t)ps * 4);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* QMP                                                                  */
+/* ------------------------------------------------------------------ */
+
+static json_t *qmp_read(int fd, int timeout_ms)
+{
+	static char acc[1 << 16];
+	static size_t n;
+	uint64_t end = mono_ns() + (uint64_t)timeout_ms * 1000000ull;
+	for (;;) {
+		char *nl = memchr(acc, '\n', n);
+		if (nl) {
+			size_t l = (size_t)(nl - acc) + 1;
+			json_error_t e;
+			json_t *j = json_loadb(acc, l, 0, &e);
+			memmove(acc, acc + l, n - l);
+			n -= l;
+			if (j && json_object_get(j, "event")) {
+				json_decref(j);
+				continue;
+			}
+			if (j)
+				return j;
+			continue;
+		}
+		int64_t left = (int64_t)(end - mono_ns()) / 1000000;
+		if (left <= 0 || n >= sizeof(acc))
+			return NULL;
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, (int)left) <= 0)
+			return NULL;
+		ssize_t r = read(fd, acc + n, sizeof(acc) - n);
+		if (r <= 0)
+			return NULL;
+		n += (size_t)r;
+	}
+}
+
+static json_t *qmp_cmd(int fd, const char *cmd, json_t *args)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "execute", json_string(cmd));
+	if (args)
+		json_object_set_new(o, "arguments", args);
+	char *t = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	size_t l = strlen(t);
+	bool ok = write(fd, t, l) == (ssize_t)l && write(fd, "\n", 1) == 1;
+	free(t);
+	return ok ? qmp_read(fd, 5000) : NULL;
+}
+
+static int qmp_connect(const char *path, char *why, size_t n)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		snprintf(why, n, "QMP socket path too long");
+		close(fd);
+		return -1;
+	}
+	strcpy(a.sun_path, path);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		snprintf(why, n, "cannot connect to QMP at %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	json_t *g = qmp_read(fd, 3000), *r = NULL;
+	if (!g || !json_object_get(g, "QMP") || !(r = qmp_cmd(fd, "qmp_capabilities", NULL)) ||
+	    !json_object_get(r, "return")) {
+		snprintf(why, n, "%s does not speak QMP (or is owned by another client)", path);
+		json_decref(g);
+		json_decref(r);
+		close(fd);
+		return -1;
+	}
+	json_decref(g);
+	json_decref(r);
+	return fd;
+}
+
+/* MiB/s over calc_s seconds, or -1 (why filled). */
+static double qmp_dirty_rate(int fd, int calc_s, char *why, size_t n)
+{
+	json_t *args = json_object();
+	json_object_set_new(args, "calc-time", json_integer(calc_s));
+	json_object_set_new(args, "mode", json_string("page-sampling"));
+	json_t *r = qmp_cmd(fd, "calc-dirty-rate", args);
+	if (!r || !json_object_get(r, "return")) {
+		json_t *e = json_object_get(json_object_get(r, "error"), "desc");
+		snprintf(why, n, "calc-dirty-rate: %s", json_is_string(e) ? json_string_value(e) : "no answer");
+		json_decref(r);
+		return -1;
+	}
+	json_decref(r);
+	uint64_t end = mono_ns() + (uint64_t)(calc_s + 10) * 1000000000ull;
+	while (mono_ns() < end && !hq_exiting) {
+		struct timespec ts = { 0, 200000000L };
+		nanosleep(&ts, NULL);
+		r = qmp_cmd(fd, "query-dirty-rate", NULL);
+		json_t *ret = json_object_get(r, "return");
+		const char *st = json_string_value(json_object_get(ret, "status"));
+		if (st && !strcmp(st, "measured")) {
+			double v = pjget(ret, "dirty-rate");
+			json_decref(r);
+			return isfinite(v) ? v : 0;
+		}
+		json_decref(r);
+	}
+	snprintf(why, n, "query-dirty-rate never reported a measurement");
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+
+static const double checkpoints[] = { 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 30 };
+
+static long vm_rss_pages(long pid)
+{
+	char p[64], line[256];
+	snprintf(p, sizeof(p), "/proc/%ld/status", pid);
+	FILE *f = fopen(p, "re");
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb < 0 ? -1 : kb * 1024 / page_size();
+}
+
+static void sleep_until(uint64_t t)
+{
+	while (!hq_exiting) {
+		uint64_t now = mono_ns();
+		if (now >= t)
+			return;
+		uint64_t d = t - now;
+		struct timespec ts = { (time_t)(d / 1000000000ull), (long)(d % 1000000000ull) };
+		nanosleep(&ts, NULL);
+	}
+}
+
+json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e);
+json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
+{
+	(void)e;
+	json_t *r = json_object();
+	long ps = page_size();
+	char why_sd[256] = "", why_uf[256] = "", why[256] = "";
+	json_t *tests = json_object();
+	bool sd_ok = softdirty_selftest(why_sd, sizeof(why_sd)) == 0;
+	json_object_set_new(tests, "soft-dirty", sd_ok ? json_string("ok") : pjstr(why_sd));
+	bool uf_ok = false;
+	if (!p->pid && !p->qmp) {
+		uf_ok = uffd_selftest(why_uf, sizeof(why_uf)) == 0;
+		json_object_set_new(tests, "userfaultfd-wp", uf_ok ? json_string("ok") : pjstr(why_uf));
+	}
+	enum method m = p->method;
+	if (m == M_AUTO)
+		m = p->qmp ? M_QMP : p->pid ? M_SOFTDIRTY : uf_ok ? M_UFFD : M_SOFTDIRTY;
+	json_object_set_new(r, "method", pjstr(method_names[m]));
+	struct wcurve w = { 0 };
+	double mem_pages = 0;
+	struct workload wl = { 0 };
+	struct uffd u = { -1, -1 };
+	int qfd = -1;
+	bool have_wl = false;
+	if (m == M_SOFTDIRTY && !sd_ok) {
+		snprintf(why, sizeof(why), "soft-dirty self-test failed: %s%s", why_sd,
+			 p->pid ? "" : "; the userfaultfd method needs kernel 6.7+");
+		goto out;
+	}
+	if (m == M_UFFD && (p->pid || p->qmp)) {
+		snprintf(why, sizeof(why), "userfaultfd covers only the calling process: use it for the probe's workload");
+		goto out;
+	}
+	if (m == M_UFFD && !uf_ok) {
+		snprintf(why, sizeof(why), "userfaultfd self-test failed: %s", why_uf);
+		goto out;
+	}
+	if (m == M_QMP) {
+		if (!p->qmp) {
+			snprintf(why, sizeof(why), "--method qmp needs --qmp SOCKET");
+			goto out;
+		}
+		qfd = qmp_connect(p->qmp, why, sizeof(why));
+		if (qfd < 0)
+			goto out;
+		json_object_set_new(tests, "qmp", json_string("ok"));
+		json_t *ms = qmp_cmd(qfd, "query-memory-size-summary", NULL);
+		double base = pjget(json_object_get(ms, "return"), "base-memory");
+		json_decref(ms);
+		mem_pages = isfinite(base) ? base / ps : 0;
+		json_object_set_new(r, "target", pjstr(p->qmp));
+		for (size_t i = 0; i < ARRAY_SIZE(checkpoints) && !hq_exiting; i++) {
+			double t = checkpoints[i];
+			if (t < 1 || t > (double)p->duration_ns / 1e9 || t > 10)
+				continue;
+			double mibps = qmp_dirty_rate(qfd, (int)t, why, sizeof(why));
+			if (mibps < 0)
+				goto out;
+			wcurve_add(&w, t, mibps * 1048576.0 * t / ps);
+		}
+		if (e && e->tcg)
+			json_object_set_new(r, "note", pjstr("page-sampling inside TCG reports 0"));
+		goto predict;
+	}
+	if (!p->pid) {
+		wl.wss = p->wss;
+		wl.rate = p->rate;
+		wl.buf = map_region(p->wss);
+		if (!wl.buf) {
+			snprintf(why, sizeof(why), "cannot map the workload's %llu MiB: %s",
+				 (unsigned long long)(p->wss >> 20), strerror(errno));
+			goto out;
+		}
+		mem_pages = (double)p->wss / ps;
+		json_t *t = json_object();
+		json_object_set_new(t, "workload_rate_Bps", json_integer((json_int_t)p->rate));
+		json_object_set_new(t, "workload_wss", json_integer((json_int_t)p->wss));
+		json_object_set_new(r, "target", t);
+		if (m == M_UFFD && uffd_open(&u, wl.buf, p->wss, why, sizeof(why)) < 0)
+			goto out;
+		if (pthread_create(&wl.th, NULL, workload_thread, &wl) != 0) {
+			snprintf(why, sizeof(why), "cannot start the workload thread");
+			goto out;
+		}
+		have_wl = true;
+		struct timespec settle = { 0, 50000000L };
+		nanosleep(&settle, NULL);
+	} else {
+		long rss = vm_rss_pages(p->pid);
+		if (rss < 0) {
+			snprintf(why, sizeof(why), "no process %ld", p->pid);
+			goto out;
+		}
+		mem_pages = (double)rss;
+		json_t *t = json_object();
+		json_object_set_new(t, "pid", json_integer(p->pid));
+		json_object_set_new(t, "rss", json_integer((json_int_t)rss * ps));
+		json_object_set_new(r, "target", t);
+	}
+	/* reset the tracking, then read W(t) at each checkpoint */
+	long pid = p->pid ? p->pid : getpid();
+	int rc = m == M_UFFD ? uffd_arm(&u, wl.buf, p->wss) : clear_refs(pid);
+	if (rc < 0) {
+		snprintf(why, sizeof(why), "cannot reset dirty tracking: %s", strerror(rc == -1 ? errno : -rc));
+		goto out;
+	}
+	uint64_t t0 = mono_ns();
+	for (size_t i = 0; i < ARRAY_SIZE(checkpoints) && !hq_exiting; i++) {
+		if (checkpoints[i] * 1e9 > (double)p->duration_ns)
+			break;
+		sleep_until(t0 + (uint64_t)(checkpoints[i] * 1e9));
+		uint64_t ts = mono_ns();
+		int64_t pages = m == M_UFFD ? uffd_scan(&u, wl.buf, p->wss, false)
+					    : softdirty_count(pid, p->pid ? 0 : (uintptr_t)wl.buf,
+							      p->pid ? 0 : (uintptr_t)wl.buf + p->wss);
+		if (pages < 0) {
+			snprintf(why, sizeof(why), "reading the dirty pages failed: %s", strerror(errno));
+			break;
+		}
+		wcurve_add(&w, (double)(ts - t0) / 1e9, (double)pages);
+	}
+predict:;
+	if (p->mem_bytes)
+		mem_pages = (double)p->mem_bytes / ps;
+	json_t *wa = json_array();
+	for (unsigned i = 0; i < w.n; i++) {
+		json_t *x = json_object();
+		json_object_set_new(x, "t_s", pjnum(w.t_s[i]));
+		json_object_set_new(x, "pages", json_integer((json_int_t)w.pages[i]));
+		json_object_set_new(x, "bytes", json_integer((json_int_t)(w.pages[i] * ps)));
+		json_array_append_new(wa, x);
+	}
+	json_object_set_new(r, "w", wa);
+	if (!w.n) {
+		if (!why[0])
+			snprintf(why, sizeof(why), "no measurement (interrupted or --duration under 0.1 s)");
+		goto out;
+	}
+	/* the rate: the first window of at least 0.5 s */
+	unsigned k = 0;
+	while (k + 1 < w.n && w.t_s[k] < 0.5)
+		k++;
+	json_object_set_new(r, "dirty_rate_Bps", pjnum(w.pages[k] * ps / w.t_s[k]));
+	json_object_set_new(r, "rate_window_s", pjnum(w.t_s[k]));
+	json_object_set_new(r, "writable_working_set", json_integer((json_int_t)(w.pages[w.n - 1] * ps)));
+	struct precopy_in in = { .mem_pages = mem_pages, .page_size = (double)ps, .bw_Bps = p->bw_Bps,
+				 .downtime_s = p->downtime_s };
+	struct precopy_out o;
+	json_t *pc = json_object();
+	json_object_set_new(pc, "bandwidth_Bps", pjnum(p->bw_Bps));
+	json_object_set_new(pc, "downtime_target_s", pjnum(p->downtime_s));
+	json_object_set_new(pc, "memory", json_integer((json_int_t)(mem_pages * ps)));
+	if (precopy_predict(&w, &in, &o) == 0) {
+		json_object_set_new(pc, "converges", json_boolean(o.converges));
+		json_object_set_new(pc, "rounds", json_integer(o.rounds));
+		json_object_set_new(pc, "total_s", pjnum(o.total_s));
+		if (o.converges) {
+			json_object_set_new(pc, "downtime_s", pjnum(o.downtime_s));
+		} else {
+			json_object_set_new(pc, "stuck_bytes", pjnum(o.stuck_pages * ps));
+			json_object_set_new(pc, "stuck_downtime_s", pjnum(o.stuck_downtime_s));
+			double th = precopy_throttle_needed(&w, &in);
+			json_object_set_new(pc, "throttle_needed_pct", th >= 0 ? pjnum(th * 100) : json_null());
+			json_object_set_new(pc, "advice",
+					    pjstr(th >= 0 ? "auto-converge (throttling the guest) would finish it"
+							  : "even 99 % throttling does not converge: post-copy, more "
+							    "bandwidth or a longer downtime"));
+		}
+		json_object_set_new(pc, "used_w_beyond_measured", json_boolean(o.beyond_measured));
+		json_t *rd = json_array();
+		for (unsigned i = 0; i < o.rounds && i < 12; i++) {
+			json_t *x = json_object();
+			json_object_set_new(x, "bytes", pjnum(o.round_pages[i] * ps));
+			json_object_set_new(x, "s", pjnum(o.round_s[i]));
+			json_array_append_new(rd, x);
+		}
+		json_object_set_new(pc, "round_detail", rd);
+	} else {
+		json_object_set_new(pc, "error", pjstr("no memory size to send (use --mem-size)"));
+	}
+	json_object_set_new(r, "precopy", pc);
+out:
+	if (have_wl) {
+		wl.stop = 1;
+		pthread_join(wl.th, NULL);
+		json_object_set_new(r, "workload_page_writes", json_integer((json_int_t)wl.written));
+	}
+	uffd_close(&u);
+	if (wl.buf)
+		munmap(wl.buf, wl.wss);
+	if (qfd >= 0)
+		close(qfd);
+	json_object_set_new(r, "self_tests", tests);
+	if (why[0])
+		json_object_set_new(r, "error", pjstr(why));
+	return r;
+}
+
+void dirty_print(FILE *out, json_t *r);
+void dirty_print(FILE *out, json_t *r)
+{
+	const char *k;
+	json_t *v;
+	fprintf(out, "\nself-tests:");
+	json_object_foreach(json_object_get(r, "self_tests"), k, v)
+		fprintf(out, " %s: %s;", k, json_string_value(v));
+	fprintf(out, "\nmethod: %s\n", json_string_value(json_object_get(r, "method")));
+	json_t *e = json_object_get(r, "error");
+	if (json_is_string(e)) {
+		fprintf(out, "error: %s\n", json_string_value(e));
+		return;
+	}
+	size_t i;
+	json_t *x;
+	char b[24];
+	fprintf(out, "unique pages dirtied W(t):\n");
+	json_array_foreach(json_object_get(r, "w"), i, x)
+		fprintf(out, "  t = %6.2f s  %10d pages  %s\n", pjget(x, "t_s"), (int)pjget(x, "pages"),
+			fmt_bytes(pjget(x, "bytes"), b, sizeof(b)));
+	fprintf(out, "dirty rate %s/s (first %.1f s); writable working set %s\n",
+		fmt_bytes(pjget(r, "dirty_rate_Bps"), b, sizeof(b)), pjget(r, "rate_window_s"),
+		fmt_bytes(pjget(r, "writable_working_set"), (char[24]){ 0 }, 24));
+	json_t *pc = json_object_get(r, "precopy");
+	char c[24], d[24];
+	fprintf(out, "pre-copy of %s at %s/s, downtime target %.0f ms: ", fmt_bytes(pjget(pc, "memory"), c, sizeof(c)),
+		fmt_bytes(pjget(pc, "bandwidth_Bps"), d, sizeof(d)), pjget(pc, "downtime_target_s") * 1e3);
+	if (json_is_true(json_object_get(pc, "converges")))
+		fprintf(out, "converges after %d rounds, %.2f s in all, downtime %.1f ms\n", (int)pjget(pc, "rounds"),
+			pjget(pc, "total_s"), pjget(pc, "downtime_s") * 1e3);
+	else
+		fprintf(out, "does NOT converge (stuck at %s, a %.0f ms pause); %s%s\n",
+			fmt_bytes(pjget(pc, "stuck_bytes"), c, sizeof(c)), pjget(pc, "stuck_downtime_s") * 1e3,
+			isfinite(pjget(pc, "throttle_needed_pct")) ? "" : "",
+			json_string_value(json_object_get(pc, "advice")) ?: "");
+	double th = pjget(pc, "throttle_needed_pct");
+	if (isfinite(th))
+		fprintf(out, "  throttle needed: %.0f %%\n", th);
+	if (json_is_true(json_object_get(pc, "used_w_beyond_measured")))
+		fprintf(out, "  (the model extended W(t) past the longest window measured)\n");
+}
+
+static void usage(FILE *out)
+{
+	fputs("Usage: hiddenq probe dirty [OPTIONS]\n"
+	      "\n"
+	      "How fast memory is dirtied (W(t): distinct pages written within t seconds), and\n"
+	      "whether pre-copy live migration converges at a bandwidth and downtime target.\n"
+	      "\n"
+	      "Target (default: the probe's own workload):\n"
+	      "      --pid N           another process (soft-dirty; needs CONFIG_MEM_SOFT_DIRTY)\n"
+	      "      --qmp SOCKET      a QEMU VM's QMP socket (calc-dirty-rate, page-sampling)\n"
+	      "      --rate RATE       workload dirty rate, bytes/s (default 32M)\n"
+	      "      --wss SIZE        workload working set (default 256M)\n"
+	      "      --workload-only   just run the workload for --duration (for --pid elsewhere)\n"
+	      "Options:\n"
+	      "      --method M        soft-dirty, uffd or qmp (default: the one that fits)\n"
+	      "  -d, --duration TIME   longest window (default 10s, up to 30s; --quick 2s)\n"
+	      "  -b, --bandwidth RATE  migration bandwidth: 100M (bytes/s) or 10Gbit (default 1Gbit)\n"
+	      "      --downtime TIME   downtime target (default 300ms, QEMU's default)\n"
+	      "      --mem-size SIZE   memory to migrate (default: the workload, the RSS or the VM)\n"
+	      "      --quick           short run\n"
+	      "  -j, --json            JSON on stdout\n"
+	      "  -h, --help            this help\n",
+	      out);
+}
+
+int probe_dirty(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "pid", required_argument, NULL, 'p' },      { "qmp", required_argument, NULL, 'q' },
+		{ "rate", required_argument, NULL, 'r' },     { "wss", required_argument, NULL, 'w' },
+		{ "workload-only", no_argument, NULL, 'W' },  { "method", required_argument, NULL, 'm' },
+		{ "duration", required_argument, NULL, 'd' }, { "bandwidth", required_argument, NULL, 'b' },
+		{ "downtime", required_argument, NULL, 'D' }, { "mem-size", required_argument, NULL, 'M' },
+		{ "quick", no_argument, NULL, 'Q' },	      { "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },	      { 0 },
+	};
+	struct dirty_params p = { .rate = 32ull << 20, .wss = 256ull << 20, .duration_ns = 10000000000ull,
+				  .bw_Bps = 125e6, .downtime_s = 0.3 };
+	bool json = false, quick = false, dur_set = false, only = false;
+	uint64_t v;
+	double rate;
+	int c;
+	optind = 1;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
+			json = true;
+	while ((c = getopt_long(argc, argv, "d:b:jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_uint(optarg, 1u << 30, &v) < 0 || v == 0)
+				return probe_fail(json, "bad --pid");
+			p.pid = (long)v;
+			break;
+		case 'q': p.qmp = optarg; break;
+		case 'r':
+			if (parse_rate(optarg, &rate) < 0 || rate > 64e9)
+				return probe_fail(json, "bad --rate: e.g. 32M (bytes/s)");
+			p.rate = (uint64_t)rate;
+			break;
+		case 'w':
+			if (parse_size(optarg, &p.wss) < 0 || p.wss < (1u << 20) || p.wss > (16ull << 30))
+				return probe_fail(json, "bad --wss: 1M to 16G");
+			break;
+		case 'W': only = true; break;
+		case 'm':
+			if (!strcmp(optarg, "soft-dirty") || !strcmp(optarg, "softdirty"))
+				p.method = M_SOFTDIRTY;
+			else if (!strcmp(optarg, "uffd") || !strcmp(optarg, "userfaultfd"))
+				p.method = M_UFFD;
+			else if (!strcmp(optarg, "qmp"))
+				p.method = M_QMP;
+			else
+				return probe_fail(json, "bad --method: soft-dirty, uffd or qmp");
+			break;
+		case 'd':
+			if (parse_duration_ns(optarg, &p.duration_ns) < 0 || p.duration_ns > 3600000000000ull)
+				return probe_fail(json, "bad --duration");
+			dur_set = true;
+			break;
+		case 'b':
+			if (parse_rate(optarg, &p.bw_Bps) < 0)
+				return probe_fail(json, "bad --bandwidth: e.g. 100M (bytes/s) or 10Gbit");
+			break;
+		case 'D': {
+			uint64_t ns;
+			if (parse_duration_ns(optarg, &ns) < 0)
+				return probe_fail(json, "bad --downtime: e.g. 300ms");
+			p.downtime_s = (double)ns / 1e9;
+			break;
+		}
+		case 'M':
+			if (parse_size(optarg, &p.mem_bytes) < 0 || p.mem_bytes == 0)
+				return probe_fail(json, "bad --mem-size");
+			break;
+		case 'Q': quick = true; break;
+		case 'j': json = true; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return probe_fail(json, "bad arguments to probe dirty");
+		}
+	}
+	if (optind < argc)
+		return probe_fail(json, "unexpected argument '%s'", argv[optind]);
+	if (p.pid && p.qmp)
+		return probe_fail(json, "--pid and --qmp: give one");
+	if (quick && !dur_set)
+		p.duration_ns = 2000000000ull;
+	probe_setup_signals();
+	if (only) {
+		if (p.pid || p.qmp)
+			return probe_fail(json, "--workload-only runs the probe's own workload");
+		if (p.duration_ns > 600000000000ull)
+			return probe_fail(json, "--workload-only: at most 10 minutes");
+		struct workload wl = { .wss = p.wss, .rate = p.rate };
+		wl.buf = map_region(p.wss);
+		if (!wl.buf)
+			return probe_fail(json, "cannot map %llu MiB", (unsigned long long)(p.wss >> 20));
+		workload_loop(&wl, mono_ns() + p.duration_ns);
+		munmap(wl.buf, p.wss);
+		return 0;
+	}
+	if (!dur_set && p.duration_ns > 30000000000ull)
+		p.duration_ns = 30000000000ull;
+	struct probe_env e;
+	probe_env_begin(&e);
+	json_t *r = dirty_run(&p, &e);
+	probe_env_end(&e);
+	int rc = json_object_get(r, "error") ? 3 : 0;
+	probe_emit(json, "dirty", r, &e, dirty_print);
+	json_decref(r);
+	probe_env_done(&e);
+	return rc;
+}
