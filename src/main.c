@@ -18,6 +18,8 @@ static const struct cmd {
 	{ "capture", cmd_capture, "write the raw files hiddenq reads into a replayable bundle" },
 	{ "topo", cmd_topo, "sockets, cores, threads, NUMA nodes, caches, device locality, vNUMA" },
 	{ "fit", cmd_fit, "does a VM fit one NUMA node; its vSocket x vCore shape and vNUMA layout" },
+	{ "vms", cmd_vms, "KVM host mode: per-vCPU run delay (the guests' steal), pinning overlap, VM memory" },
+	{ "audit", cmd_audit, "the tuning checklist for a host, its VMs (QEMU, libvirt XML) or a guest" },
 	{ "probe", cmd_probe, "active experiments: jitter, mem, io, oversub, dirty, net" },
 	{ "lab", cmd_lab, "the five classic experiments, as far as this machine allows" },
 	{ NULL, NULL, NULL },

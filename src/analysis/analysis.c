@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../core/util.h"
+#include "../host/vms.h"
 
 void analysis_init(struct analysis *an, const struct sample *statics, const char *source)
 {
@@ -24,11 +25,20 @@ void analysis_feed(struct analysis *an, const struct sample *s)
 	mem_feed(&an->mem, s);
 	io_feed(&an->io, s, an->statics);
 	bpfhist_feed(&an->bpf, s);
+	/* host mode: only once a sample carries the VM discovery (sampler option vms) */
+	if (!an->host && sample_find(s, VMSCAN_JSON_PATH)) {
+		an->host = xmalloc(sizeof(*an->host));
+		vms_init(an->host, an->statics);
+	}
+	if (an->host)
+		vms_feed(an->host, s);
 }
 
 void analysis_finish(struct analysis *an)
 {
 	cpu_finish(&an->cpu);
+	if (an->host)
+		vms_finish(an->host);
 }
 
 void analysis_done(struct analysis *an)
@@ -37,6 +47,11 @@ void analysis_done(struct analysis *an)
 	mem_done(&an->mem);
 	io_done(&an->io);
 	bpfhist_done(&an->bpf);
+	if (an->host) {
+		vms_done(an->host);
+		free(an->host);
+		an->host = NULL;
+	}
 }
 
 /* Copy a one-line static file into dst, trimmed; "" if absent. */

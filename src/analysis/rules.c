@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../core/util.h"
+#include "rules_host.h"
 #include "rules_io.h"
 #include "rules_mem.h"
 

@@ -128,6 +128,7 @@ int cmd_capture(int argc, char **argv)
 		.io = true,
 		.net = true,
 		.bpf = bpf,
+		.vms = true, /* host mode when VM processes run here (host/vmscan.h) */
 	};
 	int ret = sampler_init(&sp, "/", &so);
 	if (ret < 0) {

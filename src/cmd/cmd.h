@@ -6,6 +6,8 @@ int cmd_diagnose(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
 int cmd_topo(int argc, char **argv);
 int cmd_fit(int argc, char **argv);
+int cmd_vms(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
 

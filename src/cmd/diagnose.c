@@ -158,6 +158,7 @@ int cmd_diagnose(int argc, char **argv)
 			.io = true,
 			.net = true,
 			.bpf = bpf,
+			.vms = true, /* host mode when VM processes run here (host/vmscan.h) */
 		};
 		int ret = sampler_init(&sp, "/", &so);
 		if (ret < 0) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../core/util.h"
+#include "../host/vmscan.h"
 #include "../sources/bpf/bpfsrc.h"
 #include "../sys/identity.h"
 #include "../topo/topo.h"
@@ -66,6 +67,7 @@ static const char *const static_paths[] = {
 	"sys/devices/system/cpu/possible",
 	"sys/devices/system/cpu/present",
 	"sys/devices/system/cpu/offline",
+	"sys/devices/system/cpu/isolated",
 	"sys/devices/system/cpu/cpuidle/current_driver",
 	"sys/devices/system/clocksource/clocksource0/current_clocksource",
 	"sys/devices/system/clocksource/clocksource0/available_clocksource",
@@ -164,11 +166,26 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 			log_warn("eBPF histograms unavailable: %s", why);
 		free(why);
 	}
+	if (sp->o.vms) {
+		sp->vms = xmalloc(sizeof(*sp->vms));
+		if (vmscan_init(sp->vms, &sp->root) < 0) {
+			free(sp->vms);
+			sp->vms = NULL;
+		} else {
+			for (const char *const *q = sp->o.vms_qmp; q && *q; q++)
+				vmscan_add_qmp(sp->vms, *q);
+			vmscan_discover(sp->vms);
+		}
+	}
 	return 0;
 }
 
 void sampler_done(struct sampler *sp)
 {
+	if (sp->vms) {
+		vmscan_done(sp->vms);
+		free(sp->vms);
+	}
 	stallmon_stop(sp->stalls);
 	kmsgmon_close(sp->kmsg);
 	bpfsrc_close(sp->bpf);
@@ -340,6 +357,31 @@ static void walk_cgroup(struct sampler *sp, struct sample *out, int dirfd, const
 	closedir(d);
 }
 
+/* Host mode's slow part.  Processes whose per-process memory files the
+ * memory source already read in this tick are not read twice. */
+static void vms_slow(struct sampler *sp, struct sample *out)
+{
+	int *skip = NULL;
+	size_t nskip = 0, cap = 0;
+	for (size_t i = 0; sp->o.memory && i < out->nfiles; i++) {
+		int pid;
+		char tail[16];
+		if (sscanf(out->files[i].path, "proc/%d/%15s", &pid, tail) == 2 && !strcmp(tail, "smaps_rollup")) {
+			xgrow((void **)&skip, sizeof(*skip), &cap, nskip);
+			skip[nskip++] = pid;
+		}
+	}
+	for (size_t i = 1; i < nskip; i++) /* few: insertion sort */
+		for (size_t j = i; j > 0 && skip[j - 1] > skip[j]; j--) {
+			int t = skip[j];
+			skip[j] = skip[j - 1];
+			skip[j - 1] = t;
+		}
+	sp->vms->tasks_walked = sp->o.tasks;
+	vmscan_slow(sp->vms, out, skip, nskip);
+	free(skip);
+}
+
 void sampler_take(struct sampler *sp, struct sample *out, bool slow)
 {
 	sample_init(out);
@@ -358,6 +400,9 @@ void sampler_take(struct sampler *sp, struct sample *out, bool slow)
 		sample_add(out, h->path, h->buf, len);
 	}
 	stallmon_drain(sp->stalls, out);
+	/* on slow ticks walk_tasks reads every task's schedstat, the vCPUs' too */
+	if (sp->vms && !(slow && sp->o.tasks))
+		vmscan_sample(sp->vms, out);
 	if (!slow)
 		return;
 	kmsgmon_drain(sp->kmsg, out);
@@ -372,6 +417,8 @@ void sampler_take(struct sampler *sp, struct sample *out, bool slow)
 	sp->slow_taken++;
 	if (sp->o.tasks)
 		walk_tasks(sp, out);
+	if (sp->vms)
+		vms_slow(sp, out);
 	if (sp->o.cgroups) {
 		unsigned count = 0;
 		for (unsigned i = 0; i < sp->ncg_roots; i++) {
@@ -443,6 +490,9 @@ json_t *sampler_sources_json(const struct sampler *sp)
 		json_object_set_new(e, "available", json_boolean(sp->o.net));
 		json_object_set_new(o, net_json[i], e);
 	}
+	e = json_object();
+	json_object_set_new(e, "available", json_boolean(sp->vms != NULL));
+	json_object_set_new(o, VMSCAN_JSON_PATH, e);
 	static const char *const bpf_srcs[][2] = { { "runqlat", RUNQLAT_PATH }, { "biolat", BIOLAT_PATH } };
 	for (size_t i = 0; i < ARRAY_SIZE(bpf_srcs); i++) {
 		const char *why;

@@ -32,6 +32,8 @@ struct sampler_opts {
 	bool kmsg;		/* read /dev/kmsg for signs of a stalled guest */
 	bool io;		/* diskstats each tick; block queue configuration once */
 	bool net;		/* net/dev, softnet each tick; ethtool, qdiscs, snmp on slow ticks */
+	bool vms;		/* host mode: VM vCPU schedstat each tick, the rest on slow ticks (host/vmscan.h) */
+	const char *const *vms_qmp; /* NULL-terminated "NAME=SOCKET" QMP sockets this run owns */
 	bool bpf;		/* eBPF run-queue and block histograms, drained on slow ticks */
 };
 
@@ -60,6 +62,7 @@ struct sampler {
 	struct stallmon *stalls;
 	struct kmsgmon *kmsg;
 	struct bpfsrc *bpf;	/* NULL unless o.bpf */
+	struct vmscan *vms;	/* NULL unless o.vms */
 };
 
 int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts *o);

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * Cost of host mode per sample as the VM count grows: forks N processes
+ * named like QEMU, each with M sleeping threads named "CPU k/KVM", then times
+ * discovery once and vmscan_sample (every vCPU thread's schedstat through
+ * kept-open fds, into a sample) over 50 samples.  Children are killed by
+ * PID; a watchdog alarm kills them if the bench itself hangs.
+ *
+ *   build/bench/bench_vms [N1xM1 N2xM2 ...]     (default 100x4 500x4 1000x4)
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/util.h"
+#include "host/vmscan.h"
+
+static pid_t *kids;
+static size_t nkids;
+
+static void kill_kids(void)
+{
+	for (size_t i = 0; i < nkids; i++)
+		if (kids[i] > 0)
+			kill(kids[i], SIGKILL);
+	for (size_t i = 0; i < nkids; i++)
+		if (kids[i] > 0)
+			waitpid(kids[i], NULL, 0);
+	nkids = 0;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+	for (size_t i = 0; i < nkids; i++)
+		if (kids[i] > 0)
+			kill(kids[i], SIGKILL);
+	_exit(3);
+}
+
+static void *vcpu(void *arg)
+{
+	char name[16];
+	snprintf(name, sizeof(name), "CPU %d/KVM", (int)(long)arg);
+	prctl(PR_SET_NAME, name);
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static void child(int m, int wfd)
+{
+	prctl(PR_SET_NAME, "qemu-system-x86");
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setstacksize(&at, 65536);
+	for (int k = 0; k < m; k++) {
+		pthread_t t;
+		if (pthread_create(&t, &at, vcpu, (void *)(long)k) != 0)
+			_exit(1);
+	}
+	usleep(20000); /* let the threads name themselves */
+	if (write(wfd, "x", 1) != 1)
+		_exit(1);
+	for (;;)
+		pause();
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int run(int n, int m)
+{
+	int p[2];
+	if (pipe(p) < 0)
+		return -1;
+	kids = xcalloc((size_t)n, sizeof(*kids));
+	for (int i = 0; i < n; i++) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			fprintf(stderr, "fork failed after %d processes: %s\n", i, strerror(errno));
+			break;
+		}
+		if (pid == 0) {
+			close(p[0]);
+			child(m, p[1]);
+		}
+		kids[nkids++] = pid;
+	}
+	close(p[1]);
+	char c;
+	size_t ready = 0;
+	while (ready < nkids && read(p[0], &c, 1) == 1)
+		ready++;
+	close(p[0]);
+
+	struct fsroot root;
+	fsroot_init(&root, "/", false);
+	struct vmscan vs;
+	vmscan_init(&vs, &root);
+	uint64_t t0 = mono_ns();
+	size_t nvm = vmscan_discover(&vs);
+	uint64_t disc = mono_ns() - t0;
+	enum { ROUNDS = 50 };
+	uint64_t ns[ROUNDS];
+	size_t files = 0;
+	for (int r = 0; r < ROUNDS; r++) {
+		struct sample s;
+		sample_init(&s);
+		t0 = mono_ns();
+		vmscan_sample(&vs, &s);
+		ns[r] = mono_ns() - t0;
+		files = s.nfiles;
+		sample_done(&s);
+		usleep(10000);
+	}
+	qsort(ns, ROUNDS, sizeof(ns[0]), cmp_u64);
+	printf("%5dx%d  VMs found %5zu  vCPU threads read %5zu  fds open %5lu  discovery %7.1f ms  "
+	       "per sample: median %6.2f ms  p90 %6.2f ms  max %6.2f ms\n",
+	       n, m, nvm, files, vs.fds_open, (double)disc / 1e6, (double)ns[ROUNDS / 2] / 1e6,
+	       (double)ns[ROUNDS * 9 / 10] / 1e6, (double)ns[ROUNDS - 1] / 1e6);
+	fflush(stdout);
+	vmscan_done(&vs);
+	fsroot_done(&root);
+	kill_kids();
+	free(kids);
+	kids = NULL;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGALRM, on_alarm);
+	alarm(300);
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	setrlimit(RLIMIT_NPROC, &rl); /* root only; otherwise the fork error says so */
+	printf("hiddenq vms: per-sample cost (schedstat of every vCPU thread through kept-open fds)\n");
+	static const char *const dflt[] = { "100x4", "500x4", "1000x4" };
+	int nconf = argc > 1 ? argc - 1 : 3;
+	for (int i = 0; i < nconf; i++) {
+		const char *spec = argc > 1 ? argv[i + 1] : dflt[i];
+		int n, m;
+		if (sscanf(spec, "%dx%d", &n, &m) != 2 || n < 1 || m < 1 || n > 5000 || m > 64) {
+			fprintf(stderr, "bad size '%s': use NxM (processes x threads)\n", spec);
+			return 3;
+		}
+		run(n, m);
+	}
+	return 0;
+}

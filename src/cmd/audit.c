@@ -1,0 +1,150 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * hiddenq audit: the tuning checklist, pass / fail / unknown per item with
+ * its evidence and the fix.  On a host: the running QEMU command lines and
+ * libvirt's domain XML (files and, with --virsh, the read-only API), plus
+ * the host's own settings.  In a guest: what the guest can see of itself.
+ * A guest that runs VMs gets both.  Exit: 1 if any item fails, else 0;
+ * 3 when it could not run.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/util.h"
+#include "../host/audit.h"
+#include "../sinks/report.h"
+#include "cmd.h"
+
+static void usage(FILE *out)
+{
+	fputs("Usage: hiddenq audit [OPTIONS]\n"
+	      "\n"
+	      "The tuning checklist for a KVM host, its VMs and a guest: virtio disks and NICs,\n"
+	      "disk cache and IO mode, raw vs qcow2, IO schedulers, multi-queue virtio-net,\n"
+	      "NUMA pinning and VMs larger than a node, huge pages, cpufreq and C-states, CPU\n"
+	      "model and live migration, overcommit ratios, mitigations, THP; in a guest its\n"
+	      "devices, queue counts, scheduler, clocksource and cpuidle driver.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -x, --xml FILE        also audit this libvirt domain XML (repeatable)\n"
+	      "      --only-xml        audit only the --xml files (no running VMs, no libvirt dirs)\n"
+	      "      --virsh           also ask libvirt's read-only API (virsh -r dumpxml)\n"
+	      "      --root DIR        read /proc and /sys from DIR (a snapshot) instead of /\n"
+	      "  -j, --json            one JSON object on stdout\n"
+	      "  -v, --verbose         every note, also on passing items\n"
+	      "  -q, --quiet           no warnings on stderr\n"
+	      "  -h, --help            this help\n"
+	      "\n"
+	      "Exit status: 0 nothing failed, 1 some item failed, 3 could not run.\n"
+	      "\n"
+	      "Examples:\n"
+	      "  hiddenq audit\n"
+	      "  hiddenq audit --json --xml /etc/libvirt/qemu/db1.xml\n",
+	      out);
+}
+
+static int fail(bool json, const char *msg)
+{
+	if (json) {
+		json_t *j = report_json_error(msg);
+		json_print(stdout, j);
+		json_decref(j);
+	}
+	log_err("%s", msg);
+	return EXIT_UNUSABLE;
+}
+
+int cmd_audit(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "xml", required_argument, NULL, 'x' },
+		{ "only-xml", no_argument, NULL, 'O' },
+		{ "virsh", no_argument, NULL, 'V' },
+		{ "root", required_argument, NULL, 'R' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	bool json = false, verbose = false, only_xml = false, virsh = false;
+	const char *root = "/";
+	const char *xml[64];
+	unsigned nxml = 0;
+	int c;
+	optind = 1;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
+			json = true;
+	while ((c = getopt_long(argc, argv, "x:jvqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'x':
+			if (nxml >= 64)
+				return fail(json, "too many --xml files (64 at most)");
+			xml[nxml++] = optarg;
+			break;
+		case 'O': only_xml = true; break;
+		case 'V': virsh = true; break;
+		case 'R': root = optarg; break;
+		case 'j': json = true; break;
+		case 'v': verbose = true; break;
+		case 'q': hq_quiet = true; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return fail(json, "bad arguments to audit");
+		}
+	}
+	if (optind < argc) {
+		char *m = xasprintf("unexpected argument '%s'", argv[optind]);
+		int r = fail(json, m);
+		free(m);
+		return r;
+	}
+	struct fsroot fr;
+	int ret = fsroot_init(&fr, root, strcmp(root, "/") != 0);
+	if (ret < 0) {
+		char *m = xasprintf("cannot open %s: %s", root, strerror(-ret));
+		int r = fail(json, m);
+		free(m);
+		return r;
+	}
+	struct audit_ctx ctx;
+	audit_ctx_init(&ctx, &fr);
+	for (unsigned i = 0; i < nxml; i++) {
+		char *why;
+		if (audit_add_xml_file(&ctx, xml[i], &why) < 0) {
+			int r = fail(json, why);
+			free(why);
+			audit_ctx_done(&ctx);
+			fsroot_done(&fr);
+			return r;
+		}
+	}
+	if (nxml)
+		ctx.host = true; /* domain XML is a host's configuration */
+	if (!only_xml) {
+		audit_scan_running(&ctx);
+		audit_scan_libvirt(&ctx, virsh);
+		if (ctx.nvms)
+			ctx.host = true;
+	}
+	struct audit_out o;
+	audit_run(&ctx, &o);
+	int code = EXIT_OK;
+	for (size_t i = 0; i < o.n; i++)
+		if (o.v[i].r == AU_FAIL)
+			code = EXIT_WARN;
+	if (json) {
+		json_t *j = audit_json(&ctx, &o);
+		json_print(stdout, j);
+		json_decref(j);
+	} else {
+		audit_print(stdout, &ctx, &o, verbose);
+	}
+	audit_out_done(&o);
+	audit_ctx_done(&ctx);
+	fsroot_done(&fr);
+	fflush(stdout);
+	return code;
+}

@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * hiddenq vms: KVM host mode.  Every VM process on this machine, per vCPU
+ * the run delay its guest sees as steal, CPU use and where each thread may
+ * and did run; the overlap matrix and the demand per CPU; memory per VM
+ * (THP, hugetlbfs, host swap, NUMA placement); taps; disks through QMP
+ * sockets this run owns (--qmp); and the cpu-pinning-conflict finding.
+ * Exit code as diagnose: that finding's severity.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../analysis/analysis.h"
+#include "../analysis/rules_host.h"
+#include "../core/util.h"
+#include "../host/vms.h"
+#include "../sample/bundle.h"
+#include "../sample/sampler.h"
+#include "../sinks/report.h"
+#include "cmd.h"
+
+static void usage(FILE *out)
+{
+	fputs("Usage: hiddenq vms [OPTIONS]\n"
+	      "\n"
+	      "KVM host mode: the VM processes on this machine (QEMU, also under libvirt;\n"
+	      "Firecracker, Cloud Hypervisor, crosvm, kvmtool) and the queues they wait in.\n"
+	      "Per vCPU thread: its run delay, which is exactly the steal its guest sees, CPU\n"
+	      "use, the CPUs it may run on and the one it ran on.  Also the VMs' emulator, IO\n"
+	      "and vhost threads, memory (THP, hugetlbfs, host swap, NUMA placement), taps,\n"
+	      "which VMs share which CPUs, and the demand per CPU.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -d, --duration TIME   how long to watch (default 5s)\n"
+	      "  -i, --interval TIME   sampling interval (default 200ms)\n"
+	      "  -r, --replay DIR      analyse a capture bundle taken with host mode\n"
+	      "      --qmp NAME=SOCKET query-blockstats on a QMP socket this run owns (QMP\n"
+	      "                        allows one client: never a monitor another manager\n"
+	      "                        such as libvirt holds); repeatable\n"
+	      "  -j, --json            one JSON object on stdout\n"
+	      "  -v, --verbose         every thread, also idle ones\n"
+	      "  -q, --quiet           no warnings on stderr\n"
+	      "  -h, --help            this help\n"
+	      "\n"
+	      "Exit status: 0 ok, 1 warn, 2 crit (cpu-pinning-conflict), 3 could not run.\n"
+	      "\n"
+	      "Examples:\n"
+	      "  hiddenq vms\n"
+	      "  hiddenq vms --json --duration 10\n"
+	      "  hiddenq vms --qmp web1=/run/web1.qmp\n",
+	      out);
+}
+
+static int fail(bool json, const char *msg)
+{
+	if (json) {
+		json_t *j = report_json_error(msg);
+		json_print(stdout, j);
+		json_decref(j);
+	}
+	log_err("%s", msg);
+	return EXIT_UNUSABLE;
+}
+
+static void on_sample(struct sample *s, void *arg)
+{
+	analysis_feed(arg, s);
+	sample_done(s);
+}
+
+int cmd_vms(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "duration", required_argument, NULL, 'd' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "replay", required_argument, NULL, 'r' },
+		{ "qmp", required_argument, NULL, 'Q' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	uint64_t duration = 5000000000ull, interval = 200000000ull;
+	const char *replay = NULL;
+	bool json = false, verbose = false;
+	const char *qmp[VMSCAN_MAX_QMP + 1] = { 0 };
+	unsigned nqmp = 0;
+	int c;
+	optind = 1;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
+			json = true;
+	while ((c = getopt_long(argc, argv, "d:i:r:jvqh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			if (parse_duration_ns(optarg, &duration) < 0)
+				return fail(json, "bad --duration: use e.g. 5, 5s, 500ms or 1m");
+			break;
+		case 'i':
+			if (parse_duration_ns(optarg, &interval) < 0 || interval < 10000000ull)
+				return fail(json, "bad --interval: use e.g. 200ms (at least 10ms)");
+			break;
+		case 'r': replay = optarg; break;
+		case 'Q': {
+			const char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg || !eq[1] || nqmp >= VMSCAN_MAX_QMP)
+				return fail(json, "bad --qmp: use NAME=SOCKET (the VM's name, a QMP unix socket you own)");
+			qmp[nqmp++] = optarg;
+			break;
+		}
+		case 'j': json = true; break;
+		case 'v': verbose = true; break;
+		case 'q': hq_quiet = true; break;
+		case 'h': usage(stdout); return EXIT_OK;
+		default: usage(stderr); return fail(json, "bad arguments to vms");
+		}
+	}
+	if (optind < argc) {
+		char *m = xasprintf("unexpected argument '%s'", argv[optind]);
+		int r = fail(json, m);
+		free(m);
+		return r;
+	}
+	if (interval > duration)
+		return fail(json, "--interval is longer than --duration");
+
+	struct analysis an;
+	struct sampler sp;
+	struct bundle_reader br;
+	bool live = replay == NULL;
+	if (live) {
+		struct sampler_opts so = {
+			.interval_ns = interval,
+			.count = (unsigned)(duration / interval) + 1,
+			.vms = true,
+			.vms_qmp = qmp,
+		};
+		int ret = sampler_init(&sp, "/", &so);
+		if (ret < 0) {
+			char *m = xasprintf("cannot open /: %s", strerror(-ret));
+			int rc = fail(json, m);
+			free(m);
+			return rc;
+		}
+		if (geteuid() != 0)
+			log_warn("not root: VMs of other users, their memory maps, tap fds and KVM debugfs are not "
+				 "visible; run as root for the full picture");
+		analysis_init(&an, &sp.statics, "live");
+		install_exit_handlers();
+		if (!json && !hq_quiet && isatty(STDERR_FILENO))
+			fprintf(stderr, "hiddenq: watching VMs for %.1f s (Ctrl-C to stop early)...\n",
+				(double)duration / 1e9);
+		sampler_run(&sp, on_sample, &an);
+	} else {
+		char *why;
+		int ret = bundle_open(&br, replay, &why);
+		if (ret < 0) {
+			int rc = fail(json, why);
+			free(why);
+			return rc;
+		}
+		struct sample first;
+		if (bundle_next(&br, &first) <= 0) {
+			bundle_close(&br);
+			char *m = xasprintf("%s: no usable sample in the bundle", replay);
+			int rc = fail(json, m);
+			free(m);
+			return rc;
+		}
+		analysis_init(&an, &br.statics, replay);
+		on_sample(&first, &an);
+		struct sample s;
+		while (bundle_next(&br, &s) > 0)
+			on_sample(&s, &an);
+	}
+	analysis_finish(&an);
+	int code;
+	if (!an.host) {
+		code = fail(json, live ? "host mode found nothing to read (no /proc?)"
+				       : "this bundle has no host-mode data (.hiddenq/vms.json): capture it with "
+					 "hiddenq capture on the host");
+	} else {
+		struct findings fs = { 0 };
+		struct finding *f = findings_add(&fs, "cpu-pinning-conflict", 6, "host-cpu-pinning", "VM pinning");
+		rule_pinning(&an, f);
+		code = findings_exit_code(&fs);
+		if (code == EXIT_UNUSABLE)
+			code = EXIT_OK; /* no VMs is an answer, not a failure */
+		if (json) {
+			json_t *j = vms_json(an.host);
+			json_t *fj = report_json(&an, &fs);
+			json_object_set(j, "findings", json_object_get(fj, "findings"));
+			json_object_set_new(j, "hiddenq", json_string(HQ_VERSION));
+			json_decref(fj);
+			json_print(stdout, j);
+			json_decref(j);
+		} else {
+			vms_print(stdout, an.host, verbose);
+			fprintf(stdout, "\n%-7s %s: %s\n", severity_name(f->sev), f->id, f->title);
+			if (f->detail)
+				fprintf(stdout, "        %s\n", f->detail);
+			if (f->explain)
+				fprintf(stdout, "        %s\n", f->explain);
+			for (size_t i = 0; i < f->nnext; i++)
+				fprintf(stdout, "        -> %s\n", f->next[i]);
+		}
+		findings_done(&fs);
+	}
+	analysis_done(&an);
+	if (live)
+		sampler_done(&sp);
+	else
+		bundle_close(&br);
+	fflush(stdout);
+	return code;
+}

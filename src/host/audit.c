@@ -1,0 +1,1254 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * The tuning checklist (see audit.h).  Divisions: helpers, host items, VM
+ * items, guest items, the table, inputs (running VMs, libvirt XML), output.
+ */
+#include "audit.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../analysis/findings.h"
+#include "../core/util.h"
+#include "../parse/memparse.h"
+#include "vmscan.h"
+
+#define TH(t) (thresholds[t])
+
+const char *audit_result_name(enum audit_result r)
+{
+	return r == AU_PASS ? "pass" : r == AU_FAIL ? "fail" : "unknown";
+}
+
+/* ---- helpers ---- */
+
+static struct audit_res *add(struct audit_out *o, const struct audit_item *it, const char *subject,
+			     enum audit_result r, const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static struct audit_res *add(struct audit_out *o, const struct audit_item *it, const char *subject,
+			     enum audit_result r, const char *fmt, ...)
+{
+	xgrow((void **)&o->v, sizeof(*o->v), &o->cap, o->n);
+	struct audit_res *x = &o->v[o->n++];
+	memset(x, 0, sizeof(*x));
+	x->id = it->id;
+	x->title = it->title;
+	x->scope = it->scope;
+	x->fix = it->fix;
+	x->r = r;
+	str_copy(x->subject, sizeof(x->subject), subject ? subject : "");
+	va_list ap;
+	va_start(ap, fmt);
+	if (vasprintf(&x->evidence, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	return x;
+}
+
+static void note(struct audit_res *x, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note(struct audit_res *x, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	free(x->note);
+	if (vasprintf(&x->note, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+}
+
+/* first line of a small file under the root, trimmed; false if unreadable */
+static bool rd(const struct audit_ctx *c, const char *rel, char *out, size_t n)
+{
+	char *data;
+	size_t len;
+	out[0] = '\0';
+	int r = fsroot_read(c->root, rel, &data, &len, 1 << 16);
+	if (r < 0 && r != -EFBIG)
+		return false;
+	size_t k = 0;
+	for (size_t i = 0; i < len && data[i] != '\n' && k + 1 < n; i++)
+		out[k++] = data[i];
+	while (k && out[k - 1] == ' ')
+		k--;
+	out[k] = '\0';
+	free(data);
+	return true;
+}
+
+static bool rdf(const struct audit_ctx *c, char *out, size_t n, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static bool rdf(const struct audit_ctx *c, char *out, size_t n, const char *fmt, ...)
+{
+	char rel[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(rel, sizeof(rel), fmt, ap);
+	va_end(ap);
+	return rd(c, rel, out, n);
+}
+
+/* names in a directory under the root, sorted; caller frees with free_names */
+static char **list_dir(const struct audit_ctx *c, const char *rel, size_t *n)
+{
+	*n = 0;
+	int fd = fsroot_opendir(c->root, rel);
+	if (fd < 0)
+		return NULL;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return NULL;
+	}
+	char **v = NULL;
+	size_t cap = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && *n < 4096) {
+		if (de->d_name[0] == '.')
+			continue;
+		xgrow((void **)&v, sizeof(*v), &cap, *n);
+		v[(*n)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	for (size_t i = 1; i < *n; i++)
+		for (size_t j = i; j > 0 && strcmp(v[j - 1], v[j]) > 0; j--) {
+			char *t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return v;
+}
+
+static void free_names(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* target of a symlink under the root ("" if none) */
+static void rlink(const struct audit_ctx *c, const char *rel, char *out, size_t n)
+{
+	out[0] = '\0';
+	ssize_t l = readlinkat(c->root->dirfd, rel, out, n - 1);
+	out[l > 0 ? l : 0] = '\0';
+}
+
+static const char *base(const char *p)
+{
+	const char *s = strrchr(p, '/');
+	return s ? s + 1 : p;
+}
+
+static bool skip_blockdev(const char *n)
+{
+	static const char *const pfx[] = { "loop", "ram", "zram", "dm-", "md", "sr", "nbd", "fd" };
+	for (size_t i = 0; i < ARRAY_SIZE(pfx); i++)
+		if (!strncmp(n, pfx[i], strlen(pfx[i])))
+			return true;
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* host items                                                          */
+/* ------------------------------------------------------------------ */
+
+static void io_scheduler(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o, bool guest)
+{
+	size_t n;
+	char **devs = list_dir(c, "sys/block", &n);
+	unsigned seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *d = devs[i];
+		if (skip_blockdev(d))
+			continue;
+		bool virtio = !strncmp(d, "vd", 2);
+		if (guest != virtio && !(guest && !strncmp(d, "sd", 2)))
+			continue;
+		char line[256], sched[32], rot[8];
+		if (!rdf(c, line, sizeof(line), "sys/block/%s/queue/scheduler", d))
+			continue;
+		bracket_choice(line, strlen(line), sched, sizeof(sched));
+		rdf(c, rot, sizeof(rot), "sys/block/%s/queue/rotational", d);
+		seen++;
+		const char *want;
+		bool ok;
+		if (virtio) {
+			want = "none (the host schedules; mq-deadline is fine too)";
+			ok = !strcmp(sched, "none") || !strcmp(sched, "mq-deadline");
+		} else if (!strncmp(d, "nvme", 4)) {
+			want = "none";
+			ok = !strcmp(sched, "none");
+		} else if (!strcmp(rot, "1")) {
+			want = "mq-deadline (or bfq)";
+			ok = !strcmp(sched, "mq-deadline") || !strcmp(sched, "bfq");
+		} else {
+			want = "mq-deadline or none";
+			ok = !strcmp(sched, "mq-deadline") || !strcmp(sched, "none");
+		}
+		add(o, it, d, ok ? AU_PASS : AU_FAIL, "scheduler %s (%s), want %s", sched[0] ? sched : "?",
+		    virtio ? "virtio disk" : !strncmp(d, "nvme", 4) ? "NVMe" : !strcmp(rot, "1") ? "rotational" : "SSD",
+		    want);
+	}
+	free_names(devs, n);
+	if (!seen)
+		add(o, it, NULL, AU_UNKNOWN, "no %s block devices with a scheduler under /sys/block",
+		    guest ? "virtio or SCSI" : "physical");
+}
+
+static void host_io_scheduler(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	io_scheduler(c, it, o, false);
+}
+
+static void host_cpufreq(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	char drv[64], gov[64], epp[64];
+	if (!rd(c, "sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", gov, sizeof(gov))) {
+		struct audit_res *x = add(o, it, NULL, AU_UNKNOWN, "no cpufreq (sys/devices/system/cpu/cpu0/cpufreq)");
+		note(x, c->guest ? "in a VM the host sets CPU frequency; audit it there"
+				 : "the firmware controls frequency (no cpufreq driver loaded)");
+		return;
+	}
+	rd(c, "sys/devices/system/cpu/cpu0/cpufreq/scaling_driver", drv, sizeof(drv));
+	bool have_epp = rd(c, "sys/devices/system/cpu/cpu0/cpufreq/energy_performance_preference", epp, sizeof(epp));
+	bool ok = !strcmp(gov, "performance") ||
+		  (have_epp && !strcmp(epp, "performance") && strstr(drv, "pstate") != NULL);
+	add(o, it, "cpu0", ok ? AU_PASS : AU_FAIL, "driver %s, governor %s%s%s", drv[0] ? drv : "?", gov,
+	    have_epp ? ", EPP " : "", have_epp ? epp : "");
+}
+
+static void host_cstates(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	char drv[64], name[64], lat[32], dis[8];
+	rd(c, "sys/devices/system/cpu/cpuidle/current_driver", drv, sizeof(drv));
+	int deepest = -1;
+	long deep_lat = -1;
+	char deep_name[64] = "";
+	for (int s = 0; s < 16; s++) {
+		if (!rdf(c, lat, sizeof(lat), "sys/devices/system/cpu/cpu0/cpuidle/state%d/latency", s))
+			break;
+		rdf(c, name, sizeof(name), "sys/devices/system/cpu/cpu0/cpuidle/state%d/name", s);
+		if (rdf(c, dis, sizeof(dis), "sys/devices/system/cpu/cpu0/cpuidle/state%d/disable", s) && !strcmp(dis, "1"))
+			continue;
+		deepest = s;
+		deep_lat = atol(lat);
+		str_copy(deep_name, sizeof(deep_name), name);
+	}
+	if (deepest < 0) {
+		struct audit_res *x = add(o, it, NULL, AU_UNKNOWN, "no cpuidle states (driver %s)", drv[0] ? drv : "none");
+		if (c->guest)
+			note(x, "in a VM the host's C-states decide wake-up latency; audit them there");
+		return;
+	}
+	bool ok = TH(T_CSTATE_EXIT_US).warn < 0 || deep_lat < TH(T_CSTATE_EXIT_US).warn;
+	struct audit_res *x = add(o, it, "cpu0", ok ? AU_PASS : AU_FAIL,
+				  "deepest enabled C-state %s exits in %ld us (driver %s; limit %.0f us)", deep_name,
+				  deep_lat, drv[0] ? drv : "?", TH(T_CSTATE_EXIT_US).warn);
+	if (c->guest)
+		note(x, "these are the guest's idle states; the host's decide the real wake-up latency");
+}
+
+static void thp(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	char line[128], en[32], df[32];
+	if (!rd(c, "sys/kernel/mm/transparent_hugepage/enabled", line, sizeof(line))) {
+		add(o, it, NULL, AU_UNKNOWN, "no /sys/kernel/mm/transparent_hugepage (kernel without THP)");
+		return;
+	}
+	bracket_choice(line, strlen(line), en, sizeof(en));
+	rd(c, "sys/kernel/mm/transparent_hugepage/defrag", line, sizeof(line));
+	bracket_choice(line, strlen(line), df, sizeof(df));
+	if (!strcmp(df, "always")) {
+		struct audit_res *x = add(o, it, NULL, AU_FAIL, "enabled=%s defrag=%s", en, df);
+		note(x, "defrag=always compacts memory inside page faults: multi-second stalls under fragmentation");
+	} else if (!strcmp(en, "never") && c->host && !c->guest) {
+		struct audit_res *x = add(o, it, NULL, AU_FAIL, "enabled=%s defrag=%s", en, df);
+		note(x, "guests lose 2 MiB backing (TLB reach) unless they use hugetlbfs");
+	} else {
+		struct audit_res *x = add(o, it, NULL, AU_PASS, "enabled=%s defrag=%s", en, df);
+		if (!strcmp(en, "madvise"))
+			note(x, "QEMU madvises guest RAM, so guests still get THP under madvise");
+	}
+}
+
+static void mitigations(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	size_t n;
+	char **v = list_dir(c, "sys/devices/system/cpu/vulnerabilities", &n);
+	if (!n) {
+		add(o, it, NULL, AU_UNKNOWN, "no /sys/devices/system/cpu/vulnerabilities (kernel before 4.15?)");
+		free_names(v, n);
+		return;
+	}
+	char bad[1024] = "", line[256];
+	size_t bo = 0;
+	unsigned nbad = 0, nmit = 0, nna = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!rdf(c, line, sizeof(line), "sys/devices/system/cpu/vulnerabilities/%s", v[i]))
+			continue;
+		if (!strncmp(line, "Vulnerable", 10)) {
+			nbad++;
+			if (bo + strlen(v[i]) + 40 < sizeof(bad))
+				bo += (size_t)snprintf(bad + bo, sizeof(bad) - bo, "%s%s (%.60s)", bo ? ", " : "", v[i], line);
+		} else if (!strncmp(line, "Not affected", 12)) {
+			nna++;
+		} else {
+			nmit++;
+		}
+	}
+	free_names(v, n);
+	if (nbad)
+		add(o, it, NULL, AU_FAIL, "%u vulnerable: %s", nbad, bad);
+	else
+		add(o, it, NULL, AU_PASS, "%u mitigated, %u not affected, none vulnerable", nmit, nna);
+}
+
+static unsigned running_vcpus(const struct audit_ctx *c, unsigned *nrun, uint64_t *mem)
+{
+	unsigned v = 0;
+	*nrun = 0;
+	*mem = 0;
+	for (size_t i = 0; i < c->nvms; i++)
+		if (c->vms[i].pid) {
+			(*nrun)++;
+			v += c->vms[i].conf.vcpus;
+			*mem += c->vms[i].conf.mem_mib;
+		}
+	return v;
+}
+
+static void ratio_item(const struct audit_item *it, struct audit_out *o, double r, int t, const char *what,
+		       const char *sensitive)
+{
+	if (r <= TH(t).warn) {
+		add(o, it, NULL, AU_PASS, "%s %.2f:1 (usual range up to %.1f:1)", what, r, TH(t).crit);
+	} else if (r <= TH(t).crit) {
+		struct audit_res *x = add(o, it, NULL, AU_PASS, "%s %.2f:1, within the usual %.1f:1-%.1f:1", what, r,
+					  TH(t).warn, TH(t).crit);
+		note(x, "%s", sensitive);
+	} else {
+		add(o, it, NULL, AU_FAIL, "%s %.2f:1, above %.1f:1", what, r, TH(t).crit);
+	}
+}
+
+static void overcommit_cpu(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	unsigned nrun;
+	uint64_t mem;
+	unsigned v = running_vcpus(c, &nrun, &mem);
+	if (!nrun || !c->ncpus) {
+		struct audit_res *x = add(o, it, NULL, AU_PASS, "no running VMs");
+		note(x, "nothing to overcommit");
+		return;
+	}
+	char what[96];
+	snprintf(what, sizeof(what), "%u vCPUs of %u VMs on %u CPUs:", v, nrun, c->ncpus);
+	ratio_item(it, o, (double)v / c->ncpus, T_VCPU_PER_CPU, what,
+		   "too high for latency-sensitive VMs (2:1 or 1:1 for those)");
+}
+
+static void overcommit_mem(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	unsigned nrun;
+	uint64_t mem;
+	running_vcpus(c, &nrun, &mem);
+	if (!nrun || !c->memtotal_kb) {
+		struct audit_res *x = add(o, it, NULL, nrun ? AU_UNKNOWN : AU_PASS,
+					  nrun ? "no MemTotal in /proc/meminfo" : "no running VMs");
+		(void)x;
+		return;
+	}
+	char what[96];
+	snprintf(what, sizeof(what), "%llu MiB of guest memory on %llu MiB:", (unsigned long long)mem,
+		 (unsigned long long)(c->memtotal_kb / 1024));
+	ratio_item(it, o, (double)mem * 1024 / (double)c->memtotal_kb, T_GUEST_MEM_RATIO, what,
+		   "never overcommit memory under databases; watch host swap (hiddenq vms: VmSwap per VM)");
+}
+
+/* ------------------------------------------------------------------ */
+/* VM items                                                            */
+/* ------------------------------------------------------------------ */
+
+static void subject_of(const struct audit_vm *vm, char *s, size_t n)
+{
+	snprintf(s, n, "%s", vm->conf.name[0] ? vm->conf.name : vm->origin);
+}
+
+static void vm_virtio_disk(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	for (size_t i = 0; i < c->nvms; i++) {
+		const struct audit_vm *vm = &c->vms[i];
+		char s[160], bad[512] = "", good[512] = "";
+		size_t bo = 0, go = 0;
+		unsigned nb = 0, ng = 0;
+		subject_of(vm, s, sizeof(s));
+		for (unsigned k = 0; k < vm->conf.ndisks; k++) {
+			const struct vm_disk *d = &vm->conf.disks[k];
+			if (d->cdrom)
+				continue;
+			if (vmconf_disk_is_virtio(d)) {
+				ng++;
+				if (go + 80 < sizeof(good))
+					go += (size_t)snprintf(good + go, sizeof(good) - go, "%s%s %s", go ? ", " : "",
+							       d->id[0] ? d->id : "?", d->model);
+			} else {
+				nb++;
+				if (bo + 80 < sizeof(bad))
+					bo += (size_t)snprintf(bad + bo, sizeof(bad) - bo, "%s%s %s (%s)", bo ? ", " : "",
+							       d->id[0] ? d->id : "?", d->model, d->bus);
+			}
+		}
+		if (nb)
+			add(o, it, s, AU_FAIL, "emulated disk controller: %s", bad);
+		else if (ng)
+			add(o, it, s, AU_PASS, "%s", good);
+		else
+			note(add(o, it, s, AU_PASS, "no disks"), "nothing to check (diskless or network boot)");
+	}
+}
+
+static void vm_virtio_nic(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	for (size_t i = 0; i < c->nvms; i++) {
+		const struct audit_vm *vm = &c->vms[i];
+		char s[160];
+		subject_of(vm, s, sizeof(s));
+		unsigned nn = 0;
+		for (unsigned k = 0; k < vm->conf.nnics; k++) {
+			const struct vm_nic *n = &vm->conf.nics[k];
+			if (!n->model[0])
+				continue; /* a backend no device uses */
+			nn++;
+			char sub[200];
+			snprintf(sub, sizeof(sub), "%s %s", s, n->id[0] ? n->id : n->ifname);
+			if (vmconf_nic_is_virtio(n))
+				add(o, it, sub, AU_PASS, "%s on %s%s", n->model, n->backend[0] ? n->backend : "?",
+				    n->vhost == 1 ? " (vhost)" : "");
+			else
+				add(o, it, sub, AU_FAIL, "emulated NIC %s on %s", n->model, n->backend[0] ? n->backend : "?");
+		}
+		if (!nn)
+			note(add(o, it, s, AU_PASS, "no network devices"), "nothing to check");
+	}
+}
+
+static void vm_disk_cache(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	for (size_t i = 0; i < c->nvms; i++) {
+		const struct audit_vm *vm = &c->vms[i];
+		char s[160];
+		subject_of(vm, s, sizeof(s));
+		for (unsigned k = 0; k < vm->conf.ndisks; k++) {
+			const struct vm_disk *d = &vm->conf.disks[k];
+			if (d->cdrom)
+				continue;
+			char sub[200];
+			snprintf(sub, sizeof(sub), "%s %s", s, d->id[0] ? d->id : "?");
+			bool direct = !strcmp(d->cache, "none") || !strcmp(d->cache, "directsync");
+			bool aio = !strcmp(d->aio, "native") || !strcmp(d->aio, "io_uring");
+			struct audit_res *x = add(o, it, sub, direct && aio ? AU_PASS : AU_FAIL, "cache=%s io=%s",
+						  d->cache[0] ? d->cache : "?", d->aio[0] ? d->aio : "?");
+			if (!direct && !strcmp(d->cache, "unsafe"))
+				note(x, "unsafe ignores the guest's flushes: a host crash loses data the guest believed written");
+			else if (!direct)
+				note(x, "the host page cache holds guest writes: memory counted twice, and writes not yet "
+					"flushed are lost if the host crashes");
+			else if (!aio)
+				note(x, "cache is right; io=threads adds a thread pool hop per request");
+		}
+	}
+}
+
+static void vm_disk_format(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	for (size_t i = 0; i < c->nvms; i++) {
+		const struct audit_vm *vm = &c->vms[i];
+		char s[160];
+		subject_of(vm, s, sizeof(s));
+		for (unsigned k = 0; k < vm->conf.ndisks; k++) {
+			const struct vm_disk *d = &vm->conf.disks[k];
+			if (d->cdrom)
+				continue;
+			char sub[200];
+			snprintf(sub, sizeof(sub), "%s %s", s, d->id[0] ? d->id : "?");
+			if (!d->format[0]) {
+				add(o, it, sub, AU_UNKNOWN, "format not stated (%s)", d->file);
+			} else if (!strcmp(d->format, "raw")) {
+				add(o, it, sub, AU_PASS, "raw %s", d->file);
+			} else {
+				struct audit_res *x = add(o, it, sub, AU_FAIL, "%s %s", d->format, d->file);
+				note(x, "fine for disks that are not latency-critical (snapshots, thin provisioning); "
+					"metadata lookups and allocation add latency");
+			}
+		}
+	}
+}
+
+static void vm_nic_multiqueue(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	for (size_t i = 0; i < c->nvms; i++) {
+		const struct audit_vm *vm = &c->vms[i];
+		char s[160];
+		subject_of(vm, s, sizeof(s));
+		unsigned vc = vm->conf.vcpus ? vm->conf.vcpus : 1;
+		for (unsigned k = 0; k < vm->conf.nnics; k++) {
+			const struct vm_nic *n = &vm->conf.nics[k];
+			if (!n->model[0] || !vmconf_nic_is_virtio(n))
+				continue;
+			char sub[200];
+			snprintf(sub, sizeof(sub), "%s %s", s, n->id[0] ? n->id : n->ifname);
+			if (!strcmp(n->backend, "user")) {
+				struct audit_res *x = add(o, it, sub, AU_UNKNOWN, "user-mode networking (slirp), %u vCPUs", vc);
+				note(x, "slirp has one queue in QEMU's main loop: a test path, not a production one");
+				continue;
+			}
+			unsigned q = n->queues > 0 ? (unsigned)n->queues : 1;
+			unsigned hostq = vm->tap_queues[k];
+			char hq[64] = "";
+			if (hostq)
+				snprintf(hq, sizeof(hq), "; %u tap queue%s open on the host", hostq, hostq == 1 ? "" : "s");
+			add(o, it, sub, q >= vc ? AU_PASS : AU_FAIL, "%u queue%s for %u vCPU%s%s", q, q == 1 ? "" : "s", vc,
+			    vc == 1 ? "" : "s", hq);
+		}
+	}
+}
+
+/* node of the host that holds all of mask, -1 if none */
+static int node_holding(const struct audit_ctx *c, const struct cpumask *m)
+{
+	for (unsigned n = 0; n < c->nnodes; n++) {
+		struct cpumask x;
+		cpumask_and(&x, m, &c->node_cpus[n]);
+		if (cpumask_weight(&x) == cpumask_weight(m))
+			return (int)n;
+	}
+	return -1;
+}
+
+static bool fits_node(const struct audit_ctx *c, const struct audit_vm *vm, unsigned *ncpu, uint64_t *nmem)
+{
+	*ncpu = 0;
+	*nmem = 0;
+	for (unsigned n = 0; n < c->nnodes; n++) {
+		unsigned w = cpumask_weight(&c->node_cpus[n]);
+		if (w > *ncpu)
+			*ncpu = w;
+		if (c->node_mem_kb[n] / 1024 > *nmem)
+			*nmem = c->node_mem_kb[n] / 1024;
+	}
+	return vm->conf.vcpus <= *ncpu && (!*nmem || vm->conf.mem_mib <= *nmem);
+}
+
+static void vm_numa_pinning(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	for (size_t i = 0; i < c->nvms; i++) {
+		const struct audit_vm *vm = &c->vms[i];
+		char s[160];
+		subject_of(vm, s, sizeof(s));
+		if (c->nnodes < 2) {
+			note(add(o, it, s, AU_PASS, "host has %u NUMA node%s", c->nnodes ? c->nnodes : 1,
+				 c->nnodes > 1 ? "s" : ""),
+			     "nothing to pin on a single-node host");
+			continue;
+		}
+		unsigned ncpu;
+		uint64_t nmem;
+		bool fits = fits_node(c, vm, &ncpu, &nmem);
+		int node = vm->have_cpus ? node_holding(c, &vm->vcpu_cpus) : -1;
+		bool pinned = node >= 0 || (vm->conf.vcpupin && vm->conf.numatune_nodeset[0]);
+		if (pinned) {
+			add(o, it, s, AU_PASS, "vCPUs confined to %s%d%s%s", node >= 0 ? "node " : "",
+			    node >= 0 ? node : 0, vm->conf.numatune_nodeset[0] ? ", memory nodeset " : "",
+			    vm->conf.numatune_nodeset);
+		} else if (!fits) {
+			add(o, it, s, vm->conf.numa_nodes >= 2 ? AU_PASS : AU_FAIL,
+			    "%u vCPUs / %llu MiB do not fit one node (%u CPUs, %llu MiB)%s", vm->conf.vcpus,
+			    (unsigned long long)vm->conf.mem_mib, ncpu, (unsigned long long)nmem,
+			    vm->conf.numa_nodes >= 2 ? "; guest has vNUMA nodes" : "; not pinned, no vNUMA");
+		} else {
+			note(add(o, it, s, AU_PASS, "fits one node, floats across %u nodes", c->nnodes),
+			     "pin (vCPUs and memory to one node) when it is latency-critical; pinning every VM early "
+			     "strands CPUs and is its own mistake");
+		}
+	}
+}
+
+static void vm_larger_than_node(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	for (size_t i = 0; i < c->nvms; i++) {
+		const struct audit_vm *vm = &c->vms[i];
+		char s[160];
+		subject_of(vm, s, sizeof(s));
+		unsigned ncpu;
+		uint64_t nmem;
+		if (c->nnodes < 2) {
+			note(add(o, it, s, AU_PASS, "single-node host"), "every VM is within the one node");
+			continue;
+		}
+		if (fits_node(c, vm, &ncpu, &nmem)) {
+			add(o, it, s, AU_PASS, "%u vCPUs, %llu MiB within a node (%u CPUs, %llu MiB)", vm->conf.vcpus,
+			    (unsigned long long)vm->conf.mem_mib, ncpu, (unsigned long long)nmem);
+		} else {
+			struct audit_res *x = add(o, it, s, vm->conf.numa_nodes >= 2 ? AU_PASS : AU_FAIL,
+						  "%u vCPUs, %llu MiB: larger than a node (%u CPUs, %llu MiB); guest "
+						  "NUMA nodes: %u",
+						  vm->conf.vcpus, (unsigned long long)vm->conf.mem_mib, ncpu,
+						  (unsigned long long)nmem, vm->conf.numa_nodes);
+			if (vm->conf.numa_nodes >= 2)
+				note(x, "vNUMA lets the guest place its work; pin each vNUMA node to a host node");
+		}
+	}
+}
+
+static void vm_hugepages(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	for (size_t i = 0; i < c->nvms; i++) {
+		const struct audit_vm *vm = &c->vms[i];
+		char s[160];
+		subject_of(vm, s, sizeof(s));
+		bool huge = vm->conf.hugepages || vm->hugetlb_kb > 0;
+		double thp = vm->rss_kb ? 100.0 * (double)vm->anon_huge_kb / (double)vm->rss_kb : -1;
+		char cov[64] = "";
+		if (thp >= 0)
+			snprintf(cov, sizeof(cov), ", THP covers %.0f %% of RSS", thp);
+		if (huge) {
+			add(o, it, s, AU_PASS, "hugetlbfs backing%s%s", vm->conf.mem_path[0] ? " " : "", vm->conf.mem_path);
+		} else if ((double)vm->conf.mem_mib < TH(T_HUGE_GUEST_MIB).warn) {
+			note(add(o, it, s, AU_PASS, "%llu MiB, no hugetlbfs%s", (unsigned long long)vm->conf.mem_mib, cov),
+			     "below %.0f MiB huge page backing is optional", TH(T_HUGE_GUEST_MIB).warn);
+		} else if (thp >= 50) {
+			note(add(o, it, s, AU_PASS, "%llu MiB%s", (unsigned long long)vm->conf.mem_mib, cov),
+			     "THP backs most of it; hugetlbfs would make it certain");
+		} else {
+			add(o, it, s, AU_FAIL, "%llu MiB without hugetlbfs%s", (unsigned long long)vm->conf.mem_mib, cov);
+		}
+	}
+}
+
+static void vm_cpu_model(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	for (size_t i = 0; i < c->nvms; i++) {
+		const struct audit_vm *vm = &c->vms[i];
+		char s[160];
+		subject_of(vm, s, sizeof(s));
+		const char *m = vm->conf.cpu_model;
+		bool tcg = !strcmp(vm->conf.accel, "tcg") || (!vm->conf.accel[0] && !strcmp(vm->conf.source, "cmdline"));
+		struct audit_res *x;
+		if (!strcmp(m, "host") || !strcmp(m, "host-passthrough") || !strcmp(m, "max") || !strcmp(m, "maximum")) {
+			x = add(o, it, s, AU_PASS, "%s", m);
+			note(x, "every host CPU feature reaches the guest; live migration only to hosts with the same CPU");
+		} else if (!strcmp(m, "host-model")) {
+			x = add(o, it, s, AU_PASS, "host-model");
+			note(x, "migratable across a mixed fleet; some features (and their speed) stay hidden");
+		} else if (!m[0] || !strncmp(m, "qemu64", 6) || !strncmp(m, "kvm64", 5) || !strncmp(m, "qemu32", 6) ||
+			   !strncmp(m, "kvm32", 5)) {
+			x = add(o, it, s, AU_FAIL, "%s", m[0] ? m : "default model (qemu64)");
+			note(x, "a baseline model hides AVX, AES-NI and more from the guest");
+		} else {
+			x = add(o, it, s, AU_PASS, "named model %s", m);
+			note(x, "a named model migrates between hosts that have it; features beyond it stay hidden");
+		}
+		if (tcg) {
+			char *old = x->note;
+			x->note = xasprintf("%s; accelerator %s: emulated, not KVM", old ? old : "",
+					    vm->conf.accel[0] ? vm->conf.accel : "tcg (none given)");
+			free(old);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* guest items                                                         */
+/* ------------------------------------------------------------------ */
+
+static void guest_devices(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	size_t n;
+	char **v = list_dir(c, "sys/class/net", &n);
+	char link[512], rel[300];
+	unsigned seen = 0;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(rel, sizeof(rel), "sys/class/net/%s/device/driver", v[i]);
+		rlink(c, rel, link, sizeof(link));
+		if (!link[0])
+			continue; /* virtual device */
+		seen++;
+		const char *d = base(link);
+		bool ok = !strcmp(d, "virtio_net") || !strcmp(d, "vmxnet3") || !strcmp(d, "xen_netfront") ||
+			  !strcmp(d, "hv_netvsc") || !strcmp(d, "ena") || !strcmp(d, "gve") || !strncmp(d, "mlx", 3) ||
+			  !strcmp(d, "iavf") || !strcmp(d, "ixgbevf");
+		add(o, it, v[i], ok ? AU_PASS : AU_FAIL, "NIC driver %s", d);
+	}
+	free_names(v, n);
+	v = list_dir(c, "sys/block", &n);
+	for (size_t i = 0; i < n; i++) {
+		if (skip_blockdev(v[i]))
+			continue;
+		snprintf(rel, sizeof(rel), "sys/block/%s", v[i]);
+		rlink(c, rel, link, sizeof(link));
+		seen++;
+		bool ok = strstr(link, "virtio") || strstr(link, "nvme") || strstr(link, "vbd") || strstr(link, "vmbus");
+		bool emul = strstr(link, "/ata") || strstr(link, "ide");
+		add(o, it, v[i], ok ? AU_PASS : emul ? AU_FAIL : AU_UNKNOWN, "disk on %s",
+		    ok ? (strstr(link, "virtio") ? "virtio" : "a paravirtual or passthrough controller")
+		       : emul ? "an emulated ATA/IDE controller" : "an unrecognised bus");
+	}
+	free_names(v, n);
+	if (!seen)
+		add(o, it, NULL, AU_UNKNOWN, "no NICs or disks with a device under /sys");
+}
+
+static unsigned count_prefix(const struct audit_ctx *c, const char *rel, const char *pfx)
+{
+	size_t n;
+	char **v = list_dir(c, rel, &n);
+	unsigned k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += !strncmp(v[i], pfx, strlen(pfx));
+	free_names(v, n);
+	return k;
+}
+
+static void guest_queues(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	size_t n;
+	char **v = list_dir(c, "sys/class/net", &n);
+	char link[512], rel[300];
+	unsigned seen = 0, cpus = c->ncpus ? c->ncpus : 1;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(rel, sizeof(rel), "sys/class/net/%s/device/driver", v[i]);
+		rlink(c, rel, link, sizeof(link));
+		if (strcmp(base(link), "virtio_net") != 0)
+			continue;
+		snprintf(rel, sizeof(rel), "sys/class/net/%s/queues", v[i]);
+		unsigned rx = count_prefix(c, rel, "rx-");
+		seen++;
+		struct audit_res *x = add(o, it, v[i], rx >= cpus ? AU_PASS : AU_FAIL, "%u RX queue%s for %u vCPU%s", rx,
+					  rx == 1 ? "" : "s", cpus, cpus == 1 ? "" : "s");
+		if (rx < cpus)
+			note(x, "one queue's interrupts land on one vCPU; on the host give the tap queues=%u "
+				"(libvirt <driver queues='%u'/>), then ethtool -L %s combined %u",
+			     cpus, cpus, v[i], cpus);
+	}
+	free_names(v, n);
+	v = list_dir(c, "sys/block", &n);
+	for (size_t i = 0; i < n; i++) {
+		if (strncmp(v[i], "vd", 2) != 0)
+			continue;
+		snprintf(rel, sizeof(rel), "sys/block/%s/mq", v[i]);
+		size_t m;
+		char **q = list_dir(c, rel, &m);
+		free_names(q, m);
+		seen++;
+		add(o, it, v[i], m >= cpus || m >= 4 ? AU_PASS : AU_FAIL, "%zu virtqueue%s for %u vCPU%s", m,
+		    m == 1 ? "" : "s", cpus, cpus == 1 ? "" : "s");
+	}
+	free_names(v, n);
+	if (!seen)
+		add(o, it, NULL, AU_UNKNOWN, "no virtio NICs or disks");
+}
+
+static void guest_io_scheduler(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	io_scheduler(c, it, o, true);
+}
+
+static void guest_clocksource(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	char cs[64];
+	if (!rd(c, "sys/devices/system/clocksource/clocksource0/current_clocksource", cs, sizeof(cs))) {
+		add(o, it, NULL, AU_UNKNOWN, "no current_clocksource");
+		return;
+	}
+	bool bad = !strcmp(cs, "hpet") || !strcmp(cs, "acpi_pm") || strstr(cs, "jiffies") != NULL;
+	struct audit_res *x = add(o, it, NULL, bad ? AU_FAIL : AU_PASS, "clocksource %s", cs);
+	if (bad)
+		note(x, "each clock read traps to the hypervisor; kvm-clock or a stable TSC reads in the guest "
+			"(a kernel that marked the TSC unstable fell back here: see dmesg)");
+}
+
+static void guest_cpuidle(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	char d[64];
+	if (!rd(c, "sys/devices/system/cpu/cpuidle/current_driver", d, sizeof(d))) {
+		add(o, it, NULL, AU_UNKNOWN, "no cpuidle driver (CONFIG_CPU_IDLE off): idle vCPUs halt");
+		return;
+	}
+	struct audit_res *x = add(o, it, NULL, AU_PASS, "cpuidle driver %s", d);
+	if (!strcmp(d, "haltpoll"))
+		note(x, "polls briefly before halting: fewer wake-up exits, some host CPU spent polling");
+	else
+		note(x, "cpuidle-haltpoll (KVM guests) cuts wake-up latency for bursty, latency-sensitive work");
+}
+
+/* ------------------------------------------------------------------ */
+/* the table                                                           */
+/* ------------------------------------------------------------------ */
+
+const struct audit_item audit_items[] = {
+	{ "vm-virtio-disk", "virtio disks, not emulated IDE/SATA/SCSI", "vm", vm_virtio_disk,
+	  "use virtio-blk or virtio-scsi (libvirt <target bus='virtio'/>); install the guest's virtio drivers first" },
+	{ "vm-virtio-nic", "virtio NICs, not emulated e1000/rtl8139", "vm", vm_virtio_nic,
+	  "use virtio-net (libvirt <model type='virtio'/>) with vhost" },
+	{ "vm-disk-cache-io", "disk cache=none with io=native or io_uring", "vm", vm_disk_cache,
+	  "libvirt <driver cache='none' io='native'/> (QEMU -blockdev cache.direct=on,aio=native)" },
+	{ "vm-disk-format", "raw images for latency-critical disks", "vm", vm_disk_format,
+	  "qemu-img convert -O raw for latency-critical disks; keep qcow2 where snapshots matter" },
+	{ "vm-nic-multiqueue", "multi-queue virtio-net, queues = vCPUs", "vm", vm_nic_multiqueue,
+	  "libvirt <driver name='vhost' queues='N'/> (QEMU -netdev tap,queues=N + -device virtio-net-pci,mq=on), "
+	  "then ethtool -L eth0 combined N in the guest" },
+	{ "vm-numa-pinning", "NUMA pinning where it pays", "vm", vm_numa_pinning,
+	  "virsh vcpupin / emulatorpin to one node's CPUs and virsh numatune --mode strict --nodeset N" },
+	{ "vm-larger-than-node", "VMs larger than a NUMA node have vNUMA", "vm", vm_larger_than_node,
+	  "give the guest NUMA cells that match host nodes (libvirt <cpu><numa><cell/>), pinned one to one" },
+	{ "vm-hugepages", "huge pages for large memory-intensive guests", "vm", vm_hugepages,
+	  "reserve vm.nr_hugepages and back the guest with <memoryBacking><hugepages/> (QEMU memory-backend-file "
+	  "mem-path=/dev/hugepages)" },
+	{ "vm-cpu-model", "CPU model: host-passthrough or host-model", "vm", vm_cpu_model,
+	  "host-passthrough for fixed hosts, host-model for fleets that live-migrate between CPU generations" },
+	{ "host-io-scheduler", "host IO scheduler: none for NVMe, mq-deadline for SATA", "host", host_io_scheduler,
+	  "echo none > /sys/block/nvme0n1/queue/scheduler (mq-deadline for SATA); persist with a udev rule" },
+	{ "host-cpufreq", "cpufreq governor performance (or EPP performance)", "host", host_cpufreq,
+	  "cpupower frequency-set -g performance (intel_pstate: EPP performance)" },
+	{ "host-cstates", "deepest C-state exit latency", "host", host_cstates,
+	  "limit deep C-states on latency-sensitive hosts (cpupower idle-set -D 10, or the BIOS)" },
+	{ "host-overcommit-cpu", "vCPU:CPU overcommit ratio", "host", overcommit_cpu,
+	  "move VMs away or shrink them; 2:1 or 1:1 for latency-sensitive VMs" },
+	{ "host-overcommit-memory", "guest memory overcommit ratio", "host", overcommit_mem,
+	  "move VMs away or shrink them; no memory overcommit under databases" },
+	{ "thp", "transparent huge page settings", "any", thp,
+	  "echo madvise > /sys/kernel/mm/transparent_hugepage/defrag (enabled=always or madvise)" },
+	{ "mitigations", "side-channel mitigations", "any", mitigations,
+	  "update microcode and the kernel; do not boot with mitigations=off on a shared host" },
+	{ "guest-devices", "guest sees paravirtual devices", "guest", guest_devices,
+	  "switch the VM's disks and NICs to virtio on the host" },
+	{ "guest-queues", "guest queue counts match its vCPUs", "guest", guest_queues,
+	  "host: -netdev tap,queues=N / virtio-blk num-queues=N; guest: ethtool -L" },
+	{ "guest-io-scheduler", "guest IO scheduler on virtio disks", "guest", guest_io_scheduler,
+	  "echo none > /sys/block/vda/queue/scheduler (the host schedules the real device)" },
+	{ "guest-clocksource", "guest clocksource kvm-clock or tsc", "guest", guest_clocksource,
+	  "echo kvm-clock > /sys/devices/system/clocksource/clocksource0/current_clocksource" },
+	{ "guest-cpuidle", "guest cpuidle driver", "guest", guest_cpuidle,
+	  "modprobe cpuidle-haltpoll (and boot with cpuidle_haltpoll.force=1 if needed)" },
+};
+const size_t audit_nitems = ARRAY_SIZE(audit_items);
+
+/* ------------------------------------------------------------------ */
+/* inputs                                                              */
+/* ------------------------------------------------------------------ */
+
+static void read_host_facts(struct audit_ctx *c)
+{
+	char buf[4096];
+	struct cpumask m;
+	if (rd(c, "sys/devices/system/cpu/online", buf, sizeof(buf)) && cpumask_parse(&m, buf, strlen(buf)) == 0)
+		c->ncpus = cpumask_weight(&m);
+	if (!c->ncpus) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		c->ncpus = n > 0 ? (unsigned)n : 1;
+	}
+	char *data;
+	size_t len;
+	if (fsroot_read(c->root, "proc/meminfo", &data, &len, 1 << 20) == 0) {
+		static const char *const k[] = { "MemTotal" };
+		bool f;
+		kv_extract(data, len, k, 1, &c->memtotal_kb, &f);
+		free(data);
+	}
+	for (unsigned n = 0; n < 64; n++) {
+		if (!rdf(c, buf, sizeof(buf), "sys/devices/system/node/node%u/cpulist", n))
+			continue;
+		cpumask_parse(&c->node_cpus[n], buf, strlen(buf));
+		char rel[96];
+		snprintf(rel, sizeof(rel), "sys/devices/system/node/node%u/meminfo", n);
+		if (fsroot_read(c->root, rel, &data, &len, 1 << 20) == 0) {
+			static const char *const k[] = { "MemTotal" };
+			bool f;
+			kv_extract(data, len, k, 1, &c->node_mem_kb[n], &f);
+			free(data);
+		}
+		c->nnodes = n + 1;
+	}
+	/* a guest: the CPU says it runs under a hypervisor */
+	data = NULL;
+	int r = fsroot_read(c->root, "proc/cpuinfo", &data, &len, 8u << 20);
+	if (r == 0 || r == -EFBIG) {
+		c->guest = strstr(data, " hypervisor") != NULL;
+		free(data);
+	}
+	c->host = !c->guest || fsroot_exists(c->root, "dev/kvm");
+}
+
+void audit_ctx_init(struct audit_ctx *c, const struct fsroot *root)
+{
+	memset(c, 0, sizeof(*c));
+	c->root = root;
+	read_host_facts(c);
+}
+
+void audit_ctx_done(struct audit_ctx *c)
+{
+	free(c->vms);
+	free(c->notes);
+	memset(c, 0, sizeof(*c));
+}
+
+static void add_note(struct audit_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_note(struct audit_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *m;
+	if (vasprintf(&m, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	char *n = xasprintf("%s%s%s", c->notes ? c->notes : "", c->notes ? "\n" : "", m);
+	free(m);
+	free(c->notes);
+	c->notes = n;
+}
+
+struct audit_vm *audit_add_vm(struct audit_ctx *c, const struct vmconf *conf, int pid, const char *origin)
+{
+	/* a running VM that libvirt also describes: keep one, the richer config */
+	for (size_t i = 0; i < c->nvms && conf->name[0]; i++) {
+		struct audit_vm *v = &c->vms[i];
+		if (strcmp(v->conf.name, conf->name) != 0)
+			continue;
+		if (!strcmp(conf->source, "libvirt")) {
+			struct vmconf keep = *conf;
+			if (!keep.accel[0])
+				str_copy(keep.accel, sizeof(keep.accel), v->conf.accel);
+			v->conf = keep;
+			snprintf(v->origin + strlen(v->origin), sizeof(v->origin) - strlen(v->origin), " + %s", origin);
+		}
+		if (pid)
+			v->pid = pid;
+		return v;
+	}
+	xgrow((void **)&c->vms, sizeof(*c->vms), &c->cap, c->nvms);
+	struct audit_vm *v = &c->vms[c->nvms++];
+	memset(v, 0, sizeof(*v));
+	v->conf = *conf;
+	v->pid = pid;
+	str_copy(v->origin, sizeof(v->origin), origin);
+	return v;
+}
+
+void audit_scan_running(struct audit_ctx *c)
+{
+	struct vmscan vs;
+	if (vmscan_init(&vs, c->root) < 0)
+		return;
+	vmscan_discover(&vs);
+	for (size_t i = 0; i < vs.n; i++) {
+		struct vm_proc *p = &vs.vms[i];
+		char rel[64];
+		snprintf(rel, sizeof(rel), "proc/%d/cmdline", p->pid);
+		char *data;
+		size_t len;
+		struct vmconf conf;
+		memset(&conf, 0, sizeof(conf));
+		if (fsroot_read(c->root, rel, &data, &len, 1 << 20) < 0)
+			continue;
+		if (p->vmm != VMM_QEMU || qemu_cmdline_parse(data, len, &conf) < 0) {
+			str_copy(conf.name, sizeof(conf.name), p->name);
+			snprintf(conf.source, sizeof(conf.source), "cmdline");
+			add_note(c, "%s (%s, PID %d): only QEMU command lines are parsed; its configuration is not audited",
+				 p->name, vmm_name(p->vmm), p->pid);
+			free(data);
+			continue;
+		}
+		free(data);
+		if (!conf.name[0])
+			str_copy(conf.name, sizeof(conf.name), p->name);
+		char origin[64];
+		snprintf(origin, sizeof(origin), "PID %d command line", p->pid);
+		struct audit_vm *v = audit_add_vm(c, &conf, p->pid, origin);
+		for (size_t j = 0; j < p->nthreads; j++) {
+			if (p->threads[j].kind != TK_VCPU)
+				continue;
+			snprintf(rel, sizeof(rel), "proc/%d/task/%d/status", p->pid, p->threads[j].tid);
+			char list[4096];
+			if (fsroot_read(c->root, rel, &data, &len, 1 << 16) < 0)
+				continue;
+			struct cpumask m;
+			if (status_field(data, len, "Cpus_allowed_list", list, sizeof(list)) == 0 &&
+			    cpumask_parse(&m, list, strlen(list)) == 0) {
+				cpumask_or(&v->vcpu_cpus, &m);
+				v->have_cpus = true;
+			}
+			free(data);
+		}
+		snprintf(rel, sizeof(rel), "proc/%d/smaps_rollup", p->pid);
+		if (fsroot_read(c->root, rel, &data, &len, 1 << 16) == 0) {
+			static const char *const k[] = { "AnonHugePages", "Private_Hugetlb", "Rss" };
+			uint64_t val[3];
+			bool f[3];
+			kv_extract(data, len, k, 3, val, f);
+			v->anon_huge_kb = val[0];
+			v->hugetlb_kb = val[1];
+			v->rss_kb = val[2];
+			free(data);
+		}
+		/* the host's view of each tap NIC's queues: tun fds per interface */
+		for (unsigned k = 0; k < v->conf.nnics; k++)
+			for (unsigned t = 0; t < p->ntaps; t++)
+				if (!strcmp(v->conf.nics[k].ifname, p->taps[t].ifname))
+					v->tap_queues[k] = p->taps[t].queues;
+	}
+	if (!vs.euid_root)
+		add_note(c, "not root: VM processes of other users are not visible");
+	vmscan_done(&vs);
+}
+
+int audit_add_xml_file(struct audit_ctx *c, const char *path, char **why)
+{
+	*why = NULL;
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		*why = xasprintf("cannot open %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	size_t cap = 1 << 16, len = 0;
+	char *buf = xmalloc(cap);
+	size_t n;
+	while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
+		len += n;
+		if (len == cap) {
+			if (cap >= (64u << 20))
+				break;
+			cap *= 2;
+			buf = xrealloc(buf, cap);
+		}
+	}
+	fclose(f);
+	struct vmconf conf;
+	struct libvirt_status st;
+	const char *w;
+	int r = libvirt_xml_parse(buf, len, &conf, &st, &w);
+	free(buf);
+	if (r < 0) {
+		*why = xasprintf("%s: %s", path, w);
+		return r;
+	}
+	audit_add_vm(c, &conf, st.pid, path);
+	return 0;
+}
+
+void audit_scan_libvirt(struct audit_ctx *c, bool use_virsh)
+{
+	static const char *const dirs[] = { "etc/libvirt/qemu", "run/libvirt/qemu" };
+	for (size_t d = 0; d < ARRAY_SIZE(dirs); d++) {
+		size_t n;
+		char **v = list_dir(c, dirs[d], &n);
+		for (size_t i = 0; i < n; i++) {
+			size_t l = strlen(v[i]);
+			if (l < 5 || strcmp(v[i] + l - 4, ".xml") != 0)
+				continue;
+			if (!libvirt_xml_available()) {
+				add_note(c, "/%s has domain XML, but this binary was built without libxml2 (the static "
+					    "build): use the dynamic build to audit it",
+					 dirs[d]);
+				break;
+			}
+			char *rel = xasprintf("%s/%s", dirs[d], v[i]);
+			char *data;
+			size_t len;
+			if (fsroot_read(c->root, rel, &data, &len, 64u << 20) == 0) {
+				struct vmconf conf;
+				struct libvirt_status st;
+				const char *w;
+				if (libvirt_xml_parse(data, len, &conf, &st, &w) == 0)
+					audit_add_vm(c, &conf, st.pid, rel);
+				else
+					add_note(c, "/%s: %s", rel, w);
+				free(data);
+			} else {
+				add_note(c, "/%s: not readable (root needed)", rel);
+			}
+			free(rel);
+		}
+		free_names(v, n);
+	}
+	/* the read-only API through virsh, when libvirtd listens */
+	if (use_virsh && libvirt_xml_available() && fsroot_exists(c->root, "run/libvirt/libvirt-sock-ro")) {
+		FILE *p = popen("virsh -r -q -c qemu:///system list --all --name 2>/dev/null", "r");
+		char name[256];
+		while (p && fgets(name, sizeof(name), p)) {
+			name[strcspn(name, "\n")] = '\0';
+			bool safe = name[0] != '\0';
+			for (char *q = name; *q; q++)
+				safe &= (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+					*q == '-' || *q == '_' || *q == '.';
+			if (!safe)
+				continue;
+			char *cmd = xasprintf("virsh -r -c qemu:///system dumpxml %s 2>/dev/null", name);
+			FILE *x = popen(cmd, "r");
+			free(cmd);
+			if (!x)
+				continue;
+			size_t cap = 1 << 16, len = 0, n;
+			char *buf = xmalloc(cap);
+			while ((n = fread(buf + len, 1, cap - len, x)) > 0 && (len += n) < (16u << 20))
+				if (len == cap)
+					buf = xrealloc(buf, cap *= 2);
+			pclose(x);
+			struct vmconf conf;
+			const char *w;
+			if (libvirt_xml_parse(buf, len, &conf, NULL, &w) == 0) {
+				char origin[300];
+				snprintf(origin, sizeof(origin), "virsh dumpxml %s", name);
+				audit_add_vm(c, &conf, 0, origin);
+			}
+			free(buf);
+		}
+		if (p)
+			pclose(p);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* run and output                                                      */
+/* ------------------------------------------------------------------ */
+
+void audit_run(const struct audit_ctx *c, struct audit_out *o)
+{
+	memset(o, 0, sizeof(*o));
+	for (size_t i = 0; i < audit_nitems; i++) {
+		const struct audit_item *it = &audit_items[i];
+		if (!strcmp(it->scope, "host") && !c->host)
+			continue;
+		if (!strcmp(it->scope, "guest") && !c->guest)
+			continue;
+		it->eval(c, it, o);
+	}
+}
+
+void audit_out_done(struct audit_out *o)
+{
+	for (size_t i = 0; i < o->n; i++) {
+		free(o->v[i].evidence);
+		free(o->v[i].note);
+	}
+	free(o->v);
+	memset(o, 0, sizeof(*o));
+}
+
+json_t *audit_json(const struct audit_ctx *c, const struct audit_out *o)
+{
+	json_t *j = json_object();
+	json_object_set_new(j, "hiddenq", json_string(HQ_VERSION));
+	json_t *m = json_array();
+	if (c->host)
+		json_array_append_new(m, json_string("host"));
+	if (c->guest)
+		json_array_append_new(m, json_string("guest"));
+	json_object_set_new(j, "mode", m);
+	json_t *vms = json_array();
+	for (size_t i = 0; i < c->nvms; i++) {
+		const struct audit_vm *v = &c->vms[i];
+		json_t *x = json_object();
+		json_object_set_new(x, "name", json_string(v->conf.name));
+		json_object_set_new(x, "origin", json_string(v->origin));
+		json_object_set_new(x, "source", json_string(v->conf.source));
+		json_object_set_new(x, "pid", v->pid ? json_integer(v->pid) : json_null());
+		json_object_set_new(x, "vcpus", json_integer(v->conf.vcpus));
+		json_object_set_new(x, "memory_mib", json_integer((json_int_t)v->conf.mem_mib));
+		json_object_set_new(x, "cpu_model", json_string(v->conf.cpu_model));
+		json_object_set_new(x, "accel", json_string(v->conf.accel));
+		json_t *ds = json_array();
+		for (unsigned k = 0; k < v->conf.ndisks; k++) {
+			const struct vm_disk *d = &v->conf.disks[k];
+			json_t *dj = json_object();
+			json_object_set_new(dj, "id", json_string(d->id));
+			json_object_set_new(dj, "model", json_string(d->model));
+			json_object_set_new(dj, "bus", json_string(d->bus));
+			json_object_set_new(dj, "file", json_string(d->file));
+			json_object_set_new(dj, "format", json_string(d->format));
+			json_object_set_new(dj, "cache", json_string(d->cache));
+			json_object_set_new(dj, "aio", json_string(d->aio));
+			json_object_set_new(dj, "num_queues", json_integer(d->num_queues));
+			json_object_set_new(dj, "cdrom", json_boolean(d->cdrom));
+			json_array_append_new(ds, dj);
+		}
+		json_object_set_new(x, "disks", ds);
+		json_t *ns = json_array();
+		for (unsigned k = 0; k < v->conf.nnics; k++) {
+			const struct vm_nic *n = &v->conf.nics[k];
+			json_t *nj = json_object();
+			json_object_set_new(nj, "id", json_string(n->id));
+			json_object_set_new(nj, "model", json_string(n->model));
+			json_object_set_new(nj, "backend", json_string(n->backend));
+			json_object_set_new(nj, "ifname", json_string(n->ifname));
+			json_object_set_new(nj, "queues", json_integer(n->queues));
+			json_object_set_new(nj, "tap_queues_on_host", json_integer(v->tap_queues[k]));
+			json_array_append_new(ns, nj);
+		}
+		json_object_set_new(x, "nics", ns);
+		json_array_append_new(vms, x);
+	}
+	json_object_set_new(j, "vms", vms);
+	json_t *items = json_array();
+	unsigned np = 0, nf = 0, nu = 0;
+	for (size_t i = 0; i < o->n; i++) {
+		const struct audit_res *r = &o->v[i];
+		json_t *x = json_object();
+		json_object_set_new(x, "id", json_string(r->id));
+		json_object_set_new(x, "title", json_string(r->title));
+		json_object_set_new(x, "scope", json_string(r->scope));
+		json_object_set_new(x, "subject", r->subject[0] ? json_string(r->subject) : json_null());
+		json_object_set_new(x, "result", json_string(audit_result_name(r->r)));
+		json_object_set_new(x, "evidence", json_string(r->evidence));
+		if (r->note)
+			json_object_set_new(x, "note", json_string(r->note));
+		json_object_set_new(x, "fix", json_string(r->fix));
+		json_array_append_new(items, x);
+		np += r->r == AU_PASS;
+		nf += r->r == AU_FAIL;
+		nu += r->r == AU_UNKNOWN;
+	}
+	json_object_set_new(j, "items", items);
+	json_t *s = json_object();
+	json_object_set_new(s, "pass", json_integer(np));
+	json_object_set_new(s, "fail", json_integer(nf));
+	json_object_set_new(s, "unknown", json_integer(nu));
+	json_object_set_new(j, "summary", s);
+	if (c->notes)
+		json_object_set_new(j, "notes", json_string(c->notes));
+	return j;
+}
+
+void audit_print(FILE *f, const struct audit_ctx *c, const struct audit_out *o, bool verbose)
+{
+	fprintf(f, "hiddenq audit: %s%s%s, %u CPUs, %u NUMA node%s, %zu VM configuration%s\n", c->host ? "host" : "",
+		c->host && c->guest ? " + " : "", c->guest ? "guest" : "", c->ncpus, c->nnodes ? c->nnodes : 1,
+		c->nnodes > 1 ? "s" : "", c->nvms, c->nvms == 1 ? "" : "s");
+	for (size_t i = 0; i < c->nvms; i++)
+		fprintf(f, "  %s: %u vCPUs, %llu MiB (%s)\n", c->vms[i].conf.name[0] ? c->vms[i].conf.name : "?",
+			c->vms[i].conf.vcpus, (unsigned long long)c->vms[i].conf.mem_mib, c->vms[i].origin);
+	const char *last = NULL;
+	unsigned np = 0, nf = 0, nu = 0;
+	for (size_t i = 0; i < o->n; i++) {
+		const struct audit_res *r = &o->v[i];
+		np += r->r == AU_PASS;
+		nf += r->r == AU_FAIL;
+		nu += r->r == AU_UNKNOWN;
+		if (!last || strcmp(last, r->id) != 0) {
+			fprintf(f, "\n%s  (%s)\n", r->title, r->id);
+			last = r->id;
+		}
+		fprintf(f, "  %-7s %s%s%s\n", r->r == AU_PASS ? "pass" : r->r == AU_FAIL ? "FAIL" : "?", r->subject,
+			r->subject[0] ? ": " : "", r->evidence);
+		if (r->note && (verbose || r->r != AU_PASS || strlen(r->note) < 100))
+			fprintf(f, "          %s\n", r->note);
+		if (r->r == AU_FAIL)
+			fprintf(f, "          fix: %s\n", r->fix);
+	}
+	fprintf(f, "\n%u pass, %u fail, %u unknown\n", np, nf, nu);
+	if (c->notes)
+		fprintf(f, "notes:\n  %s\n", c->notes);
+}

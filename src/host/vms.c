@@ -1,0 +1,990 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * KVM host mode analysis (see vms.h).  Samples are scanned once each: the
+ * files are matched to threads and VMs through a tid map, never by looking
+ * every path up, so a sample of thousands of vCPU threads costs one pass.
+ */
+#include "vms.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../analysis/findings.h"
+#include "../core/util.h"
+#include "../parse/parse.h"
+
+#define TH(t) (thresholds[t])
+
+/* ---- CPU masks ---- */
+
+void cpumask_clear(struct cpumask *m)
+{
+	memset(m, 0, sizeof(*m));
+}
+
+void cpumask_set(struct cpumask *m, int cpu)
+{
+	if (cpu >= 0 && cpu < VMS_MAX_CPUS)
+		m->w[cpu / 64] |= 1ull << (cpu % 64);
+}
+
+bool cpumask_test(const struct cpumask *m, int cpu)
+{
+	return cpu >= 0 && cpu < VMS_MAX_CPUS && (m->w[cpu / 64] >> (cpu % 64) & 1);
+}
+
+unsigned cpumask_weight(const struct cpumask *m)
+{
+	unsigned n = 0;
+	for (int i = 0; i < VMS_MASK_WORDS; i++)
+		n += (unsigned)__builtin_popcountll(m->w[i]);
+	return n;
+}
+
+void cpumask_or(struct cpumask *d, const struct cpumask *s)
+{
+	for (int i = 0; i < VMS_MASK_WORDS; i++)
+		d->w[i] |= s->w[i];
+}
+
+void cpumask_and(struct cpumask *d, const struct cpumask *a, const struct cpumask *b)
+{
+	for (int i = 0; i < VMS_MASK_WORDS; i++)
+		d->w[i] = a->w[i] & b->w[i];
+}
+
+static void mask_cb(int id, void *arg)
+{
+	cpumask_set(arg, id);
+}
+
+int cpumask_parse(struct cpumask *m, const char *buf, size_t len)
+{
+	cpumask_clear(m);
+	return cpulist_parse(buf, len, VMS_MAX_CPUS - 1, mask_cb, m) < 0 ? -EINVAL : 0;
+}
+
+void cpumask_format(const struct cpumask *m, char *out, size_t n)
+{
+	size_t o = 0;
+	out[0] = '\0';
+	for (int c = 0; c < VMS_MAX_CPUS && o + 16 < n; c++) {
+		if (!cpumask_test(m, c))
+			continue;
+		int e = c;
+		while (e + 1 < VMS_MAX_CPUS && cpumask_test(m, e + 1))
+			e++;
+		o += (size_t)snprintf(out + o, n - o, e > c ? "%s%d-%d" : "%s%d", o ? "," : "", c, e);
+		c = e;
+	}
+}
+
+/* ---- feeding ---- */
+
+static void static_mask(const struct sample *st, const char *path, struct cpumask *m, bool *ok)
+{
+	const struct sfile *f = sample_find(st, path);
+	*ok = f && cpumask_parse(m, f->data, f->len) == 0;
+}
+
+void vms_init(struct vms_analysis *a, const struct sample *statics)
+{
+	memset(a, 0, sizeof(*a));
+	bool ok;
+	static_mask(statics, "sys/devices/system/cpu/online", &a->online, &ok);
+	a->ncpus_online = ok ? cpumask_weight(&a->online) : 0;
+	static_mask(statics, "sys/devices/system/cpu/isolated", &a->isolated, &ok);
+	/* isolcpus= on the kernel command line, when the sysfs file is not there */
+	const struct sfile *cl = sample_find(statics, "proc/cmdline");
+	if (cl && !ok) {
+		const char *p = strstr(cl->data, "isolcpus=");
+		if (p) {
+			p += 9;
+			/* flags like "domain,managed_irq," come before the list */
+			const char *e = p;
+			while (*e && *e != ' ' && *e != '\n')
+				e++;
+			const char *list = p;
+			for (const char *q = p; q < e; q++)
+				if (*q == ',' && q + 1 < e && !(q[1] >= '0' && q[1] <= '9'))
+					list = q + 1;
+				else if (*q >= 'a' && *q <= 'z' && (q == p || q[-1] == ','))
+					list = e;
+			if (list < e)
+				cpumask_parse(&a->isolated, list, (size_t)(e - list));
+		}
+	}
+	for (unsigned n = 0; n < 64; n++) {
+		char path[96];
+		snprintf(path, sizeof(path), "sys/devices/system/node/node%u/cpulist", n);
+		static_mask(statics, path, &a->node_cpus[n], &ok);
+		if (ok)
+			a->nnodes = n + 1;
+	}
+}
+
+static struct vms_vm *vm_get(struct vms_analysis *a, int pid, bool create)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (a->vms[i].pid == pid)
+			return &a->vms[i];
+	if (!create)
+		return NULL;
+	xgrow((void **)&a->vms, sizeof(*a->vms), &a->cap, a->n);
+	struct vms_vm *vm = &a->vms[a->n++];
+	memset(vm, 0, sizeof(*vm));
+	vm->pid = pid;
+	return vm;
+}
+
+static void map_rebuild(struct vms_analysis *a)
+{
+	size_t total = 0;
+	for (size_t i = 0; i < a->n; i++)
+		total += a->vms[i].nth;
+	size_t cap = 64;
+	while (cap < total * 2 + 2)
+		cap *= 2;
+	free(a->map);
+	a->map = xcalloc(cap, sizeof(*a->map));
+	a->map_cap = cap;
+	for (size_t i = 0; i < a->n; i++)
+		for (size_t j = 0; j < a->vms[i].nth; j++) {
+			int tid = a->vms[i].th[j].tid;
+			size_t h = ((size_t)tid * 2654435761u) & (cap - 1);
+			while (a->map[h].tid)
+				h = (h + 1) & (cap - 1);
+			a->map[h].tid = tid;
+			a->map[h].vm = (unsigned)i;
+			a->map[h].th = (unsigned)j;
+		}
+}
+
+static struct vms_thread *map_find(const struct vms_analysis *a, int tid, struct vms_vm **vm)
+{
+	if (!a->map_cap || tid <= 0)
+		return NULL;
+	size_t h = ((size_t)tid * 2654435761u) & (a->map_cap - 1);
+	while (a->map[h].tid) {
+		if (a->map[h].tid == tid) {
+			*vm = &a->vms[a->map[h].vm];
+			return &(*vm)->th[a->map[h].th];
+		}
+		h = (h + 1) & (a->map_cap - 1);
+	}
+	return NULL;
+}
+
+static void jstr(json_t *o, const char *k, char *out, size_t n)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	snprintf(out, n, "%s", s ? s : "");
+}
+
+static void feed_json(struct vms_analysis *a, const struct sfile *f)
+{
+	json_t *j = json_loadb(f->data, f->len, 0, NULL);
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return;
+	}
+	a->seen_json = true;
+	a->njson++;
+	a->root = json_is_true(json_object_get(j, "root"));
+	json_t *cost = json_object_get(j, "cost");
+	a->cost_sample_us = (uint64_t)json_integer_value(json_object_get(cost, "sample_us"));
+	a->cost_discovery_us = (uint64_t)json_integer_value(json_object_get(cost, "discovery_us"));
+	a->fds_open = (uint64_t)json_integer_value(json_object_get(cost, "fds_open"));
+	a->fds_failed = (uint64_t)json_integer_value(json_object_get(cost, "fds_failed"));
+	json_t *vms = json_object_get(j, "vms");
+	size_t i;
+	json_t *v;
+	json_array_foreach(vms, i, v) {
+		json_int_t pid = json_integer_value(json_object_get(v, "pid"));
+		if (pid <= 0 || pid > 1 << 30)
+			continue;
+		struct vms_vm *vm = vm_get(a, (int)pid, true);
+		jstr(v, "vmm", vm->vmm, sizeof(vm->vmm));
+		jstr(v, "name", vm->name, sizeof(vm->name));
+		jstr(v, "name_source", vm->name_src, sizeof(vm->name_src));
+		vm->vcpus_unnamed = json_is_true(json_object_get(v, "vcpus_unnamed"));
+		size_t k;
+		json_t *t;
+		json_array_foreach(json_object_get(v, "threads"), k, t) {
+			json_int_t tid = json_integer_value(json_object_get(t, "tid"));
+			if (tid <= 0 || tid > 1 << 30)
+				continue;
+			struct vms_thread *th = NULL;
+			for (size_t q = 0; q < vm->nth && !th; q++)
+				if (vm->th[q].tid == tid)
+					th = &vm->th[q];
+			if (!th) {
+				if (vm->nth >= 65536)
+					continue;
+				xgrow((void **)&vm->th, sizeof(*vm->th), &vm->cap, vm->nth);
+				th = &vm->th[vm->nth++];
+				memset(th, 0, sizeof(*th));
+				th->tid = (int)tid;
+				th->processor = -1;
+				th->worst_win = -1;
+			}
+			char kind[16];
+			jstr(t, "kind", kind, sizeof(kind));
+			int kd = tkind_from_name(kind);
+			th->kind = kd < 0 ? TK_OTHER : (enum tkind)kd;
+			json_t *vc = json_object_get(t, "vcpu");
+			th->vcpu = json_is_integer(vc) ? (int)json_integer_value(vc) : -1;
+			if (th->vcpu < -1 || th->vcpu > 1 << 20)
+				th->vcpu = -1;
+			jstr(t, "comm", th->comm, sizeof(th->comm));
+			th->kthread = json_is_true(json_object_get(t, "kthread"));
+		}
+		vm->ntaps = 0;
+		json_array_foreach(json_object_get(v, "taps"), k, t) {
+			if (vm->ntaps >= ARRAY_SIZE(vm->taps))
+				break;
+			struct vms_tap *tp = &vm->taps[vm->ntaps++];
+			char ifn[32];
+			jstr(t, "ifname", ifn, sizeof(ifn));
+			if (strcmp(ifn, tp->ifname) != 0) {
+				memset(tp, 0, sizeof(*tp));
+				str_copy(tp->ifname, sizeof(tp->ifname), ifn);
+			}
+			json_int_t q = json_integer_value(json_object_get(t, "queues"));
+			tp->queues = q < 0 || q > 65536 ? 0 : (unsigned)q;
+		}
+		json_int_t vf = json_integer_value(json_object_get(v, "vhost_net_fds"));
+		vm->vhost_fds = vf < 0 || vf > 65536 ? 0 : (unsigned)vf;
+		json_t *qmp = json_object_get(v, "qmp");
+		if (qmp) {
+			json_t *bs = json_object_get(qmp, "blockstats");
+			if (json_is_array(bs)) {
+				if (!vm->qmp_first) {
+					vm->qmp_first = json_incref(bs);
+				} else {
+					json_decref(vm->qmp_last);
+					vm->qmp_last = json_incref(bs);
+				}
+			}
+			const char *e = json_string_value(json_object_get(qmp, "error"));
+			free(vm->qmp_error);
+			vm->qmp_error = e ? xstrdup(e) : NULL;
+		}
+	}
+	json_decref(j);
+	map_rebuild(a);
+}
+
+static void feed_schedstat(struct vms_thread *t, const struct sfile *f, uint64_t now)
+{
+	struct task_schedstat ss;
+	if (task_schedstat_parse(f->data, f->len, &ss) < 0)
+		return;
+	if (!t->have_first || ss.delay_ns < t->delay1 || ss.cpu_ns < t->cpu1) {
+		/* first sight, or a counter went back (a reused TID): start over */
+		t->have_first = true;
+		t->t0 = t->t1 = t->win_t = now;
+		t->cpu0 = t->cpu1 = t->win_cpu = ss.cpu_ns;
+		t->delay0 = t->delay1 = t->win_delay = ss.delay_ns;
+		t->nwins = t->win_ge20 = t->win_ge50 = 0;
+		t->worst_win = -1;
+		return;
+	}
+	if (now <= t->t1)
+		return;
+	t->t1 = now;
+	t->cpu1 = ss.cpu_ns;
+	t->delay1 = ss.delay_ns;
+	uint64_t dt = now - t->win_t;
+	if (dt >= 950000000ull) {
+		double pct = 100.0 * (double)(ss.delay_ns - t->win_delay) / (double)dt;
+		if (pct > 100)
+			pct = 100;
+		t->nwins++;
+		if (pct > t->worst_win)
+			t->worst_win = pct;
+		if (pct >= 20)
+			t->win_ge20++;
+		if (pct >= 50)
+			t->win_ge50++;
+		t->win_t = now;
+		t->win_cpu = ss.cpu_ns;
+		t->win_delay = ss.delay_ns;
+	}
+}
+
+/* "proc/PID/..." → pid and the rest */
+static bool split_proc(const char *p, int *pid, const char **rest)
+{
+	if (strncmp(p, "proc/", 5) != 0)
+		return false;
+	p += 5;
+	long v = 0;
+	const char *q = p;
+	while (*q >= '0' && *q <= '9' && v < 1 << 30)
+		v = v * 10 + (*q++ - '0');
+	if (q == p || *q != '/')
+		return false;
+	*pid = (int)v;
+	*rest = q + 1;
+	return true;
+}
+
+static void feed_netdev(struct vms_vm *vm, const struct sfile *f, uint64_t now)
+{
+	struct scan s = { f->data, f->data + f->len };
+	const char *ls, *le;
+	while (scan_line(&s, &ls, &le)) {
+		const char *colon = memchr(ls, ':', (size_t)(le - ls));
+		if (!colon)
+			continue;
+		const char *n = ls;
+		while (n < colon && *n == ' ')
+			n++;
+		for (unsigned k = 0; k < vm->ntaps; k++) {
+			struct vms_tap *tp = &vm->taps[k];
+			size_t l = strlen(tp->ifname);
+			if ((size_t)(colon - n) != l || memcmp(n, tp->ifname, l) != 0)
+				continue;
+			uint64_t v[16];
+			const char *p = colon + 1;
+			int i;
+			for (i = 0; i < 16 && scan_u64(&p, le, &v[i]); i++)
+				;
+			if (i < 16)
+				continue;
+			int w = tp->have ? 1 : 0;
+			tp->rx_pkts[w] = v[1];
+			tp->rx_drop[w] = v[3];
+			tp->tx_pkts[w] = v[9];
+			tp->tx_drop[w] = v[11];
+			tp->t[w] = now;
+			if (!tp->have) {
+				tp->rx_pkts[1] = v[1];
+				tp->rx_drop[1] = v[3];
+				tp->tx_pkts[1] = v[9];
+				tp->tx_drop[1] = v[11];
+				tp->t[1] = now;
+			}
+			tp->have = true;
+		}
+	}
+}
+
+static void feed_vm_file(struct vms_vm *vm, const char *rest, const struct sfile *f, uint64_t now)
+{
+	if (!strcmp(rest, "status")) {
+		static const char *const keys[] = { "HugetlbPages", "VmRSS", "VmSwap" };
+		uint64_t v[3];
+		bool found[3];
+		if (kv_extract(f->data, f->len, keys, 3, v, found) > 0) {
+			vm->have_status = true;
+			vm->hugetlb_kb = v[0];
+			vm->vmrss_kb = v[1];
+			vm->vmswap_kb = v[2];
+		}
+	} else if (!strcmp(rest, "smaps_rollup")) {
+		static const char *const keys[] = { "AnonHugePages", "FilePmdMapped", "Private_Hugetlb",
+						    "Rss",	     "Shared_Hugetlb", "ShmemPmdMapped", "Swap" };
+		uint64_t v[7];
+		bool found[7];
+		if (kv_extract(f->data, f->len, keys, 7, v, found) > 0) {
+			vm->have_rollup = true;
+			vm->anon_huge_kb = v[0];
+			vm->file_pmd_kb = v[1];
+			vm->hugetlb_rollup_kb = v[2] + v[4];
+			vm->rss_kb = v[3];
+			vm->shmem_pmd_kb = v[5];
+			vm->swap_kb = v[6];
+		}
+	} else if (!strcmp(rest, "numa_maps")) {
+		if (numa_maps_parse(f->data, f->len, &vm->nm) == 0)
+			vm->have_numa = true;
+	} else if (!strcmp(rest, "cmdline")) {
+		if (!vm->have_conf && qemu_cmdline_parse(f->data, f->len, &vm->conf) == 0)
+			vm->have_conf = true;
+	} else if (!strcmp(rest, "net/dev")) {
+		feed_netdev(vm, f, now);
+	}
+}
+
+static void feed_thread_file(struct vms_thread *t, const char *file, const struct sfile *f, uint64_t now)
+{
+	if (!strcmp(file, "schedstat")) {
+		feed_schedstat(t, f, now);
+	} else if (!strcmp(file, "stat")) {
+		struct task_stat ts;
+		if (task_stat_parse(f->data, f->len, &ts) == 0 && ts.processor >= 0)
+			t->processor = ts.processor;
+	} else if (!strcmp(file, "status")) {
+		char list[4096];
+		if (status_field(f->data, f->len, "Cpus_allowed_list", list, sizeof(list)) == 0 &&
+		    cpumask_parse(&t->allowed, list, strlen(list)) == 0)
+			t->have_allowed = true;
+	}
+}
+
+void vms_feed(struct vms_analysis *a, const struct sample *s)
+{
+	const struct sfile *js = NULL;
+	for (size_t i = 0; i < s->nfiles && !js; i++)
+		if (!strcmp(s->files[i].path, VMSCAN_JSON_PATH))
+			js = &s->files[i];
+	if (js)
+		feed_json(a, js);
+	if (!a->seen_json)
+		return;
+	if (a->nsamples++ == 0)
+		a->first_ns = s->mono_ns;
+	a->last_ns = s->mono_ns;
+	for (size_t i = 0; i < s->nfiles; i++) {
+		const struct sfile *f = &s->files[i];
+		int pid;
+		const char *rest;
+		if (!split_proc(f->path, &pid, &rest)) {
+			if (!strcmp(f->path, "proc/meminfo")) {
+				static const char *const k[] = { "MemTotal" };
+				uint64_t v;
+				bool found;
+				if (kv_extract(f->data, f->len, k, 1, &v, &found) > 0 && found)
+					a->memtotal_kb = v;
+			}
+			continue;
+		}
+		if (!strncmp(rest, "task/", 5)) {
+			const char *p = rest + 5;
+			long tid = 0;
+			while (*p >= '0' && *p <= '9' && tid < 1 << 30)
+				tid = tid * 10 + (*p++ - '0');
+			if (*p != '/')
+				continue;
+			struct vms_vm *vm;
+			struct vms_thread *t = map_find(a, (int)tid, &vm);
+			if (t)
+				feed_thread_file(t, p + 1, f, s->mono_ns);
+			continue;
+		}
+		struct vms_vm *vm = vm_get(a, pid, false);
+		if (vm)
+			feed_vm_file(vm, rest, f, s->mono_ns);
+	}
+}
+
+void vms_finish(struct vms_analysis *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		struct vms_vm *vm = &a->vms[i];
+		cpumask_clear(&vm->cpus);
+		cpumask_clear(&vm->vcpu_cpus);
+		vm->nvcpus = 0;
+		for (size_t j = 0; j < vm->nth; j++) {
+			struct vms_thread *t = &vm->th[j];
+			double dt = (double)(t->t1 - t->t0);
+			if (t->have_first && dt > 0) {
+				t->delay_pct = 100.0 * (double)(t->delay1 - t->delay0) / dt;
+				t->cpu_pct = 100.0 * (double)(t->cpu1 - t->cpu0) / dt;
+				if (t->delay_pct > 100)
+					t->delay_pct = 100;
+				if (t->cpu_pct > 100)
+					t->cpu_pct = 100;
+			} else {
+				t->delay_pct = t->cpu_pct = -1;
+			}
+			if (t->kind == TK_VCPU)
+				vm->nvcpus++;
+			if (t->have_allowed) {
+				cpumask_or(&vm->cpus, &t->allowed);
+				if (t->kind == TK_VCPU)
+					cpumask_or(&vm->vcpu_cpus, &t->allowed);
+			}
+		}
+		if (!vm->nvcpus && vm->have_conf)
+			vm->nvcpus = vm->conf.vcpus;
+	}
+	a->finished = true;
+}
+
+void vms_done(struct vms_analysis *a)
+{
+	for (size_t i = 0; i < a->n; i++) {
+		free(a->vms[i].th);
+		json_decref(a->vms[i].qmp_first);
+		json_decref(a->vms[i].qmp_last);
+		free(a->vms[i].qmp_error);
+	}
+	free(a->vms);
+	free(a->map);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ---- derived figures ---- */
+
+double vms_watch_s(const struct vms_analysis *a)
+{
+	return a->last_ns > a->first_ns ? (double)(a->last_ns - a->first_ns) / 1e9 : 0;
+}
+
+unsigned vms_overlap(const struct vms_analysis *a, size_t i, size_t j, struct cpumask *shared)
+{
+	struct cpumask m;
+	cpumask_and(&m, &a->vms[i].cpus, &a->vms[j].cpus);
+	if (shared)
+		*shared = m;
+	return cpumask_weight(&m);
+}
+
+size_t vms_cpu_demand(const struct vms_analysis *a, struct vms_cpu_demand *out, size_t n)
+{
+	size_t k = 0;
+	int maxc = 0;
+	for (int c = 0; c < VMS_MAX_CPUS; c++)
+		if (cpumask_test(&a->online, c))
+			maxc = c + 1;
+	if (!maxc) /* no online list: the CPUs any thread may use */
+		for (size_t i = 0; i < a->n; i++)
+			for (int c = 0; c < VMS_MAX_CPUS; c++)
+				if (cpumask_test(&a->vms[i].cpus, c) && c + 1 > maxc)
+					maxc = c + 1;
+	for (int c = 0; c < maxc && k < n; c++) {
+		if (a->ncpus_online && !cpumask_test(&a->online, c))
+			continue;
+		struct vms_cpu_demand *d = &out[k++];
+		memset(d, 0, sizeof(*d));
+		d->cpu = c;
+		for (size_t i = 0; i < a->n; i++) {
+			const struct vms_vm *vm = &a->vms[i];
+			bool here = false;
+			for (size_t j = 0; j < vm->nth; j++) {
+				const struct vms_thread *t = &vm->th[j];
+				if (!t->have_allowed || !cpumask_test(&t->allowed, c))
+					continue;
+				here = true;
+				unsigned w = cpumask_weight(&t->allowed);
+				if (t->kind == TK_VCPU) {
+					d->vcpus_allowed++;
+					d->vcpus_weighted += 1.0 / w;
+				}
+				if (t->cpu_pct >= 0) {
+					d->demand += (t->cpu_pct + t->delay_pct) / 100.0 / w;
+					d->delay += t->delay_pct / 100.0 / w;
+				}
+			}
+			d->vms += here;
+		}
+	}
+	return k;
+}
+
+unsigned vms_total_vcpus(const struct vms_analysis *a)
+{
+	unsigned n = 0;
+	for (size_t i = 0; i < a->n; i++)
+		n += a->vms[i].nvcpus;
+	return n;
+}
+
+uint64_t vms_total_guest_mib(const struct vms_analysis *a)
+{
+	uint64_t n = 0;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct vms_vm *vm = &a->vms[i];
+		if (vm->have_conf && vm->conf.mem_mib)
+			n += vm->conf.mem_mib;
+		else
+			n += vm->vmrss_kb / 1024;
+	}
+	return n;
+}
+
+int vms_thread_level(const struct vms_thread *t)
+{
+	if (!t->have_first || t->delay_pct < 0)
+		return -1;
+	if ((TH(T_STEAL_AVG).crit >= 0 && t->delay_pct >= TH(T_STEAL_AVG).crit) ||
+	    (TH(T_STEAL_WIN20).crit >= 0 && t->win_ge20 >= TH(T_STEAL_WIN20).crit))
+		return 2;
+	if ((TH(T_STEAL_AVG).warn >= 0 && t->delay_pct >= TH(T_STEAL_AVG).warn) ||
+	    (TH(T_STEAL_SPIKE).warn >= 0 && t->worst_win >= TH(T_STEAL_SPIKE).warn))
+		return 1;
+	return 0;
+}
+
+double vms_remote_mem_pct(const struct vms_analysis *a, const struct vms_vm *vm)
+{
+	if (!vm->have_numa || a->nnodes < 2 || vm->nm.total_kb == 0)
+		return -1;
+	/* nodes the vCPUs (else any thread) may run on */
+	const struct cpumask *m = cpumask_weight(&vm->vcpu_cpus) ? &vm->vcpu_cpus : &vm->cpus;
+	if (!cpumask_weight(m))
+		return -1;
+	uint64_t local = 0, total = 0;
+	for (unsigned n = 0; n < vm->nm.nodes_seen && n < 64; n++) {
+		struct cpumask x;
+		cpumask_and(&x, m, &a->node_cpus[n]);
+		total += vm->nm.kb_on_node[n];
+		if (cpumask_weight(&x))
+			local += vm->nm.kb_on_node[n];
+	}
+	return total ? 100.0 * (double)(total - local) / (double)total : -1;
+}
+
+static double jnum(json_t *o, const char *k)
+{
+	json_t *v = json_object_get(o, k);
+	return json_is_number(v) ? json_number_value(v) : -1;
+}
+
+static json_t *blk_find(json_t *arr, const char *dev)
+{
+	size_t i;
+	json_t *v;
+	json_array_foreach(arr, i, v) {
+		const char *d = json_string_value(json_object_get(v, "device"));
+		const char *q = json_string_value(json_object_get(v, "qdev"));
+		const char *nm = d && *d ? d : q ? q : json_string_value(json_object_get(v, "node-name"));
+		if (nm && !strcmp(nm, dev))
+			return v;
+	}
+	return NULL;
+}
+
+size_t vms_blockstats(const struct vms_vm *vm, struct vms_blk *out, size_t n, double secs)
+{
+	if (!vm->qmp_first || !vm->qmp_last || secs <= 0)
+		return 0;
+	size_t k = 0, i;
+	json_t *v;
+	json_array_foreach(vm->qmp_last, i, v) {
+		if (k >= n)
+			break;
+		const char *d = json_string_value(json_object_get(v, "device"));
+		const char *q = json_string_value(json_object_get(v, "qdev"));
+		const char *nm = d && *d ? d : q ? q : json_string_value(json_object_get(v, "node-name"));
+		if (!nm)
+			continue;
+		json_t *a0 = blk_find(vm->qmp_first, nm);
+		json_t *s1 = json_object_get(v, "stats"), *s0 = json_object_get(a0, "stats");
+		if (!s0 || !s1)
+			continue;
+		struct vms_blk *b = &out[k++];
+		str_copy(b->device, sizeof(b->device), nm);
+		double rops = jnum(s1, "rd_operations") - jnum(s0, "rd_operations");
+		double wops = jnum(s1, "wr_operations") - jnum(s0, "wr_operations");
+		double fops = jnum(s1, "flush_operations") - jnum(s0, "flush_operations");
+		double rns = jnum(s1, "rd_total_time_ns") - jnum(s0, "rd_total_time_ns");
+		double wns = jnum(s1, "wr_total_time_ns") - jnum(s0, "wr_total_time_ns");
+		double fns = jnum(s1, "flush_total_time_ns") - jnum(s0, "flush_total_time_ns");
+		b->rd_ops_s = rops / secs;
+		b->wr_ops_s = wops / secs;
+		b->rd_lat_us = rops > 0 ? rns / rops / 1000 : -1;
+		b->wr_lat_us = wops > 0 ? wns / wops / 1000 : -1;
+		b->flush_lat_us = fops > 0 ? fns / fops / 1000 : -1;
+	}
+	return k;
+}
+
+/* ---- output ---- */
+
+static json_t *jnum_or_null(double v)
+{
+	return v < 0 ? json_null() : json_real((double)(long long)(v * 100 + 0.5) / 100);
+}
+
+json_t *vms_json(const struct vms_analysis *a)
+{
+	json_t *o = json_object();
+	double secs = vms_watch_s(a);
+	json_object_set_new(o, "window_s", json_real(secs));
+	json_t *arr = json_array();
+	for (size_t i = 0; i < a->n; i++) {
+		const struct vms_vm *vm = &a->vms[i];
+		json_t *v = json_object();
+		json_object_set_new(v, "name", json_string(vm->name));
+		json_object_set_new(v, "name_source", json_string(vm->name_src));
+		json_object_set_new(v, "pid", json_integer(vm->pid));
+		json_object_set_new(v, "vmm", json_string(vm->vmm));
+		json_object_set_new(v, "vcpus", json_integer(vm->nvcpus));
+		if (vm->vcpus_unnamed)
+			json_object_set_new(v, "vcpus_unnamed", json_true());
+		char buf[1024];
+		cpumask_format(&vm->cpus, buf, sizeof(buf));
+		json_object_set_new(v, "cpus_allowed", json_string(buf));
+		if (vm->have_conf) {
+			json_object_set_new(v, "accel", json_string(vm->conf.accel));
+			json_object_set_new(v, "memory_mib", json_integer((json_int_t)vm->conf.mem_mib));
+		}
+		json_t *ta = json_array();
+		for (size_t j = 0; j < vm->nth; j++) {
+			const struct vms_thread *t = &vm->th[j];
+			json_t *tj = json_object();
+			json_object_set_new(tj, "tid", json_integer(t->tid));
+			json_object_set_new(tj, "kind", json_string(tkind_name(t->kind)));
+			if (t->vcpu >= 0)
+				json_object_set_new(tj, "vcpu", json_integer(t->vcpu));
+			json_object_set_new(tj, "comm", json_string(t->comm));
+			json_object_set_new(tj, "run_delay_pct", jnum_or_null(t->delay_pct));
+			json_object_set_new(tj, "cpu_pct", jnum_or_null(t->cpu_pct));
+			json_object_set_new(tj, "run_delay_worst_1s_pct", jnum_or_null(t->worst_win));
+			json_object_set_new(tj, "windows_ge_20", json_integer(t->win_ge20));
+			if (t->have_allowed) {
+				cpumask_format(&t->allowed, buf, sizeof(buf));
+				json_object_set_new(tj, "cpus_allowed", json_string(buf));
+			}
+			json_object_set_new(tj, "last_cpu", t->processor >= 0 ? json_integer(t->processor) : json_null());
+			json_array_append_new(ta, tj);
+		}
+		json_object_set_new(v, "threads", ta);
+		json_t *m = json_object();
+		if (vm->have_status) {
+			json_object_set_new(m, "rss_kb", json_integer((json_int_t)vm->vmrss_kb));
+			json_object_set_new(m, "swap_kb", json_integer((json_int_t)vm->vmswap_kb));
+			json_object_set_new(m, "hugetlb_kb", json_integer((json_int_t)vm->hugetlb_kb));
+		}
+		if (vm->have_rollup)
+			json_object_set_new(m, "anon_huge_kb", json_integer((json_int_t)vm->anon_huge_kb));
+		if (vm->have_rollup && vm->rss_kb)
+			json_object_set_new(m, "thp_pct",
+					    json_real(100.0 * (double)vm->anon_huge_kb / (double)vm->rss_kb));
+		if (vm->have_numa) {
+			json_t *nodes = json_object();
+			for (unsigned n = 0; n < vm->nm.nodes_seen && n < NUMA_MAPS_MAX_NODES; n++) {
+				char k[16];
+				snprintf(k, sizeof(k), "%u", n);
+				json_object_set_new(nodes, k, json_integer((json_int_t)vm->nm.kb_on_node[n]));
+			}
+			json_object_set_new(m, "kb_per_node", nodes);
+			json_object_set_new(m, "remote_pct", jnum_or_null(vms_remote_mem_pct(a, vm)));
+		}
+		json_object_set_new(v, "memory", m);
+		json_t *tp = json_array();
+		for (unsigned k = 0; k < vm->ntaps; k++) {
+			const struct vms_tap *t = &vm->taps[k];
+			json_t *tj = json_object();
+			json_object_set_new(tj, "ifname", json_string(t->ifname));
+			json_object_set_new(tj, "queues", json_integer(t->queues));
+			if (t->have) {
+				json_object_set_new(tj, "rx_dropped", json_integer((json_int_t)(t->rx_drop[1] - t->rx_drop[0])));
+				json_object_set_new(tj, "tx_dropped", json_integer((json_int_t)(t->tx_drop[1] - t->tx_drop[0])));
+				json_object_set_new(tj, "tx_dropped_total", json_integer((json_int_t)t->tx_drop[1]));
+			}
+			json_array_append_new(tp, tj);
+		}
+		json_object_set_new(v, "taps", tp);
+		struct vms_blk blk[16];
+		size_t nb = vms_blockstats(vm, blk, 16, secs);
+		if (nb || vm->qmp_error) {
+			json_t *q = json_object();
+			json_t *ba = json_array();
+			for (size_t k = 0; k < nb; k++) {
+				json_t *b = json_object();
+				json_object_set_new(b, "device", json_string(blk[k].device));
+				json_object_set_new(b, "rd_ops_s", json_real(blk[k].rd_ops_s));
+				json_object_set_new(b, "wr_ops_s", json_real(blk[k].wr_ops_s));
+				json_object_set_new(b, "rd_latency_us", jnum_or_null(blk[k].rd_lat_us));
+				json_object_set_new(b, "wr_latency_us", jnum_or_null(blk[k].wr_lat_us));
+				json_object_set_new(b, "flush_latency_us", jnum_or_null(blk[k].flush_lat_us));
+				json_array_append_new(ba, b);
+			}
+			json_object_set_new(q, "blockstats", ba);
+			if (vm->qmp_error)
+				json_object_set_new(q, "error", json_string(vm->qmp_error));
+			json_object_set_new(v, "qmp", q);
+		}
+		json_array_append_new(arr, v);
+	}
+	json_object_set_new(o, "vms", arr);
+	/* overlap: pairs of VMs sharing CPUs */
+	json_t *ov = json_array();
+	size_t npairs = 0;
+	for (size_t i = 0; i < a->n; i++)
+		for (size_t j = i + 1; j < a->n; j++) {
+			struct cpumask sh;
+			unsigned w = vms_overlap(a, i, j, &sh);
+			if (!w)
+				continue;
+			if (npairs++ >= 2000)
+				continue;
+			char buf[1024];
+			cpumask_format(&sh, buf, sizeof(buf));
+			json_t *p = json_object();
+			json_object_set_new(p, "a", json_string(a->vms[i].name));
+			json_object_set_new(p, "b", json_string(a->vms[j].name));
+			json_object_set_new(p, "shared_cpus", json_string(buf));
+			json_object_set_new(p, "count", json_integer(w));
+			json_array_append_new(ov, p);
+		}
+	json_object_set_new(o, "overlap", ov);
+	json_object_set_new(o, "overlap_pairs", json_integer((json_int_t)npairs));
+	struct vms_cpu_demand *d = xcalloc(VMS_MAX_CPUS, sizeof(*d));
+	size_t nd = vms_cpu_demand(a, d, VMS_MAX_CPUS);
+	json_t *da = json_array();
+	for (size_t k = 0; k < nd; k++) {
+		json_t *c = json_object();
+		json_object_set_new(c, "cpu", json_integer(d[k].cpu));
+		json_object_set_new(c, "vcpus_allowed", json_integer(d[k].vcpus_allowed));
+		json_object_set_new(c, "vcpus_weighted", json_real(d[k].vcpus_weighted));
+		json_object_set_new(c, "demand_cpus", json_real(d[k].demand));
+		json_object_set_new(c, "delay_cpus", json_real(d[k].delay));
+		json_object_set_new(c, "vms", json_integer(d[k].vms));
+		json_object_set_new(c, "isolated", json_boolean(cpumask_test(&a->isolated, d[k].cpu)));
+		json_array_append_new(da, c);
+	}
+	free(d);
+	json_object_set_new(o, "cpu_demand", da);
+	json_t *h = json_object();
+	unsigned nv = vms_total_vcpus(a);
+	uint64_t gm = vms_total_guest_mib(a);
+	json_object_set_new(h, "vcpus", json_integer(nv));
+	json_object_set_new(h, "cpus_online", json_integer(a->ncpus_online));
+	json_object_set_new(h, "vcpu_per_cpu", a->ncpus_online ? json_real((double)nv / a->ncpus_online) : json_null());
+	json_object_set_new(h, "guest_memory_mib", json_integer((json_int_t)gm));
+	json_object_set_new(h, "host_memory_mib", json_integer((json_int_t)(a->memtotal_kb / 1024)));
+	json_object_set_new(h, "guest_per_host_memory",
+			    a->memtotal_kb ? json_real((double)gm * 1024 / (double)a->memtotal_kb) : json_null());
+	json_object_set_new(o, "host", h);
+	json_t *c = json_object();
+	json_object_set_new(c, "sample_us", json_integer((json_int_t)a->cost_sample_us));
+	json_object_set_new(c, "discovery_us", json_integer((json_int_t)a->cost_discovery_us));
+	json_object_set_new(c, "fds_open", json_integer((json_int_t)a->fds_open));
+	json_object_set_new(o, "cost", c);
+	return o;
+}
+
+static const char *pct(char *b, size_t n, double v)
+{
+	if (v < 0)
+		snprintf(b, n, "-");
+	else
+		snprintf(b, n, "%.1f", v);
+	return b;
+}
+
+void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
+{
+	double secs = vms_watch_s(a);
+	unsigned nv = vms_total_vcpus(a);
+	uint64_t gm = vms_total_guest_mib(a);
+	fprintf(out, "%zu VM%s, %u vCPUs on %u CPUs", a->n, a->n == 1 ? "" : "s", nv, a->ncpus_online);
+	if (a->ncpus_online)
+		fprintf(out, " (%.2f:1)", (double)nv / a->ncpus_online);
+	if (a->memtotal_kb)
+		fprintf(out, ", guest memory %llu MiB of %llu MiB (%.2f:1)", (unsigned long long)gm,
+			(unsigned long long)(a->memtotal_kb / 1024), (double)gm * 1024 / (double)a->memtotal_kb);
+	fprintf(out, ", watched %.1f s\n", secs);
+	if (!a->root)
+		fprintf(out, "  (not root: other users' VMs, their memory maps and tap fds are not visible)\n");
+	char b1[16], b2[16], b3[16], buf[512];
+	for (size_t i = 0; i < a->n; i++) {
+		const struct vms_vm *vm = &a->vms[i];
+		cpumask_format(&vm->cpus, buf, sizeof(buf));
+		fprintf(out, "\n%s  (%s, PID %d%s%s%s)  cpus %s\n", vm->name, vm->vmm, vm->pid,
+			vm->have_conf && vm->conf.accel[0] ? ", " : "", vm->have_conf ? vm->conf.accel : "",
+			vm->vcpus_unnamed ? ", vCPU threads unnamed: add -name ...,debug-threads=on" : "",
+			buf[0] ? buf : "?");
+		fprintf(out, "  %-18s %-6s %9s %8s %9s  %-12s %s\n", "thread", "kind", "run delay", "cpu %", "worst 1s",
+			"allowed", "ran on");
+		for (size_t j = 0; j < vm->nth; j++) {
+			const struct vms_thread *t = &vm->th[j];
+			bool idle = t->cpu_pct <= 0.05 && t->delay_pct <= 0.05;
+			if (!verbose && t->kind != TK_VCPU && t->kind != TK_VHOST && t->kind != TK_IO && t->kind != TK_MAIN &&
+			    idle)
+				continue;
+			char al[64] = "?";
+			if (t->have_allowed)
+				cpumask_format(&t->allowed, al, sizeof(al));
+			int lv = vms_thread_level(t);
+			fprintf(out, "  %-18.18s %-6s %8s%% %8s %8s%%  %-12s %d%s\n", t->comm, tkind_name(t->kind),
+				pct(b1, sizeof(b1), t->delay_pct), pct(b2, sizeof(b2), t->cpu_pct),
+				pct(b3, sizeof(b3), t->worst_win), al, t->processor,
+				lv == 2 ? "  CRIT" : lv == 1 ? "  WARN" : "");
+		}
+		if (vm->have_status || vm->have_rollup) {
+			fprintf(out, "  memory: RSS %llu MiB", (unsigned long long)(vm->vmrss_kb ? vm->vmrss_kb : vm->rss_kb) / 1024);
+			if (vm->have_conf)
+				fprintf(out, " of %llu MiB configured", (unsigned long long)vm->conf.mem_mib);
+			if (vm->have_rollup && vm->rss_kb)
+				fprintf(out, ", THP %llu MiB (%.0f %%)", (unsigned long long)vm->anon_huge_kb / 1024,
+					100.0 * (double)vm->anon_huge_kb / (double)vm->rss_kb);
+			if (vm->hugetlb_kb || vm->hugetlb_rollup_kb)
+				fprintf(out, ", hugetlbfs %llu MiB",
+					(unsigned long long)(vm->hugetlb_kb ? vm->hugetlb_kb : vm->hugetlb_rollup_kb) / 1024);
+			fprintf(out, ", host swap %llu MiB\n", (unsigned long long)vm->vmswap_kb / 1024);
+		}
+		if (vm->have_numa) {
+			fprintf(out, "  NUMA:");
+			for (unsigned n = 0; n < vm->nm.nodes_seen && n < NUMA_MAPS_MAX_NODES; n++)
+				fprintf(out, " node%u %llu MiB", n, (unsigned long long)vm->nm.kb_on_node[n] / 1024);
+			double r = vms_remote_mem_pct(a, vm);
+			if (r >= 0)
+				fprintf(out, " | %.0f %% on nodes its vCPUs may not run on", r);
+			fprintf(out, "\n");
+		}
+		for (unsigned k = 0; k < vm->ntaps; k++) {
+			const struct vms_tap *t = &vm->taps[k];
+			fprintf(out, "  tap %s: %u queue%s", t->ifname, t->queues, t->queues == 1 ? "" : "s");
+			if (t->have)
+				fprintf(out, ", dropped toward the guest %llu (total %llu), from the guest %llu",
+					(unsigned long long)(t->tx_drop[1] - t->tx_drop[0]), (unsigned long long)t->tx_drop[1],
+					(unsigned long long)(t->rx_drop[1] - t->rx_drop[0]));
+			fprintf(out, "\n");
+		}
+		struct vms_blk blk[16];
+		size_t nb = vms_blockstats(vm, blk, 16, secs);
+		for (size_t k = 0; k < nb; k++)
+			fprintf(out, "  disk %s (QMP): %.0f rd/s %s us, %.0f wr/s %s us, flush %s us\n", blk[k].device,
+				blk[k].rd_ops_s, pct(b1, sizeof(b1), blk[k].rd_lat_us), blk[k].wr_ops_s,
+				pct(b2, sizeof(b2), blk[k].wr_lat_us), pct(b3, sizeof(b3), blk[k].flush_lat_us));
+		if (vm->qmp_error)
+			fprintf(out, "  QMP: %s\n", vm->qmp_error);
+	}
+	/* overlap matrix */
+	if (a->n >= 2) {
+		fprintf(out, "\nCPU overlap (CPUs each pair of VMs may both use):\n");
+		if (a->n <= 12) {
+			fprintf(out, "  %-16s", "");
+			for (size_t j = 0; j < a->n; j++)
+				fprintf(out, " %8.8s", a->vms[j].name);
+			fprintf(out, "\n");
+			for (size_t i = 0; i < a->n; i++) {
+				fprintf(out, "  %-16.16s", a->vms[i].name);
+				for (size_t j = 0; j < a->n; j++) {
+					if (i == j)
+						fprintf(out, " %8s", "-");
+					else
+						fprintf(out, " %8u", vms_overlap(a, i, j, NULL));
+				}
+				fprintf(out, "\n");
+			}
+		}
+		size_t shown = 0, total = 0;
+		for (size_t i = 0; i < a->n; i++)
+			for (size_t j = i + 1; j < a->n; j++) {
+				struct cpumask sh;
+				if (!vms_overlap(a, i, j, &sh))
+					continue;
+				total++;
+				if (shown >= 20)
+					continue;
+				shown++;
+				cpumask_format(&sh, buf, sizeof(buf));
+				fprintf(out, "  %s + %s share CPU %s\n", a->vms[i].name, a->vms[j].name, buf);
+			}
+		if (total > shown)
+			fprintf(out, "  ... and %zu more pairs\n", total - shown);
+		if (!total)
+			fprintf(out, "  no two VMs share a CPU\n");
+	}
+	struct vms_cpu_demand *d = xcalloc(VMS_MAX_CPUS, sizeof(*d));
+	size_t nd = vms_cpu_demand(a, d, VMS_MAX_CPUS);
+	if (nd) {
+		fprintf(out, "\nDemand per CPU (run + wait of VM threads, spread over each thread's CPUs):\n");
+		fprintf(out, "  %-5s %6s %9s %8s %8s %4s\n", "cpu", "vCPUs", "weighted", "demand", "waiting", "VMs");
+		for (size_t k = 0; k < nd && k < 64; k++)
+			fprintf(out, "  %-5d %6u %9.2f %8.2f %8.2f %4u%s\n", d[k].cpu, d[k].vcpus_allowed, d[k].vcpus_weighted,
+				d[k].demand, d[k].delay, d[k].vms, cpumask_test(&a->isolated, d[k].cpu) ? "  isolated" : "");
+		if (nd > 64)
+			fprintf(out, "  ... %zu CPUs in all (--json for every one)\n", nd);
+	}
+	free(d);
+}

@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * KVM host mode, the analysis half: samples in (the files and
+ * .hiddenq/vms.json that host/vmscan.c put there), per-VM and per-thread
+ * figures out.  Pure and deterministic on a bundle.
+ *
+ * Per thread: run delay rate (the second field of schedstat: on a vCPU
+ * thread exactly what KVM hands its guest as steal), CPU use, worst 1 s
+ * window, the CPUs it may run on (Cpus_allowed_list: affinity and cpuset
+ * together) and the one it ran on last (stat field 39).
+ * Per VM: the union of its threads' CPUs; memory (RSS, THP, hugetlbfs,
+ * host swap, NUMA placement against the nodes its vCPUs may run on); taps.
+ * Across VMs: the overlap matrix (CPUs each pair of VMs share) and the
+ * demand per physical CPU; host totals against the overcommit ratios.
+ */
+#ifndef HQ_VMS_H
+#define HQ_VMS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "../parse/memparse.h"
+#include "../parse/vmconf.h"
+#include "../sample/sample.h"
+#include "vmscan.h"
+
+#define VMS_MAX_CPUS 1024
+#define VMS_MASK_WORDS (VMS_MAX_CPUS / 64)
+
+struct cpumask {
+	uint64_t w[VMS_MASK_WORDS];
+};
+void cpumask_clear(struct cpumask *m);
+void cpumask_set(struct cpumask *m, int cpu);
+bool cpumask_test(const struct cpumask *m, int cpu);
+unsigned cpumask_weight(const struct cpumask *m);
+void cpumask_or(struct cpumask *d, const struct cpumask *s);
+void cpumask_and(struct cpumask *d, const struct cpumask *a, const struct cpumask *b);
+/* "0-3,8" into m; 0 or -EINVAL */
+int cpumask_parse(struct cpumask *m, const char *buf, size_t len);
+/* m as a cpulist string ("0-3,8") into out */
+void cpumask_format(const struct cpumask *m, char *out, size_t n);
+
+struct vms_thread {
+	int tid;
+	enum tkind kind;
+	int vcpu;
+	char comm[20];
+	bool kthread;
+	/* schedstat series */
+	bool have_first;
+	uint64_t t0, cpu0, delay0, t1, cpu1, delay1;
+	uint64_t win_t, win_cpu, win_delay;
+	unsigned nwins, win_ge20, win_ge50;
+	double worst_win;	/* % of the worst ~1 s window, -1 if none */
+	/* slow */
+	int processor;		/* -1 unknown */
+	struct cpumask allowed;
+	bool have_allowed;
+	/* derived by vms_finish */
+	double delay_pct, cpu_pct; /* of one CPU, over the watch; -1 unknown */
+};
+
+struct vms_tap {
+	char ifname[32];
+	unsigned queues;
+	bool have;
+	uint64_t rx_pkts[2], rx_drop[2], tx_pkts[2], tx_drop[2]; /* first, last */
+	uint64_t t[2];
+};
+
+struct vms_vm {
+	int pid;
+	char vmm[20], name[128], name_src[16];
+	bool vcpus_unnamed;
+	struct vms_thread *th;
+	size_t nth, cap;
+	/* memory (slow) */
+	bool have_status, have_rollup, have_numa;
+	uint64_t vmrss_kb, vmswap_kb, hugetlb_kb;
+	uint64_t rss_kb, anon_huge_kb, swap_kb, shmem_pmd_kb, file_pmd_kb, hugetlb_rollup_kb;
+	struct numa_maps_sum nm;
+	/* configuration (cmdline) */
+	struct vmconf conf;
+	bool have_conf;
+	struct vms_tap taps[8];
+	unsigned ntaps, vhost_fds;
+	json_t *qmp_first, *qmp_last;	/* blockstats answers (owned) */
+	char *qmp_error;
+	/* derived */
+	struct cpumask cpus;		/* union of its threads' allowed CPUs */
+	struct cpumask vcpu_cpus;	/* union over its vCPU threads */
+	unsigned nvcpus;
+};
+
+struct vms_analysis {
+	struct vms_vm *vms;
+	size_t n, cap;
+	bool seen_json;
+	unsigned nsamples, njson;
+	uint64_t first_ns, last_ns;
+	/* host facts */
+	struct cpumask online, isolated;
+	unsigned ncpus_online;
+	uint64_t memtotal_kb;
+	unsigned nnodes;
+	struct cpumask node_cpus[64];
+	bool root;
+	uint64_t cost_sample_us, cost_discovery_us, fds_open, fds_failed;
+	/* tid -> (vm, thread) */
+	struct { int tid; unsigned vm, th; } *map;
+	size_t map_cap;
+	bool finished;
+};
+
+void vms_init(struct vms_analysis *a, const struct sample *statics);
+void vms_feed(struct vms_analysis *a, const struct sample *s);
+void vms_finish(struct vms_analysis *a);
+void vms_done(struct vms_analysis *a);
+
+/* After vms_finish. */
+unsigned vms_overlap(const struct vms_analysis *a, size_t i, size_t j, struct cpumask *shared);
+struct vms_cpu_demand {
+	int cpu;
+	unsigned vcpus_allowed;	/* vCPU threads that may run here */
+	double vcpus_weighted;	/* sum of 1/|mask| over those */
+	double demand;		/* CPUs of (run + wait) spread over each thread's mask */
+	double delay;		/* CPUs of waiting, spread the same way */
+	unsigned vms;		/* VMs with a thread that may run here */
+};
+/* Fills up to n entries (one per online CPU); returns the count. */
+size_t vms_cpu_demand(const struct vms_analysis *a, struct vms_cpu_demand *out, size_t n);
+unsigned vms_total_vcpus(const struct vms_analysis *a);
+uint64_t vms_total_guest_mib(const struct vms_analysis *a);
+double vms_watch_s(const struct vms_analysis *a);
+
+/* A thread's delay severity against the steal thresholds: 0 ok, 1 warn, 2 crit, -1 unknown. */
+int vms_thread_level(const struct vms_thread *t);
+
+/* memory placement: % of the VM's resident memory on nodes none of its vCPUs may run on; -1 unknown */
+double vms_remote_mem_pct(const struct vms_analysis *a, const struct vms_vm *vm);
+/* mean latency per op (us) of a QMP blockstats device over the watch, -1 unknown */
+struct vms_blk {
+	char device[64];
+	double rd_ops_s, wr_ops_s, rd_lat_us, wr_lat_us, flush_lat_us;
+};
+size_t vms_blockstats(const struct vms_vm *vm, struct vms_blk *out, size_t n, double secs);
+
+json_t *vms_json(const struct vms_analysis *a);
+void vms_print(FILE *out, const struct vms_analysis *a, bool verbose);
+
+#endif

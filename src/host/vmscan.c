@@ -1,0 +1,935 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * VM discovery and the host-mode sampler (see vmscan.h for the contract).
+ */
+#include "vmscan.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../core/util.h"
+#include "../parse/vmconf.h"
+
+#define MAX_THREADS_PER_VM 4096
+#define MAX_VMS 65536
+
+static const char *const vmm_names[VMM_COUNT] = { "qemu", "firecracker", "cloud-hypervisor", "crosvm", "kvmtool" };
+static const char *const tkind_names[TK_COUNT] = { "vcpu", "main", "io", "vhost", "worker", "other" };
+
+const char *vmm_name(enum vmm v)
+{
+	return (unsigned)v < VMM_COUNT ? vmm_names[v] : "unknown";
+}
+
+const char *tkind_name(enum tkind k)
+{
+	return (unsigned)k < TK_COUNT ? tkind_names[k] : "other";
+}
+
+int tkind_from_name(const char *s)
+{
+	for (int i = 0; i < TK_COUNT; i++)
+		if (!strcmp(s, tkind_names[i]))
+			return i;
+	return -1;
+}
+
+int vmm_from_name(const char *s)
+{
+	for (int i = 0; i < VMM_COUNT; i++)
+		if (!strcmp(s, vmm_names[i]))
+			return i;
+	return -1;
+}
+
+/* "PREFIX<digits>SUFFIX" → the number, else -1 */
+static int num_between(const char *s, const char *prefix, const char *suffix)
+{
+	size_t pl = strlen(prefix);
+	if (strncmp(s, prefix, pl) != 0)
+		return -1;
+	const char *p = s + pl;
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	long v = 0;
+	while (isdigit((unsigned char)*p) && v < 1000000)
+		v = v * 10 + (*p++ - '0');
+	if (suffix) {
+		if (strncmp(p, suffix, strlen(suffix)) != 0)
+			return -1;
+	} else if (*p) {
+		return -1;
+	}
+	return (int)v;
+}
+
+enum tkind vmscan_classify(const char *comm, int vmm_in, enum vmm *vmm_out, int *vcpu)
+{
+	*vcpu = -1;
+	int n;
+	/* QEMU with debug-threads: "CPU 0/KVM", "CPU 3/TCG" (any accelerator) */
+	if ((n = num_between(comm, "CPU ", "/")) >= 0) {
+		*vmm_out = VMM_QEMU;
+		*vcpu = n;
+		return TK_VCPU;
+	}
+	if ((n = num_between(comm, "fc_vcpu ", NULL)) >= 0 || (n = num_between(comm, "fc_vcpu", NULL)) >= 0) {
+		*vmm_out = VMM_FIRECRACKER;
+		*vcpu = n;
+		return TK_VCPU;
+	}
+	if ((n = num_between(comm, "crosvm_vcpu", NULL)) >= 0) {
+		*vmm_out = VMM_CROSVM;
+		*vcpu = n;
+		return TK_VCPU;
+	}
+	if ((n = num_between(comm, "kvm-vcpu-", NULL)) >= 0) {
+		*vmm_out = VMM_KVMTOOL;
+		*vcpu = n;
+		return TK_VCPU;
+	}
+	/* "vcpu0" alone: Cloud Hypervisor's, or any VMM's when we already know it is one */
+	if ((n = num_between(comm, "vcpu", NULL)) >= 0) {
+		*vmm_out = vmm_in >= 0 ? (enum vmm)vmm_in : VMM_CLOUD_HYPERVISOR;
+		*vcpu = n;
+		return TK_VCPU;
+	}
+	if (num_between(comm, "vhost-", NULL) >= 0)
+		return TK_VHOST;
+	/* QEMU iothreads "IO iothread0" (and the monitor's "IO mon_iothread");
+	 * Cloud Hypervisor's virtio queue threads "_disk0_q0", "_net1_qp0" */
+	if (!strncmp(comm, "IO ", 3) || !strncmp(comm, "_disk", 5) || !strncmp(comm, "_net", 4) ||
+	    !strncmp(comm, "kvm-ioeventfd", 13) || !strncmp(comm, "virtio-", 7))
+		return TK_IO;
+	if (!strcmp(comm, "worker") || !strncmp(comm, "vnc_worker", 10) || !strcmp(comm, "live_migration") ||
+	    !strncmp(comm, "SPICE", 5))
+		return TK_WORKER;
+	return TK_OTHER;
+}
+
+int vmscan_vmm_of_process(const char *comm)
+{
+	if (!strncmp(comm, "qemu", 4) || !strcmp(comm, "kvm"))
+		return VMM_QEMU;
+	if (!strcmp(comm, "firecracker"))
+		return VMM_FIRECRACKER;
+	if (!strncmp(comm, "cloud-hyperviso", 15))
+		return VMM_CLOUD_HYPERVISOR;
+	if (!strcmp(comm, "crosvm"))
+		return VMM_CROSVM;
+	if (!strcmp(comm, "lkvm"))
+		return VMM_KVMTOOL;
+	return -1;
+}
+
+unsigned long vmscan_raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return 0;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	return (unsigned long)rl.rlim_cur;
+}
+
+int vmscan_init(struct vmscan *vs, const struct fsroot *root)
+{
+	memset(vs, 0, sizeof(*vs));
+	vs->root = root;
+	int fd = fsroot_opendir(root, "proc");
+	if (fd < 0)
+		return fd;
+	vs->procfd = fd;
+	vs->euid_root = geteuid() == 0;
+	return 0;
+}
+
+static void vm_free(struct vm_proc *vm)
+{
+	for (size_t i = 0; i < vm->nthreads; i++) {
+		if (vm->threads[i].fd >= 0)
+			close(vm->threads[i].fd);
+		free(vm->threads[i].ss_path);
+	}
+	free(vm->threads);
+	json_decref(vm->qmp_blockstats);
+	free(vm->qmp_error);
+}
+
+void vmscan_done(struct vmscan *vs)
+{
+	for (size_t i = 0; i < vs->n; i++)
+		vm_free(&vs->vms[i]);
+	free(vs->vms);
+	if (vs->procfd >= 0)
+		close(vs->procfd);
+	memset(vs, 0, sizeof(*vs));
+	vs->procfd = -1;
+}
+
+int vmscan_add_qmp(struct vmscan *vs, const char *spec)
+{
+	const char *eq = strchr(spec, '=');
+	if (!eq || eq == spec || !eq[1] || vs->nqmp >= VMSCAN_MAX_QMP || (size_t)(eq - spec) >= sizeof(vs->qmp[0].name) ||
+	    strlen(eq + 1) >= sizeof(vs->qmp[0].sock))
+		return -EINVAL;
+	struct vmscan_qmp *q = &vs->qmp[vs->nqmp++];
+	memcpy(q->name, spec, (size_t)(eq - spec));
+	q->name[eq - spec] = '\0';
+	str_copy(q->sock, sizeof(q->sock), eq + 1);
+	return 0;
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+static ssize_t read_small(int dirfd, const char *rel, char *buf, size_t cap)
+{
+	int fd = openat(dirfd, rel, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return n;
+}
+
+static void chomp(char *s)
+{
+	size_t l = strlen(s);
+	while (l && (s[l - 1] == '\n' || s[l - 1] == ' '))
+		s[--l] = '\0';
+}
+
+static struct vm_proc *vm_find(struct vmscan *vs, int pid)
+{
+	for (size_t i = 0; i < vs->n; i++)
+		if (vs->vms[i].pid == pid)
+			return &vs->vms[i];
+	return NULL;
+}
+
+static struct vm_thread *thread_find(struct vm_proc *vm, int tid)
+{
+	for (size_t i = 0; i < vm->nthreads; i++)
+		if (vm->threads[i].tid == tid)
+			return &vm->threads[i];
+	return NULL;
+}
+
+static void thread_open(struct vmscan *vs, struct vm_proc *vm, struct vm_thread *t)
+{
+	if (t->fd >= 0 || t->kind != TK_VCPU)
+		return;
+	if (!vs->nofile_raised) {
+		vmscan_raise_nofile();
+		vs->nofile_raised = true;
+	}
+	char rel[64];
+	snprintf(rel, sizeof(rel), "%d/task/%d/schedstat", vm->pid, t->tid);
+	t->fd = openat(vs->procfd, rel, O_RDONLY | O_CLOEXEC);
+	if (t->fd >= 0)
+		vs->fds_open++;
+	else
+		vs->fds_failed++;
+}
+
+/* VM name from the command line: QEMU -name guest=, Firecracker --id */
+static void name_from_cmdline(struct vmscan *vs, struct vm_proc *vm)
+{
+	char rel[48];
+	snprintf(rel, sizeof(rel), "%d/cmdline", vm->pid);
+	int fd = openat(vs->procfd, rel, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	size_t cap = 1 << 16, len = 0;
+	char *buf = xmalloc(cap);
+	ssize_t n;
+	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	if (vm->vmm == VMM_QEMU) {
+		struct vmconf *c = xcalloc(1, sizeof(*c));
+		if (qemu_cmdline_parse(buf, len, c) == 0 && c->name[0]) {
+			str_copy(vm->name, sizeof(vm->name), c->name);
+			snprintf(vm->name_src, sizeof(vm->name_src), "cmdline");
+		}
+		free(c);
+	} else {
+		/* firecracker --id NAME; cloud-hypervisor --api-socket PATH (no name) */
+		for (size_t i = 0; i < len;) {
+			const char *a = buf + i;
+			size_t l = strnlen(a, len - i);
+			if (!strcmp(a, "--id") && i + l + 1 < len) {
+				const char *v = a + l + 1;
+				snprintf(vm->name, sizeof(vm->name), "%.*s", (int)strnlen(v, len - (i + l + 1)), v);
+				snprintf(vm->name_src, sizeof(vm->name_src), "cmdline");
+				break;
+			}
+			i += l + 1;
+		}
+	}
+	free(buf);
+}
+
+/* libvirt's status XML: /run/libvirt/qemu/NAME.xml, <domstatus pid=...> with vCPU TIDs */
+static void libvirt_status_names(struct vmscan *vs)
+{
+	if (!libvirt_xml_available())
+		return;
+	int dfd = fsroot_opendir(vs->root, "run/libvirt/qemu");
+	if (dfd < 0)
+		return;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	struct dirent *de;
+	unsigned files = 0;
+	while ((de = readdir(d)) && files < 4096) {
+		size_t l = strlen(de->d_name);
+		if (l < 5 || strcmp(de->d_name + l - 4, ".xml") != 0)
+			continue;
+		files++;
+		char *rel = xasprintf("run/libvirt/qemu/%s", de->d_name);
+		char *data;
+		size_t len;
+		int r = fsroot_read(vs->root, rel, &data, &len, 4u << 20);
+		free(rel);
+		if (r < 0)
+			continue;
+		struct vmconf *c = xcalloc(1, sizeof(*c));
+		struct libvirt_status *st = xcalloc(1, sizeof(*st));
+		const char *why;
+		if (libvirt_xml_parse(data, len, c, st, &why) == 0 && st->pid > 0) {
+			struct vm_proc *vm = vm_find(vs, st->pid);
+			if (vm && c->name[0]) {
+				str_copy(vm->name, sizeof(vm->name), c->name);
+				snprintf(vm->name_src, sizeof(vm->name_src), "libvirt");
+				for (unsigned i = 0; i < st->nvcpu_tids; i++) {
+					struct vm_thread *t = st->vcpu_tids[i] ? thread_find(vm, st->vcpu_tids[i]) : NULL;
+					if (t && t->kind != TK_VCPU) {
+						t->kind = TK_VCPU;
+						t->vcpu = (int)i;
+						thread_open(vs, vm, t);
+					}
+				}
+			}
+		}
+		free(st);
+		free(c);
+		free(data);
+	}
+	closedir(d);
+}
+
+/* KVM debugfs: kvm/<pid>-<fd>/vcpuN/pid names the vCPU threads of unnamed VMs */
+static void debugfs_vcpus(struct vmscan *vs, struct vm_proc *vm)
+{
+	int dfd = fsroot_opendir(vs->root, "sys/kernel/debug/kvm");
+	if (dfd < 0)
+		return;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	struct dirent *de;
+	char pfx[24], buf[32];
+	int pl = snprintf(pfx, sizeof(pfx), "%d-", vm->pid);
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, pfx, (size_t)pl) != 0)
+			continue;
+		for (int i = 0; i < 1024; i++) {
+			char rel[320];
+			snprintf(rel, sizeof(rel), "%s/vcpu%d/pid", de->d_name, i);
+			if (read_small(dfd, rel, buf, sizeof(buf)) <= 0)
+				break;
+			struct vm_thread *t = thread_find(vm, atoi(buf));
+			if (t) {
+				t->kind = TK_VCPU;
+				t->vcpu = i;
+				thread_open(vs, vm, t);
+			}
+		}
+	}
+	closedir(d);
+}
+
+/* tun fds of the VMM: which tap devices, how many queues (one fd per queue) */
+static void scan_fds(struct vmscan *vs, struct vm_proc *vm)
+{
+	vm->ntaps = 0;
+	vm->vhost_fds = 0;
+	char rel[64];
+	snprintf(rel, sizeof(rel), "%d/fd", vm->pid);
+	int dfd = openat(vs->procfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	struct dirent *de;
+	unsigned nfd = 0;
+	char link[128], info[1024];
+	while ((de = readdir(d)) && nfd < 8192) {
+		if (!all_digits(de->d_name))
+			continue;
+		nfd++;
+		ssize_t l = readlinkat(dfd, de->d_name, link, sizeof(link) - 1);
+		if (l <= 0)
+			continue;
+		link[l] = '\0';
+		if (!strcmp(link, "/dev/vhost-net")) {
+			vm->vhost_fds++;
+			continue;
+		}
+		if (strcmp(link, "/dev/net/tun") != 0)
+			continue;
+		snprintf(rel, sizeof(rel), "%d/fdinfo/%.20s", vm->pid, de->d_name);
+		ssize_t n = read_small(vs->procfd, rel, info, sizeof(info));
+		char ifn[32];
+		if (n <= 0 || tun_fdinfo_iff(info, (size_t)n, ifn, sizeof(ifn)) < 0)
+			continue;
+		unsigned k;
+		for (k = 0; k < vm->ntaps; k++)
+			if (!strcmp(vm->taps[k].ifname, ifn))
+				break;
+		if (k == vm->ntaps) {
+			if (vm->ntaps >= ARRAY_SIZE(vm->taps))
+				continue;
+			snprintf(vm->taps[vm->ntaps].ifname, sizeof(vm->taps[0].ifname), "%s", ifn);
+			vm->taps[vm->ntaps++].queues = 0;
+		}
+		vm->taps[k].queues++;
+	}
+	closedir(d);
+}
+
+/* Reconcile one VM process's thread list with /proc/PID/task. */
+static void vm_threads(struct vmscan *vs, struct vm_proc *vm, const int *tids, size_t ntids)
+{
+	/* drop threads that went away */
+	size_t k = 0;
+	for (size_t i = 0; i < vm->nthreads; i++) {
+		struct vm_thread *t = &vm->threads[i];
+		bool alive = false; /* vhost kthreads are re-added after the walk */
+		for (size_t j = 0; j < ntids && !alive; j++)
+			alive = tids[j] == t->tid;
+		if (!alive) {
+			if (t->fd >= 0) {
+				close(t->fd);
+				vs->fds_open--;
+			}
+			free(t->ss_path);
+			continue;
+		}
+		vm->threads[k++] = *t;
+	}
+	vm->nthreads = k;
+	char rel[64], comm[64];
+	for (size_t j = 0; j < ntids; j++) {
+		struct vm_thread *t = thread_find(vm, tids[j]);
+		snprintf(rel, sizeof(rel), "%d/task/%d/comm", vm->pid, tids[j]);
+		if (read_small(vs->procfd, rel, comm, sizeof(comm)) <= 0)
+			continue;
+		chomp(comm);
+		if (!t) {
+			if (vm->nthreads >= MAX_THREADS_PER_VM)
+				break;
+			xgrow((void **)&vm->threads, sizeof(*vm->threads), &vm->cap, vm->nthreads);
+			t = &vm->threads[vm->nthreads++];
+			memset(t, 0, sizeof(*t));
+			t->tid = tids[j];
+			t->fd = -1;
+			t->vcpu = -1;
+		} else if (!strcmp(t->comm, comm)) {
+			continue;
+		}
+		str_copy(t->comm, sizeof(t->comm), comm);
+		enum vmm v;
+		int kind = vmscan_classify(comm, (int)vm->vmm, &v, &t->vcpu);
+		if (tids[j] == vm->pid && kind != TK_VCPU)
+			kind = TK_MAIN;
+		t->kind = (enum tkind)kind;
+		thread_open(vs, vm, t);
+	}
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+	int x = *(const int *)a, y = *(const int *)b;
+	return x < y ? -1 : x > y;
+}
+
+size_t vmscan_discover(struct vmscan *vs)
+{
+	uint64_t t0 = mono_ns();
+	for (size_t i = 0; i < vs->n; i++)
+		vs->vms[i].seen = false;
+	int dup = fcntl(vs->procfd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+	if (!d) {
+		if (dup >= 0)
+			close(dup);
+		return vs->n;
+	}
+	/* kernel vhost threads (before 6.4), tied to their owner after the walk */
+	struct kv {
+		int pid, owner;
+	} *kvh = NULL;
+	size_t nkv = 0, kvcap = 0;
+	int *tids = NULL;
+	size_t tcap = 0;
+	struct dirent *de;
+	char rel[64], comm[64];
+	while ((de = readdir(d))) {
+		if (!all_digits(de->d_name))
+			continue;
+		int pid = atoi(de->d_name);
+		snprintf(rel, sizeof(rel), "%d/comm", pid);
+		if (read_small(vs->procfd, rel, comm, sizeof(comm)) <= 0)
+			continue;
+		chomp(comm);
+		int owner = -1;
+		if (sscanf(comm, "vhost-%d", &owner) == 1 && owner > 0) {
+			/* a kthread (its own process) when it is not inside the owner */
+			xgrow((void **)&kvh, sizeof(*kvh), &kvcap, nkv);
+			kvh[nkv].pid = pid;
+			kvh[nkv++].owner = owner;
+			continue;
+		}
+		int vmm = vmscan_vmm_of_process(comm);
+		struct vm_proc *known = vm_find(vs, pid);
+		snprintf(rel, sizeof(rel), "%d/task", pid);
+		int tfd = openat(vs->procfd, rel, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (tfd < 0)
+			continue;
+		DIR *td = fdopendir(tfd);
+		if (!td) {
+			close(tfd);
+			continue;
+		}
+		size_t nt = 0;
+		struct dirent *te;
+		while ((te = readdir(td)) && nt < MAX_THREADS_PER_VM) {
+			if (!all_digits(te->d_name))
+				continue;
+			xgrow((void **)&tids, sizeof(*tids), &tcap, nt);
+			tids[nt++] = atoi(te->d_name);
+		}
+		closedir(td);
+		if (nt < 2 && vmm < 0 && !known)
+			continue;
+		/* look for a vCPU-named thread unless we know it is a VMM already */
+		int vmm_found = vmm;
+		bool named = false;
+		if (!known) {
+			unsigned looked = 0;
+			for (size_t j = 0; j < nt && looked < 64; j++) {
+				if (tids[j] == pid)
+					continue;
+				looked++;
+				snprintf(rel, sizeof(rel), "%d/task/%d/comm", pid, tids[j]);
+				char tc[64];
+				if (read_small(vs->procfd, rel, tc, sizeof(tc)) <= 0)
+					continue;
+				chomp(tc);
+				enum vmm v;
+				int idx;
+				if (vmscan_classify(tc, vmm, &v, &idx) == TK_VCPU &&
+				    (vmm >= 0 || strncmp(tc, "vcpu", 4) != 0)) {
+					named = true;
+					if (vmm_found < 0)
+						vmm_found = (int)v;
+					break;
+				}
+			}
+			if (vmm_found < 0 || (!named && vmm < 0))
+				continue;
+			if (vs->n >= MAX_VMS)
+				continue;
+			xgrow((void **)&vs->vms, sizeof(*vs->vms), &vs->cap, vs->n);
+			known = &vs->vms[vs->n++];
+			memset(known, 0, sizeof(*known));
+			known->pid = pid;
+			known->vmm = (enum vmm)vmm_found;
+			snprintf(known->name, sizeof(known->name), "%s-%d", vmm_name(known->vmm), pid);
+			snprintf(known->name_src, sizeof(known->name_src), "pid");
+			name_from_cmdline(vs, known);
+			for (unsigned q = 0; q < vs->nqmp; q++)
+				if (!strcmp(vs->qmp[q].name, known->name))
+					str_copy(known->qmp_sock, sizeof(known->qmp_sock), vs->qmp[q].sock);
+		}
+		known->seen = true;
+		vm_threads(vs, known, tids, nt);
+		bool any_vcpu = false;
+		for (size_t j = 0; j < known->nthreads; j++)
+			any_vcpu |= known->threads[j].kind == TK_VCPU;
+		if (!any_vcpu)
+			debugfs_vcpus(vs, known);
+		any_vcpu = false;
+		for (size_t j = 0; j < known->nthreads; j++)
+			any_vcpu |= known->threads[j].kind == TK_VCPU;
+		known->vcpus_unnamed = !any_vcpu;
+		scan_fds(vs, known);
+	}
+	closedir(d);
+	free(tids);
+	/* forget VMs that exited */
+	size_t k = 0;
+	for (size_t i = 0; i < vs->n; i++) {
+		if (!vs->vms[i].seen) {
+			for (size_t j = 0; j < vs->vms[i].nthreads; j++)
+				if (vs->vms[i].threads[j].fd >= 0)
+					vs->fds_open--;
+			vm_free(&vs->vms[i]);
+			continue;
+		}
+		vs->vms[k++] = vs->vms[i];
+	}
+	vs->n = k;
+	/* vhost kernel threads: attach to their owner VM */
+	for (size_t i = 0; i < nkv; i++) {
+		struct vm_proc *vm = vm_find(vs, kvh[i].owner);
+		if (!vm || thread_find(vm, kvh[i].pid))
+			continue;
+		/* a vhost thread inside the VMM is already in its task list */
+		xgrow((void **)&vm->threads, sizeof(*vm->threads), &vm->cap, vm->nthreads);
+		struct vm_thread *t = &vm->threads[vm->nthreads++];
+		memset(t, 0, sizeof(*t));
+		t->tid = kvh[i].pid;
+		t->kpid = kvh[i].pid;
+		t->kind = TK_VHOST;
+		t->vcpu = -1;
+		t->fd = -1;
+		t->kthread = true;
+		snprintf(t->comm, sizeof(t->comm), "vhost-%d", kvh[i].owner);
+	}
+	free(kvh);
+	libvirt_status_names(vs);
+	/* stable order: by name, then PID */
+	(void)cmp_int;
+	vs->last_discovery_ns = mono_ns();
+	vs->last_discovery_cost_ns = vs->last_discovery_ns - t0;
+	return vs->n;
+}
+
+/* path of a thread's file: kernel threads live at proc/TID, not under the VM */
+static void thread_rel(char *rel, size_t n, const struct vm_proc *vm, const struct vm_thread *t, const char *file)
+{
+	if (t->kthread)
+		snprintf(rel, n, "proc/%d/task/%d/%s", t->kpid, t->kpid, file);
+	else
+		snprintf(rel, n, "proc/%d/task/%d/%s", vm->pid, t->tid, file);
+}
+
+void vmscan_sample(struct vmscan *vs, struct sample *out)
+{
+	uint64_t t0 = mono_ns();
+	char buf[128], rel[80];
+	for (size_t i = 0; i < vs->n; i++) {
+		struct vm_proc *vm = &vs->vms[i];
+		for (size_t j = 0; j < vm->nthreads; j++) {
+			struct vm_thread *t = &vm->threads[j];
+			if (t->kind != TK_VCPU)
+				continue;
+			ssize_t n;
+			if (t->fd >= 0) {
+				n = pread(t->fd, buf, sizeof(buf) - 1, 0);
+				if (n < 0 && errno == ESRCH) {
+					close(t->fd); /* the thread exited; rediscovery drops it */
+					t->fd = -1;
+					vs->fds_open--;
+				}
+			} else {
+				snprintf(rel, sizeof(rel), "%d/task/%d/schedstat", vm->pid, t->tid);
+				n = read_small(vs->procfd, rel, buf, sizeof(buf));
+			}
+			if (n <= 0)
+				continue;
+			if (!t->ss_path) {
+				thread_rel(rel, sizeof(rel), vm, t, "schedstat");
+				t->ss_path = xstrdup(rel);
+			}
+			sample_add(out, t->ss_path, buf, (size_t)n);
+		}
+	}
+	vs->last_sample_ns = mono_ns() - t0;
+}
+
+static void add_file(struct vmscan *vs, struct sample *out, const char *rel, size_t max)
+{
+	char *data;
+	size_t len;
+	int r = fsroot_read(vs->root, rel, &data, &len, max);
+	if (r == 0 || r == -EFBIG)
+		sample_add_take(out, rel, data, len);
+}
+
+static bool skipped(const int *skip, size_t n, int pid)
+{
+	return skip && n && bsearch(&pid, skip, n, sizeof(int), cmp_int) != NULL;
+}
+
+static void vm_slow(struct vmscan *vs, struct vm_proc *vm, struct sample *out, bool other_pid)
+{
+	char rel[96];
+	for (size_t j = 0; j < vm->nthreads; j++) {
+		struct vm_thread *t = &vm->threads[j];
+		if (t->kind != TK_VCPU && !vs->tasks_walked) {
+			thread_rel(rel, sizeof(rel), vm, t, "schedstat");
+			add_file(vs, out, rel, 4096);
+		}
+		if (!other_pid || t->kthread) {
+			thread_rel(rel, sizeof(rel), vm, t, "stat");
+			add_file(vs, out, rel, 4096);
+		}
+		thread_rel(rel, sizeof(rel), vm, t, "status");
+		add_file(vs, out, rel, 16384);
+	}
+	if (!other_pid) {
+		snprintf(rel, sizeof(rel), "proc/%d/status", vm->pid);
+		add_file(vs, out, rel, 16384);
+		snprintf(rel, sizeof(rel), "proc/%d/smaps_rollup", vm->pid);
+		add_file(vs, out, rel, 16384);
+		if (vm->slow_count % VMSCAN_NUMA_EVERY == 0) {
+			snprintf(rel, sizeof(rel), "proc/%d/numa_maps", vm->pid);
+			add_file(vs, out, rel, 8u << 20);
+		}
+	}
+	if (!vm->cmdline_sent) {
+		snprintf(rel, sizeof(rel), "proc/%d/cmdline", vm->pid);
+		add_file(vs, out, rel, 1u << 20);
+		vm->cmdline_sent = true;
+	}
+	if (vm->ntaps) {
+		snprintf(rel, sizeof(rel), "proc/%d/net/dev", vm->pid);
+		add_file(vs, out, rel, 1u << 20);
+	}
+	if (vm->qmp_sock[0]) {
+		char *err = NULL;
+		json_t *r = qmp_query(vm->qmp_sock, "query-blockstats", &err);
+		json_decref(vm->qmp_blockstats);
+		free(vm->qmp_error);
+		vm->qmp_blockstats = r;
+		vm->qmp_error = err;
+	}
+	vm->slow_count++;
+}
+
+void vmscan_slow(struct vmscan *vs, struct sample *out, const int *skip_pids, size_t nskip)
+{
+	uint64_t t0 = mono_ns();
+	if (vs->slow_ticks > 0 && t0 - vs->last_discovery_ns >= VMSCAN_REDISCOVER_S * 1000000000ull)
+		vmscan_discover(vs);
+	vs->slow_ticks++;
+	size_t done = 0;
+	if (vs->slow_cursor >= vs->n)
+		vs->slow_cursor = 0;
+	while (done < vs->n) {
+		if (done > 0 && mono_ns() - t0 > VMSCAN_SLOW_BUDGET_NS)
+			break; /* the rest on the next slow tick */
+		struct vm_proc *vm = &vs->vms[vs->slow_cursor];
+		vm_slow(vs, vm, out, skipped(skip_pids, nskip, vm->pid));
+		vs->slow_cursor = (vs->slow_cursor + 1) % vs->n;
+		done++;
+	}
+	json_t *j = vmscan_json(vs);
+	json_object_set_new(j, "slow_vms_read", json_integer((json_int_t)done));
+	char *s = json_dumps(j, JSON_COMPACT);
+	json_decref(j);
+	sample_add_take(out, VMSCAN_JSON_PATH, s, strlen(s));
+	vs->last_slow_ns = mono_ns() - t0;
+}
+
+json_t *vmscan_json(const struct vmscan *vs)
+{
+	json_t *o = json_object();
+	json_t *arr = json_array();
+	for (size_t i = 0; i < vs->n; i++) {
+		const struct vm_proc *vm = &vs->vms[i];
+		json_t *v = json_object();
+		json_object_set_new(v, "pid", json_integer(vm->pid));
+		json_object_set_new(v, "vmm", json_string(vmm_name(vm->vmm)));
+		json_object_set_new(v, "name", json_string(vm->name));
+		json_object_set_new(v, "name_source", json_string(vm->name_src));
+		json_object_set_new(v, "vcpus_unnamed", json_boolean(vm->vcpus_unnamed));
+		json_t *ta = json_array();
+		for (size_t j = 0; j < vm->nthreads; j++) {
+			const struct vm_thread *t = &vm->threads[j];
+			json_t *tj = json_object();
+			json_object_set_new(tj, "tid", json_integer(t->tid));
+			json_object_set_new(tj, "kind", json_string(tkind_name(t->kind)));
+			if (t->vcpu >= 0)
+				json_object_set_new(tj, "vcpu", json_integer(t->vcpu));
+			json_object_set_new(tj, "comm", json_string(t->comm));
+			if (t->kthread)
+				json_object_set_new(tj, "kthread", json_true());
+			json_array_append_new(ta, tj);
+		}
+		json_object_set_new(v, "threads", ta);
+		json_t *tp = json_array();
+		for (unsigned k = 0; k < vm->ntaps; k++) {
+			json_t *tj = json_object();
+			json_object_set_new(tj, "ifname", json_string(vm->taps[k].ifname));
+			json_object_set_new(tj, "queues", json_integer(vm->taps[k].queues));
+			json_array_append_new(tp, tj);
+		}
+		json_object_set_new(v, "taps", tp);
+		json_object_set_new(v, "vhost_net_fds", json_integer(vm->vhost_fds));
+		if (vm->qmp_sock[0]) {
+			json_t *q = json_object();
+			json_object_set_new(q, "socket", json_string(vm->qmp_sock));
+			if (vm->qmp_blockstats)
+				json_object_set(q, "blockstats", vm->qmp_blockstats);
+			if (vm->qmp_error)
+				json_object_set_new(q, "error", json_string(vm->qmp_error));
+			json_object_set_new(v, "qmp", q);
+		}
+		json_array_append_new(arr, v);
+	}
+	json_object_set_new(o, "vms", arr);
+	json_t *qa = json_array();
+	for (unsigned q = 0; q < vs->nqmp; q++) {
+		bool matched = false;
+		for (size_t i = 0; i < vs->n; i++)
+			matched |= !strcmp(vs->vms[i].name, vs->qmp[q].name);
+		if (!matched)
+			json_array_append_new(qa, json_string(vs->qmp[q].name));
+	}
+	json_object_set_new(o, "qmp_unmatched", qa);
+	json_t *c = json_object();
+	json_object_set_new(c, "discovery_us", json_integer((json_int_t)(vs->last_discovery_cost_ns / 1000)));
+	json_object_set_new(c, "sample_us", json_integer((json_int_t)(vs->last_sample_ns / 1000)));
+	json_object_set_new(c, "fds_open", json_integer((json_int_t)vs->fds_open));
+	json_object_set_new(c, "fds_failed", json_integer((json_int_t)vs->fds_failed));
+	json_object_set_new(o, "cost", c);
+	json_object_set_new(o, "root", json_boolean(vs->euid_root));
+	return o;
+}
+
+/* ---- QMP: one short conversation on a socket this run owns ---- */
+
+static json_t *qmp_read(int fd, char *buf, size_t cap, size_t *have, char **err)
+{
+	for (;;) {
+		char *nl = memchr(buf, '\n', *have);
+		if (nl) {
+			size_t l = (size_t)(nl - buf) + 1;
+			json_t *j = json_loadb(buf, l, 0, NULL);
+			memmove(buf, buf + l, *have - l);
+			*have -= l;
+			if (j)
+				return j;
+			continue;
+		}
+		if (*have >= cap) {
+			*err = xstrdup("QMP reply too long");
+			return NULL;
+		}
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, 2000) <= 0) {
+			*err = xstrdup("QMP: no answer within 2 s");
+			return NULL;
+		}
+		ssize_t n = read(fd, buf + *have, cap - *have);
+		if (n <= 0) {
+			*err = xasprintf("QMP: connection closed (%s)", n < 0 ? strerror(errno) : "EOF");
+			return NULL;
+		}
+		*have += (size_t)n;
+	}
+}
+
+static json_t *qmp_exec(int fd, const char *cmd, char *buf, size_t cap, size_t *have, char **err)
+{
+	char *req = xasprintf("{\"execute\":\"%s\"}\n", cmd);
+	ssize_t w = write(fd, req, strlen(req));
+	free(req);
+	if (w < 0) {
+		*err = xasprintf("QMP: write failed: %s", strerror(errno));
+		return NULL;
+	}
+	for (int i = 0; i < 64; i++) {
+		json_t *j = qmp_read(fd, buf, cap, have, err);
+		if (!j)
+			return NULL;
+		json_t *r = json_object_get(j, "return");
+		if (r) {
+			json_incref(r);
+			json_decref(j);
+			return r;
+		}
+		json_t *e = json_object_get(j, "error");
+		if (e) {
+			const char *d = json_string_value(json_object_get(e, "desc"));
+			*err = xasprintf("QMP %s: %s", cmd, d ? d : "error");
+			json_decref(j);
+			return NULL;
+		}
+		json_decref(j); /* an event */
+	}
+	*err = xstrdup("QMP: too many events before the answer");
+	return NULL;
+}
+
+json_t *qmp_query(const char *sock, const char *cmd, char **err)
+{
+	*err = NULL;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(sock) >= sizeof(sa.sun_path)) {
+		*err = xstrdup("QMP socket path too long");
+		return NULL;
+	}
+	strcpy(sa.sun_path, sock);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		*err = xasprintf("cannot connect to QMP socket %s: %s", sock, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	size_t cap = 1 << 20, have = 0;
+	char *buf = xmalloc(cap);
+	json_t *r = NULL;
+	json_t *greet = qmp_read(fd, buf, cap, &have, err);
+	if (greet && json_object_get(greet, "QMP")) {
+		json_t *caps = qmp_exec(fd, "qmp_capabilities", buf, cap, &have, err);
+		if (caps) {
+			json_decref(caps);
+			r = qmp_exec(fd, cmd, buf, cap, &have, err);
+		}
+	} else if (greet && !*err) {
+		*err = xstrdup("not a QMP monitor (no greeting)");
+	}
+	json_decref(greet);
+	free(buf);
+	close(fd);
+	return r;
+}

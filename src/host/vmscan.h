@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * KVM host mode, the source half: find the VM processes on this machine,
+ * classify their threads (vCPU, emulator, IO, vhost), and read them.
+ *
+ * Discovery walks /proc (slow: once at start, then on slow ticks every
+ * VMSCAN_REDISCOVER_S seconds).  A process is a VM when one of its threads
+ * carries a vCPU name (QEMU "CPU n/KVM" or "CPU n/TCG", Firecracker
+ * "fc_vcpu n", Cloud Hypervisor "vcpuN", crosvm "crosvm_vcpuN", kvmtool
+ * "kvm-vcpu-N"), or when its own name is a VMM's (QEMU without
+ * debug-threads: its vCPUs are then found in KVM's debugfs or libvirt's
+ * status XML when readable, else the threads stay unnamed and we say so).
+ * vhost workers are threads "vhost-<owner PID>" inside the VMM (kernel 6.4
+ * and later) or kernel threads of that name (before 6.4); both are tied to
+ * their VM.
+ *
+ * Per sample only the vCPU threads' schedstat is read, through fds kept
+ * open (RLIMIT_NOFILE is raised to its hard limit; past that we fall back to
+ * open/read/close).  Everything else (every thread's schedstat, stat and
+ * status; each VM's status, smaps_rollup, numa_maps, net/dev; tap fds; QMP)
+ * is read on slow ticks within a time budget, resuming where the last slow
+ * tick stopped.  Files go into the sample under their /proc paths; the
+ * discovery result goes to .hiddenq/vms.json.
+ */
+#ifndef HQ_VMSCAN_H
+#define HQ_VMSCAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "../sample/sample.h"
+#include "../sys/fsroot.h"
+
+#define VMSCAN_JSON_PATH ".hiddenq/vms.json"
+#define VMSCAN_REDISCOVER_S 10
+#define VMSCAN_SLOW_BUDGET_NS 20000000ull	/* per slow tick */
+#define VMSCAN_NUMA_EVERY 5			/* slow ticks between numa_maps of one VM */
+#define VMSCAN_MAX_QMP 16
+
+enum vmm { VMM_QEMU, VMM_FIRECRACKER, VMM_CLOUD_HYPERVISOR, VMM_CROSVM, VMM_KVMTOOL, VMM_COUNT };
+enum tkind { TK_VCPU, TK_MAIN, TK_IO, TK_VHOST, TK_WORKER, TK_OTHER, TK_COUNT };
+
+const char *vmm_name(enum vmm v);
+const char *tkind_name(enum tkind k);
+int tkind_from_name(const char *s);	/* -1 if unknown */
+int vmm_from_name(const char *s);	/* -1 if unknown */
+
+/*
+ * Classify a thread name.  Returns its kind; for vCPUs *vcpu is the index
+ * and *vmm the VMM that names threads that way.  `vmm` in is the process's
+ * VMM when known (-1 otherwise), because "vcpu0" alone is Cloud Hypervisor's.
+ */
+enum tkind vmscan_classify(const char *comm, int vmm_in, enum vmm *vmm_out, int *vcpu);
+/* A process name (comm or argv[0] basename) that is a VMM; -1 if not. */
+int vmscan_vmm_of_process(const char *comm);
+
+struct vm_thread {
+	int tid;
+	enum tkind kind;
+	int vcpu;		/* index for TK_VCPU, else -1 */
+	char comm[20];
+	int fd;			/* schedstat fd kept open, -1 if not */
+	bool kthread;		/* a vhost kernel thread outside the VMM (before 6.4) */
+	int kpid;		/* its PID (== tid) for the path */
+	char *ss_path;		/* "proc/PID/task/TID/schedstat", made once (owned) */
+};
+
+struct vm_tap {
+	char ifname[32];
+	unsigned queues;	/* tun fds attached to it */
+};
+
+struct vm_proc {
+	int pid;
+	enum vmm vmm;
+	char name[128];
+	char name_src[16];	/* "cmdline", "libvirt", "pid" */
+	char uuid_or_id[64];
+	struct vm_thread *threads;
+	size_t nthreads, cap;
+	bool vcpus_unnamed;	/* VMM process without vCPU names */
+	bool seen;		/* mark for discovery */
+	bool cmdline_sent;	/* cmdline stored in a sample already */
+	struct vm_tap taps[8];
+	unsigned ntaps;
+	unsigned vhost_fds;
+	unsigned slow_count;
+	char qmp_sock[256];	/* --qmp NAME=SOCKET for this VM, "" if none */
+	json_t *qmp_blockstats;	/* last answer, owned */
+	char *qmp_error;
+};
+
+struct vmscan_qmp {
+	char name[128];
+	char sock[256];
+};
+
+struct vmscan {
+	const struct fsroot *root;	/* not owned */
+	int procfd;
+	struct vm_proc *vms;
+	size_t n, cap;
+	unsigned long fds_open, fds_failed;
+	bool nofile_raised;
+	uint64_t last_discovery_ns;
+	size_t slow_cursor;
+	unsigned slow_ticks;
+	uint64_t last_sample_ns, last_slow_ns, last_discovery_cost_ns; /* costs, for reports */
+	bool euid_root;
+	bool tasks_walked;	/* the sampler's task walk already read every schedstat on slow ticks */
+	struct vmscan_qmp qmp[VMSCAN_MAX_QMP];
+	unsigned nqmp;
+	char *paths;		/* scratch for path strings */
+};
+
+/* Returns 0 or -errno (no /proc under the root). */
+int vmscan_init(struct vmscan *vs, const struct fsroot *root);
+void vmscan_done(struct vmscan *vs);
+/* "NAME=SOCKET": a QMP monitor socket this run owns.  0 or -EINVAL. */
+int vmscan_add_qmp(struct vmscan *vs, const char *spec);
+/* Walk /proc for VM processes; keeps fds of threads that remain. Returns VM count. */
+size_t vmscan_discover(struct vmscan *vs);
+/* One tick: the vCPU threads' schedstat into out. */
+void vmscan_sample(struct vmscan *vs, struct sample *out);
+/*
+ * A slow tick: rediscover when due, every thread's schedstat/stat/status
+ * and per-VM files within the budget, and .hiddenq/vms.json.  `skip_pids`
+ * (sorted, n of them) are processes whose status/smaps_rollup/numa_maps/task
+ * stat another source already put in this sample.
+ */
+void vmscan_slow(struct vmscan *vs, struct sample *out, const int *skip_pids, size_t nskip);
+json_t *vmscan_json(const struct vmscan *vs);
+
+/* Raise RLIMIT_NOFILE's soft limit to the hard one; returns the new soft limit. */
+unsigned long vmscan_raise_nofile(void);
+
+/* Talk QMP on a unix socket: capabilities, then `cmd`; the "return" value (owned) or NULL and *err. */
+json_t *qmp_query(const char *sock, const char *cmd, char **err);
+
+#endif

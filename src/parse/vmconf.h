@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * What a VM is configured as, whichever way we learned it: a QEMU command
+ * line (/proc/PID/cmdline, parse/qemucmd.c) or a libvirt domain XML
+ * (host/libvirt_xml.c).  The audit reads only this struct, so one set of
+ * checklist evaluators serves both.
+ *
+ * Strings are copied and truncated to their fields; "" means "not said".
+ * Numbers are 0 (or -1 where 0 is meaningful) when not said.  The parsers
+ * never read past the buffer they are given (fuzzed).
+ *
+ * Also here: the small per-task /proc files the host mode reads on its slow
+ * cadence (task stat field 39, Cpus_allowed_list from status) and the tun
+ * fdinfo line that names a tap queue (parse/procpid.c).
+ */
+#ifndef HQ_VMCONF_H
+#define HQ_VMCONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Copy s into d (capacity cap), truncating; always NUL-terminated. */
+static inline void str_copy(char *d, size_t cap, const char *s)
+{
+	size_t n = strnlen(s, cap - 1);
+	memcpy(d, s, n);
+	d[n] = '\0';
+}
+
+#define VMCONF_MAX_DISKS 16
+#define VMCONF_MAX_NICS 16
+
+struct vm_disk {
+	char id[64];		/* -drive id, node-name or libvirt target dev */
+	char model[32];		/* device: virtio-blk-pci, ide-hd, scsi-hd, nvme, ... */
+	char bus[16];		/* virtio, ide, sata, scsi, usb, nvme, "" */
+	char file[256];		/* image path or device */
+	char format[16];	/* raw, qcow2, vmdk, ... ("" unknown) */
+	char cache[16];		/* none, writeback, writethrough, directsync, unsafe */
+	char aio[16];		/* native, io_uring, threads */
+	int num_queues;		/* 0: not said */
+	bool cdrom;
+};
+
+struct vm_nic {
+	char id[64];
+	char model[32];		/* virtio-net-pci, e1000, rtl8139, virtio, ... */
+	char backend[16];	/* tap, user, bridge, network, direct, vhost-user */
+	char ifname[32];	/* host tap device, when named */
+	int queues;		/* 0: not said (one queue) */
+	int vhost;		/* 1 on, 0 off, -1 not said */
+};
+
+struct vmconf {
+	char name[128];
+	char source[16];	/* "cmdline" or "libvirt" */
+	char accel[16];		/* kvm, tcg, ... */
+	unsigned vcpus, max_vcpus, sockets, cores, threads;
+	uint64_t mem_mib;
+	char cpu_model[64];	/* "host-passthrough", "host-model", "qemu64", ... */
+	unsigned numa_nodes;	/* guest NUMA nodes (vNUMA) */
+	bool hugepages;		/* guest RAM on hugetlbfs (mem-path or memfd hugetlb) */
+	char mem_path[128];
+	bool vcpupin, emulatorpin;	/* libvirt <cputune> */
+	char numatune_mode[16], numatune_nodeset[64]; /* libvirt <numatune><memory> */
+	unsigned iothreads;
+	bool debug_threads;	/* QEMU names its threads (CPU n/KVM) */
+	struct vm_disk disks[VMCONF_MAX_DISKS];
+	unsigned ndisks;
+	struct vm_nic nics[VMCONF_MAX_NICS];
+	unsigned nnics;
+};
+
+/*
+ * /proc/PID/cmdline of a QEMU process (NUL-separated argv).  Understands
+ * -name, -m, -smp, -cpu, -accel/-enable-kvm/-machine accel=, -numa, -object
+ * memory-backend-*, -mem-path, -drive, -blockdev (key=value and JSON),
+ * -device (key=value and JSON), -netdev, -nic and the old -net.  Returns 0,
+ * or -EINVAL when this is not a QEMU command line at all.
+ */
+int qemu_cmdline_parse(const char *buf, size_t len, struct vmconf *out);
+
+/*
+ * A libvirt domain XML (virsh dumpxml, /etc/libvirt/qemu/NAME.xml) or status
+ * XML (/run/libvirt/qemu/NAME.xml, <domstatus> around <domain>).  Status XML
+ * also gives the QEMU PID and vCPU TIDs (vcpu_tids, up to ntids).  Returns 0
+ * or -EINVAL; without libxml2 (the static build) -ENOTSUP.  *why explains a
+ * failure (static string).
+ */
+struct libvirt_status {
+	int pid;		/* <domstatus pid=...>, 0 if not status XML */
+	int vcpu_tids[256];	/* index = vCPU id, 0 = unknown */
+	unsigned nvcpu_tids;
+};
+int libvirt_xml_parse(const char *buf, size_t len, struct vmconf *out, struct libvirt_status *st,
+		      const char **why);
+bool libvirt_xml_available(void);
+
+/* The disk/NIC model names that mean paravirtual (virtio) devices. */
+bool vmconf_disk_is_virtio(const struct vm_disk *d);
+bool vmconf_nic_is_virtio(const struct vm_nic *n);
+
+/* ---- per-task files (parse/procpid.c) ---- */
+
+/* /proc/PID/task/TID/stat: field 39 (processor) and utime+stime (ticks).
+ * comm may hold spaces and parentheses: parsed from the last ')'. */
+struct task_stat {
+	int processor;
+	uint64_t utime, stime;
+	char state;
+};
+int task_stat_parse(const char *buf, size_t len, struct task_stat *out);
+
+/* Value of "Name:\t..." in a status file, trimmed, into out; -ENOENT if absent. */
+int status_field(const char *buf, size_t len, const char *name, char *out, size_t outlen);
+
+/* A tun/tap fd's fdinfo: "iff:\tNAME" (tun_chr_show_fdinfo); -ENOENT if none. */
+int tun_fdinfo_iff(const char *buf, size_t len, char *ifname, size_t n);
+
+#endif

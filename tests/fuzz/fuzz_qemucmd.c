@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * QEMU command lines (/proc/PID/cmdline), and the per-task files host mode
+ * parses (task stat, status fields, tun fdinfo): no crash, no read past the
+ * input, and the struct's strings always terminated.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "parse/vmconf.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *buf = (const char *)data;
+	struct vmconf c;
+	if (qemu_cmdline_parse(buf, size, &c) == 0) {
+		if (c.ndisks > VMCONF_MAX_DISKS || c.nnics > VMCONF_MAX_NICS || strlen(c.name) >= sizeof(c.name))
+			abort();
+		for (unsigned i = 0; i < c.ndisks; i++)
+			if (strlen(c.disks[i].cache) >= sizeof(c.disks[i].cache) || strlen(c.disks[i].file) >= 256)
+				abort();
+	}
+	struct task_stat ts;
+	if (task_stat_parse(buf, size, &ts) == 0 && ts.processor < -1)
+		abort();
+	char out[64];
+	if (status_field(buf, size, "Cpus_allowed_list", out, sizeof(out)) == 0 && strlen(out) >= sizeof(out))
+		abort();
+	tun_fdinfo_iff(buf, size, out, sizeof(out));
+	return 0;
+}

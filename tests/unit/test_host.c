@@ -1,0 +1,556 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * Host mode: thread-name classification for every VMM, QEMU command lines
+ * (-drive, -blockdev key=value and JSON, -device, -netdev, -smp, -numa,
+ * memory backends), per-task files, the vms analysis on synthetic samples
+ * (run delay rates, the overlap matrix, demand per CPU, the pinning rule),
+ * and the audit on libvirt XML fixtures and a fixture root.
+ */
+#include "harness.h"
+
+#include "analysis/analysis.h"
+#include "analysis/rules_host.h"
+#include "host/audit.h"
+#include "host/vms.h"
+#include "host/vmscan.h"
+#include "parse/vmconf.h"
+
+#ifndef FIXTURES
+#define FIXTURES "tests/fixtures/libvirt"
+#endif
+
+static void test_classify(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *comm;
+		int vmm_in;
+		enum tkind kind;
+		int vcpu;
+		enum vmm vmm;
+	} cases[] = {
+		{ "CPU 0/KVM", -1, TK_VCPU, 0, VMM_QEMU },
+		{ "CPU 12/TCG", -1, TK_VCPU, 12, VMM_QEMU },
+		{ "fc_vcpu 3", -1, TK_VCPU, 3, VMM_FIRECRACKER },
+		{ "vcpu7", -1, TK_VCPU, 7, VMM_CLOUD_HYPERVISOR },
+		{ "crosvm_vcpu2", -1, TK_VCPU, 2, VMM_CROSVM },
+		{ "kvm-vcpu-1", -1, TK_VCPU, 1, VMM_KVMTOOL },
+		{ "vhost-4242", VMM_QEMU, TK_VHOST, -1, VMM_QEMU },
+		{ "IO iothread0", VMM_QEMU, TK_IO, -1, VMM_QEMU },
+		{ "_disk0_q0", VMM_CLOUD_HYPERVISOR, TK_IO, -1, VMM_CLOUD_HYPERVISOR },
+		{ "worker", VMM_QEMU, TK_WORKER, -1, VMM_QEMU },
+		{ "call_rcu", VMM_QEMU, TK_OTHER, -1, VMM_QEMU },
+		{ "CPU x/KVM", -1, TK_OTHER, -1, VMM_QEMU },
+		{ "fc_api", VMM_FIRECRACKER, TK_OTHER, -1, VMM_FIRECRACKER },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		enum vmm v = VMM_COUNT;
+		int idx;
+		enum tkind k = vmscan_classify(cases[i].comm, cases[i].vmm_in, &v, &idx);
+		assert_int_equal(k, cases[i].kind);
+		assert_int_equal(idx, cases[i].vcpu);
+		if (k == TK_VCPU)
+			assert_int_equal(v, cases[i].vmm);
+	}
+	assert_int_equal(vmscan_vmm_of_process("qemu-system-x86"), VMM_QEMU);
+	assert_int_equal(vmscan_vmm_of_process("qemu-kvm"), VMM_QEMU);
+	assert_int_equal(vmscan_vmm_of_process("firecracker"), VMM_FIRECRACKER);
+	assert_int_equal(vmscan_vmm_of_process("cloud-hyperviso"), VMM_CLOUD_HYPERVISOR);
+	assert_int_equal(vmscan_vmm_of_process("crosvm"), VMM_CROSVM);
+	assert_int_equal(vmscan_vmm_of_process("lkvm"), VMM_KVMTOOL);
+	assert_int_equal(vmscan_vmm_of_process("bash"), -1);
+}
+
+/* argv as NUL-separated bytes */
+static size_t argv_buf(char *buf, size_t cap, const char *const *argv)
+{
+	size_t o = 0;
+	for (; *argv; argv++) {
+		size_t l = strlen(*argv) + 1;
+		assert_true(o + l <= cap);
+		memcpy(buf + o, *argv, l);
+		o += l;
+	}
+	return o;
+}
+
+static void test_cmdline_drive_netdev(void **state)
+{
+	(void)state;
+	static const char *const argv[] = {
+		"/usr/bin/qemu-system-x86_64", "-name", "guest=db,,prod,debug-threads=on", "-enable-kvm", "-m", "4G",
+		"-smp", "4,sockets=2,cores=2,threads=1", "-cpu", "host,+invtsc", "-numa", "node,nodeid=0,cpus=0-1,memdev=m0",
+		"-numa", "node,nodeid=1,cpus=2-3,memdev=m1", "-numa", "dist,src=0,dst=1,val=21",
+		"-object", "memory-backend-file,id=m0,size=2G,mem-path=/dev/hugepages,prealloc=on",
+		"-drive", "file=/img/a.qcow2,format=qcow2,cache=writeback,aio=native,if=none,id=drive0",
+		"-device", "virtio-blk-pci,drive=drive0,num-queues=2,id=vblk0",
+		"-drive", "file=/img/old.raw,format=raw,if=ide",
+		"-netdev", "tap,id=net0,ifname=tap0,queues=4,vhost=on",
+		"-device", "virtio-net-pci,netdev=net0,mq=on,vectors=10",
+		"-netdev", "user,id=net1", "-device", "e1000,netdev=net1", "-nodefaults", NULL
+	};
+	char buf[4096];
+	size_t len = argv_buf(buf, sizeof(buf), argv);
+	struct vmconf c;
+	assert_int_equal(qemu_cmdline_parse(buf, len, &c), 0);
+	assert_string_equal(c.name, "db,prod");
+	assert_true(c.debug_threads);
+	assert_string_equal(c.accel, "kvm");
+	assert_int_equal(c.mem_mib, 4096);
+	assert_int_equal(c.vcpus, 4);
+	assert_int_equal(c.sockets, 2);
+	assert_string_equal(c.cpu_model, "host");
+	assert_int_equal(c.numa_nodes, 2);
+	assert_true(c.hugepages);
+	assert_string_equal(c.mem_path, "/dev/hugepages");
+	assert_int_equal(c.ndisks, 2);
+	assert_string_equal(c.disks[0].model, "virtio-blk-pci");
+	assert_string_equal(c.disks[0].format, "qcow2");
+	assert_string_equal(c.disks[0].cache, "writeback");
+	assert_string_equal(c.disks[0].aio, "native");
+	assert_string_equal(c.disks[0].file, "/img/a.qcow2");
+	assert_int_equal(c.disks[0].num_queues, 2);
+	assert_true(vmconf_disk_is_virtio(&c.disks[0]));
+	assert_string_equal(c.disks[1].bus, "ide");
+	assert_false(vmconf_disk_is_virtio(&c.disks[1]));
+	assert_int_equal(c.nnics, 2);
+	assert_string_equal(c.nics[0].backend, "tap");
+	assert_string_equal(c.nics[0].ifname, "tap0");
+	assert_int_equal(c.nics[0].queues, 4);
+	assert_int_equal(c.nics[0].vhost, 1);
+	assert_string_equal(c.nics[0].model, "virtio-net-pci");
+	assert_string_equal(c.nics[1].model, "e1000");
+	assert_false(vmconf_nic_is_virtio(&c.nics[1]));
+}
+
+static void test_cmdline_blockdev(void **state)
+{
+	(void)state;
+	/* the harness's shape (key=value) and libvirt's (JSON) */
+	static const char *const argv[] = {
+		"qemu-system-x86_64", "-name", "guest=t,debug-threads=on", "-accel", "tcg", "-m", "256", "-smp", "2",
+		"-blockdev", "driver=file,node-name=file0,filename=/w/disk0.raw,cache.direct=on,cache.no-flush=off",
+		"-blockdev", "driver=raw,node-name=disk0,file=file0",
+		"-device", "virtio-blk-pci,drive=disk0,id=vblk0,num-queues=1,write-cache=on",
+		"-blockdev",
+		"{\"driver\":\"file\",\"filename\":\"/v/l.qcow2\",\"node-name\":\"libvirt-1-storage\",\"aio\":\"io_uring\","
+		"\"cache\":{\"direct\":true,\"no-flush\":false}}",
+		"-blockdev",
+		"{\"node-name\":\"libvirt-1-format\",\"driver\":\"qcow2\",\"file\":\"libvirt-1-storage\","
+		"\"cache\":{\"direct\":true,\"no-flush\":false}}",
+		"-device", "{\"driver\":\"virtio-blk-pci\",\"drive\":\"libvirt-1-format\",\"id\":\"virtio-disk0\"}",
+		"-netdev", "{\"type\":\"tap\",\"fd\":\"34\",\"vhost\":true,\"id\":\"hostnet0\"}",
+		"-device", "{\"driver\":\"virtio-net-pci\",\"netdev\":\"hostnet0\",\"id\":\"net0\"}", NULL
+	};
+	char buf[4096];
+	size_t len = argv_buf(buf, sizeof(buf), argv);
+	struct vmconf c;
+	assert_int_equal(qemu_cmdline_parse(buf, len, &c), 0);
+	assert_string_equal(c.accel, "tcg");
+	assert_int_equal(c.vcpus, 2);
+	assert_int_equal(c.mem_mib, 256);
+	assert_int_equal(c.ndisks, 2);
+	assert_string_equal(c.disks[0].format, "raw");
+	assert_string_equal(c.disks[0].cache, "none");
+	assert_string_equal(c.disks[0].aio, "threads");
+	assert_string_equal(c.disks[0].file, "/w/disk0.raw");
+	assert_string_equal(c.disks[1].format, "qcow2");
+	assert_string_equal(c.disks[1].cache, "none");
+	assert_string_equal(c.disks[1].aio, "io_uring");
+	assert_string_equal(c.disks[1].file, "/v/l.qcow2");
+	assert_int_equal(c.nnics, 1);
+	assert_int_equal(c.nics[0].vhost, 1);
+	assert_string_equal(c.nics[0].model, "virtio-net-pci");
+	/* not QEMU */
+	static const char *const sh[] = { "/bin/sh", "-c", "x", NULL };
+	len = argv_buf(buf, sizeof(buf), sh);
+	assert_int_equal(qemu_cmdline_parse(buf, len, &c), -EINVAL);
+	/* writethrough: write-cache=off without direct */
+	static const char *const wt[] = { "qemu-kvm", "-drive", "file=/a,if=virtio,cache=writethrough", "-mem-path",
+					   "/dev/hugepages1G", NULL };
+	len = argv_buf(buf, sizeof(buf), wt);
+	assert_int_equal(qemu_cmdline_parse(buf, len, &c), 0);
+	assert_int_equal(c.ndisks, 1);
+	assert_string_equal(c.disks[0].bus, "virtio");
+	assert_string_equal(c.disks[0].cache, "writethrough");
+	assert_true(c.hugepages);
+	assert_int_equal(c.vcpus, 1);
+	assert_int_equal(c.mem_mib, 128);
+}
+
+static void test_procfiles(void **state)
+{
+	(void)state;
+	const char *st = "1234 (CPU 0/KVM) R 1 2 3 4 5 6 7 8 9 10 250 30 0 0 20 0 1 0 100 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 "
+			 "17 5 0 0 0 0 0\n";
+	struct task_stat ts;
+	assert_int_equal(task_stat_parse(st, strlen(st), &ts), 0);
+	assert_int_equal(ts.processor, 5);
+	assert_int_equal(ts.utime, 250);
+	assert_int_equal(ts.state, 'R');
+	const char *tricky = "9 (a) b) S 1 2 3 4 5 6 7 8 9 10 11 12 0 0 20 0 1 0 100 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 17 1\n";
+	assert_int_equal(task_stat_parse(tricky, strlen(tricky), &ts), 0);
+	assert_int_equal(ts.processor, 1);
+	const char *status = "Name:\tCPU 0/KVM\nCpus_allowed:\t3\nCpus_allowed_list:\t0-1\nVmSwap:\t  12 kB\n";
+	char out[64];
+	assert_int_equal(status_field(status, strlen(status), "Cpus_allowed_list", out, sizeof(out)), 0);
+	assert_string_equal(out, "0-1");
+	assert_int_equal(status_field(status, strlen(status), "Nope", out, sizeof(out)), -ENOENT);
+	const char *fdi = "pos:\t0\nflags:\t0104002\nmnt_id:\t15\nino:\t1057\niff:\thqtap0\n";
+	assert_int_equal(tun_fdinfo_iff(fdi, strlen(fdi), out, sizeof(out)), 0);
+	assert_string_equal(out, "hqtap0");
+}
+
+/* ---- the analysis on synthetic samples ---- */
+
+static void add_thread_files(struct sample *s, int pid, int tid, uint64_t cpu, uint64_t delay, const char *allowed,
+			     bool slow)
+{
+	char path[96], data[128];
+	snprintf(path, sizeof(path), "proc/%d/task/%d/schedstat", pid, tid);
+	snprintf(data, sizeof(data), "%llu %llu 10\n", (unsigned long long)cpu, (unsigned long long)delay);
+	sample_add(s, path, data, strlen(data));
+	if (!slow)
+		return;
+	snprintf(path, sizeof(path), "proc/%d/task/%d/status", pid, tid);
+	snprintf(data, sizeof(data), "Name:\tx\nCpus_allowed_list:\t%s\n", allowed);
+	sample_add(s, path, data, strlen(data));
+}
+
+/*
+ * Three VMs on 4 CPUs: A and B pinned to CPU 0 and busy (each waits half the
+ * time), C on CPUs 1-2 and idle, D on CPUs 2-3 and idle (overlaps C).
+ */
+static void feed_scenario(struct vms_analysis *a, double b_delay_share)
+{
+	const char *js = "{\"vms\":["
+			 "{\"pid\":100,\"vmm\":\"qemu\",\"name\":\"A\",\"threads\":[{\"tid\":101,\"kind\":\"vcpu\",\"vcpu\":0,"
+			 "\"comm\":\"CPU 0/KVM\"}],\"taps\":[]},"
+			 "{\"pid\":200,\"vmm\":\"qemu\",\"name\":\"B\",\"threads\":[{\"tid\":201,\"kind\":\"vcpu\",\"vcpu\":0,"
+			 "\"comm\":\"CPU 0/KVM\"}],\"taps\":[]},"
+			 "{\"pid\":300,\"vmm\":\"qemu\",\"name\":\"C\",\"threads\":[{\"tid\":301,\"kind\":\"vcpu\",\"vcpu\":0,"
+			 "\"comm\":\"CPU 0/KVM\"}],\"taps\":[]},"
+			 "{\"pid\":400,\"vmm\":\"firecracker\",\"name\":\"D\",\"threads\":[{\"tid\":401,\"kind\":\"vcpu\","
+			 "\"vcpu\":0,\"comm\":\"fc_vcpu 0\"}],\"taps\":[]}],\"root\":true}";
+	for (int i = 0; i <= 5; i++) {
+		struct sample s;
+		sample_init(&s);
+		s.mono_ns = (uint64_t)i * 1000000000ull;
+		bool slow = i == 0 || i == 5;
+		if (slow)
+			sample_add(&s, VMSCAN_JSON_PATH, js, strlen(js));
+		uint64_t t = (uint64_t)i * 1000000000ull;
+		add_thread_files(&s, 100, 101, t / 2, t / 2, "0", slow);
+		add_thread_files(&s, 200, 201, t / 2, (uint64_t)((double)t * b_delay_share), "0", slow);
+		add_thread_files(&s, 300, 301, t / 100, 0, "1-2", slow);
+		add_thread_files(&s, 400, 401, t / 100, 0, "2-3", slow);
+		vms_feed(a, &s);
+		sample_done(&s);
+	}
+	vms_finish(a);
+}
+
+static void host_statics(struct sample *st)
+{
+	sample_init(st);
+	sample_add(st, "sys/devices/system/cpu/online", "0-3\n", 4);
+}
+
+static void test_overlap_and_demand(void **state)
+{
+	(void)state;
+	struct sample st;
+	host_statics(&st);
+	struct vms_analysis a;
+	vms_init(&a, &st);
+	feed_scenario(&a, 0.5);
+	assert_int_equal(a.n, 4);
+	assert_int_equal(a.ncpus_online, 4);
+	assert_true(vms_watch_s(&a) > 4.9);
+	const struct vms_thread *ta = &a.vms[0].th[0];
+	assert_true(ta->delay_pct > 49 && ta->delay_pct < 51);
+	assert_true(ta->cpu_pct > 49 && ta->cpu_pct < 51);
+	assert_int_equal(ta->nwins, 5);
+	assert_int_equal(ta->win_ge20, 5);
+	assert_int_equal(vms_thread_level(ta), 2);
+	assert_int_equal(vms_thread_level(&a.vms[2].th[0]), 0);
+	/* the matrix: A-B share CPU 0, C-D share CPU 2, nothing else */
+	struct cpumask sh;
+	assert_int_equal(vms_overlap(&a, 0, 1, &sh), 1);
+	assert_true(cpumask_test(&sh, 0));
+	assert_int_equal(vms_overlap(&a, 0, 2, NULL), 0);
+	assert_int_equal(vms_overlap(&a, 2, 3, &sh), 1);
+	assert_true(cpumask_test(&sh, 2));
+	assert_int_equal(vms_overlap(&a, 1, 3, NULL), 0);
+	/* demand: CPU 0 asked for 2 CPUs (2 x (0.5 run + 0.5 wait)) */
+	struct vms_cpu_demand d[8];
+	size_t nd = vms_cpu_demand(&a, d, 8);
+	assert_int_equal(nd, 4);
+	assert_int_equal(d[0].vcpus_allowed, 2);
+	assert_true(d[0].demand > 1.95 && d[0].demand < 2.05);
+	assert_true(d[0].delay > 0.95 && d[0].delay < 1.05);
+	assert_int_equal(d[2].vcpus_allowed, 2);
+	assert_true(d[2].vcpus_weighted > 0.99 && d[2].vcpus_weighted < 1.01);
+	assert_int_equal(d[2].vms, 2);
+	assert_int_equal(vms_total_vcpus(&a), 4);
+	char buf[64];
+	cpumask_format(&a.vms[3].cpus, buf, sizeof(buf));
+	assert_string_equal(buf, "2-3");
+	vms_done(&a);
+	sample_done(&st);
+}
+
+static void run_rule(double b_share, enum severity want)
+{
+	struct sample st;
+	host_statics(&st);
+	struct analysis an;
+	memset(&an, 0, sizeof(an));
+	an.statics = &st;
+	an.host = xmalloc(sizeof(*an.host));
+	vms_init(an.host, &st);
+	feed_scenario(an.host, b_share);
+	struct findings fs = { 0 };
+	struct finding *f = findings_add(&fs, "cpu-pinning-conflict", 6, "host-cpu-pinning", "VM pinning");
+	rule_pinning(&an, f);
+	assert_int_equal(f->sev, want);
+	if (want >= SEV_WARN)
+		assert_non_null(strstr(f->title, "shared with"));
+	findings_done(&fs);
+	vms_done(an.host);
+	free(an.host);
+	sample_done(&st);
+}
+
+static void test_pinning_rule(void **state)
+{
+	(void)state;
+	run_rule(0.5, SEV_CRIT);
+	run_rule(0.15, SEV_CRIT); /* A still waits half the time */
+	/* no VMs: unknown */
+	struct analysis an;
+	memset(&an, 0, sizeof(an));
+	struct findings fs = { 0 };
+	struct finding *f = findings_add(&fs, "cpu-pinning-conflict", 6, "host-cpu-pinning", "VM pinning");
+	rule_pinning(&an, f);
+	assert_int_equal(f->sev, SEV_UNKNOWN);
+	findings_done(&fs);
+}
+
+static void test_overlap_idle_is_ok(void **state)
+{
+	(void)state;
+	/* C and D overlap but do not wait: with A and B gone, the rule is ok */
+	struct sample st;
+	host_statics(&st);
+	struct analysis an;
+	memset(&an, 0, sizeof(an));
+	an.statics = &st;
+	an.host = xmalloc(sizeof(*an.host));
+	vms_init(an.host, &st);
+	const char *js = "{\"vms\":[{\"pid\":300,\"vmm\":\"qemu\",\"name\":\"C\",\"threads\":[{\"tid\":301,\"kind\":"
+			 "\"vcpu\",\"vcpu\":0,\"comm\":\"CPU 0/KVM\"}]},{\"pid\":400,\"vmm\":\"qemu\",\"name\":\"D\","
+			 "\"threads\":[{\"tid\":401,\"kind\":\"vcpu\",\"vcpu\":0,\"comm\":\"CPU 0/KVM\"}]}]}";
+	for (int i = 0; i <= 3; i++) {
+		struct sample s;
+		sample_init(&s);
+		s.mono_ns = (uint64_t)i * 1000000000ull;
+		sample_add(&s, VMSCAN_JSON_PATH, js, strlen(js));
+		add_thread_files(&s, 300, 301, (uint64_t)i * 1000000, 0, "1-2", true);
+		add_thread_files(&s, 400, 401, (uint64_t)i * 1000000, 0, "2-3", true);
+		vms_feed(an.host, &s);
+		sample_done(&s);
+	}
+	vms_finish(an.host);
+	struct findings fs = { 0 };
+	struct finding *f = findings_add(&fs, "cpu-pinning-conflict", 6, "host-cpu-pinning", "VM pinning");
+	rule_pinning(&an, f);
+	assert_int_equal(f->sev, SEV_OK);
+	assert_non_null(strstr(f->title, "1 VM pair share CPUs"));
+	findings_done(&fs);
+	vms_done(an.host);
+	free(an.host);
+	sample_done(&st);
+}
+
+/* ---- the audit ---- */
+
+static const struct audit_res *find_res(const struct audit_out *o, const char *id, const char *subject)
+{
+	for (size_t i = 0; i < o->n; i++)
+		if (!strcmp(o->v[i].id, id) && (!subject || strstr(o->v[i].subject, subject)))
+			return &o->v[i];
+	return NULL;
+}
+
+static void audit_fixture(const char *file, struct audit_ctx *c, struct audit_out *o, struct fsroot *fr, char **dir)
+{
+	*dir = make_tempdir();
+	put_file(*dir, "proc/meminfo", "MemTotal: 134217728 kB\n");
+	put_file(*dir, "sys/devices/system/cpu/online", "0-15\n");
+	put_file(*dir, "sys/devices/system/node/node0/cpulist", "0-7\n");
+	put_file(*dir, "sys/devices/system/node/node1/cpulist", "8-15\n");
+	put_file(*dir, "sys/devices/system/node/node0/meminfo", "Node 0 MemTotal: 67108864 kB\n");
+	put_file(*dir, "sys/devices/system/node/node1/meminfo", "Node 1 MemTotal: 67108864 kB\n");
+	put_file(*dir, "sys/block/nvme0n1/queue/scheduler", "[mq-deadline] none\n");
+	put_file(*dir, "sys/block/nvme0n1/queue/rotational", "0\n");
+	put_file(*dir, "sys/block/sda/queue/scheduler", "[mq-deadline] none\n");
+	put_file(*dir, "sys/block/sda/queue/rotational", "1\n");
+	put_file(*dir, "sys/devices/system/cpu/cpu0/cpufreq/scaling_governor", "powersave\n");
+	put_file(*dir, "sys/devices/system/cpu/cpu0/cpufreq/scaling_driver", "intel_pstate\n");
+	put_file(*dir, "sys/devices/system/cpu/cpu0/cpufreq/energy_performance_preference", "balance_power\n");
+	put_file(*dir, "sys/devices/system/cpu/cpu0/cpuidle/state0/latency", "0\n");
+	put_file(*dir, "sys/devices/system/cpu/cpu0/cpuidle/state0/name", "POLL\n");
+	put_file(*dir, "sys/devices/system/cpu/cpu0/cpuidle/state1/latency", "133\n");
+	put_file(*dir, "sys/devices/system/cpu/cpu0/cpuidle/state1/name", "C6\n");
+	put_file(*dir, "sys/kernel/mm/transparent_hugepage/enabled", "always [madvise] never\n");
+	put_file(*dir, "sys/kernel/mm/transparent_hugepage/defrag", "[always] defer madvise never\n");
+	put_file(*dir, "sys/devices/system/cpu/vulnerabilities/meltdown", "Not affected\n");
+	put_file(*dir, "sys/devices/system/cpu/vulnerabilities/spectre_v2", "Mitigation: Retpolines\n");
+	put_file(*dir, "proc/cpuinfo", "flags\t: fpu vme\n");
+	assert_int_equal(fsroot_init(fr, *dir, true), 0);
+	audit_ctx_init(c, fr);
+	assert_false(c->guest);
+	assert_true(c->host);
+	assert_int_equal(c->nnodes, 2);
+	char *why = NULL;
+	char *path = xasprintf("%s/%s", FIXTURES, file);
+	int r = audit_add_xml_file(c, path, &why);
+	free(path);
+	if (!libvirt_xml_available()) {
+		assert_int_equal(r, -ENOTSUP);
+		free(why);
+		return;
+	}
+	assert_int_equal(r, 0);
+	audit_run(c, o);
+}
+
+static void audit_cleanup(struct audit_ctx *c, struct audit_out *o, struct fsroot *fr, char *dir)
+{
+	audit_out_done(o);
+	audit_ctx_done(c);
+	fsroot_done(fr);
+	rm_tree(dir);
+	free(dir);
+}
+
+static void test_audit_tuned(void **state)
+{
+	(void)state;
+	struct audit_ctx c;
+	struct audit_out o = { 0 };
+	struct fsroot fr;
+	char *dir;
+	audit_fixture("tuned.xml", &c, &o, &fr, &dir);
+	if (!libvirt_xml_available()) {
+		audit_cleanup(&c, &o, &fr, dir);
+		SKIP_BECAUSE("built without libxml2");
+	}
+	assert_int_equal(c.nvms, 1);
+	assert_string_equal(c.vms[0].conf.name, "db1");
+	assert_int_equal(c.vms[0].conf.mem_mib, 32768);
+	static const char *const pass[] = { "vm-virtio-disk", "vm-virtio-nic", "vm-disk-cache-io", "vm-disk-format",
+					    "vm-nic-multiqueue", "vm-numa-pinning", "vm-larger-than-node",
+					    "vm-hugepages", "vm-cpu-model", "mitigations" };
+	for (size_t i = 0; i < ARRAY_SIZE(pass); i++) {
+		const struct audit_res *r = find_res(&o, pass[i], NULL);
+		assert_non_null(r);
+		if (r->r != AU_PASS)
+			fail_msg("%s: %s %s", pass[i], audit_result_name(r->r), r->evidence);
+	}
+	/* host facts from the fixture root */
+	assert_int_equal(find_res(&o, "host-io-scheduler", "nvme0n1")->r, AU_FAIL);
+	assert_int_equal(find_res(&o, "host-io-scheduler", "sda")->r, AU_PASS);
+	assert_int_equal(find_res(&o, "host-cpufreq", NULL)->r, AU_FAIL);
+	assert_int_equal(find_res(&o, "host-cstates", NULL)->r, AU_FAIL);
+	assert_int_equal(find_res(&o, "thp", NULL)->r, AU_FAIL);
+	assert_null(find_res(&o, "guest-clocksource", NULL));
+	audit_cleanup(&c, &o, &fr, dir);
+}
+
+static void test_audit_legacy(void **state)
+{
+	(void)state;
+	struct audit_ctx c;
+	struct audit_out o = { 0 };
+	struct fsroot fr;
+	char *dir;
+	audit_fixture("legacy.xml", &c, &o, &fr, &dir);
+	if (!libvirt_xml_available()) {
+		audit_cleanup(&c, &o, &fr, dir);
+		SKIP_BECAUSE("built without libxml2");
+	}
+	assert_int_equal(c.vms[0].conf.vcpus, 48);
+	assert_int_equal(c.vms[0].conf.max_vcpus, 64);
+	assert_int_equal(find_res(&o, "vm-virtio-disk", "legacy")->r, AU_FAIL);
+	assert_non_null(strstr(find_res(&o, "vm-virtio-disk", "legacy")->evidence, "hda"));
+	assert_int_equal(find_res(&o, "vm-disk-cache-io", "hda")->r, AU_FAIL);
+	assert_int_equal(find_res(&o, "vm-disk-cache-io", "sdb")->r, AU_PASS);
+	assert_int_equal(find_res(&o, "vm-disk-format", "hda")->r, AU_FAIL);
+	assert_int_equal(find_res(&o, "vm-disk-format", "sdb")->r, AU_PASS);
+	assert_int_equal(find_res(&o, "vm-hugepages", NULL)->r, AU_FAIL);
+	assert_int_equal(find_res(&o, "vm-larger-than-node", NULL)->r, AU_FAIL);
+	assert_int_equal(find_res(&o, "vm-nic-multiqueue", NULL)->r, AU_FAIL);
+	unsigned nic_fail = 0, nic_pass = 0;
+	for (size_t i = 0; i < o.n; i++)
+		if (!strcmp(o.v[i].id, "vm-virtio-nic")) {
+			nic_fail += o.v[i].r == AU_FAIL;
+			nic_pass += o.v[i].r == AU_PASS;
+		}
+	assert_int_equal(nic_fail, 1);
+	assert_int_equal(nic_pass, 1);
+	assert_int_equal(find_res(&o, "vm-cpu-model", NULL)->r, AU_PASS);
+	audit_cleanup(&c, &o, &fr, dir);
+}
+
+static void test_libvirt_status_and_default(void **state)
+{
+	(void)state;
+	if (!libvirt_xml_available())
+		SKIP_BECAUSE("built without libxml2");
+	char *data = NULL;
+	size_t len = 0;
+	struct fsroot fr;
+	assert_int_equal(fsroot_init(&fr, FIXTURES, true), 0);
+	assert_int_equal(fsroot_read(&fr, "status.xml", &data, &len, 1 << 20), 0);
+	struct vmconf c;
+	struct libvirt_status st;
+	const char *why;
+	assert_int_equal(libvirt_xml_parse(data, len, &c, &st, &why), 0);
+	assert_int_equal(st.pid, 4242);
+	assert_int_equal(st.nvcpu_tids, 2);
+	assert_int_equal(st.vcpu_tids[1], 4251);
+	assert_string_equal(c.name, "web");
+	assert_string_equal(c.cpu_model, "Skylake-Server-IBRS");
+	assert_string_equal(c.disks[0].cache, "directsync");
+	free(data);
+	assert_int_equal(fsroot_read(&fr, "test-default.xml", &data, &len, 1 << 20), 0);
+	assert_int_equal(libvirt_xml_parse(data, len, &c, NULL, &why), 0);
+	assert_string_equal(c.name, "test");
+	assert_int_equal(c.vcpus, 2);
+	assert_int_equal(c.mem_mib, 8192);
+	assert_string_equal(c.nics[0].model, "rtl8139");
+	assert_string_equal(c.nics[0].ifname, "testnet0");
+	free(data);
+	assert_int_equal(libvirt_xml_parse("<domain", 7, &c, NULL, &why), -EINVAL);
+	assert_int_equal(libvirt_xml_parse("<foo/>", 6, &c, NULL, &why), -EINVAL);
+	fsroot_done(&fr);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_classify),
+		cmocka_unit_test(test_cmdline_drive_netdev),
+		cmocka_unit_test(test_cmdline_blockdev),
+		cmocka_unit_test(test_procfiles),
+		cmocka_unit_test(test_overlap_and_demand),
+		cmocka_unit_test(test_pinning_rule),
+		cmocka_unit_test(test_overlap_idle_is_ok),
+		cmocka_unit_test(test_audit_tuned),
+		cmocka_unit_test(test_audit_legacy),
+		cmocka_unit_test(test_libvirt_status_and_default),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
