@@ -462,8 +462,11 @@ int cmd_lab(int argc, char **argv)
 					net_print(stdout, r);
 				else if (!strcmp(id, "io-layer-stacking"))
 					io_print(stdout, r);
-				else
-					printf("\n%s\n", json_dumps(r, JSON_COMPACT));
+				else {
+					char *t = json_dumps(r, JSON_COMPACT);
+					printf("\n%s\n", t ? t : "");
+					free(t);
+				}
 			}
 		}
 	}
