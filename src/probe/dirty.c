@@ -529,7 +529,7 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 	int qfd = -1;
 	bool have_wl = false;
 	if (m == M_SOFTDIRTY && !sd_ok) {
-		snprintf(why, sizeof(why), "soft-dirty self-test failed: %s%s", why_sd,
+		snprintf(why, sizeof(why), "soft-dirty self-test failed: %.160s%s", why_sd,
 			 p->pid ? "" : "; the userfaultfd method needs kernel 6.7+");
 		goto out;
 	}
@@ -538,7 +538,7 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 		goto out;
 	}
 	if (m == M_UFFD && !uf_ok) {
-		snprintf(why, sizeof(why), "userfaultfd self-test failed: %s", why_uf);
+		snprintf(why, sizeof(why), "userfaultfd self-test failed: %.200s", why_uf);
 		goto out;
 	}
 	if (m == M_QMP) {
