@@ -528,9 +528,12 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 	if (fewq[0] && sev >= SEV_WARN)
 		finding_next(f, "more queues: ethtool -L DEV combined N (N = vCPUs), and queues=N on the host's "
 				"virtio-net device");
+	char sirq[48] = "no softirq time on any vCPU";
+	if (sat_cpu >= 0)
+		snprintf(sirq, sizeof(sirq), "worst softirq vCPU %d %.0f %%", sat_cpu, sat_pct < 0 ? 0 : sat_pct);
 	finding_detail(f, "%u qdiscs (%u parents not re-counted), softnet on %zu CPUs, %u queue rates, worst "
-			  "drops %.1f/s, worst softirq vCPU %d %.0f %%",
-		       nleaves, nparents, io->nsn, queues_with_rates, w.rate, sat_cpu, sat_pct < 0 ? 0 : sat_pct);
+			  "drops %.1f/s, %s",
+		       nleaves, nparents, io->nsn, queues_with_rates, w.rate, sirq);
 }
 
 /* ------------------------------------------------------------------ */
