@@ -50,6 +50,7 @@ LIB_SRCS := \
 	src/analysis/rules_mem.c \
 	src/analysis/analysis.c \
 	src/sinks/report.c \
+	src/cmd/cmdutil.c \
 	src/cmd/diagnose.c \
 	src/cmd/capture.c \
 	src/parse/topo.c \

@@ -16,6 +16,7 @@
 #include "../host/audit.h"
 #include "../sinks/report.h"
 #include "cmd.h"
+#include "cmdutil.h"
 
 static void usage(FILE *out)
 {
@@ -45,16 +46,6 @@ static void usage(FILE *out)
 	      out);
 }
 
-static int fail(bool json, const char *msg)
-{
-	if (json) {
-		json_t *j = report_json_error(msg);
-		json_print(stdout, j);
-		json_decref(j);
-	}
-	log_err("%s", msg);
-	return EXIT_UNUSABLE;
-}
 
 int cmd_audit(int argc, char **argv)
 {
@@ -82,7 +73,7 @@ int cmd_audit(int argc, char **argv)
 		switch (c) {
 		case 'x':
 			if (nxml >= 64)
-				return fail(json, "too many --xml files (64 at most)");
+				return cmd_fail(json, "too many --xml files (64 at most)");
 			xml[nxml++] = optarg;
 			break;
 		case 'O': only_xml = true; break;
@@ -92,12 +83,12 @@ int cmd_audit(int argc, char **argv)
 		case 'v': verbose = true; break;
 		case 'q': hq_quiet = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return fail(json, "bad arguments to audit");
+		default: usage(stderr); return cmd_fail(json, "bad arguments to audit");
 		}
 	}
 	if (optind < argc) {
 		char *m = xasprintf("unexpected argument '%s'", argv[optind]);
-		int r = fail(json, m);
+		int r = cmd_fail(json, m);
 		free(m);
 		return r;
 	}
@@ -105,7 +96,7 @@ int cmd_audit(int argc, char **argv)
 	int ret = fsroot_init(&fr, root, strcmp(root, "/") != 0);
 	if (ret < 0) {
 		char *m = xasprintf("cannot open %s: %s", root, strerror(-ret));
-		int r = fail(json, m);
+		int r = cmd_fail(json, m);
 		free(m);
 		return r;
 	}
@@ -114,7 +105,7 @@ int cmd_audit(int argc, char **argv)
 	for (unsigned i = 0; i < nxml; i++) {
 		char *why;
 		if (audit_add_xml_file(&ctx, xml[i], &why) < 0) {
-			int r = fail(json, why);
+			int r = cmd_fail(json, why);
 			free(why);
 			audit_ctx_done(&ctx);
 			fsroot_done(&fr);

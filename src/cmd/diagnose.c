@@ -16,6 +16,7 @@
 #include "../sample/sampler.h"
 #include "../sinks/report.h"
 #include "cmd.h"
+#include "cmdutil.h"
 
 static void usage(FILE *out)
 {
@@ -50,28 +51,6 @@ static void usage(FILE *out)
 	      out);
 }
 
-struct run {
-	struct analysis an;
-};
-
-static void on_sample(struct sample *s, void *arg)
-{
-	struct run *r = arg;
-	analysis_feed(&r->an, s);
-	sample_done(s);
-}
-
-static int fail(bool json, const char *msg)
-{
-	if (json) {
-		json_t *j = report_json_error(msg);
-		json_print(stdout, j);
-		json_decref(j);
-	}
-	log_err("%s", msg);
-	return EXIT_UNUSABLE;
-}
-
 int cmd_diagnose(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -103,11 +82,11 @@ int cmd_diagnose(int argc, char **argv)
 		switch (c) {
 		case 'd':
 			if (parse_duration_ns(optarg, &duration) < 0)
-				return fail(json, "bad --duration: use e.g. 10, 10s, 500ms or 1m (1 ms to 1 day)");
+				return cmd_fail(json, "bad --duration: use e.g. 10, 10s, 500ms or 1m (1 ms to 1 day)");
 			break;
 		case 'i':
 			if (parse_duration_ns(optarg, &interval) < 0 || interval < 10000000ull)
-				return fail(json, "bad --interval: use e.g. 100ms (at least 10ms)");
+				return cmd_fail(json, "bad --interval: use e.g. 100ms (at least 10ms)");
 			break;
 		case 'r': replay = optarg; break;
 		case 'j': json = true; break;
@@ -115,7 +94,7 @@ int cmd_diagnose(int argc, char **argv)
 		case 't':
 			if (threshold_override(optarg) < 0) {
 				char *m = xasprintf("bad --threshold '%s': use NAME=WARN,CRIT (see --list-thresholds)", optarg);
-				int r = fail(json, m);
+				int r = cmd_fail(json, m);
 				free(m);
 				return r;
 			}
@@ -130,101 +109,60 @@ int cmd_diagnose(int argc, char **argv)
 		case 'S': stalls = false; break;
 		case 'B': bpf = false; break;
 		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return fail(json, "bad arguments to diagnose");
+		default: usage(stderr); return cmd_fail(json, "bad arguments to diagnose");
 		}
 	}
 	if (optind < argc) {
 		char *m = xasprintf("unexpected argument '%s'", argv[optind]);
-		int r = fail(json, m);
+		int r = cmd_fail(json, m);
 		free(m);
 		return r;
 	}
 	if (interval > duration)
-		return fail(json, "--interval is longer than --duration");
+		return cmd_fail(json, "--interval is longer than --duration");
 
-	struct run r;
-	struct sampler sp;
-	struct bundle_reader br;
-	bool live = replay == NULL;
-	if (live) {
-		struct sampler_opts so = {
-			.interval_ns = interval,
-			.count = (unsigned)(duration / interval) + 1,
-			.tasks = true,
-			.cgroups = true,
-			.memory = true,
-			.stalls = stalls,
-			.kmsg = true,
-			.io = true,
-			.net = true,
-			.bpf = bpf,
-			.vms = true, /* host mode when VM processes run here (host/vmscan.h) */
-		};
-		int ret = sampler_init(&sp, "/", &so);
-		if (ret < 0) {
-			char *m = xasprintf("cannot open /: %s", strerror(-ret));
-			int rc = fail(json, m);
-			free(m);
-			return rc;
-		}
-		analysis_init(&r.an, &sp.statics, "live");
-		install_exit_handlers();
-		if (!json && !hq_quiet && isatty(STDERR_FILENO))
-			fprintf(stderr, "hiddenq: watching for %.1f s (Ctrl-C to stop early)...\n", (double)duration / 1e9);
-		sampler_run(&sp, on_sample, &r);
-	} else {
-		char *why;
-		int ret = bundle_open(&br, replay, &why);
-		if (ret < 0) {
-			int rc = fail(json, why);
-			free(why);
-			return rc;
-		}
-		/* statics come with the first usable sample: read it before analysis_init */
-		struct sample first;
-		if (bundle_next(&br, &first) <= 0) {
-			bundle_close(&br);
-			char *m = xasprintf("%s: no usable sample in the bundle", replay);
-			int rc = fail(json, m);
-			free(m);
-			return rc;
-		}
-		analysis_init(&r.an, &br.statics, replay);
-		on_sample(&first, &r);
-		struct sample s;
-		while (bundle_next(&br, &s) > 0)
-			on_sample(&s, &r);
-		if (br.skipped)
-			log_warn("%u sample(s) of the bundle were skipped", br.skipped);
-	}
-	analysis_finish(&r.an);
-	if (r.an.cpu.procstat_bad)
+	struct sampler_opts so = {
+		.interval_ns = interval,
+		.count = (unsigned)(duration / interval) + 1,
+		.tasks = true,
+		.cgroups = true,
+		.memory = true,
+		.stalls = stalls,
+		.kmsg = true,
+		.io = true,
+		.net = true,
+		.bpf = bpf,
+		.vms = true, /* host mode when VM processes run here (host/vmscan.h) */
+	};
+	struct analysis an;
+	struct watch w;
+	if (watch_run(&w, replay, &so, &an, json, "watching") != 0)
+		return EXIT_UNUSABLE;
+	analysis_finish(&an);
+	if (an.cpu.procstat_bad)
 		log_warn("%u sample(s) had an unreadable, truncated or inconsistent proc/stat; they were left out",
-			 r.an.cpu.procstat_bad);
+			 an.cpu.procstat_bad);
 	struct findings fs = { 0 };
 	int code;
-	if (r.an.cpu.nsamples < 2) {
-		code = fail(json, "fewer than two usable samples: nothing can be computed");
+	if (an.cpu.nsamples < 2) {
+		code = cmd_fail(json, "fewer than two usable samples: nothing can be computed");
 	} else {
-		rules_evaluate(&r.an, &fs);
+		rules_evaluate(&an, &fs);
 		code = findings_exit_code(&fs);
 		if (json) {
-			json_t *j = report_json(&r.an, &fs);
+			json_t *j = report_json(&an, &fs);
 			json_print(stdout, j);
 			json_decref(j);
 		} else {
 			bool col = strcmp(color, "always") == 0 ||
 				   (strcmp(color, "auto") == 0 && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
 			struct report_opts ro = { .color = col, .verbose = verbose };
-			report_text(stdout, &r.an, &fs, &ro);
+			report_text(stdout, &an, &fs, &ro);
 		}
 	}
 	findings_done(&fs);
-	analysis_done(&r.an);
-	if (live)
-		sampler_done(&sp);
-	else
-		bundle_close(&br);
+	analysis_done(&an);
+	watch_done(&w);
 	fflush(stdout);
 	return code;
 }

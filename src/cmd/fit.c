@@ -18,6 +18,7 @@
 #include "../topo/fit.h"
 #include "../topo/topo.h"
 #include "cmd.h"
+#include "cmdutil.h"
 #include "topo_common.h"
 
 static void usage(FILE *out)
@@ -205,7 +206,7 @@ static void verdict_text(const struct fit_verdict *v, const struct host_src *hs,
 static int bad_arg(bool json, const char *what, const char *arg, const char *hint)
 {
 	char *m = what ? xasprintf("bad --%s '%s': %s", what, arg, hint) : xasprintf("unexpected argument '%s'", arg);
-	int r = topo_fail(json, m);
+	int r = cmd_fail(json, m);
 	free(m);
 	return r;
 }
@@ -286,17 +287,17 @@ int cmd_fit(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'q': hq_quiet = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return topo_fail(json, "bad arguments to fit");
+		default: usage(stderr); return cmd_fail(json, "bad arguments to fit");
 		}
 	}
 	if (optind < argc)
 		return bad_arg(json, NULL, argv[optind], NULL);
 	if (!have_vcpus || !have_mem)
-		return topo_fail(json, "fit needs the VM: --vcpus N and --mem SIZE");
+		return cmd_fail(json, "fit needs the VM: --vcpus N and --mem SIZE");
 	if (shape && replay)
-		return topo_fail(json, "give either a host shape or --replay, not both");
+		return cmd_fail(json, "give either a host shape or --replay, not both");
 	if (shape && (!have_sockets || !have_cps || !have_mpn))
-		return topo_fail(json, "a host shape needs --sockets, --cores-per-socket and --mem-per-node "
+		return cmd_fail(json, "a host shape needs --sockets, --cores-per-socket and --mem-per-node "
 				       "(--threads-per-core and --nodes are optional)");
 
 	if (shape) {
@@ -305,7 +306,7 @@ int cmd_fit(int argc, char **argv)
 		struct fsroot root;
 		char *why;
 		if (topo_root_open(replay, &root, &why) < 0) {
-			int r = topo_fail(json, why);
+			int r = cmd_fail(json, why);
 			free(why);
 			return r;
 		}
@@ -321,7 +322,7 @@ int cmd_fit(int argc, char **argv)
 		topo_done(&t);
 		fsroot_done(&root);
 		if (ret < 0) {
-			int r = topo_fail(json, why);
+			int r = cmd_fail(json, why);
 			free(why);
 			return r;
 		}
@@ -332,7 +333,7 @@ int cmd_fit(int argc, char **argv)
 	fit_compute(&hs.h, &vm, &v);
 	if (v.kind == FIT_BAD_INPUT) {
 		fit_done(&v);
-		return topo_fail(json, v.reason);
+		return cmd_fail(json, v.reason);
 	}
 	if (json) {
 		json_t *j = verdict_json(&v, &hs, &vm);

@@ -21,6 +21,7 @@
 #include "../sys/identity.h"
 #include "../topo/topo.h"
 #include "cmd.h"
+#include "cmdutil.h"
 #include "topo_common.h"
 
 static void usage(FILE *out)
@@ -532,16 +533,6 @@ static json_t *to_json(const struct view *v)
 	return o;
 }
 
-int topo_fail(bool json, const char *msg)
-{
-	if (json) {
-		json_t *j = report_json_error(msg);
-		json_print(stdout, j);
-		json_decref(j);
-	}
-	log_err("%s", msg);
-	return EXIT_UNUSABLE;
-}
 
 int cmd_topo(int argc, char **argv)
 {
@@ -567,19 +558,19 @@ int cmd_topo(int argc, char **argv)
 		case 'H': use_hwloc = false; break;
 		case 'q': hq_quiet = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return topo_fail(json, "bad arguments to topo");
+		default: usage(stderr); return cmd_fail(json, "bad arguments to topo");
 		}
 	}
 	if (optind < argc) {
 		char *m = xasprintf("unexpected argument '%s'", argv[optind]);
-		int r = topo_fail(json, m);
+		int r = cmd_fail(json, m);
 		free(m);
 		return r;
 	}
 	struct fsroot root;
 	char *why;
 	if (topo_root_open(replay, &root, &why) < 0) {
-		int r = topo_fail(json, why);
+		int r = cmd_fail(json, why);
 		free(why);
 		return r;
 	}
@@ -588,7 +579,7 @@ int cmd_topo(int argc, char **argv)
 	if (ret < 0) {
 		char *m = xasprintf("no CPU topology under %s: neither sys/devices/system/cpu nor proc/cpuinfo",
 				    replay ? root.path : "/");
-		int r = topo_fail(json, m);
+		int r = cmd_fail(json, m);
 		free(m);
 		topo_done(&t);
 		fsroot_done(&root);

@@ -13,6 +13,5 @@ int topo_root_open(const char *replay, struct fsroot *root, char **why);
 /* Hypervisor identity: probed live, or .hiddenq/identity.json of the bundle. */
 void topo_identity(const struct fsroot *root, bool live, struct identity *id);
 /* Print {"error"} in JSON mode, the reason on stderr; returns EXIT_UNUSABLE. */
-int topo_fail(bool json, const char *msg);
 
 #endif

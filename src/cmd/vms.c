@@ -22,6 +22,7 @@
 #include "../sample/sampler.h"
 #include "../sinks/report.h"
 #include "cmd.h"
+#include "cmdutil.h"
 
 static void usage(FILE *out)
 {
@@ -55,22 +56,6 @@ static void usage(FILE *out)
 	      out);
 }
 
-static int fail(bool json, const char *msg)
-{
-	if (json) {
-		json_t *j = report_json_error(msg);
-		json_print(stdout, j);
-		json_decref(j);
-	}
-	log_err("%s", msg);
-	return EXIT_UNUSABLE;
-}
-
-static void on_sample(struct sample *s, void *arg)
-{
-	analysis_feed(arg, s);
-	sample_done(s);
-}
 
 int cmd_vms(int argc, char **argv)
 {
@@ -99,17 +84,17 @@ int cmd_vms(int argc, char **argv)
 		switch (c) {
 		case 'd':
 			if (parse_duration_ns(optarg, &duration) < 0)
-				return fail(json, "bad --duration: use e.g. 5, 5s, 500ms or 1m");
+				return cmd_fail(json, "bad --duration: use e.g. 5, 5s, 500ms or 1m");
 			break;
 		case 'i':
 			if (parse_duration_ns(optarg, &interval) < 0 || interval < 10000000ull)
-				return fail(json, "bad --interval: use e.g. 200ms (at least 10ms)");
+				return cmd_fail(json, "bad --interval: use e.g. 200ms (at least 10ms)");
 			break;
 		case 'r': replay = optarg; break;
 		case 'Q': {
 			const char *eq = strchr(optarg, '=');
 			if (!eq || eq == optarg || !eq[1] || nqmp >= VMSCAN_MAX_QMP)
-				return fail(json, "bad --qmp: use NAME=SOCKET (the VM's name, a QMP unix socket you own)");
+				return cmd_fail(json, "bad --qmp: use NAME=SOCKET (the VM's name, a QMP unix socket you own)");
 			qmp[nqmp++] = optarg;
 			break;
 		}
@@ -117,71 +102,36 @@ int cmd_vms(int argc, char **argv)
 		case 'v': verbose = true; break;
 		case 'q': hq_quiet = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return fail(json, "bad arguments to vms");
+		default: usage(stderr); return cmd_fail(json, "bad arguments to vms");
 		}
 	}
 	if (optind < argc) {
 		char *m = xasprintf("unexpected argument '%s'", argv[optind]);
-		int r = fail(json, m);
+		int r = cmd_fail(json, m);
 		free(m);
 		return r;
 	}
 	if (interval > duration)
-		return fail(json, "--interval is longer than --duration");
+		return cmd_fail(json, "--interval is longer than --duration");
 
+	struct sampler_opts so = {
+		.interval_ns = interval,
+		.count = (unsigned)(duration / interval) + 1,
+		.vms = true,
+		.vms_qmp = qmp,
+	};
+	if (!replay && geteuid() != 0)
+		log_warn("not root: VMs of other users, their memory maps, tap fds and KVM debugfs are not "
+			 "visible; run as root for the full picture");
 	struct analysis an;
-	struct sampler sp;
-	struct bundle_reader br;
-	bool live = replay == NULL;
-	if (live) {
-		struct sampler_opts so = {
-			.interval_ns = interval,
-			.count = (unsigned)(duration / interval) + 1,
-			.vms = true,
-			.vms_qmp = qmp,
-		};
-		int ret = sampler_init(&sp, "/", &so);
-		if (ret < 0) {
-			char *m = xasprintf("cannot open /: %s", strerror(-ret));
-			int rc = fail(json, m);
-			free(m);
-			return rc;
-		}
-		if (geteuid() != 0)
-			log_warn("not root: VMs of other users, their memory maps, tap fds and KVM debugfs are not "
-				 "visible; run as root for the full picture");
-		analysis_init(&an, &sp.statics, "live");
-		install_exit_handlers();
-		if (!json && !hq_quiet && isatty(STDERR_FILENO))
-			fprintf(stderr, "hiddenq: watching VMs for %.1f s (Ctrl-C to stop early)...\n",
-				(double)duration / 1e9);
-		sampler_run(&sp, on_sample, &an);
-	} else {
-		char *why;
-		int ret = bundle_open(&br, replay, &why);
-		if (ret < 0) {
-			int rc = fail(json, why);
-			free(why);
-			return rc;
-		}
-		struct sample first;
-		if (bundle_next(&br, &first) <= 0) {
-			bundle_close(&br);
-			char *m = xasprintf("%s: no usable sample in the bundle", replay);
-			int rc = fail(json, m);
-			free(m);
-			return rc;
-		}
-		analysis_init(&an, &br.statics, replay);
-		on_sample(&first, &an);
-		struct sample s;
-		while (bundle_next(&br, &s) > 0)
-			on_sample(&s, &an);
-	}
+	struct watch w;
+	if (watch_run(&w, replay, &so, &an, json, "watching VMs") != 0)
+		return EXIT_UNUSABLE;
+	bool live = w.live;
 	analysis_finish(&an);
 	int code;
 	if (!an.host) {
-		code = fail(json, live ? "host mode found nothing to read (no /proc?)"
+		code = cmd_fail(json, live ? "host mode found nothing to read (no /proc?)"
 				       : "this bundle has no host-mode data (.hiddenq/vms.json): capture it with "
 					 "hiddenq capture on the host");
 	} else {
@@ -212,10 +162,7 @@ int cmd_vms(int argc, char **argv)
 		findings_done(&fs);
 	}
 	analysis_done(&an);
-	if (live)
-		sampler_done(&sp);
-	else
-		bundle_close(&br);
+	watch_done(&w);
 	fflush(stdout);
 	return code;
 }

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * What the analysing commands share: reporting an error in the output mode,
+ * and "watch": run the live sampler or replay a bundle into an analysis.
+ */
+#ifndef HQ_CMDUTIL_H
+#define HQ_CMDUTIL_H
+
+#include <stdbool.h>
+
+#include "../analysis/analysis.h"
+#include "../sample/bundle.h"
+#include "../sample/sampler.h"
+
+/* The error on stderr, and with --json also {"error": ...} on stdout.
+ * Returns EXIT_UNUSABLE (3). */
+int cmd_fail(bool json, const char *msg);
+
+struct watch {
+	bool live;
+	struct sampler sp;
+	struct bundle_reader br;
+};
+
+/*
+ * Open the live machine with `so` (replay == NULL) or the bundle `replay`,
+ * analysis_init(an) with its statics, and feed it every sample.  `progress`
+ * ("watching VMs") is shown on a terminal for live runs.  On failure the
+ * reason is reported with cmd_fail and EXIT_UNUSABLE returned, with nothing
+ * left to clean up; on success 0, and watch_done() must follow once the
+ * analysis no longer needs the statics.
+ */
+int watch_run(struct watch *w, const char *replay, const struct sampler_opts *so, struct analysis *an, bool json,
+	      const char *progress);
+void watch_done(struct watch *w);
+
+#endif
