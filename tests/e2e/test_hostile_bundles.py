@@ -97,7 +97,7 @@ def test_meta_static_list_with_dotdot_and_junk(hq, tmp_path):
     (b.root / "meta.json").write_text(json.dumps(m))
     r, doc = replay(hq, b.root, codes=(2,))
     assert finding(doc, "vcpu-oversubscription")["severity"] == "crit"
-    assert "root:" not in r.stdout
+    assert "root:x:0" not in r.stdout  # /etc/passwd content
 
 
 # ---------------------------------------------------------------- samples/
