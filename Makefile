@@ -298,6 +298,7 @@ define run_fuzz
 		n=$$(basename $$f); mkdir -p $(B)/fuzz-corpus/$$n; \
 		echo "== fuzz $$n ($(1) s)"; \
 		$$f -max_total_time=$(1) -max_len=65536 -timeout=10 -rss_limit_mb=1024 -print_final_stats=0 \
+		    -artifact_prefix=$(B)/fuzz-corpus/$$n- \
 		    $(B)/fuzz-corpus/$$n tests/fuzz/seeds/$$n >$(B)/fuzz-corpus/$$n.log 2>&1 \
 		  || { tail -40 $(B)/fuzz-corpus/$$n.log; exit 1; }; \
 		grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs" $(B)/fuzz-corpus/$$n.log | tail -1; \

@@ -184,7 +184,8 @@ static uint64_t size_mib(const char *s, bool bytes_default)
 	case 'B': v /= 1048576.0; break;
 	default: v = bytes_default ? v / 1048576.0 : v;
 	}
-	return (uint64_t)v;
+	/* "1e18T" would overflow the conversion: no real VM has 2^53 MiB */
+	return v < 9007199254740992.0 ? (uint64_t)v : 0;
 }
 
 /* A -blockdev node (or a -drive, which is a node with a device of its own). */
