@@ -108,6 +108,7 @@ struct vmscan {
 	size_t slow_cursor;
 	unsigned slow_ticks;
 	uint64_t last_sample_ns, last_slow_ns, last_discovery_cost_ns; /* costs, for reports */
+	size_t last_sample_files;	/* files the last vmscan_sample read, to size the next */
 	bool euid_root;
 	bool tasks_walked;	/* the sampler's task walk already read every schedstat on slow ticks */
 	struct vmscan_qmp qmp[VMSCAN_MAX_QMP];

@@ -73,6 +73,62 @@ static unsigned read_all(const char *b, uint64_t *mono, size_t max, unsigned *sk
 
 /* ---------------- round trip ---------------- */
 
+/* The sample's arena: many small files, big ones, taken buffers; pointers stay valid. */
+static void test_sample_arena(void **state)
+{
+	(void)state;
+	struct sample s;
+	sample_init(&s);
+	char path[64], data[64];
+	sample_reserve(&s, 100, 1000);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(path, sizeof(path), "proc/%d/task/%d/schedstat", i, i + 1);
+		int n = snprintf(data, sizeof(data), "%d %d 7\n", i * 3, i * 5);
+		sample_add(&s, path, data, (size_t)n);
+		if (i % 1000 == 0) {
+			size_t big = (size_t)(i + 1) * 1024;
+			char *b = malloc(big + 1);
+			memset(b, 'a' + i / 1000, big);
+			b[big] = '\0';
+			snprintf(path, sizeof(path), "big/%d", i);
+			sample_add(&s, path, b, big);
+			char *t = strdup("taken");
+			snprintf(path, sizeof(path), "taken/%d", i);
+			sample_add_take(&s, path, t, 5);
+			free(b);
+		}
+	}
+	sample_add(&s, "empty", "", 0);
+	assert_int_equal(s.nfiles, 5000 + 5 * 2 + 1);
+	for (int i = 0; i < 5000; i += 499) {
+		snprintf(path, sizeof(path), "proc/%d/task/%d/schedstat", i, i + 1);
+		const struct sfile *f = sample_find(&s, path);
+		assert_non_null(f);
+		int n = snprintf(data, sizeof(data), "%d %d 7\n", i * 3, i * 5);
+		assert_int_equal(f->len, (size_t)n);
+		assert_memory_equal(f->data, data, (size_t)n + 1);
+	}
+	for (int i = 0; i < 5000; i += 1000) {
+		snprintf(path, sizeof(path), "big/%d", i);
+		const struct sfile *f = sample_find(&s, path);
+		assert_non_null(f);
+		assert_int_equal(f->len, (size_t)(i + 1) * 1024);
+		assert_int_equal(f->data[f->len - 1], 'a' + i / 1000);
+		assert_int_equal(f->data[f->len], '\0');
+		snprintf(path, sizeof(path), "taken/%d", i);
+		f = sample_find(&s, path);
+		assert_non_null(f);
+		assert_string_equal(f->data, "taken");
+	}
+	const struct sfile *e = sample_find(&s, "empty");
+	assert_non_null(e);
+	assert_int_equal(e->len, 0);
+	assert_string_equal(e->data, "");
+	sample_done(&s);
+	assert_int_equal(s.nfiles, 0);
+	sample_done(&s); /* twice is harmless */
+}
+
 static void test_roundtrip(void **state)
 {
 	(void)state;
@@ -529,6 +585,7 @@ int main(void)
 {
 	hq_quiet = true;
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_sample_arena),
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_bad_meta),
 		cmocka_unit_test(test_no_samples),
