@@ -3,8 +3,10 @@
  * hiddenq vms: KVM host mode.  Every VM process on this machine, per vCPU
  * the run delay its guest sees as steal, CPU use and where each thread may
  * and did run; the overlap matrix and the demand per CPU; memory per VM
- * (THP, hugetlbfs, host swap, NUMA placement); taps; disks through QMP
- * sockets this run owns (--qmp); and the cpu-pinning-conflict finding.
+ * (THP, hugetlbfs, host swap, NUMA placement, KVM's 4k/2M/1G mappings when
+ * its debugfs is readable); taps; each disk's backing block device and its
+ * latency (diskstats await, eBPF biolat) beside the VMM's own figure through
+ * QMP sockets this run owns (--qmp); and the cpu-pinning-conflict finding.
  * Exit code as diagnose: that finding's severity.
  */
 #include <errno.h>
@@ -42,6 +44,8 @@ static void usage(FILE *out)
 	      "      --qmp NAME=SOCKET query-blockstats on a QMP socket this run owns (QMP\n"
 	      "                        allows one client: never a monitor another manager\n"
 	      "                        such as libvirt holds); repeatable\n"
+	      "      --no-bpf          no eBPF block latency histograms of the disks' backing\n"
+	      "                        devices (/proc/diskstats await is always shown)\n"
 	      "  -j, --json            one JSON object on stdout\n"
 	      "  -v, --verbose         every thread, also idle ones\n"
 	      "  -q, --quiet           no warnings on stderr\n"
@@ -64,6 +68,7 @@ int cmd_vms(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "replay", required_argument, NULL, 'r' },
 		{ "qmp", required_argument, NULL, 'Q' },
+		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -72,7 +77,7 @@ int cmd_vms(int argc, char **argv)
 	};
 	uint64_t duration = 5000000000ull, interval = 200000000ull;
 	const char *replay = NULL;
-	bool json = false, verbose = false;
+	bool json = false, verbose = false, bpf = true;
 	const char *qmp[VMSCAN_MAX_QMP + 1] = { 0 };
 	unsigned nqmp = 0;
 	int c;
@@ -98,6 +103,7 @@ int cmd_vms(int argc, char **argv)
 			qmp[nqmp++] = optarg;
 			break;
 		}
+		case 'B': bpf = false; break;
 		case 'j': json = true; break;
 		case 'v': verbose = true; break;
 		case 'q': hq_quiet = true; break;
@@ -119,6 +125,8 @@ int cmd_vms(int argc, char **argv)
 		.count = (unsigned)(duration / interval) + 1,
 		.vms = true,
 		.vms_qmp = qmp,
+		.io = true,	/* diskstats of the disks' backing devices */
+		.bpf = bpf,	/* biolat of the same devices */
 	};
 	if (!replay && geteuid() != 0)
 		log_warn("not root: VMs of other users, their memory maps, tap fds and KVM debugfs are not "
@@ -135,6 +143,7 @@ int cmd_vms(int argc, char **argv)
 				       : "this bundle has no host-mode data (.hiddenq/vms.json): capture it with "
 					 "hiddenq capture on the host");
 	} else {
+		vms_add_bpf(an.host, &an);
 		struct findings fs = { 0 };
 		struct finding *f = findings_add(&fs, "cpu-pinning-conflict", 6, "host-cpu-pinning", "VM pinning");
 		rule_pinning(&an, f);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../analysis/analysis.h"
+#include "../analysis/bpfhist.h"
 #include "../analysis/findings.h"
 #include "../core/util.h"
 #include "../parse/parse.h"
@@ -254,6 +256,29 @@ static void feed_json(struct vms_analysis *a, const struct sfile *f)
 			json_int_t q = json_integer_value(json_object_get(t, "queues"));
 			tp->queues = q < 0 || q > 65536 ? 0 : (unsigned)q;
 		}
+		json_t *disks = json_object_get(v, "disks");
+		if (!vm->ndisks && json_array_size(disks)) {
+			size_t nd = json_array_size(disks);
+			if (nd > 16)
+				nd = 16;
+			vm->disks = xcalloc(nd, sizeof(*vm->disks));
+			for (size_t q = 0; q < nd; q++) {
+				json_t *dj = json_array_get(disks, q);
+				struct vms_disk *d = &vm->disks[vm->ndisks++];
+				jstr(dj, "id", d->id, sizeof(d->id));
+				jstr(dj, "file", d->file, sizeof(d->file));
+				jstr(dj, "dev", d->dev, sizeof(d->dev));
+				jstr(dj, "disk", d->disk, sizeof(d->disk));
+				jstr(dj, "via", d->via, sizeof(d->via));
+				jstr(dj, "error", d->err, sizeof(d->err));
+				d->bio_p50_us = d->bio_p99_us = -1;
+			}
+		}
+		json_t *kj = json_object_get(v, "kvm_debugfs");
+		if (kj) {
+			jstr(kj, "dir", vm->kvm_dir, sizeof(vm->kvm_dir));
+			jstr(kj, "error", vm->kvm_why, sizeof(vm->kvm_why));
+		}
 		json_int_t vf = json_integer_value(json_object_get(v, "vhost_net_fds"));
 		vm->vhost_fds = vf < 0 || vf > 65536 ? 0 : (unsigned)vf;
 		json_t *qmp = json_object_get(v, "qmp");
@@ -425,6 +450,55 @@ static void feed_thread_file(struct vms_thread *t, const char *file, const struc
 	}
 }
 
+static void feed_diskstats(struct vms_analysis *a, const struct sfile *f, uint64_t now)
+{
+	bool want = false;
+	for (size_t i = 0; i < a->n && !want; i++)
+		for (unsigned k = 0; k < a->vms[i].ndisks && !want; k++)
+			want = a->vms[i].disks[k].disk[0] != '\0';
+	if (!want)
+		return;
+	struct diskstats ds = { 0 };
+	if (diskstats_parse(f->data, f->len, &ds) < 0)
+		return;
+	for (size_t i = 0; i < a->n; i++)
+		for (unsigned k = 0; k < a->vms[i].ndisks; k++) {
+			struct vms_disk *d = &a->vms[i].disks[k];
+			const struct disk_stat *st = d->disk[0] ? diskstats_find(&ds, d->disk) : NULL;
+			if (!st)
+				continue;
+			if (!d->have) {
+				d->first = *st;
+				d->t0 = now;
+				d->have = true;
+			}
+			d->last = *st;
+			d->t1 = now;
+		}
+	diskstats_done(&ds);
+}
+
+/* "PID-FD/pages_2m" */
+static void feed_kvm_pages(struct vms_analysis *a, const char *rest, const struct sfile *f)
+{
+	static const char *const names[] = { "pages_4k", "pages_2m", "pages_1g" };
+	const char *slash = strchr(rest, '/');
+	int pid = atoi(rest);
+	struct vms_vm *vm = slash && pid > 0 ? vm_get(a, pid, false) : NULL;
+	if (!vm)
+		return;
+	for (unsigned k = 0; k < ARRAY_SIZE(names); k++) {
+		if (strcmp(slash + 1, names[k]) != 0)
+			continue;
+		char *end;
+		unsigned long long v = strtoull(f->data, &end, 10);
+		if (end == f->data)
+			return;
+		vm->kvm_pages[k] = v;
+		vm->have_kvm_pages = true;
+	}
+}
+
 void vms_feed(struct vms_analysis *a, const struct sample *s)
 {
 	const struct sfile *js = NULL;
@@ -443,6 +517,10 @@ void vms_feed(struct vms_analysis *a, const struct sample *s)
 		int pid;
 		const char *rest;
 		if (!split_proc(f->path, &pid, &rest)) {
+			if (!strcmp(f->path, "proc/diskstats"))
+				feed_diskstats(a, f, s->mono_ns);
+			else if (!strncmp(f->path, "sys/kernel/debug/kvm/", 21))
+				feed_kvm_pages(a, f->path + 21, f);
 			if (!strcmp(f->path, "proc/meminfo")) {
 				static const char *const k[] = { "MemTotal" };
 				uint64_t v;
@@ -512,6 +590,7 @@ void vms_done(struct vms_analysis *a)
 		json_decref(a->vms[i].qmp_first);
 		json_decref(a->vms[i].qmp_last);
 		free(a->vms[i].qmp_error);
+		free(a->vms[i].disks);
 	}
 	free(a->vms);
 	free(a->map);
@@ -684,6 +763,63 @@ size_t vms_blockstats(const struct vms_vm *vm, struct vms_blk *out, size_t n, do
 	return k;
 }
 
+bool vms_disk_rate(const struct vms_disk *d, struct vms_disk_rate *r)
+{
+	uint64_t dd[DS_N];
+	if (!d->have || d->t1 <= d->t0 || !disk_delta(&d->first, &d->last, dd))
+		return false;
+	double secs = (double)(d->t1 - d->t0) / 1e9;
+	r->rd_s = (double)dd[DS_RD_IOS] / secs;
+	r->wr_s = (double)dd[DS_WR_IOS] / secs;
+	uint64_t ios = dd[DS_RD_IOS] + dd[DS_WR_IOS];
+	r->await_ms = ios ? (double)(dd[DS_RD_MS] + dd[DS_WR_MS]) / (double)ios : -1;
+	r->util_pct = 100.0 * (double)dd[DS_IO_MS] / (secs * 1000);
+	if (r->util_pct > 100)
+		r->util_pct = 100;
+	return true;
+}
+
+void vms_add_bpf(struct vms_analysis *a, const struct analysis *an)
+{
+	const char *why = NULL;
+	bool ok = bpfhist_available(an, "biolat", &why);
+	for (size_t i = 0; i < a->n; i++)
+		for (unsigned k = 0; k < a->vms[i].ndisks; k++) {
+			struct vms_disk *d = &a->vms[i].disks[k];
+			uint64_t h[BPFHIST_SLOTS];
+			d->bio_n = 0;
+			d->bio_p50_us = d->bio_p99_us = -1;
+			if (!d->disk[0])
+				continue;
+			if (!ok) {
+				snprintf(d->bio_why, sizeof(d->bio_why), "eBPF biolat not available%s%.120s",
+					 why && *why ? ": " : "", why ? why : "");
+			} else if (bpfhist_dev_delta(an, d->disk, "below", NULL, h) < 0) {
+				snprintf(d->bio_why, sizeof(d->bio_why), "biolat has no histogram for %s", d->disk);
+			} else {
+				d->bio_n = bpfhist_total(h);
+				d->bio_p50_us = bpfhist_percentile(h, 0.5);
+				d->bio_p99_us = bpfhist_percentile(h, 0.99);
+				if (!d->bio_n)
+					snprintf(d->bio_why, sizeof(d->bio_why), "no IO completed on %s during the watch",
+						 d->disk);
+			}
+		}
+}
+
+const char *vms_kvm_pages_why(const struct vms_vm *vm)
+{
+	if (vm->have_kvm_pages)
+		return NULL;
+	if (vm->have_conf && !strcmp(vm->conf.accel, "tcg"))
+		return "not available under TCG (no KVM VM: the guest is emulated, KVM maps none of its memory)";
+	if (vm->kvm_why[0])
+		return vm->kvm_why;
+	if (vm->kvm_dir[0])
+		return "KVM debugfs files not read yet";
+	return "no KVM VM of this process in KVM debugfs (not KVM-accelerated?)";
+}
+
 /* ---- output ---- */
 
 static json_t *jnum_or_null(double v)
@@ -756,7 +892,58 @@ json_t *vms_json(const struct vms_analysis *a)
 			json_object_set_new(m, "kb_per_node", nodes);
 			json_object_set_new(m, "remote_pct", jnum_or_null(vms_remote_mem_pct(a, vm)));
 		}
+		if (vm->have_kvm_pages) {
+			json_t *kp = json_object();
+			json_object_set_new(kp, "4k", json_integer((json_int_t)vm->kvm_pages[0]));
+			json_object_set_new(kp, "2m", json_integer((json_int_t)vm->kvm_pages[1]));
+			json_object_set_new(kp, "1g", json_integer((json_int_t)vm->kvm_pages[2]));
+			double tot = (double)vm->kvm_pages[0] * 4 + (double)vm->kvm_pages[1] * 2048 +
+				     (double)vm->kvm_pages[2] * 1048576;
+			json_object_set_new(kp, "huge_pct",
+					    tot > 0 ? json_real(100.0 * (tot - (double)vm->kvm_pages[0] * 4) / tot)
+						    : json_null());
+			json_object_set_new(m, "kvm_pages", kp);
+		} else {
+			json_object_set_new(m, "kvm_pages_unavailable", json_string(vms_kvm_pages_why(vm)));
+		}
 		json_object_set_new(v, "memory", m);
+		json_t *dja = json_array();
+		for (unsigned k = 0; k < vm->ndisks; k++) {
+			const struct vms_disk *d = &vm->disks[k];
+			json_t *dj = json_object();
+			json_object_set_new(dj, "id", json_string(d->id));
+			json_object_set_new(dj, "file", json_string(d->file));
+			json_t *bk = json_object();
+			if (d->dev[0]) {
+				json_object_set_new(bk, "dev", json_string(d->dev));
+				json_object_set_new(bk, "disk", json_string(d->disk));
+				if (d->via[0])
+					json_object_set_new(bk, "via", json_string(d->via));
+				struct vms_disk_rate r;
+				if (vms_disk_rate(d, &r)) {
+					json_object_set_new(bk, "rd_s", json_real(r.rd_s));
+					json_object_set_new(bk, "wr_s", json_real(r.wr_s));
+					json_object_set_new(bk, "await_ms", jnum_or_null(r.await_ms));
+					json_object_set_new(bk, "util_pct", json_real(r.util_pct));
+				} else {
+					json_object_set_new(bk, "await_ms", json_null());
+					json_object_set_new(bk, "diskstats_error",
+							    json_string("no /proc/diskstats line for this disk"));
+				}
+				json_t *bl = json_object();
+				json_object_set_new(bl, "requests", json_integer((json_int_t)d->bio_n));
+				json_object_set_new(bl, "p50_us", jnum_or_null(d->bio_p50_us));
+				json_object_set_new(bl, "p99_us", jnum_or_null(d->bio_p99_us));
+				if (d->bio_why[0])
+					json_object_set_new(bl, "why", json_string(d->bio_why));
+				json_object_set_new(bk, "biolat", bl);
+			} else {
+				json_object_set_new(bk, "error", json_string(d->err[0] ? d->err : "not resolved"));
+			}
+			json_object_set_new(dj, "backing", bk);
+			json_array_append_new(dja, dj);
+		}
+		json_object_set_new(v, "disks", dja);
 		json_t *tp = json_array();
 		for (unsigned k = 0; k < vm->ntaps; k++) {
 			const struct vms_tap *t = &vm->taps[k];
@@ -927,6 +1114,35 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 				fprintf(out, ", dropped toward the guest %llu (total %llu), from the guest %llu",
 					(unsigned long long)(t->tx_drop[1] - t->tx_drop[0]), (unsigned long long)t->tx_drop[1],
 					(unsigned long long)(t->rx_drop[1] - t->rx_drop[0]));
+			fprintf(out, "\n");
+		}
+		if (vm->have_kvm_pages)
+			fprintf(out, "  KVM mappings: %llu x 4k, %llu x 2M, %llu x 1G\n", (unsigned long long)vm->kvm_pages[0],
+				(unsigned long long)vm->kvm_pages[1], (unsigned long long)vm->kvm_pages[2]);
+		else
+			fprintf(out, "  KVM mappings (debugfs pages_2m): %s\n", vms_kvm_pages_why(vm));
+		for (unsigned k = 0; k < vm->ndisks; k++) {
+			const struct vms_disk *d = &vm->disks[k];
+			fprintf(out, "  disk %s %s: ", d->id[0] ? d->id : "?", d->file);
+			if (!d->dev[0]) {
+				fprintf(out, "%s\n", d->err[0] ? d->err : "backing device not resolved");
+				continue;
+			}
+			fprintf(out, "on %s", d->dev);
+			if (strcmp(d->dev, d->disk) != 0)
+				fprintf(out, " (disk %s)", d->disk);
+			if (d->via[0])
+				fprintf(out, " via %s", d->via);
+			struct vms_disk_rate r;
+			if (vms_disk_rate(d, &r))
+				fprintf(out, ": %.0f rd/s %.0f wr/s, await %s ms, util %.0f %%", r.rd_s, r.wr_s,
+					pct(b1, sizeof(b1), r.await_ms), r.util_pct);
+			else
+				fprintf(out, ": no diskstats");
+			if (d->bio_n)
+				fprintf(out, ", biolat p50 %.0f us p99 %.0f us", d->bio_p50_us, d->bio_p99_us);
+			else if (d->bio_why[0])
+				fprintf(out, " (%s)", d->bio_why);
 			fprintf(out, "\n");
 		}
 		struct vms_blk blk[16];

@@ -22,6 +22,7 @@
 
 #include <jansson.h>
 
+#include "../parse/ioparse.h"
 #include "../parse/memparse.h"
 #include "../parse/vmconf.h"
 #include "../sample/sample.h"
@@ -72,6 +73,25 @@ struct vms_tap {
 	uint64_t t[2];
 };
 
+/* A disk of a VM and the host block device holding its image. */
+struct vms_disk {
+	char id[64], file[256];
+	char dev[32], disk[32], via[160], err[160];	/* as vmscan resolved them (vmscan.h) */
+	bool have;			/* the disk's /proc/diskstats line was seen */
+	struct disk_stat first, last;
+	uint64_t t0, t1;
+	/* eBPF biolat "below" stage (issue to completion) over the watch: vms_add_bpf */
+	uint64_t bio_n;
+	double bio_p50_us, bio_p99_us;	/* -1 unknown */
+	char bio_why[160];		/* why there is no histogram */
+};
+
+/* Figures of one disk over the watch from /proc/diskstats; false if none. */
+struct vms_disk_rate {
+	double rd_s, wr_s, await_ms, util_pct;	/* await_ms -1 when no IO completed */
+};
+bool vms_disk_rate(const struct vms_disk *d, struct vms_disk_rate *r);
+
 struct vms_vm {
 	int pid;
 	char vmm[20], name[128], name_src[16];
@@ -90,6 +110,12 @@ struct vms_vm {
 	unsigned ntaps, vhost_fds;
 	json_t *qmp_first, *qmp_last;	/* blockstats answers (owned) */
 	char *qmp_error;
+	struct vms_disk *disks;		/* owned */
+	unsigned ndisks;
+	/* KVM debugfs: pages_4k, pages_2m, pages_1g (the last read) */
+	char kvm_dir[32], kvm_why[160];
+	bool have_kvm_pages;
+	uint64_t kvm_pages[3];
 	/* derived */
 	struct cpumask cpus;		/* union of its threads' allowed CPUs */
 	struct cpumask vcpu_cpus;	/* union over its vCPU threads */
@@ -119,6 +145,11 @@ struct vms_analysis {
 void vms_init(struct vms_analysis *a, const struct sample *statics);
 void vms_feed(struct vms_analysis *a, const struct sample *s);
 void vms_finish(struct vms_analysis *a);
+struct analysis;
+/* The eBPF block latency of each VM disk's backing device (analysis.h's bpfhist), after analysis_finish. */
+void vms_add_bpf(struct vms_analysis *a, const struct analysis *an);
+/* Why a VM has no KVM page-size figures ("not available under TCG", debugfs ...), NULL if it has them. */
+const char *vms_kvm_pages_why(const struct vms_vm *vm);
 void vms_done(struct vms_analysis *a);
 
 /* After vms_finish. */

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -167,6 +169,7 @@ static void vm_free(struct vm_proc *vm)
 	free(vm->threads);
 	json_decref(vm->qmp_blockstats);
 	free(vm->qmp_error);
+	free(vm->disks);
 }
 
 void vmscan_done(struct vmscan *vs)
@@ -256,6 +259,142 @@ static void thread_open(struct vmscan *vs, struct vm_proc *vm, struct vm_thread 
 		vs->fds_failed++;
 }
 
+static const char *base_name(const char *p)
+{
+	const char *b = strrchr(p, '/');
+	return b ? b + 1 : p;
+}
+
+int vmscan_backing(const struct fsroot *root, int pid, const char *file, struct vm_backing *b)
+{
+	struct stat st;
+	char rel[512], link[512];
+	int r;
+	b->dev[0] = b->disk[0] = b->devt[0] = b->via[0] = b->err[0] = '\0';
+	if (!file[0] || strchr(file, ':') || strncmp(file, "/dev/fdset/", 11) == 0) {
+		snprintf(b->err, sizeof(b->err), "not a local file (%.100s)", file);
+		return -EINVAL;
+	}
+	if (file[0] == '/')
+		snprintf(rel, sizeof(rel), "%s", file + 1);
+	else
+		snprintf(rel, sizeof(rel), "proc/%d/cwd/%s", pid, file);
+	for (int depth = 0;; depth++) {
+		if (fstatat(root->dirfd, rel, &st, 0) < 0) {
+			r = -errno;
+			snprintf(b->err, sizeof(b->err), "cannot stat %.100s: %s", depth ? rel : file, strerror(errno));
+			return r;
+		}
+		dev_t d = S_ISBLK(st.st_mode) ? st.st_rdev : st.st_dev;
+		char devt[16], name[32], parent[32];
+		snprintf(devt, sizeof(devt), "%u:%u", major(d), minor(d));
+		snprintf(rel, sizeof(rel), "sys/dev/block/%s", devt);
+		ssize_t l = readlinkat(root->dirfd, rel, link, sizeof(link) - 1);
+		if (l <= 0) {
+			snprintf(b->err, sizeof(b->err),
+				 "no block device under it (device %s: tmpfs, overlay, a btrfs subvolume or a network "
+				 "filesystem)",
+				 devt);
+			return -ENODEV;
+		}
+		link[l] = '\0';
+		str_copy(name, sizeof(name), base_name(link));
+		str_copy(parent, sizeof(parent), name);
+		snprintf(rel, sizeof(rel), "sys/dev/block/%s/partition", devt);
+		if (faccessat(root->dirfd, rel, F_OK, 0) == 0) {
+			char *slash = strrchr(link, '/');
+			if (slash) {
+				*slash = '\0';
+				str_copy(parent, sizeof(parent), base_name(link));
+			}
+		}
+		if (depth == 0) {
+			str_copy(b->dev, sizeof(b->dev), name);
+			str_copy(b->devt, sizeof(b->devt), devt);
+		}
+		if (strncmp(parent, "loop", 4) != 0 || depth >= 4) {
+			str_copy(b->disk, sizeof(b->disk), parent);
+			return 0;
+		}
+		/* a loop device: on to its backing file's device */
+		char back[256];
+		snprintf(rel, sizeof(rel), "sys/block/%s/loop/backing_file", parent);
+		if (read_small(root->dirfd, rel, back, sizeof(back)) <= 0 || back[0] != '/') {
+			str_copy(b->disk, sizeof(b->disk), parent);
+			return 0;
+		}
+		chomp(back);
+		size_t vl = strlen(b->via);
+		snprintf(b->via + vl, sizeof(b->via) - vl, "%s%s (%.80s)", vl ? ", " : "", parent, back);
+		snprintf(rel, sizeof(rel), "%s", back + 1);
+	}
+}
+
+int vmscan_kvm_dir(const struct fsroot *root, int pid, char *dir, size_t n, char *why, size_t wn)
+{
+	dir[0] = why[0] = '\0';
+	int dfd = fsroot_opendir(root, "sys/kernel/debug/kvm");
+	if (dfd < 0) {
+		int top = fsroot_opendir(root, "sys/kernel/debug");
+		bool empty = true;
+		if (top >= 0) {
+			DIR *d = fdopendir(top);
+			struct dirent *de;
+			while (d && (de = readdir(d)))
+				if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+					empty = false;
+			if (d)
+				closedir(d);
+			else
+				close(top);
+		}
+		if (dfd == -EPERM || top == -EPERM)
+			snprintf(why, wn, "not readable (kernel lockdown)");
+		else if (dfd == -EACCES || top == -EACCES)
+			snprintf(why, wn, "not readable (not root)");
+		else if (top < 0 || empty)
+			snprintf(why, wn, "not readable (debugfs not mounted at /sys/kernel/debug; we do not mount it)");
+		else
+			snprintf(why, wn, "no kvm directory in debugfs (kvm module not loaded)");
+		return dfd;
+	}
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		snprintf(why, wn, "not readable (%s)", strerror(errno));
+		return -EIO;
+	}
+	char pfx[24];
+	int pl = snprintf(pfx, sizeof(pfx), "%d-", pid);
+	struct dirent *de;
+	int r = -ENOENT;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, pfx, (size_t)pl) != 0 || !all_digits(de->d_name + pl))
+			continue;
+		str_copy(dir, n, de->d_name);
+		r = 0;
+		break;
+	}
+	closedir(d);
+	return r;
+}
+
+/* The disks of a QEMU command line and the block devices under their images. */
+static void vm_disks(struct vmscan *vs, struct vm_proc *vm, const struct vmconf *c)
+{
+	for (unsigned i = 0; i < c->ndisks && vm->ndisks < VMSCAN_MAX_DISKS; i++) {
+		const struct vm_disk *d = &c->disks[i];
+		if (d->cdrom || !d->file[0])
+			continue;
+		if (!vm->disks)
+			vm->disks = xcalloc(VMSCAN_MAX_DISKS, sizeof(*vm->disks));
+		struct vm_backing *b = &vm->disks[vm->ndisks++];
+		str_copy(b->id, sizeof(b->id), d->id);
+		str_copy(b->file, sizeof(b->file), d->file);
+		vmscan_backing(vs->root, vm->pid, d->file, b);
+	}
+}
+
 /* VM name from the command line: QEMU -name guest=, Firecracker --id */
 static void name_from_cmdline(struct vmscan *vs, struct vm_proc *vm)
 {
@@ -272,9 +411,12 @@ static void name_from_cmdline(struct vmscan *vs, struct vm_proc *vm)
 	close(fd);
 	if (vm->vmm == VMM_QEMU) {
 		struct vmconf *c = xcalloc(1, sizeof(*c));
-		if (qemu_cmdline_parse(buf, len, c) == 0 && c->name[0]) {
-			str_copy(vm->name, sizeof(vm->name), c->name);
-			snprintf(vm->name_src, sizeof(vm->name_src), "cmdline");
+		if (qemu_cmdline_parse(buf, len, c) == 0) {
+			if (c->name[0]) {
+				str_copy(vm->name, sizeof(vm->name), c->name);
+				snprintf(vm->name_src, sizeof(vm->name_src), "cmdline");
+			}
+			vm_disks(vs, vm, c);
 		}
 		free(c);
 	} else {
@@ -582,6 +724,8 @@ size_t vmscan_discover(struct vmscan *vs)
 			snprintf(known->name, sizeof(known->name), "%s-%d", vmm_name(known->vmm), pid);
 			snprintf(known->name_src, sizeof(known->name_src), "pid");
 			name_from_cmdline(vs, known);
+			vmscan_kvm_dir(vs->root, pid, known->kvm_dir, sizeof(known->kvm_dir), known->kvm_why,
+				       sizeof(known->kvm_why));
 			for (unsigned q = 0; q < vs->nqmp; q++)
 				if (!strcmp(vs->qmp[q].name, known->name))
 					str_copy(known->qmp_sock, sizeof(known->qmp_sock), vs->qmp[q].sock);
@@ -735,6 +879,13 @@ static void vm_slow(struct vmscan *vs, struct vm_proc *vm, struct sample *out, b
 		add_file(vs, out, rel, 1u << 20);
 		vm->cmdline_sent = true;
 	}
+	if (vm->kvm_dir[0]) {
+		static const char *const pages[] = { "pages_4k", "pages_2m", "pages_1g" };
+		for (unsigned k = 0; k < ARRAY_SIZE(pages); k++) {
+			snprintf(rel, sizeof(rel), "sys/kernel/debug/kvm/%s/%s", vm->kvm_dir, pages[k]);
+			add_file(vs, out, rel, 64);
+		}
+	}
 	if (vm->ntaps) {
 		snprintf(rel, sizeof(rel), "proc/%d/net/dev", vm->pid);
 		add_file(vs, out, rel, 1u << 20);
@@ -810,6 +961,31 @@ json_t *vmscan_json(const struct vmscan *vs)
 		}
 		json_object_set_new(v, "taps", tp);
 		json_object_set_new(v, "vhost_net_fds", json_integer(vm->vhost_fds));
+		json_t *da = json_array();
+		for (unsigned k = 0; k < vm->ndisks; k++) {
+			const struct vm_backing *b = &vm->disks[k];
+			json_t *dj = json_object();
+			json_object_set_new(dj, "id", json_string(b->id));
+			json_object_set_new(dj, "file", json_string(b->file));
+			if (b->dev[0]) {
+				json_object_set_new(dj, "dev", json_string(b->dev));
+				json_object_set_new(dj, "devt", json_string(b->devt));
+				json_object_set_new(dj, "disk", json_string(b->disk));
+			}
+			if (b->via[0])
+				json_object_set_new(dj, "via", json_string(b->via));
+			if (b->err[0])
+				json_object_set_new(dj, "error", json_string(b->err));
+			json_array_append_new(da, dj);
+		}
+		json_object_set_new(v, "disks", da);
+		json_t *kj = json_object();
+		if (vm->kvm_dir[0])
+			json_object_set_new(kj, "dir", json_string(vm->kvm_dir));
+		else
+			json_object_set_new(kj, "error", json_string(vm->kvm_why[0] ? vm->kvm_why
+									: "no KVM VM of this process in debugfs"));
+		json_object_set_new(v, "kvm_debugfs", kj);
 		if (vm->qmp_sock[0]) {
 			json_t *q = json_object();
 			json_object_set_new(q, "socket", json_string(vm->qmp_sock));

@@ -67,6 +67,35 @@ struct vm_thread {
 	char *ss_path;		/* "proc/PID/task/TID/schedstat", made once (owned) */
 };
 
+/* The block device under one disk image of a VM (resolved at discovery). */
+#define VMSCAN_MAX_DISKS 8
+struct vm_backing {
+	char id[64];		/* the VMM's id for the disk */
+	char file[256];		/* image path or device, as the VMM was given it */
+	char dev[32];		/* block device holding it ("vda1"), "" if none */
+	char disk[32];		/* its whole disk ("vda"): the /proc/diskstats and biolat name */
+	char devt[16];		/* MAJ:MIN of dev */
+	char via[160];		/* loop devices followed: "loop0 (/srv/img.raw)" */
+	char err[160];		/* why there is no block device, "" if found */
+};
+
+/*
+ * Resolve the block device holding `file` (absolute, or relative to the
+ * VMM's cwd: proc/PID/cwd): stat's st_dev (st_rdev for a device node),
+ * sys/dev/block/MAJ:MIN, a partition to its parent disk, a loop device to
+ * its backing file's device (up to 4 deep).  0, or -errno with b->err set.
+ */
+int vmscan_backing(const struct fsroot *root, int pid, const char *file, struct vm_backing *b);
+
+/*
+ * KVM's debugfs directory of process `pid` ("PID-FD" under
+ * sys/kernel/debug/kvm, which holds pages_4k, pages_2m, pages_1g).  We never
+ * mount debugfs.  0 with dir set; -ENOENT with why "" when debugfs is readable
+ * but has no VM of this process (not KVM-accelerated); another -errno with
+ * why saying what is missing (debugfs not mounted, lockdown, not root).
+ */
+int vmscan_kvm_dir(const struct fsroot *root, int pid, char *dir, size_t n, char *why, size_t wn);
+
 struct vm_tap {
 	char ifname[32];
 	unsigned queues;	/* tun fds attached to it */
@@ -90,6 +119,10 @@ struct vm_proc {
 	char qmp_sock[256];	/* --qmp NAME=SOCKET for this VM, "" if none */
 	json_t *qmp_blockstats;	/* last answer, owned */
 	char *qmp_error;
+	struct vm_backing *disks;	/* from the command line (QEMU), owned */
+	unsigned ndisks;
+	char kvm_dir[32];	/* "PID-FD" in KVM debugfs, "" if none */
+	char kvm_why[128];	/* why kvm_dir is "" ("" = debugfs has no VM of this process) */
 };
 
 struct vmscan_qmp {

@@ -15,6 +15,9 @@
 #include "host/vmscan.h"
 #include "parse/vmconf.h"
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #ifndef FIXTURES
 #define FIXTURES "tests/fixtures/libvirt"
 #endif
@@ -538,6 +541,167 @@ static void test_libvirt_status_and_default(void **state)
 	fsroot_done(&fr);
 }
 
+/* ---- KVM debugfs and the disks' backing devices, on fixture roots ---- */
+
+static void test_kvm_debugfs_fixture(void **state)
+{
+	(void)state;
+	char *dir = make_tempdir();
+	put_file(dir, "a/sys/kernel/debug/kvm/1234-11/pages_4k", "1000\n");
+	put_file(dir, "a/sys/kernel/debug/kvm/1234-11/pages_2m", "50\n");
+	put_file(dir, "a/sys/kernel/debug/kvm/1234-11/pages_1g", "0\n");
+	put_file(dir, "a/sys/kernel/debug/kvm/999-12/pages_2m", "7\n");
+	put_file(dir, "c/sys/kernel/debug/tracing/README", "x\n");
+	char *empty = xasprintf("%s/b/sys/kernel/debug/x", dir);
+	mkparents(empty);
+	free(empty);
+	char *ra = xasprintf("%s/a", dir), *rb = xasprintf("%s/b", dir), *rc = xasprintf("%s/c", dir);
+	struct fsroot fa, fb, fc;
+	assert_int_equal(fsroot_init(&fa, ra, true), 0);
+	assert_int_equal(fsroot_init(&fb, rb, true), 0);
+	assert_int_equal(fsroot_init(&fc, rc, true), 0);
+	char kd[32], why[128];
+	assert_int_equal(vmscan_kvm_dir(&fa, 1234, kd, sizeof(kd), why, sizeof(why)), 0);
+	assert_string_equal(kd, "1234-11");
+	/* "12-" must not match "1234-11"; debugfs readable, no VM of this process */
+	assert_int_equal(vmscan_kvm_dir(&fa, 12, kd, sizeof(kd), why, sizeof(why)), -ENOENT);
+	assert_string_equal(kd, "");
+	assert_string_equal(why, "");
+	assert_true(vmscan_kvm_dir(&fb, 1234, kd, sizeof(kd), why, sizeof(why)) < 0);
+	assert_non_null(strstr(why, "debugfs not mounted"));
+	assert_true(vmscan_kvm_dir(&fc, 1234, kd, sizeof(kd), why, sizeof(why)) < 0);
+	assert_non_null(strstr(why, "kvm module not loaded"));
+
+	/* the sampler's files, through the analysis: a KVM VM with its pages, a TCG one, one without debugfs */
+	const char *js = "{\"vms\":["
+			 "{\"pid\":1234,\"vmm\":\"qemu\",\"name\":\"K\",\"threads\":[{\"tid\":1235,\"kind\":\"vcpu\","
+			 "\"vcpu\":0,\"comm\":\"CPU 0/KVM\"}],\"kvm_debugfs\":{\"dir\":\"1234-11\"},"
+			 "\"disks\":[{\"id\":\"d0\",\"file\":\"/img/k.raw\",\"dev\":\"sdz2\",\"devt\":\"8:2\","
+			 "\"disk\":\"sdz\"},{\"id\":\"d1\",\"file\":\"/run/x.raw\",\"error\":\"no block device under it\"}]},"
+			 "{\"pid\":200,\"vmm\":\"qemu\",\"name\":\"T\",\"threads\":[],"
+			 "\"kvm_debugfs\":{\"error\":\"ignored under TCG\"}},"
+			 "{\"pid\":300,\"vmm\":\"qemu\",\"name\":\"N\",\"threads\":[],"
+			 "\"kvm_debugfs\":{\"error\":\"not readable (debugfs not mounted at /sys/kernel/debug; we do "
+			 "not mount it)\"}}],\"root\":true}";
+	struct sample st;
+	sample_init(&st);
+	sample_add(&st, "sys/devices/system/cpu/online", "0-3\n", 4);
+	struct vms_analysis a;
+	vms_init(&a, &st);
+	for (int i = 0; i < 3; i++) {
+		struct sample s;
+		sample_init(&s);
+		s.mono_ns = (uint64_t)i * 1000000000ull;
+		sample_add(&s, VMSCAN_JSON_PATH, js, strlen(js));
+		static const char cl[] = "qemu-system-x86_64\0-accel\0tcg\0";
+		sample_add(&s, "proc/200/cmdline", cl, sizeof(cl) - 1);
+		/* 100 reads and 100 writes a second, 2 ms each */
+		char ds[512];
+		unsigned n = (unsigned)i * 100;
+		snprintf(ds, sizeof(ds),
+			 "   8       0 sdz %u 0 %u %u %u 0 %u %u 0 %u %u 0 0 0 0 0 0\n"
+			 "   8       2 sdz2 %u 0 %u %u %u 0 %u %u 0 %u %u 0 0 0 0 0 0\n",
+			 n, n * 8, n * 2, n, n * 8, n * 2, (unsigned)i * 500, n * 4, n, n * 8, n * 2, n, n * 8, n * 2,
+			 (unsigned)i * 500, n * 4);
+		sample_add(&s, "proc/diskstats", ds, strlen(ds));
+		char path[96], v[32];
+		static const char *const pg[] = { "pages_4k", "pages_2m", "pages_1g" };
+		static const unsigned vals[] = { 1000, 50, 0 };
+		for (int k = 0; k < 3; k++) {
+			snprintf(path, sizeof(path), "sys/kernel/debug/kvm/1234-11/%s", pg[k]);
+			snprintf(v, sizeof(v), "%u\n", vals[k] + (unsigned)i);
+			sample_add(&s, path, v, strlen(v));
+		}
+		vms_feed(&a, &s);
+		sample_done(&s);
+	}
+	vms_finish(&a);
+	assert_int_equal(a.n, 3);
+	const struct vms_vm *k = &a.vms[0], *t = &a.vms[1], *nv = &a.vms[2];
+	assert_true(k->have_kvm_pages);
+	assert_int_equal(k->kvm_pages[1], 52);
+	assert_null(vms_kvm_pages_why(k));
+	assert_non_null(strstr(vms_kvm_pages_why(t), "not available under TCG"));
+	assert_non_null(strstr(vms_kvm_pages_why(nv), "debugfs not mounted"));
+	assert_int_equal(k->ndisks, 2);
+	struct vms_disk_rate r;
+	assert_true(vms_disk_rate(&k->disks[0], &r));
+	assert_true(r.rd_s > 99 && r.rd_s < 101);
+	assert_true(r.await_ms > 1.99 && r.await_ms < 2.01);
+	assert_false(vms_disk_rate(&k->disks[1], &r));
+	json_t *j = vms_json(&a);
+	json_t *vm0 = json_array_get(json_object_get(j, "vms"), 0);
+	json_t *kp = json_object_get(json_object_get(vm0, "memory"), "kvm_pages");
+	assert_int_equal(json_integer_value(json_object_get(kp, "2m")), 52);
+	json_t *bk = json_object_get(json_array_get(json_object_get(vm0, "disks"), 0), "backing");
+	assert_string_equal(json_string_value(json_object_get(bk, "disk")), "sdz");
+	assert_true(json_real_value(json_object_get(bk, "await_ms")) > 1.99);
+	json_t *bk1 = json_object_get(json_array_get(json_object_get(vm0, "disks"), 1), "backing");
+	assert_non_null(strstr(json_string_value(json_object_get(bk1, "error")), "no block device"));
+	json_t *vm1 = json_array_get(json_object_get(j, "vms"), 1);
+	assert_non_null(strstr(json_string_value(json_object_get(json_object_get(vm1, "memory"), "kvm_pages_unavailable")),
+			       "TCG"));
+	json_decref(j);
+	vms_done(&a);
+	sample_done(&st);
+	fsroot_done(&fa);
+	fsroot_done(&fb);
+	fsroot_done(&fc);
+	rm_tree(dir);
+	free(ra);
+	free(rb);
+	free(rc);
+	free(dir);
+}
+
+static void test_backing_device_fixture(void **state)
+{
+	(void)state;
+	char *dir = make_tempdir();
+	put_file(dir, "img/disk.raw", "x");
+	char *img = xasprintf("%s/img/disk.raw", dir);
+	struct stat sb;
+	assert_int_equal(stat(img, &sb), 0);
+	free(img);
+	/* the image's real device, laid out as a partition sdz2 of disk sdz */
+	char *devt = xasprintf("%u:%u", major(sb.st_dev), minor(sb.st_dev));
+	put_file(dir, "sys/devices/pci0000:00/block/sdz/sdz2/partition", "2\n");
+	char *lnk = xasprintf("%s/sys/dev/block/%s", dir, devt);
+	mkparents(lnk);
+	assert_int_equal(symlink("../../devices/pci0000:00/block/sdz/sdz2", lnk), 0);
+	struct fsroot fr;
+	assert_int_equal(fsroot_init(&fr, dir, false), 0);
+	struct vm_backing b;
+	memset(&b, 0, sizeof(b));
+	assert_int_equal(vmscan_backing(&fr, 1, "/img/disk.raw", &b), 0);
+	assert_string_equal(b.dev, "sdz2");
+	assert_string_equal(b.disk, "sdz");
+	assert_string_equal(b.devt, devt);
+	assert_string_equal(b.err, "");
+	/* a whole disk, not a partition */
+	unlink(lnk);
+	put_file(dir, "sys/devices/virtual/block/vdq/size", "1\n");
+	assert_int_equal(symlink("../../devices/virtual/block/vdq", lnk), 0);
+	assert_int_equal(vmscan_backing(&fr, 1, "/img/disk.raw", &b), 0);
+	assert_string_equal(b.dev, "vdq");
+	assert_string_equal(b.disk, "vdq");
+	/* no block device (tmpfs, overlay): degrade with a reason */
+	unlink(lnk);
+	assert_true(vmscan_backing(&fr, 1, "/img/disk.raw", &b) < 0);
+	assert_string_equal(b.dev, "");
+	assert_non_null(strstr(b.err, "no block device"));
+	assert_true(vmscan_backing(&fr, 1, "/img/missing.raw", &b) < 0);
+	assert_non_null(strstr(b.err, "cannot stat"));
+	assert_true(vmscan_backing(&fr, 1, "rbd:pool/img", &b) < 0);
+	assert_non_null(strstr(b.err, "not a local file"));
+	fsroot_done(&fr);
+	rm_tree(dir);
+	free(lnk);
+	free(devt);
+	free(dir);
+}
+
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -551,6 +715,8 @@ int main(void)
 		cmocka_unit_test(test_audit_tuned),
 		cmocka_unit_test(test_audit_legacy),
 		cmocka_unit_test(test_libvirt_status_and_default),
+		cmocka_unit_test(test_kvm_debugfs_fixture),
+		cmocka_unit_test(test_backing_device_fixture),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
