@@ -382,9 +382,23 @@ int probe_io(int argc, char **argv)
 	return rc;
 }
 
-json_t *io_lab(bool quick, const char *dir)
+json_t *io_lab(bool quick, const char *dir, const char *target)
 {
-	struct io_params p = { .dir = dir, .size = quick ? 32ull << 20 : 256ull << 20,
-			       .phase_ns = quick ? 700000000ull : 3000000000ull, .gap_ns = 2000000 };
+	struct io_params p = { .dir = target ? NULL : dir, .target = target, .size = quick ? 32ull << 20 : 256ull << 20,
+			       .phase_ns = IO_LAB_PHASE_NS(quick), .gap_ns = IO_LAB_GAP_NS };
 	return io_run(&p);
+}
+
+int io_create_file(const char *path, uint64_t size, char *why, size_t n)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		snprintf(why, n, "cannot create %s: %s", path, strerror(errno));
+		return -1;
+	}
+	int r = fill(fd, size, why, n);
+	close(fd);
+	if (r < 0 && !why[0])
+		snprintf(why, n, "interrupted while creating %s", path);
+	return r;
 }

@@ -83,7 +83,15 @@ int probe_net(int argc, char **argv);
 /* bounded runs for `hiddenq lab` (quick: a few seconds each) and the printers */
 json_t *mem_lab(bool quick, const struct probe_env *e);
 json_t *oversub_lab(bool quick, const struct probe_env *e);
-json_t *io_lab(bool quick, const char *dir);
+/* io_lab: on a file it creates in dir, or read-only on target when given;
+ * phases of IO_LAB_PHASE_NS, spaced by IO_LAB_GAP_NS (the VM half of the lab
+ * runs the same probe with the same settings inside a test VM) */
+#define IO_LAB_PHASE_NS(quick) ((quick) ? 700000000ull : 3000000000ull)
+#define IO_LAB_GAP_NS 2000000ull
+json_t *io_lab(bool quick, const char *dir, const char *target);
+/* Create path (must not exist) with size bytes of random data, synced and
+ * dropped from the page cache; -1 with why filled. */
+int io_create_file(const char *path, uint64_t size, char *why, size_t n);
 json_t *net_lab(bool quick);
 void mem_print(FILE *out, json_t *r);
 void oversub_print(FILE *out, json_t *r);
