@@ -105,7 +105,9 @@ static void workload_loop(struct workload *w, uint64_t end_ns)
 		/* pace on elapsed time, so a late tick catches up */
 		due = per_ms * (double)(mono_ns() - start) / 1e6;
 		while ((double)w->written < due) {
-			w->buf[pos * (uint64_t)ps] ^= 1;
+			/* +1, not ^1: a page written twice in a window still differs from its
+			 * start, so content-hashing trackers (QMP page-sampling) count it too */
+			w->buf[pos * (uint64_t)ps]++;
 			pos = pos + 1 < pages ? pos + 1 : 0;
 			w->written++;
 		}
@@ -441,13 +443,39 @@ static int qmp_connect(const char *path, char *why, size_t n)
 	return fd;
 }
 
-/* MiB/s over calc_s seconds, or -1 (why filled). */
-static double qmp_dirty_rate(int fd, int calc_s, char *why, size_t n)
+static void sleep_until(uint64_t t);
+
+/* QEMU's limits for sample-pages (per GiB), 6.1+ */
+#define QMP_SAMPLE_PAGES 4096
+
+/*
+ * One calc-dirty-rate window of calc_s seconds in page-sampling mode: QEMU
+ * hashes sample_pages random pages per GiB of every RAM block of 128 MiB or
+ * more, hashes them again calc_s later, and scales the changed share to the
+ * block's size: MB/s (MiB), an integer.  Content hashing does not depend on
+ * the accelerator, so it works under TCG as under KVM (dirty-bitmap mode is
+ * never used: under TCG it kills QEMU 7.2).  *sp gets the sample-pages QEMU
+ * used.  MiB/s, or -1 (why filled).
+ */
+static double qmp_dirty_rate(int fd, int calc_s, int *sp, char *why, size_t n)
 {
-	json_t *args = json_object();
-	json_object_set_new(args, "calc-time", json_integer(calc_s));
-	json_object_set_new(args, "mode", json_string("page-sampling"));
-	json_t *r = qmp_cmd(fd, "calc-dirty-rate", args);
+	json_t *r = NULL;
+	for (int attempt = 0; attempt < 2; attempt++) {
+		json_t *args = json_object();
+		json_object_set_new(args, "calc-time", json_integer(calc_s));
+		json_object_set_new(args, "mode", json_string("page-sampling"));
+		if (attempt == 0) /* the finest sampling QEMU allows; QEMU 5.2 takes no sample-pages */
+			json_object_set_new(args, "sample-pages", json_integer(QMP_SAMPLE_PAGES));
+		r = qmp_cmd(fd, "calc-dirty-rate", args);
+		if (r && json_object_get(r, "return"))
+			break;
+		if (attempt == 0 && r && json_object_get(r, "error")) {
+			json_decref(r);
+			r = NULL;
+			continue;
+		}
+		break;
+	}
 	if (!r || !json_object_get(r, "return")) {
 		json_t *e = json_object_get(json_object_get(r, "error"), "desc");
 		snprintf(why, n, "calc-dirty-rate: %s", json_is_string(e) ? json_string_value(e) : "no answer");
@@ -455,19 +483,27 @@ static double qmp_dirty_rate(int fd, int calc_s, char *why, size_t n)
 		return -1;
 	}
 	json_decref(r);
-	uint64_t end = mono_ns() + (uint64_t)(calc_s + 10) * 1000000000ull;
+	/* QEMU sends no event when it is done: it cannot be before calc_s, then ask every 50 ms */
+	uint64_t t0 = mono_ns(), end = t0 + (uint64_t)(calc_s + 10) * 1000000000ull;
+	sleep_until(t0 + (uint64_t)calc_s * 1000000000ull);
 	while (mono_ns() < end && !hq_exiting) {
-		struct timespec ts = { 0, 200000000L };
-		nanosleep(&ts, NULL);
 		r = qmp_cmd(fd, "query-dirty-rate", NULL);
 		json_t *ret = json_object_get(r, "return");
 		const char *st = json_string_value(json_object_get(ret, "status"));
 		if (st && !strcmp(st, "measured")) {
 			double v = pjget(ret, "dirty-rate");
+			double spv = pjget(ret, "sample-pages");
+			*sp = isfinite(spv) ? (int)spv : 0;
 			json_decref(r);
 			return isfinite(v) ? v : 0;
 		}
 		json_decref(r);
+		if (!st) {
+			snprintf(why, n, "query-dirty-rate: no answer");
+			return -1;
+		}
+		struct timespec ts = { 0, 50000000L };
+		nanosleep(&ts, NULL);
 	}
 	snprintf(why, n, "query-dirty-rate never reported a measurement");
 	return -1;
@@ -554,18 +590,59 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 		double base = pjget(json_object_get(ms, "return"), "base-memory");
 		json_decref(ms);
 		mem_pages = isfinite(base) ? base / ps : 0;
-		json_object_set_new(r, "target", pjstr(p->qmp));
+		json_t *tg = json_object();
+		json_object_set_new(tg, "qmp", pjstr(p->qmp));
+		json_object_set_new(tg, "memory", json_integer((json_int_t)(mem_pages * ps)));
+		json_t *kvm = qmp_cmd(qfd, "query-kvm", NULL);
+		json_t *kr = json_object_get(kvm, "return");
+		const char *accel = !json_is_object(kr) ? "unknown" : json_is_true(json_object_get(kr, "enabled")) ? "kvm" : "tcg";
+		json_decref(kvm);
+		json_object_set_new(tg, "accel", pjstr(accel));
+		json_object_set_new(r, "target", tg);
+		json_t *wins = json_array();
+		json_object_set_new(r, "qmp_windows", wins);
+		int sp = 0;
+		bool any = false;
 		for (size_t i = 0; i < ARRAY_SIZE(checkpoints) && !hq_exiting; i++) {
 			double t = checkpoints[i];
 			if (t < 1 || t > (double)p->duration_ns / 1e9 || t > 10)
 				continue;
-			double mibps = qmp_dirty_rate(qfd, (int)t, why, sizeof(why));
+			double mibps = qmp_dirty_rate(qfd, (int)t, &sp, why, sizeof(why));
 			if (mibps < 0)
 				goto out;
+			json_t *x = json_object();
+			json_object_set_new(x, "calc_time_s", json_integer((json_int_t)t));
+			json_object_set_new(x, "dirty_rate_MiBps", pjnum(mibps));
+			json_object_set_new(x, "sample_pages_per_GiB", json_integer(sp));
+			json_array_append_new(wins, x);
+			any |= mibps > 0;
 			wcurve_add(&w, t, mibps * 1048576.0 * t / ps);
 		}
-		if (e && e->tcg)
-			json_object_set_new(r, "note", pjstr("page-sampling inside TCG reports 0"));
+		if (!w.n && !why[0])
+			snprintf(why, sizeof(why), "no QMP window fits in --duration (page-sampling windows are whole "
+						   "seconds, 1 s or more)");
+		/* what one changed sample is worth, and the integer MB/s QEMU reports */
+		double samples = sp > 0 ? (double)sp * mem_pages * ps / (1024.0 * 1048576.0) : 0;
+		json_t *q = json_object();
+		json_object_set_new(q, "mode", pjstr("page-sampling"));
+		json_object_set_new(q, "sample_pages_per_GiB", json_integer(sp));
+		json_object_set_new(q, "sampled_pages", pjnum(samples));
+		json_object_set_new(q, "resolution_MiBps", json_integer(1));
+		json_object_set_new(r, "qmp", q);
+		if (w.n && !any)
+			json_object_set_new(r, "note",
+					    pjstr(!strcmp(accel, "tcg")
+							  ? "0 under TCG page-sampling: none of the sampled pages changed in any "
+							    "window, which means below QEMU's resolution (1 MB/s, and one changed "
+							    "sample in sampled_pages), not a measured zero rate"
+							  : "0 from page-sampling: none of the sampled pages changed in any "
+							    "window, which means below QEMU's resolution (1 MB/s, and one changed "
+							    "sample in sampled_pages), not a measured zero rate"));
+		else if (w.n)
+			json_object_set_new(r, "note",
+					    pjstr("page-sampling estimates from a sample of pages hashed twice (content, not "
+						  "dirty logging, so TCG and KVM alike): a page rewritten with the same "
+						  "content is not counted, and each window is measured separately"));
 		goto predict;
 	}
 	if (!p->pid) {
@@ -743,6 +820,15 @@ void dirty_print(FILE *out, json_t *r)
 		fprintf(out, "  throttle needed: %.0f %%\n", th);
 	if (json_is_true(json_object_get(pc, "used_w_beyond_measured")))
 		fprintf(out, "  (the model extended W(t) past the longest window measured)\n");
+	json_t *q = json_object_get(r, "qmp");
+	if (json_is_object(q))
+		fprintf(out, "QMP %s, %d pages sampled per GiB (%.0f in all), QEMU %s guest\n",
+			json_string_value(json_object_get(q, "mode")) ?: "?", (int)pjget(q, "sample_pages_per_GiB"),
+			pjget(q, "sampled_pages"),
+			json_string_value(json_object_get(json_object_get(r, "target"), "accel")) ?: "?");
+	json_t *n = json_object_get(r, "note");
+	if (json_is_string(n))
+		fprintf(out, "note: %s\n", json_string_value(n));
 }
 
 static void usage(FILE *out)
@@ -758,6 +844,8 @@ static void usage(FILE *out)
 	      "      --rate RATE       workload dirty rate, bytes/s (default 32M)\n"
 	      "      --wss SIZE        workload working set (default 256M)\n"
 	      "      --workload-only   just run the workload for --duration (for --pid elsewhere)\n"
+	      "      --notify-ready    with --workload-only: print \"ready PID\" once the working\n"
+	      "                        set is touched (before that it dirties all of it at once)\n"
 	      "Options:\n"
 	      "      --method M        soft-dirty, uffd or qmp (default: the one that fits)\n"
 	      "  -d, --duration TIME   longest window (default 10s, up to 30s; --quick 2s)\n"
@@ -776,6 +864,7 @@ int probe_dirty(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' },      { "qmp", required_argument, NULL, 'q' },
 		{ "rate", required_argument, NULL, 'r' },     { "wss", required_argument, NULL, 'w' },
 		{ "workload-only", no_argument, NULL, 'W' },  { "method", required_argument, NULL, 'm' },
+		{ "notify-ready", no_argument, NULL, 'R' },
 		{ "duration", required_argument, NULL, 'd' }, { "bandwidth", required_argument, NULL, 'b' },
 		{ "downtime", required_argument, NULL, 'D' }, { "mem-size", required_argument, NULL, 'M' },
 		{ "quick", no_argument, NULL, 'Q' },	      { "json", no_argument, NULL, 'j' },
@@ -783,7 +872,7 @@ int probe_dirty(int argc, char **argv)
 	};
 	struct dirty_params p = { .rate = 32ull << 20, .wss = 256ull << 20, .duration_ns = 10000000000ull,
 				  .bw_Bps = 125e6, .downtime_s = 0.3 };
-	bool json = false, quick = false, dur_set = false, only = false;
+	bool json = false, quick = false, dur_set = false, only = false, notify = false;
 	uint64_t v;
 	double rate;
 	int c;
@@ -809,6 +898,7 @@ int probe_dirty(int argc, char **argv)
 				return probe_fail(json, "bad --wss: 1M to 16G");
 			break;
 		case 'W': only = true; break;
+		case 'R': notify = true; break;
 		case 'm':
 			if (!strcmp(optarg, "soft-dirty") || !strcmp(optarg, "softdirty"))
 				p.method = M_SOFTDIRTY;
@@ -852,6 +942,8 @@ int probe_dirty(int argc, char **argv)
 	if (quick && !dur_set)
 		p.duration_ns = 2000000000ull;
 	probe_setup_signals();
+	if (notify && !only)
+		return probe_fail(json, "--notify-ready goes with --workload-only");
 	if (only) {
 		if (p.pid || p.qmp)
 			return probe_fail(json, "--workload-only runs the probe's own workload");
@@ -861,6 +953,11 @@ int probe_dirty(int argc, char **argv)
 		wl.buf = map_region(p.wss);
 		if (!wl.buf)
 			return probe_fail(json, "cannot map %llu MiB", (unsigned long long)(p.wss >> 20));
+		if (notify) {
+			/* the working set is mapped and touched: what follows is the rate alone */
+			printf("ready %d\n", (int)getpid());
+			fflush(stdout);
+		}
 		workload_loop(&wl, mono_ns() + p.duration_ns);
 		munmap(wl.buf, p.wss);
 		return 0;
