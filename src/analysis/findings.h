@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum severity { SEV_OK, SEV_WARN, SEV_CRIT, SEV_UNKNOWN };
 
@@ -38,6 +39,7 @@ struct evidence {
 	char *unit;
 	int cpu;		/* -1 when not per CPU */
 	char *subject;		/* task, cgroup, device (optional) */
+	uint64_t t_mono_ns;	/* when it happened, CLOCK_MONOTONIC (0: not an event) */
 };
 
 struct finding {

@@ -454,6 +454,28 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 		struct evidence *x = finding_ev(f, "stalled_ms_by_cause", by_cause[c], -1, "ms");
 		x->subject = xstrdup(stall_cause_names[c]);
 	}
+	/* the longest stalls themselves: length, cause, and when (the wake-up's
+	 * monotonic time), so they can be matched to what happened then */
+	size_t idx[8];
+	size_t nshow = 0;
+	for (; nshow < 8 && nshow < m->nstalls; nshow++) {
+		size_t best = SIZE_MAX;
+		for (size_t i = 0; i < m->nstalls; i++) {
+			bool taken = false;
+			for (size_t k = 0; k < nshow; k++)
+				taken |= idx[k] == i;
+			if (!taken && (best == SIZE_MAX || m->stalls[i].late_ns > m->stalls[best].late_ns))
+				best = i;
+		}
+		idx[nshow] = best;
+	}
+	for (size_t k = 0; k < nshow; k++) {
+		const struct stall_rec *r = &m->stalls[idx[k]];
+		struct evidence *x = finding_ev(f, "stall_ms", (double)r->late_ns / 1e6, -1, "ms");
+		x->subject = xstrdup(stall_cause_names[r->main]);
+		x->t_mono_ns = r->t_ns;
+		x->cpu = r->cpu;
+	}
 	for (unsigned i = 0; i < m->nhits; i++) {
 		struct evidence *x = finding_ev(f, m->hits[i].during ? "kernel_log_during_watch" : "kernel_log_before_watch",
 						(double)m->hits[i].usec / 1e6, -1, "s since boot");

@@ -249,6 +249,8 @@ json_t *report_json(const struct analysis *an, const struct findings *fs)
 				json_object_set_new(xj, "cpu", json_integer(x->cpu));
 			if (x->subject)
 				json_object_set_new(xj, "subject", jstr(x->subject));
+			if (x->t_mono_ns)
+				json_object_set_new(xj, "t_mono_ns", json_integer((json_int_t)x->t_mono_ns));
 			json_array_append_new(ev, xj);
 		}
 		json_object_set_new(fj, "evidence", ev);

@@ -293,23 +293,33 @@ def test_sigstop_is_a_stall_below_the_guest(hq):
             time.sleep(max(0.0, t0 + stop_s - time.monotonic()))  # the fault's length
             t1 = time.monotonic()
             os.kill(live.p.pid, signal.SIGCONT)
-            stops.append((t1 - t_stopped, time.monotonic() - t0))
+            stops.append((t1 - t_stopped, time.monotonic() - t0, t1))
             live.wait_running(tid, 20)
         doc = live.finish()
     f = finding(doc, "execution-stalls")
-    worst = ev1(f, "stall_worst_ms")
-    lo = min(s[0] for s in stops) * 1000 - 1.5
-    hi = max(s[1] for s in stops) * 1000 + stall_tolerance_ms()
-    assert lo <= worst["value"] <= hi, (stops, worst, json.dumps(f, indent=1))
-    assert worst.get("subject") not in (CAUSE_RUNQ, CAUSE_STEAL, None), worst
+    # Each stop's stall is the one that woke right after its SIGCONT (the
+    # stall_ms evidence carries each long stall's wake-up time on the same
+    # monotonic clock); other work on this shared machine may add stalls of
+    # its own, so the worst one overall is not necessarily ours.
+    tol_ms = stall_tolerance_ms()
+    # A stop that lands while the sampler is awake between sleeps leaves no
+    # stall of its own (a short one from the busy CPU 0 may wake then), so
+    # the longest stall in each window must cover the stop for at least one.
+    matched = []
+    for stopped_s, total_s, t_cont in stops:
+        window = [e for e in evs(f, "stall_ms") if t_cont - 0.002 <= e["t_mono_ns"] / 1e9 <= t_cont + tol_ms / 1000]
+        if window and max(e["value"] for e in window) >= stopped_s * 1000 - 1.5:
+            matched.append((stopped_s, total_s, max(window, key=lambda e: e["value"])))
+    assert matched, (stops, json.dumps(f, indent=1))
+    for stopped_s, total_s, e in matched:
+        assert e["value"] <= total_s * 1000 + tol_ms, (stops, e)
+        assert e["subject"] not in (CAUSE_RUNQ, CAUSE_STEAL), e
     assert SEV[f["severity"]] >= SEV["warn"], f  # >= 100 ms
-    assert worst["subject"] in f["title"], f["title"]
     causes = by_cause(f)
-    # the stopped time is in the cause the worst stall names (the run queue
-    # also holds the ordinary noise of a shared CPU 0, so it is not compared)
-    assert causes[worst["subject"]] >= lo, causes
-    n_long = ev1(f, "stalls_200_to_500_ms")["value"]
-    assert 1 <= n_long <= 2, f
+    # the stopped time is in the cause its stall names
+    for stopped_s, _, e in matched:
+        assert causes[e["subject"]] >= stopped_s * 1000 - 1.5, causes
+    assert ev1(f, "stalls_200_to_500_ms")["value"] >= len(matched), f
 
 
 RT_HOG = r"""
@@ -347,9 +357,13 @@ def test_fifo_hog_is_guest_run_queue(hq):
         doc = live.finish()
     hog_ms = (t1 - t0) * 1000
     f = finding(doc, "execution-stalls")
-    worst = ev1(f, "stall_worst_ms")
-    assert hog_ms - 2 <= worst["value"] <= hog_ms + stall_tolerance_ms(), (hog_ms, json.dumps(f, indent=1))
-    assert worst["subject"] == CAUSE_RUNQ, worst
+    tol_ms = stall_tolerance_ms()
+    # the hog's stall woke as the hog ended (see the SIGSTOP test on matching)
+    ours = [e for e in evs(f, "stall_ms") if t1 - 0.002 <= e["t_mono_ns"] / 1e9 <= t1 + tol_ms / 1000]
+    assert ours, (t0, t1, json.dumps(f, indent=1))
+    e = max(ours, key=lambda x: x["value"])
+    assert hog_ms - 2 <= e["value"] <= hog_ms + tol_ms, (hog_ms, e)
+    assert e["subject"] == CAUSE_RUNQ, e
     causes = by_cause(f)
     # mostly the run queue: the hog's whole length, and more than all other causes together
     assert causes[CAUSE_RUNQ] >= hog_ms - 2, causes
