@@ -34,9 +34,12 @@ void bpfhist_done(struct bpfhist *h)
 {
 	src_done(&h->runqlat);
 	src_done(&h->biolat);
+	src_done(&h->compact);
 }
 
-static void feed_one(struct bpfhist_src *src, const struct sample *s, const char *path, const char *must)
+/* must: the member a usable document has, an object (or an array when must_array) */
+static void feed_one(struct bpfhist_src *src, const struct sample *s, const char *path, const char *must,
+		     bool must_array)
 {
 	const struct sfile *f = sample_find(s, path);
 	if (!f)
@@ -58,7 +61,8 @@ static void feed_one(struct bpfhist_src *src, const struct sample *s, const char
 		json_decref(j);
 		return;
 	}
-	if (!json_is_object(json_object_get(j, must))) {
+	const json_t *m = json_object_get(j, must);
+	if (must_array ? !json_is_array(m) : !json_is_object(m)) {
 		src->nbad++;
 		json_decref(j);
 		return;
@@ -74,8 +78,9 @@ static void feed_one(struct bpfhist_src *src, const struct sample *s, const char
 
 void bpfhist_feed(struct bpfhist *h, const struct sample *s)
 {
-	feed_one(&h->runqlat, s, BPFHIST_RUNQLAT_PATH, "kinds");
-	feed_one(&h->biolat, s, BPFHIST_BIOLAT_PATH, "devices");
+	feed_one(&h->runqlat, s, BPFHIST_RUNQLAT_PATH, "kinds", false);
+	feed_one(&h->biolat, s, BPFHIST_BIOLAT_PATH, "devices", false);
+	feed_one(&h->compact, s, BPFHIST_COMPACT_PATH, "direct", true);
 }
 
 int bpfhist_parse(const json_t *arr, uint64_t out[BPFHIST_SLOTS])
@@ -162,6 +167,8 @@ static const struct bpfhist_src *src_of(const struct analysis *an, const char *s
 		return &an->bpf.runqlat;
 	if (strcmp(source, "biolat") == 0)
 		return &an->bpf.biolat;
+	if (strcmp(source, "compact") == 0)
+		return &an->bpf.compact;
 	return NULL;
 }
 
@@ -311,4 +318,48 @@ const char *bpfhist_cpuidle_driver(const struct analysis *an)
 const json_t *bpfhist_biolat_last(const struct analysis *an)
 {
 	return an->bpf.biolat.last;
+}
+
+/* A non-negative integer member, 0 when absent; -EINVAL for anything else. */
+static int opt_count(const json_t *doc, const char *key, double *out)
+{
+	const json_t *v = json_object_get(doc, key);
+	*out = 0;
+	if (!v)
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return -EINVAL;
+	*out = (double)json_integer_value(v);
+	return 0;
+}
+
+int bpfhist_compact_watch(const struct analysis *an, struct bpfhist_compact *out)
+{
+	memset(out, 0, sizeof(*out));
+	const struct bpfhist_src *s = &an->bpf.compact;
+	if (!s->last)
+		return -ENODATA;
+	double fsum, lsum, fmax, lmax;
+	if (bpfhist_delta(json_object_get(s->first, "direct"), json_object_get(s->last, "direct"), out->hist) < 0 ||
+	    opt_count(s->first, "sum_us", &fsum) < 0 || opt_count(s->last, "sum_us", &lsum) < 0 ||
+	    opt_count(s->first, "max_us", &fmax) < 0 || opt_count(s->last, "max_us", &lmax) < 0) {
+		memset(out, 0, sizeof(*out));
+		return -EINVAL;
+	}
+	out->count = bpfhist_total(out->hist);
+	if (!out->count)
+		return 0;
+	/* a document without sum_us: the slots' midpoints */
+	out->sum_us = json_object_get(s->last, "sum_us") && lsum >= fsum ? lsum - fsum : bpfhist_sum_us(out->hist);
+	if (lmax > fmax) {
+		out->max_us = lmax;
+		out->max_exact = true;
+	} else {
+		for (int i = BPFHIST_SLOTS - 1; i >= 0; i--)
+			if (out->hist[i]) {
+				out->max_us = i == 0 ? 0 : ldexp(1.0, i);
+				break;
+			}
+	}
+	return 0;
 }

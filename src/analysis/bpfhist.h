@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
- * eBPF histograms in samples: ".hiddenq/runqlat.json" and
- * ".hiddenq/biolat.json" (schema: docs/bpf-sources.md).  The sources write
+ * eBPF histograms in samples: ".hiddenq/runqlat.json",
+ * ".hiddenq/biolat.json" and ".hiddenq/compact.json" (schema:
+ * docs/bpf-sources.md).  The sources write
  * CUMULATIVE log2 histograms since load, so, like any counter, the watch's
  * histogram is the last sample's minus the first sample's (slots that went
  * down count as 0).  Slot i counts delays in [2^i, 2^(i+1)) microseconds and
@@ -12,7 +13,8 @@
  * bpfhist_dev_name() to list the disks, bpfhist_dev_delta() for a
  * stage/op histogram of the watch, bpfhist_percentile() on it, and
  * bpfhist_dev_inflight() / bpfhist_cpuidle() for the context.  All of them
- * are pure functions of the samples fed to the analysis.
+ * are pure functions of the samples fed to the analysis.  For thp-compaction:
+ * bpfhist_compact_watch().
  */
 #ifndef HQ_BPFHIST_H
 #define HQ_BPFHIST_H
@@ -28,6 +30,7 @@
 #define BPFHIST_SLOTS 64
 #define BPFHIST_RUNQLAT_PATH ".hiddenq/runqlat.json"
 #define BPFHIST_BIOLAT_PATH ".hiddenq/biolat.json"
+#define BPFHIST_COMPACT_PATH ".hiddenq/compact.json"
 
 /* The first and last usable copy of each source in the watch (owned JSON). */
 struct bpfhist_src {
@@ -38,7 +41,7 @@ struct bpfhist_src {
 };
 
 struct bpfhist {
-	struct bpfhist_src runqlat, biolat;
+	struct bpfhist_src runqlat, biolat, compact;
 };
 
 struct analysis;
@@ -70,7 +73,7 @@ double bpfhist_sum_us(const uint64_t h[BPFHIST_SLOTS]);
 
 /* ---- the watch's histograms, from the analysis ---- */
 
-/* source: "runqlat" or "biolat".  true if at least one usable document was seen;
+/* source: "runqlat", "biolat" or "compact".  true if at least one usable document was seen;
  * otherwise *why (if not NULL) says why (the source's own reason when it had one). */
 bool bpfhist_available(const struct analysis *an, const char *source, const char **why);
 /* Run-queue delay over the watch. kind: "wakeup", "preempt", or NULL for both. 0 or -ENODATA. */
@@ -98,5 +101,22 @@ int bpfhist_dev_inflight(const struct analysis *an, const char *dev, long long *
 const char *bpfhist_cpuidle_driver(const struct analysis *an);
 /* The last biolat document itself (borrowed), for anything else; NULL if none. */
 const json_t *bpfhist_biolat_last(const struct analysis *an);
+
+/* Direct compaction runs (one zone each, compact_zone() for an allocating task) over the watch. */
+struct bpfhist_compact {
+	uint64_t hist[BPFHIST_SLOTS];	/* by duration, log2 us */
+	uint64_t count;			/* runs (the histogram's total) */
+	double sum_us;			/* their total duration */
+	/*
+	 * The longest run of the watch.  Exact when the source's maximum since
+	 * load grew during the watch (always, live: the first drain follows the
+	 * load); otherwise the lower edge of the highest non-empty slot, a
+	 * duration the watch certainly reached (max_exact false).
+	 */
+	double max_us;
+	bool max_exact;
+};
+/* 0, -ENODATA (no usable compact document), -EINVAL (malformed). */
+int bpfhist_compact_watch(const struct analysis *an, struct bpfhist_compact *out);
 
 #endif

@@ -243,12 +243,35 @@ void rule_thp(const struct analysis *an, struct finding *f)
 		if (ms > worst_ms)
 			worst_ms = ms;
 	}
-	enum severity sev = stalls ? worse(level_of(pct, T_COMPACT_STALL_PCT), level_of(worst_ms, T_STALL_MS)) : SEV_OK;
+	/* how long each direct compaction ran, from eBPF when it is loaded */
+	struct bpfhist_compact cd;
+	const char *cd_why = NULL;
+	bool have_cd = bpfhist_available(an, "compact", &cd_why);
+	if (have_cd && bpfhist_compact_watch(an, &cd) < 0) {
+		have_cd = false;
+		cd_why = "the compaction histograms in the samples were malformed";
+	}
+	double cmax_ms = have_cd ? cd.max_us / 1000.0 : 0;
+	enum severity sev = stalls || (have_cd && cd.count)
+				    ? worse(worse(level_of(pct, T_COMPACT_STALL_PCT), level_of(worst_ms, T_STALL_MS)),
+					    level_of(cmax_ms, T_STALL_MS))
+				    : SEV_OK;
 	finding_ev(f, "compact_stall_per_s", per_s(m, stalls), -1, "/s");
 	finding_ev(f, "compact_fail_per_s", per_s(m, fails), -1, "/s");
 	finding_ev(f, "compaction_stall_pct", pct, T_COMPACT_STALL_PCT, NULL);
 	finding_ev(f, "compaction_windows", cwins, -1, "windows");
 	finding_ev(f, "stall_worst_compaction_ms", worst_ms, T_STALL_MS, "ms");
+	if (have_cd) {
+		finding_ev(f, "compaction_count", (double)cd.count, -1, "");
+		if (cd.count) {
+			finding_ev(f, "compaction_p50_us", bpfhist_percentile(cd.hist, 0.5), -1, "us");
+			finding_ev(f, "compaction_p99_us", bpfhist_percentile(cd.hist, 0.99), -1, "us");
+			finding_ev(f, "compaction_max_ms", cmax_ms, T_STALL_MS, "ms");
+			finding_ev(f, "compaction_total_ms", cd.sum_us / 1000.0, -1, "ms");
+		}
+	} else {
+		finding_ev(f, "compaction_durations_unavailable", 1, -1, "")->subject = xstrdup(cd_why ? cd_why : "?");
+	}
 	finding_ev(f, "thp_fault_alloc_per_s", per_s(m, al), -1, "/s");
 	finding_ev(f, "thp_fault_fallback_per_s", per_s(m, fb), -1, "/s");
 	if (m->mi_found[MI_ANONHUGE])
@@ -260,10 +283,23 @@ void rule_thp(const struct analysis *an, struct finding *f)
 						100.0 * (double)m->procs[i].anon_huge_kb / (double)m->procs[i].rss_kb, -1, "%");
 		x->subject = xasprintf("%ld %s", m->procs[i].pid, m->procs[i].comm);
 	}
-	finding_detail(f, "enabled=%s defrag=%s | %llu compaction stalls, %.0f ms stalled on memory meanwhile | %llu THP fallbacks",
-		       enabled, defrag, (unsigned long long)stalls, (double)stall_us / 1000.0, (unsigned long long)fb);
+	char *durs = have_cd && cd.count
+			     ? xasprintf("%llu direct compaction runs: p50 %.0f us, p99 %.0f us, longest %.1f ms%s, %.0f ms in all",
+					 (unsigned long long)cd.count, bpfhist_percentile(cd.hist, 0.5),
+					 bpfhist_percentile(cd.hist, 0.99), cmax_ms, cd.max_exact ? "" : " (at least)",
+					 cd.sum_us / 1000.0)
+		     : have_cd ? xstrdup("no direct compaction run traced")
+			       : xasprintf("compaction durations not traced: %s", cd_why ? cd_why : "?");
+	finding_detail(f, "enabled=%s defrag=%s | %llu compaction stalls, %.0f ms stalled on memory meanwhile | %llu THP fallbacks | %s",
+		       enabled, defrag, (unsigned long long)stalls, (double)stall_us / 1000.0, (unsigned long long)fb, durs);
+	free(durs);
 	if (sev >= SEV_WARN) {
-		finding_set(f, sev, "direct compaction stalled tasks %.1f %% of the watch (worst pause %.0f ms)", pct, worst_ms);
+		if (have_cd && cd.count)
+			finding_set(f, sev, "direct compaction stalled tasks %.1f %% of the watch (worst pause %.0f ms, "
+				    "longest compaction %.0f ms)", pct, worst_ms, cmax_ms);
+		else
+			finding_set(f, sev, "direct compaction stalled tasks %.1f %% of the watch (worst pause %.0f ms)", pct,
+				    worst_ms);
 		finding_explain(f,
 			"The page allocator stopped to defragment memory for huge pages while tasks waited (defrag=%s). "
 			"This is judged by stall time in any defrag mode: QEMU madvises guest RAM, so 'madvise' does not "

@@ -159,7 +159,7 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 	if (sp->o.kmsg)
 		sp->kmsg = kmsgmon_open();
 	if (sp->o.bpf) {
-		struct bpfsrc_opts bo = { .runqlat = true, .biolat = true };
+		struct bpfsrc_opts bo = { .runqlat = true, .biolat = true, .compact = true };
 		char *why;
 		sp->bpf = bpfsrc_open(&bo, &why);
 		if (why)
@@ -493,7 +493,8 @@ json_t *sampler_sources_json(const struct sampler *sp)
 	e = json_object();
 	json_object_set_new(e, "available", json_boolean(sp->vms != NULL));
 	json_object_set_new(o, VMSCAN_JSON_PATH, e);
-	static const char *const bpf_srcs[][2] = { { "runqlat", RUNQLAT_PATH }, { "biolat", BIOLAT_PATH } };
+	static const char *const bpf_srcs[][2] = { { "runqlat", RUNQLAT_PATH }, { "biolat", BIOLAT_PATH },
+						   { "compact", COMPACT_PATH } };
 	for (size_t i = 0; i < ARRAY_SIZE(bpf_srcs); i++) {
 		const char *why;
 		bool ok = bpfsrc_status(sp->bpf, bpf_srcs[i][0], &why);

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
- * The eBPF histogram documents (.hiddenq/runqlat.json, .hiddenq/biolat.json)
- * as a bundle could carry them: the input, split at its first form feed,
- * becomes the first and last sample's copy of both files.  Every helper must
+ * The eBPF histogram documents (.hiddenq/runqlat.json, .hiddenq/biolat.json,
+ * .hiddenq/compact.json) as a bundle could carry them: the input, split at
+ * its first form feed, becomes the first and last sample's copy of each file.  Every helper must
  * refuse or answer, never crash, and percentiles stay within the slots.
  */
 #include <math.h>
@@ -43,6 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sample_add(&s[0], BPFHIST_BIOLAT_PATH, buf, cut);
 	sample_add(&s[1], BPFHIST_RUNQLAT_PATH, b2, n2);
 	sample_add(&s[1], BPFHIST_BIOLAT_PATH, b2, n2);
+	sample_add(&s[0], BPFHIST_COMPACT_PATH, buf, cut);
+	sample_add(&s[1], BPFHIST_COMPACT_PATH, b2, n2);
 
 	struct analysis an;
 	analysis_init(&an, &statics, "fuzz");
@@ -76,6 +78,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		bpfhist_dev_inflight(&an, name, &mx, &now);
 	}
 	bpfhist_cpuidle_driver(&an);
+	struct bpfhist_compact cd;
+	bpfhist_available(&an, "compact", &why);
+	if (bpfhist_compact_watch(&an, &cd) == 0) {
+		check_hist(cd.hist);
+		if (cd.count != bpfhist_total(cd.hist) || !(cd.sum_us >= 0) || !(cd.max_us >= 0) || isinf(cd.max_us))
+			abort();
+	}
 	struct capabilities caps;
 	capabilities_build(&an, &caps);
 	capabilities_done(&caps);

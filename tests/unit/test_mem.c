@@ -8,6 +8,10 @@
  */
 #include "harness.h"
 
+#include <math.h>
+
+#include "analysis/analysis.h"
+#include "analysis/bpfhist.h"
 #include "analysis/mem.h"
 #include "parse/memparse.h"
 #include "sample/stallmon.h"
@@ -630,6 +634,197 @@ static void test_nodes_and_procs(void **state)
 	mem_done(&m);
 }
 
+/* ---------------- thp-compaction with eBPF compaction durations ---------------- */
+
+/*
+ * A watch of samples 1 s apart, each with /proc/vmstat (compact_stall
+ * cumulative) and, when given, ".hiddenq/compact.json".  Fed through the
+ * whole analysis and the rules, like diagnose --replay.
+ */
+struct cwatch {
+	struct sample statics, s[4];
+	size_t n;
+	struct analysis an;
+	struct findings fs;
+};
+
+static void cwatch_add(struct cwatch *w, uint64_t compact_stall, const char *compact_json)
+{
+	struct sample *s = &w->s[w->n];
+	sample_init(s);
+	s->index = (unsigned)w->n;
+	s->mono_ns = (uint64_t)(w->n + 1) * NS_PER_S;
+	s->slow = true;
+	char *vm = xasprintf("nr_free_pages 1000\ncompact_stall %llu\ncompact_fail 0\nthp_fault_alloc 0\n"
+			     "thp_fault_fallback 0\n",
+			     (unsigned long long)compact_stall);
+	sample_put(s, "proc/vmstat", vm);
+	free(vm);
+	if (compact_json)
+		sample_put(s, BPFHIST_COMPACT_PATH, compact_json);
+	w->n++;
+}
+
+static const struct finding *cwatch_thp(struct cwatch *w)
+{
+	analysis_init(&w->an, &w->statics, "test");
+	for (size_t i = 0; i < w->n; i++)
+		analysis_feed(&w->an, &w->s[i]);
+	analysis_finish(&w->an);
+	rules_evaluate(&w->an, &w->fs);
+	for (size_t i = 0; i < w->fs.n; i++)
+		if (strcmp(w->fs.v[i].id, "thp-compaction") == 0)
+			return &w->fs.v[i];
+	fail_msg("no thp-compaction finding");
+	return NULL;
+}
+
+static void cwatch_done(struct cwatch *w)
+{
+	findings_done(&w->fs);
+	analysis_done(&w->an);
+	for (size_t i = 0; i < w->n; i++)
+		sample_done(&w->s[i]);
+	sample_done(&w->statics);
+	free(w);
+}
+
+static struct cwatch *cwatch_new(void)
+{
+	struct cwatch *w = xcalloc(1, sizeof(*w));
+	sample_init(&w->statics);
+	return w;
+}
+
+/* the value of one evidence metric; fails when absent (or -1 when may_miss) */
+static double ev_of(const struct finding *f, const char *metric, bool may_miss)
+{
+	for (size_t i = 0; i < f->nev; i++)
+		if (strcmp(f->ev[i].metric, metric) == 0)
+			return f->ev[i].value;
+	if (!may_miss)
+		fail_msg("thp-compaction has no evidence %s (title: %s)", metric, f->title);
+	return -1;
+}
+
+#define CJ(direct, count, sum, max) \
+	"{\"available\":true,\"unit\":\"us\",\"buckets\":\"log2\",\"direct\":[" direct "],\"count\":" #count \
+	",\"sum_us\":" #sum ",\"max_us\":" #max "}"
+
+/* slot 10 = [1024, 2048) us, slot 20 = [1048576, 2097152) us */
+#define Z10 "0,0,0,0,0,0,0,0,0,0"
+
+static void test_thp_compaction_durations_crit(void **state)
+{
+	(void)state;
+	struct cwatch *w = cwatch_new();
+	cwatch_add(w, 100, CJ("1", 1, 1, 1));
+	cwatch_add(w, 102, CJ("1," Z10, 1, 1, 1));	/* a trailing zero slot is harmless */
+	cwatch_add(w, 105, CJ("1,0,0,0,0,0,0,0,0,0,4,0,0,0,0,0,0,0,0,0,1", 6, 1506001, 1500000));
+	const struct finding *f = cwatch_thp(w);
+	/* watch: 4 runs in slot 10 and one in slot 20, 1.5 s the longest */
+	assert_true(ev_of(f, "compaction_count", false) == 5);
+	/* p50: rank 2.5 of 4 in [1024, 2048): 1024 + 1024 * 2.5 / 4 */
+	assert_true(fabs(ev_of(f, "compaction_p50_us", false) - 1664.0) < 1e-6);
+	/* p99: rank 4.95, 0.95 into [1048576, 2097152) */
+	assert_true(fabs(ev_of(f, "compaction_p99_us", false) - (1048576.0 + 1048576.0 * 0.95)) < 1e-3);
+	assert_true(fabs(ev_of(f, "compaction_max_ms", false) - 1500.0) < 1e-9);
+	assert_true(fabs(ev_of(f, "compaction_total_ms", false) - 1506.0) < 1e-9);
+	/* no PSI, no stall sampler: the compaction's own duration is the verdict (crit at 1000 ms) */
+	assert_int_equal(f->sev, SEV_CRIT);
+	assert_non_null(strstr(f->title, "longest compaction 1500 ms"));
+	assert_non_null(strstr(f->detail, "5 direct compaction runs"));
+	for (size_t i = 0; i < f->nev; i++)
+		if (strcmp(f->ev[i].metric, "compaction_max_ms") == 0) {
+			assert_true(f->ev[i].warn == 100 && f->ev[i].crit == 1000);
+		}
+	/* the PSI-based evidence is still there */
+	assert_true(ev_of(f, "compaction_stall_pct", false) >= 0);
+	assert_true(ev_of(f, "compaction_durations_unavailable", true) < 0);
+	cwatch_done(w);
+}
+
+static void test_thp_compaction_durations_short_and_old_max(void **state)
+{
+	(void)state;
+	/* the maximum since load (5 s) predates the watch: the watch's longest is
+	 * the lower edge of its highest slot (1024 us), not 5 s */
+	struct cwatch *w = cwatch_new();
+	cwatch_add(w, 100, CJ("0,0,0,0,0,0,0,0,0,0,1," Z10 ",0,0,1", 2, 5001000, 5000000));
+	cwatch_add(w, 103, CJ("0,0,0,0,0,0,0,0,0,0,4," Z10 ",0,0,1", 5, 5005000, 5000000));
+	const struct finding *f = cwatch_thp(w);
+	assert_true(ev_of(f, "compaction_count", false) == 3);
+	assert_true(fabs(ev_of(f, "compaction_max_ms", false) - 1.024) < 1e-9);
+	assert_true(fabs(ev_of(f, "compaction_total_ms", false) - 4.0) < 1e-9);
+	assert_int_equal(f->sev, SEV_OK);
+	assert_non_null(strstr(f->detail, "(at least)"));
+	cwatch_done(w);
+
+	/* no compaction in the watch: a count of 0, no percentiles, still ok */
+	w = cwatch_new();
+	cwatch_add(w, 100, CJ("", 0, 0, 0));
+	cwatch_add(w, 100, CJ("", 0, 0, 0));
+	f = cwatch_thp(w);
+	assert_true(ev_of(f, "compaction_count", false) == 0);
+	assert_true(ev_of(f, "compaction_p50_us", true) < 0);
+	assert_int_equal(f->sev, SEV_OK);
+	assert_non_null(strstr(f->detail, "no direct compaction run traced"));
+	cwatch_done(w);
+}
+
+static void test_thp_compaction_durations_missing(void **state)
+{
+	(void)state;
+	/* unavailable: the reason is evidence, the PSI judgement alone decides */
+	struct cwatch *w = cwatch_new();
+	const char *un = "{\"available\":false,\"reason\":\"tracepoint mm_compaction_begin is not in this kernel's BTF\"}";
+	cwatch_add(w, 100, un);
+	cwatch_add(w, 104, un);
+	const struct finding *f = cwatch_thp(w);
+	assert_true(ev_of(f, "compaction_count", true) < 0);
+	assert_true(ev_of(f, "compaction_durations_unavailable", false) == 1);
+	bool subj = false;
+	for (size_t i = 0; i < f->nev; i++)
+		if (strcmp(f->ev[i].metric, "compaction_durations_unavailable") == 0)
+			subj = f->ev[i].subject && strstr(f->ev[i].subject, "mm_compaction_begin");
+	assert_true(subj);
+	assert_int_equal(f->sev, SEV_OK);
+	assert_non_null(strstr(f->detail, "compaction durations not traced"));
+	cwatch_done(w);
+
+	/* an older bundle without the file */
+	w = cwatch_new();
+	cwatch_add(w, 100, NULL);
+	cwatch_add(w, 101, NULL);
+	f = cwatch_thp(w);
+	assert_true(ev_of(f, "compaction_durations_unavailable", false) == 1);
+	cwatch_done(w);
+
+	/* hostile: negative or non-integer counters and bad slots are refused, never trusted */
+	static const char *const bad[] = {
+		CJ("1", 1, -5, 1), CJ("1", 1, 1, "x"), CJ("-1", 1, 1, 1), CJ("1.5", 1, 1, 1),
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		w = cwatch_new();
+		cwatch_add(w, 100, CJ("", 0, 0, 0));
+		cwatch_add(w, 101, bad[i]);
+		struct bpfhist_compact cd;
+		f = cwatch_thp(w);
+		assert_int_equal(bpfhist_compact_watch(&w->an, &cd), -EINVAL);
+		assert_true(ev_of(f, "compaction_durations_unavailable", false) == 1);
+		assert_true(ev_of(f, "compaction_count", true) < 0);
+		cwatch_done(w);
+	}
+	/* "direct" must be there (an array): otherwise the document is malformed */
+	w = cwatch_new();
+	cwatch_add(w, 100, "{\"available\":true,\"direct\":7}");
+	cwatch_add(w, 101, "{\"available\":true}");
+	f = cwatch_thp(w);
+	assert_int_equal(w->an.bpf.compact.nbad, 2);
+	assert_true(ev_of(f, "compaction_durations_unavailable", false) == 1);
+	cwatch_done(w);
+}
+
 int main(void)
 {
 	hq_quiet = true;
@@ -647,6 +842,9 @@ int main(void)
 		cmocka_unit_test(test_kmsg_during_and_before),
 		cmocka_unit_test(test_kmsg_history_does_not_hide_the_watch),
 		cmocka_unit_test(test_nodes_and_procs),
+		cmocka_unit_test(test_thp_compaction_durations_crit),
+		cmocka_unit_test(test_thp_compaction_durations_short_and_old_max),
+		cmocka_unit_test(test_thp_compaction_durations_missing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

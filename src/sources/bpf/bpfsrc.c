@@ -3,7 +3,7 @@
  * The common loader of the eBPF sources: decides whether eBPF can work here
  * at all (built with it, kernel BTF present), opens each source, and writes
  * their JSON — or the reason they are missing — into every drained sample.
- * Each source's own file (runqlat.c, biolat.c) owns its skeleton.
+ * Each source's own file (runqlat.c, biolat.c, compact.c) owns its skeleton.
  */
 #include "bpfsrc.h"
 
@@ -25,7 +25,8 @@ struct bpfsrc {
 	struct bpfsrc_opts o;
 	struct runqlat *rq;
 	struct biolat *bio;
-	char *rq_why, *bio_why;	/* why a requested source is not loaded */
+	struct compact *cpt;
+	char *rq_why, *bio_why, *cpt_why;	/* why a requested source is not loaded */
 };
 
 static json_t *unavailable(const char *reason)
@@ -103,6 +104,36 @@ static char *precheck(void)
 #endif
 }
 
+/* The reasons of the sources that did not load, one sentence; NULL if none. */
+static char *join_reasons(const struct bpfsrc *b)
+{
+	const char *const label[] = { "run-queue histograms", "block IO histograms", "compaction durations" };
+	const char *const r[] = { b->rq_why, b->bio_why, b->cpt_why };
+	const char *one = NULL;
+	bool same = true;
+	for (size_t i = 0; i < ARRAY_SIZE(r); i++) {
+		if (!r[i])
+			continue;
+		if (one && strcmp(one, r[i]) != 0)
+			same = false;
+		if (!one)
+			one = r[i];
+	}
+	if (!one)
+		return NULL;
+	if (same)
+		return xstrdup(one);
+	char *s = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(r); i++) {
+		if (!r[i])
+			continue;
+		char *t = xasprintf("%s%s%s: %s", s ? s : "", s ? "; " : "", label[i], r[i]);
+		free(s);
+		s = t;
+	}
+	return s;
+}
+
 struct bpfsrc *bpfsrc_open(const struct bpfsrc_opts *opts, char **why)
 {
 	struct bpfsrc *b = xcalloc(1, sizeof(*b));
@@ -130,15 +161,19 @@ struct bpfsrc *bpfsrc_open(const struct bpfsrc_opts *opts, char **why)
 		}
 #endif
 	}
-	free(pre);
-	if (why && (b->rq_why || b->bio_why)) {
-		if (b->rq_why && b->bio_why && strcmp(b->rq_why, b->bio_why) == 0)
-			*why = xstrdup(b->rq_why);
-		else
-			*why = xasprintf("%s%s%s%s%s", b->rq_why ? "run-queue histograms: " : "",
-					 b->rq_why ? b->rq_why : "", b->rq_why && b->bio_why ? "; " : "",
-					 b->bio_why ? "block IO histograms: " : "", b->bio_why ? b->bio_why : "");
+	if (b->o.compact) {
+		if (pre)
+			b->cpt_why = xstrdup(pre);
+#ifdef HQ_WITH_BPF
+		else {
+			bpfsrc_quiet_libbpf();
+			b->cpt = compact_open(&b->cpt_why);
+		}
+#endif
 	}
+	free(pre);
+	if (why)
+		*why = join_reasons(b);
 	return b;
 }
 
@@ -170,6 +205,14 @@ void bpfsrc_drain(struct bpfsrc *b, struct sample *out)
 #endif
 		add_json(out, BIOLAT_PATH, j ? j : unavailable(b->bio_why ? b->bio_why : "map read failed"));
 	}
+	if (b->o.compact) {
+		json_t *j = NULL;
+#ifdef HQ_WITH_BPF
+		if (b->cpt)
+			j = compact_read(b->cpt);
+#endif
+		add_json(out, COMPACT_PATH, j ? j : unavailable(b->cpt_why ? b->cpt_why : "map read failed"));
+	}
 }
 
 bool bpfsrc_status(const struct bpfsrc *b, const char *source, const char **reason)
@@ -179,14 +222,22 @@ bool bpfsrc_status(const struct bpfsrc *b, const char *source, const char **reas
 		*reason = "eBPF sources not requested (--no-bpf)";
 		return false;
 	}
-	bool rq = strcmp(source, "runqlat") == 0;
-	if (rq ? !b->o.runqlat : !b->o.biolat) {
+	bool want, loaded;
+	const char *why;
+	if (strcmp(source, "runqlat") == 0) {
+		want = b->o.runqlat, loaded = b->rq != NULL, why = b->rq_why;
+	} else if (strcmp(source, "compact") == 0) {
+		want = b->o.compact, loaded = b->cpt != NULL, why = b->cpt_why;
+	} else {
+		want = b->o.biolat, loaded = b->bio != NULL, why = b->bio_why;
+	}
+	if (!want) {
 		*reason = "not requested";
 		return false;
 	}
-	if (rq ? b->rq != NULL : b->bio != NULL)
+	if (loaded)
 		return true;
-	*reason = rq ? b->rq_why : b->bio_why;
+	*reason = why;
 	return false;
 }
 
@@ -197,8 +248,10 @@ void bpfsrc_close(struct bpfsrc *b)
 #ifdef HQ_WITH_BPF
 	runqlat_close(b->rq);
 	biolat_close(b->bio);
+	compact_close(b->cpt);
 #endif
 	free(b->rq_why);
 	free(b->bio_why);
+	free(b->cpt_why);
 	free(b);
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
- * eBPF sources: run-queue latency (runqlat) and block IO latency (biolat)
- * histograms, kept in kernel maps and read once per slow tick.  Each drain
- * adds ".hiddenq/runqlat.json" and ".hiddenq/biolat.json" to the sample with
+ * eBPF sources: run-queue latency (runqlat), block IO latency (biolat) and
+ * direct compaction duration (compact) histograms, kept in kernel maps and
+ * read once per slow tick.  Each drain adds ".hiddenq/runqlat.json",
+ * ".hiddenq/biolat.json" and ".hiddenq/compact.json" to the sample with
  * CUMULATIVE histograms since load, so analysis differences the first and the
  * last sample like any other counter (schema: docs/bpf-sources.md).
  *
@@ -20,10 +21,12 @@
 
 #define RUNQLAT_PATH ".hiddenq/runqlat.json"
 #define BIOLAT_PATH ".hiddenq/biolat.json"
+#define COMPACT_PATH ".hiddenq/compact.json"
 
 struct bpfsrc_opts {
 	bool runqlat;		/* run-queue latency histograms */
 	bool biolat;		/* block IO queued/below histograms */
+	bool compact;		/* direct compaction durations */
 };
 
 struct bpfsrc;
@@ -36,7 +39,7 @@ struct bpfsrc;
 struct bpfsrc *bpfsrc_open(const struct bpfsrc_opts *opts, char **why);
 /* Append the cumulative histograms (or the reasons they are missing) to out. */
 void bpfsrc_drain(struct bpfsrc *b, struct sample *out);
-/* Whether a source ("runqlat" or "biolat") is loaded; *reason otherwise. */
+/* Whether a source ("runqlat", "biolat" or "compact") is loaded; *reason otherwise. */
 bool bpfsrc_status(const struct bpfsrc *b, const char *source, const char **reason);
 /* Detach and free.  NULL is fine. */
 void bpfsrc_close(struct bpfsrc *b);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
-/* Internal to sources/bpf: what runqlat.c, biolat.c and bpfsrc.c share. */
+/* Internal to sources/bpf: what runqlat.c, biolat.c, compact.c and bpfsrc.c share. */
 #ifndef HQ_BPFSRC_INT_H
 #define HQ_BPFSRC_INT_H
 
@@ -10,6 +10,7 @@
 
 struct runqlat;
 struct biolat;
+struct compact;
 
 /*
  * Each returns NULL and a malloc'd reason when it cannot load.  Only built
@@ -22,6 +23,10 @@ void runqlat_close(struct runqlat *r);
 struct biolat *biolat_open(char **why);
 json_t *biolat_read(struct biolat *b);
 void biolat_close(struct biolat *b);
+
+struct compact *compact_open(char **why);
+json_t *compact_read(struct compact *c);
+void compact_close(struct compact *c);
 
 /* Reason for a failed load or attach step, naming what is missing. */
 char *bpfsrc_reason(const char *what, int err);
