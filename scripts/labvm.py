@@ -48,6 +48,12 @@ def _on_signal(signum, frame):
     raise Stop(f"signal {signum}")
 
 
+def progress(msg):
+    """One line on stderr (lab passes it on unless --json)."""
+    sys.stderr.write(f"labvm: {msg}\n")
+    sys.stderr.flush()
+
+
 def emit(doc, rc):
     sys.stdout.write(json.dumps(doc, indent=1) + "\n")
     sys.stdout.flush()
@@ -143,8 +149,11 @@ def main():
                   balloon=args.balloon, hiddenq=True, boot_timeout=left(40))
     vm = harness.VM(spec)
     try:
+        progress(f"booting a {spec.memory_mib} MiB TCG guest"
+                 + (f" with {args.disk} as virtio-blk (cache=none, aio={doc['disk']['aio']})" if args.disk else ""))
         vm.start()
         doc["boot_s"] = round(vm.boot_seconds, 2)
+        progress(f"booted in {vm.boot_seconds:.1f} s (QEMU PID {vm.pid})")
         v = vm.qmp.execute("query-version")["qemu"]
         doc["qemu"] = f"{v['major']}.{v['minor']}.{v['micro']}"
         kvm = vm.qmp.execute("query-kvm")
@@ -155,6 +164,7 @@ def main():
             cmd = (f"hiddenq probe io --target /dev/vda --duration {int(args.io_duration * 1000)}ms "
                    f"--gap {int(args.gap * 1e6)}us --json")
             # two phases plus TCG's slowness at starting the binary
+            progress("QD=1 reads on /dev/vda in the guest")
             res = vm.run(cmd, timeout=left(2 * args.io_duration + 20))
             try:
                 pdoc = json.loads(res.out)
@@ -167,6 +177,7 @@ def main():
         if args.balloon:
             oc = {"memory_mib": GUEST_MIB, "balloon_target_mib": BALLOON_TO_MIB, "spike_mib": SPIKE_MIB}
             doc["overcommit"] = oc
+            progress(f"a {SPIKE_MIB} MiB spike, then the balloon to {BALLOON_TO_MIB} MiB and the spike again")
             before = meminfo(vm, left(10))
             before["spike"] = spike(vm, SPIKE_MIB, left(30))
             oc["before"] = before

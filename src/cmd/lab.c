@@ -598,11 +598,12 @@ static void append(char **b, size_t *len, size_t *cap, const char *d, size_t n, 
 }
 
 /*
- * Run argv with stdout and stderr captured, at most timeout_s: then (or on
- * Ctrl-C) SIGTERM, which the driver turns into stopping its VM, and SIGKILL
- * 15 s later.  Exit status, or -1 (why filled).
+ * Run argv with stdout and stderr captured (stderr, the driver's progress,
+ * also passed on when forward), at most timeout_s: then (or on Ctrl-C)
+ * SIGTERM, which the driver turns into stopping its VM, and SIGKILL 15 s
+ * later.  Exit status, or -1 (why filled).
  */
-static int run_driver(char *const argv[], int timeout_s, char **out, char **err, char *why, size_t wn)
+static int run_driver(char *const argv[], int timeout_s, bool forward, char **out, char **err, char *why, size_t wn)
 {
 	int po[2], pe[2];
 	*out = xstrdup("");
@@ -673,6 +674,8 @@ static int run_driver(char *const argv[], int timeout_s, char **out, char **err,
 				char tmp[8192];
 				ssize_t n = read(fds[i], tmp, sizeof(tmp));
 				if (n > 0) {
+					if (i == 1 && forward && fwrite(tmp, 1, (size_t)n, stderr) != (size_t)n)
+						forward = false;
 					append(bufs[i], &lens[i], &caps[i], tmp, (size_t)n, maxes[i]);
 					continue;
 				}
@@ -779,7 +782,7 @@ static void vm_half(struct vmhalf *v, bool quick, bool want_io, bool want_balloo
 	if (verbose_progress)
 		fprintf(stderr, "hiddenq lab: test VM (%s, at most %d s)...\n", v->driver, budget);
 	char *out = NULL, *err = NULL;
-	int rc = run_driver(argv, budget + 15, &out, &err, v->why, sizeof(v->why));
+	int rc = run_driver(argv, budget + 15, verbose_progress, &out, &err, v->why, sizeof(v->why));
 	if (rc >= 0) {
 		json_error_t je;
 		v->doc = json_loads(out, 0, &je);

@@ -18,6 +18,7 @@ the lab itself (45 s budget, then SIGTERM, SIGKILL 15 s later).
 import glob
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import time
@@ -123,3 +124,36 @@ def test_lab_with_vm_says_what_is_missing(tmp_path):
     doc = json.loads(r.stdout)
     assert doc["vm"]["ok"] is False and "qemu-system-x86" in doc["vm"]["error"], doc["vm"]
     assert "the balloon half" in (doc["experiments"][0]["needs"] or "")
+
+
+@pytest.mark.vm
+def test_lab_with_vm_ctrl_c_stops_the_vm():
+    """Ctrl-C once the guest has booted (lab passes on the driver's
+    progress lines, so the test waits for "booted", not for a time): lab
+    stops the driver with SIGTERM, the driver kills QEMU by PID, and the
+    disk file and the VM's work directory are gone."""
+    harness.need_vm_environment()
+    harness.need_hiddenq()
+    before = set(leftovers())
+    qemu_before = set(qemu_children())
+    p = subprocess.Popen([str(harness.HIDDENQ_HOST), "lab", "--with-vm", "--quick", "--only",
+                          "io-layer-stacking"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         start_new_session=True)
+    try:
+        booted = False
+        for line in p.stderr:      # ends at EOF: lab exits at its own bound at worst
+            if b"labvm: booted" in line:
+                booted = True
+                break
+        assert booted, "the VM half never reported its boot"
+        assert set(qemu_children()) - qemu_before, "no hq-lab QEMU while the guest is up"
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=40)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    assert p.returncode == 0, err.decode()[-1000:]
+    assert b"test VM: not run: interrupted" in out, out.decode()[-1000:]
+    assert set(qemu_children()) - qemu_before == set()
+    assert set(leftovers()) - before == set()
