@@ -329,6 +329,8 @@ check: setup-test
 bench: setup-test $(B)/hiddenq
 	@$(MAKE) --no-print-directory $(B)/bench/bench_cpu
 	$(B)/bench/bench_cpu
+	@$(MAKE) --no-print-directory $(B)/bench/bench_numamaps
+	$(B)/bench/bench_numamaps
 	/usr/bin/python3 bench/bench_cli.py $(B)/hiddenq
 	@$(MAKE) --no-print-directory $(B)/bench/bench_vms
 	$(B)/bench/bench_vms

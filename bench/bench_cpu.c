@@ -9,6 +9,9 @@
  *                 every tick (10 Hz by default).
  *   hot+analysis  the same plus analysis_feed, i.e. the whole per-tick cost of
  *                 `hiddenq diagnose` apart from sleeping.
+ *   memory files  the hot memory files alone (proc/vmstat, proc/meminfo):
+ *                 pread into a sample + mem_feed (their parse and
+ *                 accumulation), against a pread-only floor of the same two.
  *   slow          sampler_take(slow=true) + analysis_feed: the ~1/s tick that
  *                 also walks /proc/PID/task/TID, the cgroup trees, the memory
  *                 sources and /dev/kmsg (diagnose's options).
@@ -40,6 +43,7 @@
 #include <unistd.h>
 
 #include "analysis/analysis.h"
+#include "analysis/mem.h"
 #include "core/util.h"
 #include "sample/sampler.h"
 
@@ -86,7 +90,13 @@ struct ctx {
 	struct sampler sp;
 	struct analysis an;
 	volatile size_t sink;
+	int memfds[2];		/* proc/vmstat, proc/meminfo */
+	struct mem_analysis mem;
+	uint64_t mem_t;
 };
+
+static char mem_buf[2][1 << 16];
+static const char *const mem_paths[2] = { "proc/vmstat", "proc/meminfo" };
 
 static void do_floor(struct ctx *c)
 {
@@ -97,6 +107,34 @@ static void do_floor(struct ctx *c)
 			got += (size_t)n;
 	}
 	c->sink += got;
+}
+
+static void do_mem_floor(struct ctx *c)
+{
+	size_t got = 0;
+	for (int i = 0; i < 2; i++) {
+		ssize_t n = c->memfds[i] >= 0 ? pread(c->memfds[i], floor_buf, sizeof(floor_buf), 0) : -1;
+		if (n > 0)
+			got += (size_t)n;
+	}
+	c->sink += got;
+}
+
+/* the hot memory files as the sampler reads them (pread into a sample), parsed and accumulated by mem_feed */
+static void do_mem_parse(struct ctx *c)
+{
+	struct sample s;
+	sample_init(&s);
+	c->mem_t += 100000000ull;
+	s.mono_ns = c->mem_t;
+	for (int i = 0; i < 2; i++) {
+		ssize_t n = c->memfds[i] >= 0 ? pread(c->memfds[i], mem_buf[i], sizeof(mem_buf[i]), 0) : -1;
+		if (n > 0)
+			sample_add(&s, mem_paths[i], mem_buf[i], (size_t)n);
+	}
+	mem_feed(&c->mem, &s);
+	c->sink += s.nfiles;
+	sample_done(&s);
 }
 
 static void do_hot(struct ctx *c)
@@ -313,20 +351,32 @@ int main(int argc, char **argv)
 			c.fds[c.nfds++] = fd;
 	}
 
+	for (int i = 0; i < 2; i++) {
+		char path[64];
+		snprintf(path, sizeof(path), "/%s", mem_paths[i]);
+		c.memfds[i] = open(path, O_RDONLY | O_CLOEXEC);
+	}
+	mem_init(&c.mem);
+
 	/* warm up caches, allocator and the kernel's seq_file buffers */
 	run_loop(&c, do_floor, 200);
+	run_loop(&c, do_mem_parse, 200);
 	run_loop(&c, do_hot_an, 200);
 	run_loop(&c, do_slow_an, 3);
 
 	unsigned nslow = n / 80 ? n / 80 : 1;
 	struct cost fl[ROUNDS], hot[ROUNDS], hotan[ROUNDS], an[ROUNDS], slow[ROUNDS], slowt[ROUNDS], slowc[ROUNDS],
-		    slowm[ROUNDS];
+		    slowm[ROUNDS], mfloor[ROUNDS], mparse[ROUNDS];
 	sampler_take(&c.sp, &feed_src, false);
 	for (int r = 0; r < ROUNDS; r++) {
 		fl[r] = run_loop(&c, do_floor, n);
 		hot[r] = run_loop(&c, do_hot, n);
 		hotan[r] = run_loop(&c, do_hot_an, n);
 		an[r] = run_loop(&c, do_an_only, n);
+		mfloor[r] = run_loop(&c, do_mem_floor, n);
+		mem_done(&c.mem); /* each round from an empty watch: its points grow with the samples */
+		mem_init(&c.mem);
+		mparse[r] = run_loop(&c, do_mem_parse, n);
 		slow[r] = run_loop(&c, do_slow_an, nslow);
 		slowt[r] = run_loop(&c, do_slow_tasks, nslow);
 		slowc[r] = run_loop(&c, do_slow_cg, nslow);
@@ -334,7 +384,12 @@ int main(int argc, char **argv)
 	}
 	struct cost mfl = median(fl, ROUNDS), mhot = median(hot, ROUNDS), mhotan = median(hotan, ROUNDS),
 		    man = median(an, ROUNDS), mslow = median(slow, ROUNDS), mslowt = median(slowt, ROUNDS),
-		    mslowc = median(slowc, ROUNDS), mslowm = median(slowm, ROUNDS);
+		    mslowc = median(slowc, ROUNDS), mslowm = median(slowm, ROUNDS), mmfl = median(mfloor, ROUNDS),
+		    mmparse = median(mparse, ROUNDS);
+	mem_done(&c.mem);
+	for (int i = 0; i < 2; i++)
+		if (c.memfds[i] >= 0)
+			close(c.memfds[i]);
 	unsigned long ntasks = c.sp.ntasks_last;
 	sample_done(&feed_src);
 	analysis_finish(&c.an);
@@ -386,6 +441,8 @@ int main(int argc, char **argv)
 	row("hiddenq hot sample", "sample", mhot, mfl.cpu_us, "sampler_take(slow=false)");
 	row("hiddenq hot sample + analysis", "sample", mhotan, mfl.cpu_us, "+ analysis_feed");
 	row("analysis_feed alone", "sample", man, 0, "parse + accumulate one hot sample");
+	row("floor: pread vmstat + meminfo", "sample", mmfl, mmfl.cpu_us, "the hot memory files only");
+	row("  vmstat + meminfo read + parse", "sample", mmparse, mmfl.cpu_us, "pread into a sample + mem_feed");
 	row("hiddenq slow tick + analysis", "tick", mslow, 0, "all slow sources, ~1/s");
 	row("  hot + tasks only", "tick", mslowt, 0, "/proc/PID/task/TID/{schedstat,comm}");
 	row("  hot + cgroups only", "tick", mslowc, 0, "cgroup cpu.stat/max");
