@@ -79,7 +79,7 @@ static __always_inline void hist_add(struct bio_dev *dev, __u32 stage, __u32 op,
 	}
 	if (stage >= BIO_NSTAGES || op >= BIO_NOPS)
 		return;
-	h->slots[stage][op][hq_slot_ns(ns, HQ_HIST_SLOTS) & (HQ_HIST_SLOTS - 1)]++;
+	h->slots[stage][op][hq_slot_idx(ns, HQ_HIST_SLOTS)]++;
 }
 
 static __always_inline void inflight_add(struct bio_dev *dev, __s64 d)

@@ -108,4 +108,19 @@ static __always_inline __u32 hq_slot_ns(__u64 ns, __u32 nslots)
 	return s < nslots ? s : nslots - 1;
 }
 
+/*
+ * hq_slot_ns() as an array index the verifier can bound (nslots a power of
+ * two).  Clang drops a mask it can prove redundant, and the 6.1 verifier then
+ * loses the bound through the 32-bit zero extension and rejects the access
+ * ("R0 unbounded memory access", load fails with EACCES); a compiler barrier
+ * before the mask keeps it.  6.18's verifier tracks the bound either way.
+ */
+static __always_inline __u64 hq_slot_idx(__u64 ns, __u32 nslots)
+{
+	__u64 s = hq_slot_ns(ns, nslots);
+
+	barrier_var(s);
+	return s & (nslots - 1);
+}
+
 #endif

@@ -87,7 +87,7 @@ int BPF_PROG(hq_sched_switch, bool preempt, struct task_struct *prev, struct tas
 	if (now > s->ts && kind < RQ_NKINDS) {
 		h = bpf_map_lookup_elem(&hists, &kind);
 		if (h)
-			h->slots[hq_slot_ns(now - s->ts, HQ_HIST_SLOTS) & (HQ_HIST_SLOTS - 1)]++;
+			h->slots[hq_slot_idx(now - s->ts, HQ_HIST_SLOTS)]++;
 	}
 	s->ts = 0;
 	return 0;
