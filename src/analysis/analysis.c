@@ -157,6 +157,26 @@ void capabilities_build(const struct analysis *an, struct capabilities *caps)
 		: rq	  ? xasprintf("run-queue histograms; no block histograms: %s", bio_why)
 		: bio	  ? xasprintf("block histograms; no run-queue histograms: %s", rq_why)
 			  : xstrdup(rq_why));
+	/* the network sources beyond /proc: ethtool ioctl, rtnetlink qdisc dump, netdev qstats-get */
+	const struct io_analysis *io = &an->io;
+	bool eth = io->eth_n_stats > 0, qd = io->qdisc_seen, qs = io->qstats_seen;
+	if (io->eth_read || qd || qs || io->qdisc_error[0] || io->qstats_error[0]) {
+		char e1[160], e2[200], e3[200];
+		if (eth)
+			snprintf(e1, sizeof(e1), "ethtool ioctl ok (%u interface%s)%s%s", io->eth_n_stats,
+				 io->eth_n_stats == 1 ? "" : "s", io->eth_iface_error[0] ? ", not on " : "",
+				 io->eth_iface_error);
+		else
+			snprintf(e1, sizeof(e1), "ethtool ioctl: %s",
+				 io->eth_error[0] ? io->eth_error
+				 : io->eth_iface_error[0] ? io->eth_iface_error
+				 : io->eth_read ? "no interface answered" : "not in the samples");
+		snprintf(e2, sizeof(e2), "netlink qdisc dump %s%s", qd ? "ok" : "failed: ",
+			 qd ? "" : io->qdisc_error[0] ? io->qdisc_error : "not in the samples");
+		snprintf(e3, sizeof(e3), "netdev qstats-get %s%s", qs ? "ok" : "failed: ",
+			 qs ? "" : io->qstats_error[0] ? io->qstats_error : "not in the samples");
+		cap_add(caps, "network", eth || qd || qs, xasprintf("%s; %s; %s", e1, e2, e3));
+	}
 	bool v2 = sample_find(an->statics, "sys/fs/cgroup/cgroup.controllers") != NULL;
 	bool hybrid = sample_find(an->statics, "sys/fs/cgroup/unified/cgroup.controllers") != NULL;
 	bool cg = v2 || hybrid || a->cg_v1_seen;

@@ -194,14 +194,55 @@ static void disk_config(struct io_analysis *a, const struct sample *st, const ch
 	}
 }
 
-static int mask_count(const struct sample *st, const char *path)
+void cpumask_list_format(const uint64_t mask[16], char *buf, size_t n)
+{
+	size_t o = 0;
+	bool any = false;
+	buf[0] = '\0';
+	for (int c = 0; c < 1024; c++) {
+		if (!(mask[c / 64] >> (c % 64) & 1))
+			continue;
+		int e = c;
+		while (e + 1 < 1024 && (mask[(e + 1) / 64] >> ((e + 1) % 64) & 1))
+			e++;
+		char part[24];
+		if (e == c)
+			snprintf(part, sizeof(part), "%s%d", any ? "," : "", c);
+		else
+			snprintf(part, sizeof(part), "%s%d-%d", any ? "," : "", c, e);
+		size_t l = strlen(part);
+		if (o + l + 4 > n) {
+			snprintf(buf + o, n - o, "...");
+			return;
+		}
+		memcpy(buf + o, part, l + 1);
+		o += l;
+		any = true;
+		c = e;
+	}
+	if (!any)
+		snprintf(buf, n, "none");
+}
+
+/* CPUs set in a mask file (-1 absent or unparsable); list gets them as "0-1" / "none" (or "" when -1) */
+static int mask_read(const struct sample *st, const char *path, char *list, size_t n)
 {
 	const struct sfile *f = sample_find(st, path);
+	if (list)
+		list[0] = '\0';
 	if (!f)
 		return -1;
 	uint64_t m[16];
 	int first;
-	return cpumask_hex_parse(f->data, f->len, m, &first);
+	int c = cpumask_hex_parse(f->data, f->len, m, &first);
+	if (c >= 0 && list)
+		cpumask_list_format(m, list, n);
+	return c;
+}
+
+static int mask_count(const struct sample *st, const char *path)
+{
+	return mask_read(st, path, NULL, 0);
 }
 
 static void iface_config(struct io_analysis *a, const struct sample *st, const char *name, json_t *nj)
@@ -216,7 +257,9 @@ static void iface_config(struct io_analysis *a, const struct sample *st, const c
 	f->tx_queue_len = static_int(st, p);
 	for (int q = 0; q < 1024; q++) {
 		snprintf(p, sizeof(p), "sys/class/net/%s/queues/rx-%d/rps_cpus", name, q);
-		int c = mask_count(st, p);
+		int c = q < IO_MAX_QMASKS ? mask_read(st, p, f->rps_list[q], sizeof(f->rps_list[q])) : mask_count(st, p);
+		if (q < IO_MAX_QMASKS)
+			f->rps_n[q] = c;
 		if (c < 0)
 			break;
 		f->nrx++;
@@ -227,7 +270,9 @@ static void iface_config(struct io_analysis *a, const struct sample *st, const c
 		snprintf(p, sizeof(p), "sys/class/net/%s/queues/tx-%d/tx_maxrate", name, q);
 		bool exists = sample_find(st, p) != NULL;
 		snprintf(p, sizeof(p), "sys/class/net/%s/queues/tx-%d/xps_cpus", name, q);
-		int c = mask_count(st, p);
+		int c = q < IO_MAX_QMASKS ? mask_read(st, p, f->xps_list[q], sizeof(f->xps_list[q])) : mask_count(st, p);
+		if (q < IO_MAX_QMASKS)
+			f->xps_n[q] = c;
 		if (c < 0 && !exists)
 			break;
 		f->ntx++;
@@ -631,9 +676,19 @@ int eth_json_parse(const char *buf, size_t len, struct eth_doc *out)
 	const char *k;
 	json_t *o;
 	out->v = xcalloc(IO_MAX_IFACES, sizeof(*out->v));
+	const char *derr = json_string_value(json_object_get(j, "error"));
+	if (derr)
+		copy_str(out->error, sizeof(out->error), derr);
 	json_object_foreach(j, k, o) {
 		if (!json_is_object(o) || !name_ok(k) || out->n >= IO_MAX_IFACES)
 			continue;
+		const char *ie = json_string_value(json_object_get(o, "stats_error"));
+		if (!ie)
+			ie = json_string_value(json_object_get(o, "channels_error"));
+		if (ie && !out->iface_error[0])
+			snprintf(out->iface_error, sizeof(out->iface_error), "%.31s: %.60s", k, ie);
+		if (json_is_object(json_object_get(o, "stats")))
+			out->n_stats++;
 		struct eth_iface *e = &out->v[out->n++];
 		copy_str(e->name, sizeof(e->name), k);
 		jstr(o, "driver", e->driver, sizeof(e->driver));
@@ -720,6 +775,10 @@ static void feed_ethtool(struct io_analysis *a, const struct sample *s)
 	struct eth_doc d;
 	if (!f || eth_json_parse(f->data, f->len, &d) < 0)
 		return;
+	a->eth_read = true;
+	copy_str(a->eth_error, sizeof(a->eth_error), d.error);
+	copy_str(a->eth_iface_error, sizeof(a->eth_iface_error), d.iface_error);
+	a->eth_n_stats = d.n_stats;
 	if (!a->eth_seen) {
 		a->eth_first = d;
 		a->eth_first_ns = s->mono_ns;
@@ -871,7 +930,30 @@ void io_feed(struct io_analysis *a, const struct sample *s, const struct sample 
 	feed_qstats(a, s);
 	feed_table(s, "proc/interrupts", &a->irq_first, &a->irq_last, &a->irq_have_first, &a->irq_have_last,
 		   &a->irq_first_ns, &a->irq_last_ns);
-	feed_table(s, "proc/softirqs", &a->sirq_first, &a->sirq_last, &a->sirq_have_first, &a->sirq_have_last, NULL,
-		   NULL);
+	feed_table(s, "proc/softirqs", &a->sirq_first, &a->sirq_last, &a->sirq_have_first, &a->sirq_have_last,
+		   &a->sirq_first_ns, &a->sirq_last_ns);
 	feed_snmp(a, s);
+}
+
+size_t io_softirq_rates(const struct io_analysis *a, const char *label, int *cpus, double *per_s, size_t max)
+{
+	if (!a->sirq_have_first || !a->sirq_have_last || a->sirq_last_ns <= a->sirq_first_ns)
+		return 0;
+	const struct pcpu_row *l = pcpu_table_find(&a->sirq_last, label);
+	const struct pcpu_row *o = pcpu_table_find(&a->sirq_first, label);
+	if (!l || !o)
+		return 0;
+	double secs = (double)(a->sirq_last_ns - a->sirq_first_ns) / 1e9;
+	size_t n = 0;
+	for (size_t c = 0; c < a->sirq_last.ncpus && n < max; c++) {
+		int cpu = a->sirq_last.cpu[c];
+		int oc = pcpu_table_col(&a->sirq_first, cpu);
+		if (oc < 0 || (size_t)oc >= a->sirq_first.ncpus)
+			continue;
+		uint64_t now = l->count[c], was = o->count[oc];
+		cpus[n] = cpu;
+		per_s[n] = now >= was ? (double)(now - was) / secs : 0;
+		n++;
+	}
+	return n;
 }

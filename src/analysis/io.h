@@ -34,6 +34,7 @@
 #define IO_MAX_IFACES 64
 #define IO_MAX_QDISCS 512
 #define IO_MAX_CPUS 1024
+#define IO_MAX_QMASKS 16	/* per-queue RPS/XPS CPU lists kept per interface */
 
 struct disk_acc {
 	char name[32];
@@ -63,6 +64,9 @@ struct iface_acc {
 	bool virtio;
 	int mtu, tx_queue_len, nrx, ntx;	/* queues from /sys/class/net/DEV/queues */
 	int rps_cpus_set, xps_queues_set;
+	/* the CPUs of each queue's rps_cpus / xps_cpus ("0-1,3", "none"; "" unreadable), first queues only */
+	char rps_list[IO_MAX_QMASKS][40], xps_list[IO_MAX_QMASKS][40];
+	int rps_n[IO_MAX_QMASKS], xps_n[IO_MAX_QMASKS];	/* CPUs in each, -1 unreadable */
 };
 
 struct softnet_acc {
@@ -106,6 +110,9 @@ struct eth_iface {
 struct eth_doc {
 	struct eth_iface *v;	/* owned */
 	size_t n;
+	char error[96];		/* why no interface could be asked (the document's "error"), or "" */
+	char iface_error[96];	/* the first interface's stats_error/channels_error: "ETH: message" */
+	unsigned n_stats;	/* interfaces that answered ETHTOOL_GSTATS */
 };
 
 /* per-queue packets from netdev qstats */
@@ -162,7 +169,10 @@ struct io_analysis {
 	uint64_t qs_first_ns, qs_last_ns;
 	struct pcpu_table irq_first, irq_last, sirq_first, sirq_last;
 	bool irq_have_first, irq_have_last, sirq_have_first, sirq_have_last;
-	uint64_t irq_first_ns, irq_last_ns;
+	uint64_t irq_first_ns, irq_last_ns, sirq_first_ns, sirq_last_ns;
+	bool eth_read;		/* an ethtool document was in a sample (even one that failed) */
+	char eth_error[96], eth_iface_error[96];
+	unsigned eth_n_stats;
 	int64_t snmp_first[SN_N], snmp_last[SN_N];
 	bool snmp_found[SN_N], snmp_have_first;
 	uint64_t snmp_first_ns, snmp_last_ns;
@@ -197,6 +207,18 @@ bool eth_stat_get(const struct eth_iface *e, const char *name, uint64_t *v);
 bool eth_queue_name(const char *name, bool *tx, unsigned *queue, char *field, size_t flen);
 /* .hiddenq/qstats.json */
 int qstats_json_parse(const char *buf, size_t len, struct qstat_rec **out, size_t *n, char *err, size_t errlen);
+
+/*
+ * A CPU mask as a list: "0-3,6", "none" for an empty mask; truncated with
+ * "..." when it does not fit.  buf always ends in NUL (n >= 8).
+ */
+void cpumask_list_format(const uint64_t mask[16], char *buf, size_t n);
+/*
+ * One /proc/softirqs row ("NET_RX", "NET_TX") over the watch: per CPU,
+ * softirqs per second, first to last sample.  Fills cpus/per_s up to max,
+ * returns how many CPUs (0 when the watch has no two readings or no such row).
+ */
+size_t io_softirq_rates(const struct io_analysis *a, const char *label, int *cpus, double *per_s, size_t max);
 
 /* The eBPF block-latency histograms are read through bpfhist.h. */
 

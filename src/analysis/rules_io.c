@@ -378,6 +378,54 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 		sev = smax(sev, sirq_sev);
 	}
 
+	/* 5b. receive/transmit softirqs per vCPU (/proc/softirqs) and where RPS/XPS send each queue */
+	int scpu[IO_MAX_CPUS];
+	double srate[IO_MAX_CPUS], rx_total = 0, rx_top = 0;
+	int rx_top_cpu = -1;
+	size_t ns = io_softirq_rates(io, "NET_RX", scpu, srate, ARRAY_SIZE(scpu));
+	for (size_t i = 0; i < ns; i++) {
+		finding_ev_cpu(f, "net_rx_softirqs_per_s", srate[i], -1, "/s", scpu[i]);
+		rx_total += srate[i];
+		if (srate[i] > rx_top) {
+			rx_top = srate[i];
+			rx_top_cpu = scpu[i];
+		}
+	}
+	ns = io_softirq_rates(io, "NET_TX", scpu, srate, ARRAY_SIZE(scpu));
+	for (size_t i = 0; i < ns; i++)
+		finding_ev_cpu(f, "net_tx_softirqs_per_s", srate[i], -1, "/s", scpu[i]);
+	/* RPS off everywhere: on every receiving interface (not lo) no rx queue has rps_cpus set */
+	bool rps_off = true, any_rx_iface = false;
+	char rps_dev[32] = "";
+	for (size_t i = 0; i < io->nifs; i++) {
+		const struct iface_acc *x = &io->ifs[i];
+		if (strcmp(x->name, "lo") == 0)
+			continue;
+		for (int q = 0; q < x->nrx && q < IO_MAX_QMASKS; q++) {
+			char subj[96];
+			snprintf(subj, sizeof(subj), "%s rx-%d rps_cpus=%s", x->name, q,
+				 x->rps_list[q][0] ? x->rps_list[q] : "unreadable");
+			ev_subj(f, "rps_cpus", x->rps_n[q] > 0 ? x->rps_n[q] : 0, -1, "cpus", subj);
+		}
+		for (int q = 0; q < x->ntx && q < IO_MAX_QMASKS; q++) {
+			char subj[96];
+			snprintf(subj, sizeof(subj), "%s tx-%d xps_cpus=%s", x->name, q,
+				 x->xps_list[q][0] ? x->xps_list[q] : "unreadable");
+			ev_subj(f, "xps_cpus", x->xps_n[q] > 0 ? x->xps_n[q] : 0, -1, "cpus", subj);
+		}
+		if (x->nrx > 0 && x->d[ND_RX_PACKETS] > 0) {
+			any_rx_iface = true;
+			if (x->rps_cpus_set > 0)
+				rps_off = false;
+			else if (!rps_dev[0] || x->virtio)
+				snprintf(rps_dev, sizeof(rps_dev), "%s", x->name);
+		}
+	}
+	double rx_share = rx_total > 0 ? 100.0 * rx_top / rx_total : 0;
+	/* all receive work on one vCPU, RPS off, and there is another vCPU to share it */
+	bool rx_one_vcpu = rx_top_cpu >= 0 && rx_total >= 1000 && rx_share >= 90 && vcpus_of(an) > 1 &&
+			   any_rx_iface && rps_off;
+
 	/* 6. queue count vs vCPUs */
 	unsigned vcpus = vcpus_of(an);
 	char fewq[160] = "";
@@ -508,6 +556,12 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 		       sirq_sev == SEV_CRIT ? "Another vCPU was mostly idle: the work is stuck on one queue's vCPU, "
 					      "which is a saturated queue."
 					    : "");
+	bool rx_saturated = sirq_sev >= SEV_WARN || (w.rate > 0 && w.kind == QK_SOFTNET) ||
+			    ge(squeeze_worst, T_SOFTNET_SQUEEZE, false);
+	if (rx_one_vcpu && rx_saturated)
+		sb_add(&ex, "%.0f %% of the receive softirqs (NET_RX, %.0f/s) ran on vCPU %d and RPS is off on %s's "
+			    "receive queues: one vCPU does all the receive work while the others cannot help.",
+		       rx_share, rx_total, rx_top_cpu, rps_dev);
 	if (fewq[0])
 		sb_add(&ex, "%s: each queue's interrupts and softirq work land on one vCPU.", fewq);
 	if (shared_vec)
@@ -525,6 +579,15 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 			    "children.");
 	finding_explain(f, "%s", ex.s);
 	free(ex.s);
+	if (rx_one_vcpu && rx_saturated) {
+		unsigned nv = vcpus_of(an);
+		char mask[24] = "MASK";
+		if (nv < 64)
+			snprintf(mask, sizeof(mask), "%llx", (1ull << nv) - 1);
+		finding_next(f, "enable RPS or more queues: echo %s > /sys/class/net/%s/queues/rx-N/rps_cpus (the "
+				"vCPUs to share the receive work, a hex mask), or ethtool -L %s combined N",
+			     mask, rps_dev, rps_dev);
+	}
 	if (fewq[0] && sev >= SEV_WARN)
 		finding_next(f, "more queues: ethtool -L DEV combined N (N = vCPUs), and queues=N on the host's "
 				"virtio-net device");

@@ -98,6 +98,45 @@ def test_qdisc_that_dropped_is_named(hq, veth_pair):
     print("\n" + json.dumps({k: f[k] for k in ("severity", "title")}, indent=1))
 
 
+def test_softirq_and_rps_evidence(hq, veth_pair):
+    """NET_RX/NET_TX softirqs per CPU and each queue's RPS/XPS CPUs are in the evidence; an rps_cpus
+    set inside the namespace is reported as the CPU list, an unset one as "none"; and the network
+    sources have a capability line."""
+    ns, dev = veth_pair["ns"], veth_pair["dev"]
+    r = sh("ip", "netns", "exec", ns, "sh", "-c", f"ls /sys/class/net/{dev}/queues")
+    rx = sorted(q for q in r.stdout.split() if q.startswith("rx-"))
+    assert rx, r.stdout
+    # RPS on rx-0 to CPU 0 only; any other rx queue stays unset
+    sh("ip", "netns", "exec", ns, "sh", "-c", f"echo 1 > /sys/class/net/{dev}/queues/rx-0/rps_cpus")
+    flood = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable, "-c", FLOOD, veth_pair["dst"], "6"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        time.sleep(0.3)
+        res = run(["ip", "netns", "exec", ns, hq, "diagnose", "--json", "-d", "3", "--no-stalls"], timeout=60)
+    finally:
+        kill_tree(flood)
+    assert_no_crash(res)
+    doc = res.json()
+    f = finding(doc, "virtqueue-saturation")
+    evs = f["evidence"]
+    rps = {e["subject"]: e["value"] for e in evs if e["metric"] == "rps_cpus"}
+    assert rps.get(f"{dev} rx-0 rps_cpus=0") == 1, rps
+    for q in rx[1:]:
+        assert rps.get(f"{dev} {q} rps_cpus=none") == 0, rps
+    xps = [e["subject"] for e in evs if e["metric"] == "xps_cpus"]
+    assert any(s.startswith(f"{dev} tx-0 xps_cpus=") for s in xps), xps
+    ncpu = os.cpu_count()
+    netrx = [e for e in evs if e["metric"] == "net_rx_softirqs_per_s"]
+    nettx = [e for e in evs if e["metric"] == "net_tx_softirqs_per_s"]
+    assert netrx and nettx, [e["metric"] for e in evs]
+    assert {e["cpu"] for e in netrx} <= set(range(ncpu)) and all(e["value"] >= 0 for e in netrx)
+    assert sum(e["value"] for e in netrx) > 0, netrx  # the peer's replies and the flood's own softirqs
+    cap = doc["capabilities"].get("network")
+    assert cap, doc["capabilities"].keys()
+    for part in ("ethtool ioctl", "netlink qdisc dump ok", "netdev qstats-get"):
+        assert part in cap["detail"], cap
+
+
 def test_capture_in_netns_replays(hq, veth_pair, tmp_path):
     """The qdisc, ethtool and qstats JSON go into the bundle and replay to the same finding."""
     ns = veth_pair["ns"]

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
  * Every IO/network parser on the same bytes (diskstats, net/dev, softnet,
- * snmp pairs, per-CPU tables, cpu masks, ethtool/qdisc/qstats JSON as read
+ * snmp pairs, per-CPU tables, cpu masks and their CPU lists, ethtool/qdisc/qstats JSON as read
  * back, biolat histograms), then two samples made of the input split at its
  * first form feed through the whole IO analysis and its two rules.
  */
@@ -58,7 +58,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	uint64_t m[16];
 	int first;
-	cpumask_hex_parse(buf, size, m, &first);
+	if (cpumask_hex_parse(buf, size, m, &first) >= 0) {
+		char list[40];
+		cpumask_list_format(m, list, sizeof(list));
+		if (strnlen(list, sizeof(list)) >= sizeof(list) || !list[0])
+			abort();
+	}
 	struct qdisc_rec *q;
 	size_t n;
 	char err[64];
@@ -78,6 +83,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sample statics, s[2];
 	sample_init(&statics);
 	sample_add(&statics, ".hiddenq/devices.json", buf, cut);
+	/* an interface's RPS/XPS masks, from the same bytes */
+	sample_add(&statics, "sys/class/net/eth0/queues/rx-0/rps_cpus", buf, cut);
+	sample_add(&statics, "sys/class/net/eth0/queues/tx-0/xps_cpus", buf + cut, size - cut);
 	struct analysis an;
 	analysis_init(&an, &statics, "fuzz");
 	for (int i = 0; i < 2; i++) {
@@ -92,6 +100,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sample_done(&s[i]);
 	}
 	analysis_finish(&an);
+	int cpus[64];
+	double per_s[64];
+	size_t nr = io_softirq_rates(&an.io, "NET_RX", cpus, per_s, 64);
+	for (size_t i = 0; i < nr; i++)
+		if (!(per_s[i] >= 0))
+			abort();
+	struct capabilities caps;
+	capabilities_build(&an, &caps);
+	capabilities_done(&caps);
 	struct findings fs = { 0 };
 	rules_evaluate(&an, &fs);
 	findings_done(&fs);

@@ -656,6 +656,129 @@ static void test_rules_io_latency(void **st)
 	sample_done(&statics);
 }
 
+static void test_cpumask_list(void **st)
+{
+	(void)st;
+	uint64_t m[16] = { 0 };
+	char b[40];
+	cpumask_list_format(m, b, sizeof(b));
+	assert_string_equal(b, "none");
+	m[0] = 0xb;	/* 0,1,3 */
+	cpumask_list_format(m, b, sizeof(b));
+	assert_string_equal(b, "0-1,3");
+	m[0] = 1ull << 63;
+	m[1] = 3;	/* 63-65 across a word */
+	m[15] = 1ull << 63;	/* 1023 */
+	cpumask_list_format(m, b, sizeof(b));
+	assert_string_equal(b, "63-65,1023");
+	for (int i = 0; i < 16; i++)
+		m[i] = 0x5555555555555555ull;	/* 512 single CPUs: truncated */
+	cpumask_list_format(m, b, sizeof(b));
+	assert_true(strlen(b) < sizeof(b));
+	assert_non_null(strstr(b, "..."));
+	assert_true(strncmp(b, "0,2,4,", 6) == 0);
+	/* through the hex parser, as sysfs writes it */
+	const char *hex = "00000000,00000005\n";
+	int first;
+	assert_int_equal(cpumask_hex_parse(hex, strlen(hex), m, &first), 2);
+	cpumask_list_format(m, b, sizeof(b));
+	assert_string_equal(b, "0,2");
+}
+
+/* NET_RX on one vCPU that is saturated in softirq, RPS off: the text says so and says what to do */
+static void test_rules_softirq_rps(void **st)
+{
+	(void)st;
+	for (int with_rps = 0; with_rps < 2; with_rps++) {
+		struct sample statics;
+		sample_init(&statics);
+		const char *dj = "{\"net\":{\"eth0\":{\"driver\":\"virtio_net\",\"device\":\"virtio2\",\"virtio\":true}},"
+				 "\"virtio\":{\"virtio2\":\"virtio_net\"}}";
+		sample_add(&statics, ".hiddenq/devices.json", dj, strlen(dj));
+		const char *rps = with_rps ? "2\n" : "0\n";
+		sample_add(&statics, "sys/class/net/eth0/queues/rx-0/rps_cpus", rps, strlen(rps));
+		sample_add(&statics, "sys/class/net/eth0/queues/tx-0/xps_cpus", "3\n", 2);
+		sample_add(&statics, "sys/class/net/eth0/queues/tx-0/tx_maxrate", "0\n", 2);
+		struct analysis an;
+		analysis_init(&an, &statics, "synthetic");
+		for (unsigned k = 0; k <= 5; k++) {
+			struct sample s;
+			sample_init(&s);
+			s.index = k;
+			s.slow = true;
+			s.mono_ns = 1000000000ull * (k + 1);
+			add_stat(&s, k);
+			char *si = xasprintf("                    CPU0       CPU1\n          HI:          0          0\n"
+					     "      NET_TX:   %u   %u\n      NET_RX:   %u   %u\n", 10 * k, 5 * k, 20000 * k,
+					     10 * k);
+			sample_add(&s, "proc/softirqs", si, strlen(si));
+			free(si);
+			char *nd = xasprintf("Inter-| x\n face | y\n  eth0: 0 %u 0 0 0 0 0 0 0 %u 0 0 0 0 0 0\n",
+					     90000 * k, 100 * k);
+			sample_add(&s, "proc/net/dev", nd, strlen(nd));
+			free(nd);
+			const char *eth = "{\"eth0\":{\"driver\":\"virtio_net\",\"stats\":{\"rx0_drops\":0}},"
+					  "\"veth1\":{\"stats_error\":\"Operation not supported\"}}";
+			sample_add(&s, ".hiddenq/ethtool.json", eth, strlen(eth));
+			const char *qd = "[]";
+			sample_add(&s, ".hiddenq/qdisc.json", qd, strlen(qd));
+			const char *qs = "{\"error\":\"no 'netdev' generic netlink family (kernel before 6.5): No such file "
+					 "or directory\"}";
+			sample_add(&s, ".hiddenq/qstats.json", qs, strlen(qs));
+			analysis_feed(&an, &s);
+			sample_done(&s);
+		}
+		analysis_finish(&an);
+		struct findings fs = { 0 };
+		rules_evaluate(&an, &fs);
+		const struct finding *f = find_rule(&fs, "virtqueue-saturation");
+		assert_non_null(f);
+		assert_true(f->sev >= SEV_WARN);
+		bool rx0 = false, rx1 = false, tx0 = false, rpsev = false, xpsev = false;
+		for (size_t i = 0; i < f->nev; i++) {
+			const struct evidence *e = &f->ev[i];
+			if (!strcmp(e->metric, "net_rx_softirqs_per_s") && e->cpu == 0)
+				rx0 = fabs(e->value - 20000) < 1;
+			if (!strcmp(e->metric, "net_rx_softirqs_per_s") && e->cpu == 1)
+				rx1 = fabs(e->value - 10) < 1e-6;
+			if (!strcmp(e->metric, "net_tx_softirqs_per_s") && e->cpu == 0)
+				tx0 = fabs(e->value - 10) < 1e-6;
+			if (!strcmp(e->metric, "rps_cpus") && e->subject)
+				rpsev = with_rps ? !strcmp(e->subject, "eth0 rx-0 rps_cpus=1") && e->value == 1
+						 : !strcmp(e->subject, "eth0 rx-0 rps_cpus=none") && e->value == 0;
+			if (!strcmp(e->metric, "xps_cpus") && e->subject)
+				xpsev = !strcmp(e->subject, "eth0 tx-0 xps_cpus=0-1") && e->value == 2;
+		}
+		assert_true(rx0 && rx1 && tx0 && rpsev && xpsev);
+		bool next_rps = false;
+		for (size_t i = 0; i < f->nnext; i++)
+			if (strstr(f->next[i], "enable RPS") && strstr(f->next[i], "echo 3 > /sys/class/net/eth0/queues/"))
+				next_rps = true;
+		if (with_rps) {
+			assert_null(strstr(f->explain, "RPS is off"));
+			assert_false(next_rps);
+		} else {
+			assert_non_null(strstr(f->explain, "ran on vCPU 0 and RPS is off on eth0"));
+			assert_true(next_rps);
+		}
+		/* the network sources' capability line: which worked and why not */
+		struct capabilities caps;
+		capabilities_build(&an, &caps);
+		const char *net = NULL;
+		for (size_t i = 0; i < caps.n; i++)
+			if (!strcmp(caps.v[i].name, "network"))
+				net = caps.v[i].detail;
+		assert_non_null(net);
+		assert_non_null(strstr(net, "ethtool ioctl ok (1 interface), not on veth1: Operation not supported"));
+		assert_non_null(strstr(net, "netlink qdisc dump ok"));
+		assert_non_null(strstr(net, "netdev qstats-get failed: no 'netdev' generic netlink family"));
+		capabilities_done(&caps);
+		findings_done(&fs);
+		analysis_done(&an);
+		sample_done(&statics);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -676,6 +799,8 @@ int main(void)
 		cmocka_unit_test(test_source_json),
 		cmocka_unit_test(test_rules_qdisc_drops),
 		cmocka_unit_test(test_rules_io_latency),
+		cmocka_unit_test(test_cpumask_list),
+		cmocka_unit_test(test_rules_softirq_rps),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
