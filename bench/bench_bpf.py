@@ -4,11 +4,19 @@
 Two workloads, each run with no tracing and under each tracer, interleaved
 round by round, medians compared:
 
-  run queue  pinned pipe ping-pong: `taskset -c 0 perf bench sched pipe`
-             (or bench/pingpong.c when perf is missing); every round trip is
-             two wake-ups and two context switches on one CPU.
-             tracers: hiddenq's runqlat (task storage, per-CPU histograms),
-             libbpf-tools' runqlat, bpftrace's runqlat.bt (tracepoints).
+  run queue  pinned pipe ping-pong: `taskset -c 0 bench/pingpong` (or
+             `perf bench sched pipe` with BENCH_BPF_PERF=1); every round
+             trip is two wake-ups and two context switches on one CPU.
+             Reported as wall-clock and CPU time per round trip (median and
+             minimum over the rounds): on a machine busy with other work the
+             wall-clock figure also counts the other work on CPU 0; the CPU
+             time (getrusage of both ends) and the minimum (the quietest
+             round) do not, so the verdict is on those.
+             tracers: the floor (hiddenq's three tp_btf programs attached but
+             returning at once: what attaching to the sched tracepoints
+             costs at all), hiddenq's runqlat without and with its
+             per-cgroup histograms (diagnose loads it with), libbpf-tools'
+             runqlat, bpftrace's runqlat.bt (tracepoints).
   block IO   QD=1 O_DIRECT 4 KiB reads (bench/qd1read.c) of a file on the
              disk holding the build directory.
              tracers: hiddenq's biolat, libbpf-tools' biolatency,
@@ -18,7 +26,8 @@ Target: hiddenq's overhead (ratio - 1) at most libbpf-tools' and the ratio at
 most 1.10.  Every tracer is started in its own session, bounded by a timeout,
 and stopped by PID (SIGINT, then SIGKILL).
 
-usage: bench_bpf.py BUILD_DIR   (root; BENCH_BPF_ROUNDS, default 5)
+usage: bench_bpf.py BUILD_DIR   (root; BENCH_BPF_ROUNDS, default 5; BENCH_BPF_BLOCK=0 skips
+       the block IO half; BENCH_BPF_BEFORE=PATH/bpf_hold adds another build's runqlat as a row)
 """
 import os
 import re
@@ -32,7 +41,7 @@ import time
 
 B = sys.argv[1] if len(sys.argv) > 1 else "build"
 ROUNDS = int(os.environ.get("BENCH_BPF_ROUNDS", "5"))
-PIPE_LOOPS = int(os.environ.get("BENCH_BPF_PIPE_LOOPS", "200000"))
+PIPE_LOOPS = int(os.environ.get("BENCH_BPF_PIPE_LOOPS", "100000"))
 READS = int(os.environ.get("BENCH_BPF_READS", "10000"))
 
 
@@ -104,10 +113,20 @@ def run_value(cmd, parse, timeout=300):
     return parse(r.stdout.decode())
 
 
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
+
+
 def bench(title, workload, parse, tracers):
+    """parse returns a float, or a (wall, cpu) pair; the figures are medians and minima of each."""
     results = {name: [] for name, _, _ in tracers}
     skipped = {}
     run_value(workload, parse)  # warm-up: page cache, CPU frequency, first-touch
+    load0 = loadavg()
     for _ in range(ROUNDS):
         for name, cmd, ready in tracers:
             if name in skipped:
@@ -124,18 +143,30 @@ def bench(title, workload, parse, tracers):
                 if p:
                     stop(p)
     print(f"\n{title}")
-    print(f"  workload: {' '.join(workload)}; median of {ROUNDS} interleaved rounds")
-    base = statistics.median(results["none"])
-    print(f"  {'tracer':<40} {'us/op':>9} {'ratio':>7} {'overhead':>9}")
-    med = {}
+    print(f"  workload: {' '.join(workload)}; {ROUNDS} interleaved rounds")
+    print(f"  load average (1, 5, 15 min): {load0} before, {loadavg()} after")
+    pairs = isinstance(results["none"][0], tuple)
+    cols = [("wall med", 0, statistics.median), ("wall min", 0, min)]
+    if pairs:
+        cols += [("cpu med", 1, statistics.median), ("cpu min", 1, min)]
+
+    def fig(name, col, agg):
+        v = [r[col] if pairs else r for r in results[name]]
+        return agg(v)
+    print(f"  {'tracer (us/op, ratio to none)':<40}" + "".join(f" {c[0]:>16}" for c in cols))
+    figs = {}
     for name, _, _ in tracers:
         if name in skipped:
-            print(f"  {name:<40} {'-':>9} {'-':>7} {'-':>9}  (not run: {skipped[name]})")
+            print(f"  {name:<40} (not run: {skipped[name]})")
             continue
-        m = statistics.median(results[name])
-        med[name] = m
-        print(f"  {name:<40} {m:9.3f} {m / base:7.3f} {100 * (m / base - 1):8.1f}%")
-    return base, med
+        figs[name] = [fig(name, c[1], c[2]) for c in cols]
+        base = figs["none"]
+        print(f"  {name:<40}" + "".join(f" {v:8.3f} {v / b:6.3f}x" for v, b in zip(figs[name], base)))
+    # the verdict's figure: CPU time (median) when the workload reports it, else the wall-clock minimum
+    k = 2 if pairs else 1
+    med = {n: f[k] for n, f in figs.items()}
+    print(f"  verdict on: {cols[k][0]}")
+    return med["none"], med
 
 
 def verdict(base, med, ours, theirs):
@@ -176,26 +207,38 @@ def benches(hold, secs):
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
 
     # ---- run queue ----
-    if shutil.which("perf") and subprocess.run(["perf", "bench", "sched", "pipe", "-l", "10"],
-                                               capture_output=True).returncode == 0:
+    if os.environ.get("BENCH_BPF_PERF") == "1" and shutil.which("perf") and \
+            subprocess.run(["perf", "bench", "sched", "pipe", "-l", "10"], capture_output=True).returncode == 0:
         workload = pin + ["perf", "bench", "sched", "pipe", "-l", str(PIPE_LOOPS)]
 
         def parse(out):
             return float(re.search(r"([0-9.]+)\s+usecs/op", out).group(1))
     else:
         workload = pin + [os.path.join(B, "bench", "pingpong"), str(PIPE_LOOPS)]
-        parse = float
+
+        def parse(out):
+            wall, cpu = out.split()[:2]
+            return float(wall), float(cpu)
     tr = [("none", None, None),
-          ("hiddenq runqlat (task storage)", [hold, "runqlat", secs], b"ready")]
+          ("floor: empty tp_btf programs", [hold, "runqlat-floor", secs], b"ready"),
+          ("hiddenq runqlat, no per-cgroup", [hold, "runqlat-nocg", secs], b"ready"),
+          ("hiddenq runqlat (as diagnose: +cgroup)", [hold, "runqlat", secs], b"ready")]
+    if os.environ.get("BENCH_BPF_BEFORE"):  # another build's bpf_hold, to compare a change in the same rounds
+        tr.append(("hiddenq runqlat, BENCH_BPF_BEFORE build", [os.environ["BENCH_BPF_BEFORE"], "runqlat", secs], b"ready"))
     if shutil.which("runqlat") or os.path.exists("/usr/sbin/runqlat"):
         tr.append(("libbpf-tools runqlat", LINEBUF + ["/usr/sbin/runqlat"], b"Tracing"))
     if shutil.which("bpftrace"):
         bt = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runqlat_tp.bt")
         tr.append(("bpftrace runqlat_tp.bt (tracepoints)", ["bpftrace", bt], b"Attaching"))
     base, med = bench("Run-queue latency tracing, pinned pipe ping-pong", workload, parse, tr)
-    verdict(base, med, "hiddenq runqlat (task storage)", "libbpf-tools runqlat")
+    verdict(base, med, "hiddenq runqlat (as diagnose: +cgroup)", "libbpf-tools runqlat")
+    if "floor: empty tp_btf programs" in med:
+        print(f"  floor: attaching at all costs {100 * (med['floor: empty tp_btf programs'] / base - 1):.1f} %"
+              " (three tp_btf programs that return at once); the rest of each row is the programs' own work")
 
     # ---- block IO ----
+    if os.environ.get("BENCH_BPF_BLOCK", "1") == "0":
+        return 0
     data = os.path.join(B, "bench", "bpf-read-data")
     try:
         with open(data, "wb") as f:

@@ -4,9 +4,13 @@
  * sampler does, drain it once a second into a scratch sample (as the sampler
  * does on slow ticks), until SIGINT/SIGTERM or the deadline.  Prints "ready"
  * once attached, or the reason it could not load (exit 1).
- *   bpf_hold runqlat|biolat SECONDS
+ *   bpf_hold runqlat|runqlat-nocg|runqlat-floor|biolat SECONDS
+ * runqlat: as diagnose loads it (with per-cgroup histograms); runqlat-nocg:
+ * without them; runqlat-floor: the same programs attached but returning at
+ * once (the cost of attaching to the sched tracepoints at all).
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,11 +30,16 @@ static void on_sig(int s)
 
 int main(int argc, char **argv)
 {
-	if (argc != 3 || (strcmp(argv[1], "runqlat") && strcmp(argv[1], "biolat"))) {
-		fprintf(stderr, "usage: bpf_hold runqlat|biolat SECONDS\n");
+	const char *m = argc == 3 ? argv[1] : "";
+	bool rq = !strcmp(m, "runqlat") || !strcmp(m, "runqlat-nocg") || !strcmp(m, "runqlat-floor");
+	if (!rq && strcmp(m, "biolat")) {
+		fprintf(stderr, "usage: bpf_hold runqlat|runqlat-nocg|runqlat-floor|biolat SECONDS\n");
 		return 2;
 	}
-	struct bpfsrc_opts o = { .runqlat = !strcmp(argv[1], "runqlat"), .biolat = !strcmp(argv[1], "biolat") };
+	struct bpfsrc_opts o = { .runqlat = rq,
+				 .biolat = !rq,
+				 .runqlat_no_cgroup = !strcmp(m, "runqlat-nocg"),
+				 .runqlat_floor = !strcmp(m, "runqlat-floor") };
 	char *why;
 	struct bpfsrc *b = bpfsrc_open(&o, &why);
 	if (why) {

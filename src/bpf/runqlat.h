@@ -10,6 +10,9 @@
 /* log2 buckets of microseconds: slot i counts [2^i, 2^(i+1)) us, slot 0 also < 1 us */
 #define HQ_HIST_SLOTS 32
 
+/* per-cgroup histograms: an LRU hash of this many cgroup v2 ids */
+#define RQ_MAX_CGROUPS 512
+
 /* how the task became runnable before it waited */
 enum rq_kind {
 	RQ_WAKEUP = 0,	/* woken (sched_wakeup / sched_wakeup_new) */

@@ -27,6 +27,8 @@ struct bpfsrc_opts {
 	bool runqlat;		/* run-queue latency histograms */
 	bool biolat;		/* block IO queued/below histograms */
 	bool compact;		/* direct compaction durations */
+	bool runqlat_no_cgroup;	/* runqlat without its per-cgroup histograms */
+	bool runqlat_floor;	/* bench only: attach runqlat's programs, count nothing */
 };
 
 struct bpfsrc;

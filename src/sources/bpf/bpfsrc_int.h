@@ -4,6 +4,7 @@
 #define HQ_BPFSRC_INT_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "bpfsrc.h"
@@ -16,7 +17,8 @@ struct compact;
  * Each returns NULL and a malloc'd reason when it cannot load.  Only built
  * with HQ_WITH_BPF; bpfsrc.c does not call them otherwise.
  */
-struct runqlat *runqlat_open(char **why);
+/* cgroup: per-cgroup histograms; floor: attach programs that do nothing (bench) */
+struct runqlat *runqlat_open(char **why, bool cgroup, bool floor);
 json_t *runqlat_read(struct runqlat *r);
 void runqlat_close(struct runqlat *r);
 

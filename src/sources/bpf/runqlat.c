@@ -6,15 +6,22 @@
  * turns the per-CPU histogram array into ".hiddenq/runqlat.json":
  *
  *   {"available":true,"unit":"us","buckets":"log2",
- *    "kinds":{"wakeup":[...],"preempt":[...]},"per_cpu":{"0":[...],...}}
+ *    "kinds":{"wakeup":[...],"preempt":[...]},"per_cpu":{"0":[...],...},
+ *    "per_cgroup":{"<cgroup v2 id>":{"path":"/system.slice/x","hist":[...]},...}}
  *
  * kinds sum over CPUs; per_cpu sums over kinds and lists the CPUs with at
- * least one count.  Counts are cumulative since load.
+ * least one count; per_cgroup (when loaded with it) sums over CPUs and
+ * kinds, keyed by the woken task's cgroup v2 id, with the path found by
+ * walking the cgroup2 mount and matching directory inode numbers (a
+ * cgroup's id is its kernfs node id, which is the inode number).  Counts are
+ * cumulative since load.
  */
 #include "bpfsrc_int.h"
 
 #ifdef HQ_WITH_BPF
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,16 +30,102 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/types.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <unistd.h>
 
 #include "../../core/util.h"
 #include "../../bpf/runqlat.h"
 #include "runqlat.skel.h"
 
+#define CG2_MAGIC 0x63677270u	/* CGROUP2_SUPER_MAGIC */
+#define CG_WALK_MAX_DIRS 8192
+#define CG_WALK_MAX_DEPTH 32
+
+struct cgname {
+	uint64_t id;
+	char *path;
+};
+
 struct runqlat {
 	struct runqlat_bpf *skel;
 	int ncpus;
+	bool cgroup;
 	struct rq_hist *vals;	/* ncpus values of one key */
+	struct cgname *cg;	/* id -> path, from the last walk */
+	size_t ncg, capcg, walked_dirs;
 };
+
+static void cg_add(struct runqlat *r, uint64_t id, const char *path)
+{
+	if (r->ncg == r->capcg) {
+		r->capcg = r->capcg ? 2 * r->capcg : 64;
+		r->cg = xrealloc(r->cg, r->capcg * sizeof(*r->cg));
+	}
+	r->cg[r->ncg].id = id;
+	r->cg[r->ncg].path = xstrdup(path);
+	r->ncg++;
+}
+
+static void cg_walk_dir(struct runqlat *r, int dfd, const char *path, int depth)
+{
+	DIR *d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL && r->walked_dirs < CG_WALK_MAX_DIRS) {
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		struct stat st;
+		if (fstat(fd, &st) != 0) {
+			close(fd);
+			continue;
+		}
+		r->walked_dirs++;
+		char *p = xasprintf("%s/%s", strcmp(path, "/") == 0 ? "" : path, e->d_name);
+		cg_add(r, (uint64_t)st.st_ino, p);
+		if (depth < CG_WALK_MAX_DEPTH)
+			cg_walk_dir(r, fd, p, depth + 1);	/* takes fd */
+		else
+			close(fd);
+		free(p);
+	}
+	closedir(d);
+}
+
+/* Rebuild the id -> path table from the cgroup2 mount (/sys/fs/cgroup, or /sys/fs/cgroup/unified when hybrid). */
+static void cg_walk(struct runqlat *r)
+{
+	for (size_t i = 0; i < r->ncg; i++)
+		free(r->cg[i].path);
+	r->ncg = 0;
+	r->walked_dirs = 0;
+	static const char *const roots[] = { "/sys/fs/cgroup", "/sys/fs/cgroup/unified" };
+	for (size_t i = 0; i < ARRAY_SIZE(roots); i++) {
+		struct statfs sf;
+		struct stat st;
+		if (statfs(roots[i], &sf) != 0 || (uint32_t)sf.f_type != CG2_MAGIC || stat(roots[i], &st) != 0)
+			continue;
+		cg_add(r, (uint64_t)st.st_ino, "/");
+		int fd = open(roots[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd >= 0)
+			cg_walk_dir(r, fd, "/", 1);
+		return;
+	}
+}
+
+static const char *cg_path(const struct runqlat *r, uint64_t id)
+{
+	for (size_t i = 0; i < r->ncg; i++)
+		if (r->cg[i].id == id)
+			return r->cg[i].path;
+	return NULL;
+}
 
 /* NULL when every tracepoint is described by the kernel's BTF, else the reason. */
 static char *missing_tracepoints(void)
@@ -52,7 +145,7 @@ static char *missing_tracepoints(void)
 	return why;
 }
 
-struct runqlat *runqlat_open(char **why)
+struct runqlat *runqlat_open(char **why, bool cgroup, bool floor)
 {
 	*why = missing_tracepoints();
 	if (*why)
@@ -67,7 +160,10 @@ struct runqlat *runqlat_open(char **why)
 		*why = bpfsrc_reason("failed to open the run-queue eBPF object", errno);
 		return NULL;
 	}
-	skel->rodata->targ_preempt = true;
+	skel->rodata->targ_cgroup = cgroup;
+	skel->rodata->targ_floor = floor;
+	if (!cgroup)
+		bpf_map__set_max_entries(skel->maps.cg_hists, 1);
 	int err = runqlat_bpf__load(skel);
 	if (err) {
 		*why = bpfsrc_reason("failed to load the run-queue eBPF programs", err);
@@ -86,7 +182,42 @@ struct runqlat *runqlat_open(char **why)
 	if (r->ncpus < 1)
 		r->ncpus = 1;
 	r->vals = xcalloc((size_t)r->ncpus, sizeof(*r->vals));
+	r->cgroup = cgroup && !floor;
 	return r;
+}
+
+/* {"<id>": {"path": "...", "hist": [...]}}: each cgroup's histogram summed over CPUs and kinds */
+static json_t *per_cgroup_json(struct runqlat *r)
+{
+	int fd = bpf_map__fd(r->skel->maps.cg_hists);
+	json_t *jg = json_object();
+	__u64 key, next;
+	bool walked = false;
+	unsigned n = 0;
+	for (int err = bpf_map_get_next_key(fd, NULL, &next); err == 0 && n < RQ_MAX_CGROUPS;
+	     err = bpf_map_get_next_key(fd, &key, &next), n++) {
+		key = next;
+		if (bpf_map_lookup_elem(fd, &key, r->vals) != 0)
+			continue;	/* evicted meanwhile */
+		uint64_t h[HQ_HIST_SLOTS] = { 0 };
+		for (int c = 0; c < r->ncpus; c++)
+			for (int s = 0; s < HQ_HIST_SLOTS; s++)
+				h[s] += r->vals[c].slots[s];
+		const char *path = cg_path(r, key);
+		if (!path && !walked) {	/* a cgroup not seen yet: walk again, at most once a read */
+			cg_walk(r);
+			walked = true;
+			path = cg_path(r, key);
+		}
+		json_t *o = json_object();
+		if (path)
+			json_object_set_new(o, "path", json_string(path));
+		json_object_set_new(o, "hist", bpfsrc_hist_json(h, HQ_HIST_SLOTS));
+		char ks[24];
+		snprintf(ks, sizeof(ks), "%llu", (unsigned long long)key);
+		json_object_set_new(jg, ks, o);
+	}
+	return jg;
 }
 
 json_t *runqlat_read(struct runqlat *r)
@@ -128,6 +259,8 @@ json_t *runqlat_read(struct runqlat *r)
 	}
 	json_object_set_new(j, "per_cpu", jc);
 	free(cpu);
+	if (r->cgroup)
+		json_object_set_new(j, "per_cgroup", per_cgroup_json(r));
 	return j;
 }
 
@@ -136,6 +269,9 @@ void runqlat_close(struct runqlat *r)
 	if (!r)
 		return;
 	runqlat_bpf__destroy(r->skel);
+	for (size_t i = 0; i < r->ncg; i++)
+		free(r->cg[i].path);
+	free(r->cg);
 	free(r->vals);
 	free(r);
 }
