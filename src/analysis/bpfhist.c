@@ -251,6 +251,40 @@ size_t bpfhist_runq_cpus(const struct analysis *an, int *cpus, size_t max)
 	return n;
 }
 
+size_t bpfhist_runq_cgroups(const struct analysis *an, struct bpfhist_cg *out, size_t max)
+{
+	const struct bpfhist_src *s = &an->bpf.runqlat;
+	const json_t *lg = json_object_get(s->last, "per_cgroup"), *fg = json_object_get(s->first, "per_cgroup");
+	size_t n = 0;
+	const char *k;
+	const json_t *v;
+	if (!json_is_object(lg))
+		return 0;
+	json_object_foreach((json_t *)lg, k, v) {
+		if (n >= max)
+			break;
+		char *end;
+		errno = 0;
+		unsigned long long id = strtoull(k, &end, 10);
+		if (!*k || *end || errno || k[0] == '-' || !json_is_object(v))
+			continue;
+		const json_t *fo = json_object_get(fg, k);
+		struct bpfhist_cg *c = &out[n];
+		memset(c, 0, sizeof(*c));
+		if (bpfhist_delta(json_is_object(fo) ? json_object_get(fo, "hist") : NULL, json_object_get(v, "hist"),
+				  c->hist) < 0 || !json_object_get(v, "hist"))
+			continue;
+		c->id = id;
+		const char *p = json_string_value(json_object_get(v, "path"));
+		size_t o = 0;
+		for (; p && *p && o + 1 < sizeof(c->path); p++)
+			c->path[o++] = (*p >= 0x20 && *p < 0x7f) ? *p : '?';
+		c->path[o] = '\0';
+		n++;
+	}
+	return n;
+}
+
 size_t bpfhist_dev_count(const struct analysis *an)
 {
 	return json_object_size(json_object_get(an->bpf.biolat.last, "devices"));

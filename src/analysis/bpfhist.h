@@ -83,6 +83,20 @@ int bpfhist_runq_cpu_delta(const struct analysis *an, int cpu, uint64_t out[BPFH
 /* CPUs listed in the last runqlat document, ascending, up to max; returns how many. */
 size_t bpfhist_runq_cpus(const struct analysis *an, int *cpus, size_t max);
 
+/* One cgroup's run-queue delay over the watch ("per_cgroup" in runqlat.json). */
+struct bpfhist_cg {
+	uint64_t id;			/* cgroup v2 id */
+	char path[192];			/* "/system.slice/x.service", or "" when user space could not resolve it */
+	uint64_t hist[BPFHIST_SLOTS];
+};
+/*
+ * The cgroups of the last runqlat document with their watch histogram (last
+ * minus first, clamped), in document order, up to max; returns how many.
+ * Malformed entries (a key that is not a decimal id, a bad histogram) are
+ * skipped.  Paths are cleaned to printable ASCII.
+ */
+size_t bpfhist_runq_cgroups(const struct analysis *an, struct bpfhist_cg *out, size_t max);
+
 /* Disks in the last biolat document (in its order); names live as long as the analysis. */
 size_t bpfhist_dev_count(const struct analysis *an);
 const char *bpfhist_dev_name(const struct analysis *an, size_t i);

@@ -200,6 +200,47 @@ static void add_top_tasks(const struct cpu_analysis *a, struct finding *f, doubl
 	}
 }
 
+struct cg_p99 {
+	const struct bpfhist_cg *cg;
+	double p99;
+	uint64_t n;
+};
+
+static int cmp_cg_p99(const void *x, const void *y)
+{
+	const struct cg_p99 *a = x, *b = y;
+	return (a->p99 < b->p99) - (a->p99 > b->p99);
+}
+
+/* eBPF per-cgroup run-queue delay: the cgroups whose tasks waited longest (p99), with enough waits to tell */
+static void add_top_cgroups(const struct analysis *an, struct finding *f)
+{
+	enum { MAX_CG = 1024, TOP = 5, MIN_WAITS = 20 };
+	struct bpfhist_cg *cg = xcalloc(MAX_CG, sizeof(*cg));
+	struct cg_p99 *v = xcalloc(MAX_CG, sizeof(*v));
+	size_t n = bpfhist_runq_cgroups(an, cg, MAX_CG), k = 0;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t t = bpfhist_total(cg[i].hist);
+		if (t < MIN_WAITS)
+			continue;
+		v[k].cg = &cg[i];
+		v[k].p99 = bpfhist_percentile(cg[i].hist, 0.99);
+		v[k].n = t;
+		k++;
+	}
+	qsort(v, k, sizeof(*v), cmp_cg_p99);
+	for (size_t i = 0; i < k && i < TOP; i++) {
+		char *subj = v[i].cg->path[0] ? xstrdup(v[i].cg->path)
+					      : xasprintf("cgroup id %llu", (unsigned long long)v[i].cg->id);
+		struct evidence *e = finding_ev(f, "cgroup_runq_latency_p99_us", v[i].p99, -1, "us");
+		e->subject = subj;
+		e = finding_ev(f, "cgroup_runq_waits", (double)v[i].n, -1, "waits");
+		e->subject = xstrdup(subj);
+	}
+	free(v);
+	free(cg);
+}
+
 static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 {
 	const struct cpu_analysis *a = &an->cpu;
@@ -271,6 +312,7 @@ static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 		for (size_t i = 0; i < nc; i++)
 			if (bpfhist_runq_cpu_delta(an, cpus[i], rqh) == 0 && bpfhist_total(rqh) > 0)
 				finding_ev_cpu(f, "runq_latency_p99_us", bpfhist_percentile(rqh, 0.99), -1, "us", cpus[i]);
+		add_top_cgroups(an, f);
 	}
 	double worst_ms = 0;
 	if (tasks)

@@ -93,6 +93,67 @@ def test_runq_histograms_under_pingpong(hq):
     assert per_cpu and all(v >= 0 for v in per_cpu.values()), per_cpu
 
 
+def cgroup2_root():
+    """The cgroup v2 mount: /sys/fs/cgroup (unified) or /sys/fs/cgroup/unified (hybrid); None if neither."""
+    mounts = {}
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            dev, mnt, fstype = line.split()[:3]
+            mounts[mnt] = fstype
+    for m in ("/sys/fs/cgroup", "/sys/fs/cgroup/unified"):
+        if mounts.get(m) == "cgroup2":
+            return Path(m)
+    return None
+
+
+def test_runq_per_cgroup_histogram(hq, tmp_path):
+    """A cgroup this test creates, with a ping-pong in it: runqlat.json's per_cgroup has it, by path,
+    with a non-empty histogram, and guest-cpu-saturation ranks cgroups by run-queue p99."""
+    need_bpf(hq)
+    root = cgroup2_root()
+    if root is None:
+        pytest.skip("no cgroup v2 mount (/sys/fs/cgroup or /sys/fs/cgroup/unified)")
+    name = f"hqtest-rq-{os.getpid()}"
+    cg = root / name
+    cg.mkdir()
+    load = None
+    try:
+        # join the cgroup before the ping-pong forks, so both ends run in it
+        load = subprocess.Popen(["sh", "-c", f'echo $$ > {cg}/cgroup.procs && exec "$0" -c "$1"', sys.executable,
+                                 PINGPONG.format(secs=10)], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL, start_new_session=True)
+        time.sleep(0.5)
+        assert load.poll() is None, "the ping-pong did not start in the cgroup"
+        out = tmp_path / "b"
+        res = run([hq, "capture", "-o", out, "-d", "3", "--no-stalls", "-q"], timeout=60)
+        assert res.returncode == 0, res
+    finally:
+        if load:
+            kill_tree(load)
+    samples = sorted((out / "samples").iterdir())
+    doc = json.loads((samples[-1] / ".hiddenq" / "runqlat.json").read_text())
+    assert doc["available"] is True, doc
+    pc = doc.get("per_cgroup")
+    assert isinstance(pc, dict) and pc, doc
+    ours = [(k, v) for k, v in pc.items() if v.get("path") == "/" + name]
+    assert ours, {k: v.get("path") for k, v in pc.items()}
+    cid, v = ours[0]
+    assert int(cid) == os.stat(cg).st_ino  # the id is the cgroup directory's inode number
+    assert sum(v["hist"]) > 100, v  # thousands of wake-ups in 3 s
+    rep = run([hq, "diagnose", "--json", "--replay", out])
+    g = finding(rep.json(), "guest-cpu-saturation")
+    cge = [e for e in g["evidence"] if e["metric"] == "cgroup_runq_latency_p99_us"]
+    assert cge and all(e.get("subject") for e in cge), g["evidence"]
+    # ranked by p99, highest first
+    assert [e["value"] for e in cge] == sorted((e["value" ] for e in cge), reverse=True)
+    for _ in range(50):
+        try:
+            cg.rmdir()
+            break
+        except OSError:
+            time.sleep(0.1)
+
+
 def whole_disk_of(path):
     st = os.stat(path)
     sysdir = Path(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}").resolve()

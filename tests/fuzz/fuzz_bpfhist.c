@@ -3,7 +3,9 @@
  * The eBPF histogram documents (.hiddenq/runqlat.json, .hiddenq/biolat.json,
  * .hiddenq/compact.json) as a bundle could carry them: the input, split at
  * its first form feed, becomes the first and last sample's copy of each file.  Every helper must
- * refuse or answer, never crash, and percentiles stay within the slots.
+ * refuse or answer, never crash, and percentiles stay within the slots;
+ * per-cgroup entries (runqlat's "per_cgroup") have bounded, printable paths,
+ * and the rules (guest-cpu-saturation ranks cgroups by p99) run on it all.
  */
 #include <math.h>
 #include <stdint.h>
@@ -77,6 +79,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		long long mx, now;
 		bpfhist_dev_inflight(&an, name, &mx, &now);
 	}
+	struct bpfhist_cg cg[8];
+	size_t ncg = bpfhist_runq_cgroups(&an, cg, 8);
+	if (ncg > 8)
+		abort();
+	for (size_t i = 0; i < ncg; i++) {
+		size_t l = strnlen(cg[i].path, sizeof(cg[i].path));
+		if (l >= sizeof(cg[i].path))
+			abort();
+		for (size_t k = 0; k < l; k++)
+			if (cg[i].path[k] < 0x20 || cg[i].path[k] > 0x7e)
+				abort();
+		check_hist(cg[i].hist);
+	}
+	struct findings fs = { 0 };
+	rules_evaluate(&an, &fs);
+	findings_done(&fs);
 	bpfhist_cpuidle_driver(&an);
 	struct bpfhist_compact cd;
 	bpfhist_available(&an, "compact", &why);

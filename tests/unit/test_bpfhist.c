@@ -224,6 +224,94 @@ static void test_runq_first_last(void **state)
 	free(w);
 }
 
+#define RQCG1 "{\"available\":true,\"kinds\":{\"wakeup\":[1]},\"per_cpu\":{}," \
+	      "\"per_cgroup\":{\"1\":{\"path\":\"/\",\"hist\":[1,2]},\"42\":{\"path\":\"/hq.slice/a\",\"hist\":[0,0,0,5]}}}"
+#define RQCG2 "{\"available\":true,\"kinds\":{\"wakeup\":[200]},\"per_cpu\":{}," \
+	      "\"per_cgroup\":{\"1\":{\"path\":\"/\",\"hist\":[1,40]},\"42\":{\"path\":\"/hq.slice/a\",\"hist\":[0,0,0,105,0,0,0,0,0,0,50]}," \
+	      "\"x7\":{\"hist\":[1]},\"-3\":{\"hist\":[1]},\"7\":{\"hist\":[-1]},\"8\":[1,2],\"99\":{\"hist\":[0,0,30]}," \
+	      "\"5\":{\"path\":\"/bad\\u0001name\",\"hist\":[3]}}}"
+
+static void test_runq_per_cgroup(void **state)
+{
+	(void)state;
+	struct watch *w = watch_new();
+	watch_add(w, RQCG1, NULL);
+	watch_add(w, RQCG2, NULL);
+	watch_run(w);
+	struct bpfhist_cg cg[16];
+	size_t n = bpfhist_runq_cgroups(&w->an, cg, 16);
+	/* "x7", "-3", the negative slot and the non-object are skipped */
+	assert_int_equal(n, 4);
+	const struct bpfhist_cg *a = NULL, *root = NULL, *late = NULL, *bad = NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (cg[i].id == 42)
+			a = &cg[i];
+		if (cg[i].id == 1)
+			root = &cg[i];
+		if (cg[i].id == 99)
+			late = &cg[i];
+		if (cg[i].id == 5)
+			bad = &cg[i];
+	}
+	assert_non_null(a);
+	assert_non_null(root);
+	assert_non_null(late);
+	assert_non_null(bad);
+	assert_string_equal(a->path, "/hq.slice/a");
+	assert_true(a->hist[3] == 100 && a->hist[10] == 50 && bpfhist_total(a->hist) == 150);
+	assert_true(root->hist[0] == 0 && root->hist[1] == 38);
+	assert_true(late->hist[2] == 30);	/* a cgroup new in the last document counts from empty */
+	assert_string_equal(late->path, "");	/* no path: not resolved in user space */
+	assert_string_equal(bad->path, "/bad?name");
+	/* max bounds the output */
+	assert_int_equal(bpfhist_runq_cgroups(&w->an, cg, 1), 1);
+	watch_done(w);
+	free(w);
+}
+
+static void test_cgroup_evidence(void **state)
+{
+	(void)state;
+	struct watch *w = watch_new();
+	for (int k = 0; k < 4; k++) {
+		char psi[160];
+		snprintf(psi, sizeof(psi), "some avg10=50.00 avg60=50.00 avg300=50.00 total=%d\n"
+					   "full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n", k * 500000);
+		watch_add(w, k == 0 ? RQCG1 : RQCG2, NULL);
+		sample_add(&w->s[k], "proc/pressure/cpu", psi, strlen(psi));
+	}
+	watch_run(w);
+	struct findings fs = { 0 };
+	rules_evaluate(&w->an, &fs);
+	const struct finding *f = NULL;
+	for (size_t i = 0; i < fs.n; i++)
+		if (!strcmp(fs.v[i].id, "guest-cpu-saturation"))
+			f = &fs.v[i];
+	assert_non_null(f);
+	/* ranked by p99: /hq.slice/a (slot 10), id 99 (slot 2), the root (slot 1); under 20 waits is not listed */
+	int first = -1, second = -1, seen_root = 0;
+	for (size_t i = 0; i < f->nev; i++) {
+		const struct evidence *e = &f->ev[i];
+		if (strcmp(e->metric, "cgroup_runq_latency_p99_us") != 0)
+			continue;
+		if (first < 0)
+			first = (int)i;
+		else if (second < 0)
+			second = (int)i;
+		if (e->subject && !strcmp(e->subject, "/"))
+			seen_root = 1;
+		assert_true(e->subject && strcmp(e->subject, "cgroup id 5") != 0);
+	}
+	assert_true(first >= 0 && second >= 0);
+	assert_string_equal(f->ev[first].subject, "/hq.slice/a");
+	assert_true(f->ev[first].value >= 1024 && f->ev[first].value <= 2048);
+	assert_string_equal(f->ev[second].subject, "cgroup id 99");	/* no path: listed by id */
+	assert_true(seen_root == 1);
+	findings_done(&fs);
+	watch_done(w);
+	free(w);
+}
+
 static void test_biolat_devices(void **state)
 {
 	(void)state;
@@ -346,6 +434,8 @@ int main(void)
 		cmocka_unit_test(test_parse_malformed),
 		cmocka_unit_test(test_delta),
 		cmocka_unit_test(test_runq_first_last),
+		cmocka_unit_test(test_runq_per_cgroup),
+		cmocka_unit_test(test_cgroup_evidence),
 		cmocka_unit_test(test_biolat_devices),
 		cmocka_unit_test(test_unavailable_reason_and_capability),
 		cmocka_unit_test(test_hostile_documents),
