@@ -405,17 +405,19 @@ static void feed_kmsg(struct mem_analysis *m, const struct sample *s)
 			if (m->nhits < ARRAY_SIZE(m->hits)) {
 				h = &m->hits[m->nhits++];
 			} else {
-				/* full: a sign from the watch pushes out the oldest one from
-				 * before it (a ring full of old lockups must not hide new ones) */
+				/* full: the oldest sign from before the watch makes room, for
+				 * a sign from the watch (a ring full of old lockups must not
+				 * hide new ones) and for a newer one from before it (the
+				 * recent past matters more than boot) */
 				unsigned old = m->nhits;
-				for (unsigned j = 0; j < m->nhits && during; j++)
+				for (unsigned j = 0; j < m->nhits; j++)
 					if (!m->hits[j].during) {
 						old = j;
 						break;
 					}
 				m->hits_dropped++;
 				if (old == m->nhits)
-					continue;
+					continue; /* all from the watch: keep the first ones */
 				memmove(&m->hits[old], &m->hits[old + 1], (m->nhits - old - 1) * sizeof(m->hits[0]));
 				h = &m->hits[m->nhits - 1];
 			}

@@ -559,6 +559,15 @@ static void test_kmsg_history_does_not_hide_the_watch(void **state)
 			assert_string_equal(m.hits[i].kind, "soft-lockup");
 		}
 	assert_int_equal(during, 1);
+	/* of the 100 old ones, the most recent are kept: the last one logged
+	 * before the watch (usec 1099) must be there, the first ones not */
+	bool newest_old = false, oldest_old = false;
+	for (unsigned i = 0; i < m.nhits; i++) {
+		newest_old |= !m.hits[i].during && m.hits[i].usec == 1099;
+		oldest_old |= !m.hits[i].during && m.hits[i].usec == 1000;
+	}
+	assert_true(newest_old);
+	assert_false(oldest_old);
 	mem_done(&m);
 }
 
