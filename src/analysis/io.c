@@ -205,7 +205,7 @@ void cpumask_list_format(const uint64_t mask[16], char *buf, size_t n)
 		int e = c;
 		while (e + 1 < 1024 && (mask[(e + 1) / 64] >> ((e + 1) % 64) & 1))
 			e++;
-		char part[24];
+		char part[32];
 		if (e == c)
 			snprintf(part, sizeof(part), "%s%d", any ? "," : "", c);
 		else
