@@ -54,6 +54,10 @@ char *bpfsrc_reason(const char *what, int err)
 	switch (err) {
 	case EPERM:
 	case EACCES:
+		/* as root, EACCES on load is the verifier refusing the program */
+		if (geteuid() == 0)
+			return xasprintf("%s: the kernel's verifier rejected the program (%s; HIDDENQ_DEBUG_BPF=1 "
+					 "prints its log)", what, strerror(err));
 		return xasprintf("%s: permission denied: eBPF needs root or CAP_BPF and CAP_PERFMON (running as uid %u)",
 				 what, (unsigned)geteuid());
 	case ENOENT:
