@@ -32,18 +32,18 @@
 static json_t *experiment(const char *id, const char *name, const char *setup)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "id", pjstr(id));
-	json_object_set_new(o, "name", pjstr(name));
-	json_object_set_new(o, "setup", pjstr(setup));
+	json_object_set_new(o, "id", jstr(id));
+	json_object_set_new(o, "name", jstr(name));
+	json_object_set_new(o, "setup", jstr(setup));
 	return o;
 }
 
 static void verdict(json_t *o, const char *status, const char *measured, const char *teaches, const char *needs)
 {
-	json_object_set_new(o, "status", pjstr(status));
-	json_object_set_new(o, "measured", pjstr(measured));
-	json_object_set_new(o, "teaches", pjstr(teaches));
-	json_object_set_new(o, "needs", needs ? pjstr(needs) : json_null());
+	json_object_set_new(o, "status", jstr(status));
+	json_object_set_new(o, "measured", jstr(measured));
+	json_object_set_new(o, "teaches", jstr(teaches));
+	json_object_set_new(o, "needs", needs ? jstr(needs) : json_null());
 }
 
 /* ---- 1: cross-NUMA ---- */
@@ -195,7 +195,7 @@ static json_t *spike_run(const char *cgdir, bool v2, unsigned limit, unsigned sp
 	json_t *r = json_object();
 	int pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0) {
-		json_object_set_new(r, "error", pjstr(strerror(errno)));
+		json_object_set_new(r, "error", jstr(strerror(errno)));
 		return r;
 	}
 	double mt, ma;
@@ -213,7 +213,7 @@ static json_t *spike_run(const char *cgdir, bool v2, unsigned limit, unsigned sp
 	close(pfd[1]);
 	if (pid < 0) {
 		close(pfd[0]);
-		json_object_set_new(r, "error", pjstr(strerror(errno)));
+		json_object_set_new(r, "error", jstr(strerror(errno)));
 		return r;
 	}
 	probe_track_pid(pid);
@@ -272,7 +272,7 @@ static json_t *spike_run(const char *cgdir, bool v2, unsigned limit, unsigned sp
 		json_object_set_new(r, "limit_mib", json_integer(limit));
 	json_object_set_new(r, "spike_mib", json_integer(spike));
 	if (cgdir)
-		json_object_set_new(r, "cgroup", pjstr(v2 ? "v2" : "v1"));
+		json_object_set_new(r, "cgroup", jstr(v2 ? "v2" : "v1"));
 	json_object_set_new(r, "mem_total_mib", pjnum(mt));
 	json_object_set_new(r, "mem_available_mib", pjnum(ma));
 	json_object_set_new(r, "swap", json_boolean(have_swap()));
@@ -289,7 +289,7 @@ static json_t *spike_run(const char *cgdir, bool v2, unsigned limit, unsigned sp
 			      : WIFEXITED(status) && WEXITSTATUS(status) == 0	    ? "completed"
 			      : WIFEXITED(status) && WEXITSTATUS(status) == 2	    ? "refused (mmap failed)"
 										    : "failed";
-	json_object_set_new(r, "outcome", pjstr(outcome));
+	json_object_set_new(r, "outcome", jstr(outcome));
 	json_object_set_new(r, "steps", steps);
 	return r;
 }
@@ -509,12 +509,12 @@ static json_t *ex_io(bool quick, const struct probe_env *e, json_t *vm, json_t *
 	json_object_set_new(c, "difference_p50_us", pjnum(gp50 - hp50));
 	json_object_set_new(c, "difference_p99_us", pjnum(gp99 - hp99));
 	json_object_set_new(c, "guest_idle_gap_effect_us", pjnum(pjget(guest, "idle_gap_effect_us")));
-	json_object_set_new(c, "accel", pjstr(accel));
-	json_object_set_new(c, "label", pjstr(label));
+	json_object_set_new(c, "accel", jstr(accel));
+	json_object_set_new(c, "label", jstr(label));
 	json_object_set_new(r, "comparison", c);
 	json_t *vmi = json_object();
 	json_object_set_new(vmi, "qemu", json_incref(json_object_get(vm, "qemu")));
-	json_object_set_new(vmi, "accel", pjstr(accel));
+	json_object_set_new(vmi, "accel", jstr(accel));
 	json_object_set_new(vmi, "disk", json_incref(disk));
 	json_object_set_new(vmi, "guest_target", json_incref(json_object_get(guest, "target")));
 	json_object_set_new(r, "vm", vmi);
@@ -819,11 +819,11 @@ out:
 static json_t *vm_summary(const struct vmhalf *v)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "driver", v->driver[0] ? pjstr(v->driver) : json_null());
+	json_object_set_new(o, "driver", v->driver[0] ? jstr(v->driver) : json_null());
 	json_object_set_new(o, "ok", json_boolean(v->doc && !v->why[0]));
 	json_object_set_new(o, "elapsed_s", pjnum(v->elapsed_s));
 	if (v->why[0])
-		json_object_set_new(o, "error", pjstr(v->why));
+		json_object_set_new(o, "error", jstr(v->why));
 	static const char *const keys[] = { "qemu", "accel", "guest_kernel", "boot_s", "elapsed_s", "tcg_limits" };
 	for (size_t i = 0; v->doc && i < ARRAY_SIZE(keys); i++) {
 		json_t *x = json_object_get(v->doc, keys[i]);

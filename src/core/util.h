@@ -51,6 +51,13 @@ uint64_t real_ns(void);
  */
 int parse_duration_ns(const char *s, uint64_t *out_ns);
 
+/* True for a non-empty string of decimal digits only (a PID directory name). */
+bool str_is_digits(const char *s);
+
+/* Read a small file below an open directory into buf (NUL-terminated, at
+ * most cap - 1 bytes, one read()).  Returns the byte count or -1. */
+long read_small_at(int dirfd, const char *rel, char *buf, size_t cap);
+
 /* Parse a non-negative decimal integer that must fit `max`; -EINVAL if not. */
 int parse_uint(const char *s, uint64_t max, uint64_t *out);
 

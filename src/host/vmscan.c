@@ -196,29 +196,6 @@ int vmscan_add_qmp(struct vmscan *vs, const char *spec)
 	return 0;
 }
 
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return false;
-	return true;
-}
-
-static ssize_t read_small(int dirfd, const char *rel, char *buf, size_t cap)
-{
-	int fd = openat(dirfd, rel, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, cap - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return n;
-}
-
 static void chomp(char *s)
 {
 	size_t l = strlen(s);
@@ -319,7 +296,7 @@ int vmscan_backing(const struct fsroot *root, int pid, const char *file, struct 
 		/* a loop device: on to its backing file's device */
 		char back[256];
 		snprintf(rel, sizeof(rel), "sys/block/%s/loop/backing_file", parent);
-		if (read_small(root->dirfd, rel, back, sizeof(back)) <= 0 || back[0] != '/') {
+		if (read_small_at(root->dirfd, rel, back, sizeof(back)) <= 0 || back[0] != '/') {
 			str_copy(b->disk, sizeof(b->disk), parent);
 			return 0;
 		}
@@ -369,7 +346,7 @@ int vmscan_kvm_dir(const struct fsroot *root, int pid, char *dir, size_t n, char
 	struct dirent *de;
 	int r = -ENOENT;
 	while ((de = readdir(d))) {
-		if (strncmp(de->d_name, pfx, (size_t)pl) != 0 || !all_digits(de->d_name + pl))
+		if (strncmp(de->d_name, pfx, (size_t)pl) != 0 || !str_is_digits(de->d_name + pl))
 			continue;
 		str_copy(dir, n, de->d_name);
 		r = 0;
@@ -508,7 +485,7 @@ static void debugfs_vcpus(struct vmscan *vs, struct vm_proc *vm)
 		for (int i = 0; i < 1024; i++) {
 			char rel[320];
 			snprintf(rel, sizeof(rel), "%s/vcpu%d/pid", de->d_name, i);
-			if (read_small(dfd, rel, buf, sizeof(buf)) <= 0)
+			if (read_small_at(dfd, rel, buf, sizeof(buf)) <= 0)
 				break;
 			struct vm_thread *t = thread_find(vm, atoi(buf));
 			if (t) {
@@ -540,7 +517,7 @@ static void scan_fds(struct vmscan *vs, struct vm_proc *vm)
 	unsigned nfd = 0;
 	char link[128], info[1024];
 	while ((de = readdir(d)) && nfd < 8192) {
-		if (!all_digits(de->d_name))
+		if (!str_is_digits(de->d_name))
 			continue;
 		nfd++;
 		ssize_t l = readlinkat(dfd, de->d_name, link, sizeof(link) - 1);
@@ -554,7 +531,7 @@ static void scan_fds(struct vmscan *vs, struct vm_proc *vm)
 		if (strcmp(link, "/dev/net/tun") != 0)
 			continue;
 		snprintf(rel, sizeof(rel), "%d/fdinfo/%.20s", vm->pid, de->d_name);
-		ssize_t n = read_small(vs->procfd, rel, info, sizeof(info));
+		long n = read_small_at(vs->procfd, rel, info, sizeof(info));
 		char ifn[32];
 		if (n <= 0 || tun_fdinfo_iff(info, (size_t)n, ifn, sizeof(ifn)) < 0)
 			continue;
@@ -598,7 +575,7 @@ static void vm_threads(struct vmscan *vs, struct vm_proc *vm, const int *tids, s
 	for (size_t j = 0; j < ntids; j++) {
 		struct vm_thread *t = thread_find(vm, tids[j]);
 		snprintf(rel, sizeof(rel), "%d/task/%d/comm", vm->pid, tids[j]);
-		if (read_small(vs->procfd, rel, comm, sizeof(comm)) <= 0)
+		if (read_small_at(vs->procfd, rel, comm, sizeof(comm)) <= 0)
 			continue;
 		chomp(comm);
 		if (!t) {
@@ -651,11 +628,11 @@ size_t vmscan_discover(struct vmscan *vs)
 	struct dirent *de;
 	char rel[64], comm[64];
 	while ((de = readdir(d))) {
-		if (!all_digits(de->d_name))
+		if (!str_is_digits(de->d_name))
 			continue;
 		int pid = atoi(de->d_name);
 		snprintf(rel, sizeof(rel), "%d/comm", pid);
-		if (read_small(vs->procfd, rel, comm, sizeof(comm)) <= 0)
+		if (read_small_at(vs->procfd, rel, comm, sizeof(comm)) <= 0)
 			continue;
 		chomp(comm);
 		int owner = -1;
@@ -680,7 +657,7 @@ size_t vmscan_discover(struct vmscan *vs)
 		size_t nt = 0;
 		struct dirent *te;
 		while ((te = readdir(td)) && nt < MAX_THREADS_PER_VM) {
-			if (!all_digits(te->d_name))
+			if (!str_is_digits(te->d_name))
 				continue;
 			xgrow((void **)&tids, sizeof(*tids), &tcap, nt);
 			tids[nt++] = atoi(te->d_name);
@@ -699,7 +676,7 @@ size_t vmscan_discover(struct vmscan *vs)
 				looked++;
 				snprintf(rel, sizeof(rel), "%d/task/%d/comm", pid, tids[j]);
 				char tc[64];
-				if (read_small(vs->procfd, rel, tc, sizeof(tc)) <= 0)
+				if (read_small_at(vs->procfd, rel, tc, sizeof(tc)) <= 0)
 					continue;
 				chomp(tc);
 				enum vmm v;
@@ -822,7 +799,7 @@ void vmscan_sample(struct vmscan *vs, struct sample *out)
 					vs->fds_open--;
 				}
 			} else {
-				n = read_small(vs->procfd, t->ss_path + 5, buf, sizeof(buf));
+				n = read_small_at(vs->procfd, t->ss_path + 5, buf, sizeof(buf));
 			}
 			if (n <= 0)
 				continue;

@@ -548,16 +548,16 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 	char why_sd[256] = "", why_uf[256] = "", why[256] = "";
 	json_t *tests = json_object();
 	bool sd_ok = softdirty_selftest(why_sd, sizeof(why_sd)) == 0;
-	json_object_set_new(tests, "soft-dirty", sd_ok ? json_string("ok") : pjstr(why_sd));
+	json_object_set_new(tests, "soft-dirty", sd_ok ? json_string("ok") : jstr(why_sd));
 	bool uf_ok = false;
 	if (!p->pid && !p->qmp) {
 		uf_ok = uffd_selftest(why_uf, sizeof(why_uf)) == 0;
-		json_object_set_new(tests, "userfaultfd-wp", uf_ok ? json_string("ok") : pjstr(why_uf));
+		json_object_set_new(tests, "userfaultfd-wp", uf_ok ? json_string("ok") : jstr(why_uf));
 	}
 	enum method m = p->method;
 	if (m == M_AUTO)
 		m = p->qmp ? M_QMP : p->pid ? M_SOFTDIRTY : uf_ok ? M_UFFD : M_SOFTDIRTY;
-	json_object_set_new(r, "method", pjstr(method_names[m]));
+	json_object_set_new(r, "method", jstr(method_names[m]));
 	struct wcurve w = { 0 };
 	double mem_pages = 0;
 	struct workload wl = { 0 };
@@ -591,13 +591,13 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 		json_decref(ms);
 		mem_pages = isfinite(base) ? base / ps : 0;
 		json_t *tg = json_object();
-		json_object_set_new(tg, "qmp", pjstr(p->qmp));
+		json_object_set_new(tg, "qmp", jstr(p->qmp));
 		json_object_set_new(tg, "memory", json_integer((json_int_t)(mem_pages * ps)));
 		json_t *kvm = qmp_cmd(qfd, "query-kvm", NULL);
 		json_t *kr = json_object_get(kvm, "return");
 		const char *accel = !json_is_object(kr) ? "unknown" : json_is_true(json_object_get(kr, "enabled")) ? "kvm" : "tcg";
 		json_decref(kvm);
-		json_object_set_new(tg, "accel", pjstr(accel));
+		json_object_set_new(tg, "accel", jstr(accel));
 		json_object_set_new(r, "target", tg);
 		json_t *wins = json_array();
 		json_object_set_new(r, "qmp_windows", wins);
@@ -624,14 +624,14 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 		/* what one changed sample is worth, and the integer MB/s QEMU reports */
 		double samples = sp > 0 ? (double)sp * mem_pages * ps / (1024.0 * 1048576.0) : 0;
 		json_t *q = json_object();
-		json_object_set_new(q, "mode", pjstr("page-sampling"));
+		json_object_set_new(q, "mode", jstr("page-sampling"));
 		json_object_set_new(q, "sample_pages_per_GiB", json_integer(sp));
 		json_object_set_new(q, "sampled_pages", pjnum(samples));
 		json_object_set_new(q, "resolution_MiBps", json_integer(1));
 		json_object_set_new(r, "qmp", q);
 		if (w.n && !any)
 			json_object_set_new(r, "note",
-					    pjstr(!strcmp(accel, "tcg")
+					    jstr(!strcmp(accel, "tcg")
 							  ? "0 under TCG page-sampling: none of the sampled pages changed in any "
 							    "window, which means below QEMU's resolution (1 MB/s, and one changed "
 							    "sample in sampled_pages), not a measured zero rate"
@@ -640,7 +640,7 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 							    "sample in sampled_pages), not a measured zero rate"));
 		else if (w.n)
 			json_object_set_new(r, "note",
-					    pjstr("page-sampling estimates from a sample of pages hashed twice (content, not "
+					    jstr("page-sampling estimates from a sample of pages hashed twice (content, not "
 						  "dirty logging, so TCG and KVM alike): a page rewritten with the same "
 						  "content is not counted, and each window is measured separately"));
 		goto predict;
@@ -745,7 +745,7 @@ predict:;
 			double th = precopy_throttle_needed(&w, &in);
 			json_object_set_new(pc, "throttle_needed_pct", th >= 0 ? pjnum(th * 100) : json_null());
 			json_object_set_new(pc, "advice",
-					    pjstr(th >= 0 ? "auto-converge (throttling the guest) would finish it"
+					    jstr(th >= 0 ? "auto-converge (throttling the guest) would finish it"
 							  : "even 99 % throttling does not converge: post-copy, more "
 							    "bandwidth or a longer downtime"));
 		}
@@ -759,7 +759,7 @@ predict:;
 		}
 		json_object_set_new(pc, "round_detail", rd);
 	} else {
-		json_object_set_new(pc, "error", pjstr("no memory size to send (use --mem-size)"));
+		json_object_set_new(pc, "error", jstr("no memory size to send (use --mem-size)"));
 	}
 	json_object_set_new(r, "precopy", pc);
 out:
@@ -775,7 +775,7 @@ out:
 		close(qfd);
 	json_object_set_new(r, "self_tests", tests);
 	if (why[0])
-		json_object_set_new(r, "error", pjstr(why));
+		json_object_set_new(r, "error", jstr(why));
 	return r;
 }
 

@@ -132,7 +132,7 @@ json_t *io_run(const struct io_params *p)
 			snprintf(why, sizeof(why), "%s is neither a regular file nor a block device", p->target);
 			goto out;
 		}
-		json_object_set_new(r, "target", pjstr(p->target));
+		json_object_set_new(r, "target", jstr(p->target));
 		json_object_set_new(r, "block_device", json_boolean(S_ISBLK(st.st_mode)));
 		json_object_set_new(r, "created", json_false());
 	} else {
@@ -188,17 +188,17 @@ json_t *io_run(const struct io_params *p)
 			goto out;
 		}
 		close(wfd);
-		json_object_set_new(r, "target", pjstr(path));
+		json_object_set_new(r, "target", jstr(path));
 		json_object_set_new(r, "block_device", json_false());
 		json_object_set_new(r, "created", json_true());
 	}
-	json_object_set_new(r, "mode", pjstr(p->write ? "write+fsync" : "randread"));
+	json_object_set_new(r, "mode", jstr(p->write ? "write+fsync" : "randread"));
 	json_object_set_new(r, "size", json_integer((json_int_t)size));
 	json_object_set_new(r, "o_direct", json_boolean(direct));
 	json_object_set_new(r, "block_size", json_integer(4096));
 	json_object_set_new(r, "queue_depth", json_integer(1));
 	if (!direct)
-		json_object_set_new(r, "note", pjstr("O_DIRECT refused by this filesystem: requests are served from "
+		json_object_set_new(r, "note", jstr("O_DIRECT refused by this filesystem: requests are served from "
 						     "the page cache, not the device"));
 	uint64_t blocks = size / 4096;
 	if (blocks == 0) {
@@ -220,7 +220,7 @@ json_t *io_run(const struct io_params *p)
 		phase(fd, p, blocks, p->gap_ns, &sp, buf, &err);
 	free(buf);
 	if (err)
-		json_object_set_new(r, "io_error", pjstr(strerror(err)));
+		json_object_set_new(r, "io_error", jstr(strerror(err)));
 	json_object_set_new(r, "back_to_back", hist_json(&b2b));
 	if (!p->no_spaced) {
 		json_object_set_new(r, "gap_us", pjnum((double)p->gap_ns / 1e3));
@@ -247,7 +247,7 @@ out:
 	free(path);
 	free(dir);
 	if (why[0])
-		json_object_set_new(r, "error", pjstr(why));
+		json_object_set_new(r, "error", jstr(why));
 	return r;
 }
 

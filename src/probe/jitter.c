@@ -210,8 +210,8 @@ static json_t *run_phase(const struct jitter_params *p, const int *cpus, int ncp
 	for (int i = 0; i < started; i++)
 		pthread_join(t[i].th, NULL);
 	json_t *o = json_object();
-	json_object_set_new(o, "label", pjstr(label));
-	json_object_set_new(o, "policy", pjstr(policy == SCHED_FIFO ? "SCHED_FIFO" : "SCHED_OTHER"));
+	json_object_set_new(o, "label", jstr(label));
+	json_object_set_new(o, "policy", jstr(policy == SCHED_FIFO ? "SCHED_FIFO" : "SCHED_OTHER"));
 	if (policy == SCHED_FIFO)
 		json_object_set_new(o, "priority", json_integer(p->fifo_prio));
 	json_object_set_new(o, "cpu_dma_latency_held", json_boolean(dmafd >= 0));
@@ -220,7 +220,7 @@ static json_t *run_phase(const struct jitter_params *p, const int *cpus, int ncp
 	json_t *per = json_array();
 	for (int i = 0; i < started; i++) {
 		if (t[i].err) {
-			json_object_set_new(o, "error", pjstr(strerror(t[i].err)));
+			json_object_set_new(o, "error", jstr(strerror(t[i].err)));
 			continue;
 		}
 		json_t *c = json_object();
@@ -230,7 +230,7 @@ static json_t *run_phase(const struct jitter_params *p, const int *cpus, int ncp
 		hist_merge(&all, &t[i].h);
 	}
 	if (err)
-		json_object_set_new(o, "error", pjstr(strerror(err)));
+		json_object_set_new(o, "error", jstr(strerror(err)));
 	json_object_set_new(o, "per_cpu", per);
 	json_object_set_new(o, "latency", hist_json(&all));
 	free(t);
@@ -302,7 +302,7 @@ static json_t *run_gaps(const struct jitter_params *p, const int *cpus, int ncpu
 	for (int i = 0; i < started; i++)
 		pthread_join(t[i].th, NULL);
 	json_t *o = json_object();
-	json_object_set_new(o, "policy", pjstr("SCHED_OTHER"));
+	json_object_set_new(o, "policy", jstr("SCHED_OTHER"));
 	json_object_set_new(o, "threshold_us", pjnum((double)p->gap_ns / 1e3));
 	json_t *per = json_array();
 	struct hist all;
@@ -345,7 +345,7 @@ static json_t *run_gaps(const struct jitter_params *p, const int *cpus, int ncpu
 		if (!cnt[c] && !tot[c])
 			continue;
 		json_t *e = json_object();
-		json_object_set_new(e, "cause", pjstr(stall_cause_names[c]));
+		json_object_set_new(e, "cause", jstr(stall_cause_names[c]));
 		json_object_set_new(e, "gaps", json_integer((json_int_t)cnt[c]));
 		json_object_set_new(e, "time_us", pjnum((double)tot[c] / 1e3));
 		json_array_append_new(by, e);
@@ -358,7 +358,7 @@ static json_t *run_gaps(const struct jitter_params *p, const int *cpus, int ncpu
 		json_object_set_new(e, "cpu", json_integer(r->cpu));
 		json_object_set_new(e, "gap_us", pjnum((double)r->late_ns / 1e3));
 		json_object_set_new(e, "run_delay_us", pjnum((double)r->rundelay_ns / 1e3));
-		json_object_set_new(e, "cause", pjstr(stall_cause_names[r->main]));
+		json_object_set_new(e, "cause", jstr(stall_cause_names[r->main]));
 		json_array_append_new(wa, e);
 	}
 	json_object_set_new(o, "worst", wa);
@@ -380,7 +380,7 @@ json_t *jitter_run(const struct jitter_params *p)
 	json_object_set_new(res, "interval_us", pjnum((double)p->interval_ns / 1e3));
 	json_object_set_new(res, "timer_slack_ns", json_integer((json_int_t)p->slack_ns));
 	if (ncpu == 0) {
-		json_object_set_new(res, "error", pjstr("no CPU to run on (check --cpu)"));
+		json_object_set_new(res, "error", jstr("no CPU to run on (check --cpu)"));
 		return res;
 	}
 	char why[160] = "";
@@ -399,8 +399,8 @@ json_t *jitter_run(const struct jitter_params *p)
 		snprintf(dwhy, sizeof(dwhy), "not asked (--no-dma)");
 	}
 	bool dma = p->dma && !dwhy[0];
-	json_object_set_new(res, "sched_fifo", fifo ? json_true() : pjstr(why));
-	json_object_set_new(res, "cpu_dma_latency", dma ? json_true() : pjstr(dwhy));
+	json_object_set_new(res, "sched_fifo", fifo ? json_true() : jstr(why));
+	json_object_set_new(res, "cpu_dma_latency", dma ? json_true() : jstr(dwhy));
 	unsigned nph = (1u + (fifo ? 1u : 0u)) * (dma ? 2u : 1u) + (p->gaps ? 1u : 0u);
 	struct jitter_params q = *p;
 	q.duration_ns = p->duration_ns / nph;

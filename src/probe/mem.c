@@ -180,9 +180,9 @@ static json_t *curve(const struct mem_params *p, bool huge)
 	size_t len;
 	char *buf = map_aligned(p->max_size, huge, &base, &len);
 	json_t *o = json_object();
-	json_object_set_new(o, "pages", pjstr(huge ? "thp" : "4k"));
+	json_object_set_new(o, "pages", jstr(huge ? "thp" : "4k"));
 	if (!buf) {
-		json_object_set_new(o, "error", pjstr(strerror(errno)));
+		json_object_set_new(o, "error", jstr(strerror(errno)));
 		return o;
 	}
 	long kb = thp_kb(buf);
@@ -231,7 +231,7 @@ static json_t *pair(const struct mem_params *p, int cpu_node, int mem_node)
 	if (!buf && cpu_node < 0)
 		buf = map_aligned(size, false, &base, &len);
 	if (!buf) {
-		json_object_set_new(o, "error", pjstr("cannot allocate on that node"));
+		json_object_set_new(o, "error", jstr("cannot allocate on that node"));
 		return o;
 	}
 	struct hist h;
@@ -334,7 +334,7 @@ json_t *mem_run(const struct mem_params *p, const struct probe_env *e)
 	else
 		note = "remote/local ratios of 1.4-2.5 are normal hardware; the finding is memory placed away from "
 		       "its threads";
-	json_object_set_new(r, "note", pjstr(note));
+	json_object_set_new(r, "note", jstr(note));
 	return r;
 }
 

@@ -222,7 +222,7 @@ static json_t *one_run(const struct net_params *p, unsigned queues, unsigned flo
 	json_object_set_new(o, "rx_pps", pjnum((double)rx / secs));
 	json_object_set_new(o, "dropped_pct", pjnum(tx ? 100.0 * (double)(tx > rx ? tx - rx : 0) / (double)tx : 0));
 	if (err)
-		json_object_set_new(o, "error", pjstr(strerror(err)));
+		json_object_set_new(o, "error", jstr(strerror(err)));
 	/* softirq share per CPU */
 	struct procstat a, b;
 	json_t *si = json_array();
@@ -257,7 +257,7 @@ json_t *net_run(const struct net_params *p)
 	json_t *r = json_object();
 	json_object_set_new(r, "packet_bytes", json_integer(p->pkt));
 	if (geteuid() != 0) {
-		json_object_set_new(r, "error", pjstr("needs root (network namespaces and veth devices)"));
+		json_object_set_new(r, "error", jstr("needs root (network namespaces and veth devices)"));
 		return r;
 	}
 	reap_stale();
@@ -275,13 +275,13 @@ json_t *net_run(const struct net_params *p)
 	}
 	json_object_set_new(r, "runs", runs);
 	if (why[0])
-		json_object_set_new(r, "error", pjstr(why));
+		json_object_set_new(r, "error", jstr(why));
 	json_t *a = json_array_get(runs, 0), *b = json_array_get(runs, 1);
 	if (a && b) {
 		double ra = pjget(a, "rx_pps"), rb = pjget(b, "rx_pps");
 		json_object_set_new(r, "multi_over_single", pjnum(ra > 0 ? rb / ra : NAN));
 	}
-	json_object_set_new(r, "note", pjstr("a veth pair has no ring to overflow: its receive work runs in softirq "
+	json_object_set_new(r, "note", jstr("a veth pair has no ring to overflow: its receive work runs in softirq "
 					     "on the sending CPU, so one flow is capped by one CPU; a virtio-net "
 					     "queue adds the host side (vhost thread, tap) and its drops live there"));
 	return r;

@@ -210,7 +210,7 @@ json_t *oversub_run(const struct oversub_params *p, const struct probe_env *e)
 		json_object_set_new(r, "saturation_tasks_per_cpu", json_null());
 	}
 	json_object_set_new(r, "scope",
-			    pjstr(e->guest ? "guest: this is tasks per vCPU (the guest's run queue); the vCPU:pCPU "
+			    jstr(e->guest ? "guest: this is tasks per vCPU (the guest's run queue); the vCPU:pCPU "
 					     "breaking point needs the host: k test VMs on m CPUs, with the run delay "
 					     "of each vCPU thread read on the host (hiddenq vms)"
 					   : "host or bare metal: tasks per CPU; run it inside k test VMs pinned to m "

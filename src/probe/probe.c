@@ -90,7 +90,7 @@ void probe_env_begin(struct probe_env *e)
 		snprintf(p, sizeof(p), "sys/devices/system/cpu/cpu0/cpuidle/state%d/latency", i);
 		read_word(p, lat, sizeof(lat));
 		json_t *s = json_object();
-		json_object_set_new(s, "name", pjstr(name));
+		json_object_set_new(s, "name", jstr(name));
 		int l = atoi(lat);
 		json_object_set_new(s, "exit_latency_us", json_integer(l));
 		json_array_append_new(e->cstates, s);
@@ -175,16 +175,16 @@ double probe_steal_pct(const char *a, const char *b)
 json_t *probe_env_json(const struct probe_env *e)
 {
 	json_t *o = json_object();
-	json_object_set_new(o, "hypervisor", pjstr(e->hypervisor));
+	json_object_set_new(o, "hypervisor", jstr(e->hypervisor));
 	json_object_set_new(o, "guest", json_boolean(e->guest));
-	json_object_set_new(o, "kernel", pjstr(e->kernel));
+	json_object_set_new(o, "kernel", jstr(e->kernel));
 	json_object_set_new(o, "cpus", json_integer(e->ncpus));
 	json_object_set_new(o, "page_size", json_integer(e->page_size));
-	json_object_set_new(o, "thp", pjstr(e->thp));
-	json_object_set_new(o, "clocksource", pjstr(e->clocksource));
+	json_object_set_new(o, "thp", jstr(e->thp));
+	json_object_set_new(o, "clocksource", jstr(e->clocksource));
 	json_t *ci = json_object();
-	json_object_set_new(ci, "driver", pjstr(e->cpuidle_driver[0] ? e->cpuidle_driver : "none"));
-	json_object_set_new(ci, "governor", pjstr(e->cpuidle_governor));
+	json_object_set_new(ci, "driver", jstr(e->cpuidle_driver[0] ? e->cpuidle_driver : "none"));
+	json_object_set_new(ci, "governor", jstr(e->cpuidle_governor));
 	json_object_set_new(ci, "states", json_incref(e->cstates));
 	json_object_set_new(ci, "max_exit_latency_us", e->cstate_max_exit_us >= 0 ? json_integer(e->cstate_max_exit_us)
 										  : json_null());
@@ -409,22 +409,6 @@ int probe_exec(char *const argv[], char *out_buf, size_t out_len, int timeout_s)
 /* output                                                               */
 /* ------------------------------------------------------------------ */
 
-json_t *pjstr(const char *s)
-{
-	if (!s)
-		return json_null();
-	json_t *j = json_string(s);
-	if (j)
-		return j;
-	char *c = xstrdup(s);
-	for (char *p = c; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	j = json_string(c);
-	free(c);
-	return j ? j : json_null();
-}
-
 json_t *pjnum(double v)
 {
 	if (!isfinite(v))
@@ -449,7 +433,7 @@ int probe_fail(bool json, const char *fmt, ...)
 	if (json) {
 		json_t *j = json_object();
 		json_object_set_new(j, "hiddenq", json_string(HQ_VERSION));
-		json_object_set_new(j, "error", pjstr(msg ? msg : "error"));
+		json_object_set_new(j, "error", jstr(msg ? msg : "error"));
 		char *t = json_dumps(j, JSON_INDENT(2));
 		if (t)
 			printf("%s\n", t);
@@ -466,7 +450,7 @@ void probe_emit(bool json, const char *name, json_t *result, const struct probe_
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "hiddenq", json_string(HQ_VERSION));
-	json_object_set_new(o, "probe", pjstr(name));
+	json_object_set_new(o, "probe", jstr(name));
 	json_object_set_new(o, "interrupted", json_boolean(hq_exiting != 0));
 	json_object_set_new(o, "context", probe_env_json(e));
 	json_object_set_new(o, "result", json_incref(result));

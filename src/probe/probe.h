@@ -14,6 +14,8 @@
 #define HQ_PROBE_H
 
 #include <jansson.h>
+
+#include "../sinks/report.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -62,7 +64,6 @@ int probe_fail(bool json, const char *fmt, ...) __attribute__((format(printf, 2,
 /* Wrap a probe result: {"hiddenq", "probe", "context", "result"...} and print. */
 void probe_emit(bool json, const char *name, json_t *result, const struct probe_env *e,
 		void (*print)(FILE *out, json_t *result));
-json_t *pjstr(const char *s);
 json_t *pjnum(double v);	/* rounded to 3 decimals; null if not finite */
 double pjget(json_t *o, const char *key);	/* number or NAN */
 

@@ -12,16 +12,6 @@
 
 #include "../core/util.h"
 
-static bool is_num(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return false;
-	return true;
-}
-
 static void add_rel(const struct fsroot *root, struct sample *out, const char *rel, size_t max)
 {
 	char *data;
@@ -45,7 +35,7 @@ void memsrc_nodes(const struct fsroot *root, struct sample *out, bool with_topol
 	unsigned n = 0;
 	char rel[320];
 	while ((de = readdir(d)) && n < 1024) {
-		if (strncmp(de->d_name, "node", 4) != 0 || !is_num(de->d_name + 4))
+		if (strncmp(de->d_name, "node", 4) != 0 || !str_is_digits(de->d_name + 4))
 			continue;
 		n++;
 		static const char *const hot[] = { "numastat", "meminfo" };
@@ -83,7 +73,7 @@ uint64_t memsrc_procs(const struct fsroot *root, struct sample *out)
 	struct dirent *de;
 	char rel[320], buf[256];
 	while ((de = readdir(d))) {
-		if (!is_num(de->d_name))
+		if (!str_is_digits(de->d_name))
 			continue;
 		snprintf(rel, sizeof(rel), "%s/statm", de->d_name);
 		int sfd = openat(fd, rel, O_RDONLY | O_CLOEXEC);
@@ -132,7 +122,7 @@ uint64_t memsrc_procs(const struct fsroot *root, struct sample *out)
 		}
 		unsigned nt = 0;
 		while ((de = readdir(td)) && nt < 256) {
-			if (!is_num(de->d_name))
+			if (!str_is_digits(de->d_name))
 				continue;
 			snprintf(rel, sizeof(rel), "proc/%ld/task/%s/stat", pid, de->d_name);
 			add_rel(root, out, rel, 4096);

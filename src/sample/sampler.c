@@ -202,30 +202,7 @@ void sampler_done(struct sampler *sp)
 	fsroot_done(&sp->root);
 }
 
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return false;
-	return true;
-}
-
 /* Read a small file relative to an open directory; returns bytes or -1. */
-static ssize_t read_at(int dirfd, const char *name, char *buf, size_t cap)
-{
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, cap - 1);
-	close(fd);
-	if (n < 0)
-		return -1;
-	buf[n] = '\0';
-	return n;
-}
-
 /* Insert key into the seen-task set; true if it was not there. */
 static bool seen_task(struct sampler *sp, uint64_t key)
 {
@@ -269,7 +246,7 @@ static void walk_tasks(struct sampler *sp, struct sample *out)
 	struct dirent *de;
 	char buf[512], path[300];
 	while ((de = readdir(d)) && ntasks < MAX_TASKS) {
-		if (!all_digits(de->d_name))
+		if (!str_is_digits(de->d_name))
 			continue;
 		snprintf(path, sizeof(path), "%s/task", de->d_name);
 		int tfd = openat(procfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -282,10 +259,10 @@ static void walk_tasks(struct sampler *sp, struct sample *out)
 		}
 		struct dirent *te;
 		while ((te = readdir(td)) && ntasks < MAX_TASKS) {
-			if (!all_digits(te->d_name))
+			if (!str_is_digits(te->d_name))
 				continue;
 			snprintf(path, sizeof(path), "%s/schedstat", te->d_name);
-			ssize_t n = read_at(tfd, path, buf, sizeof(buf));
+			long n = read_small_at(tfd, path, buf, sizeof(buf));
 			if (n <= 0)
 				continue;
 			char rel[600];
@@ -298,7 +275,7 @@ static void walk_tasks(struct sampler *sp, struct sample *out)
 				continue;
 			}
 			snprintf(path, sizeof(path), "%s/comm", te->d_name);
-			n = read_at(tfd, path, buf, sizeof(buf));
+			n = read_small_at(tfd, path, buf, sizeof(buf));
 			if (n > 0) {
 				snprintf(rel, sizeof(rel), "proc/%s/task/%s/comm", de->d_name, te->d_name);
 				sample_add(out, rel, buf, (size_t)n);
@@ -314,7 +291,7 @@ static void walk_tasks(struct sampler *sp, struct sample *out)
 static void add_file_at(struct sample *out, int dirfd, const char *name, const char *rel_dir)
 {
 	char buf[4096];
-	ssize_t n = read_at(dirfd, name, buf, sizeof(buf));
+	long n = read_small_at(dirfd, name, buf, sizeof(buf));
 	if (n <= 0)
 		return;
 	char *rel = xasprintf("%s/%s", rel_dir, name);

@@ -149,7 +149,7 @@ void report_text(FILE *out, const struct analysis *an, const struct findings *fs
 
 /* json_string() refuses invalid UTF-8 (cgroup paths and task names from a
  * bundle can hold anything): fall back to an ASCII copy. */
-static json_t *jstr(const char *s)
+json_t *jstr(const char *s)
 {
 	if (!s)
 		return json_null();
