@@ -112,7 +112,7 @@ B := build
 LIB_SRCS += src/parse/diskstats.c src/parse/netfiles.c src/sample/iosrc.c \
 	src/sources/net/ethtool.c src/sources/net/netlink.c src/analysis/io.c src/analysis/rules_io.c
 UNIT_TESTS += tests/unit/test_io.c
-FUZZ_TARGETS += tests/fuzz/fuzz_ioparse.c
+FUZZ_TARGETS += tests/fuzz/fuzz_ioparse.c tests/fuzz/fuzz_netlink.c
 # libmnl for the netlink dumps: libmnl.so in the normal build.  Debian ships
 # no libmnl.a, so the static binary links src/sources/net/mnl_compat.c (the
 # few libmnl calls we use, over raw netlink) instead; so does any build

@@ -18,6 +18,10 @@
 #ifndef HQ_SOURCES_NET_H
 #define HQ_SOURCES_NET_H
 
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
 #define ETHTOOL_PATH ".hiddenq/ethtool.json"
 #define QDISC_PATH ".hiddenq/qdisc.json"
 #define QSTATS_PATH ".hiddenq/qstats.json"
@@ -28,5 +32,12 @@
 char *ethtool_collect_json(void);
 char *qdisc_dump_json(void);
 char *qstats_dump_json(void);
+/*
+ * Run the qdisc (qstats == false) or netdev qstats reply parser over a buffer
+ * of netlink messages, appending what it recognises to the JSON array out.
+ * For the fuzzer: the kernel's replies are input like any file.
+ * Returns mnl_cb_run()'s result.
+ */
+int netlink_parse_replies(const void *buf, size_t len, bool qstats, json_t *out);
 
 #endif

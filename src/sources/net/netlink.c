@@ -90,6 +90,31 @@ static void nl_close(struct nl_ctx *c)
 }
 
 /* Send nlh and run cb over every reply until the dump ends.  0 or -errno. */
+/*
+ * The longest prefix of buf made of whole, padded netlink messages.  libmnl's
+ * mnl_cb_run() walks past the end of a buffer whose last message claims more
+ * than is left, and reads attributes up to the aligned end of a message
+ * (both found by fuzz_netlink); the kernel never sends such replies, but a
+ * reply is input like any file.
+ */
+static size_t nl_whole_messages(const void *buf, size_t len)
+{
+	size_t off = 0;
+	while (len - off >= sizeof(struct nlmsghdr)) {
+		struct nlmsghdr h;
+		memcpy(&h, (const char *)buf + off, sizeof(h));
+		if (h.nlmsg_len < sizeof(h) || h.nlmsg_len > len - off)
+			break;
+		/* libmnl reads attributes up to the aligned end: a message
+		 * without its padding is not whole (the kernel always pads) */
+		size_t step = NLMSG_ALIGN(h.nlmsg_len);
+		if (step > len - off)
+			break;
+		off += step;
+	}
+	return off;
+}
+
 static int nl_talk(struct nl_ctx *c, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	nlh->nlmsg_seq = ++c->seq;
@@ -103,7 +128,7 @@ static int nl_talk(struct nl_ctx *c, struct nlmsghdr *nlh, mnl_cb_t cb, void *da
 			ret = -errno;
 			break;
 		}
-		ret = mnl_cb_run(buf, (size_t)n, c->seq, c->portid, cb, data);
+		ret = mnl_cb_run(buf, nl_whole_messages(buf, (size_t)n), c->seq, c->portid, cb, data);
 		if (ret <= MNL_CB_STOP) {
 			ret = ret < 0 ? -(errno ? errno : EPROTO) : 0;
 			break;
@@ -315,6 +340,15 @@ static int qstats_cb(const struct nlmsghdr *nlh, void *data)
 			json_object_set_new(o, qstat_names[i], ju64(attr_uint(t.tb[8 + i])));
 	json_array_append_new(c->out, o);
 	return MNL_CB_OK;
+}
+
+int netlink_parse_replies(const void *buf, size_t len, bool qstats, json_t *out)
+{
+	struct nl_ctx c;
+	memset(&c, 0, sizeof(c));
+	c.out = out;
+	/* seq and portid 0: libmnl checks neither */
+	return mnl_cb_run(buf, nl_whole_messages(buf, len), 0, 0, qstats ? qstats_cb : qdisc_cb, &c);
 }
 
 char *qstats_dump_json(void)
