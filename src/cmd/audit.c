@@ -86,12 +86,8 @@ int cmd_audit(int argc, char **argv)
 		default: usage(stderr); return cmd_fail(json, "bad arguments to audit");
 		}
 	}
-	if (optind < argc) {
-		char *m = xasprintf("unexpected argument '%s'", argv[optind]);
-		int r = cmd_fail(json, m);
-		free(m);
-		return r;
-	}
+	if (cmd_no_operands(json, argc, argv))
+		return EXIT_UNUSABLE;
 	struct fsroot fr;
 	int ret = fsroot_init(&fr, root, strcmp(root, "/") != 0);
 	if (ret < 0) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 #include "cmdutil.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,16 @@ int cmd_fail(bool json, const char *msg)
 	}
 	log_err("%s", msg);
 	return EXIT_UNUSABLE;
+}
+
+int cmd_no_operands(bool json, int argc, char **argv)
+{
+	if (optind >= argc)
+		return 0;
+	char *m = xasprintf("unexpected argument '%s'", argv[optind]);
+	int r = cmd_fail(json, m);
+	free(m);
+	return r;
 }
 
 static void feed(struct sample *s, void *arg)

@@ -15,6 +15,8 @@
 /* The error on stderr, and with --json also {"error": ...} on stdout.
  * Returns EXIT_UNUSABLE (3). */
 int cmd_fail(bool json, const char *msg);
+/* After getopt: a leftover operand is an error (EXIT_UNUSABLE, reported), else 0. */
+int cmd_no_operands(bool json, int argc, char **argv);
 
 struct watch {
 	bool live;

@@ -561,12 +561,8 @@ int cmd_topo(int argc, char **argv)
 		default: usage(stderr); return cmd_fail(json, "bad arguments to topo");
 		}
 	}
-	if (optind < argc) {
-		char *m = xasprintf("unexpected argument '%s'", argv[optind]);
-		int r = cmd_fail(json, m);
-		free(m);
-		return r;
-	}
+	if (cmd_no_operands(json, argc, argv))
+		return EXIT_UNUSABLE;
 	struct fsroot root;
 	char *why;
 	if (topo_root_open(replay, &root, &why) < 0) {

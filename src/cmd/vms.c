@@ -111,12 +111,8 @@ int cmd_vms(int argc, char **argv)
 		default: usage(stderr); return cmd_fail(json, "bad arguments to vms");
 		}
 	}
-	if (optind < argc) {
-		char *m = xasprintf("unexpected argument '%s'", argv[optind]);
-		int r = cmd_fail(json, m);
-		free(m);
-		return r;
-	}
+	if (cmd_no_operands(json, argc, argv))
+		return EXIT_UNUSABLE;
 	if (interval > duration)
 		return cmd_fail(json, "--interval is longer than --duration");
 
