@@ -12,11 +12,13 @@ round by round, medians compared:
              wall-clock figure also counts the other work on CPU 0; the CPU
              time (getrusage of both ends) and the minimum (the quietest
              round) do not, so the verdict is on those.
-             tracers: the floor (hiddenq's three tp_btf programs attached but
-             returning at once: what attaching to the sched tracepoints
-             costs at all), hiddenq's runqlat without and with its
-             per-cgroup histograms (diagnose loads it with), libbpf-tools'
-             runqlat, bpftrace's runqlat.bt (tracepoints).
+             tracers: two floors (tp_btf programs attached but returning at
+             once: what attaching to the sched tracepoints costs at all;
+             one program for the queued mode, three for the split mode),
+             hiddenq's runqlat in its default queued mode without and with
+             its per-cgroup histograms (diagnose loads it with), the split
+             mode with them (--runq-split), libbpf-tools' runqlat,
+             bpftrace's runqlat.bt (tracepoints).
   block IO   QD=1 O_DIRECT 4 KiB reads (bench/qd1read.c) of a file on the
              disk holding the build directory.
              tracers: hiddenq's biolat, libbpf-tools' biolatency,
@@ -220,9 +222,11 @@ def benches(hold, secs):
             wall, cpu = out.split()[:2]
             return float(wall), float(cpu)
     tr = [("none", None, None),
-          ("floor: empty tp_btf programs", [hold, "runqlat-floor", secs], b"ready"),
+          ("floor: 1 empty sched_switch program", [hold, "runqlat-floor", secs], b"ready"),
+          ("floor: 3 empty tp_btf programs (split)", [hold, "runqlat-split-floor", secs], b"ready"),
           ("hiddenq runqlat, no per-cgroup", [hold, "runqlat-nocg", secs], b"ready"),
-          ("hiddenq runqlat (as diagnose: +cgroup)", [hold, "runqlat", secs], b"ready")]
+          ("hiddenq runqlat (as diagnose: +cgroup)", [hold, "runqlat", secs], b"ready"),
+          ("hiddenq runqlat --runq-split (+cgroup)", [hold, "runqlat-split", secs], b"ready")]
     if os.environ.get("BENCH_BPF_BEFORE"):  # another build's bpf_hold, to compare a change in the same rounds
         tr.append(("hiddenq runqlat, BENCH_BPF_BEFORE build", [os.environ["BENCH_BPF_BEFORE"], "runqlat", secs], b"ready"))
     if shutil.which("runqlat") or os.path.exists("/usr/sbin/runqlat"):
@@ -232,9 +236,10 @@ def benches(hold, secs):
         tr.append(("bpftrace runqlat_tp.bt (tracepoints)", ["bpftrace", bt], b"Attaching"))
     base, med = bench("Run-queue latency tracing, pinned pipe ping-pong", workload, parse, tr)
     verdict(base, med, "hiddenq runqlat (as diagnose: +cgroup)", "libbpf-tools runqlat")
-    if "floor: empty tp_btf programs" in med:
-        print(f"  floor: attaching at all costs {100 * (med['floor: empty tp_btf programs'] / base - 1):.1f} %"
-              " (three tp_btf programs that return at once); the rest of each row is the programs' own work")
+    for f in ("floor: 1 empty sched_switch program", "floor: 3 empty tp_btf programs (split)"):
+        if f in med:
+            print(f"  {f[7:]}: attaching at all costs {100 * (med[f] / base - 1):.1f} %;"
+                  " the rest of each row is the programs' own work")
 
     # ---- block IO ----
     if os.environ.get("BENCH_BPF_BLOCK", "1") == "0":

@@ -31,15 +31,20 @@ static void on_sig(int s)
 int main(int argc, char **argv)
 {
 	const char *m = argc == 3 ? argv[1] : "";
-	bool rq = !strcmp(m, "runqlat") || !strcmp(m, "runqlat-nocg") || !strcmp(m, "runqlat-floor");
-	if (!rq && strcmp(m, "biolat")) {
-		fprintf(stderr, "usage: bpf_hold runqlat|runqlat-nocg|runqlat-floor|biolat SECONDS\n");
+	/* runqlat[-split][-nocg|-floor]: the queued (default) or split mode, with or without cgroups, or empty */
+	bool rq = !strncmp(m, "runqlat", 7);
+	const char *t = m + 7;
+	bool split = rq && !strncmp(t, "-split", 6);
+	if (split)
+		t += 6;
+	bool nocg = rq && !strcmp(t, "-nocg"), floor = rq && !strcmp(t, "-floor");
+	if ((rq && *t && !nocg && !floor) || (!rq && strcmp(m, "biolat"))) {
+		fprintf(stderr, "usage: bpf_hold runqlat[-split][-nocg|-floor]|biolat SECONDS\n");
 		return 2;
 	}
-	struct bpfsrc_opts o = { .runqlat = rq,
-				 .biolat = !rq,
-				 .runqlat_no_cgroup = !strcmp(m, "runqlat-nocg"),
-				 .runqlat_floor = !strcmp(m, "runqlat-floor") };
+	struct bpfsrc_opts o = {
+		.runqlat = rq, .biolat = !rq, .runqlat_no_cgroup = nocg, .runqlat_split = split, .runqlat_floor = floor
+	};
 	char *why;
 	struct bpfsrc *b = bpfsrc_open(&o, &why);
 	if (why) {

@@ -152,9 +152,12 @@ void capabilities_build(const struct analysis *an, struct capabilities *caps)
 				: "no /sys/kernel/btf/vmlinux: eBPF CO-RE tracing unavailable"));
 	const char *rq_why, *bio_why;
 	bool rq = bpfhist_available(an, "runqlat", &rq_why), bio = bpfhist_available(an, "biolat", &bio_why);
+	const char *rq_mode = rq ? bpfhist_runq_mode(an) : NULL;
+	if (!rq_mode)
+		rq_mode = "?";
 	cap_add(caps, "eBPF", rq || bio,
-		rq && bio ? xstrdup("run-queue and block histograms")
-		: rq	  ? xasprintf("run-queue histograms; no block histograms: %s", bio_why)
+		rq && bio ? xasprintf("run-queue (%s) and block histograms", rq_mode)
+		: rq	  ? xasprintf("run-queue histograms (%s); no block histograms: %s", rq_mode, bio_why)
 		: bio	  ? xasprintf("block histograms; no run-queue histograms: %s", rq_why)
 			  : xstrdup(rq_why));
 	/* the network sources beyond /proc: ethtool ioctl, rtnetlink qdisc dump, netdev qstats-get */

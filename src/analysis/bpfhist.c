@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "analysis.h"
+#include "../core/util.h"
 
 #define MAX_DOC (4u << 20)
 
@@ -190,14 +191,32 @@ bool bpfhist_available(const struct analysis *an, const char *source, const char
 	return ok;
 }
 
+const char *bpfhist_runq_mode(const struct analysis *an)
+{
+	const struct bpfhist_src *s = &an->bpf.runqlat;
+	if (!s->last)
+		return NULL;
+	const char *m = json_string_value(json_object_get(s->last, "mode"));
+	const char *why = json_string_value(json_object_get(s->last, "mode_why"));
+	static _Thread_local char buf[200];
+	if (m && strcmp(m, "queued") == 0)
+		return "queued mode";
+	if (why)
+		snprintf(buf, sizeof(buf), "split mode: %s", why);
+	else
+		snprintf(buf, sizeof(buf), "split mode");
+	return buf;
+}
+
 int bpfhist_runq_delta(const struct analysis *an, const char *kind, uint64_t out[BPFHIST_SLOTS])
 {
 	memset(out, 0, BPFHIST_SLOTS * sizeof(out[0]));
 	const struct bpfhist_src *s = &an->bpf.runqlat;
 	if (!s->last)
 		return -ENODATA;
-	static const char *const kinds[] = { "wakeup", "preempt" };
-	for (size_t k = 0; k < 2; k++) {
+	/* the split mode writes wakeup and preempt, the queued mode any (sources/bpf/runqlat.c) */
+	static const char *const kinds[] = { "wakeup", "preempt", "any" };
+	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
 		if (kind && strcmp(kind, kinds[k]) != 0)
 			continue;
 		uint64_t d[BPFHIST_SLOTS];

@@ -76,7 +76,17 @@ double bpfhist_sum_us(const uint64_t h[BPFHIST_SLOTS]);
 /* source: "runqlat", "biolat" or "compact".  true if at least one usable document was seen;
  * otherwise *why (if not NULL) says why (the source's own reason when it had one). */
 bool bpfhist_available(const struct analysis *an, const char *source, const char **why);
-/* Run-queue delay over the watch. kind: "wakeup", "preempt", or NULL for both. 0 or -ENODATA. */
+/*
+ * How the run-queue histograms were measured, for the capability line:
+ * "queued mode", "split mode" or "split mode: <why not queued>"; "split
+ * mode" for bundles from before the modes.  Points into the analysis; NULL
+ * when there are no run-queue histograms.
+ */
+const char *bpfhist_runq_mode(const struct analysis *an);
+/*
+ * Run-queue delay over the watch. kind: "wakeup", "preempt", "any" (the
+ * queued mode's only kind), or NULL for all of them. 0 or -ENODATA.
+ */
 int bpfhist_runq_delta(const struct analysis *an, const char *kind, uint64_t out[BPFHIST_SLOTS]);
 /* The same for one CPU (both kinds). 0, or -ENODATA (also for a CPU never seen). */
 int bpfhist_runq_cpu_delta(const struct analysis *an, int cpu, uint64_t out[BPFHIST_SLOTS]);

@@ -143,4 +143,52 @@ int BPF_PROG(hq_sched_switch, bool preempt, struct task_struct *prev, struct tas
 	return 0;
 }
 
+/*
+ * The queued mode: one program on sched_switch and nothing on wake-up.  The
+ * kernel already stamps every task when it is queued (sched_info.last_queued,
+ * set in sched_info_enqueue() on wake-up and in sched_info_depart() when a
+ * running task is switched out) and turns it into run_delay in
+ * sched_info_arrive(), which runs after this tracepoint, from the same run
+ * queue clock.  So at the tracepoint `rq->clock - next->sched_info.last_queued`
+ * is exactly the wait the kernel is about to add to next's run_delay (what
+ * /proc/PID/schedstat and delay accounting report): no task storage, no
+ * second clock read, no wake-up programs.  What it cannot tell is how the
+ * task became runnable, so everything goes to RQ_ANY.
+ *
+ * The run queue is reached through next's CFS run queue (set for tasks of
+ * every class by set_task_rq(), and next is about to run on this CPU), not
+ * through the per-CPU `runqueues` variable: a typed ksym of a per-CPU
+ * variable needs CONFIG_KALLSYMS_ALL, which some kernels (this project's
+ * own test machine) do not have.  User space loads this program instead of
+ * the three above when the kernel's BTF has sched_info.last_queued
+ * (CONFIG_SCHED_INFO) and cfs_rq.rq (CONFIG_FAIR_GROUP_SCHED).
+ */
+SEC("tp_btf/sched_switch")
+int BPF_PROG(hq_sched_switch_queued, bool preempt, struct task_struct *prev, struct task_struct *next)
+{
+	struct rq_hist *h;
+	struct rq *rq;
+	__u64 queued, delta;
+	__u32 kind = RQ_ANY, slot;
+
+	if (targ_floor || !next->pid)
+		return 0;
+	queued = next->sched_info.last_queued;
+	if (!queued)
+		return 0;
+	rq = next->se.cfs_rq->rq;
+	if (!rq)
+		return 0;
+	delta = rq->clock - queued;
+	if ((__s64)delta < 0)
+		return 0;
+	slot = hq_slot_idx(delta, HQ_HIST_SLOTS);
+	h = bpf_map_lookup_elem(&hists, &kind);
+	if (h)
+		h->slots[slot]++;
+	if (targ_cgroup)
+		cg_account(next, slot);
+	return 0;
+}
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

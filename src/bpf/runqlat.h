@@ -17,7 +17,8 @@
 enum rq_kind {
 	RQ_WAKEUP = 0,	/* woken (sched_wakeup / sched_wakeup_new) */
 	RQ_PREEMPT = 1,	/* switched out while still runnable */
-	RQ_NKINDS = 2,
+	RQ_ANY = 2,	/* either: the queued mode cannot tell them apart */
+	RQ_NKINDS = 3,
 };
 
 /* one value of the per-CPU array `hists`, key = enum rq_kind */

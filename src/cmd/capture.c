@@ -29,9 +29,14 @@ static void usage(FILE *out)
 	      "  -n, --count N         number of samples (default 100)\n"
 	      "  -d, --duration TIME   alternative to --count: watch this long\n"
 	      "      --no-tasks        do not read per-task schedstat\n"
-	      "      --no-cgroups      do not read cgroup cpu.stat\n"
+	      "      --no-cgroups      do not read cgroup cpu.stat (nor keep per-cgroup\n"
+	      "                        run-queue histograms)\n"
 	      "      --no-stalls       do not run the 1 ms stall sampler or read /dev/kmsg\n"
 	      "      --no-bpf          no eBPF run-queue and block IO histograms\n"
+	      "      --runq-split      run-queue histograms by cause: woken vs preempted\n"
+	      "                        (three programs and task storage instead of one;\n"
+	      "                        costs a few % more on switch-heavy loads)\n"
+	      "      --no-runq-cgroups no per-cgroup run-queue histograms\n"
 	      "  -q, --quiet           no progress or warnings on stderr\n"
 	      "  -h, --help            this help\n"
 	      "\n"
@@ -70,13 +75,15 @@ int cmd_capture(int argc, char **argv)
 		{ "no-cgroups", no_argument, NULL, 'G' },
 		{ "no-stalls", no_argument, NULL, 'S' },
 		{ "no-bpf", no_argument, NULL, 'B' },
+		{ "runq-split", no_argument, NULL, 'P' },
+		{ "no-runq-cgroups", no_argument, NULL, 'Q' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *out = NULL;
 	uint64_t interval = 100000000ull, duration = 0, count = 100;
-	bool tasks = true, cgroups = true, stalls = true, bpf = true;
+	bool tasks = true, cgroups = true, stalls = true, bpf = true, runq_split = false, runq_no_cg = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:i:n:d:qh", opts, NULL)) != -1) {
@@ -104,6 +111,8 @@ int cmd_capture(int argc, char **argv)
 		case 'G': cgroups = false; break;
 		case 'S': stalls = false; break;
 		case 'B': bpf = false; break;
+		case 'P': runq_split = true; break;
+		case 'Q': runq_no_cg = true; break;
 		case 'q': hq_quiet = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_UNUSABLE;
@@ -128,6 +137,8 @@ int cmd_capture(int argc, char **argv)
 		.io = true,
 		.net = true,
 		.bpf = bpf,
+		.runq_split = runq_split,
+		.runq_no_cgroups = runq_no_cg || !cgroups,
 		.vms = true, /* host mode when VM processes run here (host/vmscan.h) */
 	};
 	int ret = sampler_init(&sp, "/", &so);

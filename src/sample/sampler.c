@@ -159,7 +159,11 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 	if (sp->o.kmsg)
 		sp->kmsg = kmsgmon_open();
 	if (sp->o.bpf) {
-		struct bpfsrc_opts bo = { .runqlat = true, .biolat = true, .compact = true };
+		struct bpfsrc_opts bo = { .runqlat = true,
+					  .biolat = true,
+					  .compact = true,
+					  .runqlat_split = sp->o.runq_split,
+					  .runqlat_no_cgroup = sp->o.runq_no_cgroups };
 		char *why;
 		sp->bpf = bpfsrc_open(&bo, &why);
 		if (why)

@@ -154,6 +154,107 @@ def test_runq_per_cgroup_histogram(hq, tmp_path):
             time.sleep(0.1)
 
 
+# A ping-pong that reports its own run delay: both ends start with zeroed
+# sched_info (fork clears it) and print /proc/self/schedstat just before exit.
+RUNDELAY_PINGPONG = """
+import json, os, sys, time
+def ss():
+    with open("/proc/self/schedstat") as f:
+        a = f.read().split()
+    return [int(a[1]), int(a[2])]
+r1, w1 = os.pipe(); r2, w2 = os.pipe(); rp, wp = os.pipe()
+pid = os.fork()
+if pid == 0:
+    os.close(w1)
+    while os.read(r1, 1):
+        os.write(w2, b"x")
+    os.write(wp, json.dumps(ss()).encode()); os._exit(0)
+os.close(r1)
+deadline = time.monotonic() + {secs}
+while time.monotonic() < deadline:
+    for _ in range(50):
+        os.write(w1, b"x"); os.read(r2, 1)
+os.close(w1)
+child = json.loads(os.read(rp, 200))
+os.waitpid(pid, 0)
+me = ss()
+print(json.dumps({{"run_delay_ns": child[0] + me[0], "pcount": child[1] + me[1]}}))
+"""
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["queued", "split"])
+def test_runq_histogram_adds_up_to_the_kernels_run_delay(hq, tmp_path, split):
+    """Both modes against the kernel's own accounting: a ping-pong in a cgroup this test creates, pinned
+    beside a CPU hog, waits in the run queue; its cgroup's histogram over the capture must count one wait
+    per switch-in (the tasks' pcount) and its log2 buckets must bracket the tasks' run_delay."""
+    need_bpf(hq)
+    root = cgroup2_root()
+    if root is None:
+        pytest.skip("no cgroup v2 mount (/sys/fs/cgroup or /sys/fs/cgroup/unified)")
+    cg = root / f"hqtest-rd-{os.getpid()}-{int(split)}"
+    cg.mkdir()
+    out = tmp_path / "b"
+    cap = hog = load = None
+    try:
+        cap = subprocess.Popen([hq, "capture", "-o", out, "-d", "8", "--no-stalls", "-q"]
+                               + (["--runq-split"] if split else []),
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)
+        # the load starts only once a sample holds the histograms from before it
+        deadline = time.monotonic() + 30
+        while not list(out.glob("samples/*/.hiddenq/runqlat.json")):
+            assert cap.poll() is None, cap.stderr.read()
+            assert time.monotonic() < deadline, "no run-queue histogram in the bundle after 30 s"
+            time.sleep(0.05)
+        pin = ["taskset", "-c", "0"]
+        hog = subprocess.Popen(pin + [sys.executable, "-c",
+                                      "import time\nd = time.monotonic() + 3\nwhile time.monotonic() < d: pass"],
+                               stdin=subprocess.DEVNULL, start_new_session=True)
+        load = subprocess.run(["sh", "-c", f'echo $$ > {cg}/cgroup.procs && exec "$0" "$@"', *pin, sys.executable,
+                               "-c", RUNDELAY_PINGPONG.format(secs=2)],
+                              stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        assert load.returncode == 0, load.stderr
+        assert cap.wait(timeout=60) == 0, cap.stderr.read()
+    finally:
+        for p in (hog, cap):
+            if p and p.poll() is None:
+                kill_tree(p)
+        for _ in range(50):  # the exited load leaves the cgroup a moment after it is reaped
+            try:
+                cg.rmdir()
+                break
+            except OSError:
+                time.sleep(0.1)
+    got = json.loads(load.stdout)
+    docs = [json.loads(f.read_text()) for f in sorted(out.glob("samples/*/.hiddenq/runqlat.json"))]
+    assert len(docs) >= 2, docs
+    first, last = docs[0], docs[-1]
+    assert last["available"] is True, last
+    if split:
+        assert last["mode"] == "split" and set(last["kinds"]) == {"wakeup", "preempt"}, last
+    elif last["mode"] != "queued":  # another kernel: the fallback must say why
+        assert last.get("mode_why"), last
+        pytest.skip(f"queued mode not available here: {last['mode_why']}")
+    else:
+        assert set(last["kinds"]) == {"any"}, last
+
+    def ours(d):
+        for v in d.get("per_cgroup", {}).values():
+            if v.get("path") == "/" + cg.name:
+                return v["hist"]
+        return []
+    a, b = ours(first), ours(last)
+    d = [x - (a[i] if i < len(a) else 0) for i, x in enumerate(b)]
+    count = sum(d)
+    # one wait per switch-in: the shell's first switch-ins before it joined the cgroup are not ours
+    assert abs(count - got["pcount"]) <= 0.01 * got["pcount"] + 10, (count, got)
+    lo_us = sum(c * (1 << i) for i, c in enumerate(d) if i > 0)  # slot i: [2^i, 2^(i+1)) us, slot 0: < 2 us
+    hi_us = sum(c * (2 << i) for i, c in enumerate(d))
+    rd_us = got["run_delay_ns"] / 1000
+    assert rd_us > 10000, got  # beside a hog on one CPU, the ping-pong really waited
+    assert lo_us <= rd_us * 1.02 + 100 and hi_us >= rd_us * 0.98, (lo_us, rd_us, hi_us, d)
+
+
 def whole_disk_of(path):
     st = os.stat(path)
     sysdir = Path(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}").resolve()

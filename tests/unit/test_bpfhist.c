@@ -224,6 +224,43 @@ static void test_runq_first_last(void **state)
 	free(w);
 }
 
+/* the queued mode: one kind, "any"; the mode is named in the capability line */
+static void test_runq_queued_mode(void **state)
+{
+	(void)state;
+	struct watch *w = watch_new();
+	watch_add(w, "{\"available\":true,\"mode\":\"queued\",\"kinds\":{\"any\":[4,1]},\"per_cpu\":{\"0\":[4,1]}}", NULL);
+	watch_add(w, "{\"available\":true,\"mode\":\"queued\",\"kinds\":{\"any\":[10,1,0,3]},\"per_cpu\":{\"0\":[10,1,0,3]}}", NULL);
+	watch_run(w);
+	uint64_t h[BPFHIST_SLOTS];
+	assert_int_equal(bpfhist_runq_delta(&w->an, NULL, h), 0);
+	assert_true(h[0] == 6 && h[1] == 0 && h[3] == 3 && bpfhist_total(h) == 9);
+	assert_int_equal(bpfhist_runq_delta(&w->an, "wakeup", h), 0);	/* not measured in this mode */
+	assert_true(bpfhist_total(h) == 0);
+	assert_string_equal(bpfhist_runq_mode(&w->an), "queued mode");
+	watch_done(w);
+	free(w);
+
+	/* a fallback names its reason; a bundle from before the modes reads as split */
+	w = watch_new();
+	watch_add(w, "{\"available\":true,\"mode\":\"split\",\"mode_why\":\"no cfs_rq.rq\",\"kinds\":{\"wakeup\":[1]}}", NULL);
+	watch_run(w);
+	assert_string_equal(bpfhist_runq_mode(&w->an), "split mode: no cfs_rq.rq");
+	watch_done(w);
+	free(w);
+	w = watch_new();
+	watch_add(w, RQ1, NULL);
+	watch_run(w);
+	assert_string_equal(bpfhist_runq_mode(&w->an), "split mode");
+	watch_done(w);
+	free(w);
+	w = watch_new();
+	watch_run(w);
+	assert_null(bpfhist_runq_mode(&w->an));
+	watch_done(w);
+	free(w);
+}
+
 #define RQCG1 "{\"available\":true,\"kinds\":{\"wakeup\":[1]},\"per_cpu\":{}," \
 	      "\"per_cgroup\":{\"1\":{\"path\":\"/\",\"hist\":[1,2]},\"42\":{\"path\":\"/hq.slice/a\",\"hist\":[0,0,0,5]}}}"
 #define RQCG2 "{\"available\":true,\"kinds\":{\"wakeup\":[200]},\"per_cpu\":{}," \
@@ -434,6 +471,7 @@ int main(void)
 		cmocka_unit_test(test_parse_malformed),
 		cmocka_unit_test(test_delta),
 		cmocka_unit_test(test_runq_first_last),
+		cmocka_unit_test(test_runq_queued_mode),
 		cmocka_unit_test(test_runq_per_cgroup),
 		cmocka_unit_test(test_cgroup_evidence),
 		cmocka_unit_test(test_biolat_devices),

@@ -151,7 +151,7 @@ struct bpfsrc *bpfsrc_open(const struct bpfsrc_opts *opts, char **why)
 #ifdef HQ_WITH_BPF
 		else {
 			bpfsrc_quiet_libbpf();
-			b->rq = runqlat_open(&b->rq_why, !b->o.runqlat_no_cgroup, b->o.runqlat_floor);
+			b->rq = runqlat_open(&b->rq_why, !b->o.runqlat_no_cgroup, b->o.runqlat_split, b->o.runqlat_floor);
 		}
 #endif
 	}

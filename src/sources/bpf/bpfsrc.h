@@ -28,6 +28,7 @@ struct bpfsrc_opts {
 	bool biolat;		/* block IO queued/below histograms */
 	bool compact;		/* direct compaction durations */
 	bool runqlat_no_cgroup;	/* runqlat without its per-cgroup histograms */
+	bool runqlat_split;	/* runqlat's split mode (wake-up vs preemption waits; costs more) */
 	bool runqlat_floor;	/* bench only: attach runqlat's programs, count nothing */
 };
 

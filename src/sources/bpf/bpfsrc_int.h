@@ -17,8 +17,12 @@ struct compact;
  * Each returns NULL and a malloc'd reason when it cannot load.  Only built
  * with HQ_WITH_BPF; bpfsrc.c does not call them otherwise.
  */
-/* cgroup: per-cgroup histograms; floor: attach programs that do nothing (bench) */
-struct runqlat *runqlat_open(char **why, bool cgroup, bool floor);
+/*
+ * cgroup: per-cgroup histograms; split: the split mode even where the queued
+ * mode would load (runqlat.c explains both); floor: attach programs that do
+ * nothing (bench)
+ */
+struct runqlat *runqlat_open(char **why, bool cgroup, bool split, bool floor);
 json_t *runqlat_read(struct runqlat *r);
 void runqlat_close(struct runqlat *r);
 

@@ -1,13 +1,20 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 /*
  * Run-queue latency, the user half: checks that the kernel has what
- * runqlat.bpf.c needs (the sched tracepoints in BTF, BPF task storage),
- * loads it through its skeleton (open -> set rodata -> load -> attach), and
- * turns the per-CPU histogram array into ".hiddenq/runqlat.json":
+ * runqlat.bpf.c needs, picks a mode, loads it through its skeleton (open ->
+ * set rodata and autoload -> load -> attach), and turns the per-CPU
+ * histogram array into ".hiddenq/runqlat.json":
  *
- *   {"available":true,"unit":"us","buckets":"log2",
- *    "kinds":{"wakeup":[...],"preempt":[...]},"per_cpu":{"0":[...],...},
+ *   {"available":true,"unit":"us","buckets":"log2","mode":"queued",
+ *    "kinds":{"any":[...]},"per_cpu":{"0":[...],...},
  *    "per_cgroup":{"<cgroup v2 id>":{"path":"/system.slice/x","hist":[...]},...}}
+ *
+ * Modes: "queued" (the default where the kernel's BTF has
+ * sched_info.last_queued and cfs_rq.rq) is one sched_switch
+ * program reading the kernel's own queued stamp, and has one kind, "any";
+ * "split" (asked for, or the fallback) is three programs and BPF task
+ * storage, and tells "wakeup" from "preempt"; "mode_why" says why the
+ * split mode was loaded when it was not asked for.
  *
  * kinds sum over CPUs; per_cpu sums over kinds and lists the CPUs with at
  * least one count; per_cgroup (when loaded with it) sums over CPUs and
@@ -51,6 +58,8 @@ struct runqlat {
 	struct runqlat_bpf *skel;
 	int ncpus;
 	bool cgroup;
+	bool split;
+	const char *fallback;	/* why split although not asked for (static string), or NULL */
 	struct rq_hist *vals;	/* ncpus values of one key */
 	struct cgname *cg;	/* id -> path, from the last walk */
 	size_t ncg, capcg, walked_dirs;
@@ -127,15 +136,43 @@ static const char *cg_path(const struct runqlat *r, uint64_t id)
 	return NULL;
 }
 
-/* NULL when every tracepoint is described by the kernel's BTF, else the reason. */
-static char *missing_tracepoints(void)
+/* Does struct `sname` have a member `mname` in this BTF? */
+static bool btf_has_member(const struct btf *btf, const char *sname, const char *mname)
+{
+	int id = btf__find_by_name_kind(btf, sname, BTF_KIND_STRUCT);
+	if (id < 0)
+		return false;
+	const struct btf_type *t = btf__type_by_id(btf, (__u32)id);
+	const struct btf_member *m = btf_members(t);
+	for (unsigned i = 0; i < btf_vlen(t); i++, m++) {
+		const char *n = btf__name_by_offset(btf, m->name_off);
+		if (n && strcmp(n, mname) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * NULL when every tracepoint the mode needs is described by the kernel's BTF,
+ * else the reason.  *split in: asked for the split mode; out: the mode to load
+ * (the queued mode needs sched_info.last_queued, i.e. CONFIG_SCHED_INFO, and
+ * cfs_rq.rq, i.e. CONFIG_FAIR_GROUP_SCHED; without them we fall back).
+ */
+static char *missing_tracepoints(bool *split, const char **fallback)
 {
 	static const char *const tps[] = { "sched_switch", "sched_wakeup", "sched_wakeup_new" };
 	struct btf *vm = btf__load_vmlinux_btf();
 	if (!vm)
 		return bpfsrc_reason("kernel BTF (/sys/kernel/btf/vmlinux)", errno);
+	*fallback = NULL;
+	if (!*split && !btf_has_member(vm, "sched_info", "last_queued"))
+		*fallback = "the kernel keeps no queued time per task (no sched_info.last_queued: CONFIG_SCHED_INFO is off)";
+	else if (!*split && !btf_has_member(vm, "cfs_rq", "rq"))
+		*fallback = "the run queue is not reachable from a task (no cfs_rq.rq: CONFIG_FAIR_GROUP_SCHED is off)";
+	if (*fallback)
+		*split = true;
 	char *why = NULL;
-	for (size_t i = 0; i < ARRAY_SIZE(tps) && !why; i++) {
+	for (size_t i = 0; i < (*split ? ARRAY_SIZE(tps) : 1) && !why; i++) {
 		char name[64];
 		snprintf(name, sizeof(name), "btf_trace_%s", tps[i]);
 		if (btf__find_by_name_kind(vm, name, BTF_KIND_TYPEDEF) < 0)
@@ -145,13 +182,14 @@ static char *missing_tracepoints(void)
 	return why;
 }
 
-struct runqlat *runqlat_open(char **why, bool cgroup, bool floor)
+struct runqlat *runqlat_open(char **why, bool cgroup, bool split, bool floor)
 {
-	*why = missing_tracepoints();
+	const char *fallback = NULL;
+	*why = missing_tracepoints(&split, &fallback);
 	if (*why)
 		return NULL;
 	/* 1 yes, 0 no, < 0 unknown (e.g. not privileged: the load says why) */
-	if (libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) == 0) {
+	if (split && libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) == 0) {
 		*why = xstrdup("this kernel has no BPF task storage (needs Linux 5.11 or later)");
 		return NULL;
 	}
@@ -164,6 +202,12 @@ struct runqlat *runqlat_open(char **why, bool cgroup, bool floor)
 	skel->rodata->targ_floor = floor;
 	if (!cgroup)
 		bpf_map__set_max_entries(skel->maps.cg_hists, 1);
+	bpf_program__set_autoload(skel->progs.hq_sched_wakeup, split);
+	bpf_program__set_autoload(skel->progs.hq_sched_wakeup_new, split);
+	bpf_program__set_autoload(skel->progs.hq_sched_switch, split);
+	bpf_program__set_autoload(skel->progs.hq_sched_switch_queued, !split);
+	if (!split)	/* no task is stamped: the task storage map is never used */
+		bpf_map__set_autocreate(skel->maps.start, false);
 	int err = runqlat_bpf__load(skel);
 	if (err) {
 		*why = bpfsrc_reason("failed to load the run-queue eBPF programs", err);
@@ -183,6 +227,8 @@ struct runqlat *runqlat_open(char **why, bool cgroup, bool floor)
 		r->ncpus = 1;
 	r->vals = xcalloc((size_t)r->ncpus, sizeof(*r->vals));
 	r->cgroup = cgroup && !floor;
+	r->split = split;
+	r->fallback = fallback;
 	return r;
 }
 
@@ -241,9 +287,16 @@ json_t *runqlat_read(struct runqlat *r)
 	json_object_set_new(j, "available", json_true());
 	json_object_set_new(j, "unit", json_string("us"));
 	json_object_set_new(j, "buckets", json_string("log2"));
+	json_object_set_new(j, "mode", json_string(r->split ? "split" : "queued"));
+	if (r->fallback)
+		json_object_set_new(j, "mode_why", json_string(r->fallback));
 	json_t *jk = json_object();
-	json_object_set_new(jk, "wakeup", bpfsrc_hist_json(kinds[RQ_WAKEUP], HQ_HIST_SLOTS));
-	json_object_set_new(jk, "preempt", bpfsrc_hist_json(kinds[RQ_PREEMPT], HQ_HIST_SLOTS));
+	if (r->split) {
+		json_object_set_new(jk, "wakeup", bpfsrc_hist_json(kinds[RQ_WAKEUP], HQ_HIST_SLOTS));
+		json_object_set_new(jk, "preempt", bpfsrc_hist_json(kinds[RQ_PREEMPT], HQ_HIST_SLOTS));
+	} else {
+		json_object_set_new(jk, "any", bpfsrc_hist_json(kinds[RQ_ANY], HQ_HIST_SLOTS));
+	}
 	json_object_set_new(j, "kinds", jk);
 	json_t *jc = json_object();
 	for (int c = 0; c < r->ncpus; c++) {
