@@ -255,6 +255,16 @@ def test_runq_histogram_adds_up_to_the_kernels_run_delay(hq, tmp_path, split):
     assert lo_us <= rd_us * 1.02 + 100 and hi_us >= rd_us * 0.98, (lo_us, rd_us, hi_us, d)
 
 
+def test_no_runq_cgroups_drops_only_the_per_cgroup_histograms(hq, tmp_path):
+    need_bpf(hq)
+    out = tmp_path / "b"
+    res = run([hq, "capture", "-o", out, "-d", "1500ms", "--no-stalls", "-q", "--no-runq-cgroups"], timeout=60)
+    assert res.returncode == 0, res
+    doc = json.loads(sorted(out.glob("samples/*/.hiddenq/runqlat.json"))[-1].read_text())
+    assert doc["available"] is True and "per_cgroup" not in doc, doc
+    assert sum(sum(h) for h in doc["kinds"].values()) > 0, doc  # the histograms themselves still count
+
+
 def whole_disk_of(path):
     st = os.stat(path)
     sysdir = Path(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}").resolve()
