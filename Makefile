@@ -87,8 +87,9 @@ FUZZ_TARGETS := \
 BPF      ?= 1
 BPFTOOL  ?= bpftool
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-BPF_PROGS := runqlat biolat compact
+BPF_PROGS := runqlat biolat compact taskstat
 LIB_SRCS += src/sources/bpf/bpfsrc.c src/sources/bpf/runqlat.c src/sources/bpf/biolat.c src/sources/bpf/compact.c \
+	src/sources/bpf/taskstat.c \
 	src/analysis/bpfhist.c
 ifeq ($(BPF),1)
   ifneq ($(shell command -v $(CLANG) >/dev/null 2>&1 && command -v $(BPFTOOL) >/dev/null 2>&1 && \
@@ -104,7 +105,7 @@ ifeq ($(BPF),1)
   STATIC_LDLIBS += $(BPF_LIBS)
 endif
 UNIT_TESTS += tests/unit/test_bpfhist.c
-FUZZ_TARGETS += tests/fuzz/fuzz_bpfhist.c
+FUZZ_TARGETS += tests/fuzz/fuzz_bpfhist.c tests/fuzz/fuzz_taskstat.c
 
 B := build
 
@@ -182,7 +183,8 @@ $(B)/asan/obj/%.o: src/%.c $(wildcard src/*/*.h src/*/*.def)
 
 # eBPF objects and skeletons: src/bpf/NAME.bpf.c -> $(B)/bpf/NAME.bpf.o -> $(B)/bpf/NAME.skel.h
 BPF_SKELS     := $(patsubst %,$(B)/bpf/%.skel.h,$(BPF_PROGS))
-BPF_USER_SRCS := src/sources/bpf/bpfsrc.c src/sources/bpf/runqlat.c src/sources/bpf/biolat.c src/sources/bpf/compact.c
+BPF_USER_SRCS := src/sources/bpf/bpfsrc.c src/sources/bpf/runqlat.c src/sources/bpf/biolat.c src/sources/bpf/compact.c \
+	src/sources/bpf/taskstat.c
 $(call objs,$(B),$(BPF_USER_SRCS) src/analysis/bpfhist.c) $(call objs,$(B)/asan,$(BPF_USER_SRCS) src/analysis/bpfhist.c): \
 	$(wildcard src/bpf/*.h src/sources/bpf/*.h)
 ifeq ($(BPF),1)
