@@ -104,7 +104,7 @@ ifeq ($(BPF),1)
   LDLIBS += $(BPF_LIBS)
   STATIC_LDLIBS += $(BPF_LIBS)
 endif
-UNIT_TESTS += tests/unit/test_bpfhist.c
+UNIT_TESTS += tests/unit/test_bpfhist.c tests/unit/test_taskstat.c
 FUZZ_TARGETS += tests/fuzz/fuzz_bpfhist.c tests/fuzz/fuzz_taskstat.c
 
 B := build

@@ -199,6 +199,8 @@ static void feed_json(struct vms_analysis *a, const struct sfile *f)
 	a->cost_discovery_us = (uint64_t)json_integer_value(json_object_get(cost, "discovery_us"));
 	a->fds_open = (uint64_t)json_integer_value(json_object_get(cost, "fds_open"));
 	a->fds_failed = (uint64_t)json_integer_value(json_object_get(cost, "fds_failed"));
+	jstr(j, "schedstat_source", a->ss_source, sizeof(a->ss_source));
+	jstr(j, "schedstat_source_why", a->ss_why, sizeof(a->ss_why));
 	json_t *vms = json_object_get(j, "vms");
 	size_t i;
 	json_t *v;
@@ -1034,6 +1036,10 @@ json_t *vms_json(const struct vms_analysis *a)
 	json_object_set_new(c, "sample_us", json_integer((json_int_t)a->cost_sample_us));
 	json_object_set_new(c, "discovery_us", json_integer((json_int_t)a->cost_discovery_us));
 	json_object_set_new(c, "fds_open", json_integer((json_int_t)a->fds_open));
+	if (a->ss_source[0])
+		json_object_set_new(c, "schedstat_source", json_string(a->ss_source));
+	if (a->ss_why[0])
+		json_object_set_new(c, "schedstat_source_why", json_string(a->ss_why));
 	json_object_set_new(o, "cost", c);
 	return o;
 }
@@ -1061,6 +1067,9 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 	fprintf(out, ", watched %.1f s\n", secs);
 	if (!a->root)
 		fprintf(out, "  (not root: other users' VMs, their memory maps and tap fds are not visible)\n");
+	if (!strcmp(a->ss_source, "procfs") && a->ss_why[0] && vms_total_vcpus(a))
+		fprintf(out, "  (vCPU schedstat read one /proc file at a time, not by the eBPF task iterator: %s)\n",
+			a->ss_why);
 	char b1[16], b2[16], b3[16], buf[512];
 	for (size_t i = 0; i < a->n; i++) {
 		const struct vms_vm *vm = &a->vms[i];

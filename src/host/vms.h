@@ -136,6 +136,8 @@ struct vms_analysis {
 	struct cpumask node_cpus[64];
 	bool root;
 	uint64_t cost_sample_us, cost_discovery_us, fds_open, fds_failed;
+	char ss_source[16];	/* vCPU schedstat read by "bpf_iter" or "procfs"; "" in old bundles */
+	char ss_why[256];	/* why not the task iterator */
 	/* tid -> (vm, thread) */
 	struct { int tid; unsigned vm, th; } *map;
 	size_t map_cap;

@@ -14,9 +14,16 @@
  * and later) or kernel threads of that name (before 6.4); both are tied to
  * their VM.
  *
- * Per sample only the vCPU threads' schedstat is read, through fds kept
- * open (RLIMIT_NOFILE is raised to its hard limit; past that we fall back to
- * open/read/close).  Everything else (every thread's schedstat, stat and
+ * Per sample only the vCPU threads' schedstat is read: all of them in one
+ * read of an eBPF task iterator when it loads (sources/bpf/taskstat.h: root
+ * or CAP_BPF, kernel BTF, Linux 5.8), else through fds kept open
+ * (RLIMIT_NOFILE is raised to its hard limit; past that we fall back to
+ * open/read/close).  Either way each thread's text goes into the sample
+ * under proc/PID/task/TID/schedstat with the same bytes; vms.json says which
+ * ("schedstat_source": "bpf_iter" or "procfs", and "schedstat_source_why").
+ * Before Linux 6.2 the iterator visits every task on the machine and can
+ * cost more than the preads; after each discovery the cheaper one is kept.
+ * Everything else (every thread's schedstat, stat and
  * status; each VM's status, smaps_rollup, numa_maps, net/dev; tap fds; QMP)
  * is read on slow ticks within a time budget, resuming where the last slow
  * tick stopped.  Files go into the sample under their /proc paths; the
@@ -65,6 +72,9 @@ struct vm_thread {
 	bool kthread;		/* a vhost kernel thread outside the VMM (before 6.4) */
 	int kpid;		/* its PID (== tid) for the path */
 	char *ss_path;		/* "proc/PID/task/TID/schedstat", made once (owned) */
+	bool in_iter;		/* in the task iterator's filter: read through it, not fd */
+	unsigned it_gen;	/* the iterator pass that last printed it */
+	uint32_t it_off;	/* its record in that pass's buffer */
 };
 
 /* The block device under one disk image of a VM (resolved at discovery). */
@@ -147,10 +157,32 @@ struct vmscan {
 	struct vmscan_qmp qmp[VMSCAN_MAX_QMP];
 	unsigned nqmp;
 	char *paths;		/* scratch for path strings */
+	/* vCPU schedstat through one eBPF task iterator read (sources/bpf/taskstat.h) */
+	bool ss_procfs;		/* forced to the preads (vmscan_schedstat_procfs) */
+	bool ss_tried;		/* taskstat_open was tried */
+	bool ss_use;		/* the iterator is the cheaper way (see ss_choose in vmscan.c) */
+	bool ss_always_iter;	/* never compare: HIDDENQ_VMS_SCHEDSTAT=bpf_iter, the bench */
+	struct taskstat *ts;	/* loaded (read when ss_use); NULL: the preads */
+	char ss_why[256];	/* why the preads, "" while the iterator is in use */
+	struct vmscan_tid *ss_idx; /* the iterator's threads, sorted by tid (owned) */
+	size_t ss_nidx, ss_cap;
+	unsigned ss_gen;	/* iterator passes, for vm_thread.it_gen */
 };
 
-/* Returns 0 or -errno (no /proc under the root). */
+/*
+ * Returns 0 or -errno (no /proc under the root).  HIDDENQ_VMS_SCHEDSTAT=procfs
+ * in the environment forces the preads (vmscan_schedstat_procfs);
+ * HIDDENQ_VMS_SCHEDSTAT=bpf_iter keeps the iterator whenever it loads, even
+ * where it costs more than the preads (tests).
+ */
 int vmscan_init(struct vmscan *vs, const struct fsroot *root);
+/*
+ * Read vCPU schedstat one /proc file at a time, never through the eBPF task
+ * iterator; `why` is said in vms.json.  Call before the first discovery.
+ */
+void vmscan_schedstat_procfs(struct vmscan *vs, const char *why);
+/* "bpf_iter" or "procfs": how the last vmscan_sample read the vCPUs. */
+const char *vmscan_schedstat_source(const struct vmscan *vs);
 void vmscan_done(struct vmscan *vs);
 /* "NAME=SOCKET": a QMP monitor socket this run owns.  0 or -EINVAL. */
 int vmscan_add_qmp(struct vmscan *vs, const char *spec);
