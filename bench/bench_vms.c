@@ -2,12 +2,18 @@
 /*
  * Cost of host mode per sample as the VM count grows: forks N processes
  * named like QEMU, each with M sleeping threads named "CPU k/KVM", then times
- * discovery once and vmscan_sample (every vCPU thread's schedstat through
- * kept-open fds, into a sample) over 50 samples, beside the floor (the same
- * preads, nothing kept) and sample_done.  Children are killed by
- * PID; a watchdog alarm kills them if the bench itself hangs.
+ * discovery once and vmscan_sample (every vCPU thread's schedstat into a
+ * sample) over 50 samples both ways: through kept-open fds (procfs) and
+ * through one read of the eBPF task iterator (bpf_iter, when it loads: root,
+ * BTF, a build with eBPF), beside the floor (the preads alone, nothing kept)
+ * and sample_done.  Children are killed by PID; a watchdog alarm kills them
+ * if the bench itself hangs.
  *
- *   build/bench/bench_vms [N1xM1 N2xM2 ...]     (default 100x4 500x4 1000x4)
+ *   build/bench/bench_vms [N1xM1[xK1] ...]     (default 100x4 500x4 1000x4)
+ *
+ * K (default 0): idle threads per process that are not vCPUs ("worker"),
+ * as a real QEMU has (IO threads, RCU, worker pool).  The preads do not see
+ * them; the task iterator visits every task on the machine, so it does.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -23,6 +29,7 @@
 
 #include "core/util.h"
 #include "host/vmscan.h"
+#include "sources/bpf/taskstat.h"
 
 static pid_t *kids;
 static size_t nkids;
@@ -57,7 +64,16 @@ static void *vcpu(void *arg)
 	return NULL;
 }
 
-static void child(int m, int wfd)
+static void *worker(void *arg)
+{
+	(void)arg;
+	prctl(PR_SET_NAME, "worker");
+	for (;;)
+		pause();
+	return NULL;
+}
+
+static void child(int m, int nworkers, int wfd)
 {
 	prctl(PR_SET_NAME, "qemu-system-x86");
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -67,6 +83,11 @@ static void child(int m, int wfd)
 	for (int k = 0; k < m; k++) {
 		pthread_t t;
 		if (pthread_create(&t, &at, vcpu, (void *)(long)k) != 0)
+			_exit(1);
+	}
+	for (int i = 0; i < nworkers; i++) {
+		pthread_t t;
+		if (pthread_create(&t, &at, worker, NULL) != 0)
 			_exit(1);
 	}
 	usleep(20000); /* let the threads name themselves */
@@ -89,7 +110,7 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int run(int n, int m)
+static int run(int n, int m, int nworkers)
 {
 	int p[2];
 	if (pipe(p) < 0)
@@ -103,7 +124,7 @@ static int run(int n, int m)
 		}
 		if (pid == 0) {
 			close(p[0]);
-			child(m, p[1]);
+			child(m, nworkers, p[1]);
 		}
 		kids[nkids++] = pid;
 	}
@@ -116,20 +137,29 @@ static int run(int n, int m)
 
 	struct fsroot root;
 	fsroot_init(&root, "/", false);
-	struct vmscan vs;
+	struct vmscan vs, vb;
 	vmscan_init(&vs, &root);
+	vmscan_schedstat_procfs(&vs, "bench: the procfs row");
 	uint64_t t0 = mono_ns();
 	size_t nvm = vmscan_discover(&vs);
 	uint64_t disc = mono_ns() - t0;
+	vmscan_init(&vb, &root);
+	vb.ss_always_iter = true; /* measure it even where the preads are cheaper */
+	t0 = mono_ns();
+	vmscan_discover(&vb);
+	uint64_t disc_b = mono_ns() - t0;
+	bool iter = !strcmp(vmscan_schedstat_source(&vb), "bpf_iter");
 	/*
-	 * Rounds interleave three measurements so that load from elsewhere on
+	 * Rounds interleave four measurements so that load from elsewhere on
 	 * the machine hits them alike: the floor (one pread of each kept-open
 	 * schedstat fd into a static buffer, nothing kept), vmscan_sample into a
-	 * fresh sample, and sample_done on it.  Wall and thread CPU time.
+	 * fresh sample through the fds, sample_done on it, and vmscan_sample
+	 * through the task iterator.  Wall and thread CPU time.
 	 */
 	enum { ROUNDS = 50 };
-	uint64_t fl_w[ROUNDS], fl_c[ROUNDS], ns[ROUNDS], cpu[ROUNDS], dn[ROUNDS];
-	size_t files = 0;
+	uint64_t fl_w[ROUNDS], fl_c[ROUNDS], ns[ROUNDS], cpu[ROUNDS], dn[ROUNDS], it_w[ROUNDS], it_c[ROUNDS];
+	size_t files = 0, it_files = 0;
+	bool same = true;
 	static char buf[128];
 	for (int r = 0; r < ROUNDS; r++) {
 		uint64_t c0 = cpu_ns();
@@ -154,12 +184,37 @@ static int run(int n, int m)
 		sample_done(&s);
 		dn[r] = mono_ns() - t0;
 		usleep(5000);
+		it_w[r] = it_c[r] = 0;
+		if (!iter)
+			continue;
+		sample_init(&s);
+		c0 = cpu_ns();
+		t0 = mono_ns();
+		vmscan_sample(&vb, &s);
+		it_w[r] = mono_ns() - t0;
+		it_c[r] = cpu_ns() - c0;
+		it_files = s.nfiles;
+		/* the same files, each the three numbers and a newline */
+		for (size_t i = 0; i < s.nfiles && same; i++) {
+			int pid, tid;
+			unsigned long long a, b, k;
+			char nl;
+			same = sscanf(s.files[i].path, "proc/%d/task/%d/schedstat", &pid, &tid) == 2 &&
+			       sscanf(s.files[i].data, "%llu %llu %llu%c", &a, &b, &k, &nl) == 4 && nl == '\n';
+		}
+		same = same && !strcmp(vmscan_schedstat_source(&vb), "bpf_iter");
+		sample_done(&s);
+		usleep(5000);
 	}
 	qsort(fl_w, ROUNDS, sizeof(fl_w[0]), cmp_u64);
 	qsort(fl_c, ROUNDS, sizeof(fl_c[0]), cmp_u64);
 	qsort(ns, ROUNDS, sizeof(ns[0]), cmp_u64);
 	qsort(cpu, ROUNDS, sizeof(cpu[0]), cmp_u64);
 	qsort(dn, ROUNDS, sizeof(dn[0]), cmp_u64);
+	qsort(it_w, ROUNDS, sizeof(it_w[0]), cmp_u64);
+	qsort(it_c, ROUNDS, sizeof(it_c[0]), cmp_u64);
+	if (nworkers)
+		printf("%5dx%dx%d (%d worker threads per VM)\n", n, m, nworkers, nworkers);
 	printf("%5dx%d  VMs %5zu  vCPU threads read %5zu  fds open %5lu  discovery %7.1f ms\n", n, m, nvm, files,
 	       vs.fds_open, (double)disc / 1e6);
 	printf("         per sample (median of %d): vmscan_sample %6.2f ms wall (p90 %6.2f, max %6.2f), %6.2f ms CPU;"
@@ -167,7 +222,16 @@ static int run(int n, int m)
 	       ROUNDS, (double)ns[ROUNDS / 2] / 1e6, (double)ns[ROUNDS * 9 / 10] / 1e6, (double)ns[ROUNDS - 1] / 1e6,
 	       (double)cpu[ROUNDS / 2] / 1e6, (double)fl_w[ROUNDS / 2] / 1e6, (double)fl_c[ROUNDS / 2] / 1e6,
 	       (double)dn[ROUNDS / 2] / 1e6);
+	if (iter)
+		printf("         bpf_iter (%s): vmscan_sample %6.2f ms wall (p90 %6.2f, max %6.2f), %6.2f ms CPU;  "
+		       "vCPU threads read %5zu%s;  discovery with the iterator's load %7.1f ms\n",
+		       taskstat_visits_all(vb.ts) ? "all tasks" : "tid list", (double)it_w[ROUNDS / 2] / 1e6, (double)it_w[ROUNDS * 9 / 10] / 1e6, (double)it_w[ROUNDS - 1] / 1e6,
+		       (double)it_c[ROUNDS / 2] / 1e6, it_files, same && it_files == files ? "" : " (MISMATCH)",
+		       (double)disc_b / 1e6);
+	else
+		printf("         bpf_iter: not loaded: %s\n", vb.ss_why);
 	fflush(stdout);
+	vmscan_done(&vb);
 	vmscan_done(&vs);
 	fsroot_done(&root);
 	kill_kids();
@@ -182,17 +246,19 @@ int main(int argc, char **argv)
 	alarm(300);
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	setrlimit(RLIMIT_NPROC, &rl); /* root only; otherwise the fork error says so */
-	printf("hiddenq vms: per-sample cost (schedstat of every vCPU thread through kept-open fds)\n");
+	printf("hiddenq vms: per-sample cost (schedstat of every vCPU thread: kept-open fds, and one eBPF task "
+	       "iterator read)\n");
 	static const char *const dflt[] = { "100x4", "500x4", "1000x4" };
 	int nconf = argc > 1 ? argc - 1 : 3;
 	for (int i = 0; i < nconf; i++) {
 		const char *spec = argc > 1 ? argv[i + 1] : dflt[i];
-		int n, m;
-		if (sscanf(spec, "%dx%d", &n, &m) != 2 || n < 1 || m < 1 || n > 5000 || m > 64) {
-			fprintf(stderr, "bad size '%s': use NxM (processes x threads)\n", spec);
+		int n, m, k = 0;
+		if (sscanf(spec, "%dx%dx%d", &n, &m, &k) < 2 || n < 1 || m < 1 || n > 5000 || m > 64 || k < 0 ||
+		    k > 64) {
+			fprintf(stderr, "bad size '%s': use NxM or NxMxK (processes x vCPU threads x other threads)\n", spec);
 			return 3;
 		}
-		run(n, m);
+		run(n, m, k);
 	}
 	return 0;
 }
