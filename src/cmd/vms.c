@@ -44,6 +44,12 @@ static void usage(FILE *out)
 	      "      --qmp NAME=SOCKET query-blockstats on a QMP socket this run owns (QMP\n"
 	      "                        allows one client: never a monitor another manager\n"
 	      "                        such as libvirt holds); repeatable\n"
+	      "      --qmp-histograms  on those sockets, turn on QEMU's block latency\n"
+	      "                        histograms where a disk has none (log2 buckets,\n"
+	      "                        1 us to 4 s) and report p50/p99 per read, write,\n"
+	      "                        flush.  They stay on in QEMU after the run (cheap;\n"
+	      "                        block-latency-histogram-set with only an id removes\n"
+	      "                        them)\n"
 	      "      --no-bpf          no eBPF: no block latency histograms of the disks'\n"
 	      "                        backing devices (/proc/diskstats await is always\n"
 	      "                        shown), and vCPU schedstat read one /proc file at a\n"
@@ -71,6 +77,7 @@ int cmd_vms(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "replay", required_argument, NULL, 'r' },
 		{ "qmp", required_argument, NULL, 'Q' },
+		{ "qmp-histograms", no_argument, NULL, 'H' },
 		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -80,7 +87,7 @@ int cmd_vms(int argc, char **argv)
 	};
 	uint64_t duration = 5000000000ull, interval = 200000000ull;
 	const char *replay = NULL;
-	bool json = false, verbose = false, bpf = true;
+	bool json = false, verbose = false, bpf = true, qmp_hist = false;
 	const char *qmp[VMSCAN_MAX_QMP + 1] = { 0 };
 	unsigned nqmp = 0;
 	int c;
@@ -107,6 +114,7 @@ int cmd_vms(int argc, char **argv)
 			break;
 		}
 		case 'B': bpf = false; break;
+		case 'H': qmp_hist = true; break;
 		case 'j': json = true; break;
 		case 'v': verbose = true; break;
 		case 'q': hq_quiet = true; break;
@@ -118,12 +126,16 @@ int cmd_vms(int argc, char **argv)
 		return EXIT_UNUSABLE;
 	if (interval > duration)
 		return cmd_fail(json, "--interval is longer than --duration");
+	if (qmp_hist && (!nqmp || replay))
+		return cmd_fail(json, replay ? "--qmp-histograms needs a live run, not --replay"
+					     : "--qmp-histograms needs at least one --qmp NAME=SOCKET");
 
 	struct sampler_opts so = {
 		.interval_ns = interval,
 		.count = (unsigned)(duration / interval) + 1,
 		.vms = true,
 		.vms_qmp = qmp,
+		.vms_qmp_histograms = qmp_hist,
 		.io = true,	/* diskstats of the disks' backing devices */
 		.bpf = bpf,	/* biolat of the same devices */
 	};

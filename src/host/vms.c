@@ -15,6 +15,7 @@
 #include "../analysis/findings.h"
 #include "../core/util.h"
 #include "../parse/parse.h"
+#include "qmphist.h"
 
 #define TH(t) (thresholds[t])
 
@@ -730,6 +731,24 @@ static json_t *blk_find(json_t *arr, const char *dev)
 	return NULL;
 }
 
+const char *const vms_blk_op_names[VMS_BLK_NOPS] = { "read", "write", "flush" };
+
+/* QEMU's histogram of one request type over the watch: s0 NULL or without it counts all of s1's. */
+static void blk_hist(const json_t *s0, const json_t *s1, const char *key, struct vms_blk_hist *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->p50_us = h->p99_us = -1;
+	struct qmphist a, b, d;
+	if (qmphist_parse(json_object_get(s1, key), &b) < 0)
+		return;
+	h->have = true;
+	bool first = qmphist_parse(json_object_get(s0, key), &a) == 0;
+	h->reset = qmphist_delta(first ? &a : NULL, &b, &d) == -ESTALE;
+	h->n = qmphist_total(&d);
+	h->p50_us = qmphist_percentile_us(&d, 0.50, NULL);
+	h->p99_us = qmphist_percentile_us(&d, 0.99, &h->p99_open);
+}
+
 size_t vms_blockstats(const struct vms_vm *vm, struct vms_blk *out, size_t n, double secs)
 {
 	if (!vm->qmp_first || !vm->qmp_last || secs <= 0)
@@ -761,6 +780,10 @@ size_t vms_blockstats(const struct vms_vm *vm, struct vms_blk *out, size_t n, do
 		b->rd_lat_us = rops > 0 ? rns / rops / 1000 : -1;
 		b->wr_lat_us = wops > 0 ? wns / wops / 1000 : -1;
 		b->flush_lat_us = fops > 0 ? fns / fops / 1000 : -1;
+		static const char *const hk[VMS_BLK_NOPS] = { "rd_latency_histogram", "wr_latency_histogram",
+							      "flush_latency_histogram" };
+		for (int o = 0; o < VMS_BLK_NOPS; o++)
+			blk_hist(s0, s1, hk[o], &b->hist[o]);
 	}
 	return k;
 }
@@ -973,6 +996,23 @@ json_t *vms_json(const struct vms_analysis *a)
 				json_object_set_new(b, "rd_latency_us", jnum_or_null(blk[k].rd_lat_us));
 				json_object_set_new(b, "wr_latency_us", jnum_or_null(blk[k].wr_lat_us));
 				json_object_set_new(b, "flush_latency_us", jnum_or_null(blk[k].flush_lat_us));
+				json_t *hj = json_object();
+				for (int op = 0; op < VMS_BLK_NOPS; op++) {
+					const struct vms_blk_hist *h = &blk[k].hist[op];
+					if (!h->have)
+						continue;
+					json_t *x = json_object();
+					json_object_set_new(x, "requests", json_integer((json_int_t)h->n));
+					json_object_set_new(x, "p50_us", jnum_or_null(h->p50_us));
+					json_object_set_new(x, "p99_us", jnum_or_null(h->p99_us));
+					json_object_set_new(x, "p99_at_least", json_boolean(h->p99_open));
+					json_object_set_new(x, "reset_during_watch", json_boolean(h->reset));
+					json_object_set_new(hj, vms_blk_op_names[op], x);
+				}
+				if (json_object_size(hj))
+					json_object_set_new(b, "latency_histograms", hj);
+				else
+					json_decref(hj);
 				json_array_append_new(ba, b);
 			}
 			json_object_set_new(q, "blockstats", ba);
@@ -1156,10 +1196,23 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 		}
 		struct vms_blk blk[16];
 		size_t nb = vms_blockstats(vm, blk, 16, secs);
-		for (size_t k = 0; k < nb; k++)
+		for (size_t k = 0; k < nb; k++) {
 			fprintf(out, "  disk %s (QMP): %.0f rd/s %s us, %.0f wr/s %s us, flush %s us\n", blk[k].device,
 				blk[k].rd_ops_s, pct(b1, sizeof(b1), blk[k].rd_lat_us), blk[k].wr_ops_s,
 				pct(b2, sizeof(b2), blk[k].wr_lat_us), pct(b3, sizeof(b3), blk[k].flush_lat_us));
+			bool any = false;
+			for (int o = 0; o < VMS_BLK_NOPS; o++) {
+				const struct vms_blk_hist *h = &blk[k].hist[o];
+				if (!h->have || !h->n)
+					continue;
+				fprintf(out, "%s%s p50 %.0f us p99 %s%.0f us (%llu)%s", any ? ", " : "    QEMU latency: ",
+					vms_blk_op_names[o], h->p50_us, h->p99_open ? ">= " : "", h->p99_us,
+					(unsigned long long)h->n, h->reset ? " since a reset" : "");
+				any = true;
+			}
+			if (any)
+				fprintf(out, "\n");
+		}
 		if (vm->qmp_error)
 			fprintf(out, "  QMP: %s\n", vm->qmp_error);
 	}

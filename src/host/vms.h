@@ -175,11 +175,22 @@ int vms_thread_level(const struct vms_thread *t);
 
 /* memory placement: % of the VM's resident memory on nodes none of its vCPUs may run on; -1 unknown */
 double vms_remote_mem_pct(const struct vms_analysis *a, const struct vms_vm *vm);
+/* QEMU's latency histogram of one request type over the watch (host/qmphist.h) */
+struct vms_blk_hist {
+	bool have;		/* the device has this histogram (in the last sample) */
+	bool reset;		/* reset during the watch: counts since then */
+	bool p99_open;		/* p99 is in the open top bin: "at least" */
+	uint64_t n;		/* requests in the watch's histogram */
+	double p50_us, p99_us;	/* -1 when n is 0 */
+};
+enum { VMS_BLK_RD, VMS_BLK_WR, VMS_BLK_FLUSH, VMS_BLK_NOPS };
 /* mean latency per op (us) of a QMP blockstats device over the watch, -1 unknown */
 struct vms_blk {
 	char device[64];
 	double rd_ops_s, wr_ops_s, rd_lat_us, wr_lat_us, flush_lat_us;
+	struct vms_blk_hist hist[VMS_BLK_NOPS];	/* read, write, flush */
 };
+extern const char *const vms_blk_op_names[VMS_BLK_NOPS];	/* "read", "write", "flush" */
 size_t vms_blockstats(const struct vms_vm *vm, struct vms_blk *out, size_t n, double secs);
 
 json_t *vms_json(const struct vms_analysis *a);

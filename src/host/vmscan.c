@@ -23,6 +23,7 @@
 #include "../core/util.h"
 #include "../parse/vmconf.h"
 #include "../sources/bpf/taskstat.h"
+#include "qmphist.h"
 
 #define MAX_THREADS_PER_VM 4096
 #define MAX_VMS 65536
@@ -1083,7 +1084,7 @@ static void vm_slow(struct vmscan *vs, struct vm_proc *vm, struct sample *out, b
 	}
 	if (vm->qmp_sock[0]) {
 		char *err = NULL;
-		json_t *r = qmp_query(vm->qmp_sock, "query-blockstats", &err);
+		json_t *r = qmp_query_hist(vm->qmp_sock, "query-blockstats", vs->qmp_histograms, &err);
 		json_decref(vm->qmp_blockstats);
 		free(vm->qmp_error);
 		vm->qmp_blockstats = r;
@@ -1247,11 +1248,12 @@ static json_t *qmp_read(int fd, char *buf, size_t cap, size_t *have, char **err)
 	}
 }
 
-static json_t *qmp_exec(int fd, const char *cmd, char *buf, size_t cap, size_t *have, char **err)
+/* Send one request (a JSON object, no newline) and wait for its answer; `cmd` names it in errors. */
+static json_t *qmp_exec_req(int fd, const char *req, const char *cmd, char *buf, size_t cap, size_t *have, char **err)
 {
-	char *req = xasprintf("{\"execute\":\"%s\"}\n", cmd);
-	ssize_t w = write(fd, req, strlen(req));
-	free(req);
+	char *line = xasprintf("%s\n", req);
+	ssize_t w = write(fd, line, strlen(line));
+	free(line);
 	if (w < 0) {
 		*err = xasprintf("QMP: write failed: %s", strerror(errno));
 		return NULL;
@@ -1279,7 +1281,70 @@ static json_t *qmp_exec(int fd, const char *cmd, char *buf, size_t cap, size_t *
 	return NULL;
 }
 
+static json_t *qmp_exec(int fd, const char *cmd, char *buf, size_t cap, size_t *have, char **err)
+{
+	char *req = xasprintf("{\"execute\":\"%s\"}", cmd);
+	json_t *r = qmp_exec_req(fd, req, cmd, buf, cap, have, err);
+	free(req);
+	return r;
+}
+
+/* The id block-latency-histogram-set takes for a query-blockstats entry: the device's QOM path, else its name. */
+static const char *blk_id(const json_t *dev)
+{
+	const char *q = json_string_value(json_object_get(dev, "qdev"));
+	const char *d = json_string_value(json_object_get(dev, "device"));
+	return q && *q ? q : d && *d ? d : NULL;
+}
+
+/*
+ * Give every device of a query-blockstats answer that has no latency
+ * histograms ours (qmphist_default_bounds).  Returns how many were set; the
+ * first refusal goes to *err (a QEMU before 4.0 has no such command).
+ */
+static unsigned qmp_set_histograms(int fd, const json_t *stats, char *buf, size_t cap, size_t *have, char **err)
+{
+	uint64_t b[QMPHIST_MAX_BINS - 1];
+	size_t nb = qmphist_default_bounds(b, ARRAY_SIZE(b));
+	json_t *bounds = json_array();
+	for (size_t i = 0; i < nb; i++)
+		json_array_append_new(bounds, json_integer((json_int_t)b[i]));
+	unsigned n = 0;
+	size_t i;
+	const json_t *dev;
+	json_array_foreach(stats, i, dev) {
+		const json_t *st = json_object_get(dev, "stats");
+		const char *id = blk_id(dev);
+		if (!id || !st || json_object_get(st, "rd_latency_histogram"))
+			continue;
+		json_t *req = json_pack("{s:s, s:{s:s, s:O}}", "execute", "block-latency-histogram-set", "arguments",
+					"id", id, "boundaries", bounds);
+		char *s = req ? json_dumps(req, JSON_COMPACT) : NULL;
+		json_decref(req);
+		if (!s)
+			continue;
+		char *e = NULL;
+		json_t *r = qmp_exec_req(fd, s, "block-latency-histogram-set", buf, cap, have, &e);
+		free(s);
+		if (!r) {	/* the others would be refused alike (an old QEMU), or the connection is gone */
+			if (!*err)
+				*err = xasprintf("%s (device %s)", e ? e : "QMP error", id);
+			free(e);
+			break;
+		}
+		json_decref(r);
+		n++;
+	}
+	json_decref(bounds);
+	return n;
+}
+
 json_t *qmp_query(const char *sock, const char *cmd, char **err)
+{
+	return qmp_query_hist(sock, cmd, false, err);
+}
+
+json_t *qmp_query_hist(const char *sock, const char *cmd, bool set_hist, char **err)
 {
 	*err = NULL;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -1304,6 +1369,15 @@ json_t *qmp_query(const char *sock, const char *cmd, char **err)
 		if (caps) {
 			json_decref(caps);
 			r = qmp_exec(fd, cmd, buf, cap, &have, err);
+			if (r && set_hist && json_is_array(r) && qmp_set_histograms(fd, r, buf, cap, &have, err) > 0) {
+				char *e2 = NULL;	/* again, so this answer already has them */
+				json_t *r2 = qmp_exec(fd, cmd, buf, cap, &have, &e2);
+				if (r2) {
+					json_decref(r);
+					r = r2;
+				}
+				free(e2);
+			}
 		}
 	} else if (greet && !*err) {
 		*err = xstrdup("not a QMP monitor (no greeting)");

@@ -156,6 +156,7 @@ struct vmscan {
 	bool tasks_walked;	/* the sampler's task walk already read every schedstat on slow ticks */
 	struct vmscan_qmp qmp[VMSCAN_MAX_QMP];
 	unsigned nqmp;
+	bool qmp_histograms;	/* --qmp-histograms: set QEMU's block latency histograms on owned sockets */
 	char *paths;		/* scratch for path strings */
 	/* vCPU schedstat through one eBPF task iterator read (sources/bpf/taskstat.h) */
 	bool ss_procfs;		/* forced to the preads (vmscan_schedstat_procfs) */
@@ -204,5 +205,12 @@ unsigned long vmscan_raise_nofile(void);
 
 /* Talk QMP on a unix socket: capabilities, then `cmd`; the "return" value (owned) or NULL and *err. */
 json_t *qmp_query(const char *sock, const char *cmd, char **err);
+/*
+ * The same; with set_hist and cmd "query-blockstats", devices without
+ * latency histograms get hiddenq's (block-latency-histogram-set, boundaries
+ * from host/qmphist.h) and the answer is asked for again.  A refusal is in
+ * *err beside a non-NULL answer.
+ */
+json_t *qmp_query_hist(const char *sock, const char *cmd, bool set_hist, char **err);
 
 #endif

@@ -178,6 +178,7 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 		} else {
 			for (const char *const *q = sp->o.vms_qmp; q && *q; q++)
 				vmscan_add_qmp(sp->vms, *q);
+			sp->vms->qmp_histograms = sp->o.vms_qmp_histograms;
 			if (!sp->o.bpf) /* no eBPF at all, the vCPU schedstat iterator neither */
 				vmscan_schedstat_procfs(sp->vms, "eBPF off (--no-bpf)");
 			vmscan_discover(sp->vms);

@@ -34,6 +34,7 @@ struct sampler_opts {
 	bool net;		/* net/dev, softnet each tick; ethtool, qdiscs, snmp on slow ticks */
 	bool vms;		/* host mode: VM vCPU schedstat each tick, the rest on slow ticks (host/vmscan.h) */
 	const char *const *vms_qmp; /* NULL-terminated "NAME=SOCKET" QMP sockets this run owns */
+	bool vms_qmp_histograms;	/* turn on QEMU's block latency histograms on those sockets */
 	bool bpf;		/* eBPF run-queue and block histograms, drained on slow ticks */
 	bool runq_split;	/* run-queue histograms by wake-up vs preemption (three programs) */
 	bool runq_no_cgroups;	/* no per-cgroup run-queue histograms */
