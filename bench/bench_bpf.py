@@ -29,7 +29,7 @@ most 1.10.  Every tracer is started in its own session, bounded by a timeout,
 and stopped by PID (SIGINT, then SIGKILL).
 
 usage: bench_bpf.py BUILD_DIR   (root; BENCH_BPF_ROUNDS, default 5; BENCH_BPF_BLOCK=0 skips
-       the block IO half; BENCH_BPF_BEFORE=PATH/bpf_hold adds another build's runqlat as a row)
+       the block IO half, BENCH_BPF_RUNQ=0 the run-queue half; BENCH_BPF_BEFORE=PATH/bpf_hold adds another build's runqlat as a row)
 """
 import os
 import re
@@ -188,13 +188,13 @@ def main():
         print("bench_bpf: needs root to load eBPF; skipped")
         return 0
     hold = os.path.join(B, "bench", "bpf_hold")
+    others = other_sched_tracers()  # before our own probe, whose programs are freed a moment after it exits
     probe = subprocess.run([hold, "runqlat", "1"], capture_output=True, timeout=30)
     if probe.returncode != 0:
         print(f"bench_bpf: hiddenq's eBPF sources do not load here: {probe.stdout.decode().strip()}; skipped")
         return 0
     secs = "600"
     mounted = mount_tracefs()
-    others = other_sched_tracers()
     if others:
         print(f"bench_bpf: warning: eBPF tracing programs already loaded ({', '.join(sorted(set(others)))}): "
               "every figure below includes their cost")
@@ -209,6 +209,8 @@ def benches(hold, secs):
     pin = ["taskset", "-c", "0"] if shutil.which("taskset") else []
 
     # ---- run queue ----
+    if os.environ.get("BENCH_BPF_RUNQ", "1") == "0":
+        return block_io(hold, secs)
     if os.environ.get("BENCH_BPF_PERF") == "1" and shutil.which("perf") and \
             subprocess.run(["perf", "bench", "sched", "pipe", "-l", "10"], capture_output=True).returncode == 0:
         workload = pin + ["perf", "bench", "sched", "pipe", "-l", str(PIPE_LOOPS)]
@@ -241,9 +243,12 @@ def benches(hold, secs):
             print(f"  {f[7:]}: attaching at all costs {100 * (med[f] / base - 1):.1f} %;"
                   " the rest of each row is the programs' own work")
 
-    # ---- block IO ----
     if os.environ.get("BENCH_BPF_BLOCK", "1") == "0":
         return 0
+    return block_io(hold, secs)
+
+
+def block_io(hold, secs):
     data = os.path.join(B, "bench", "bpf-read-data")
     try:
         with open(data, "wb") as f:
