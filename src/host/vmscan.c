@@ -518,7 +518,7 @@ int vmscan_kvm_dir(const struct fsroot *root, int pid, char *dir, size_t n, char
 	return r;
 }
 
-/* The disks of a QEMU command line and the block devices under their images. */
+/* The disks of a VMM's command line (or configuration) and the block devices under their images. */
 static void vm_disks(struct vmscan *vs, struct vm_proc *vm, const struct vmconf *c)
 {
 	for (unsigned i = 0; i < c->ndisks && vm->ndisks < VMSCAN_MAX_DISKS; i++) {
@@ -534,7 +534,36 @@ static void vm_disks(struct vmscan *vs, struct vm_proc *vm, const struct vmconf 
 	}
 }
 
-/* VM name from the command line: QEMU -name guest=, Firecracker --id */
+/*
+ * A Firecracker --config-file, read where the VMM sees it: an absolute path
+ * from the root (a jailed Firecracker's chroot is not followed: say so), a
+ * relative one through /proc/PID/cwd.  Regular files up to 1 MiB.
+ */
+static void firecracker_config(struct vmscan *vs, struct vm_proc *vm, const char *path, struct vmconf *c)
+{
+	char rel[512];
+	if (path[0] == '/')
+		snprintf(rel, sizeof(rel), "%s", path + 1);
+	else
+		snprintf(rel, sizeof(rel), "proc/%d/cwd/%s", vm->pid, path);
+	int fd = openat(vs->root->dirfd, rel, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	size_t cap = (size_t)st.st_size + 1, len = 0;
+	char *buf = xmalloc(cap);
+	ssize_t n;
+	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	vmm_firecracker_config(buf, len, c);
+	free(buf);
+}
+
+/* VM name from the command line: QEMU -name guest=, Firecracker --id; every VMM's disks */
 static void name_from_cmdline(struct vmscan *vs, struct vm_proc *vm)
 {
 	char rel[48];
@@ -559,18 +588,19 @@ static void name_from_cmdline(struct vmscan *vs, struct vm_proc *vm)
 		}
 		free(c);
 	} else {
-		/* firecracker --id NAME; cloud-hypervisor --api-socket PATH (no name) */
-		for (size_t i = 0; i < len;) {
-			const char *a = buf + i;
-			size_t l = strnlen(a, len - i);
-			if (!strcmp(a, "--id") && i + l + 1 < len) {
-				const char *v = a + l + 1;
-				snprintf(vm->name, sizeof(vm->name), "%.*s", (int)strnlen(v, len - (i + l + 1)), v);
+		/* firecracker --id NAME (and --config-file); the others' disks and taps */
+		struct vmconf *c = xcalloc(1, sizeof(*c));
+		char config[256];
+		if (vmm_cmdline_parse(vmm_name(vm->vmm), buf, len, c, config, sizeof(config)) == 0) {
+			if (config[0])
+				firecracker_config(vs, vm, config, c);
+			if (c->name[0]) {
+				str_copy(vm->name, sizeof(vm->name), c->name);
 				snprintf(vm->name_src, sizeof(vm->name_src), "cmdline");
-				break;
 			}
-			i += l + 1;
+			vm_disks(vs, vm, c);
 		}
+		free(c);
 	}
 	free(buf);
 }

@@ -83,6 +83,17 @@ struct vmconf {
 int qemu_cmdline_parse(const char *buf, size_t len, struct vmconf *out);
 
 /*
+ * The command line of a VMM that is not QEMU: vmm is "cloud-hypervisor",
+ * "crosvm", "kvmtool" or "firecracker" (vmm_name()).  Fills the name, vCPUs,
+ * memory, disks and taps it gives; for Firecracker only the name (--id) and,
+ * in config (capacity cap, may be NULL), the --config-file path, whose
+ * contents vmm_firecracker_config() adds.  0, or -EINVAL for another vmm.
+ */
+int vmm_cmdline_parse(const char *vmm, const char *buf, size_t len, struct vmconf *out, char *config, size_t cap);
+/* A Firecracker --config-file (JSON): drives, network interfaces, machine-config. 0 or -EINVAL. */
+int vmm_firecracker_config(const char *buf, size_t len, struct vmconf *c);
+
+/*
  * A libvirt domain XML (virsh dumpxml, /etc/libvirt/qemu/NAME.xml) or status
  * XML (/run/libvirt/qemu/NAME.xml, <domstatus> around <domain>).  Status XML
  * also gives the QEMU PID and vCPU TIDs (vcpu_tids, up to ntids).  Returns 0

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
- * QEMU command lines (/proc/PID/cmdline), and the per-task files host mode
+ * QEMU command lines (/proc/PID/cmdline), the other VMMs' command lines and
+ * Firecracker's configuration, and the per-task files host mode
  * parses (task stat, status fields, tun fdinfo): no crash, no read past the
  * input, and the struct's strings always terminated.
  */
@@ -21,6 +22,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (strlen(c.disks[i].cache) >= sizeof(c.disks[i].cache) || strlen(c.disks[i].file) >= 256)
 				abort();
 	}
+	/* the other VMMs' command lines and Firecracker's JSON configuration (parse/vmmcmd.c) */
+	static const char *const vmms[] = { "cloud-hypervisor", "crosvm", "kvmtool", "firecracker" };
+	for (size_t k = 0; k < sizeof(vmms) / sizeof(vmms[0]); k++) {
+		char cfg[256];
+		if (vmm_cmdline_parse(vmms[k], buf, size, &c, cfg, sizeof(cfg)) != 0)
+			abort();
+		if (c.ndisks > VMCONF_MAX_DISKS || c.nnics > VMCONF_MAX_NICS || strlen(cfg) >= sizeof(cfg))
+			abort();
+	}
+	memset(&c, 0, sizeof(c));
+	if (vmm_firecracker_config(buf, size, &c) == 0 && (c.ndisks > VMCONF_MAX_DISKS || c.nnics > VMCONF_MAX_NICS))
+		abort();
 	struct task_stat ts;
 	if (task_stat_parse(buf, size, &ts) == 0 && ts.processor < -1)
 		abort();

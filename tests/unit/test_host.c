@@ -181,6 +181,79 @@ static void test_cmdline_blockdev(void **state)
 	assert_int_equal(c.mem_mib, 128);
 }
 
+/* Cloud Hypervisor, crosvm, kvmtool and Firecracker command lines (parse/vmmcmd.c) */
+static void test_cmdline_other_vmms(void **state)
+{
+	(void)state;
+	char buf[4096], cfg[256];
+	size_t len;
+	struct vmconf c;
+	static const char *const ch[] = { "cloud-hypervisor", "--api-socket", "/run/ch.sock", "--cpus", "boot=4,max=8",
+					   "--memory", "size=2G,hugepages=on", "--kernel", "/k", "--disk",
+					   "path=/img/a.raw", "path=/img/b.qcow2,num_queues=2,direct=on",
+					   "vhost_user=true,socket=/s", "--net=tap=tap7,num_queues=4", NULL };
+	len = argv_buf(buf, sizeof(buf), ch);
+	assert_int_equal(vmm_cmdline_parse("cloud-hypervisor", buf, len, &c, cfg, sizeof(cfg)), 0);
+	assert_true(c.vcpus == 4 && c.max_vcpus == 8 && c.mem_mib == 2048 && c.hugepages);
+	assert_int_equal(c.ndisks, 2);	/* the vhost-user disk has no path */
+	assert_string_equal(c.disks[0].file, "/img/a.raw");
+	assert_string_equal(c.disks[1].file, "/img/b.qcow2");
+	assert_int_equal(c.disks[1].num_queues, 2);
+	assert_string_equal(c.disks[1].cache, "none");
+	assert_string_equal(c.disks[0].cache, "");
+	assert_true(vmconf_disk_is_virtio(&c.disks[0]));
+	assert_int_equal(c.nnics, 1);
+	assert_string_equal(c.nics[0].ifname, "tap7");
+	assert_int_equal(c.nics[0].queues, 2);	/* 4 = 2 RX + 2 TX */
+
+	static const char *const cv[] = { "crosvm", "run", "--cpus", "4", "--mem=1024", "--rwdisk", "/img/r.img",
+					   "--disk", "/img/d.img,o_direct=true", "--block", "path=/img/b.img,ro=false",
+					   "--tap-name", "tap3", "--name", "cv1", "/vmlinux", NULL };
+	len = argv_buf(buf, sizeof(buf), cv);
+	assert_int_equal(vmm_cmdline_parse("crosvm", buf, len, &c, NULL, 0), 0);
+	assert_true(c.vcpus == 4 && c.mem_mib == 1024 && c.ndisks == 3 && c.nnics == 1);
+	assert_string_equal(c.name, "cv1");
+	assert_string_equal(c.disks[1].file, "/img/d.img");
+	assert_string_equal(c.disks[1].cache, "none");
+	assert_string_equal(c.disks[2].file, "/img/b.img");
+	assert_string_equal(c.nics[0].ifname, "tap3");
+
+	static const char *const kt[] = { "lkvm", "run", "-c", "2", "-m", "512", "-d", "/img/k.img,direct", "--disk",
+					   "/img/l.img", "-n", "mode=tap,tapif=tap9", "-n", "mode=user", NULL };
+	len = argv_buf(buf, sizeof(buf), kt);
+	assert_int_equal(vmm_cmdline_parse("kvmtool", buf, len, &c, NULL, 0), 0);
+	assert_true(c.vcpus == 2 && c.mem_mib == 512 && c.ndisks == 2 && c.nnics == 1);
+	assert_string_equal(c.disks[0].file, "/img/k.img");
+	assert_string_equal(c.disks[0].cache, "none");
+	assert_string_equal(c.nics[0].ifname, "tap9");
+
+	static const char *const fc[] = { "firecracker", "--api-sock", "/run/fc.sock", "--id", "fc-web",
+					   "--config-file", "vm.json", NULL };
+	len = argv_buf(buf, sizeof(buf), fc);
+	assert_int_equal(vmm_cmdline_parse("firecracker", buf, len, &c, cfg, sizeof(cfg)), 0);
+	assert_string_equal(c.name, "fc-web");
+	assert_string_equal(cfg, "vm.json");
+	assert_int_equal(c.ndisks, 0);	/* drives are in the configuration file */
+	static const char fcjson[] =
+		"{\"drives\":[{\"drive_id\":\"rootfs\",\"path_on_host\":\"/img/rootfs.ext4\",\"is_root_device\":true,"
+		"\"io_engine\":\"Async\"},{\"drive_id\":\"data\"}],"
+		"\"network-interfaces\":[{\"iface_id\":\"eth0\",\"host_dev_name\":\"tapfc0\"}],"
+		"\"machine-config\":{\"vcpu_count\":2,\"mem_size_mib\":1024}}";
+	assert_int_equal(vmm_firecracker_config(fcjson, sizeof(fcjson) - 1, &c), 0);
+	assert_true(c.ndisks == 1 && c.nnics == 1 && c.vcpus == 2 && c.mem_mib == 1024);
+	assert_string_equal(c.disks[0].id, "rootfs");
+	assert_string_equal(c.disks[0].aio, "io_uring");
+	assert_string_equal(c.nics[0].ifname, "tapfc0");
+	assert_int_equal(vmm_firecracker_config("[1]", 3, &c), -EINVAL);
+	assert_int_equal(vmm_firecracker_config("{", 1, &c), -EINVAL);
+
+	/* another VMM name; an unterminated last argument is dropped, not read past */
+	assert_int_equal(vmm_cmdline_parse("qemu", buf, len, &c, cfg, sizeof(cfg)), -EINVAL);
+	static const char cut[] = { '-', '-', 'd', 'i', 's', 'k', 0, 'p', 'a', 't', 'h', '=', '/', 'x' };
+	assert_int_equal(vmm_cmdline_parse("cloud-hypervisor", cut, sizeof(cut), &c, NULL, 0), 0);
+	assert_int_equal(c.ndisks, 0);
+}
+
 static void test_procfiles(void **state)
 {
 	(void)state;
@@ -708,6 +781,7 @@ int main(void)
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_cmdline_drive_netdev),
 		cmocka_unit_test(test_cmdline_blockdev),
+		cmocka_unit_test(test_cmdline_other_vmms),
 		cmocka_unit_test(test_procfiles),
 		cmocka_unit_test(test_overlap_and_demand),
 		cmocka_unit_test(test_pinning_rule),
