@@ -90,6 +90,18 @@ static __always_inline void cg_account(struct task_struct *p, __u32 slot)
 	h->slots[slot & (HQ_HIST_SLOTS - 1)]++;
 }
 
+/* One measured wait of `next`: its per-CPU histogram slot, and its cgroup's when asked for. */
+static __always_inline void account(struct task_struct *next, __u32 kind, __u64 delta)
+{
+	__u32 slot = hq_slot_idx(delta, HQ_HIST_SLOTS);	/* masked after a barrier: the 6.1 verifier needs the bound */
+	struct rq_hist *h = bpf_map_lookup_elem(&hists, &kind);
+
+	if (h)
+		h->slots[slot]++;
+	if (targ_cgroup)
+		cg_account(next, slot);
+}
+
 SEC("tp_btf/sched_wakeup")
 int BPF_PROG(hq_sched_wakeup, struct task_struct *p)
 {
@@ -111,10 +123,9 @@ int BPF_PROG(hq_sched_wakeup_new, struct task_struct *p)
 SEC("tp_btf/sched_switch")
 int BPF_PROG(hq_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	struct rq_hist *h;
 	struct stamp *s;
 	__u64 now = 0, delta;
-	__u32 kind, slot;
+	__u32 kind;
 
 	if (targ_floor)
 		return 0;
@@ -134,12 +145,7 @@ int BPF_PROG(hq_sched_switch, bool preempt, struct task_struct *prev, struct tas
 	s->ts = 0;
 	if ((__s64)delta < 0)
 		return 0;
-	slot = hq_slot_idx(delta, HQ_HIST_SLOTS);	/* masked after a barrier: the 6.1 verifier needs the bound */
-	h = bpf_map_lookup_elem(&hists, &kind);
-	if (h)
-		h->slots[slot]++;
-	if (targ_cgroup)
-		cg_account(next, slot);
+	account(next, kind, delta);
 	return 0;
 }
 
@@ -166,10 +172,8 @@ int BPF_PROG(hq_sched_switch, bool preempt, struct task_struct *prev, struct tas
 SEC("tp_btf/sched_switch")
 int BPF_PROG(hq_sched_switch_queued, bool preempt, struct task_struct *prev, struct task_struct *next)
 {
-	struct rq_hist *h;
 	struct rq *rq;
 	__u64 queued, delta;
-	__u32 kind = RQ_ANY, slot;
 
 	if (targ_floor || !next->pid)
 		return 0;
@@ -182,12 +186,7 @@ int BPF_PROG(hq_sched_switch_queued, bool preempt, struct task_struct *prev, str
 	delta = rq->clock - queued;
 	if ((__s64)delta < 0)
 		return 0;
-	slot = hq_slot_idx(delta, HQ_HIST_SLOTS);
-	h = bpf_map_lookup_elem(&hists, &kind);
-	if (h)
-		h->slots[slot]++;
-	if (targ_cgroup)
-		cg_account(next, slot);
+	account(next, RQ_ANY, delta);
 	return 0;
 }
 

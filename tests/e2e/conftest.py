@@ -355,3 +355,18 @@ def steal_bundle(root, per_cpu_steal_pct, seconds, busy_pct=50.0, identity=KVM_I
 
 def const(p):
     return lambda k: p
+
+
+def whole_disk_of(path):
+    """The whole disk (vda, not vda1) holding a file, by its device number; None if no block device."""
+    st = os.stat(path)
+    sysdir = Path(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}").resolve()
+    if (sysdir / "partition").exists():
+        sysdir = sysdir.parent
+    uevent = sysdir / "uevent"
+    if not uevent.exists():
+        return None
+    for line in uevent.read_text().splitlines():
+        if line.startswith("DEVNAME="):
+            return line[8:]
+    return None

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, diagnose_json, ev, ev_cpu, finding, kill_tree, run
+from conftest import REPO, diagnose_json, ev, ev_cpu, finding, kill_tree, run, whole_disk_of
 
 BTF = Path("/sys/kernel/btf/vmlinux")
 
@@ -263,17 +263,6 @@ def test_no_runq_cgroups_drops_only_the_per_cgroup_histograms(hq, tmp_path):
     doc = json.loads(sorted(out.glob("samples/*/.hiddenq/runqlat.json"))[-1].read_text())
     assert doc["available"] is True and "per_cgroup" not in doc, doc
     assert sum(sum(h) for h in doc["kinds"].values()) > 0, doc  # the histograms themselves still count
-
-
-def whole_disk_of(path):
-    st = os.stat(path)
-    sysdir = Path(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}").resolve()
-    if (sysdir / "partition").exists():
-        sysdir = sysdir.parent
-    for line in (sysdir / "uevent").read_text().splitlines():
-        if line.startswith("DEVNAME="):
-            return line[8:]
-    return None
 
 
 def test_biolat_capture_direct_reads(hq, tmp_path):

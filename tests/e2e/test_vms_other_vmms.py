@@ -14,11 +14,10 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import REPO, kill_tree, run
+from conftest import REPO, kill_tree, run, whole_disk_of
 
 FAKE_VMM = r"""
 import ctypes, mmap, os, sys, threading, time
@@ -48,17 +47,6 @@ print("ready", flush=True)
 time.sleep(secs)
 stop.set()
 """
-
-
-def whole_disk_of(path):
-    st = os.stat(path)
-    sysdir = Path(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}").resolve()
-    if (sysdir / "partition").exists():
-        sysdir = sysdir.parent
-    for line in (sysdir / "uevent").read_text().splitlines():
-        if line.startswith("DEVNAME="):
-            return line[8:]
-    return None
 
 
 @pytest.fixture
