@@ -6,7 +6,6 @@ The privileged tests need root, kernel BTF and a binary built with BPF=1; they
 skip with the reason when any is missing (HIDDENQ_REQUIRE_BPF=1 turns those
 skips into failures, for machines that must have them)."""
 import json
-import mmap
 import os
 import shutil
 import subprocess
