@@ -745,7 +745,7 @@ static void blk_hist(const json_t *s0, const json_t *s1, const char *key, struct
 	bool first = qmphist_parse(json_object_get(s0, key), &a) == 0;
 	h->reset = qmphist_delta(first ? &a : NULL, &b, &d) == -ESTALE;
 	h->n = qmphist_total(&d);
-	h->p50_us = qmphist_percentile_us(&d, 0.50, NULL);
+	h->p50_us = qmphist_percentile_us(&d, 0.50, &h->p50_open);
 	h->p99_us = qmphist_percentile_us(&d, 0.99, &h->p99_open);
 }
 
@@ -1005,6 +1005,7 @@ json_t *vms_json(const struct vms_analysis *a)
 					json_object_set_new(x, "requests", json_integer((json_int_t)h->n));
 					json_object_set_new(x, "p50_us", jnum_or_null(h->p50_us));
 					json_object_set_new(x, "p99_us", jnum_or_null(h->p99_us));
+					json_object_set_new(x, "p50_at_least", json_boolean(h->p50_open));
 					json_object_set_new(x, "p99_at_least", json_boolean(h->p99_open));
 					json_object_set_new(x, "reset_during_watch", json_boolean(h->reset));
 					json_object_set_new(hj, vms_blk_op_names[op], x);
@@ -1205,8 +1206,9 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 				const struct vms_blk_hist *h = &blk[k].hist[o];
 				if (!h->have || !h->n)
 					continue;
-				fprintf(out, "%s%s p50 %.0f us p99 %s%.0f us (%llu)%s", any ? ", " : "    QEMU latency: ",
-					vms_blk_op_names[o], h->p50_us, h->p99_open ? ">= " : "", h->p99_us,
+				fprintf(out, "%s%s p50 %s%.0f us p99 %s%.0f us (%llu)%s", any ? ", " : "    QEMU latency: ",
+					vms_blk_op_names[o], h->p50_open ? ">= " : "", h->p50_us, h->p99_open ? ">= " : "",
+					h->p99_us,
 					(unsigned long long)h->n, h->reset ? " since a reset" : "");
 				any = true;
 			}

@@ -179,7 +179,7 @@ double vms_remote_mem_pct(const struct vms_analysis *a, const struct vms_vm *vm)
 struct vms_blk_hist {
 	bool have;		/* the device has this histogram (in the last sample) */
 	bool reset;		/* reset during the watch: counts since then */
-	bool p99_open;		/* p99 is in the open top bin: "at least" */
+	bool p50_open, p99_open;	/* in the open top bin: "at least" */
 	uint64_t n;		/* requests in the watch's histogram */
 	double p50_us, p99_us;	/* -1 when n is 0 */
 };

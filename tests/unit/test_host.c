@@ -511,6 +511,70 @@ static void audit_cleanup(struct audit_ctx *c, struct audit_out *o, struct fsroo
 	free(dir);
 }
 
+/* QEMU's latency histograms in query-blockstats, through vms_blockstats, the JSON and the text */
+static void test_qmp_latency_histograms(void **state)
+{
+	(void)state;
+	struct sample st;
+	host_statics(&st);
+	struct vms_analysis a;
+	vms_init(&a, &st);
+	/* read: 100 more in [1, 2) ms; write: reset (bins went down); flush: 1 more in the open bin */
+	static const char *const js[2] = {
+		"{\"vms\":[{\"pid\":100,\"vmm\":\"qemu\",\"name\":\"A\",\"threads\":[],\"taps\":[],\"qmp\":{\"blockstats\":["
+		"{\"device\":\"\",\"qdev\":\"/machine/peripheral/vblk0/virtio-backend\",\"stats\":{"
+		"\"rd_operations\":10,\"rd_total_time_ns\":10000000,\"wr_operations\":0,\"flush_operations\":0,"
+		"\"rd_latency_histogram\":{\"boundaries\":[1000000,2000000],\"bins\":[10,0,0]},"
+		"\"wr_latency_histogram\":{\"boundaries\":[1000000],\"bins\":[5,5]},"
+		"\"flush_latency_histogram\":{\"boundaries\":[1000000],\"bins\":[0,0]}}}]}}],\"root\":true}",
+		"{\"vms\":[{\"pid\":100,\"vmm\":\"qemu\",\"name\":\"A\",\"threads\":[],\"taps\":[],\"qmp\":{\"blockstats\":["
+		"{\"device\":\"\",\"qdev\":\"/machine/peripheral/vblk0/virtio-backend\",\"stats\":{"
+		"\"rd_operations\":110,\"rd_total_time_ns\":160000000,\"wr_operations\":4,\"flush_operations\":1,"
+		"\"rd_latency_histogram\":{\"boundaries\":[1000000,2000000],\"bins\":[10,100,0]},"
+		"\"wr_latency_histogram\":{\"boundaries\":[1000000],\"bins\":[4,0]},"
+		"\"flush_latency_histogram\":{\"boundaries\":[1000000],\"bins\":[0,1]}}}]}}],\"root\":true}",
+	};
+	for (int i = 0; i < 2; i++) {
+		struct sample s;
+		sample_init(&s);
+		s.mono_ns = (uint64_t)(i * 5 + 1) * 1000000000ull;
+		sample_add(&s, VMSCAN_JSON_PATH, js[i], strlen(js[i]));
+		vms_feed(&a, &s);
+		sample_done(&s);
+	}
+	vms_finish(&a);
+	assert_int_equal(a.n, 1);
+	struct vms_blk b[4];
+	assert_int_equal(vms_blockstats(&a.vms[0], b, 4, 5.0), 1);
+	const struct vms_blk_hist *rd = &b[0].hist[VMS_BLK_RD], *wr = &b[0].hist[VMS_BLK_WR],
+				  *fl = &b[0].hist[VMS_BLK_FLUSH];
+	assert_true(rd->have && !rd->reset && rd->n == 100 && !rd->p99_open);
+	assert_true(rd->p50_us > 1000 && rd->p50_us < 2000 && rd->p99_us > rd->p50_us && rd->p99_us <= 2000);
+	assert_true(wr->have && wr->reset && wr->n == 4);	/* counts since the reset */
+	assert_true(fl->have && fl->n == 1 && fl->p50_open && fl->p99_open && fl->p99_us == 1000);
+	assert_false(rd->p50_open);
+	assert_true(b[0].rd_lat_us > 1499 && b[0].rd_lat_us < 1501);	/* the mean, beside: 150 ms / 100 */
+	json_t *j = vms_json(&a);
+	json_t *h = json_object_get(json_array_get(json_object_get(json_object_get(json_array_get(
+					   json_object_get(j, "vms"), 0), "qmp"), "blockstats"), 0), "latency_histograms");
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(h, "read"), "requests")), 100);
+	assert_true(json_is_true(json_object_get(json_object_get(h, "write"), "reset_during_watch")));
+	assert_true(json_is_true(json_object_get(json_object_get(h, "flush"), "p99_at_least")));
+	json_decref(j);
+	char *txt = NULL;
+	size_t tl = 0;
+	FILE *m = open_memstream(&txt, &tl);
+	vms_print(m, &a, false);
+	fclose(m);
+	assert_non_null(strstr(txt, "QEMU latency: read p50 "));
+	assert_non_null(strstr(txt, "write p50 "));
+	assert_non_null(strstr(txt, "since a reset"));
+	assert_non_null(strstr(txt, "flush p50 >= 1000 us p99 >= 1000 us (1)"));
+	free(txt);
+	vms_done(&a);
+	sample_done(&st);
+}
+
 static void test_audit_tuned(void **state)
 {
 	(void)state;
@@ -782,6 +846,7 @@ int main(void)
 		cmocka_unit_test(test_cmdline_drive_netdev),
 		cmocka_unit_test(test_cmdline_blockdev),
 		cmocka_unit_test(test_cmdline_other_vmms),
+		cmocka_unit_test(test_qmp_latency_histograms),
 		cmocka_unit_test(test_procfiles),
 		cmocka_unit_test(test_overlap_and_demand),
 		cmocka_unit_test(test_pinning_rule),
