@@ -188,6 +188,14 @@ void capabilities_build(const struct analysis *an, struct capabilities *caps)
 			       (v2 || hybrid) && a->cg_v1_seen ? " + " : "", a->cg_v1_seen ? "v1 cpu controller" : "")
 		   : xstrdup("no cgroup filesystem seen (no cgroup.controllers, no v1 cpu controller): CPU limits "
 			     "cannot be checked"));
+	/* host mode: how each tick read the vCPUs' schedstat (host/vmscan.h) */
+	if (an->host && an->host->n && an->host->ss_source[0]) {
+		bool it = strcmp(an->host->ss_source, "bpf_iter") == 0;
+		cap_add(caps, "host mode", true,
+			it ? xstrdup("VM vCPU schedstat by one eBPF task-iterator read per tick")
+			   : xasprintf("VM vCPU schedstat by one /proc read per vCPU per tick%s%s",
+				       an->host->ss_why[0] ? ": " : "", an->host->ss_why));
+	}
 	if (id->nmarkers) {
 		struct environment env;
 		environment_build(an, &env);

@@ -127,3 +127,16 @@ def test_firecracker_disks_from_its_config_file(hq, image, tmp_path):
     assert vm and vm["vmm"] == "firecracker" and vm["name"] == "fc-e2e", vm
     assert [d["file"] for d in vm["disks"]] == [str(image)], vm["disks"]
     assert vm["disks"][0]["backing"].get("disk") == whole_disk_of(image), vm["disks"]
+
+
+def test_diagnose_names_how_host_mode_read_the_vcpus(hq, image):
+    """diagnose on a host with a VM says, among its capabilities, how each tick read the vCPUs."""
+    need_root()
+    vmm = start_vmm("cloud-hypervisor", "cloud-hypervisor", "vcpu{}", image, ["--cpus", "boot=2"])
+    try:
+        forced = run([hq, "diagnose", "--json", "-d", "1", "--no-stalls", "--no-bpf"], timeout=60)
+    finally:
+        kill_tree(vmm)
+    cap = forced.json()["capabilities"].get("host mode")
+    assert cap and cap["ok"], forced.json()["capabilities"]
+    assert "one /proc read per vCPU" in cap["detail"] and "--no-bpf" in cap["detail"], cap
