@@ -548,18 +548,13 @@ static void firecracker_config(struct vmscan *vs, struct vm_proc *vm, const char
 		snprintf(rel, sizeof(rel), "proc/%d/cwd/%s", vm->pid, path);
 	int fd = openat(vs->root->dirfd, rel, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20)) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	size_t cap = (size_t)st.st_size + 1, len = 0;
-	char *buf = xmalloc(cap);
-	ssize_t n;
-	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
-		len += (size_t)n;
-	close(fd);
-	vmm_firecracker_config(buf, len, c);
+	char *buf = NULL;
+	size_t cap = 0, len = 0;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+	    fsroot_pread_all(fd, rel, &buf, &cap, &len, 1u << 20) == 0)
+		vmm_firecracker_config(buf, len, c);
+	if (fd >= 0)
+		close(fd);
 	free(buf);
 }
 
@@ -571,12 +566,12 @@ static void name_from_cmdline(struct vmscan *vs, struct vm_proc *vm)
 	int fd = openat(vs->procfd, rel, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
-	size_t cap = 1 << 16, len = 0;
-	char *buf = xmalloc(cap);
-	ssize_t n;
-	while (len < cap && (n = read(fd, buf + len, cap - len)) > 0)
-		len += (size_t)n;
+	char *buf = NULL;
+	size_t cap = 0, len = 0;
+	fsroot_pread_all(fd, rel, &buf, &cap, &len, 1 << 16);	/* a longer command line: its first 64 KiB (-EFBIG) */
 	close(fd);
+	if (!buf)
+		return;
 	if (vm->vmm == VMM_QEMU) {
 		struct vmconf *c = xcalloc(1, sizeof(*c));
 		if (qemu_cmdline_parse(buf, len, c) == 0) {
