@@ -31,6 +31,7 @@ LDLIBS   += $(HWLOC_LIBS)
 # Every source except main.c forms the library the tests link against.
 LIB_SRCS := \
 	src/core/util.c \
+	src/core/catalog.c \
 	src/sys/fsroot.c \
 	src/sys/identity.c \
 	src/parse/scan.c \
@@ -66,6 +67,7 @@ UNIT_TESTS := \
 	tests/unit/test_cpu.c \
 	tests/unit/test_mem.c \
 	tests/unit/test_util.c \
+	tests/unit/test_catalog.c \
 	tests/unit/test_bundle.c \
 	tests/unit/test_topo.c
 

@@ -41,6 +41,11 @@ void analysis_finish(struct analysis *an)
 		vms_finish(an->host);
 }
 
+void analysis_unfinish(struct analysis *an)
+{
+	cpu_unfinish(&an->cpu);
+}
+
 void analysis_done(struct analysis *an)
 {
 	cpu_done(&an->cpu);

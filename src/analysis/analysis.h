@@ -28,7 +28,9 @@ struct analysis {
 
 void analysis_init(struct analysis *an, const struct sample *statics, const char *source);
 void analysis_feed(struct analysis *an, const struct sample *s);
+/* Compute the results for the rules; analysis_unfinish lets feeding go on. */
 void analysis_finish(struct analysis *an);
+void analysis_unfinish(struct analysis *an);
 void analysis_done(struct analysis *an);
 
 /* Evaluate every rule in rules.def, in order. */

@@ -120,24 +120,76 @@ void finding_next(struct finding *f, const char *fmt, ...)
 	va_end(ap);
 }
 
-struct evidence *finding_ev_cpu(struct finding *f, const char *metric, double value, int t,
-				const char *unit, int cpu)
+struct evidence *finding_ev_cpu(struct finding *f, enum metric_id m, double value, int t, int cpu)
 {
 	xgrow((void **)&f->ev, sizeof(*f->ev), &f->capev, f->nev);
 	struct evidence *e = &f->ev[f->nev++];
 	memset(e, 0, sizeof(*e));
-	e->metric = xstrdup(metric);
+	const struct metric_def *d = metric_def(m);
+	e->id = m;
+	e->metric = d->name;
 	e->value = value;
 	e->warn = t >= 0 ? thresholds[t].warn : -1;
 	e->crit = t >= 0 ? thresholds[t].crit : -1;
-	e->unit = xstrdup(unit ? unit : (t >= 0 ? thresholds[t].unit : ""));
+	e->unit = d->display;
 	e->cpu = cpu;
+	if (cpu >= 0)
+		ev_label(e, LBL_CPU, "%d", cpu);
 	return e;
 }
 
-struct evidence *finding_ev(struct finding *f, const char *metric, double value, int t, const char *unit)
+struct evidence *finding_ev(struct finding *f, enum metric_id m, double value, int t)
 {
-	return finding_ev_cpu(f, metric, value, t, unit, -1);
+	return finding_ev_cpu(f, m, value, t, -1);
+}
+
+/* The labels that render, joined: "eth0 tx-0 qdisc pfifo_fast 1:" (each
+ * label's format is a prefix, %s, and a suffix; catalog.h) */
+static void ev_subject_refresh(struct evidence *e)
+{
+	char buf[512];
+	size_t o = 0;
+	for (unsigned i = 0; i < e->nlabels; i++) {
+		const char *fmt = label_subject_fmt(e->labels[i].key);
+		if (!fmt)
+			continue;
+		if (o == 0 && *fmt == ' ')
+			fmt++;
+		const char *hole = strstr(fmt, "%s");
+		size_t pre = hole ? (size_t)(hole - fmt) : strlen(fmt);
+		const char *parts[3] = { fmt, e->labels[i].value, hole ? hole + 2 : "" };
+		size_t lens[3] = { pre, strlen(e->labels[i].value), strlen(parts[2]) };
+		for (int k = 0; k < 3; k++) {
+			size_t n = lens[k] < sizeof(buf) - 1 - o ? lens[k] : sizeof(buf) - 1 - o;
+			memcpy(buf + o, parts[k], n);
+			o += n;
+		}
+	}
+	buf[o] = '\0';
+	free(e->subject);
+	e->subject = o ? xstrdup(buf) : NULL;
+}
+
+struct evidence *ev_label(struct evidence *e, enum label_id l, const char *fmt, ...)
+{
+	if (e->nlabels >= EV_MAX_LABELS || l >= LBL_COUNT)
+		return e;
+	va_list ap;
+	va_start(ap, fmt);
+	e->labels[e->nlabels].key = l;
+	e->labels[e->nlabels].value = vfmt(fmt, ap);
+	va_end(ap);
+	e->nlabels++;
+	ev_subject_refresh(e);
+	return e;
+}
+
+const char *ev_label_value(const struct evidence *e, enum label_id l)
+{
+	for (unsigned i = 0; i < e->nlabels; i++)
+		if (e->labels[i].key == l)
+			return e->labels[i].value;
+	return NULL;
 }
 
 void findings_done(struct findings *fs)
@@ -151,8 +203,8 @@ void findings_done(struct findings *fs)
 			free(f->next[k]);
 		free(f->next);
 		for (size_t k = 0; k < f->nev; k++) {
-			free(f->ev[k].metric);
-			free(f->ev[k].unit);
+			for (unsigned l = 0; l < f->ev[k].nlabels; l++)
+				free(f->ev[k].labels[l].value);
 			free(f->ev[k].subject);
 		}
 		free(f->ev);

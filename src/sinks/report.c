@@ -247,6 +247,12 @@ json_t *report_json(const struct analysis *an, const struct findings *fs)
 			json_object_set_new(xj, "unit", jstr(x->unit));
 			if (x->cpu >= 0)
 				json_object_set_new(xj, "cpu", json_integer(x->cpu));
+			if (x->nlabels) {
+				json_t *lj = json_object();
+				for (unsigned l = 0; l < x->nlabels; l++)
+					json_object_set_new(lj, label_name(x->labels[l].key), jstr(x->labels[l].value));
+				json_object_set_new(xj, "labels", lj);
+			}
 			if (x->subject)
 				json_object_set_new(xj, "subject", jstr(x->subject));
 			if (x->t_mono_ns)
