@@ -50,6 +50,7 @@ LIB_SRCS := \
 	src/analysis/mem.c \
 	src/analysis/rules_mem.c \
 	src/analysis/analysis.c \
+	src/engine/engine.c \
 	src/sinks/report.c \
 	src/cmd/cmdutil.c \
 	src/cmd/diagnose.c \
@@ -68,6 +69,7 @@ UNIT_TESTS := \
 	tests/unit/test_mem.c \
 	tests/unit/test_util.c \
 	tests/unit/test_catalog.c \
+	tests/unit/test_engine.c \
 	tests/unit/test_bundle.c \
 	tests/unit/test_topo.c
 

@@ -31,8 +31,21 @@ void analysis_feed(struct analysis *an, const struct sample *s);
 /* Compute the results for the rules; analysis_unfinish lets feeding go on. */
 void analysis_finish(struct analysis *an);
 void analysis_unfinish(struct analysis *an);
+/* Bytes held by the growing arrays of the layers (approximate; for bounded-state checks). */
+size_t analysis_state_bytes(const struct analysis *an);
 void analysis_done(struct analysis *an);
 
+/* The rule table (rules.def). */
+struct rule_info {
+	const char *id;
+	int failure_mode;	/* 1..7, 0 outside the seven */
+	const char *layer, *label;
+	unsigned window_s;	/* judged over this window in continuous runs */
+};
+size_t rules_count(void);
+const struct rule_info *rules_info(size_t i);
+/* Evaluate rule i into a new finding of out. */
+struct finding *rule_evaluate(size_t i, const struct analysis *an, struct findings *out);
 /* Evaluate every rule in rules.def, in order. */
 void rules_evaluate(const struct analysis *an, struct findings *out);
 

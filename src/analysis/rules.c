@@ -449,22 +449,36 @@ static void rule_cgroup_throttling(const struct analysis *an, struct finding *f)
 typedef void (*rule_fn)(const struct analysis *, struct finding *);
 
 static const struct rule {
-	const char *id;
-	int failure_mode;
-	const char *layer, *label;
+	struct rule_info info;
 	rule_fn eval;
 } rules[] = {
-#define RULE(id, fm, layer, label, fn) { id, fm, layer, label, fn },
+#define RULE(id, fm, layer, label, window_s, fn) { { id, fm, layer, label, window_s }, fn },
 #include "rules.def"
 #undef RULE
 };
 
+size_t rules_count(void)
+{
+	return ARRAY_SIZE(rules);
+}
+
+const struct rule_info *rules_info(size_t i)
+{
+	return i < ARRAY_SIZE(rules) ? &rules[i].info : NULL;
+}
+
+struct finding *rule_evaluate(size_t i, const struct analysis *an, struct findings *out)
+{
+	const struct rule_info *r = &rules[i].info;
+	struct finding *f = findings_add(out, r->id, r->failure_mode, r->layer, r->label);
+	rules[i].eval(an, f);
+	if (!f->title)
+		finding_set(f, SEV_UNKNOWN, "not evaluated");
+	return f;
+}
+
 void rules_evaluate(const struct analysis *an, struct findings *out)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
-		struct finding *f = findings_add(out, rules[i].id, rules[i].failure_mode, rules[i].layer, rules[i].label);
-		rules[i].eval(an, f);
-		if (!f->title)
-			finding_set(f, SEV_UNKNOWN, "not evaluated");
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(rules); i++)
+		rule_evaluate(i, an, out);
 }

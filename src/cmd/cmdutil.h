@@ -9,6 +9,7 @@
 #include <stdbool.h>
 
 #include "../analysis/analysis.h"
+#include "../engine/engine.h"
 #include "../sample/bundle.h"
 #include "../sample/sampler.h"
 
@@ -22,18 +23,23 @@ struct watch {
 	bool live;
 	struct sampler sp;
 	struct bundle_reader br;
+	struct engine *engine;	/* fed every sample; freed by watch_done */
+	/* called after each sample is fed (continuous commands evaluate here) */
+	void (*after)(struct watch *w, const struct sample *s, void *arg);
+	void *after_arg;
 };
 
 /*
  * Open the live machine with `so` (replay == NULL) or the bundle `replay`,
- * analysis_init(an) with its statics, and feed it every sample.  `progress`
- * ("watching VMs") is shown on a terminal for live runs.  On failure the
- * reason is reported with cmd_fail and EXIT_UNUSABLE returned, with nothing
- * left to clean up; on success 0, and watch_done() must follow once the
- * analysis no longer needs the statics.
+ * start w->engine (with `eo`) on its statics, and feed it every sample,
+ * calling w->after (set before, or NULL) after each.  Live, it runs
+ * so->count ticks (0: until SIGINT/SIGTERM).  `progress` ("watching VMs")
+ * is shown on a terminal for live runs.  On failure the reason is reported
+ * with cmd_fail and EXIT_UNUSABLE returned, with nothing left to clean up;
+ * on success 0, and watch_done() must follow.
  */
-int watch_run(struct watch *w, const char *replay, const struct sampler_opts *so, struct analysis *an, bool json,
-	      const char *progress);
+int watch_run(struct watch *w, const char *replay, const struct sampler_opts *so, const struct engine_opts *eo,
+	      bool json, const char *progress);
 void watch_done(struct watch *w);
 
 #endif

@@ -140,34 +140,33 @@ int cmd_diagnose(int argc, char **argv)
 		.runq_no_cgroups = runq_no_cg,
 		.vms = true, /* host mode when VM processes run here (host/vmscan.h) */
 	};
-	struct analysis an;
-	struct watch w;
-	if (watch_run(&w, replay, &so, &an, json, "watching") != 0)
+	struct engine_opts eo = { 0 };	/* batch: every rule over the whole watch */
+	struct watch w = { 0 };
+	if (watch_run(&w, replay, &so, &eo, json, "watching") != 0)
 		return EXIT_UNUSABLE;
-	analysis_finish(&an);
-	if (an.cpu.procstat_bad)
-		log_warn("%u sample(s) had an unreadable, truncated or inconsistent proc/stat; they were left out",
-			 an.cpu.procstat_bad);
 	struct findings fs = { 0 };
+	engine_evaluate(w.engine, &fs);
+	const struct analysis *an = engine_acquire(w.engine, 0);
+	if (an->cpu.procstat_bad)
+		log_warn("%u sample(s) had an unreadable, truncated or inconsistent proc/stat; they were left out",
+			 an->cpu.procstat_bad);
 	int code;
-	if (an.cpu.nsamples < 2) {
+	if (an->cpu.nsamples < 2) {
 		code = cmd_fail(json, "fewer than two usable samples: nothing can be computed");
 	} else {
-		rules_evaluate(&an, &fs);
 		code = findings_exit_code(&fs);
 		if (json) {
-			json_t *j = report_json(&an, &fs);
+			json_t *j = report_json(an, &fs);
 			json_print(stdout, j);
 			json_decref(j);
 		} else {
 			bool col = strcmp(color, "always") == 0 ||
 				   (strcmp(color, "auto") == 0 && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
 			struct report_opts ro = { .color = col, .verbose = verbose };
-			report_text(stdout, &an, &fs, &ro);
+			report_text(stdout, an, &fs, &ro);
 		}
 	}
 	findings_done(&fs);
-	analysis_done(&an);
 	watch_done(&w);
 	fflush(stdout);
 	return code;

@@ -142,35 +142,35 @@ int cmd_vms(int argc, char **argv)
 	if (!replay && geteuid() != 0)
 		log_warn("not root: VMs of other users, their memory maps, tap fds and KVM debugfs are not "
 			 "visible; run as root for the full picture");
-	struct analysis an;
-	struct watch w;
-	if (watch_run(&w, replay, &so, &an, json, "watching VMs") != 0)
+	struct engine_opts eo = { 0 };
+	struct watch w = { 0 };
+	if (watch_run(&w, replay, &so, &eo, json, "watching VMs") != 0)
 		return EXIT_UNUSABLE;
 	bool live = w.live;
-	analysis_finish(&an);
+	const struct analysis *an = engine_acquire(w.engine, 0);
 	int code;
-	if (!an.host) {
+	if (!an->host) {
 		code = cmd_fail(json, live ? "host mode found nothing to read (no /proc?)"
 				       : "this bundle has no host-mode data (.hiddenq/vms.json): capture it with "
 					 "hiddenq capture on the host");
 	} else {
-		vms_add_bpf(an.host, &an);
+		vms_add_bpf(an->host, an);
 		struct findings fs = { 0 };
 		struct finding *f = findings_add(&fs, "cpu-pinning-conflict", 6, "host-cpu-pinning", "VM pinning");
-		rule_pinning(&an, f);
+		rule_pinning(an, f);
 		code = findings_exit_code(&fs);
 		if (code == EXIT_UNUSABLE)
 			code = EXIT_OK; /* no VMs is an answer, not a failure */
 		if (json) {
-			json_t *j = vms_json(an.host);
-			json_t *fj = report_json(&an, &fs);
+			json_t *j = vms_json(an->host);
+			json_t *fj = report_json(an, &fs);
 			json_object_set(j, "findings", json_object_get(fj, "findings"));
 			json_object_set_new(j, "hiddenq", json_string(HQ_VERSION));
 			json_decref(fj);
 			json_print(stdout, j);
 			json_decref(j);
 		} else {
-			vms_print(stdout, an.host, verbose);
+			vms_print(stdout, an->host, verbose);
 			fprintf(stdout, "\n%-7s %s: %s\n", severity_name(f->sev), f->id, f->title);
 			if (f->detail)
 				fprintf(stdout, "        %s\n", f->detail);
@@ -181,7 +181,6 @@ int cmd_vms(int argc, char **argv)
 		}
 		findings_done(&fs);
 	}
-	analysis_done(&an);
 	watch_done(&w);
 	fflush(stdout);
 	return code;

@@ -24,7 +24,7 @@ void install_exit_handlers(void);
 
 struct sampler_opts {
 	uint64_t interval_ns;	/* tick length */
-	unsigned count;		/* ticks to take (>= 1) */
+	unsigned count;		/* ticks to take; 0: until hq_exiting */
 	bool tasks;		/* walk per-task schedstat on slow ticks */
 	bool cgroups;		/* walk cgroup cpu.stat on slow ticks */
 	bool memory;		/* per-node and per-process memory on slow ticks */
@@ -73,7 +73,7 @@ void sampler_done(struct sampler *sp);
 /* Take one sample now. */
 void sampler_take(struct sampler *sp, struct sample *out, bool slow);
 /*
- * Run the full schedule: `count` ticks `interval` apart on absolute deadlines
+ * Run the full schedule: `count` ticks (0: until stopped) `interval` apart on absolute deadlines
  * (a late tick does not shift the following ones), calling cb for each.  Stops
  * early, cleanly, when hq_exiting is set.  Returns the number of ticks taken.
  */
