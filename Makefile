@@ -20,7 +20,8 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c17 -D_GNU_SOURCE $(WARN)
 JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
 JANSSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
-LDLIBS   := $(JANSSON_LIBS) -lm -lpthread
+INIH_LIBS      := $(shell pkg-config --libs inih 2>/dev/null || echo -linih)
+LDLIBS   := $(JANSSON_LIBS) $(INIH_LIBS) -lm -lpthread
 # hwloc: dynamic build only (Debian's libhwloc.a needs libudev, which has no
 # static library).  Without it, src/topo/hwloc.c compiles to stubs.
 HWLOC_CFLAGS := $(shell pkg-config --exists hwloc 2>/dev/null && echo -DHAVE_HWLOC $$(pkg-config --cflags hwloc))
@@ -52,6 +53,8 @@ LIB_SRCS := \
 	src/analysis/analysis.c \
 	src/engine/engine.c \
 	src/sinks/report.c \
+	src/sinks/watch.c \
+	src/cmd/watch.c \
 	src/cmd/cmdutil.c \
 	src/cmd/diagnose.c \
 	src/cmd/capture.c \
@@ -81,7 +84,8 @@ FUZZ_TARGETS := \
 	tests/fuzz/fuzz_identity.c \
 	tests/fuzz/fuzz_bundle.c \
 	tests/fuzz/fuzz_memparse.c \
-	tests/fuzz/fuzz_topo.c
+	tests/fuzz/fuzz_topo.c \
+	tests/fuzz/fuzz_thresholds.c
 
 # ---- eBPF (src/bpf: kernel halves; src/sources/bpf: user halves) ----
 # BPF=1 (default) builds the programs with clang -target bpf against the

@@ -31,8 +31,25 @@ struct threshold {
 	const char *help;
 };
 extern struct threshold thresholds[T_COUNT];
-/* "name=warn,crit" (either may be empty to keep it). 0 or -EINVAL. */
+/*
+ * "name=warn,crit": either may be empty (keep it) or "off"/-1 (the level
+ * does not apply).  Levels are finite and not negative, warn <= crit, and
+ * thresholds that count things are at least 1.  0 or -EINVAL with the
+ * reason in *why (static text); the row is untouched on error.
+ */
 int threshold_override(const char *spec);
+int threshold_override_why(const char *spec, const char **why);
+int threshold_set(const char *name, const char *value, const char **why);
+/* Back to the values of thresholds.def. */
+void thresholds_reset(void);
+/*
+ * Overrides from an INI text or file:
+ *     [thresholds]
+ *     steal_pct_avg = 10, 20
+ * All or nothing: on error nothing changes and *why (malloc'd) says which line and why.
+ */
+int thresholds_load_string(const char *text, char **why);
+int thresholds_load_file(const char *path, char **why);
 
 #define EV_MAX_LABELS 6
 

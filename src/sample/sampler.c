@@ -26,11 +26,28 @@
 #define MAX_CG_DEPTH 8
 
 volatile sig_atomic_t hq_exiting;
+volatile sig_atomic_t hq_exit_signal;
+volatile sig_atomic_t hq_reload;
 
 static void on_signal(int sig)
 {
-	(void)sig;
+	hq_exit_signal = sig;
 	hq_exiting = 1;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	hq_reload = 1;
+}
+
+void install_reload_handler(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_hup;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
 }
 
 void install_exit_handlers(void)

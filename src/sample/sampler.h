@@ -20,7 +20,11 @@
 
 /* Set by SIGINT/SIGTERM handlers: finish the current run cleanly. */
 extern volatile sig_atomic_t hq_exiting;
+extern volatile sig_atomic_t hq_exit_signal;	/* the signal that set hq_exiting */
 void install_exit_handlers(void);
+/* SIGHUP sets hq_reload (continuous commands re-read their configuration). */
+extern volatile sig_atomic_t hq_reload;
+void install_reload_handler(void);
 
 struct sampler_opts {
 	uint64_t interval_ns;	/* tick length */
