@@ -51,9 +51,12 @@ LIB_SRCS := \
 	src/analysis/mem.c \
 	src/analysis/rules_mem.c \
 	src/analysis/analysis.c \
+	src/analysis/status.c \
 	src/engine/engine.c \
 	src/sinks/report.c \
 	src/sinks/watch.c \
+	src/sinks/metrics.c \
+	src/cmd/metrics.c \
 	src/cmd/watch.c \
 	src/cmd/cmdutil.c \
 	src/cmd/diagnose.c \

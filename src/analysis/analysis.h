@@ -49,6 +49,15 @@ struct finding *rule_evaluate(size_t i, const struct analysis *an, struct findin
 /* Evaluate every rule in rules.def, in order. */
 void rules_evaluate(const struct analysis *an, struct findings *out);
 
+/*
+ * Whether source s of core/sources.def delivered in the samples, judged
+ * from what the analysis saw (so live and replay agree); else false with
+ * the reason in why.  metric_status adds what a metric needs beyond its
+ * source (steal accounting for the steal metrics).
+ */
+bool source_status(const struct analysis *an, enum source_id s, char *why, size_t n);
+bool metric_status(const struct analysis *an, enum metric_id m, char *why, size_t n);
+
 /* What this machine lets us see. */
 struct capability {
 	const char *name;

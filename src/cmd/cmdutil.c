@@ -11,11 +11,20 @@
 #include "../sinks/report.h"
 #include "cmd.h"
 
+bool cmd_json_lines;
+
 int cmd_fail(bool json, const char *msg)
 {
 	if (json) {
 		json_t *j = report_json_error(msg);
-		json_print(stdout, j);
+		if (cmd_json_lines) {
+			char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			if (s)
+				printf("%s\n", s);
+			free(s);
+		} else {
+			json_print(stdout, j);
+		}
 		json_decref(j);
 	}
 	log_err("%s", msg);

@@ -16,6 +16,8 @@
 /* The error on stderr, and with --json also {"error": ...} on stdout.
  * Returns EXIT_UNUSABLE (3). */
 int cmd_fail(bool json, const char *msg);
+/* Commands whose JSON is one object per line (watch) set this: errors on one line too. */
+extern bool cmd_json_lines;
 /* After getopt: a leftover operand is an error (EXIT_UNUSABLE, reported), else 0. */
 int cmd_no_operands(bool json, int argc, char **argv);
 

@@ -172,10 +172,12 @@ int cmd_watch(int argc, char **argv)
 	bool stalls = false, bpf = true;
 	int c;
 	optind = 1;
+	cmd_json_lines = true;
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
 			st.json = true;
-	st.tspecs = xcalloc((size_t)argc + 1, sizeof(*st.tspecs));
+	const char *tspecs[64];
+	st.tspecs = tspecs;
 	int code = EXIT_OK;
 	while ((c = getopt_long(argc, argv, "i:w:r:jt:qh", opts, NULL)) != -1) {
 		switch (c) {
@@ -200,7 +202,13 @@ int cmd_watch(int argc, char **argv)
 			replay = optarg;
 			break;
 		case 'j': st.json = true; break;
-		case 't': st.tspecs[st.ntspecs++] = optarg; break;
+		case 't':
+			if (st.ntspecs == ARRAY_SIZE(tspecs)) {
+				code = cmd_fail(st.json, "too many --threshold options (64 at most)");
+				goto out;
+			}
+			tspecs[st.ntspecs++] = optarg;
+			break;
 		case 'T': st.thr_file = optarg; break;
 		case 'S': stalls = true; break;
 		case 'B': bpf = false; break;
@@ -275,7 +283,6 @@ int cmd_watch(int argc, char **argv)
 	watch_done(&w);
 out:
 	free(st.prev);
-	free(st.tspecs);
 	fflush(stdout);
 	return code;
 }
