@@ -53,6 +53,7 @@ LIB_SRCS := \
 	src/analysis/analysis.c \
 	src/analysis/status.c \
 	src/engine/engine.c \
+	src/engine/series.c \
 	src/sinks/report.c \
 	src/sinks/watch.c \
 	src/sinks/metrics.c \

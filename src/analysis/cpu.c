@@ -128,6 +128,7 @@ static void feed_procstat(struct cpu_analysis *a, const struct sample *s, bool i
 		a->have_steal_boot = true;
 	}
 	if (ps.has_running) {
+		a->running_last = ps.procs_running;
 		a->running_sum += ps.procs_running;
 		a->running_n++;
 		if (ps.procs_running > a->running_max)

@@ -114,7 +114,7 @@ struct cpu_analysis {
 	double psi_avg10_last[PSI_N];
 
 	/* runnable */
-	uint64_t running_sum, running_max;
+	uint64_t running_sum, running_max, running_last;
 	unsigned running_n;
 	double load1_last;
 	bool have_loadavg;

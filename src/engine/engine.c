@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../core/util.h"
+#include "series.h"
 
 #define NS_S 1000000000ull
 
@@ -99,6 +100,7 @@ void engine_feed(struct engine *e, const struct sample *s)
 		e->ep[i]->nsamples++;
 		e->ep[i]->last_ns = now;
 	}
+	engine_series_update(e);
 	/* retire the oldest while the next one already covers the longest window */
 	while (e->horizon_ns && e->nep >= 2 && now - e->ep[1]->start_ns >= e->horizon_ns)
 		drop_oldest(e);
@@ -175,6 +177,7 @@ void engine_free(struct engine *e)
 	engine_release(e);
 	while (e->nep)
 		drop_oldest(e);
+	engine_series_done(e);
 	free(e->source);
 	free(e);
 }

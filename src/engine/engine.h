@@ -61,6 +61,10 @@ struct engine {
 	uint64_t nsamples, first_ns, last_ns;
 	unsigned restarts;	/* gaps (or clocks going backwards) that dropped every epoch */
 	uint64_t epochs_started;
+	/* every 1 s steal window since the start, per CPU (series.c) */
+	struct steal_hist *sh;
+	size_t nsh, capsh;
+	uint64_t sh_last_end;
 };
 
 struct engine *engine_new(const struct sample *statics, const char *source, const struct engine_opts *o);

@@ -12,6 +12,7 @@
 
 #include "analysis/analysis.h"
 #include "engine/engine.h"
+#include "engine/series.h"
 
 #define NCPU 2
 
@@ -362,6 +363,69 @@ static void test_rule_windows(void **state)
 	sample_done(&st.statics);
 }
 
+struct seen {
+	double steal_total[NCPU];
+	uint64_t win_count[NCPU], win_le20[NCPU], win_le30[NCPU];
+	double win_sum[NCPU];
+	unsigned psi_points, samples_points;
+	double samples;
+};
+
+static void collect(const struct series_point *p, void *arg)
+{
+	struct seen *s = arg;
+	int cpu = -1;
+	for (unsigned i = 0; i < p->nlabels; i++)
+		if (p->labels[i].key == LBL_CPU)
+			cpu = atoi(p->labels[i].value);
+	if (p->id == M_STEAL_SECONDS_TOTAL && cpu >= 0 && cpu < NCPU)
+		s->steal_total[cpu] = p->value;
+	if (p->id == M_STEAL_WINDOW_RATIO && cpu >= 0 && cpu < NCPU) {
+		s->win_count[cpu] = p->count;
+		s->win_sum[cpu] = p->sum;
+		for (size_t k = 0; k < p->nbuckets; k++) {
+			if (fabs(p->le[k] - 0.2) < 1e-9)
+				s->win_le20[cpu] = p->bucket[k];
+			if (fabs(p->le[k] - 0.3) < 1e-9)
+				s->win_le30[cpu] = p->bucket[k];
+		}
+	}
+	if (p->id == M_PSI_STALLED_SECONDS_TOTAL)
+		s->psi_points++;
+	if (p->id == M_SAMPLES_TOTAL) {
+		s->samples_points++;
+		s->samples = p->value;
+	}
+}
+
+/* The current series: counters as of the last sample, and every 1 s steal
+ * window counted once in its histogram however the epochs come and go. */
+static void test_series(void **state)
+{
+	(void)state;
+	struct stream st;
+	stream_init(&st);
+	struct engine *e = continuous(&st, 30);
+	const unsigned steal[NCPU] = { 5, 25 };
+	for (int i = 0; i < 301; i++)
+		stream_step(&st, e, steal, 3);
+	struct seen s = { 0 };
+	engine_series(e, collect, &s);
+	assert_true(fabs(s.steal_total[0] - 301 * 5 / 100.0) < 1e-9);
+	assert_true(fabs(s.steal_total[1] - 301 * 25 / 100.0) < 1e-9);
+	/* 300 intervals of 1 s: 300 windows (the last may still be open) */
+	assert_true(s.win_count[1] >= 299 && s.win_count[1] <= 300);
+	assert_int_equal(s.win_le20[1], 0);
+	assert_int_equal(s.win_le30[1], s.win_count[1]);
+	assert_int_equal(s.win_le20[0], s.win_count[0]);
+	assert_true(fabs(s.win_sum[1] / (double)s.win_count[1] - 0.25) < 1e-6);
+	assert_int_equal(s.psi_points, 2); /* cpu some and full */
+	assert_int_equal(s.samples_points, 1);
+	assert_true(s.samples == 301);
+	engine_free(e);
+	sample_done(&st.statics);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -369,6 +433,7 @@ int main(void)
 		cmocka_unit_test(test_batch_is_plain_analysis), cmocka_unit_test(test_evaluate_then_continue),
 		cmocka_unit_test(test_counter_reset),	     cmocka_unit_test(test_cpu_offline),
 		cmocka_unit_test(test_gap_restarts),	     cmocka_unit_test(test_rule_windows),
+		cmocka_unit_test(test_series),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
