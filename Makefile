@@ -57,6 +57,7 @@ LIB_SRCS := \
 	src/sinks/report.c \
 	src/sinks/watch.c \
 	src/sinks/metrics.c \
+	src/sinks/openmetrics.c \
 	src/cmd/metrics.c \
 	src/cmd/watch.c \
 	src/cmd/cmdutil.c \
