@@ -54,10 +54,17 @@ char *bpfsrc_reason(const char *what, int err)
 	switch (err) {
 	case EPERM:
 	case EACCES:
-		/* as root, EACCES on load is the verifier refusing the program */
-		if (geteuid() == 0)
+		/*
+		 * As root, EACCES on load is the verifier refusing the program;
+		 * EPERM is the kernel refusing it whatever its instructions (a
+		 * lockdown, an LSM, a local restriction: docs/bpf-sources.md).
+		 */
+		if (geteuid() == 0 && err == EACCES)
 			return xasprintf("%s: the kernel's verifier rejected the program (%s; HIDDENQ_DEBUG_BPF=1 "
 					 "prints its log)", what, strerror(err));
+		if (geteuid() == 0)
+			return xasprintf("%s: this kernel refuses it to root (%s: a lockdown, LSM or local policy; "
+					 "HIDDENQ_DEBUG_BPF=1 prints libbpf's and the verifier's log)", what, strerror(err));
 		return xasprintf("%s: permission denied: eBPF needs root or CAP_BPF and CAP_PERFMON (running as uid %u)",
 				 what, (unsigned)geteuid());
 	case ENOENT:
