@@ -253,4 +253,4 @@ def test_forced_procfs_says_so(hq, tmp_path, how):
         for _, b in got:
             nums(b)
     assert r.returncode in (0, 1, 2), repr(r)
-    assert "not by the eBPF task iterator" in r.stdout and want in r.stdout, r.stdout[:2000]
+    assert "not by an eBPF program" in r.stdout and want in r.stdout, r.stdout[:2000]
