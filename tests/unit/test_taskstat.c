@@ -255,6 +255,21 @@ static void test_program_and_fallback_reasons_are_shown(void **state)
 	sample_done(&st);
 }
 
+/* An unknown HIDDENQ_TASKSTAT_PROG loads nothing and says so (or why nothing could load anyway). */
+static void test_unknown_program_is_refused_with_its_name(void **state)
+{
+	(void)state;
+	setenv("HIDDENQ_TASKSTAT_PROG", "tasks", 1);
+	char *why = NULL;
+	struct taskstat *ts = taskstat_open(&why);
+	unsetenv("HIDDENQ_TASKSTAT_PROG");
+	assert_null(ts);
+	assert_non_null(why);
+	assert_true(strstr(why, "HIDDENQ_TASKSTAT_PROG=tasks: not one of run, list, all") ||
+		    strstr(why, "built without eBPF") || strstr(why, "no kernel BTF"));
+	free(why);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -263,6 +278,7 @@ int main(void)
 		cmocka_unit_test(test_decode_refuses_bad_records),
 		cmocka_unit_test(test_host_mode_source_when_the_iterator_cannot_serve),
 		cmocka_unit_test(test_program_and_fallback_reasons_are_shown),
+		cmocka_unit_test(test_unknown_program_is_refused_with_its_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
