@@ -39,7 +39,8 @@ from conftest import kill_tree, run, wait_for
 SCHEDSTAT = re.compile(rb"^(\d+) (\d+) (\d+)\n$")
 
 # vCPU 0 and 1 burn a little CPU, vCPU 2 never runs after naming itself, and
-# vCPU 3 exits after EXIT_AFTER seconds (announced on stdout).
+# vCPU 3 exits after exit_after seconds, or when a line comes on stdin if
+# exit_after is negative (announced on stdout).
 FAKE_VM = r"""
 import ctypes, sys, threading, time
 libc = ctypes.CDLL(None)
@@ -60,7 +61,10 @@ def idle(i):
     stop.wait()
 def short(i):
     name(f"CPU {{i}}/KVM")
-    time.sleep({exit_after})
+    if {exit_after} < 0:  # on a line from the test
+        sys.stdin.readline()
+    else:
+        time.sleep({exit_after})
     print("exit", threading.get_native_id(), flush=True)
 ts = [threading.Thread(target=busy, args=(0,)), threading.Thread(target=busy, args=(1,)),
       threading.Thread(target=idle, args=(2,)), threading.Thread(target=short, args=(3,))]
@@ -76,8 +80,8 @@ stop.set()
 
 def start_fake_vm(secs=20, exit_after=60):
     p = subprocess.Popen([sys.executable, "-c", FAKE_VM.format(secs=secs, exit_after=exit_after)],
-                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                         start_new_session=True)
+                         stdin=subprocess.PIPE if exit_after < 0 else subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
     assert p.stdout.readline().strip() == b"ready"
     return p
 
@@ -266,7 +270,7 @@ def test_first_program_that_loads_is_used_and_the_others_reasons_shown(hq, tmp_p
 
 
 def test_exited_vcpu_stops_being_stored(hq, tmp_path):
-    vm = start_fake_vm(exit_after=0.9)
+    vm = start_fake_vm(exit_after=-1)
     try:
         tids = vcpus(vm.pid)
         gone = [t for t, i in tids.items() if i == 3][0]
@@ -275,6 +279,12 @@ def test_exited_vcpu_stops_being_stored(hq, tmp_path):
                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              start_new_session=True, env={**os.environ, "HIDDENQ_VMS_SCHEDSTAT": "bpf_iter"})
         try:
+            # the thread ends once a sample holds it (not after a fixed time: a sanitized build on a
+            # busy machine can take longer than that to write its first sample)
+            mine = f"samples/*/proc/{vm.pid}/task/{gone}/schedstat"
+            wait_for(lambda: list(Path(out).glob(mine)) or p.poll() is not None, 30, "a sample of the vCPU")
+            vm.stdin.write(b"go\n")
+            vm.stdin.flush()
             assert vm.stdout.readline().split()[0] == b"exit"
             wait_for(lambda: not Path(f"/proc/{vm.pid}/task/{gone}").exists(), 5, "the vCPU thread to exit")
             _, err = p.communicate(timeout=60)
