@@ -115,6 +115,8 @@ def test_task_iterator_loads_on_the_guest_kernel(guest, tmp_path):
     run_at = why.find("failed to load the tid-list program run by BPF_PROG_RUN")
     list_at = why.find("failed to load the task iterator over a tid list")
     assert 0 <= run_at < list_at, why
+    # and the cause, as libbpf saw it during each attempt (not the verifier's last words after it)
+    assert why.count("libbpf found no bpf_task_from_pid in this kernel") == 2, why
     # left to choose, it says which and why
     assert auto["schedstat_source"] in ("bpf_iter", "procfs"), auto
     assert auto.get("schedstat_iter") == "all_tasks", auto

@@ -260,6 +260,27 @@ static int run_resize(struct taskstat *ts, size_t nslots)
 	return 0;
 }
 
+/*
+ * The reason kind k's program did not load: the error, and what libbpf saw
+ * during the attempt: a kfunc it did not find in the kernel (the cause,
+ * whatever the verifier then said), else the verifier's last words.
+ */
+static char *load_reason(enum kind k, int err)
+{
+	char *why = bpfsrc_reason(kinds[k].what, err);
+	const char *missing = bpfsrc_unresolved(), *said = bpfsrc_verifier_said();
+	char *w = NULL;
+	if (missing)
+		w = xasprintf("%s; libbpf found no %s in this kernel", why, missing);
+	else if (said)
+		w = xasprintf("%s; the verifier said: \"%s\"", why, said);
+	if (w) {
+		free(why);
+		why = w;
+	}
+	return why;
+}
+
 /* Load kind k's program and what it reads; NULL with *why. */
 static struct taskstat *open_kind(enum kind k, char **why)
 {
@@ -267,15 +288,16 @@ static struct taskstat *open_kind(enum kind k, char **why)
 	ts->kind = k;
 	ts->list_fd = -1;
 	int err;
+	bpfsrc_verifier_reset();
 	if (k == K_RUN) {
 		err = run_resize(ts, LIST_MIN);
 		if (err)
-			*why = bpfsrc_reason(kinds[k].what, err);
+			*why = load_reason(k, err);
 	} else {
 		size_t words = k == K_ALL ? filter_words() : 1;
 		err = skel_load(k, 1, words, &ts->skel);
 		if (err)
-			*why = bpfsrc_reason(kinds[k].what, err);
+			*why = load_reason(k, err);
 		else if (k == K_LIST) {
 			err = list_resize(ts, LIST_MIN);
 			if (err)
