@@ -104,10 +104,14 @@ BPF_PROGS := runqlat biolat compact taskstat
 LIB_SRCS += src/sources/bpf/bpfsrc.c src/sources/bpf/runqlat.c src/sources/bpf/biolat.c src/sources/bpf/compact.c \
 	src/sources/bpf/taskstat.c \
 	src/analysis/bpfhist.c
+# Said by the make that compiles, not when this file is parsed: `make run`
+# and `make check` parse it before scripts/setup.sh installs the tools, then
+# build in a sub-make that finds them (see bpf-missing below).
+BPF_MISSING :=
 ifeq ($(BPF),1)
   ifneq ($(shell command -v $(CLANG) >/dev/null 2>&1 && command -v $(BPFTOOL) >/dev/null 2>&1 && \
 	  test -f /usr/include/bpf/libbpf.h && test -f src/bpf/vmlinux/$(ARCH)/vmlinux.h && echo yes),yes)
-    $(info hiddenq: clang, bpftool, libbpf-dev or src/bpf/vmlinux/$(ARCH)/vmlinux.h missing: building without eBPF (BPF=0))
+    BPF_MISSING := clang, bpftool, libbpf-dev or src/bpf/vmlinux/$(ARCH)/vmlinux.h missing
     override BPF := 0
   endif
 endif
@@ -202,6 +206,14 @@ $(call objs,$(B),$(BPF_USER_SRCS) src/analysis/bpfhist.c) $(call objs,$(B)/asan,
 	$(wildcard src/bpf/*.h src/sources/bpf/*.h)
 ifeq ($(BPF),1)
 $(call objs,$(B),$(BPF_USER_SRCS)) $(call objs,$(B)/asan,$(BPF_USER_SRCS)): $(BPF_SKELS)
+endif
+# The eBPF user halves are where a build without the tools differs: say it
+# when one of them is compiled (once per make), which is when it is true.
+ifneq ($(BPF_MISSING),)
+$(call objs,$(B),$(BPF_USER_SRCS)) $(call objs,$(B)/asan,$(BPF_USER_SRCS)): | bpf-missing
+.PHONY: bpf-missing
+bpf-missing:
+	@echo "hiddenq: $(BPF_MISSING): building without eBPF (BPF=0)" >&2
 endif
 
 $(B)/bpf/%.bpf.o: src/bpf/%.bpf.c $(wildcard src/bpf/*.h) src/bpf/vmlinux/$(ARCH)/vmlinux.h
