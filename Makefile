@@ -171,6 +171,17 @@ ifeq ($(shell pkg-config --exists libxml-2.0 2>/dev/null && echo yes),yes)
   LDLIBS += $(shell pkg-config --libs libxml-2.0)
 endif
 
+# ---- the exporter (hiddenq serve): libmicrohttpd, libcrypt (basic auth), zlib (gzip) ----
+# The static binary takes a stub (src/sinks/httpd.c without HQ_WITH_MHD):
+# libmicrohttpd.a needs GnuTLS and its dependencies, which Debian does not
+# all ship as static archives.
+LIB_SRCS += src/sinks/httpd.c src/cmd/serve.c
+FUZZ_TARGETS += tests/fuzz/fuzz_webcfg.c
+ifeq ($(shell pkg-config --exists libmicrohttpd 2>/dev/null && test -f /usr/include/crypt.h && echo yes),yes)
+  MHD_CFLAGS := -DHQ_WITH_MHD $(shell pkg-config --cflags libmicrohttpd)
+  LDLIBS += $(shell pkg-config --libs libmicrohttpd) -lcrypt -lz
+endif
+
 define objs
 $(patsubst src/%.c,$(1)/obj/%.o,$(2))
 endef
@@ -251,7 +262,7 @@ $(B)/hiddenq-static: STATIC_LDLIBS := $(filter-out $(MNL_LIBS),$(STATIC_LDLIBS))
 $(B)/hiddenq-static: $(B)/obj/sources/net/mnl_compat.o
   endif
 endif
-$(B)/hiddenq-static: $(MAIN_OBJ) $(B)/static/topo_hwloc.o $(B)/static/libvirt_xml.o $(B)/libhiddenq.a
+$(B)/hiddenq-static: $(MAIN_OBJ) $(B)/static/topo_hwloc.o $(B)/static/libvirt_xml.o $(B)/static/httpd.o $(B)/libhiddenq.a
 	$(CC) $(CFLAGS) -static -o $@ $^ $(STATIC_LDLIBS)
 
 # hwloc.c with HAVE_HWLOC in the library, as stubs for the static link: the
@@ -267,6 +278,12 @@ $(B)/static/libvirt_xml.o: src/host/libvirt_xml.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 $(B)/fuzz/obj/host/libvirt_xml.o: FUZZ_CFLAGS += $(XML_CFLAGS)
+
+# httpd.c: with libmicrohttpd in the library, as a stub for the static link
+$(B)/obj/sinks/httpd.o $(B)/asan/obj/sinks/httpd.o: CFLAGS += $(MHD_CFLAGS)
+$(B)/static/httpd.o: src/sinks/httpd.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
 
 run: setup
 	@$(MAKE) --no-print-directory all
