@@ -63,6 +63,7 @@ LIB_SRCS := \
 	src/cmd/cmdutil.c \
 	src/cmd/diagnose.c \
 	src/cmd/capture.c \
+	src/cmd/record.c \
 	src/parse/topo.c \
 	src/topo/topo.c \
 	src/topo/hwloc.c \
@@ -181,6 +182,13 @@ ifeq ($(shell pkg-config --exists libmicrohttpd 2>/dev/null && test -f /usr/incl
   MHD_CFLAGS := -DHQ_WITH_MHD $(shell pkg-config --cflags libmicrohttpd)
   LDLIBS += $(shell pkg-config --libs libmicrohttpd) -lcrypt -lz
 endif
+
+# ---- recordings (hiddenq record): SQLite for crash-safe appends, zstd for size ----
+LIB_SRCS += src/sample/store.c
+FUZZ_TARGETS += tests/fuzz/fuzz_store.c
+STORE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3) $(shell pkg-config --libs libzstd 2>/dev/null || echo -lzstd)
+LDLIBS += $(STORE_LIBS)
+STATIC_LDLIBS += $(STORE_LIBS)
 
 define objs
 $(patsubst src/%.c,$(1)/obj/%.o,$(2))

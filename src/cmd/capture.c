@@ -15,6 +15,7 @@
 #include "../sample/bundle.h"
 #include "../sample/sampler.h"
 #include "cmd.h"
+#include "cmdutil.h"
 
 static void usage(FILE *out)
 {
@@ -146,20 +147,7 @@ int cmd_capture(int argc, char **argv)
 		log_err("cannot open /: %s", strerror(-ret));
 		return EXIT_UNUSABLE;
 	}
-	json_t *meta = json_object();
-	char host[256] = "";
-	gethostname(host, sizeof(host) - 1);
-	struct utsname u;
-	uname(&u);
-	json_object_set_new(meta, "interval_ms", json_real((double)interval / 1e6));
-	json_object_set_new(meta, "hostname", json_string(host));
-	json_object_set_new(meta, "kernel", json_string(u.release));
-	json_object_set_new(meta, "machine", json_string(u.machine));
-	json_object_set_new(meta, "hiddenq", json_string(HQ_VERSION));
-	json_object_set_new(meta, "user_hz", json_integer(sysconf(_SC_CLK_TCK)));
-	json_object_set_new(meta, "static", sampler_static_paths_json(&sp));
-	json_object_set_new(meta, "sources", sampler_sources_json(&sp));
-	json_object_set_new(meta, "requested_samples", json_integer((json_int_t)count));
+	json_t *meta = capture_meta(&sp, interval, count);
 
 	struct cap cp = { .statics = &sp.statics };
 	char *why;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <sys/utsname.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +41,25 @@ int cmd_no_operands(bool json, int argc, char **argv)
 	int r = cmd_fail(json, m);
 	free(m);
 	return r;
+}
+
+json_t *capture_meta(const struct sampler *sp, uint64_t interval_ns, uint64_t count)
+{
+	json_t *meta = json_object();
+	char host[256] = "";
+	gethostname(host, sizeof(host) - 1);
+	struct utsname u;
+	uname(&u);
+	json_object_set_new(meta, "interval_ms", json_real((double)interval_ns / 1e6));
+	json_object_set_new(meta, "hostname", jstr(host));
+	json_object_set_new(meta, "kernel", jstr(u.release));
+	json_object_set_new(meta, "machine", jstr(u.machine));
+	json_object_set_new(meta, "hiddenq", jstr(HQ_VERSION));
+	json_object_set_new(meta, "user_hz", json_integer(sysconf(_SC_CLK_TCK)));
+	json_object_set_new(meta, "static", sampler_static_paths_json(sp));
+	json_object_set_new(meta, "sources", sampler_sources_json(sp));
+	json_object_set_new(meta, "requested_samples", json_integer((json_int_t)count));
+	return meta;
 }
 
 int thresholds_apply_args(const char *file, const char *const *specs, size_t n, char **why)

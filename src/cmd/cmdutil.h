@@ -28,6 +28,9 @@ int cmd_no_operands(bool json, int argc, char **argv);
  */
 int thresholds_apply_args(const char *file, const char *const *specs, size_t n, char **why);
 
+/* meta.json of a capture or a recording of the live machine (count 0: until stopped). */
+json_t *capture_meta(const struct sampler *sp, uint64_t interval_ns, uint64_t count);
+
 struct watch {
 	bool live;
 	struct sampler sp;
