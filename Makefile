@@ -31,6 +31,7 @@ LDLIBS   += $(HWLOC_LIBS)
 # Every source except main.c forms the library the tests link against.
 LIB_SRCS := \
 	src/core/util.c \
+	src/core/json.c \
 	src/sys/fsroot.c \
 	src/sys/identity.c \
 	src/parse/scan.c \

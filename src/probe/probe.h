@@ -14,13 +14,12 @@
 #define HQ_PROBE_H
 
 #include <jansson.h>
-
-#include "../sinks/report.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "../core/json.h"
 #include "../sample/sampler.h"	/* hq_exiting, install_exit_handlers */
 
 struct probe_env {

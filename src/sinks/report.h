@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "../analysis/analysis.h"
+#include "../core/json.h"
 
 struct report_opts {
 	bool color;
@@ -20,8 +21,5 @@ json_t *report_json(const struct analysis *an, const struct findings *fs);
 /* {"hiddenq": ver, "error": msg} */
 json_t *report_json_error(const char *msg);
 void json_print(FILE *out, json_t *j);
-/* json_string() that never fails: invalid UTF-8 (cgroup paths, task names
- * from a bundle) becomes an ASCII copy with '?' for the bad bytes. */
-json_t *jstr(const char *s);
 
 #endif
