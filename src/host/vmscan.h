@@ -37,10 +37,10 @@
 
 #include <jansson.h>
 
+#include "../core/paths.h"	/* VMSCAN_JSON_PATH */
 #include "../sample/sample.h"
 #include "../sys/fsroot.h"
 
-#define VMSCAN_JSON_PATH ".hiddenq/vms.json"
 #define VMSCAN_REDISCOVER_S 10
 #define VMSCAN_SLOW_BUDGET_NS 20000000ull	/* per slow tick */
 #define VMSCAN_NUMA_EVERY 5			/* slow ticks between numa_maps of one VM */

@@ -11,9 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../core/paths.h"	/* IDENTITY_PATH */
 #include "fsroot.h"
-
-#define IDENTITY_PATH ".hiddenq/identity.json"
 
 struct identity {
 	bool known;		/* identity.json was present and parsed */
