@@ -39,7 +39,7 @@ LIB_SRCS := \
 	src/parse/psi.c \
 	src/parse/schedstat.c \
 	src/parse/memparse.c \
-	src/sample/sample.c \
+	src/core/sample.c \
 	src/sample/sampler.c \
 	src/sample/bundle.c \
 	src/sample/memsrc.c \

@@ -39,7 +39,7 @@
 
 #include "core/util.h"
 #include "sample/memsrc.h"
-#include "sample/sample.h"
+#include "core/sample.h"
 #include "sys/fsroot.h"
 
 #define REPS 5

@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "../parse/parse.h"
-#include "../sample/sample.h"
+#include "../core/sample.h"
 #include "../sys/identity.h"
 
 enum { PSI_CPU, PSI_MEM, PSI_IO, PSI_N };

@@ -28,7 +28,7 @@
 #include <jansson.h>
 
 #include "../parse/ioparse.h"
-#include "../sample/sample.h"
+#include "../core/sample.h"
 
 #define IO_MAX_DISKS 256
 #define IO_MAX_IFACES 64

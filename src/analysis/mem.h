@@ -15,7 +15,7 @@
 
 #include "../parse/memparse.h"
 #include "../parse/parse.h"
-#include "../sample/sample.h"
+#include "../core/sample.h"
 
 enum vm_key {
 	VK_ALLOCSTALL_DMA, VK_ALLOCSTALL_DMA32, VK_ALLOCSTALL_MOVABLE, VK_ALLOCSTALL_NORMAL,

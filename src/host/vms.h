@@ -25,7 +25,7 @@
 #include "../parse/ioparse.h"
 #include "../parse/memparse.h"
 #include "../parse/vmconf.h"
-#include "../sample/sample.h"
+#include "../core/sample.h"
 #include "vmscan.h"
 
 #define VMS_MAX_CPUS 1024

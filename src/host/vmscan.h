@@ -38,7 +38,7 @@
 #include <jansson.h>
 
 #include "../core/paths.h"	/* VMSCAN_JSON_PATH */
-#include "../sample/sample.h"
+#include "../core/sample.h"
 #include "../sys/fsroot.h"
 
 #define VMSCAN_REDISCOVER_S 10

@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "../sys/fsroot.h"
-#include "sample.h"
+#include "../core/sample.h"
 
 #define BUNDLE_FORMAT "hiddenq-capture/1"
 

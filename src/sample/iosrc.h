@@ -23,7 +23,7 @@
 
 #include "../core/paths.h"	/* DEVICES_PATH */
 #include "../sys/fsroot.h"
-#include "sample.h"
+#include "../core/sample.h"
 
 #define IOSRC_HOT_IO "proc/diskstats"
 #define IOSRC_HOT_NET1 "proc/net/dev"

@@ -10,7 +10,7 @@
 #define HQ_MEMSRC_H
 
 #include "../sys/fsroot.h"
-#include "sample.h"
+#include "../core/sample.h"
 
 #define MEMSRC_TOP_PROCS 3
 #define MEMSRC_PROC_EVERY 5	/* slow ticks between numa_maps scans */

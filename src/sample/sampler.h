@@ -16,7 +16,7 @@
 #include <jansson.h>
 
 #include "../sys/fsroot.h"
-#include "sample.h"
+#include "../core/sample.h"
 
 /* Set by SIGINT/SIGTERM handlers: finish the current run cleanly. */
 extern volatile sig_atomic_t hq_exiting;

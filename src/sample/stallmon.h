@@ -16,7 +16,7 @@
 #include <stdint.h>
 
 #include "../core/paths.h"	/* STALLS_PATH, KMSG_PATH */
-#include "sample.h"
+#include "../core/sample.h"
 
 struct stallmon;
 

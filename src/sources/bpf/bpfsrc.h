@@ -18,7 +18,7 @@
 #include <stdbool.h>
 
 #include "../../core/paths.h"	/* RUNQLAT_PATH, BIOLAT_PATH, COMPACT_PATH */
-#include "../../sample/sample.h"
+#include "../../core/sample.h"
 
 struct bpfsrc_opts {
 	bool runqlat;		/* run-queue latency histograms */
