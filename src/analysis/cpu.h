@@ -22,7 +22,7 @@
 
 #include "../parse/parse.h"
 #include "../core/sample.h"
-#include "../sys/identity.h"
+#include "../parse/identity.h"
 
 enum { PSI_CPU, PSI_MEM, PSI_IO, PSI_N };
 
