@@ -43,8 +43,8 @@ LIB_SRCS := \
 	src/core/sample.c \
 	src/sample/sampler.c \
 	src/sample/bundle.c \
-	src/sample/memsrc.c \
-	src/sample/stallmon.c \
+	src/sources/memsrc.c \
+	src/sources/stallmon.c \
 	src/analysis/cpu.c \
 	src/analysis/findings.c \
 	src/analysis/rules.c \
@@ -112,7 +112,7 @@ FUZZ_TARGETS += tests/fuzz/fuzz_bpfhist.c tests/fuzz/fuzz_taskstat.c
 B := build
 
 # ---- IO and network layers ----
-LIB_SRCS += src/parse/diskstats.c src/parse/netfiles.c src/sample/iosrc.c \
+LIB_SRCS += src/parse/diskstats.c src/parse/netfiles.c src/sources/iosrc.c \
 	src/sources/net/ethtool.c src/sources/net/netlink.c src/analysis/io.c src/analysis/rules_io.c
 UNIT_TESTS += tests/unit/test_io.c
 FUZZ_TARGETS += tests/fuzz/fuzz_ioparse.c tests/fuzz/fuzz_netlink.c

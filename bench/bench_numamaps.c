@@ -38,7 +38,7 @@
 #include <unistd.h>
 
 #include "core/util.h"
-#include "sample/memsrc.h"
+#include "sources/memsrc.h"
 #include "core/sample.h"
 #include "sys/fsroot.h"
 

@@ -33,7 +33,7 @@
 #include "../analysis/mem.h"
 #include "../core/util.h"
 #include "../parse/parse.h"
-#include "../sample/stallmon.h"
+#include "../sources/stallmon.h"
 #include "hist.h"
 #include "probe.h"
 

@@ -19,8 +19,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../sys/fsroot.h"
 #include "../core/sample.h"
+#include "../sys/fsroot.h"
 
 #define BUNDLE_FORMAT "hiddenq-capture/1"
 

@@ -22,8 +22,8 @@
 #include <stdbool.h>
 
 #include "../core/paths.h"	/* DEVICES_PATH */
-#include "../sys/fsroot.h"
 #include "../core/sample.h"
+#include "../sys/fsroot.h"
 
 #define IOSRC_HOT_IO "proc/diskstats"
 #define IOSRC_HOT_NET1 "proc/net/dev"
