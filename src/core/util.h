@@ -7,6 +7,7 @@
 #ifndef HQ_UTIL_H
 #define HQ_UTIL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +41,12 @@ void xgrow(void **arr, size_t esz, size_t *cap, size_t need);
 extern bool hq_quiet;
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Set by the SIGINT/SIGTERM handlers that install_exit_handlers() installs:
+ * finish the current run cleanly.  Every layer that loops may read it.
+ * (Defined for now in sample/sampler.c, which declares it too.) */
+extern volatile sig_atomic_t hq_exiting;
+void install_exit_handlers(void);
 
 uint64_t mono_ns(void);
 uint64_t real_ns(void);

@@ -31,9 +31,10 @@
 #include <unistd.h>
 
 #include "../analysis/mem.h"
+#include "../core/paths.h"
 #include "../core/util.h"
 #include "../parse/parse.h"
-#include "../sources/stallmon.h"
+#include "../sys/fsroot.h"
 #include "hist.h"
 #include "probe.h"
 

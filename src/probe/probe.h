@@ -20,7 +20,7 @@
 #include <sys/types.h>
 
 #include "../core/json.h"
-#include "../sample/sampler.h"	/* hq_exiting, install_exit_handlers */
+#include "../core/util.h"	/* hq_exiting, install_exit_handlers */
 
 struct probe_env {
 	uint64_t t0_ns, t1_ns;
