@@ -40,6 +40,7 @@ LIB_SRCS := \
 	src/parse/psi.c \
 	src/parse/schedstat.c \
 	src/parse/memparse.c \
+	src/parse/cpumask.c \
 	src/core/sample.c \
 	src/sample/sampler.c \
 	src/sample/bundle.c \

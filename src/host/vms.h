@@ -22,28 +22,14 @@
 
 #include <jansson.h>
 
+#include "../core/sample.h"
+#include "../parse/cpumask.h"
 #include "../parse/ioparse.h"
 #include "../parse/memparse.h"
 #include "../parse/vmconf.h"
-#include "../core/sample.h"
 #include "vmscan.h"
 
-#define VMS_MAX_CPUS 1024
-#define VMS_MASK_WORDS (VMS_MAX_CPUS / 64)
-
-struct cpumask {
-	uint64_t w[VMS_MASK_WORDS];
-};
-void cpumask_clear(struct cpumask *m);
-void cpumask_set(struct cpumask *m, int cpu);
-bool cpumask_test(const struct cpumask *m, int cpu);
-unsigned cpumask_weight(const struct cpumask *m);
-void cpumask_or(struct cpumask *d, const struct cpumask *s);
-void cpumask_and(struct cpumask *d, const struct cpumask *a, const struct cpumask *b);
-/* "0-3,8" into m; 0 or -EINVAL */
-int cpumask_parse(struct cpumask *m, const char *buf, size_t len);
-/* m as a cpulist string ("0-3,8") into out */
-void cpumask_format(const struct cpumask *m, char *out, size_t n);
+#define VMS_MAX_CPUS CPUMASK_MAX_CPUS
 
 struct vms_thread {
 	int tid;
