@@ -48,6 +48,7 @@ LIB_SRCS := \
 	src/sources/stallmon.c \
 	src/analysis/cpu.c \
 	src/analysis/findings.c \
+	src/analysis/steal.c \
 	src/analysis/rules.c \
 	src/analysis/mem.c \
 	src/analysis/rules_mem.c \

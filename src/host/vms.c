@@ -13,11 +13,11 @@
 #include "../analysis/analysis.h"
 #include "../analysis/bpfhist.h"
 #include "../analysis/findings.h"
+#include "../analysis/steal.h"
 #include "../core/util.h"
 #include "../parse/parse.h"
 #include "qmphist.h"
 
-#define TH(t) (thresholds[t])
 
 /* ---- feeding ---- */
 
@@ -262,7 +262,7 @@ static void feed_schedstat(struct vms_thread *t, const struct sfile *f, uint64_t
 	t->delay1 = ss.delay_ns;
 	uint64_t dt = now - t->win_t;
 	if (dt >= 950000000ull) {
-		double pct = 100.0 * (double)(ss.delay_ns - t->win_delay) / (double)dt;
+		double pct = steal_pct(ss.delay_ns - t->win_delay, dt);
 		if (pct > 100)
 			pct = 100;
 		t->nwins++;
@@ -499,7 +499,7 @@ void vms_finish(struct vms_analysis *a)
 			struct vms_thread *t = &vm->th[j];
 			double dt = (double)(t->t1 - t->t0);
 			if (t->have_first && dt > 0) {
-				t->delay_pct = 100.0 * (double)(t->delay1 - t->delay0) / dt;
+				t->delay_pct = steal_pct(t->delay1 - t->delay0, t->t1 - t->t0);
 				t->cpu_pct = 100.0 * (double)(t->cpu1 - t->cpu0) / dt;
 				if (t->delay_pct > 100)
 					t->delay_pct = 100;
@@ -619,13 +619,8 @@ int vms_thread_level(const struct vms_thread *t)
 {
 	if (!t->have_first || t->delay_pct < 0)
 		return -1;
-	if ((TH(T_STEAL_AVG).crit >= 0 && t->delay_pct >= TH(T_STEAL_AVG).crit) ||
-	    (TH(T_STEAL_WIN20).crit >= 0 && t->win_ge20 >= TH(T_STEAL_WIN20).crit))
-		return 2;
-	if ((TH(T_STEAL_AVG).warn >= 0 && t->delay_pct >= TH(T_STEAL_AVG).warn) ||
-	    (TH(T_STEAL_SPIKE).warn >= 0 && t->worst_win >= TH(T_STEAL_SPIKE).warn))
-		return 1;
-	return 0;
+	enum severity sev = steal_severity(t->delay_pct, t->win_ge20, t->worst_win);
+	return sev == SEV_CRIT ? 2 : sev == SEV_WARN ? 1 : 0;
 }
 
 double vms_remote_mem_pct(const struct vms_analysis *a, const struct vms_vm *vm)

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../analysis/steal.h"
 #include "../core/util.h"
 #include "../parse/parse.h"
 #include "../sys/fsroot.h"
@@ -152,16 +153,9 @@ double probe_steal_pct_cpu(const char *a, const char *b, int cpu)
 		procstat_done(&pa);
 		return -1;
 	}
-	double r = -1;
 	const struct cpu_times *x = cpu < 0 ? (pa.has_all ? &pa.all : NULL) : procstat_cpu(&pa, cpu);
 	const struct cpu_times *y = cpu < 0 ? (pb.has_all ? &pb.all : NULL) : procstat_cpu(&pb, cpu);
-	if (x && y && x->nfields > CT_STEAL) {
-		uint64_t ta = cpu_times_total(x), tb = cpu_times_total(y);
-		if (tb > ta && y->v[CT_STEAL] >= x->v[CT_STEAL])
-			r = 100.0 * (double)(y->v[CT_STEAL] - x->v[CT_STEAL]) / (double)(tb - ta);
-		else if (tb == ta)
-			r = 0;
-	}
+	double r = steal_pct_between(x, y);
 	procstat_done(&pa);
 	procstat_done(&pb);
 	return r;
