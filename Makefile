@@ -33,6 +33,7 @@ LIB_SRCS := \
 	src/core/util.c \
 	src/core/json.c \
 	src/sys/fsroot.c \
+	src/sys/qmp.c \
 	src/sys/identity.c \
 	src/parse/identity.c \
 	src/parse/scan.c \

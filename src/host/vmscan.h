@@ -203,14 +203,4 @@ json_t *vmscan_json(const struct vmscan *vs);
 /* Raise RLIMIT_NOFILE's soft limit to the hard one; returns the new soft limit. */
 unsigned long vmscan_raise_nofile(void);
 
-/* Talk QMP on a unix socket: capabilities, then `cmd`; the "return" value (owned) or NULL and *err. */
-json_t *qmp_query(const char *sock, const char *cmd, char **err);
-/*
- * The same; with set_hist and cmd "query-blockstats", devices without
- * latency histograms get hiddenq's (block-latency-histogram-set, boundaries
- * from host/qmphist.h) and the answer is asked for again.  A refusal is in
- * *err beside a non-NULL answer.
- */
-json_t *qmp_query_hist(const char *sock, const char *cmd, bool set_hist, char **err);
-
 #endif

@@ -32,13 +32,12 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../core/util.h"
+#include "../sys/qmp.h"
 #include "pagemap.h"
 #include "precopy.h"
 #include "probe.h"
@@ -365,82 +364,35 @@ static int uffd_selftest(char *why, size_t n)
 /* QMP                                                                  */
 /* ------------------------------------------------------------------ */
 
-static json_t *qmp_read(int fd, int timeout_ms)
+/* Connect to a QMP socket (sys/qmp.h); -1 with why filled. */
+static int qmp_connect(struct qmp *q, const char *path, char *why, size_t n)
 {
-	static char acc[1 << 16];
-	static size_t n;
-	uint64_t end = mono_ns() + (uint64_t)timeout_ms * 1000000ull;
-	for (;;) {
-		char *nl = memchr(acc, '\n', n);
-		if (nl) {
-			size_t l = (size_t)(nl - acc) + 1;
-			json_error_t e;
-			json_t *j = json_loadb(acc, l, 0, &e);
-			memmove(acc, acc + l, n - l);
-			n -= l;
-			if (j && json_object_get(j, "event")) {
-				json_decref(j);
-				continue;
-			}
-			if (j)
-				return j;
-			continue;
-		}
-		int64_t left = (int64_t)(end - mono_ns()) / 1000000;
-		if (left <= 0 || n >= sizeof(acc))
-			return NULL;
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, (int)left) <= 0)
-			return NULL;
-		ssize_t r = read(fd, acc + n, sizeof(acc) - n);
-		if (r <= 0)
-			return NULL;
-		n += (size_t)r;
-	}
-}
-
-static json_t *qmp_cmd(int fd, const char *cmd, json_t *args)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "execute", json_string(cmd));
-	if (args)
-		json_object_set_new(o, "arguments", args);
-	char *t = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	size_t l = strlen(t);
-	bool ok = write(fd, t, l) == (ssize_t)l && write(fd, "\n", 1) == 1;
-	free(t);
-	return ok ? qmp_read(fd, 5000) : NULL;
-}
-
-static int qmp_connect(const char *path, char *why, size_t n)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(a.sun_path)) {
+	char *err = NULL;
+	int rc = qmp_open(q, path, 3000, &err);
+	free(err);
+	if (rc == -ENAMETOOLONG)
 		snprintf(why, n, "QMP socket path too long");
-		close(fd);
-		return -1;
-	}
-	strcpy(a.sun_path, path);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		snprintf(why, n, "cannot connect to QMP at %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	json_t *g = qmp_read(fd, 3000), *r = NULL;
-	if (!g || !json_object_get(g, "QMP") || !(r = qmp_cmd(fd, "qmp_capabilities", NULL)) ||
-	    !json_object_get(r, "return")) {
+	else if (rc == -EPROTO)
 		snprintf(why, n, "%s does not speak QMP (or is owned by another client)", path);
-		json_decref(g);
-		json_decref(r);
-		close(fd);
+	else if (rc < 0)
+		snprintf(why, n, "cannot connect to QMP at %s: %s", path, strerror(-rc));
+	if (rc < 0)
 		return -1;
+	q->timeout_ms = 5000;
+	return 0;
+}
+
+/* The "return" value of cmd (owned), NULL if refused or unanswered. */
+static json_t *qmp_return(struct qmp *q, const char *cmd)
+{
+	json_t *r;
+	char *err = NULL;
+	if (qmp_command(q, cmd, NULL, &r, &err) != 0) {
+		json_decref(r);
+		r = NULL;
 	}
-	json_decref(g);
-	json_decref(r);
-	return fd;
+	free(err);
+	return r;
 }
 
 static void sleep_until(uint64_t t);
@@ -457,27 +409,25 @@ static void sleep_until(uint64_t t);
  * never used: under TCG it kills QEMU 7.2).  *sp gets the sample-pages QEMU
  * used.  MiB/s, or -1 (why filled).
  */
-static double qmp_dirty_rate(int fd, int calc_s, int *sp, char *why, size_t n)
+static double qmp_dirty_rate(struct qmp *q, int calc_s, int *sp, char *why, size_t n)
 {
 	json_t *r = NULL;
+	int rc = -1;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		json_t *args = json_object();
 		json_object_set_new(args, "calc-time", json_integer(calc_s));
 		json_object_set_new(args, "mode", json_string("page-sampling"));
 		if (attempt == 0) /* the finest sampling QEMU allows; QEMU 5.2 takes no sample-pages */
 			json_object_set_new(args, "sample-pages", json_integer(QMP_SAMPLE_PAGES));
-		r = qmp_cmd(fd, "calc-dirty-rate", args);
-		if (r && json_object_get(r, "return"))
+		char *err = NULL;
+		json_decref(r);
+		rc = qmp_command(q, "calc-dirty-rate", args, &r, &err);
+		free(err);
+		if (rc == 0 || !(attempt == 0 && rc == QMP_REFUSED))
 			break;
-		if (attempt == 0 && r && json_object_get(r, "error")) {
-			json_decref(r);
-			r = NULL;
-			continue;
-		}
-		break;
 	}
-	if (!r || !json_object_get(r, "return")) {
-		json_t *e = json_object_get(json_object_get(r, "error"), "desc");
+	if (rc != 0) {
+		json_t *e = rc == QMP_REFUSED ? json_object_get(r, "desc") : NULL;
 		snprintf(why, n, "calc-dirty-rate: %s", json_is_string(e) ? json_string_value(e) : "no answer");
 		json_decref(r);
 		return -1;
@@ -487,17 +437,16 @@ static double qmp_dirty_rate(int fd, int calc_s, int *sp, char *why, size_t n)
 	uint64_t t0 = mono_ns(), end = t0 + (uint64_t)(calc_s + 10) * 1000000000ull;
 	sleep_until(t0 + (uint64_t)calc_s * 1000000000ull);
 	while (mono_ns() < end && !hq_exiting) {
-		r = qmp_cmd(fd, "query-dirty-rate", NULL);
-		json_t *ret = json_object_get(r, "return");
+		json_t *ret = qmp_return(q, "query-dirty-rate");
 		const char *st = json_string_value(json_object_get(ret, "status"));
 		if (st && !strcmp(st, "measured")) {
 			double v = pjget(ret, "dirty-rate");
 			double spv = pjget(ret, "sample-pages");
 			*sp = isfinite(spv) ? (int)spv : 0;
-			json_decref(r);
+			json_decref(ret);
 			return isfinite(v) ? v : 0;
 		}
-		json_decref(r);
+		json_decref(ret);
 		if (!st) {
 			snprintf(why, n, "query-dirty-rate: no answer");
 			return -1;
@@ -562,7 +511,7 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 	double mem_pages = 0;
 	struct workload wl = { 0 };
 	struct uffd u = { -1, -1 };
-	int qfd = -1;
+	struct qmp mon = { .fd = -1 };
 	bool have_wl = false;
 	if (m == M_SOFTDIRTY && !sd_ok) {
 		snprintf(why, sizeof(why), "soft-dirty self-test failed: %.160s%s", why_sd,
@@ -582,21 +531,19 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 			snprintf(why, sizeof(why), "--method qmp needs --qmp SOCKET");
 			goto out;
 		}
-		qfd = qmp_connect(p->qmp, why, sizeof(why));
-		if (qfd < 0)
+		if (qmp_connect(&mon, p->qmp, why, sizeof(why)) < 0)
 			goto out;
 		json_object_set_new(tests, "qmp", json_string("ok"));
-		json_t *ms = qmp_cmd(qfd, "query-memory-size-summary", NULL);
-		double base = pjget(json_object_get(ms, "return"), "base-memory");
+		json_t *ms = qmp_return(&mon, "query-memory-size-summary");
+		double base = pjget(ms, "base-memory");
 		json_decref(ms);
 		mem_pages = isfinite(base) ? base / ps : 0;
 		json_t *tg = json_object();
 		json_object_set_new(tg, "qmp", jstr(p->qmp));
 		json_object_set_new(tg, "memory", json_integer((json_int_t)(mem_pages * ps)));
-		json_t *kvm = qmp_cmd(qfd, "query-kvm", NULL);
-		json_t *kr = json_object_get(kvm, "return");
+		json_t *kr = qmp_return(&mon, "query-kvm");
 		const char *accel = !json_is_object(kr) ? "unknown" : json_is_true(json_object_get(kr, "enabled")) ? "kvm" : "tcg";
-		json_decref(kvm);
+		json_decref(kr);
 		json_object_set_new(tg, "accel", jstr(accel));
 		json_object_set_new(r, "target", tg);
 		json_t *wins = json_array();
@@ -607,7 +554,7 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 			double t = checkpoints[i];
 			if (t < 1 || t > (double)p->duration_ns / 1e9 || t > 10)
 				continue;
-			double mibps = qmp_dirty_rate(qfd, (int)t, &sp, why, sizeof(why));
+			double mibps = qmp_dirty_rate(&mon, (int)t, &sp, why, sizeof(why));
 			if (mibps < 0)
 				goto out;
 			json_t *x = json_object();
@@ -771,8 +718,8 @@ out:
 	uffd_close(&u);
 	if (wl.buf)
 		munmap(wl.buf, wl.wss);
-	if (qfd >= 0)
-		close(qfd);
+	if (mon.fd >= 0)
+		qmp_close(&mon);
 	json_object_set_new(r, "self_tests", tests);
 	if (why[0])
 		json_object_set_new(r, "error", jstr(why));
