@@ -34,6 +34,7 @@ LIB_SRCS := \
 	src/core/json.c \
 	src/sys/fsroot.c \
 	src/sys/qmp.c \
+	src/sys/proc_run.c \
 	src/sys/identity.c \
 	src/parse/identity.c \
 	src/parse/scan.c \

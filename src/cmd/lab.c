@@ -27,6 +27,7 @@
 
 #include "../core/util.h"
 #include "../probe/probe.h"
+#include "../sys/proc_run.h"
 #include "cmd.h"
 
 static json_t *experiment(const char *id, const char *name, const char *setup)
@@ -584,19 +585,6 @@ static bool find_driver(const char *opt, char *out, size_t n, char *why, size_t 
 	return false;
 }
 
-static void append(char **b, size_t *len, size_t *cap, const char *d, size_t n, size_t max)
-{
-	if (*len + n > max)
-		n = max > *len ? max - *len : 0;
-	if (*len + n + 1 > *cap) {
-		*cap = (*len + n + 1) * 2;
-		*b = xrealloc(*b, *cap);
-	}
-	memcpy(*b + *len, d, n);
-	*len += n;
-	(*b)[*len] = '\0';
-}
-
 /*
  * Run argv with stdout and stderr captured (stderr, the driver's progress,
  * also passed on when forward), at most timeout_s: then (or on Ctrl-C)
@@ -605,102 +593,35 @@ static void append(char **b, size_t *len, size_t *cap, const char *d, size_t n, 
  */
 static int run_driver(char *const argv[], int timeout_s, bool forward, char **out, char **err, char *why, size_t wn)
 {
-	int po[2], pe[2];
-	*out = xstrdup("");
-	*err = xstrdup("");
-	if (pipe2(po, O_CLOEXEC) < 0)
-		return snprintf(why, wn, "pipe: %s", strerror(errno)), -1;
-	if (pipe2(pe, O_CLOEXEC) < 0) {
-		close(po[0]), close(po[1]);
-		return snprintf(why, wn, "pipe: %s", strerror(errno)), -1;
-	}
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	posix_spawn_file_actions_adddup2(&fa, po[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
-	posix_spawnattr_t at;
-	posix_spawnattr_init(&at);
-	/* its own process group: Ctrl-C reaches lab, which stops the driver in order */
-	posix_spawnattr_setpgroup(&at, 0);
-	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP);
-	pid_t pid;
-	int e = posix_spawn(&pid, argv[0], &fa, &at, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
-	close(po[1]);
-	close(pe[1]);
-	if (e) {
-		close(po[0]), close(pe[0]);
-		return snprintf(why, wn, "cannot run %s: %s", argv[0], strerror(e)), -1;
-	}
-	probe_track_pid(pid);
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	fcntl(po[0], F_SETFL, O_NONBLOCK);
-	fcntl(pe[0], F_SETFL, O_NONBLOCK);
-	int fds[2] = { po[0], pe[0] };
-	char **bufs[2] = { out, err };
-	size_t lens[2] = { 0, 0 }, caps[2] = { 1, 1 }, maxes[2] = { 8u << 20, 65536 };
-	bool open_[2] = { true, true }, termed = false, timed_out = false, reaped = false;
-	uint64_t deadline = mono_ns() + (uint64_t)timeout_s * 1000000000ull, kill_at = 0;
-	int st = 0;
-	for (;;) {
-		uint64_t now = mono_ns();
-		if (!termed && (now > deadline || hq_exiting)) {
-			timed_out = now > deadline;
-			kill(pid, SIGTERM);
-			termed = true;
-			kill_at = now + 15000000000ull;
-		}
-		if (termed && now > kill_at) {
-			kill(pid, SIGKILL);
-			break;
-		}
-		if (!open_[0] && !open_[1] && waitpid(pid, &st, WNOHANG) == pid) {
-			reaped = true;
-			break;
-		}
-		/* wakes on output, on the driver's exit (pidfd), or after 200 ms to re-check the deadline
-		 * and Ctrl-C (without a pidfd, that is also how its exit is noticed) */
-		struct pollfd p[3] = { { open_[0] ? fds[0] : -1, POLLIN, 0 }, { open_[1] ? fds[1] : -1, POLLIN, 0 },
-				       { pidfd, POLLIN, 0 } };
-		if (poll(p, 3, 200) < 0 && errno != EINTR) {
-			kill(pid, SIGKILL);
-			break;
-		}
-		bool exited = pidfd >= 0 && (p[2].revents & POLLIN);
-		for (int i = 0; i < 2; i++) {
-			while (open_[i]) {
-				char tmp[8192];
-				ssize_t n = read(fds[i], tmp, sizeof(tmp));
-				if (n > 0) {
-					if (i == 1 && forward && fwrite(tmp, 1, (size_t)n, stderr) != (size_t)n)
-						forward = false;
-					append(bufs[i], &lens[i], &caps[i], tmp, (size_t)n, maxes[i]);
-					continue;
-				}
-				if (n == 0 || (errno != EINTR && errno != EAGAIN))
-					open_[i] = false;
-				else if (errno == EAGAIN && exited)
-					open_[i] = false; /* gone, and a grandchild holds the pipe */
-				if (n < 0 && errno == EINTR)
-					continue;
-				break;
-			}
+	struct proc_run r = {
+		.argv = argv,
+		.timeout_ms = timeout_s * 1000,
+		.grace_ms = 15000,
+		.out_max = 8u << 20,
+		.err_max = 65536,
+		.forward_err = forward,
+		.stop = &hq_exiting,
+	};
+	int rc = proc_start(&r);
+	if (rc < 0) {
+		snprintf(why, wn, "%s", r.why);
+	} else {
+		probe_track_pid(r.pid);
+		rc = proc_wait(&r);
+		probe_untrack_pid(r.pid);
+		if (r.timed_out || hq_exiting) {
+			if (r.timed_out)
+				snprintf(why, wn, "the VM driver did not finish within %d s (stopped it)", timeout_s);
+			else
+				snprintf(why, wn, "interrupted");
+			rc = -1;
 		}
 	}
-	if (!reaped)
-		waitpid(pid, &st, 0);
-	probe_untrack_pid(pid);
-	if (pidfd >= 0)
-		close(pidfd);
-	close(po[0]);
-	close(pe[0]);
-	if (timed_out)
-		return snprintf(why, wn, "the VM driver did not finish within %d s (stopped it)", timeout_s), -1;
-	if (hq_exiting)
-		return snprintf(why, wn, "interrupted"), -1;
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	*out = r.out;
+	*err = r.err;
+	r.out = r.err = NULL;
+	proc_run_done(&r);
+	return rc;
 }
 
 /* the last non-empty line of s (for quoting a driver's stderr) */

@@ -16,9 +16,13 @@
 #include "../analysis/findings.h"
 #include "../core/util.h"
 #include "../parse/memparse.h"
+#include "../sys/proc_run.h"
 #include "vmscan.h"
 
 #define TH(t) (thresholds[t])
+
+/* each virsh call (libvirtd can hang: the audit must not) */
+#define VIRSH_TIMEOUT_S 10
 
 const char *audit_result_name(enum audit_result r)
 {
@@ -1076,38 +1080,37 @@ void audit_scan_libvirt(struct audit_ctx *c, bool use_virsh)
 	}
 	/* the read-only API through virsh, when libvirtd listens */
 	if (use_virsh && libvirt_xml_available() && fsroot_exists(c->root, "run/libvirt/libvirt-sock-ro")) {
-		FILE *p = popen("virsh -r -q -c qemu:///system list --all --name 2>/dev/null", "r");
-		char name[256];
-		while (p && fgets(name, sizeof(name), p)) {
-			name[strcspn(name, "\n")] = '\0';
-			bool safe = name[0] != '\0';
+		char *list_argv[] = { "virsh", "-r", "-q", "-c", "qemu:///system", "list", "--all", "--name", NULL };
+		struct proc_run r = { .argv = list_argv, .timeout_ms = VIRSH_TIMEOUT_S * 1000, .out_max = 1u << 20 };
+		proc_run(&r);
+		if (r.timed_out)
+			add_note(c, "virsh list did not answer within %d s: libvirt's domains were not asked for",
+				 VIRSH_TIMEOUT_S);
+		for (char *name = r.out, *next; !r.timed_out && *name; name = next) {
+			char *nl = name + strcspn(name, "\n");
+			next = *nl ? nl + 1 : nl;
+			*nl = '\0';
+			bool safe = name[0] != '\0' && nl - name < 256;
 			for (char *q = name; *q; q++)
 				safe &= (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
 					*q == '-' || *q == '_' || *q == '.';
 			if (!safe)
 				continue;
-			char *cmd = xasprintf("virsh -r -c qemu:///system dumpxml %s 2>/dev/null", name);
-			FILE *x = popen(cmd, "r");
-			free(cmd);
-			if (!x)
-				continue;
-			size_t cap = 1 << 16, len = 0, n;
-			char *buf = xmalloc(cap);
-			while ((n = fread(buf + len, 1, cap - len, x)) > 0 && (len += n) < (16u << 20))
-				if (len == cap)
-					buf = xrealloc(buf, cap *= 2);
-			pclose(x);
+			char *dump_argv[] = { "virsh", "-r", "-c", "qemu:///system", "dumpxml", name, NULL };
+			struct proc_run x = { .argv = dump_argv, .timeout_ms = VIRSH_TIMEOUT_S * 1000, .out_max = 16u << 20 };
+			proc_run(&x);
 			struct vmconf conf;
 			const char *w;
-			if (libvirt_xml_parse(buf, len, &conf, NULL, &w) == 0) {
+			if (x.timed_out) {
+				add_note(c, "virsh dumpxml %s did not answer within %d s", name, VIRSH_TIMEOUT_S);
+			} else if (libvirt_xml_parse(x.out, x.out_len, &conf, NULL, &w) == 0) {
 				char origin[300];
 				snprintf(origin, sizeof(origin), "virsh dumpxml %s", name);
 				audit_add_vm(c, &conf, 0, origin);
 			}
-			free(buf);
+			proc_run_done(&x);
 		}
-		if (p)
-			pclose(p);
+		proc_run_done(&r);
 	}
 }
 

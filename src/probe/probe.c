@@ -20,6 +20,7 @@
 #include "../core/util.h"
 #include "../parse/parse.h"
 #include "../sys/fsroot.h"
+#include "../sys/proc_run.h"
 #include "../sys/identity.h"
 
 extern char **environ;
@@ -340,63 +341,16 @@ void probe_setup_signals(void)
 
 int probe_exec(char *const argv[], char *out_buf, size_t out_len, int timeout_s)
 {
-	int pfd[2] = { -1, -1 };
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	if (out_buf && pipe2(pfd, O_CLOEXEC) == 0) {
-		posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	} else {
-		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	}
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	pid_t pid;
-	int err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
-	if (err) {
-		if (pfd[0] >= 0)
-			close(pfd[0]);
-		return -1;
-	}
-	size_t got = 0;
-	uint64_t deadline = mono_ns() + (uint64_t)timeout_s * 1000000000ull;
-	if (pfd[0] >= 0) {
-		for (;;) {
-			int64_t left = (int64_t)(deadline - mono_ns()) / 1000000;
-			if (left <= 0)
-				break;
-			struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-			if (poll(&p, 1, (int)left) <= 0)
-				break;
-			char tmp[4096];
-			ssize_t n = read(pfd[0], tmp, sizeof(tmp));
-			if (n <= 0)
-				break;
-			size_t c = (size_t)n < out_len - 1 - got ? (size_t)n : out_len - 1 - got;
-			memcpy(out_buf + got, tmp, c);
-			got += c;
-		}
-		close(pfd[0]);
-		out_buf[got] = '\0';
-	}
-	int st = 0;
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-		if (r == pid)
-			break;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (mono_ns() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			return -1;
-		}
-		usleep(5000);
-	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	struct proc_run r = {
+		.argv = argv,
+		.timeout_ms = timeout_s * 1000,
+		.out_max = out_buf && out_len ? out_len - 1 : 0,
+	};
+	int rc = proc_run(&r);
+	if (out_buf && out_len)
+		memcpy(out_buf, r.out, r.out_len + 1);
+	proc_run_done(&r);
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */

@@ -55,7 +55,8 @@ void probe_track_cgroup(const char *dir);		/* rmdir'd after its tasks die */
 void probe_cleanup(void);				/* idempotent; also atexit */
 /* Install SIGINT/SIGTERM handlers that set hq_exiting, and the atexit hook. */
 void probe_setup_signals(void);
-/* Run argv (no shell), stdout/stderr to /dev/null unless out_buf; -1 if not run. */
+/* Run argv (no shell, sys/proc_run.h) for at most timeout_s: stdout into out_buf (NUL-terminated)
+ * or to /dev/null, stderr to /dev/null.  Its exit status, or -1 (not run, killed, timed out). */
 int probe_exec(char *const argv[], char *out_buf, size_t out_len, int timeout_s);
 
 /* ---- output ---- */
