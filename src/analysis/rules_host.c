@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "../core/util.h"
-#include "../host/vms.h"
+#include "vms.h"
 
 /* Does thread t of VM i share a CPU with any thread of another VM?  Names
  * the first such VM and the shared CPUs. */

@@ -20,9 +20,10 @@
 
 #include <jansson.h>
 
+#include "../parse/cpumask.h"
+#include "../parse/memparse.h"
 #include "../parse/vmconf.h"
 #include "../sys/fsroot.h"
-#include "vms.h"
 
 enum audit_result { AU_PASS, AU_FAIL, AU_UNKNOWN };
 const char *audit_result_name(enum audit_result r);

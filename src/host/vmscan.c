@@ -18,10 +18,10 @@
 #include <unistd.h>
 
 #include "../core/util.h"
+#include "../parse/qmphist.h"
 #include "../parse/vmconf.h"
 #include "../sources/bpf/taskstat.h"
 #include "../sys/qmp.h"
-#include "qmphist.h"
 
 #define MAX_THREADS_PER_VM 4096
 #define MAX_VMS 65536
@@ -33,35 +33,6 @@ struct vmscan_tid {
 };
 
 static json_t *blockstats_query(const char *sock, bool set_hist, char **err);
-
-static const char *const vmm_names[VMM_COUNT] = { "qemu", "firecracker", "cloud-hypervisor", "crosvm", "kvmtool" };
-static const char *const tkind_names[TK_COUNT] = { "vcpu", "main", "io", "vhost", "worker", "other" };
-
-const char *vmm_name(enum vmm v)
-{
-	return (unsigned)v < VMM_COUNT ? vmm_names[v] : "unknown";
-}
-
-const char *tkind_name(enum tkind k)
-{
-	return (unsigned)k < TK_COUNT ? tkind_names[k] : "other";
-}
-
-int tkind_from_name(const char *s)
-{
-	for (int i = 0; i < TK_COUNT; i++)
-		if (!strcmp(s, tkind_names[i]))
-			return i;
-	return -1;
-}
-
-int vmm_from_name(const char *s)
-{
-	for (int i = 0; i < VMM_COUNT; i++)
-		if (!strcmp(s, vmm_names[i]))
-			return i;
-	return -1;
-}
 
 /* "PREFIX<digits>SUFFIX" → the number, else -1 */
 static int num_between(const char *s, const char *prefix, const char *suffix)

@@ -39,20 +39,13 @@
 
 #include "../core/paths.h"	/* VMSCAN_JSON_PATH */
 #include "../core/sample.h"
+#include "../parse/vmconf.h"	/* enum vmm, enum tkind */
 #include "../sys/fsroot.h"
 
 #define VMSCAN_REDISCOVER_S 10
 #define VMSCAN_SLOW_BUDGET_NS 20000000ull	/* per slow tick */
 #define VMSCAN_NUMA_EVERY 5			/* slow ticks between numa_maps of one VM */
 #define VMSCAN_MAX_QMP 16
-
-enum vmm { VMM_QEMU, VMM_FIRECRACKER, VMM_CLOUD_HYPERVISOR, VMM_CROSVM, VMM_KVMTOOL, VMM_COUNT };
-enum tkind { TK_VCPU, TK_MAIN, TK_IO, TK_VHOST, TK_WORKER, TK_OTHER, TK_COUNT };
-
-const char *vmm_name(enum vmm v);
-const char *tkind_name(enum tkind k);
-int tkind_from_name(const char *s);	/* -1 if unknown */
-int vmm_from_name(const char *s);	/* -1 if unknown */
 
 /*
  * Classify a thread name.  Returns its kind; for vCPUs *vcpu is the index

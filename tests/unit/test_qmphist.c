@@ -4,7 +4,7 @@
 
 #include <math.h>
 
-#include "host/qmphist.h"
+#include "parse/qmphist.h"
 
 static json_t *J(const char *s)
 {

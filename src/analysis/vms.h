@@ -2,7 +2,7 @@
 /*
  * KVM host mode, the analysis half: samples in (the files and
  * .hiddenq/vms.json that host/vmscan.c put there), per-VM and per-thread
- * figures out.  Pure and deterministic on a bundle.
+ * figures out.  Pure and deterministic on a bundle; sinks/vms.c renders it.
  *
  * Per thread: run delay rate (the second field of schedstat: on a vCPU
  * thread exactly what KVM hands its guest as steal), CPU use, worst 1 s
@@ -22,12 +22,12 @@
 
 #include <jansson.h>
 
+#include "../core/paths.h"	/* VMSCAN_JSON_PATH */
 #include "../core/sample.h"
 #include "../parse/cpumask.h"
 #include "../parse/ioparse.h"
 #include "../parse/memparse.h"
 #include "../parse/vmconf.h"
-#include "vmscan.h"
 
 #define VMS_MAX_CPUS CPUMASK_MAX_CPUS
 
@@ -161,7 +161,7 @@ int vms_thread_level(const struct vms_thread *t);
 
 /* memory placement: % of the VM's resident memory on nodes none of its vCPUs may run on; -1 unknown */
 double vms_remote_mem_pct(const struct vms_analysis *a, const struct vms_vm *vm);
-/* QEMU's latency histogram of one request type over the watch (host/qmphist.h) */
+/* QEMU's latency histogram of one request type over the watch (parse/qmphist.h) */
 struct vms_blk_hist {
 	bool have;		/* the device has this histogram (in the last sample) */
 	bool reset;		/* reset during the watch: counts since then */
@@ -178,8 +178,5 @@ struct vms_blk {
 };
 extern const char *const vms_blk_op_names[VMS_BLK_NOPS];	/* "read", "write", "flush" */
 size_t vms_blockstats(const struct vms_vm *vm, struct vms_blk *out, size_t n, double secs);
-
-json_t *vms_json(const struct vms_analysis *a);
-void vms_print(FILE *out, const struct vms_analysis *a, bool verbose);
 
 #endif
