@@ -63,6 +63,9 @@ LIB_SRCS := \
 	src/topo/topo.c \
 	src/topo/hwloc.c \
 	src/topo/fit.c \
+	src/topo/view.c \
+	src/sinks/topo.c \
+	src/sinks/fit.c \
 	src/cmd/topo.c \
 	src/cmd/fit.c
 MAIN_SRC := src/main.c
