@@ -27,6 +27,7 @@
 
 #include "../core/util.h"
 #include "../probe/probe.h"
+#include "../sinks/probe.h"
 #include "../sys/proc_run.h"
 #include "cmd.h"
 

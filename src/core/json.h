@@ -14,4 +14,9 @@
  * becomes JSON null. */
 json_t *jstr(const char *s);
 
+/* A number rounded to 3 decimals; null if not finite (probe results). */
+json_t *pjnum(double v);
+/* The number at key, or NAN when absent or not a number. */
+double pjget(json_t *o, const char *key);
+
 #endif

@@ -24,6 +24,11 @@
 #include <assert.h>
 #define ALWAYS(x) ((x) ? 1 : (assert(0), 0))
 #define NEVER(x) ((x) ? (assert(0), 1) : 0)
+/* Sizes: "4K", "256M", "1.5G", "4096" (bytes, binary units).  0 or -EINVAL. */
+int parse_size(const char *s, uint64_t *out);
+/* Rates: "100M" bytes/s or "10Gbit" / "800Mbit" bits/s.  0 or -EINVAL. */
+int parse_rate(const char *s, double *bytes_per_s);
+
 #endif
 
 void *xmalloc(size_t n);
@@ -67,5 +72,10 @@ long read_small_at(int dirfd, const char *rel, char *buf, size_t cap);
 
 /* Parse a non-negative decimal integer that must fit `max`; -EINVAL if not. */
 int parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+/* Sizes: "4K", "256M", "1.5G", "4096" (bytes, binary units).  0 or -EINVAL. */
+int parse_size(const char *s, uint64_t *out);
+/* Rates: "100M" bytes/s or "10Gbit" / "800Mbit" bits/s.  0 or -EINVAL. */
+int parse_rate(const char *s, double *bytes_per_s);
 
 #endif

@@ -60,18 +60,7 @@ struct hq_pm_scan_arg {
 #define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
 #endif
 
-enum method { M_AUTO, M_SOFTDIRTY, M_UFFD, M_QMP };
 static const char *const method_names[] = { "auto", "soft-dirty", "userfaultfd-wp+pagemap-scan", "qmp-calc-dirty-rate" };
-
-struct dirty_params {
-	enum method method;
-	long pid;		/* 0: own workload */
-	const char *qmp;
-	uint64_t rate, wss;	/* own workload */
-	uint64_t duration_ns;
-	double bw_Bps, downtime_s;
-	uint64_t mem_bytes;	/* 0: from the target */
-};
 
 static long page_size(void)
 {
@@ -488,7 +477,22 @@ static void sleep_until(uint64_t t)
 	}
 }
 
-json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e);
+int dirty_workload(const struct dirty_params *p, bool notify)
+{
+	struct workload wl = { .wss = p->wss, .rate = p->rate };
+	wl.buf = map_region(p->wss);
+	if (!wl.buf)
+		return -1;
+	if (notify) {
+		/* the working set is mapped and touched: what follows is the rate alone */
+		printf("ready %d\n", (int)getpid());
+		fflush(stdout);
+	}
+	workload_loop(&wl, mono_ns() + p->duration_ns);
+	munmap(wl.buf, p->wss);
+	return 0;
+}
+
 json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 {
 	(void)e;
@@ -503,9 +507,9 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 		uf_ok = uffd_selftest(why_uf, sizeof(why_uf)) == 0;
 		json_object_set_new(tests, "userfaultfd-wp", uf_ok ? json_string("ok") : jstr(why_uf));
 	}
-	enum method m = p->method;
-	if (m == M_AUTO)
-		m = p->qmp ? M_QMP : p->pid ? M_SOFTDIRTY : uf_ok ? M_UFFD : M_SOFTDIRTY;
+	enum dirty_method m = p->method;
+	if (m == DIRTY_AUTO)
+		m = p->qmp ? DIRTY_QMP : p->pid ? DIRTY_SOFTDIRTY : uf_ok ? DIRTY_UFFD : DIRTY_SOFTDIRTY;
 	json_object_set_new(r, "method", jstr(method_names[m]));
 	struct wcurve w = { 0 };
 	double mem_pages = 0;
@@ -513,20 +517,20 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 	struct uffd u = { -1, -1 };
 	struct qmp mon = { .fd = -1 };
 	bool have_wl = false;
-	if (m == M_SOFTDIRTY && !sd_ok) {
+	if (m == DIRTY_SOFTDIRTY && !sd_ok) {
 		snprintf(why, sizeof(why), "soft-dirty self-test failed: %.160s%s", why_sd,
 			 p->pid ? "" : "; the userfaultfd method needs kernel 6.7+");
 		goto out;
 	}
-	if (m == M_UFFD && (p->pid || p->qmp)) {
+	if (m == DIRTY_UFFD && (p->pid || p->qmp)) {
 		snprintf(why, sizeof(why), "userfaultfd covers only the calling process: use it for the probe's workload");
 		goto out;
 	}
-	if (m == M_UFFD && !uf_ok) {
+	if (m == DIRTY_UFFD && !uf_ok) {
 		snprintf(why, sizeof(why), "userfaultfd self-test failed: %.200s", why_uf);
 		goto out;
 	}
-	if (m == M_QMP) {
+	if (m == DIRTY_QMP) {
 		if (!p->qmp) {
 			snprintf(why, sizeof(why), "--method qmp needs --qmp SOCKET");
 			goto out;
@@ -606,7 +610,7 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 		json_object_set_new(t, "workload_rate_Bps", json_integer((json_int_t)p->rate));
 		json_object_set_new(t, "workload_wss", json_integer((json_int_t)p->wss));
 		json_object_set_new(r, "target", t);
-		if (m == M_UFFD && uffd_open(&u, wl.buf, p->wss, why, sizeof(why)) < 0)
+		if (m == DIRTY_UFFD && uffd_open(&u, wl.buf, p->wss, why, sizeof(why)) < 0)
 			goto out;
 		if (pthread_create(&wl.th, NULL, workload_thread, &wl) != 0) {
 			snprintf(why, sizeof(why), "cannot start the workload thread");
@@ -629,7 +633,7 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 	}
 	/* reset the tracking, then read W(t) at each checkpoint */
 	long pid = p->pid ? p->pid : getpid();
-	int rc = m == M_UFFD ? uffd_arm(&u, wl.buf, p->wss) : clear_refs(pid);
+	int rc = m == DIRTY_UFFD ? uffd_arm(&u, wl.buf, p->wss) : clear_refs(pid);
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "cannot reset dirty tracking: %s", strerror(rc == -1 ? errno : -rc));
 		goto out;
@@ -640,7 +644,7 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 			break;
 		sleep_until(t0 + (uint64_t)(checkpoints[i] * 1e9));
 		uint64_t ts = mono_ns();
-		int64_t pages = m == M_UFFD ? uffd_scan(&u, wl.buf, p->wss, false)
+		int64_t pages = m == DIRTY_UFFD ? uffd_scan(&u, wl.buf, p->wss, false)
 					    : softdirty_count(pid, p->pid ? 0 : (uintptr_t)wl.buf,
 							      p->pid ? 0 : (uintptr_t)wl.buf + p->wss);
 		if (pages < 0) {
@@ -726,198 +730,3 @@ out:
 	return r;
 }
 
-void dirty_print(FILE *out, json_t *r);
-void dirty_print(FILE *out, json_t *r)
-{
-	const char *k;
-	json_t *v;
-	fprintf(out, "\nself-tests:");
-	json_object_foreach(json_object_get(r, "self_tests"), k, v)
-		fprintf(out, " %s: %s;", k, json_string_value(v));
-	fprintf(out, "\nmethod: %s\n", json_string_value(json_object_get(r, "method")));
-	json_t *e = json_object_get(r, "error");
-	if (json_is_string(e)) {
-		fprintf(out, "error: %s\n", json_string_value(e));
-		return;
-	}
-	size_t i;
-	json_t *x;
-	char b[24];
-	fprintf(out, "unique pages dirtied W(t):\n");
-	json_array_foreach(json_object_get(r, "w"), i, x)
-		fprintf(out, "  t = %6.2f s  %10d pages  %s\n", pjget(x, "t_s"), (int)pjget(x, "pages"),
-			fmt_bytes(pjget(x, "bytes"), b, sizeof(b)));
-	fprintf(out, "dirty rate %s/s (first %.1f s); writable working set %s\n",
-		fmt_bytes(pjget(r, "dirty_rate_Bps"), b, sizeof(b)), pjget(r, "rate_window_s"),
-		fmt_bytes(pjget(r, "writable_working_set"), (char[24]){ 0 }, 24));
-	json_t *pc = json_object_get(r, "precopy");
-	char c[24], d[24];
-	fprintf(out, "pre-copy of %s at %s/s, downtime target %.0f ms: ", fmt_bytes(pjget(pc, "memory"), c, sizeof(c)),
-		fmt_bytes(pjget(pc, "bandwidth_Bps"), d, sizeof(d)), pjget(pc, "downtime_target_s") * 1e3);
-	if (json_is_true(json_object_get(pc, "converges")))
-		fprintf(out, "converges after %d rounds, %.2f s in all, downtime %.1f ms\n", (int)pjget(pc, "rounds"),
-			pjget(pc, "total_s"), pjget(pc, "downtime_s") * 1e3);
-	else
-		fprintf(out, "does NOT converge (stuck at %s, a %.0f ms pause); %s%s\n",
-			fmt_bytes(pjget(pc, "stuck_bytes"), c, sizeof(c)), pjget(pc, "stuck_downtime_s") * 1e3,
-			isfinite(pjget(pc, "throttle_needed_pct")) ? "" : "",
-			json_string_value(json_object_get(pc, "advice")) ?: "");
-	double th = pjget(pc, "throttle_needed_pct");
-	if (isfinite(th))
-		fprintf(out, "  throttle needed: %.0f %%\n", th);
-	if (json_is_true(json_object_get(pc, "used_w_beyond_measured")))
-		fprintf(out, "  (the model extended W(t) past the longest window measured)\n");
-	json_t *q = json_object_get(r, "qmp");
-	if (json_is_object(q))
-		fprintf(out, "QMP %s, %d pages sampled per GiB (%.0f in all), QEMU %s guest\n",
-			json_string_value(json_object_get(q, "mode")) ?: "?", (int)pjget(q, "sample_pages_per_GiB"),
-			pjget(q, "sampled_pages"),
-			json_string_value(json_object_get(json_object_get(r, "target"), "accel")) ?: "?");
-	json_t *n = json_object_get(r, "note");
-	if (json_is_string(n))
-		fprintf(out, "note: %s\n", json_string_value(n));
-}
-
-static void usage(FILE *out)
-{
-	fputs("Usage: hiddenq probe dirty [OPTIONS]\n"
-	      "\n"
-	      "How fast memory is dirtied (W(t): distinct pages written within t seconds), and\n"
-	      "whether pre-copy live migration converges at a bandwidth and downtime target.\n"
-	      "\n"
-	      "Target (default: the probe's own workload):\n"
-	      "      --pid N           another process (soft-dirty; needs CONFIG_MEM_SOFT_DIRTY)\n"
-	      "      --qmp SOCKET      a QEMU VM's QMP socket (calc-dirty-rate, page-sampling)\n"
-	      "      --rate RATE       workload dirty rate, bytes/s (default 32M)\n"
-	      "      --wss SIZE        workload working set (default 256M)\n"
-	      "      --workload-only   just run the workload for --duration (for --pid elsewhere)\n"
-	      "      --notify-ready    with --workload-only: print \"ready PID\" once the working\n"
-	      "                        set is touched (before that it dirties all of it at once)\n"
-	      "Options:\n"
-	      "      --method M        soft-dirty, uffd or qmp (default: the one that fits)\n"
-	      "  -d, --duration TIME   longest window (default 10s, up to 30s; --quick 2s)\n"
-	      "  -b, --bandwidth RATE  migration bandwidth: 100M (bytes/s) or 10Gbit (default 1Gbit)\n"
-	      "      --downtime TIME   downtime target (default 300ms, QEMU's default)\n"
-	      "      --mem-size SIZE   memory to migrate (default: the workload, the RSS or the VM)\n"
-	      "      --quick           short run\n"
-	      "  -j, --json            JSON on stdout\n"
-	      "  -h, --help            this help\n",
-	      out);
-}
-
-int probe_dirty(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },      { "qmp", required_argument, NULL, 'q' },
-		{ "rate", required_argument, NULL, 'r' },     { "wss", required_argument, NULL, 'w' },
-		{ "workload-only", no_argument, NULL, 'W' },  { "method", required_argument, NULL, 'm' },
-		{ "notify-ready", no_argument, NULL, 'R' },
-		{ "duration", required_argument, NULL, 'd' }, { "bandwidth", required_argument, NULL, 'b' },
-		{ "downtime", required_argument, NULL, 'D' }, { "mem-size", required_argument, NULL, 'M' },
-		{ "quick", no_argument, NULL, 'Q' },	      { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },	      { 0 },
-	};
-	struct dirty_params p = { .rate = 32ull << 20, .wss = 256ull << 20, .duration_ns = 10000000000ull,
-				  .bw_Bps = 125e6, .downtime_s = 0.3 };
-	bool json = false, quick = false, dur_set = false, only = false, notify = false;
-	uint64_t v;
-	double rate;
-	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
-	while ((c = getopt_long(argc, argv, "d:b:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (parse_uint(optarg, 1u << 30, &v) < 0 || v == 0)
-				return probe_fail(json, "bad --pid");
-			p.pid = (long)v;
-			break;
-		case 'q': p.qmp = optarg; break;
-		case 'r':
-			if (parse_rate(optarg, &rate) < 0 || rate > 64e9)
-				return probe_fail(json, "bad --rate: e.g. 32M (bytes/s)");
-			p.rate = (uint64_t)rate;
-			break;
-		case 'w':
-			if (parse_size(optarg, &p.wss) < 0 || p.wss < (1u << 20) || p.wss > (16ull << 30))
-				return probe_fail(json, "bad --wss: 1M to 16G");
-			break;
-		case 'W': only = true; break;
-		case 'R': notify = true; break;
-		case 'm':
-			if (!strcmp(optarg, "soft-dirty") || !strcmp(optarg, "softdirty"))
-				p.method = M_SOFTDIRTY;
-			else if (!strcmp(optarg, "uffd") || !strcmp(optarg, "userfaultfd"))
-				p.method = M_UFFD;
-			else if (!strcmp(optarg, "qmp"))
-				p.method = M_QMP;
-			else
-				return probe_fail(json, "bad --method: soft-dirty, uffd or qmp");
-			break;
-		case 'd':
-			if (parse_duration_ns(optarg, &p.duration_ns) < 0 || p.duration_ns > 3600000000000ull)
-				return probe_fail(json, "bad --duration");
-			dur_set = true;
-			break;
-		case 'b':
-			if (parse_rate(optarg, &p.bw_Bps) < 0)
-				return probe_fail(json, "bad --bandwidth: e.g. 100M (bytes/s) or 10Gbit");
-			break;
-		case 'D': {
-			uint64_t ns;
-			if (parse_duration_ns(optarg, &ns) < 0)
-				return probe_fail(json, "bad --downtime: e.g. 300ms");
-			p.downtime_s = (double)ns / 1e9;
-			break;
-		}
-		case 'M':
-			if (parse_size(optarg, &p.mem_bytes) < 0 || p.mem_bytes == 0)
-				return probe_fail(json, "bad --mem-size");
-			break;
-		case 'Q': quick = true; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return probe_fail(json, "bad arguments to probe dirty");
-		}
-	}
-	if (optind < argc)
-		return probe_fail(json, "unexpected argument '%s'", argv[optind]);
-	if (p.pid && p.qmp)
-		return probe_fail(json, "--pid and --qmp: give one");
-	if (quick && !dur_set)
-		p.duration_ns = 2000000000ull;
-	probe_setup_signals();
-	if (notify && !only)
-		return probe_fail(json, "--notify-ready goes with --workload-only");
-	if (only) {
-		if (p.pid || p.qmp)
-			return probe_fail(json, "--workload-only runs the probe's own workload");
-		if (p.duration_ns > 600000000000ull)
-			return probe_fail(json, "--workload-only: at most 10 minutes");
-		struct workload wl = { .wss = p.wss, .rate = p.rate };
-		wl.buf = map_region(p.wss);
-		if (!wl.buf)
-			return probe_fail(json, "cannot map %llu MiB", (unsigned long long)(p.wss >> 20));
-		if (notify) {
-			/* the working set is mapped and touched: what follows is the rate alone */
-			printf("ready %d\n", (int)getpid());
-			fflush(stdout);
-		}
-		workload_loop(&wl, mono_ns() + p.duration_ns);
-		munmap(wl.buf, p.wss);
-		return 0;
-	}
-	if (!dur_set && p.duration_ns > 30000000000ull)
-		p.duration_ns = 30000000000ull;
-	struct probe_env e;
-	probe_env_begin(&e);
-	json_t *r = dirty_run(&p, &e);
-	probe_env_end(&e);
-	int rc = json_object_get(r, "error") ? 3 : 0;
-	probe_emit(json, "dirty", r, &e, dirty_print);
-	json_decref(r);
-	probe_env_done(&e);
-	return rc;
-}
