@@ -141,7 +141,7 @@ NUMA_OK := $(shell test -f /usr/include/numa.h && echo yes)
 LIB_SRCS += src/probe/probe.c src/probe/hist.c src/probe/precopy.c src/probe/pagemap.c \
 	src/probe/jitter.c src/probe/mem.c src/probe/io.c src/probe/oversub.c src/probe/dirty.c \
 	src/probe/net.c src/sinks/probe.c src/cmd/probe.c src/cmd/probe_jitter.c src/cmd/probe_mem.c src/cmd/probe_io.c \
-	src/cmd/probe_oversub.c src/cmd/probe_dirty.c src/cmd/probe_net.c src/cmd/lab.c
+	src/cmd/probe_oversub.c src/cmd/probe_dirty.c src/cmd/probe_net.c src/probe/lab.c src/sinks/lab.c src/cmd/lab.c
 UNIT_TESTS += tests/unit/test_probe.c
 FUZZ_TARGETS += tests/fuzz/fuzz_pagemap.c
 ifeq ($(NUMA_OK),yes)
