@@ -1,7 +1,8 @@
 # hiddenq — plain Makefile.  Outputs go to build/.
 #   make            build build/hiddenq
 #   make run        set up, build, and run `hiddenq diagnose` on this machine
-#   make check      set up, build, then every test (unit, end-to-end, sanitizers, short fuzz runs)
+#   make check      set up, the layer check, build, then every test (unit, end-to-end, sanitizers, short fuzz runs)
+#   make check-layers  only the include rule between src/ directories (docs/architecture.md)
 #   make static     build/hiddenq-static, to copy onto any VM
 #   make fuzz       longer fuzz runs (FUZZ_SECONDS per target, default 60)
 #   make bench      cost figures side by side with sysstat
@@ -174,7 +175,7 @@ ASAN_LIB_OBJS := $(call objs,$(B)/asan,$(LIB_SRCS))
 ASAN_MAIN_OBJ := $(call objs,$(B)/asan,$(MAIN_SRC))
 SAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all run check setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench bench-probes install clean
+.PHONY: all run check check-layers setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench bench-probes install clean
 all: $(B)/hiddenq
 
 setup:
@@ -330,7 +331,11 @@ fuzz-quick: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)
 	$(call run_fuzz,-max_total_time=$(FUZZ_SECONDS),$(FUZZ_SECONDS) s)
 
-check: setup-test
+# the include rule of docs/architecture.md (a few seconds, before any build)
+check-layers:
+	@scripts/check-layers.sh
+
+check: check-layers setup-test
 	@$(MAKE) --no-print-directory all static asan
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan
