@@ -21,7 +21,8 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c17 -D_GNU_SOURCE $(WARN)
 JANSSON_CFLAGS := $(shell pkg-config --cflags jansson 2>/dev/null)
 JANSSON_LIBS   := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
-LDLIBS   := $(JANSSON_LIBS) -lm -lpthread
+INIH_LIBS      := $(shell pkg-config --libs inih 2>/dev/null || echo -linih)
+LDLIBS   := $(JANSSON_LIBS) $(INIH_LIBS) -lm -lpthread
 # hwloc: dynamic build only (Debian's libhwloc.a needs libudev, which has no
 # static library).  Without it, src/topo/hwloc.c compiles to stubs.
 HWLOC_CFLAGS := $(shell pkg-config --exists hwloc 2>/dev/null && echo -DHAVE_HWLOC $$(pkg-config --cflags hwloc))
@@ -33,6 +34,7 @@ LDLIBS   += $(HWLOC_LIBS)
 LIB_SRCS := \
 	src/core/util.c \
 	src/core/json.c \
+	src/core/catalog.c \
 	src/sys/fsroot.c \
 	src/sys/qmp.c \
 	src/sys/proc_run.c \
@@ -56,7 +58,14 @@ LIB_SRCS := \
 	src/analysis/mem.c \
 	src/analysis/rules_mem.c \
 	src/analysis/analysis.c \
+	src/analysis/status.c \
+	src/engine/engine.c \
+	src/engine/series.c \
 	src/sinks/report.c \
+	src/sinks/watch.c \
+	src/sinks/metrics.c \
+	src/cmd/metrics.c \
+	src/cmd/watch.c \
 	src/cmd/cmdutil.c \
 	src/cmd/diagnose.c \
 	src/cmd/capture.c \
@@ -76,6 +85,8 @@ UNIT_TESTS := \
 	tests/unit/test_cpu.c \
 	tests/unit/test_mem.c \
 	tests/unit/test_util.c \
+	tests/unit/test_catalog.c \
+	tests/unit/test_engine.c \
 	tests/unit/test_bundle.c \
 	tests/unit/test_topo.c
 
@@ -87,7 +98,8 @@ FUZZ_TARGETS := \
 	tests/fuzz/fuzz_identity.c \
 	tests/fuzz/fuzz_bundle.c \
 	tests/fuzz/fuzz_memparse.c \
-	tests/fuzz/fuzz_topo.c
+	tests/fuzz/fuzz_topo.c \
+	tests/fuzz/fuzz_thresholds.c
 
 # ---- eBPF (src/bpf: kernel halves; src/sources/bpf: user halves) ----
 # BPF=1 (default) builds the programs with clang -target bpf against the

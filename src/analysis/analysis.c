@@ -41,6 +41,32 @@ void analysis_finish(struct analysis *an)
 		vms_finish(an->host);
 }
 
+size_t analysis_state_bytes(const struct analysis *an)
+{
+	const struct cpu_analysis *c = &an->cpu;
+	size_t n = c->capslots * sizeof(*c->slots) + c->capwins * sizeof(*c->wins) +
+		   c->tasks_cap * sizeof(*c->tasks) + c->capcgs * sizeof(*c->cgs) +
+		   (size_t)c->rq_ncpu * 2 * sizeof(uint64_t);
+	for (size_t i = 0; i < c->nwins; i++)
+		n += c->wins[i].nslots * sizeof(*c->wins[i].cpu);
+	for (size_t i = 0; i < c->ncgs; i++)
+		n += strlen(c->cgs[i].path) + 1;
+	const struct mem_analysis *m = &an->mem;
+	n += m->cappts * sizeof(*m->pts) + m->capstalls * sizeof(*m->stalls);
+	const struct io_analysis *io = &an->io;
+	n += io->ndisks * sizeof(*io->disks) + io->nifs * sizeof(*io->ifs) + io->nsn * sizeof(*io->sn) +
+	     io->nqd * sizeof(*io->qd) + (io->nqs_first + io->nqs_last) * sizeof(*io->qs_first);
+	if (an->host)
+		n += sizeof(*an->host) + an->host->cap * sizeof(*an->host->vms) +
+		     an->host->map_cap * sizeof(*an->host->map);
+	return n;
+}
+
+void analysis_unfinish(struct analysis *an)
+{
+	cpu_unfinish(&an->cpu);
+}
+
 void analysis_done(struct analysis *an)
 {
 	cpu_done(&an->cpu);

@@ -28,11 +28,35 @@ struct analysis {
 
 void analysis_init(struct analysis *an, const struct sample *statics, const char *source);
 void analysis_feed(struct analysis *an, const struct sample *s);
+/* Compute the results for the rules; analysis_unfinish lets feeding go on. */
 void analysis_finish(struct analysis *an);
+void analysis_unfinish(struct analysis *an);
+/* Bytes held by the growing arrays of the layers (approximate; for bounded-state checks). */
+size_t analysis_state_bytes(const struct analysis *an);
 void analysis_done(struct analysis *an);
 
+/* The rule table (rules.def). */
+struct rule_info {
+	const char *id;
+	int failure_mode;	/* 1..7, 0 outside the seven */
+	const char *layer, *label;
+	unsigned window_s;	/* judged over this window in continuous runs */
+};
+size_t rules_count(void);
+const struct rule_info *rules_info(size_t i);
+/* Evaluate rule i into a new finding of out. */
+struct finding *rule_evaluate(size_t i, const struct analysis *an, struct findings *out);
 /* Evaluate every rule in rules.def, in order. */
 void rules_evaluate(const struct analysis *an, struct findings *out);
+
+/*
+ * Whether source s of core/sources.def delivered in the samples, judged
+ * from what the analysis saw (so live and replay agree); else false with
+ * the reason in why.  metric_status adds what a metric needs beyond its
+ * source (steal accounting for the steal metrics).
+ */
+bool source_status(const struct analysis *an, enum source_id s, char *why, size_t n);
+bool metric_status(const struct analysis *an, enum metric_id m, char *why, size_t n);
 
 /* What this machine lets us see. */
 struct capability {

@@ -416,3 +416,43 @@ int bpfhist_compact_watch(const struct analysis *an, struct bpfhist_compact *out
 	}
 	return 0;
 }
+
+/* ---- cumulative histograms since the programs loaded (the exporter's counters) ---- */
+
+int bpfhist_runq_total(const struct analysis *an, uint64_t out[BPFHIST_SLOTS])
+{
+	memset(out, 0, BPFHIST_SLOTS * sizeof(out[0]));
+	const json_t *kinds = json_object_get(an->bpf.runqlat.last, "kinds");
+	if (!kinds)
+		return -ENODATA;
+	const char *k;
+	const json_t *v;
+	json_object_foreach((json_t *)kinds, k, v) {
+		uint64_t d[BPFHIST_SLOTS];
+		if (bpfhist_delta(NULL, v, d) < 0)
+			return -EINVAL;
+		for (int i = 0; i < BPFHIST_SLOTS; i++)
+			out[i] += d[i];
+	}
+	return 0;
+}
+
+int bpfhist_dev_total(const struct analysis *an, const char *dev, const char *stage, const char *op,
+		      uint64_t out[BPFHIST_SLOTS])
+{
+	memset(out, 0, BPFHIST_SLOTS * sizeof(out[0]));
+	const json_t *d = json_object_get(json_object_get(an->bpf.biolat.last, "devices"), dev);
+	const json_t *a = json_object_get(json_object_get(d, stage), op);
+	if (!a)
+		return -ENODATA;
+	return bpfhist_delta(NULL, a, out);
+}
+
+int bpfhist_compact_total(const struct analysis *an, uint64_t out[BPFHIST_SLOTS])
+{
+	memset(out, 0, BPFHIST_SLOTS * sizeof(out[0]));
+	const json_t *a = json_object_get(an->bpf.compact.last, "direct");
+	if (!a)
+		return -ENODATA;
+	return bpfhist_delta(NULL, a, out);
+}

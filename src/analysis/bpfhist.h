@@ -143,4 +143,10 @@ struct bpfhist_compact {
 /* 0, -ENODATA (no usable compact document), -EINVAL (malformed). */
 int bpfhist_compact_watch(const struct analysis *an, struct bpfhist_compact *out);
 
+/* The histograms since the programs loaded (the last documents alone): 0, -ENODATA or -EINVAL. */
+int bpfhist_runq_total(const struct analysis *an, uint64_t out[BPFHIST_SLOTS]);
+int bpfhist_dev_total(const struct analysis *an, const char *dev, const char *stage, const char *op,
+		      uint64_t out[BPFHIST_SLOTS]);
+int bpfhist_compact_total(const struct analysis *an, uint64_t out[BPFHIST_SLOTS]);
+
 #endif

@@ -128,6 +128,7 @@ static void feed_procstat(struct cpu_analysis *a, const struct sample *s, bool i
 		a->have_steal_boot = true;
 	}
 	if (ps.has_running) {
+		a->running_last = ps.procs_running;
 		a->running_sum += ps.procs_running;
 		a->running_n++;
 		if (ps.procs_running > a->running_max)
@@ -542,26 +543,38 @@ static int cmp_task_wait(const void *x, const void *y)
 	return (a->tid > b->tid) - (a->tid < b->tid);
 }
 
+static struct cpu_window win_copy(const struct cpu_window *w)
+{
+	struct cpu_window c = *w;
+	c.cpu = w->nslots ? xmemdup(w->cpu, w->nslots * sizeof(*w->cpu)) : NULL;
+	return c;
+}
+
 void cpu_finish(struct cpu_analysis *a)
 {
 	if (a->finished)
 		return;
 	a->finished = true;
-	/* trailing partial window: keep it if at least half a window long */
+	a->fin_pushed = a->fin_merged = false;
+	/*
+	 * The trailing partial window joins the judged windows for this
+	 * evaluation only (cpu_unfinish takes it back out, so feeding can go
+	 * on): kept as a window of its own if at least half a window long,
+	 * else merged into the previous one.
+	 */
 	if (a->cur_open && a->cur.end_ns > a->cur.start_ns) {
-		win_ensure_slots(&a->cur, a->nslots);
+		struct cpu_window c = win_copy(&a->cur);
+		win_ensure_slots(&c, a->nslots);
 		if (a->nwins == 0 || a->cur.end_ns - a->cur.start_ns >= a->window_ns / 2) {
-			win_push(a);
+			xgrow((void **)&a->wins, sizeof(*a->wins), &a->capwins, a->nwins);
+			a->wins[a->nwins++] = c;
+			a->fin_pushed = true;
 		} else {
-			win_merge(&a->wins[a->nwins - 1], &a->cur);
-			free(a->cur.cpu);
-			memset(&a->cur, 0, sizeof(a->cur));
-			a->cur_open = false;
+			a->fin_saved = win_copy(&a->wins[a->nwins - 1]);
+			win_merge(&a->wins[a->nwins - 1], &c);
+			free(c.cpu);
+			a->fin_merged = true;
 		}
-	} else if (a->cur_open) {
-		free(a->cur.cpu);
-		memset(&a->cur, 0, sizeof(a->cur));
-		a->cur_open = false;
 	}
 	for (size_t i = 0; i < a->nwins; i++)
 		win_ensure_slots(&a->wins[i], a->nslots);
@@ -574,6 +587,7 @@ void cpu_finish(struct cpu_analysis *a)
 		uint64_t wanted = sl->sum[CT_STEAL] + sl->busy;
 		sl->steal_share_wanted = wanted ? 100.0 * (double)sl->sum[CT_STEAL] / (double)wanted : 0;
 		sl->steal_worst = -1;
+		sl->nwin_judged = sl->win_ge10 = sl->win_ge20 = sl->win_ge50 = 0;
 		for (size_t w = 0; w < a->nwins; w++) {
 			double p = cpu_window_steal_pct(&a->wins[w], si);
 			if (p < 0)
@@ -590,6 +604,7 @@ void cpu_finish(struct cpu_analysis *a)
 	/* tasks that waited most over the watch */
 	uint64_t total_delay = 0;
 	size_t n = 0;
+	free(a->top_tasks);
 	a->top_tasks = xcalloc(a->ntasks + 1, sizeof(*a->top_tasks));
 	for (size_t i = 0; i < a->tasks_cap; i++) {
 		struct task_acc *t = &a->tasks[i];
@@ -613,6 +628,21 @@ void cpu_finish(struct cpu_analysis *a)
 		c->throttled_pct = c->d_periods ? 100.0 * (double)c->d_throttled / (double)c->d_periods : 0;
 		c->throttled_ms_per_s = (double)c->d_throttled_ns / 1e6 / ((double)(c->last_ns - c->first_ns) / 1e9);
 	}
+}
+
+void cpu_unfinish(struct cpu_analysis *a)
+{
+	if (!a->finished)
+		return;
+	if (a->fin_pushed) {
+		free(a->wins[--a->nwins].cpu);
+	} else if (a->fin_merged) {
+		free(a->wins[a->nwins - 1].cpu);
+		a->wins[a->nwins - 1] = a->fin_saved;
+		memset(&a->fin_saved, 0, sizeof(a->fin_saved));
+	}
+	a->fin_pushed = a->fin_merged = false;
+	a->finished = false;
 }
 
 bool cpu_steal_reported(const struct cpu_analysis *a, const char **why)
@@ -657,6 +687,7 @@ void cpu_done(struct cpu_analysis *a)
 		free(a->wins[i].cpu);
 	free(a->wins);
 	free(a->cur.cpu);
+	free(a->fin_saved.cpu);
 	free(a->rq_delay_first);
 	free(a->rq_delay_last);
 	free(a->tasks);

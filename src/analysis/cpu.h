@@ -114,7 +114,7 @@ struct cpu_analysis {
 	double psi_avg10_last[PSI_N];
 
 	/* runnable */
-	uint64_t running_sum, running_max;
+	uint64_t running_sum, running_max, running_last;
 	unsigned running_n;
 	double load1_last;
 	bool have_loadavg;
@@ -143,11 +143,20 @@ struct cpu_analysis {
 	size_t ntop;
 	double runq_wait_tasks_avg;	/* mean number of tasks waiting (Σ delay / T) */
 	bool finished;
+	/* what cpu_finish did to the trailing partial window, for cpu_unfinish */
+	bool fin_pushed, fin_merged;
+	struct cpu_window fin_saved;	/* the last window before the merge */
 };
 
 void cpu_init(struct cpu_analysis *a, const struct sample *statics);
 void cpu_feed(struct cpu_analysis *a, const struct sample *s);
+/*
+ * Judge the windows and compute the results (steal per slot, top tasks,
+ * cgroup rates).  Idempotent; cpu_unfinish undoes what it did to the
+ * windows, so a continuous run can evaluate, then go on feeding.
+ */
 void cpu_finish(struct cpu_analysis *a);
+void cpu_unfinish(struct cpu_analysis *a);
 void cpu_done(struct cpu_analysis *a);
 
 /* Helpers for rules and sinks. */

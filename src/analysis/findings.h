@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../core/catalog.h"
+
 enum severity { SEV_OK, SEV_WARN, SEV_CRIT, SEV_UNKNOWN };
 
 const char *severity_name(enum severity s);
@@ -29,16 +31,43 @@ struct threshold {
 	const char *help;
 };
 extern struct threshold thresholds[T_COUNT];
-/* "name=warn,crit" (either may be empty to keep it). 0 or -EINVAL. */
+/*
+ * "name=warn,crit": either may be empty (keep it) or "off"/-1 (the level
+ * does not apply).  Levels are finite and not negative, warn <= crit, and
+ * thresholds that count things are at least 1.  0 or -EINVAL with the
+ * reason in *why (static text); the row is untouched on error.
+ */
 int threshold_override(const char *spec);
+int threshold_override_why(const char *spec, const char **why);
+int threshold_set(const char *name, const char *value, const char **why);
+/* Back to the values of thresholds.def. */
+void thresholds_reset(void);
+/*
+ * Overrides from an INI text or file:
+ *     [thresholds]
+ *     steal_pct_avg = 10, 20
+ * All or nothing: on error nothing changes and *why (malloc'd) says which line and why.
+ */
+int thresholds_load_string(const char *text, char **why);
+int thresholds_load_file(const char *path, char **why);
+
+#define EV_MAX_LABELS 6
+
+struct ev_label {
+	enum label_id key;
+	char *value;		/* owned */
+};
 
 struct evidence {
-	char *metric;
-	double value;
+	enum metric_id id;	/* the catalog row (core/metrics.def) */
+	const char *metric;	/* its evidence name (catalog) */
+	double value;		/* in the row's display unit */
 	double warn, crit;	/* < 0: none */
-	char *unit;
-	int cpu;		/* -1 when not per CPU */
-	char *subject;		/* task, cgroup, device (optional) */
+	const char *unit;	/* the row's display unit (catalog) */
+	int cpu;		/* -1 when not per CPU (also label cpu) */
+	struct ev_label labels[EV_MAX_LABELS];
+	unsigned nlabels;
+	char *subject;		/* the labels rendered for humans (or set by the rule) */
 	uint64_t t_mono_ns;	/* when it happened, CLOCK_MONOTONIC (0: not an event) */
 };
 
@@ -69,10 +98,18 @@ void finding_set(struct finding *f, enum severity sev, const char *title_fmt, ..
 void finding_detail(struct finding *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void finding_explain(struct finding *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void finding_next(struct finding *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Evidence with thresholds taken from the table row t (or none if t < 0). */
-struct evidence *finding_ev(struct finding *f, const char *metric, double value, int t, const char *unit);
-struct evidence *finding_ev_cpu(struct finding *f, const char *metric, double value, int t,
-				const char *unit, int cpu);
+/*
+ * Evidence: the catalog row m with its value in the row's display unit, and
+ * the thresholds of row t of thresholds.def (none if t < 0).  Labels are
+ * added with ev_label; the subject follows them.
+ */
+struct evidence *finding_ev(struct finding *f, enum metric_id m, double value, int t);
+struct evidence *finding_ev_cpu(struct finding *f, enum metric_id m, double value, int t, int cpu);
+/* Add label l (formatted); refreshes the subject.  Returns e for chaining. */
+struct evidence *ev_label(struct evidence *e, enum label_id l, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The value of label l, or NULL. */
+const char *ev_label_value(const struct evidence *e, enum label_id l);
 void findings_done(struct findings *fs);
 
 /* Exit code by the Nagios convention: 2 crit, 1 warn, 0 ok, 3 all unknown. */

@@ -135,21 +135,21 @@ static void rule_steal(const struct analysis *an, struct finding *f)
 		 a->nwins);
 	finding_detail(f, "%s", line);
 
-	finding_ev(f, "steal_pct_avg", avg, T_STEAL_AVG, NULL);
-	finding_ev(f, "busy_pct_avg", busy_pct, -1, "%");
+	finding_ev(f, M_STEAL_PCT_AVG, avg, T_STEAL_AVG);
+	finding_ev(f, M_BUSY_PCT_AVG, busy_pct, -1);
 	for (size_t i = 0; i < a->nslots; i++) {
 		const struct cpu_slot *s = &a->slots[i];
 		if (s->total == 0)
 			continue;
-		finding_ev_cpu(f, "steal_pct_avg", s->steal_avg, T_STEAL_AVG, NULL, s->cpu);
-		finding_ev_cpu(f, "steal_pct_worst_1s", s->steal_worst < 0 ? 0 : s->steal_worst, T_STEAL_SPIKE, NULL,
+		finding_ev_cpu(f, M_STEAL_PCT_AVG, s->steal_avg, T_STEAL_AVG, s->cpu);
+		finding_ev_cpu(f, M_STEAL_PCT_WORST_1S, s->steal_worst < 0 ? 0 : s->steal_worst, T_STEAL_SPIKE,
 			       s->cpu);
-		finding_ev_cpu(f, "steal_windows_ge_20", s->win_ge20, T_STEAL_WIN20, NULL, s->cpu);
-		finding_ev_cpu(f, "steal_windows_ge_50", s->win_ge50, -1, "windows", s->cpu);
-		finding_ev_cpu(f, "steal_share_of_wanted", s->steal_share_wanted, -1, "%", s->cpu);
-		finding_ev_cpu(f, "steal_ticks", (double)s->steal_ticks, -1, "ticks", s->cpu);
-		finding_ev_cpu(f, "total_ticks", (double)s->total, -1, "ticks", s->cpu);
-		finding_ev_cpu(f, "busy_pct", s->busy_pct, -1, "%", s->cpu);
+		finding_ev_cpu(f, M_STEAL_WINDOWS_GE_20, s->win_ge20, T_STEAL_WIN20, s->cpu);
+		finding_ev_cpu(f, M_STEAL_WINDOWS_GE_50, s->win_ge50, -1, s->cpu);
+		finding_ev_cpu(f, M_STEAL_SHARE_OF_WANTED, s->steal_share_wanted, -1, s->cpu);
+		finding_ev_cpu(f, M_STEAL_TICKS, (double)s->steal_ticks, -1, s->cpu);
+		finding_ev_cpu(f, M_TOTAL_TICKS, (double)s->total, -1, s->cpu);
+		finding_ev_cpu(f, M_BUSY_PCT, s->busy_pct, -1, s->cpu);
 	}
 
 	if (sev >= SEV_WARN) {
@@ -194,8 +194,8 @@ static void add_top_tasks(const struct cpu_analysis *a, struct finding *f, doubl
 			*worst_ms = wait_ms;
 		if (wait_ms <= 0)
 			break;
-		struct evidence *e = finding_ev(f, "task_runq_wait_ms", wait_ms, -1, "ms");
-		e->subject = xasprintf("%d/%d %s", t->pid, t->tid, t->comm[0] ? t->comm : "?");
+		struct evidence *e = finding_ev(f, M_TASK_RUNQ_WAIT_MS, wait_ms, -1);
+		ev_label(e, LBL_TASK, "%d/%d %s", t->pid, t->tid, t->comm[0] ? t->comm : "?");
 		(void)span_s;
 	}
 }
@@ -232,10 +232,9 @@ static void add_top_cgroups(const struct analysis *an, struct finding *f)
 	for (size_t i = 0; i < k && i < TOP; i++) {
 		char *subj = v[i].cg->path[0] ? xstrdup(v[i].cg->path)
 					      : xasprintf("cgroup id %llu", (unsigned long long)v[i].cg->id);
-		struct evidence *e = finding_ev(f, "cgroup_runq_latency_p99_us", v[i].p99, -1, "us");
-		e->subject = subj;
-		e = finding_ev(f, "cgroup_runq_waits", (double)v[i].n, -1, "waits");
-		e->subject = xstrdup(subj);
+		ev_label(finding_ev(f, M_CGROUP_RUNQ_P99_US, v[i].p99, -1), LBL_CGROUP, "%s", subj);
+		ev_label(finding_ev(f, M_CGROUP_RUNQ_WAITS, (double)v[i].n, -1), LBL_CGROUP, "%s", subj);
+		free(subj);
 	}
 	free(v);
 	free(cg);
@@ -271,30 +270,30 @@ static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 		unsigned need = (unsigned)TH(T_SUSTAINED).warn;
 		sev = run_c >= need && TH(T_PSI_CPU_SOME).crit >= 0 ? SEV_CRIT : run_w >= need ? SEV_WARN : SEV_OK;
 		basis = "PSI cpu some";
-		finding_ev(f, "psi_cpu_some_pct_avg", avg, T_PSI_CPU_SOME, NULL);
-		finding_ev(f, "psi_cpu_some_pct_worst_1s", worst_win < 0 ? 0 : worst_win, -1, "%");
-		finding_ev(f, "psi_cpu_some_windows_sustained_warn", run_w, T_SUSTAINED, "windows");
-		finding_ev(f, "psi_cpu_some_windows_sustained_crit", run_c, T_SUSTAINED, "windows");
+		finding_ev(f, M_PSI_CPU_SOME_PCT_AVG, avg, T_PSI_CPU_SOME);
+		finding_ev(f, M_PSI_CPU_SOME_PCT_WORST_1S, worst_win < 0 ? 0 : worst_win, -1);
+		finding_ev(f, M_PSI_CPU_SUSTAINED_WARN, run_w, T_SUSTAINED);
+		finding_ev(f, M_PSI_CPU_SUSTAINED_CRIT, run_c, T_SUSTAINED);
 	} else {
 		avg = 100.0 * a->runq_wait_tasks_avg / vcpus;
 		sev = at_least(avg, T_RUNQ_WAIT, true) ? SEV_CRIT : at_least(avg, T_RUNQ_WAIT, false) ? SEV_WARN : SEV_OK;
 		basis = "run-queue wait per vCPU (no PSI)";
-		finding_ev(f, "runq_wait_pct_per_vcpu", avg, T_RUNQ_WAIT, NULL);
+		finding_ev(f, M_RUNQ_WAIT_PCT_PER_VCPU, avg, T_RUNQ_WAIT);
 	}
-	finding_ev(f, "vcpus", vcpus, -1, "");
+	finding_ev(f, M_VCPUS, vcpus, -1);
 	if (a->running_n) {
-		finding_ev(f, "procs_running_avg", run_avg, -1, "tasks");
-		finding_ev(f, "procs_running_max", (double)a->running_max, -1, "tasks");
+		finding_ev(f, M_PROCS_RUNNING_AVG, run_avg, -1);
+		finding_ev(f, M_PROCS_RUNNING_MAX, (double)a->running_max, -1);
 	}
 	if (tasks)
-		finding_ev(f, "runq_waiting_tasks_avg", a->runq_wait_tasks_avg, -1, "tasks");
+		finding_ev(f, M_RUNQ_WAITING_TASKS_AVG, a->runq_wait_tasks_avg, -1);
 	if (a->have_loadavg)
-		finding_ev(f, "load1", a->load1_last, -1, "");
+		finding_ev(f, M_LOAD1, a->load1_last, -1);
 	if (a->have_proc_schedstat && a->rq_last_ns > a->rq_first_ns) {
 		double secs = (double)(a->rq_last_ns - a->rq_first_ns) / 1e9;
 		for (int c = 0; c < a->rq_ncpu; c++) {
 			double ms = (double)(a->rq_delay_last[c] - a->rq_delay_first[c]) / 1e6;
-			finding_ev_cpu(f, "cpu_runq_wait_ms_per_s", ms / secs, -1, "ms/s", c);
+			finding_ev_cpu(f, M_CPU_RUNQ_WAIT_MS_PER_S, ms / secs, -1, c);
 		}
 	}
 	/* eBPF: how long each wait was (histograms), beside how much waiting there was */
@@ -303,15 +302,15 @@ static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 	if (bpfhist_runq_delta(an, NULL, rqh) == 0 && bpfhist_total(rqh) > 0) {
 		rq_p50 = bpfhist_percentile(rqh, 0.50);
 		rq_p99 = bpfhist_percentile(rqh, 0.99);
-		finding_ev(f, "runq_latency_p50_us", rq_p50, -1, "us");
-		finding_ev(f, "runq_latency_p99_us", rq_p99, -1, "us");
-		finding_ev(f, "runq_latency_p999_us", bpfhist_percentile(rqh, 0.999), -1, "us");
-		finding_ev(f, "runq_latency_count", (double)bpfhist_total(rqh), -1, "waits");
+		finding_ev(f, M_RUNQ_LATENCY_P50_US, rq_p50, -1);
+		finding_ev(f, M_RUNQ_LATENCY_P99_US, rq_p99, -1);
+		finding_ev(f, M_RUNQ_LATENCY_P999_US, bpfhist_percentile(rqh, 0.999), -1);
+		finding_ev(f, M_RUNQ_LATENCY_COUNT, (double)bpfhist_total(rqh), -1);
 		int cpus[256];
 		size_t nc = bpfhist_runq_cpus(an, cpus, ARRAY_SIZE(cpus));
 		for (size_t i = 0; i < nc; i++)
 			if (bpfhist_runq_cpu_delta(an, cpus[i], rqh) == 0 && bpfhist_total(rqh) > 0)
-				finding_ev_cpu(f, "runq_latency_p99_us", bpfhist_percentile(rqh, 0.99), -1, "us", cpus[i]);
+				finding_ev_cpu(f, M_RUNQ_LATENCY_P99_US, bpfhist_percentile(rqh, 0.99), -1, cpus[i]);
 		add_top_cgroups(an, f);
 	}
 	double worst_ms = 0;
@@ -404,8 +403,8 @@ static void rule_cgroup_throttling(const struct analysis *an, struct finding *f)
 		finding_set(f, SEV_OK, "no CPU limit was enforced in the watch (%zu cgroups, %zu with a quota)", a->ncgs,
 			    limited);
 		finding_explain(f, "No cgroup ran into a CFS bandwidth limit, so no task was paused for its quota.");
-		finding_ev(f, "cgroups_checked", (double)a->ncgs, -1, "");
-		finding_ev(f, "cgroups_with_quota", (double)limited, -1, "");
+		finding_ev(f, M_CGROUPS_CHECKED, (double)a->ncgs, -1);
+		finding_ev(f, M_CGROUPS_WITH_QUOTA, (double)limited, -1);
 		free(v);
 		return;
 	}
@@ -418,14 +417,12 @@ static void rule_cgroup_throttling(const struct analysis *an, struct finding *f)
 									  : SEV_OK;
 	for (size_t i = 0; i < n && i < 5; i++) {
 		const struct cg_acc *c = v[i];
-		struct evidence *e = finding_ev(f, "throttled_periods_pct", c->throttled_pct, T_CG_THROTTLED, NULL);
-		e->subject = xstrdup(cg_display(c->path));
-		e = finding_ev(f, "throttled_ms_per_s", c->throttled_ms_per_s, -1, "ms/s");
-		e->subject = xstrdup(cg_display(c->path));
-		if (c->quota_us >= 0 && c->period_us) {
-			e = finding_ev(f, "quota_cpus", (double)c->quota_us / (double)c->period_us, -1, "CPUs");
-			e->subject = xstrdup(cg_display(c->path));
-		}
+		const char *cg = cg_display(c->path);
+		ev_label(finding_ev(f, M_THROTTLED_PERIODS_PCT, c->throttled_pct, T_CG_THROTTLED), LBL_CGROUP, "%s", cg);
+		ev_label(finding_ev(f, M_THROTTLED_MS_PER_S, c->throttled_ms_per_s, -1), LBL_CGROUP, "%s", cg);
+		if (c->quota_us >= 0 && c->period_us)
+			ev_label(finding_ev(f, M_QUOTA_CPUS, (double)c->quota_us / (double)c->period_us, -1), LBL_CGROUP,
+				 "%s", cg);
 	}
 	if (sev >= SEV_WARN) {
 		finding_set(f, sev, "%s was throttled in %.0f %% of its CPU periods (%.0f ms/s paused)", cg_display(w->path),
@@ -452,22 +449,36 @@ static void rule_cgroup_throttling(const struct analysis *an, struct finding *f)
 typedef void (*rule_fn)(const struct analysis *, struct finding *);
 
 static const struct rule {
-	const char *id;
-	int failure_mode;
-	const char *layer, *label;
+	struct rule_info info;
 	rule_fn eval;
 } rules[] = {
-#define RULE(id, fm, layer, label, fn) { id, fm, layer, label, fn },
+#define RULE(id, fm, layer, label, window_s, fn) { { id, fm, layer, label, window_s }, fn },
 #include "rules.def"
 #undef RULE
 };
 
+size_t rules_count(void)
+{
+	return ARRAY_SIZE(rules);
+}
+
+const struct rule_info *rules_info(size_t i)
+{
+	return i < ARRAY_SIZE(rules) ? &rules[i].info : NULL;
+}
+
+struct finding *rule_evaluate(size_t i, const struct analysis *an, struct findings *out)
+{
+	const struct rule_info *r = &rules[i].info;
+	struct finding *f = findings_add(out, r->id, r->failure_mode, r->layer, r->label);
+	rules[i].eval(an, f);
+	if (!f->title)
+		finding_set(f, SEV_UNKNOWN, "not evaluated");
+	return f;
+}
+
 void rules_evaluate(const struct analysis *an, struct findings *out)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
-		struct finding *f = findings_add(out, rules[i].id, rules[i].failure_mode, rules[i].layer, rules[i].label);
-		rules[i].eval(an, f);
-		if (!f->title)
-			finding_set(f, SEV_UNKNOWN, "not evaluated");
-	}
+	for (size_t i = 0; i < ARRAY_SIZE(rules); i++)
+		rule_evaluate(i, an, out);
 }

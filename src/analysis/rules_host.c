@@ -96,13 +96,11 @@ void rule_pinning(const struct analysis *an, struct finding *f)
 				worst_other = other;
 				worst_shared = sh;
 			}
-			char sub[200];
-			snprintf(sub, sizeof(sub), "%s/%s", vm->name, t->comm);
-			struct evidence *e = finding_ev(f, "vm_thread_run_delay_pct", t->delay_pct, T_STEAL_AVG, "%");
-			e->subject = xstrdup(sub);
+			struct evidence *e = finding_ev(f, M_VM_THREAD_DELAY_PCT, t->delay_pct, T_STEAL_AVG);
+			ev_label(ev_label(e, LBL_VM, "%s", vm->name), LBL_THREAD, "%s", t->comm);
 			if (t->worst_win >= 0) {
-				e = finding_ev(f, "vm_thread_run_delay_worst_1s_pct", t->worst_win, T_STEAL_SPIKE, "%");
-				e->subject = xstrdup(sub);
+				e = finding_ev(f, M_VM_THREAD_DELAY_WORST_1S_PCT, t->worst_win, T_STEAL_SPIKE);
+				ev_label(ev_label(e, LBL_VM, "%s", vm->name), LBL_THREAD, "%s", t->comm);
 			}
 		}
 	}
@@ -113,9 +111,9 @@ void rule_pinning(const struct analysis *an, struct finding *f)
 				   "other users' threads need root.");
 		return;
 	}
-	struct evidence *e = finding_ev(f, "vm_pairs_sharing_cpus", (double)pairs, -1, "pairs");
+	struct evidence *e = finding_ev(f, M_VM_PAIRS_SHARING_CPUS, (double)pairs, -1);
 	(void)e;
-	finding_ev(f, "vm_threads_waiting_on_shared_cpus", (double)conflicted, -1, "threads");
+	finding_ev(f, M_VM_THREADS_WAITING_SHARED, (double)conflicted, -1);
 	char buf[256];
 	if (worst) {
 		const struct vms_vm *vm = &a->vms[worst_vm];

@@ -46,12 +46,12 @@ static enum severity smax(enum severity a, enum severity b)
 	return a > b ? a : b;
 }
 
-static struct evidence *ev_subj(struct finding *f, const char *metric, double v, int t, const char *unit,
-				const char *subject)
+/* evidence about one device or interface (label l) and, if queue, one of its queues */
+static struct evidence *ev_on(struct finding *f, enum metric_id m, double v, int t, enum label_id l, const char *name,
+			      const char *queue)
 {
-	struct evidence *e = finding_ev(f, metric, v, t, unit);
-	e->subject = xstrdup(subject);
-	return e;
+	struct evidence *e = ev_label(finding_ev(f, m, v, t), l, "%s", name);
+	return queue ? ev_label(e, LBL_QUEUE, "%s", queue) : e;
 }
 
 /* a growing text buffer for the explanations */
@@ -125,11 +125,22 @@ static const char *ifname_of_qdisc(const struct qdisc_rec *r, char *buf, size_t 
 }
 
 struct irq_q {
-	char subject[128];
+	char subject[128];	/* "eth0 rx-0 (virtio1-input.0)": its labels rendered */
+	char ifname[32], queue[16], vq[48];
 	int cpu;		/* CPU that took most of the queue's interrupts */
 	double share;		/* its share of them, % */
 	double per_s;
 };
+
+/* evidence about one leaf qdisc: interface, TX queue (under an mq root), kind and handle, parent */
+static void ev_qdisc(struct finding *f, enum metric_id m, double v, int t, const struct qdisc_acc *q, const char *ifn,
+		     const char *txq)
+{
+	struct evidence *e = ev_on(f, m, v, t, LBL_INTERFACE, ifn, txq[0] ? txq : NULL);
+	ev_label(e, LBL_QDISC, "%s %s", q->last.kind, q->last.handle);
+	if (!txq[0])
+		ev_label(e, LBL_PARENT, "%s", q->last.parent);
+}
 
 /* Per-queue virtio-net interrupts: which CPU takes each queue's vector. */
 static size_t virtio_net_irqs(const struct analysis *an, struct irq_q *out, size_t max, bool *shared)
@@ -179,8 +190,10 @@ static size_t virtio_net_irqs(const struct analysis *an, struct irq_q *out, size
 			}
 		}
 		struct irq_q *q = &out[n++];
-		snprintf(q->subject, sizeof(q->subject), "%s %s-%d (virtio%d-%s)", ifn ? ifn : "virtio-net",
-			 vi.kind == VIRQ_NET_RX ? "rx" : "tx", vi.queue, vi.dev, vi.vq);
+		snprintf(q->ifname, sizeof(q->ifname), "%s", ifn ? ifn : "virtio-net");
+		snprintf(q->queue, sizeof(q->queue), "%s-%d", vi.kind == VIRQ_NET_RX ? "rx" : "tx", vi.queue);
+		snprintf(q->vq, sizeof(q->vq), "virtio%d-%s", vi.dev, vi.vq);
+		snprintf(q->subject, sizeof(q->subject), "%s %s (%s)", q->ifname, q->queue, q->vq);
 		q->cpu = bcpu;
 		q->share = tot ? 100.0 * (double)best / (double)tot : 0;
 		q->per_s = secs > 0 ? (double)tot / secs : 0;
@@ -220,23 +233,25 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 		if (strcmp(q->last.kind, "noqueue") == 0)
 			continue;
 		nleaves++;
-		char subj[128];
+		char subj[128], txq[16] = "";
 		const char *ifn = ifname_of_qdisc(&q->last, ib, sizeof(ib));
-		if (q->txq >= 0)
+		if (q->txq >= 0) {
+			snprintf(txq, sizeof(txq), "tx-%d", q->txq);
 			snprintf(subj, sizeof(subj), "%s tx-%d qdisc %s %s", ifn, q->txq, q->last.kind, q->last.handle);
-		else
+		} else {
 			snprintf(subj, sizeof(subj), "%s qdisc %s %s (parent %s)", ifn, q->last.kind, q->last.handle,
 				 q->last.parent);
+		}
 		double drops = (double)q->d[QD_DROPS], rq = (double)q->d[QD_REQUEUES];
 		consider(&w, drops, secs, QK_QDISC, true, "%s", subj);
 		if (drops > 0 || q->backlog_max > 0 || rq > 0 || q->d[QD_OVERLIMITS] > 0) {
-			ev_subj(f, "qdisc_drops_per_s", drops / secs, T_NET_DROPS, NULL, subj);
-			ev_subj(f, "qdisc_drops", drops, -1, "packets", subj);
-			ev_subj(f, "qdisc_backlog_max", (double)q->backlog_max, -1, "bytes", subj);
-			ev_subj(f, "qdisc_qlen_max", (double)q->qlen_max, -1, "packets", subj);
-			ev_subj(f, "qdisc_requeues_per_s", rq / secs, T_QDISC_REQUEUES, NULL, subj);
-			ev_subj(f, "qdisc_overlimits_per_s", (double)q->d[QD_OVERLIMITS] / secs, -1, "/s", subj);
-			ev_subj(f, "qdisc_packets_per_s", (double)q->d[QD_PACKETS] / secs, -1, "pkts/s", subj);
+			ev_qdisc(f, M_QDISC_DROPS_PER_S, drops / secs, T_NET_DROPS, q, ifn, txq);
+			ev_qdisc(f, M_QDISC_DROPS, drops, -1, q, ifn, txq);
+			ev_qdisc(f, M_QDISC_BACKLOG_MAX, (double)q->backlog_max, -1, q, ifn, txq);
+			ev_qdisc(f, M_QDISC_QLEN_MAX, (double)q->qlen_max, -1, q, ifn, txq);
+			ev_qdisc(f, M_QDISC_REQUEUES_PER_S, rq / secs, T_QDISC_REQUEUES, q, ifn, txq);
+			ev_qdisc(f, M_QDISC_OVERLIMITS_PER_S, (double)q->d[QD_OVERLIMITS] / secs, -1, q, ifn, txq);
+			ev_qdisc(f, M_QDISC_PACKETS_PER_S, (double)q->d[QD_PACKETS] / secs, -1, q, ifn, txq);
 		}
 		if (rq / secs > requeue_worst) {
 			requeue_worst = rq / secs;
@@ -244,7 +259,7 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 		}
 	}
 	if (io->qdisc_error[0] && !io->qdisc_seen)
-		finding_ev(f, "qdisc_stats_unavailable", 1, -1, "");
+		finding_ev(f, M_QDISC_STATS_UNAVAILABLE, 1, -1);
 
 	/* 2. softnet backlog per CPU */
 	for (size_t i = 0; i < io->nsn; i++) {
@@ -253,9 +268,8 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 		snprintf(subj, sizeof(subj), "softnet backlog of CPU %d", s->cpu);
 		consider(&w, (double)s->dropped, secs, QK_SOFTNET, false, "%s", subj);
 		if (s->dropped || s->squeezed) {
-			finding_ev_cpu(f, "softnet_drops_per_s", (double)s->dropped / secs, T_NET_DROPS, NULL, s->cpu);
-			finding_ev_cpu(f, "softnet_time_squeeze_per_s", (double)s->squeezed / secs, T_SOFTNET_SQUEEZE,
-				       NULL, s->cpu);
+			finding_ev_cpu(f, M_SOFTNET_DROPS_PER_S, (double)s->dropped / secs, T_NET_DROPS, s->cpu);
+			finding_ev_cpu(f, M_SOFTNET_SQUEEZE_PER_S, (double)s->squeezed / secs, T_SOFTNET_SQUEEZE, s->cpu);
 		}
 		if ((double)s->squeezed / secs > squeeze_worst) {
 			squeeze_worst = (double)s->squeezed / secs;
@@ -276,10 +290,10 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 		snprintf(subj, sizeof(subj), "%s (tx, /proc/net/dev)", x->name);
 		consider(&w, txd, s, QK_IFACE, true, "%s", subj);
 		if (x->d[ND_RX_PACKETS] || x->d[ND_TX_PACKETS] || rxd || txd) {
-			ev_subj(f, "rx_packets_per_s", (double)x->d[ND_RX_PACKETS] / s, -1, "pkts/s", x->name);
-			ev_subj(f, "tx_packets_per_s", (double)x->d[ND_TX_PACKETS] / s, -1, "pkts/s", x->name);
-			ev_subj(f, "rx_drops_per_s", rxd / s, T_NET_DROPS, NULL, x->name);
-			ev_subj(f, "tx_drops_per_s", txd / s, T_NET_DROPS, NULL, x->name);
+			ev_on(f, M_RX_PACKETS_PER_S, (double)x->d[ND_RX_PACKETS] / s, -1, LBL_INTERFACE, x->name, NULL);
+			ev_on(f, M_TX_PACKETS_PER_S, (double)x->d[ND_TX_PACKETS] / s, -1, LBL_INTERFACE, x->name, NULL);
+			ev_on(f, M_RX_DROPS_PER_S, rxd / s, T_NET_DROPS, LBL_INTERFACE, x->name, NULL);
+			ev_on(f, M_TX_DROPS_PER_S, txd / s, T_NET_DROPS, LBL_INTERFACE, x->name, NULL);
 		}
 	}
 
@@ -299,18 +313,20 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 			    !eth_stat_get(e0, l->st[k].name, &was) || l->st[k].v < was)
 				continue;
 			double d = (double)(l->st[k].v - was);
-			char subj[80];
-			snprintf(subj, sizeof(subj), "%s %s-%u", l->name, tx ? "tx" : "rx", qn);
+			char subj[80], qname[16];
+			snprintf(qname, sizeof(qname), "%s-%u", tx ? "tx" : "rx", qn);
+			snprintf(subj, sizeof(subj), "%s %s", l->name, qname);
 			if (strcmp(field, "packets") == 0) {
-				ev_subj(f, "queue_packets_per_s", d / eth_secs, -1, "pkts/s", subj);
+				ev_on(f, M_QUEUE_PACKETS_PER_S, d / eth_secs, -1, LBL_INTERFACE, l->name, qname);
 				queues_with_rates++;
 			} else if (strcmp(field, "drops") == 0 || strcmp(field, "xdp_drops") == 0 ||
 				   strcmp(field, "xdp_tx_drops") == 0) {
 				consider(&w, d, eth_secs, QK_RING, tx, "%s driver queue (%s)", subj, l->st[k].name);
 				if (d > 0)
-					ev_subj(f, "queue_drops_per_s", d / eth_secs, T_NET_DROPS, NULL, subj);
+					ev_label(ev_on(f, M_QUEUE_DROPS_PER_S, d / eth_secs, T_NET_DROPS, LBL_INTERFACE, l->name, qname),
+						 LBL_STAT, "%s", l->st[k].name);
 			} else if (strcmp(field, "tx_timeouts") == 0 && d > 0) {
-				ev_subj(f, "queue_tx_timeouts", d, -1, "", subj);
+				ev_on(f, M_QUEUE_TX_TIMEOUTS, d, -1, LBL_INTERFACE, l->name, qname);
 			}
 		}
 	}
@@ -324,14 +340,17 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 				o = &io->qs_first[k];
 		if (!o || l->packets < o->packets)
 			continue;
-		char subj[80];
-		snprintf(subj, sizeof(subj), "%s %s-%d", l->ifname, l->tx ? "tx" : "rx", l->queue);
-		ev_subj(f, "queue_packets_per_s", (double)(l->packets - o->packets) / qs_secs, -1, "pkts/s", subj);
+		char subj[80], qname[16];
+		snprintf(qname, sizeof(qname), "%s-%d", l->tx ? "tx" : "rx", l->queue);
+		snprintf(subj, sizeof(subj), "%s %s", l->ifname, qname);
+		ev_on(f, M_QUEUE_PACKETS_PER_S, (double)(l->packets - o->packets) / qs_secs, -1, LBL_INTERFACE, l->ifname,
+		      qname);
 		queues_with_rates++;
 		if (l->drops >= o->drops)
 			consider(&w, (double)(l->drops - o->drops), qs_secs, QK_RING, l->tx, "%s (netdev qstats)", subj);
 		if (l->tx && l->stops > o->stops)
-			ev_subj(f, "queue_tx_stops_per_s", (double)(l->stops - o->stops) / qs_secs, -1, "/s", subj);
+			ev_on(f, M_QUEUE_TX_STOPS_PER_S, (double)(l->stops - o->stops) / qs_secs, -1, LBL_INTERFACE,
+			      l->ifname, qname);
 	}
 
 	/* 5. the vCPU behind each queue's interrupt, and softirq time per vCPU */
@@ -342,9 +361,11 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 	double sat_pct = 0;
 	int sat_cpu = -1;
 	for (size_t i = 0; i < nirq; i++) {
-		struct evidence *e = ev_subj(f, "queue_irq_cpu", irqs[i].cpu, -1, "cpu", irqs[i].subject);
+		struct evidence *e = ev_on(f, M_QUEUE_IRQ_CPU, irqs[i].cpu, -1, LBL_INTERFACE, irqs[i].ifname, irqs[i].queue);
+		ev_label(e, LBL_VIRTQUEUE, "%s", irqs[i].vq);
 		e->cpu = irqs[i].cpu;
-		ev_subj(f, "queue_irqs_per_s", irqs[i].per_s, -1, "/s", irqs[i].subject);
+		ev_label(ev_on(f, M_QUEUE_IRQS_PER_S, irqs[i].per_s, -1, LBL_INTERFACE, irqs[i].ifname, irqs[i].queue),
+			 LBL_VIRTQUEUE, "%s", irqs[i].vq);
 	}
 	bool idle_other = false;
 	const struct cpu_analysis *ca = &an->cpu;
@@ -354,7 +375,7 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 			continue;
 		double busy = 100.0 * (double)s->busy / (double)s->total;
 		double si = 100.0 * (double)s->sum[CT_SOFTIRQ] / (double)s->total;
-		finding_ev_cpu(f, "softirq_pct", si, T_SOFTIRQ_VCPU, NULL, s->cpu);
+		finding_ev_cpu(f, M_SOFTIRQ_PCT, si, T_SOFTIRQ_VCPU, s->cpu);
 		if (si > sat_pct) {
 			sat_pct = si;
 			sat_cpu = s->cpu;
@@ -384,7 +405,7 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 	int rx_top_cpu = -1;
 	size_t ns = io_softirq_rates(io, "NET_RX", scpu, srate, ARRAY_SIZE(scpu));
 	for (size_t i = 0; i < ns; i++) {
-		finding_ev_cpu(f, "net_rx_softirqs_per_s", srate[i], -1, "/s", scpu[i]);
+		finding_ev_cpu(f, M_NET_RX_SOFTIRQS_PER_S, srate[i], -1, scpu[i]);
 		rx_total += srate[i];
 		if (srate[i] > rx_top) {
 			rx_top = srate[i];
@@ -393,7 +414,7 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 	}
 	ns = io_softirq_rates(io, "NET_TX", scpu, srate, ARRAY_SIZE(scpu));
 	for (size_t i = 0; i < ns; i++)
-		finding_ev_cpu(f, "net_tx_softirqs_per_s", srate[i], -1, "/s", scpu[i]);
+		finding_ev_cpu(f, M_NET_TX_SOFTIRQS_PER_S, srate[i], -1, scpu[i]);
 	/* RPS off everywhere: on every receiving interface (not lo) no rx queue has rps_cpus set */
 	bool rps_off = true, any_rx_iface = false;
 	char rps_dev[32] = "";
@@ -402,16 +423,16 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 		if (strcmp(x->name, "lo") == 0)
 			continue;
 		for (int q = 0; q < x->nrx && q < IO_MAX_QMASKS; q++) {
-			char subj[96];
-			snprintf(subj, sizeof(subj), "%s rx-%d rps_cpus=%s", x->name, q,
-				 x->rps_list[q][0] ? x->rps_list[q] : "unreadable");
-			ev_subj(f, "rps_cpus", x->rps_n[q] > 0 ? x->rps_n[q] : 0, -1, "cpus", subj);
+			char qname[16];
+			snprintf(qname, sizeof(qname), "rx-%d", q);
+			ev_label(ev_on(f, M_RPS_CPUS, x->rps_n[q] > 0 ? x->rps_n[q] : 0, -1, LBL_INTERFACE, x->name, qname),
+				 LBL_RPS_CPUS, "%s", x->rps_list[q][0] ? x->rps_list[q] : "unreadable");
 		}
 		for (int q = 0; q < x->ntx && q < IO_MAX_QMASKS; q++) {
-			char subj[96];
-			snprintf(subj, sizeof(subj), "%s tx-%d xps_cpus=%s", x->name, q,
-				 x->xps_list[q][0] ? x->xps_list[q] : "unreadable");
-			ev_subj(f, "xps_cpus", x->xps_n[q] > 0 ? x->xps_n[q] : 0, -1, "cpus", subj);
+			char qname[16];
+			snprintf(qname, sizeof(qname), "tx-%d", q);
+			ev_label(ev_on(f, M_XPS_CPUS, x->xps_n[q] > 0 ? x->xps_n[q] : 0, -1, LBL_INTERFACE, x->name, qname),
+				 LBL_XPS_CPUS, "%s", x->xps_list[q][0] ? x->xps_list[q] : "unreadable");
 		}
 		if (x->nrx > 0 && x->d[ND_RX_PACKETS] > 0) {
 			any_rx_iface = true;
@@ -435,9 +456,9 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 		int nq = e && e->combined > 0 ? e->combined : e && e->rx > 0 ? e->rx : x->nrx;
 		if (!x->virtio || nq <= 0)
 			continue;
-		ev_subj(f, "queues", nq, -1, "", x->name);
+		ev_on(f, M_QUEUES, nq, -1, LBL_INTERFACE, x->name, NULL);
 		if (e && e->max_combined > 0)
-			ev_subj(f, "queues_max", e->max_combined, -1, "", x->name);
+			ev_on(f, M_QUEUES_MAX, e->max_combined, -1, LBL_INTERFACE, x->name, NULL);
 		if ((unsigned)nq < vcpus && !fewq[0])
 			snprintf(fewq, sizeof(fewq), "%s has %d queue%s for %u vCPUs%s", x->name, nq, nq == 1 ? "" : "s",
 				 vcpus,
@@ -452,7 +473,7 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 		double rt = (double)(io->snmp_last[SN_TCP_RETRANS] - io->snmp_first[SN_TCP_RETRANS]);
 		if (io->snmp_found[SN_TCP_OUTSEGS] && out >= TH(T_TCP_MIN_SEGS).warn && rt >= 0) {
 			retrans_pct = 100.0 * rt / out;
-			finding_ev(f, "tcp_retrans_pct", retrans_pct, T_TCP_RETRANS, NULL);
+			finding_ev(f, M_TCP_RETRANS_PCT, retrans_pct, T_TCP_RETRANS);
 			sev = smax(sev, sev_of(retrans_pct, T_TCP_RETRANS));
 		}
 		static const enum snmp_key bufk[] = { SN_UDP_RCVBUF, SN_UDP_SNDBUF, SN_UDP6_RCVBUF, SN_UDP6_SNDBUF };
@@ -460,8 +481,8 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 			int64_t d = io->snmp_last[bufk[i]] - io->snmp_first[bufk[i]];
 			if (io->snmp_found[bufk[i]] && d > 0) {
 				udp_buf += (double)d;
-				ev_subj(f, "udp_buffer_errors_per_s", (double)d / ssecs, T_UDP_BUF_ERRS, NULL,
-					snmp_key_names[bufk[i]]);
+				ev_label(finding_ev(f, M_UDP_BUF_ERRS_PER_S, (double)d / ssecs, T_UDP_BUF_ERRS), LBL_PROTOCOL,
+					 "%s", snmp_key_names[bufk[i]]);
 			}
 		}
 		/* a qdisc drop comes back to a UDP sender as ENOBUFS and counts as SndbufErrors too: the
@@ -470,7 +491,7 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 			consider(&w, udp_buf, ssecs, QK_SOCKET, false, "UDP socket buffers");
 		double to = (double)(io->snmp_last[SN_TCPEXT_TIMEOUTS] - io->snmp_first[SN_TCPEXT_TIMEOUTS]);
 		if (io->snmp_found[SN_TCPEXT_TIMEOUTS] && to > 0)
-			finding_ev(f, "tcp_timeouts_per_s", to / ssecs, -1, "/s");
+			finding_ev(f, M_TCP_TIMEOUTS_PER_S, to / ssecs, -1);
 	}
 
 	/* severity from the worst queue */
@@ -486,7 +507,7 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 	struct sbuf ex = { 0 };
 	if (w.rate > 0 && sev_of(w.rate, drop_t) >= SEV_WARN) {
 		finding_set(f, sev, "%s dropped %.0f packets (%.0f/s)", w.where, w.count, w.rate);
-		finding_ev(f, "worst_queue_drops_per_s", w.rate, drop_t, NULL)->subject = xstrdup(w.where);
+		ev_label(finding_ev(f, M_WORST_QUEUE_DROPS_PER_S, w.rate, drop_t), LBL_WHERE, "%s", w.where);
 		switch (w.kind) {
 		case QK_QDISC:
 			sb_add(&ex, "The queue that dropped is a qdisc: the guest's own transmit queue in front of the "
@@ -668,23 +689,22 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 		psi_pct = 100.0 * (double)io->psi_some_us * 1000.0 / (double)io->psi_span_ns;
 		if (psi_pct > 100)
 			psi_pct = 100;
-		finding_ev(f, "psi_io_some_pct", psi_pct, T_PSI_IO, NULL);
-		finding_ev(f, "psi_io_full_pct", 100.0 * (double)io->psi_full_us * 1000.0 / (double)io->psi_span_ns, -1,
-			   "%");
+		finding_ev(f, M_PSI_IO_SOME_PCT, psi_pct, T_PSI_IO);
+		finding_ev(f, M_PSI_IO_FULL_PCT, 100.0 * (double)io->psi_full_us * 1000.0 / (double)io->psi_span_ns, -1);
 	}
 	for (size_t i = 0; i < nv && i < 6; i++) {
 		const struct disk_view *x = &v[i];
 		const char *s = x->d->name;
-		ev_subj(f, "read_iops", x->iops_r, -1, "IO/s", s);
-		ev_subj(f, "write_iops", x->iops_w, -1, "IO/s", s);
-		ev_subj(f, "r_await_ms", x->r_await, -1, "ms", s);
-		ev_subj(f, "w_await_ms", x->w_await, -1, "ms", s);
+		ev_on(f, M_READ_IOPS, x->iops_r, -1, LBL_DEVICE, s, NULL);
+		ev_on(f, M_WRITE_IOPS, x->iops_w, -1, LBL_DEVICE, s, NULL);
+		ev_on(f, M_R_AWAIT_MS, x->r_await, -1, LBL_DEVICE, s, NULL);
+		ev_on(f, M_W_AWAIT_MS, x->w_await, -1, LBL_DEVICE, s, NULL);
 		if (x->f_await >= 0)
-			ev_subj(f, "flush_await_ms", x->f_await, -1, "ms", s);
-		ev_subj(f, "aqu_sz", x->aqu, -1, "requests", s);
-		ev_subj(f, "util_pct", x->util, -1, "%", s);
-		ev_subj(f, "request_ms_per_s", x->req_ms_per_s, -1, "ms/s", s);
-		ev_subj(f, "worst_interval_await_ms", x->d->worst_await_ms, -1, "ms", s);
+			ev_on(f, M_FLUSH_AWAIT_MS, x->f_await, -1, LBL_DEVICE, s, NULL);
+		ev_on(f, M_AQU_SZ, x->aqu, -1, LBL_DEVICE, s, NULL);
+		ev_on(f, M_UTIL_PCT, x->util, -1, LBL_DEVICE, s, NULL);
+		ev_on(f, M_REQUEST_MS_PER_S, x->req_ms_per_s, -1, LBL_DEVICE, s, NULL);
+		ev_on(f, M_WORST_INTERVAL_AWAIT_MS, x->d->worst_await_ms, -1, LBL_DEVICE, s, NULL);
 	}
 	/* the queue configuration of every virtio disk and of every disk that did IO */
 	unsigned ncfg = 0;
@@ -695,10 +715,10 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 			continue;
 		ncfg++;
 		if (d->nr_hw_queues > 0)
-			ev_subj(f, "hw_queues", d->nr_hw_queues, -1, "", d->name);
+			ev_on(f, M_HW_QUEUES, d->nr_hw_queues, -1, LBL_DEVICE, d->name, NULL);
 		if (d->nr_requests >= 0)
-			ev_subj(f, "nr_requests", d->nr_requests, -1, "", d->name);
-		ev_subj(f, "virtio", d->virtio, -1, "", d->name);
+			ev_on(f, M_NR_REQUESTS, d->nr_requests, -1, LBL_DEVICE, d->name, NULL);
+		ev_on(f, M_VIRTIO, d->virtio, -1, LBL_DEVICE, d->name, NULL);
 	}
 
 	/* eBPF: spread and split per disk */
@@ -726,16 +746,16 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 			double fl99 = -1;
 			if (bpfhist_dev_delta(an, d->name, "below", "flush", flush) == 0 && bpfhist_total(flush))
 				fl99 = bpfhist_percentile(flush, 0.99) / 1000;
-			ev_subj(f, "io_p50_ms", p50, -1, "ms", d->name);
-			ev_subj(f, "io_p99_ms", p99, T_IO_P99, NULL, d->name);
-			ev_subj(f, "io_p99_over_p50", ratio, T_IO_RATIO, NULL, d->name);
-			ev_subj(f, "io_requests_timed", (double)n, T_IO_MIN_IOS, NULL, d->name);
+			ev_on(f, M_IO_P50_MS, p50, -1, LBL_DEVICE, d->name, NULL);
+			ev_on(f, M_IO_P99_MS, p99, T_IO_P99, LBL_DEVICE, d->name, NULL);
+			ev_on(f, M_IO_P99_OVER_P50, ratio, T_IO_RATIO, LBL_DEVICE, d->name, NULL);
+			ev_on(f, M_IO_REQUESTS_TIMED, (double)n, T_IO_MIN_IOS, LBL_DEVICE, d->name, NULL);
 			if (share >= 0)
-				ev_subj(f, "time_below_guest_pct", share, -1, "%", d->name);
+				ev_on(f, M_TIME_BELOW_GUEST_PCT, share, -1, LBL_DEVICE, d->name, NULL);
 			if (hq)
-				ev_subj(f, "queued_p99_ms", q99, -1, "ms", d->name);
+				ev_on(f, M_QUEUED_P99_MS, q99, -1, LBL_DEVICE, d->name, NULL);
 			if (fl99 >= 0)
-				ev_subj(f, "flush_p99_ms", fl99, -1, "ms", d->name);
+				ev_on(f, M_FLUSH_P99_MS, fl99, -1, LBL_DEVICE, d->name, NULL);
 			enum severity s = SEV_OK;
 			if (ge(ratio, T_IO_RATIO, true) && ge(p99, T_IO_P99, true))
 				s = SEV_CRIT;
@@ -753,7 +773,7 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 				w_q99 = q99;
 			}
 		}
-		finding_ev(f, "ebpf_histograms", 1, -1, "");
+		finding_ev(f, M_EBPF_HISTOGRAMS, 1, -1);
 	}
 
 	/* above the block layer: tasks stalled on IO for longer than any device had requests */
@@ -765,9 +785,9 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 		stall_sev = sev_of(psi_pct, T_PSI_IO);
 		double covered = dev_ms_s > stall_ms_s ? stall_ms_s : dev_ms_s;
 		above_pct = 100.0 * (stall_ms_s - covered) / stall_ms_s;
-		finding_ev(f, "io_stall_ms_per_s", stall_ms_s, -1, "ms/s");
-		finding_ev(f, "busiest_device_request_ms_per_s", dev_ms_s, -1, "ms/s");
-		finding_ev(f, "io_stall_above_block_pct", above_pct, T_IO_ABOVE, NULL);
+		finding_ev(f, M_IO_STALL_MS_PER_S, stall_ms_s, -1);
+		finding_ev(f, M_BUSIEST_DEVICE_MS_PER_S, dev_ms_s, -1);
+		finding_ev(f, M_IO_STALL_ABOVE_BLOCK_PCT, above_pct, T_IO_ABOVE);
 	}
 	bool above = stall_sev >= SEV_WARN && ge(above_pct, T_IO_ABOVE, false);
 	/* a low stall does not make the spread known: unknown stays unknown without eBPF */

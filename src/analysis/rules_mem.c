@@ -94,19 +94,19 @@ void rule_guest_memory(const struct analysis *an, struct finding *f)
 				   ? 100.0 * (double)m->mi[MI_AVAILABLE] / (double)m->mi[MI_TOTAL]
 				   : -1;
 	if (some >= 0) {
-		finding_ev(f, "psi_memory_some_pct", some, T_PSI_MEM_SOME, NULL);
-		finding_ev(f, "psi_memory_full_pct", full < 0 ? 0 : full, T_PSI_MEM_FULL, NULL);
+		finding_ev(f, M_PSI_MEM_SOME_PCT, some, T_PSI_MEM_SOME);
+		finding_ev(f, M_PSI_MEM_FULL_PCT, full < 0 ? 0 : full, T_PSI_MEM_FULL);
 	}
-	finding_ev(f, "swapin_pages_per_s", swapin, some >= 0 ? -1 : T_SWAPIN_RATE, "pages/s");
-	finding_ev(f, "swapout_pages_per_s", swapout, -1, "pages/s");
-	finding_ev(f, "major_faults_per_s", majflt, -1, "/s");
-	finding_ev(f, "direct_reclaim_scan_per_s", scan_d, -1, "pages/s");
-	finding_ev(f, "kswapd_scan_per_s", scan_k, -1, "pages/s");
-	finding_ev(f, "direct_reclaim_steal_per_s", steal_d, -1, "pages/s");
+	finding_ev(f, M_SWAPIN_PER_S, swapin, some >= 0 ? -1 : T_SWAPIN_RATE);
+	finding_ev(f, M_SWAPOUT_PER_S, swapout, -1);
+	finding_ev(f, M_MAJOR_FAULTS_PER_S, majflt, -1);
+	finding_ev(f, M_DIRECT_SCAN_PER_S, scan_d, -1);
+	finding_ev(f, M_KSWAPD_SCAN_PER_S, scan_k, -1);
+	finding_ev(f, M_DIRECT_STEAL_PER_S, steal_d, -1);
 	if (avail_pct >= 0)
-		finding_ev(f, "mem_available_pct", avail_pct, -1, "%");
+		finding_ev(f, M_MEM_AVAILABLE_PCT, avail_pct, -1);
 	if (m->mi_found[MI_SWAPTOTAL] && m->mi[MI_SWAPTOTAL])
-		finding_ev(f, "swap_used_mib", (double)(m->mi[MI_SWAPTOTAL] - m->mi[MI_SWAPFREE]) / 1024.0, -1, "MiB");
+		finding_ev(f, M_SWAP_USED_MIB, (double)(m->mi[MI_SWAPTOTAL] - m->mi[MI_SWAPFREE]) / 1024.0, -1);
 	finding_detail(f, "PSI memory some %.1f %% full %.1f %% | swap in %.0f out %.0f pages/s | major faults %.0f/s | direct reclaim %.0f pages/s",
 		       some < 0 ? 0 : some, full < 0 ? 0 : full, swapin, swapout, majflt, scan_d);
 	if (sev >= SEV_WARN) {
@@ -170,14 +170,14 @@ void rule_overcommit(const struct analysis *an, struct finding *f)
 	enum severity sev = level_of(pct, T_BALLOON_PCT);
 	if (grew_mib > 0)
 		sev = worse(sev, press >= SEV_WARN ? SEV_CRIT : SEV_WARN);
-	finding_ev(f, "balloon_mib", size_mib, -1, "MiB");
-	finding_ev(f, "balloon_pct_of_memory", pct, T_BALLOON_PCT, NULL);
-	finding_ev(f, "balloon_inflated_mib_in_watch", grew_mib, -1, "MiB");
-	finding_ev(f, "balloon_inflate_mib_per_s", per_s(m, (uint64_t)(d_in > 0 ? d_in : 0)) * 4.0 / 1024.0, -1, "MiB/s");
-	finding_ev(f, "mem_total_mib", (double)m->mi[MI_TOTAL] / 1024.0, -1, "MiB");
+	finding_ev(f, M_BALLOON_MIB, size_mib, -1);
+	finding_ev(f, M_BALLOON_PCT, pct, T_BALLOON_PCT);
+	finding_ev(f, M_BALLOON_INFLATED_MIB, grew_mib, -1);
+	finding_ev(f, M_BALLOON_INFLATE_RATE, per_s(m, (uint64_t)(d_in > 0 ? d_in : 0)) * 4.0 / 1024.0, -1);
+	finding_ev(f, M_MEM_TOTAL_MIB, (double)m->mi[MI_TOTAL] / 1024.0, -1);
 	if (m->memtotal_first_kb && m->mi[MI_TOTAL] != m->memtotal_first_kb)
-		finding_ev(f, "mem_total_change_mib",
-			   ((double)m->mi[MI_TOTAL] - (double)m->memtotal_first_kb) / 1024.0, -1, "MiB");
+		finding_ev(f, M_MEM_TOTAL_CHANGE_MIB,
+			   ((double)m->mi[MI_TOTAL] - (double)m->memtotal_first_kb) / 1024.0, -1);
 	finding_detail(f, "balloon %.0f MiB (%.0f %% of %.0f MiB) | %+.0f MiB during the watch | guest pressure: %s",
 		       size_mib, pct, given_mib, grew_mib, severity_name(press));
 	if (sev >= SEV_WARN) {
@@ -256,32 +256,32 @@ void rule_thp(const struct analysis *an, struct finding *f)
 				    ? worse(worse(level_of(pct, T_COMPACT_STALL_PCT), level_of(worst_ms, T_STALL_MS)),
 					    level_of(cmax_ms, T_STALL_MS))
 				    : SEV_OK;
-	finding_ev(f, "compact_stall_per_s", per_s(m, stalls), -1, "/s");
-	finding_ev(f, "compact_fail_per_s", per_s(m, fails), -1, "/s");
-	finding_ev(f, "compaction_stall_pct", pct, T_COMPACT_STALL_PCT, NULL);
-	finding_ev(f, "compaction_windows", cwins, -1, "windows");
-	finding_ev(f, "stall_worst_compaction_ms", worst_ms, T_STALL_MS, "ms");
+	finding_ev(f, M_COMPACT_STALL_PER_S, per_s(m, stalls), -1);
+	finding_ev(f, M_COMPACT_FAIL_PER_S, per_s(m, fails), -1);
+	finding_ev(f, M_COMPACTION_STALL_PCT, pct, T_COMPACT_STALL_PCT);
+	finding_ev(f, M_COMPACTION_WINDOWS, cwins, -1);
+	finding_ev(f, M_STALL_WORST_COMPACTION_MS, worst_ms, T_STALL_MS);
 	if (have_cd) {
-		finding_ev(f, "compaction_count", (double)cd.count, -1, "");
+		finding_ev(f, M_COMPACTION_COUNT, (double)cd.count, -1);
 		if (cd.count) {
-			finding_ev(f, "compaction_p50_us", bpfhist_percentile(cd.hist, 0.5), -1, "us");
-			finding_ev(f, "compaction_p99_us", bpfhist_percentile(cd.hist, 0.99), -1, "us");
-			finding_ev(f, "compaction_max_ms", cmax_ms, T_STALL_MS, "ms");
-			finding_ev(f, "compaction_total_ms", cd.sum_us / 1000.0, -1, "ms");
+			finding_ev(f, M_COMPACTION_P50_US, bpfhist_percentile(cd.hist, 0.5), -1);
+			finding_ev(f, M_COMPACTION_P99_US, bpfhist_percentile(cd.hist, 0.99), -1);
+			finding_ev(f, M_COMPACTION_MAX_MS, cmax_ms, T_STALL_MS);
+			finding_ev(f, M_COMPACTION_TOTAL_MS, cd.sum_us / 1000.0, -1);
 		}
 	} else {
-		finding_ev(f, "compaction_durations_unavailable", 1, -1, "")->subject = xstrdup(cd_why ? cd_why : "?");
+		ev_label(finding_ev(f, M_COMPACTION_DURATIONS_UNAVAILABLE, 1, -1), LBL_REASON, "%s", cd_why ? cd_why : "?");
 	}
-	finding_ev(f, "thp_fault_alloc_per_s", per_s(m, al), -1, "/s");
-	finding_ev(f, "thp_fault_fallback_per_s", per_s(m, fb), -1, "/s");
+	finding_ev(f, M_THP_FAULT_ALLOC_PER_S, per_s(m, al), -1);
+	finding_ev(f, M_THP_FAULT_FALLBACK_PER_S, per_s(m, fb), -1);
 	if (m->mi_found[MI_ANONHUGE])
-		finding_ev(f, "anon_huge_pages_mib", (double)m->mi[MI_ANONHUGE] / 1024.0, -1, "MiB");
+		finding_ev(f, M_ANON_HUGE_MIB, (double)m->mi[MI_ANONHUGE] / 1024.0, -1);
 	for (unsigned i = 0; i < m->nprocs; i++) {
 		if (!m->procs[i].rss_kb)
 			continue;
-		struct evidence *x = finding_ev(f, "proc_anon_huge_pct",
-						100.0 * (double)m->procs[i].anon_huge_kb / (double)m->procs[i].rss_kb, -1, "%");
-		x->subject = xasprintf("%ld %s", m->procs[i].pid, m->procs[i].comm);
+		struct evidence *x = finding_ev(f, M_PROC_ANON_HUGE_PCT,
+						100.0 * (double)m->procs[i].anon_huge_kb / (double)m->procs[i].rss_kb, -1);
+		ev_label(x, LBL_PROCESS, "%ld %s", m->procs[i].pid, m->procs[i].comm);
 	}
 	char *durs = have_cd && cd.count
 			     ? xasprintf("%llu direct compaction runs: p50 %.0f us, p99 %.0f us, longest %.1f ms%s, %.0f ms in all",
@@ -359,10 +359,9 @@ void rule_numa(const struct analysis *an, struct finding *f)
 		uint64_t hit = n->last[NS_HIT] - n->first[NS_HIT], miss = n->last[NS_MISS] >= n->first[NS_MISS] ? n->last[NS_MISS] - n->first[NS_MISS] : 0;
 		uint64_t other = n->last[NS_OTHER] >= n->first[NS_OTHER] ? n->last[NS_OTHER] - n->first[NS_OTHER] : 0;
 		double pct = hit + miss >= 100 ? 100.0 * (double)miss / (double)(hit + miss) : 0;
-		struct evidence *x = finding_ev(f, "numa_miss_pct", pct, T_NUMA_MISS, NULL);
-		x->subject = xasprintf("node%u", i);
-		x = finding_ev(f, "other_node_pages_per_s", (double)other / ((double)(n->last_ns - n->first_ns) / 1e9), -1, "pages/s");
-		x->subject = xasprintf("node%u", i);
+		ev_label(finding_ev(f, M_NUMA_MISS_PCT, pct, T_NUMA_MISS), LBL_NODE, "%u", i);
+		ev_label(finding_ev(f, M_OTHER_NODE_PAGES_PER_S, (double)other / ((double)(n->last_ns - n->first_ns) / 1e9), -1),
+			 LBL_NODE, "%u", i);
 		enum severity s = level_of(pct, T_NUMA_MISS);
 		if (s > sev || (s == sev && pct > worst_v && s >= SEV_WARN)) {
 			snprintf(worst, sizeof(worst), "node%u: %.0f %% of the pages placed on it were meant for another node (numa_miss)", i, pct);
@@ -378,7 +377,7 @@ void rule_numa(const struct analysis *an, struct finding *f)
 	uint64_t hf = mem_delta(m, VK_NUMA_HINT_FAULTS), hfl = mem_delta(m, VK_NUMA_HINT_FAULTS_LOCAL);
 	if (bal[0] == '1' && hf >= 100) {
 		double remote = 100.0 * (1.0 - (double)hfl / (double)hf);
-		finding_ev(f, "numa_hint_remote_pct", remote, T_NUMA_HINT_REMOTE, NULL);
+		finding_ev(f, M_NUMA_HINT_REMOTE_PCT, remote, T_NUMA_HINT_REMOTE);
 		enum severity s = level_of(remote, T_NUMA_HINT_REMOTE);
 		if (s >= SEV_WARN && s >= sev)
 			snprintf(worst, sizeof(worst), "%.0f %% of sampled accesses (NUMA-balancing hint faults) were remote", remote);
@@ -400,15 +399,15 @@ void rule_numa(const struct analysis *an, struct finding *f)
 				local += p->nm.kb_on_node[nd];
 		}
 		double remote = 100.0 * (1.0 - (double)local / (double)p->nm.total_kb);
-		struct evidence *x = finding_ev(f, "proc_memory_off_thread_nodes_pct", remote, T_NUMA_PROC_REMOTE, NULL);
-		x->subject = xasprintf("%ld %s (%.0f MiB)", p->pid, p->comm, (double)p->nm.total_kb / 1024.0);
+		struct evidence *x = finding_ev(f, M_PROC_OFF_NODES_PCT, remote, T_NUMA_PROC_REMOTE);
+		ev_label(x, LBL_PROCESS, "%ld %s (%.0f MiB)", p->pid, p->comm, (double)p->nm.total_kb / 1024.0);
 		enum severity s = level_of(remote, T_NUMA_PROC_REMOTE);
 		if (s >= SEV_WARN && s >= sev)
 			snprintf(worst, sizeof(worst), "%s (pid %ld): %.0f %% of its memory is on nodes where none of its threads ran",
 				 p->comm, p->pid, remote);
 		sev = worse(sev, s);
 	}
-	finding_ev(f, "nodes", nodes, -1, "");
+	finding_ev(f, M_NODES, nodes, -1);
 	finding_detail(f, "%u nodes | numa_balancing=%s | hint faults %llu (%llu local)", nodes, bal[0] ? bal : "?",
 		       (unsigned long long)hf, (unsigned long long)hfl);
 	const char *virt = guest ? " In a guest these nodes are virtual: locality is real only if the host pins each "
@@ -472,23 +471,22 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 	enum severity sev = level_of(worst, T_STALL_MS);
 	if (during)
 		sev = SEV_CRIT;
-	finding_ev(f, "stalls", (double)m->nstalls, -1, "");
-	struct evidence *wx = finding_ev(f, "stall_worst_ms", worst, T_STALL_MS, NULL);
-	if (w) /* the subject is the longest stall's main cause */
-		wx->subject = xstrdup(stall_cause_names[w->main]);
-	finding_ev(f, "stalled_ms_total", total, -1, "ms");
-	finding_ev(f, "sampler_loops", (double)m->loops, -1, "");
+	finding_ev(f, M_STALLS, (double)m->nstalls, -1);
+	struct evidence *wx = finding_ev(f, M_STALL_WORST_MS, worst, T_STALL_MS);
+	if (w) /* labelled with the longest stall's main cause */
+		ev_label(wx, LBL_CAUSE, "%s", stall_cause_names[w->main]);
+	finding_ev(f, M_STALLED_MS_TOTAL, total, -1);
+	finding_ev(f, M_SAMPLER_LOOPS, (double)m->loops, -1);
 	for (size_t k = 0; k < ARRAY_SIZE(edges); k++) {
-		char name[40];
+		struct evidence *x = finding_ev(f, M_STALLS_BY_LENGTH, hist[k], -1);
 		if (k + 1 < ARRAY_SIZE(edges))
-			snprintf(name, sizeof(name), "stalls_%g_to_%g_ms", edges[k], edges[k + 1]);
+			ev_label(x, LBL_RANGE, "%g_to_%g_ms", edges[k], edges[k + 1]);
 		else
-			snprintf(name, sizeof(name), "stalls_ge_%g_ms", edges[k]);
-		finding_ev(f, name, hist[k], -1, "");
+			ev_label(x, LBL_RANGE, "ge_%g_ms", edges[k]);
 	}
 	for (int c = 0; c < SC_N; c++) {
-		struct evidence *x = finding_ev(f, "stalled_ms_by_cause", by_cause[c], -1, "ms");
-		x->subject = xstrdup(stall_cause_names[c]);
+		struct evidence *x = finding_ev(f, M_STALLED_MS_BY_CAUSE, by_cause[c], -1);
+		ev_label(x, LBL_CAUSE, "%s", stall_cause_names[c]);
 	}
 	/* the longest stalls themselves: length, cause, and when (the wake-up's
 	 * monotonic time), so they can be matched to what happened then */
@@ -507,15 +505,18 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 	}
 	for (size_t k = 0; k < nshow; k++) {
 		const struct stall_rec *r = &m->stalls[idx[k]];
-		struct evidence *x = finding_ev(f, "stall_ms", (double)r->late_ns / 1e6, -1, "ms");
-		x->subject = xstrdup(stall_cause_names[r->main]);
+		struct evidence *x = finding_ev(f, M_STALL_MS, (double)r->late_ns / 1e6, -1);
+		if (r->cpu >= 0) {
+			x->cpu = r->cpu;
+			ev_label(x, LBL_CPU, "%d", r->cpu);
+		}
+		ev_label(x, LBL_CAUSE, "%s", stall_cause_names[r->main]);
 		x->t_mono_ns = r->t_ns;
-		x->cpu = r->cpu;
 	}
 	for (unsigned i = 0; i < m->nhits; i++) {
-		struct evidence *x = finding_ev(f, m->hits[i].during ? "kernel_log_during_watch" : "kernel_log_before_watch",
-						(double)m->hits[i].usec / 1e6, -1, "s since boot");
-		x->subject = xasprintf("%s: %s", m->hits[i].kind, m->hits[i].msg);
+		struct evidence *x = finding_ev(f, m->hits[i].during ? M_KMSG_DURING : M_KMSG_BEFORE,
+						(double)m->hits[i].usec / 1e6, -1);
+		ev_label(ev_label(x, LBL_KIND, "%s", m->hits[i].kind), LBL_MESSAGE, "%s", m->hits[i].msg);
 	}
 	/* text histogram */
 	char line[256];
@@ -525,7 +526,7 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 			o += snprintf(line + o, sizeof(line) - (size_t)o, " %g+ ms: %u", edges[k], hist[k]);
 	finding_detail(f, "%s", line);
 	if (!m->kmsg_available && m->kmsg_seen)
-		finding_ev(f, "kernel_log_unreadable", 1, -1, "")->subject = xasprintf("/dev/kmsg: %s", m->kmsg_error);
+		ev_label(finding_ev(f, M_KMSG_UNREADABLE, 1, -1), LBL_REASON, "/dev/kmsg: %s", m->kmsg_error);
 
 	if (sev >= SEV_WARN) {
 		if (during && worst < TH(T_STALL_MS).warn)

@@ -10,6 +10,8 @@ int cmd_vms(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_metrics(int argc, char **argv);
 /* hiddenq probe NAME (cmd/probe_NAME.c) */
 int cmd_probe_jitter(int argc, char **argv);
 int cmd_probe_mem(int argc, char **argv);

@@ -11,11 +11,20 @@
 #include "../sinks/report.h"
 #include "cmd.h"
 
+bool cmd_json_lines;
+
 int cmd_fail(bool json, const char *msg)
 {
 	if (json) {
 		json_t *j = report_json_error(msg);
-		json_print(stdout, j);
+		if (cmd_json_lines) {
+			char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			if (s)
+				printf("%s\n", s);
+			free(s);
+		} else {
+			json_print(stdout, j);
+		}
 		json_decref(j);
 	}
 	log_err("%s", msg);
@@ -34,14 +43,21 @@ int cmd_no_operands(bool json, int argc, char **argv)
 
 static void feed(struct sample *s, void *arg)
 {
-	analysis_feed(arg, s);
+	struct watch *w = arg;
+	engine_feed(w->engine, s);
+	if (w->after)
+		w->after(w, s, w->after_arg);
 	sample_done(s);
 }
 
-int watch_run(struct watch *w, const char *replay, const struct sampler_opts *so, struct analysis *an, bool json,
-	      const char *progress)
+int watch_run(struct watch *w, const char *replay, const struct sampler_opts *so, const struct engine_opts *eo,
+	      bool json, const char *progress)
 {
+	void (*after)(struct watch *, const struct sample *, void *) = w->after;
+	void *after_arg = w->after_arg;
 	memset(w, 0, sizeof(*w));
+	w->after = after;
+	w->after_arg = after_arg;
 	w->live = replay == NULL;
 	char *why = NULL;
 	if (w->live) {
@@ -50,28 +66,28 @@ int watch_run(struct watch *w, const char *replay, const struct sampler_opts *so
 			why = xasprintf("cannot open /: %s", strerror(-ret));
 			goto fail;
 		}
-		analysis_init(an, &w->sp.statics, "live");
+		w->engine = engine_new(&w->sp.statics, "live", eo);
 		install_exit_handlers();
-		if (!json && !hq_quiet && isatty(STDERR_FILENO))
+		if (!json && !hq_quiet && isatty(STDERR_FILENO) && so->count)
 			fprintf(stderr, "hiddenq: %s for %.1f s (Ctrl-C to stop early)...\n", progress,
-				(double)so->interval_ns * (so->count ? so->count - 1 : 0) / 1e9);
-		sampler_run(&w->sp, feed, an);
+				(double)so->interval_ns * (so->count - 1) / 1e9);
+		sampler_run(&w->sp, feed, w);
 		return 0;
 	}
 	int ret = bundle_open(&w->br, replay, &why);
 	if (ret < 0)
 		goto fail;
-	/* the statics come with the first usable sample: read it before analysis_init */
+	/* the statics come with the first usable sample: read it before the engine starts */
 	struct sample s;
 	if (bundle_next(&w->br, &s) <= 0) {
 		bundle_close(&w->br);
 		why = xasprintf("%s: no usable sample in the bundle", replay);
 		goto fail;
 	}
-	analysis_init(an, &w->br.statics, replay);
-	feed(&s, an);
-	while (bundle_next(&w->br, &s) > 0)
-		feed(&s, an);
+	w->engine = engine_new(&w->br.statics, replay, eo);
+	feed(&s, w);
+	while (!hq_exiting && bundle_next(&w->br, &s) > 0)
+		feed(&s, w);
 	if (w->br.skipped)
 		log_warn("%u sample(s) of the bundle were skipped", w->br.skipped);
 	return 0;
@@ -83,6 +99,8 @@ fail:
 
 void watch_done(struct watch *w)
 {
+	engine_free(w->engine);
+	w->engine = NULL;
 	if (w->live)
 		sampler_done(&w->sp);
 	else

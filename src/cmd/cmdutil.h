@@ -9,12 +9,15 @@
 #include <stdbool.h>
 
 #include "../analysis/analysis.h"
+#include "../engine/engine.h"
 #include "../sample/bundle.h"
 #include "../sample/sampler.h"
 
 /* The error on stderr, and with --json also {"error": ...} on stdout.
  * Returns EXIT_UNUSABLE (3). */
 int cmd_fail(bool json, const char *msg);
+/* Commands whose JSON is one object per line (watch) set this: errors on one line too. */
+extern bool cmd_json_lines;
 /* After getopt: a leftover operand is an error (EXIT_UNUSABLE, reported), else 0. */
 int cmd_no_operands(bool json, int argc, char **argv);
 
@@ -22,18 +25,23 @@ struct watch {
 	bool live;
 	struct sampler sp;
 	struct bundle_reader br;
+	struct engine *engine;	/* fed every sample; freed by watch_done */
+	/* called after each sample is fed (continuous commands evaluate here) */
+	void (*after)(struct watch *w, const struct sample *s, void *arg);
+	void *after_arg;
 };
 
 /*
  * Open the live machine with `so` (replay == NULL) or the bundle `replay`,
- * analysis_init(an) with its statics, and feed it every sample.  `progress`
- * ("watching VMs") is shown on a terminal for live runs.  On failure the
- * reason is reported with cmd_fail and EXIT_UNUSABLE returned, with nothing
- * left to clean up; on success 0, and watch_done() must follow once the
- * analysis no longer needs the statics.
+ * start w->engine (with `eo`) on its statics, and feed it every sample,
+ * calling w->after (set before, or NULL) after each.  Live, it runs
+ * so->count ticks (0: until SIGINT/SIGTERM).  `progress` ("watching VMs")
+ * is shown on a terminal for live runs.  On failure the reason is reported
+ * with cmd_fail and EXIT_UNUSABLE returned, with nothing left to clean up;
+ * on success 0, and watch_done() must follow.
  */
-int watch_run(struct watch *w, const char *replay, const struct sampler_opts *so, struct analysis *an, bool json,
-	      const char *progress);
+int watch_run(struct watch *w, const char *replay, const struct sampler_opts *so, const struct engine_opts *eo,
+	      bool json, const char *progress);
 void watch_done(struct watch *w);
 
 #endif

@@ -32,7 +32,9 @@ static void usage(FILE *out)
 	      "  -j, --json            one JSON object on stdout\n"
 	      "  -v, --verbose         explain ok findings too\n"
 	      "  -t, --threshold NAME=WARN,CRIT  override a threshold (see --list-thresholds)\n"
-	      "      --list-thresholds print the thresholds and exit\n"
+	      "      --thresholds FILE threshold overrides from an INI file ([thresholds],\n"
+	      "                        NAME = WARN, CRIT), applied before -t\n"
+	      "      --list-thresholds print the thresholds in force and exit (--json: as JSON)\n"
 	      "      --color WHEN      auto, always or never (default auto; NO_COLOR respected)\n"
 	      "      --no-stalls       do not run the 1 ms stall sampler (it costs ~2 % of a CPU\n"
 	      "                        on a KVM guest: each timer wake-up exits to the host)\n"
@@ -55,6 +57,55 @@ static void usage(FILE *out)
 	      out);
 }
 
+/* The file, then each -t: a refused one is an error with its reason (exit 3); 0 when all applied. */
+static int apply_threshold_args(bool json, const char *file, const char **specs, size_t n)
+{
+	char *why = NULL;
+	if (file && thresholds_load_file(file, &why) < 0) {
+		char *m = xasprintf("bad --thresholds %s: %s", file, why);
+		int r = cmd_fail(json, m);
+		free(m);
+		free(why);
+		return r;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *r;
+		if (threshold_override_why(specs[i], &r) < 0) {
+			char *m = xasprintf("bad --threshold '%s': %s", specs[i], r);
+			int rc = cmd_fail(json, m);
+			free(m);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+static int list_thresholds(bool json)
+{
+	if (!json) {
+		for (int i = 0; i < T_COUNT; i++)
+			printf("%-30s warn %-6g crit %-6g %-10s %s\n", thresholds[i].name, thresholds[i].warn,
+			       thresholds[i].crit, thresholds[i].unit, thresholds[i].help);
+		return EXIT_OK;
+	}
+	json_t *a = json_array();
+	for (int i = 0; i < T_COUNT; i++) {
+		json_t *o = json_object();
+		json_object_set_new(o, "name", jstr(thresholds[i].name));
+		json_object_set_new(o, "warn", thresholds[i].warn >= 0 ? json_real(thresholds[i].warn) : json_null());
+		json_object_set_new(o, "crit", thresholds[i].crit >= 0 ? json_real(thresholds[i].crit) : json_null());
+		json_object_set_new(o, "unit", jstr(thresholds[i].unit));
+		json_object_set_new(o, "help", jstr(thresholds[i].help));
+		json_array_append_new(a, o);
+	}
+	json_t *o = json_object();
+	json_object_set_new(o, "hiddenq", jstr(HQ_VERSION));
+	json_object_set_new(o, "thresholds", a);
+	json_print(stdout, o);
+	json_decref(o);
+	return EXIT_OK;
+}
+
 int cmd_diagnose(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -65,6 +116,7 @@ int cmd_diagnose(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "threshold", required_argument, NULL, 't' },
 		{ "list-thresholds", no_argument, NULL, 'L' },
+		{ "thresholds", required_argument, NULL, 'F' },
 		{ "color", required_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "no-stalls", no_argument, NULL, 'S' },
@@ -77,7 +129,10 @@ int cmd_diagnose(int argc, char **argv)
 	bool stalls = true, bpf = true, runq_split = false, runq_no_cg = false;
 	uint64_t duration = 10000000000ull, interval = 100000000ull;
 	const char *replay = NULL, *color = "auto";
-	bool json = false, verbose = false;
+	bool json = false, verbose = false, list_thr = false;
+	const char *thr_file = NULL;
+	const char *tspecs[64];
+	size_t ntspecs = 0;
 	int c;
 	optind = 1;
 	/* --json must be known before any error is reported */
@@ -98,18 +153,16 @@ int cmd_diagnose(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'v': verbose = true; break;
 		case 't':
-			if (threshold_override(optarg) < 0) {
-				char *m = xasprintf("bad --threshold '%s': use NAME=WARN,CRIT (see --list-thresholds)", optarg);
-				int r = cmd_fail(json, m);
-				free(m);
-				return r;
-			}
+			if (ntspecs == ARRAY_SIZE(tspecs))
+				return cmd_fail(json, "too many --threshold options (64 at most)");
+			tspecs[ntspecs++] = optarg;
 			break;
-		case 'L':
-			for (int i = 0; i < T_COUNT; i++)
-				printf("%-30s warn %-6g crit %-6g %-8s %s\n", thresholds[i].name, thresholds[i].warn,
-				       thresholds[i].crit, thresholds[i].unit, thresholds[i].help);
-			return EXIT_OK;
+		case 'F':
+			if (thr_file)
+				return cmd_fail(json, "--thresholds given twice");
+			thr_file = optarg;
+			break;
+		case 'L': list_thr = true; break;
 		case 'C': color = optarg; break;
 		case 'q': hq_quiet = true; break;
 		case 'S': stalls = false; break;
@@ -122,6 +175,11 @@ int cmd_diagnose(int argc, char **argv)
 	}
 	if (cmd_no_operands(json, argc, argv))
 		return EXIT_UNUSABLE;
+	int tr = apply_threshold_args(json, thr_file, tspecs, ntspecs);
+	if (tr)
+		return tr;
+	if (list_thr)
+		return list_thresholds(json);
 	if (interval > duration)
 		return cmd_fail(json, "--interval is longer than --duration");
 
@@ -140,34 +198,33 @@ int cmd_diagnose(int argc, char **argv)
 		.runq_no_cgroups = runq_no_cg,
 		.vms = true, /* host mode when VM processes run here (host/vmscan.h) */
 	};
-	struct analysis an;
-	struct watch w;
-	if (watch_run(&w, replay, &so, &an, json, "watching") != 0)
+	struct engine_opts eo = { 0 };	/* batch: every rule over the whole watch */
+	struct watch w = { 0 };
+	if (watch_run(&w, replay, &so, &eo, json, "watching") != 0)
 		return EXIT_UNUSABLE;
-	analysis_finish(&an);
-	if (an.cpu.procstat_bad)
-		log_warn("%u sample(s) had an unreadable, truncated or inconsistent proc/stat; they were left out",
-			 an.cpu.procstat_bad);
 	struct findings fs = { 0 };
+	engine_evaluate(w.engine, &fs);
+	const struct analysis *an = engine_acquire(w.engine, 0);
+	if (an->cpu.procstat_bad)
+		log_warn("%u sample(s) had an unreadable, truncated or inconsistent proc/stat; they were left out",
+			 an->cpu.procstat_bad);
 	int code;
-	if (an.cpu.nsamples < 2) {
+	if (an->cpu.nsamples < 2) {
 		code = cmd_fail(json, "fewer than two usable samples: nothing can be computed");
 	} else {
-		rules_evaluate(&an, &fs);
 		code = findings_exit_code(&fs);
 		if (json) {
-			json_t *j = report_json(&an, &fs);
+			json_t *j = report_json(an, &fs);
 			json_print(stdout, j);
 			json_decref(j);
 		} else {
 			bool col = strcmp(color, "always") == 0 ||
 				   (strcmp(color, "auto") == 0 && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
 			struct report_opts ro = { .color = col, .verbose = verbose };
-			report_text(stdout, &an, &fs, &ro);
+			report_text(stdout, an, &fs, &ro);
 		}
 	}
 	findings_done(&fs);
-	analysis_done(&an);
 	watch_done(&w);
 	fflush(stdout);
 	return code;

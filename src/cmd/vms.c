@@ -144,35 +144,34 @@ int cmd_vms(int argc, char **argv)
 	if (!replay && geteuid() != 0)
 		log_warn("not root: VMs of other users, their memory maps, tap fds and KVM debugfs are not "
 			 "visible; run as root for the full picture");
-	struct analysis an;
-	struct watch w;
-	if (watch_run(&w, replay, &so, &an, json, "watching VMs") != 0)
+	struct engine_opts eo = { 0 };
+	struct watch w = { 0 };
+	if (watch_run(&w, replay, &so, &eo, json, "watching VMs") != 0)
 		return EXIT_UNUSABLE;
 	bool live = w.live;
-	analysis_finish(&an);
+	const struct analysis *an = engine_acquire(w.engine, 0);
 	int code;
-	if (!an.host) {
+	if (!an->host) {
 		code = cmd_fail(json, live ? "host mode found nothing to read (no /proc?)"
 				       : "this bundle has no host-mode data (.hiddenq/vms.json): capture it with "
 					 "hiddenq capture on the host");
 	} else {
-		vms_add_bpf(an.host, &an);
+		vms_add_bpf(an->host, an);
 		struct findings fs = { 0 };
 		struct finding *f = findings_add(&fs, "cpu-pinning-conflict", 6, "host-cpu-pinning", "VM pinning");
-		rule_pinning(&an, f);
+		rule_pinning(an, f);
 		code = findings_exit_code(&fs);
 		if (code == EXIT_UNUSABLE)
 			code = EXIT_OK; /* no VMs is an answer, not a failure */
 		if (json) {
-			json_t *j = vms_report_json(&an, &fs);
+			json_t *j = vms_report_json(an, &fs);
 			json_print(stdout, j);
 			json_decref(j);
 		} else {
-			vms_report_text(stdout, &an, f, verbose);
+			vms_report_text(stdout, an, f, verbose);
 		}
 		findings_done(&fs);
 	}
-	analysis_done(&an);
 	watch_done(&w);
 	fflush(stdout);
 	return code;

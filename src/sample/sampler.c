@@ -26,11 +26,28 @@
 #define MAX_CG_DEPTH 8
 
 volatile sig_atomic_t hq_exiting;
+volatile sig_atomic_t hq_exit_signal;
+volatile sig_atomic_t hq_reload;
 
 static void on_signal(int sig)
 {
-	(void)sig;
+	hq_exit_signal = sig;
 	hq_exiting = 1;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	hq_reload = 1;
+}
+
+void install_reload_handler(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_hup;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGHUP, &sa, NULL);
 }
 
 void install_exit_handlers(void)
@@ -100,8 +117,6 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 	if (ret < 0)
 		return ret;
 	sp->o = *o;
-	if (sp->o.count == 0)
-		sp->o.count = 1;
 	uint64_t per_s = sp->o.interval_ns ? 1000000000ull / sp->o.interval_ns : 1;
 	sp->slow_every = per_s ? (unsigned)per_s : 1;
 	const char *io_hot[3];
@@ -420,7 +435,7 @@ unsigned sampler_run(struct sampler *sp, void (*cb)(struct sample *s, void *arg)
 	struct timespec next;
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	unsigned i;
-	for (i = 0; i < sp->o.count && !hq_exiting; i++) {
+	for (i = 0; (sp->o.count == 0 || i < sp->o.count) && !hq_exiting; i++) {
 		if (i > 0) {
 			uint64_t ns = (uint64_t)next.tv_nsec + sp->o.interval_ns;
 			next.tv_sec += (time_t)(ns / 1000000000ull);

@@ -20,11 +20,15 @@
 
 /* Set by SIGINT/SIGTERM handlers: finish the current run cleanly. */
 extern volatile sig_atomic_t hq_exiting;
+extern volatile sig_atomic_t hq_exit_signal;	/* the signal that set hq_exiting */
 void install_exit_handlers(void);
+/* SIGHUP sets hq_reload (continuous commands re-read their configuration). */
+extern volatile sig_atomic_t hq_reload;
+void install_reload_handler(void);
 
 struct sampler_opts {
 	uint64_t interval_ns;	/* tick length */
-	unsigned count;		/* ticks to take (>= 1) */
+	unsigned count;		/* ticks to take; 0: until hq_exiting */
 	bool tasks;		/* walk per-task schedstat on slow ticks */
 	bool cgroups;		/* walk cgroup cpu.stat on slow ticks */
 	bool memory;		/* per-node and per-process memory on slow ticks */
@@ -73,7 +77,7 @@ void sampler_done(struct sampler *sp);
 /* Take one sample now. */
 void sampler_take(struct sampler *sp, struct sample *out, bool slow);
 /*
- * Run the full schedule: `count` ticks `interval` apart on absolute deadlines
+ * Run the full schedule: `count` ticks (0: until stopped) `interval` apart on absolute deadlines
  * (a late tick does not shift the following ones), calling cb for each.  Stops
  * early, cleanly, when hq_exiting is set.  Returns the number of ticks taken.
  */

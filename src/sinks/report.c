@@ -163,6 +163,29 @@ static json_t *value_json(double v)
 	return json_real(round(v * 1000.0) / 1000.0);
 }
 
+json_t *evidence_json(const struct evidence *x)
+{
+	json_t *xj = json_object();
+	json_object_set_new(xj, "metric", jstr(x->metric));
+	json_object_set_new(xj, "value", value_json(x->value));
+	json_object_set_new(xj, "warn", num_or_null(x->warn));
+	json_object_set_new(xj, "crit", num_or_null(x->crit));
+	json_object_set_new(xj, "unit", jstr(x->unit));
+	if (x->cpu >= 0)
+		json_object_set_new(xj, "cpu", json_integer(x->cpu));
+	if (x->nlabels) {
+		json_t *lj = json_object();
+		for (unsigned l = 0; l < x->nlabels; l++)
+			json_object_set_new(lj, label_name(x->labels[l].key), jstr(x->labels[l].value));
+		json_object_set_new(xj, "labels", lj);
+	}
+	if (x->subject)
+		json_object_set_new(xj, "subject", jstr(x->subject));
+	if (x->t_mono_ns)
+		json_object_set_new(xj, "t_mono_ns", json_integer((json_int_t)x->t_mono_ns));
+	return xj;
+}
+
 json_t *report_json(const struct analysis *an, const struct findings *fs)
 {
 	struct environment env;
@@ -219,22 +242,8 @@ json_t *report_json(const struct analysis *an, const struct findings *fs)
 		json_object_set_new(fj, "severity", jstr(severity_name(f->sev)));
 		json_object_set_new(fj, "title", jstr(f->title));
 		json_t *ev = json_array();
-		for (size_t k = 0; k < f->nev; k++) {
-			const struct evidence *x = &f->ev[k];
-			json_t *xj = json_object();
-			json_object_set_new(xj, "metric", jstr(x->metric));
-			json_object_set_new(xj, "value", value_json(x->value));
-			json_object_set_new(xj, "warn", num_or_null(x->warn));
-			json_object_set_new(xj, "crit", num_or_null(x->crit));
-			json_object_set_new(xj, "unit", jstr(x->unit));
-			if (x->cpu >= 0)
-				json_object_set_new(xj, "cpu", json_integer(x->cpu));
-			if (x->subject)
-				json_object_set_new(xj, "subject", jstr(x->subject));
-			if (x->t_mono_ns)
-				json_object_set_new(xj, "t_mono_ns", json_integer((json_int_t)x->t_mono_ns));
-			json_array_append_new(ev, xj);
-		}
+		for (size_t k = 0; k < f->nev; k++)
+			json_array_append_new(ev, evidence_json(&f->ev[k]));
 		json_object_set_new(fj, "evidence", ev);
 		json_object_set_new(fj, "explain", jstr(f->explain ? f->explain : ""));
 		json_t *nx = json_array();

@@ -18,6 +18,8 @@ struct report_opts {
 
 void report_text(FILE *out, const struct analysis *an, const struct findings *fs, const struct report_opts *o);
 json_t *report_json(const struct analysis *an, const struct findings *fs);
+/* One evidence row: metric, value, warn, crit, unit, cpu, labels, subject, t_mono_ns. */
+json_t *evidence_json(const struct evidence *x);
 /* {"hiddenq": ver, "error": msg} */
 json_t *report_json_error(const char *msg);
 void json_print(FILE *out, json_t *j);

@@ -18,7 +18,29 @@ def replay(hq, d, *extra, codes=(0, 1, 2, 3)):
     r = run([hq, "diagnose", "--json", "--replay", d, *extra])
     assert r.returncode in codes, repr(r)
     doc = r.json()  # always valid JSON on stdout, even for errors
+    if not extra:
+        other_consumers(hq, d, r.returncode == 3 and "error" in doc)
     return r, doc
+
+
+def other_consumers(hq, d, unusable_bundle):
+    """The engine's other consumers on the same hostile bundle: metrics and watch never crash (run()
+    checks), print valid JSON, and give a reason for everything they cannot supply."""
+    m = run([hq, "metrics", "--json", "--replay", d])
+    assert m.returncode in (0, 3), repr(m)
+    doc = m.json()
+    if m.returncode == 3:
+        assert doc["error"] and "\n" not in doc["error"], doc
+    else:
+        for x in doc["sources"] + doc["metrics"]:
+            assert x["available"] or x["reason"], x
+    w = run([hq, "watch", "--json", "--window", "3s", "--replay", d])
+    assert w.returncode in (0, 3), repr(w)
+    lines = [json.loads(line) for line in w.stdout.splitlines() if line.strip()]
+    if w.returncode == 0:
+        assert lines and lines[-1]["event"] == "stop", lines[-3:]
+    else:
+        assert lines and "error" in lines[-1], w.stdout
 
 
 def unusable(hq, d):

@@ -319,7 +319,8 @@ def test_sigstop_is_a_stall_below_the_guest(hq):
     # the stopped time is in the cause its stall names
     for stopped_s, _, e in matched:
         assert causes[e["subject"]] >= stopped_s * 1000 - 1.5, causes
-    assert ev1(f, "stalls_200_to_500_ms")["value"] >= len(matched), f
+    assert ev1(f, "stalls_by_length", "200_to_500_ms")["value"] >= len(matched), f
+    assert ev1(f, "stalls_by_length", "200_to_500_ms")["labels"] == {"range": "200_to_500_ms"}, f
 
 
 RT_HOG = r"""

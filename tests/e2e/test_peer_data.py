@@ -28,6 +28,14 @@ def write_meta(root, interval_ms):
 
 
 def replay_ok(hq, root):
+    # the engine's other consumers survive the same data, and say why for what they lack
+    m = run([hq, "metrics", "--json", "--replay", root])
+    assert m.returncode in (0, 3), repr(m)
+    if m.returncode == 0:
+        md = m.json()
+        assert all(x["available"] or x["reason"] for x in md["sources"] + md["metrics"])
+    w = run([hq, "watch", "--json", "-w", "3s", "--replay", root])
+    assert w.returncode in (0, 3), repr(w)
     r = run([hq, "diagnose", "--json", "--replay", root])
     assert r.returncode in (0, 1, 2, 3), repr(r)
     doc = r.json()

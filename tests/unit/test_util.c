@@ -105,6 +105,71 @@ static void test_threshold_override(void **state)
 	thresholds[T_STEAL_AVG] = saved;
 }
 
+/* Levels that make no sense are refused with the reason, never reinterpreted. */
+static void test_threshold_validation(void **state)
+{
+	(void)state;
+	thresholds_reset();
+	const char *why;
+	static const struct {
+		const char *spec, *because;
+	} bad[] = {
+		{ "steal_pct_avg=50,10", "warn is above crit" },
+		{ "steal_pct_avg=nan,inf", "finite" },
+		{ "steal_pct_avg=inf", "finite" },
+		{ "steal_pct_avg=-5,20", "never negative" },
+		{ "steal_pct_avg=1e999", "not a number" },
+		{ "sustained_windows=0,0", "at least 1" },
+		{ "io_min_ios=0.5", "at least 1" },
+		{ "steal_pct_avg=1,2,3", "two levels" },
+		{ "nonsense=1,2", "no such threshold" },
+		{ "=1", "NAME=WARN,CRIT" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		why = NULL;
+		assert_int_equal(threshold_override_why(bad[i].spec, &why), -EINVAL);
+		if (!why || !strstr(why, bad[i].because))
+			fail_msg("%s: reason '%s' does not say '%s'", bad[i].spec, why ? why : "(none)", bad[i].because);
+	}
+	assert_true(thresholds[T_STEAL_AVG].warn == 10 && thresholds[T_STEAL_AVG].crit == 20);
+	/* off and -1 switch a level off; spaces are fine */
+	assert_int_equal(threshold_override_why("steal_pct_avg= off , 30", &why), 0);
+	assert_true(thresholds[T_STEAL_AVG].warn == -1 && thresholds[T_STEAL_AVG].crit == 30);
+	assert_int_equal(threshold_override("steal_pct_avg=-1,-1"), 0);
+	thresholds_reset();
+	assert_true(thresholds[T_STEAL_AVG].warn == 10 && thresholds[T_STEAL_AVG].crit == 20);
+}
+
+/* A threshold file: applied whole, or not at all, with the line that failed. */
+static void test_threshold_file(void **state)
+{
+	(void)state;
+	thresholds_reset();
+	char *why = NULL;
+	assert_int_equal(thresholds_load_string("; comment\n[thresholds]\nsteal_pct_avg = 5, 15\n"
+						"psi_cpu_some_pct = 20\n", &why), 0);
+	assert_null(why);
+	assert_true(thresholds[T_STEAL_AVG].warn == 5 && thresholds[T_STEAL_AVG].crit == 15);
+	assert_true(thresholds[T_PSI_CPU_SOME].warn == 20 && thresholds[T_PSI_CPU_SOME].crit == 40);
+	/* one bad line: nothing of the file is applied */
+	assert_int_equal(thresholds_load_string("[thresholds]\nsteal_pct_avg = 1, 2\nio_p99_ms = 9, 3\n", &why),
+			 -EINVAL);
+	assert_non_null(why);
+	assert_non_null(strstr(why, "io_p99_ms"));
+	free(why);
+	assert_true(thresholds[T_STEAL_AVG].warn == 5 && thresholds[T_STEAL_AVG].crit == 15);
+	assert_int_equal(thresholds_load_string("[other]\nx = 1\n", &why), -EINVAL);
+	assert_non_null(strstr(why, "[other]"));
+	free(why);
+	assert_int_equal(thresholds_load_string("[thresholds]\nthis is not ini\n", &why), -EINVAL);
+	assert_non_null(strstr(why, "line 2"));
+	free(why);
+	assert_int_equal(thresholds_load_file("/nonexistent/hq.ini", &why), -EINVAL);
+	assert_non_null(strstr(why, "cannot open"));
+	free(why);
+	thresholds_reset();
+}
+
 /* ---------------- fsroot ---------------- */
 
 static char *make_tree(void)
@@ -327,6 +392,8 @@ int main(void)
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_parse_uint),
 		cmocka_unit_test(test_threshold_override),
+		cmocka_unit_test(test_threshold_validation),
+		cmocka_unit_test(test_threshold_file),
 		cmocka_unit_test(test_fsroot_confined_reads),
 		cmocka_unit_test(test_fsroot_confined_refuses_escapes),
 		cmocka_unit_test(test_fsroot_confined_symlinks),

@@ -1,0 +1,288 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * hiddenq watch: the engine running until stopped, one line each time a
+ * finding changes severity.  For logs and journald; the first consumer of
+ * the continuous engine.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../core/util.h"
+#include "../engine/engine.h"
+#include "../sinks/report.h"
+#include "../sinks/watch.h"
+#include "cmd.h"
+#include "cmdutil.h"
+
+static void usage(FILE *out)
+{
+	fputs("Usage: hiddenq watch [OPTIONS]\n"
+	      "\n"
+	      "Run until stopped and print one line each time a finding changes severity\n"
+	      "(and each finding's first verdict), judged continuously over a sliding window.\n"
+	      "For logs and journald: lines are flushed as they are written.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -i, --interval TIME     sampling interval (default 1s; at least 100ms)\n"
+	      "  -w, --window TIME       judge every finding over this window (default: each\n"
+	      "                          finding's own, 60 s; see hiddenq metrics --rules)\n"
+	      "  -r, --replay DIR        run over a capture bundle as if it were live\n"
+	      "  -j, --json              one JSON object per line (events start, change, and\n"
+	      "                          thresholds and stop)\n"
+	      "  -t, --threshold NAME=WARN,CRIT  override a threshold (repeatable)\n"
+	      "      --thresholds FILE   threshold overrides from an INI file ([thresholds],\n"
+	      "                          NAME = WARN, CRIT); re-read on SIGHUP\n"
+	      "      --stalls            run the 1 ms stall sampler (off by default here: it\n"
+	      "                          costs ~2 % of a CPU on a KVM guest)\n"
+	      "      --no-bpf            no eBPF run-queue and block IO histograms\n"
+	      "      --color WHEN        auto, always or never (default auto; NO_COLOR respected)\n"
+	      "  -q, --quiet             no warnings on stderr\n"
+	      "  -h, --help              this help\n"
+	      "\n"
+	      "Signals: SIGINT and SIGTERM stop it cleanly (exit 0); SIGHUP re-reads the\n"
+	      "thresholds file (a file with an error is refused whole and the thresholds in\n"
+	      "force stay), then applies the -t overrides again.\n"
+	      "\n"
+	      "Exit status: 0 stopped by a signal or at the end of a replay; 3 could not start\n"
+	      "(bad arguments, unreadable input, bad thresholds file).\n"
+	      "\n"
+	      "Examples:\n"
+	      "  hiddenq watch\n"
+	      "  hiddenq watch --json --window 30s | systemd-cat -t hiddenq\n"
+	      "  hiddenq watch --replay /tmp/bundle\n",
+	      out);
+}
+
+struct wstate {
+	bool json, color;
+	enum severity *prev;
+	bool baseline;
+	uint64_t warmup_ns;
+	const char *thr_file;
+	const char **tspecs;
+	size_t ntspecs;
+	unsigned long lines;
+};
+
+/* thresholds.def, then the file, then the -t overrides; false (and why) if any is refused */
+static bool apply_thresholds(struct wstate *st, char **why)
+{
+	struct threshold saved[T_COUNT];
+	memcpy(saved, thresholds, sizeof(saved));
+	thresholds_reset();
+	if (st->thr_file && thresholds_load_file(st->thr_file, why) < 0) {
+		char *w = xasprintf("%s: %s", st->thr_file, *why);
+		free(*why);
+		*why = w;
+		memcpy(thresholds, saved, sizeof(saved));
+		return false;
+	}
+	for (size_t i = 0; i < st->ntspecs; i++) {
+		const char *r;
+		if (threshold_override_why(st->tspecs[i], &r) < 0) {
+			*why = xasprintf("bad --threshold '%s': %s", st->tspecs[i], r);
+			memcpy(thresholds, saved, sizeof(saved));
+			return false;
+		}
+	}
+	return true;
+}
+
+static void reload(struct wstate *st, uint64_t real_ns)
+{
+	char *why = NULL;
+	bool ok = apply_thresholds(st, &why);
+	if (st->json) {
+		json_t *j = json_object();
+		json_object_set_new(j, "result", jstr(ok ? "applied" : "refused"));
+		if (st->thr_file)
+			json_object_set_new(j, "file", jstr(st->thr_file));
+		if (!ok)
+			json_object_set_new(j, "error", jstr(why));
+		watch_event_json(stdout, real_ns, "thresholds", j);
+	}
+	if (ok)
+		fprintf(stderr, "hiddenq watch: thresholds re-read%s%s\n", st->thr_file ? " from " : "",
+			st->thr_file ? st->thr_file : "");
+	else
+		log_err("SIGHUP: %s; the thresholds in force stay", why);
+	free(why);
+}
+
+static void after_sample(struct watch *w, const struct sample *s, void *arg)
+{
+	struct wstate *st = arg;
+	if (hq_reload) {
+		hq_reload = 0;
+		reload(st, s->real_ns);
+	}
+	struct engine *e = w->engine;
+	if (s->mono_ns - e->first_ns < st->warmup_ns)
+		return;
+	struct findings fs = { 0 };
+	engine_evaluate(e, &fs);
+	for (size_t i = 0; i < fs.n; i++) {
+		const struct finding *f = &fs.v[i];
+		if (st->baseline && f->sev == st->prev[i])
+			continue;
+		const struct analysis *an = engine_acquire(e, engine_rule_window_ns(e, i));
+		struct watch_line l = {
+			.real_ns = s->real_ns,
+			.mono_ns = s->mono_ns,
+			.f = f,
+			.start = !st->baseline,
+			.from = st->prev[i],
+			.window_s = an ? cpu_watch_s(&an->cpu) : 0,
+		};
+		if (st->json)
+			watch_line_json(stdout, &l);
+		else
+			watch_line_text(stdout, &l, st->color);
+		st->prev[i] = f->sev;
+		st->lines++;
+	}
+	st->baseline = true;
+	engine_release(e);
+	findings_done(&fs);
+}
+
+int cmd_watch(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "interval", required_argument, NULL, 'i' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "replay", required_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "threshold", required_argument, NULL, 't' },
+		{ "thresholds", required_argument, NULL, 'T' },
+		{ "stalls", no_argument, NULL, 'S' },
+		{ "no-bpf", no_argument, NULL, 'B' },
+		{ "color", required_argument, NULL, 'C' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct wstate st = { 0 };
+	uint64_t interval = 1000000000ull, window = 0;
+	const char *replay = NULL, *color = "auto";
+	bool stalls = false, bpf = true;
+	int c;
+	optind = 1;
+	cmd_json_lines = true;
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
+			st.json = true;
+	const char *tspecs[64];
+	st.tspecs = tspecs;
+	int code = EXIT_OK;
+	while ((c = getopt_long(argc, argv, "i:w:r:jt:qh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			if (parse_duration_ns(optarg, &interval) < 0 || interval < 100000000ull) {
+				code = cmd_fail(st.json, "bad --interval: use e.g. 1s or 500ms (at least 100ms)");
+				goto out;
+			}
+			break;
+		case 'w':
+			if (parse_duration_ns(optarg, &window) < 0 || window < 3000000000ull) {
+				code = cmd_fail(st.json, "bad --window: use e.g. 60s or 5m (at least 3s: a verdict needs "
+							 "three 1 s windows)");
+				goto out;
+			}
+			break;
+		case 'r':
+			if (replay) {
+				code = cmd_fail(st.json, "--replay given twice");
+				goto out;
+			}
+			replay = optarg;
+			break;
+		case 'j': st.json = true; break;
+		case 't':
+			if (st.ntspecs == ARRAY_SIZE(tspecs)) {
+				code = cmd_fail(st.json, "too many --threshold options (64 at most)");
+				goto out;
+			}
+			tspecs[st.ntspecs++] = optarg;
+			break;
+		case 'T': st.thr_file = optarg; break;
+		case 'S': stalls = true; break;
+		case 'B': bpf = false; break;
+		case 'C':
+			if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never")) {
+				code = cmd_fail(st.json, "bad --color: use auto, always or never");
+				goto out;
+			}
+			color = optarg;
+			break;
+		case 'q': hq_quiet = true; break;
+		case 'h': usage(stdout); goto out;
+		default:
+			usage(stderr);
+			code = cmd_fail(st.json, "bad arguments to watch");
+			goto out;
+		}
+	}
+	if (cmd_no_operands(st.json, argc, argv)) {
+		code = EXIT_UNUSABLE;
+		goto out;
+	}
+	char *why = NULL;
+	if (!apply_thresholds(&st, &why)) {
+		code = cmd_fail(st.json, why);
+		free(why);
+		goto out;
+	}
+	st.color = strcmp(color, "always") == 0 ||
+		   (strcmp(color, "auto") == 0 && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
+	st.prev = xcalloc(rules_count(), sizeof(*st.prev));
+	/* a first verdict needs a few windows: no line before */
+	st.warmup_ns = window && window < 5000000000ull ? window : 5000000000ull;
+
+	struct sampler_opts so = {
+		.interval_ns = interval,
+		.count = 0, /* until stopped */
+		.tasks = true,
+		.cgroups = true,
+		.memory = true,
+		.stalls = stalls,
+		.kmsg = true,
+		.io = true,
+		.net = true,
+		.bpf = bpf,
+		.vms = true,
+	};
+	struct engine_opts eo = { .window_ns = window, .rule_windows = window == 0 };
+	install_reload_handler();
+	if (!st.json && !hq_quiet && !replay)
+		fprintf(stderr, "hiddenq watch: sampling every %.1f s, judging %s; Ctrl-C to stop\n",
+			(double)interval / 1e9, window ? "every finding over the --window" : "each finding over its own window");
+	struct watch w = { .after = after_sample, .after_arg = &st };
+	if (watch_run(&w, replay, &so, &eo, st.json, "watching") != 0) {
+		code = EXIT_UNUSABLE;
+		goto out;
+	}
+	if (st.json) {
+		json_t *j = json_object();
+		json_object_set_new(j, "reason", jstr(replay && !hq_exiting		 ? "end of replay"
+						      : hq_exit_signal == SIGTERM ? "SIGTERM"
+						      : hq_exit_signal == SIGINT  ? "SIGINT"
+										  : "stopped"));
+		json_object_set_new(j, "samples", json_integer((json_int_t)w.engine->nsamples));
+		json_object_set_new(j, "lines", json_integer((json_int_t)st.lines));
+		json_object_set_new(j, "restarts", json_integer(w.engine->restarts));
+		watch_event_json(stdout, real_ns(), "stop", j);
+	} else if (!hq_quiet) {
+		fprintf(stderr, "hiddenq watch: stopped after %llu samples, %lu lines\n",
+			(unsigned long long)w.engine->nsamples, st.lines);
+	}
+	watch_done(&w);
+out:
+	free(st.prev);
+	fflush(stdout);
+	return code;
+}
