@@ -12,7 +12,9 @@
 #   sources   core parse sys bpf       (everything that produces sample data)
 #   sample    core parse sys           (the sampler, capture bundles)
 #   analysis  core parse               (samples in, figures and findings out)
-#   sinks     core parse analysis topo (text, JSON: they read data, never the machine)
+#   engine    core parse analysis      (the analysis over a sliding window)
+#   sinks     core parse analysis engine topo
+#                                      (text, JSON: they read data, never the machine)
 #   host, probe, topo
 #             core parse sys (+ analysis for host and probe, which compute findings)
 #   cmd, main.c: anything
@@ -30,7 +32,8 @@ allowed() {	# allowed LAYER -> the layers LAYER may include
 	sources) echo "core parse sys sources bpf" ;;
 	sample) echo "core parse sys sample" ;;
 	analysis) echo "core parse analysis" ;;
-	sinks) echo "core parse analysis topo sinks" ;;
+	engine) echo "core parse analysis engine" ;;
+	sinks) echo "core parse analysis engine topo sinks" ;;
 	host) echo "core parse sys analysis host" ;;
 	probe) echo "core parse sys analysis probe" ;;
 	topo) echo "core parse sys topo" ;;
