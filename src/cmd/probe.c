@@ -9,6 +9,7 @@
 
 #include "../sinks/probe.h"
 #include "cmd.h"
+#include "probe_cmd.h"
 
 static const struct probe_cmd {
 	const char *name;
@@ -59,4 +60,21 @@ int cmd_probe(int argc, char **argv)
 	if (!json)
 		usage(stderr);
 	return probe_fail(json, "unknown probe '%s'", name);
+}
+
+void probe_cmd_begin(struct probe_env *e)
+{
+	probe_setup_signals();
+	probe_env_begin(e);
+}
+
+int probe_cmd_end(bool json, const char *name, json_t *r, struct probe_env *e, void (*print)(FILE *out, json_t *r),
+		  bool fail_on_error)
+{
+	probe_env_end(e);
+	int rc = fail_on_error && json_object_get(r, "error") ? EXIT_UNUSABLE : EXIT_OK;
+	probe_emit(json, name, r, probe_env_json(e), print);
+	json_decref(r);
+	probe_env_done(e);
+	return rc;
 }

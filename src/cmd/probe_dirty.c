@@ -12,6 +12,7 @@
 #include "../probe/probe.h"
 #include "../sinks/probe.h"
 #include "cmd.h"
+#include "probe_cmd.h"
 
 static void usage(FILE *out)
 {
@@ -138,12 +139,6 @@ int cmd_probe_dirty(int argc, char **argv)
 	if (!dur_set && p.duration_ns > 30000000000ull)
 		p.duration_ns = 30000000000ull;
 	struct probe_env e;
-	probe_env_begin(&e);
-	json_t *r = dirty_run(&p, &e);
-	probe_env_end(&e);
-	int rc = json_object_get(r, "error") ? 3 : 0;
-	probe_emit(json, "dirty", r, probe_env_json(&e), dirty_print);
-	json_decref(r);
-	probe_env_done(&e);
-	return rc;
+	probe_cmd_begin(&e);
+	return probe_cmd_end(json, "dirty", dirty_run(&p, &e), &e, dirty_print, true);
 }

@@ -12,6 +12,7 @@
 #include "../probe/probe.h"
 #include "../sinks/probe.h"
 #include "cmd.h"
+#include "probe_cmd.h"
 
 static void usage(FILE *out)
 {
@@ -97,14 +98,7 @@ int cmd_probe_io(int argc, char **argv)
 			p.phase_ns = 1000000000ull;
 	}
 	p.size &= ~4095ull;
-	probe_setup_signals();
 	struct probe_env e;
-	probe_env_begin(&e);
-	json_t *r = io_run(&p);
-	probe_env_end(&e);
-	int rc = json_object_get(r, "error") ? 3 : 0;
-	probe_emit(json, "io", r, probe_env_json(&e), io_print);
-	json_decref(r);
-	probe_env_done(&e);
-	return rc;
+	probe_cmd_begin(&e);
+	return probe_cmd_end(json, "io", io_run(&p), &e, io_print, true);
 }

@@ -13,6 +13,7 @@
 #include "../probe/probe.h"
 #include "../sinks/probe.h"
 #include "cmd.h"
+#include "probe_cmd.h"
 
 static void usage(FILE *out)
 {
@@ -102,14 +103,7 @@ int cmd_probe_jitter(int argc, char **argv)
 		return probe_fail(json, "unexpected argument '%s'", argv[optind]);
 	if (quick && !dur_set)
 		p.duration_ns = 2000000000ull;
-	probe_setup_signals();
 	struct probe_env e;
-	probe_env_begin(&e);
-	json_t *r = jitter_run(&p);
-	probe_env_end(&e);
-	int rc = json_object_get(r, "error") ? 3 : 0;
-	probe_emit(json, "jitter", r, probe_env_json(&e), jitter_print);
-	json_decref(r);
-	probe_env_done(&e);
-	return rc;
+	probe_cmd_begin(&e);
+	return probe_cmd_end(json, "jitter", jitter_run(&p), &e, jitter_print, true);
 }

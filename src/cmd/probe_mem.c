@@ -12,6 +12,7 @@
 #include "../probe/probe.h"
 #include "../sinks/probe.h"
 #include "cmd.h"
+#include "probe_cmd.h"
 
 static void usage(FILE *out)
 {
@@ -95,13 +96,7 @@ int cmd_probe_mem(int argc, char **argv)
 			p.per_point_ns = 20000000;
 	}
 	mem_params_fit(&p);
-	probe_setup_signals();
 	struct probe_env e;
-	probe_env_begin(&e);
-	json_t *r = mem_run(&p, &e);
-	probe_env_end(&e);
-	probe_emit(json, "mem", r, probe_env_json(&e), mem_print);
-	json_decref(r);
-	probe_env_done(&e);
-	return 0;
+	probe_cmd_begin(&e);
+	return probe_cmd_end(json, "mem", mem_run(&p, &e), &e, mem_print, false);
 }

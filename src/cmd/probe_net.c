@@ -13,6 +13,7 @@
 #include "../probe/probe.h"
 #include "../sinks/probe.h"
 #include "cmd.h"
+#include "probe_cmd.h"
 
 static void usage(FILE *out)
 {
@@ -76,14 +77,7 @@ int cmd_probe_net(int argc, char **argv)
 		return probe_fail(json, "unexpected argument '%s'", argv[optind]);
 	if (quick && !dur_set)
 		p.phase_ns = 1000000000ull;
-	probe_setup_signals();
 	struct probe_env e;
-	probe_env_begin(&e);
-	json_t *r = net_run(&p);
-	probe_env_end(&e);
-	int rc = json_object_get(r, "error") ? 3 : 0;
-	probe_emit(json, "net", r, probe_env_json(&e), net_print);
-	json_decref(r);
-	probe_env_done(&e);
-	return rc;
+	probe_cmd_begin(&e);
+	return probe_cmd_end(json, "net", net_run(&p), &e, net_print, true);
 }

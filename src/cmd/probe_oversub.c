@@ -12,6 +12,7 @@
 #include "../probe/probe.h"
 #include "../sinks/probe.h"
 #include "cmd.h"
+#include "probe_cmd.h"
 
 static void usage(FILE *out)
 {
@@ -79,13 +80,7 @@ int cmd_probe_oversub(int argc, char **argv)
 		return probe_fail(json, "--work must be shorter than --period");
 	if (quick && !step_set)
 		p.step_ns = 500000000ull;
-	probe_setup_signals();
 	struct probe_env e;
-	probe_env_begin(&e);
-	json_t *r = oversub_run(&p, &e);
-	probe_env_end(&e);
-	probe_emit(json, "oversub", r, probe_env_json(&e), oversub_print);
-	json_decref(r);
-	probe_env_done(&e);
-	return 0;
+	probe_cmd_begin(&e);
+	return probe_cmd_end(json, "oversub", oversub_run(&p, &e), &e, oversub_print, false);
 }

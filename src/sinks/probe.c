@@ -118,16 +118,17 @@ void probe_emit(bool json, const char *name, json_t *result, json_t *context,
 	json_decref(o);
 }
 
-/* ---- jitter ---- */
-
-static void print_hist_line(FILE *out, const char *label, json_t *h)
+/* One histogram (hist_json) on a line, its label padded to width. */
+static void hist_line(FILE *out, int width, const char *label, json_t *h)
 {
 	char a[24], b[24], c[24], d[24], e[24];
-	fprintf(out, "  %-34s p50 %-9s p90 %-9s p99 %-9s p99.9 %-9s max %-9s n=%d\n", label,
+	fprintf(out, "  %-*s p50 %-9s p90 %-9s p99 %-9s p99.9 %-9s max %-9s n=%d\n", width, label,
 		fmt_ns(pjget(h, "p50_us") * 1e3, a, sizeof(a)), fmt_ns(pjget(h, "p90_us") * 1e3, b, sizeof(b)),
 		fmt_ns(pjget(h, "p99_us") * 1e3, c, sizeof(c)), fmt_ns(pjget(h, "p999_us") * 1e3, d, sizeof(d)),
 		fmt_ns(pjget(h, "max_us") * 1e3, e, sizeof(e)), (int)pjget(h, "count"));
 }
+
+/* ---- jitter ---- */
 
 void jitter_print(FILE *out, json_t *r);
 void jitter_print(FILE *out, json_t *r)
@@ -137,11 +138,11 @@ void jitter_print(FILE *out, json_t *r)
 	size_t i, k;
 	json_t *run, *c;
 	json_array_foreach(json_object_get(r, "runs"), i, run) {
-		print_hist_line(out, json_string_value(json_object_get(run, "label")), json_object_get(run, "latency"));
+		hist_line(out, 34, json_string_value(json_object_get(run, "label")), json_object_get(run, "latency"));
 		json_array_foreach(json_object_get(run, "per_cpu"), k, c) {
 			char l[32];
 			snprintf(l, sizeof(l), "  cpu %d", (int)pjget(c, "cpu"));
-			print_hist_line(out, l, json_object_get(c, "latency"));
+			hist_line(out, 34, l, json_object_get(c, "latency"));
 		}
 	}
 	json_t *f = json_object_get(r, "sched_fifo"), *d = json_object_get(r, "cpu_dma_latency");
@@ -156,7 +157,7 @@ void jitter_print(FILE *out, json_t *r)
 			char l[64];
 			snprintf(l, sizeof(l), "cpu %d: %d gaps, %.3f %% lost", (int)pjget(c, "cpu"), (int)pjget(c, "gaps"),
 				 pjget(c, "lost_pct"));
-			print_hist_line(out, l, json_object_get(c, "gap"));
+			hist_line(out, 34, l, json_object_get(c, "gap"));
 		}
 		json_array_foreach(json_object_get(g, "by_cause"), k, c)
 			fprintf(out, "  %-30s %6d gaps  %10.1f µs\n", json_string_value(json_object_get(c, "cause")),
@@ -213,15 +214,6 @@ void mem_print(FILE *out, json_t *r)
 
 /* ---- io ---- */
 
-static void line(FILE *out, const char *label, json_t *h)
-{
-	char a[24], b[24], c[24], d[24], e[24];
-	fprintf(out, "  %-22s p50 %-9s p90 %-9s p99 %-9s p99.9 %-9s max %-9s n=%d\n", label,
-		fmt_ns(pjget(h, "p50_us") * 1e3, a, sizeof(a)), fmt_ns(pjget(h, "p90_us") * 1e3, b, sizeof(b)),
-		fmt_ns(pjget(h, "p99_us") * 1e3, c, sizeof(c)), fmt_ns(pjget(h, "p999_us") * 1e3, d, sizeof(d)),
-		fmt_ns(pjget(h, "max_us") * 1e3, e, sizeof(e)), (int)pjget(h, "count"));
-}
-
 void io_print(FILE *out, json_t *r)
 {
 	json_t *e = json_object_get(r, "error");
@@ -234,12 +226,12 @@ void io_print(FILE *out, json_t *r)
 		json_is_true(json_object_get(r, "o_direct")) ? "O_DIRECT" : "buffered",
 		json_string_value(json_object_get(r, "target")), fmt_bytes(pjget(r, "size"), sz, sizeof(sz)),
 		json_is_true(json_object_get(r, "created")) ? ", created and removed by the probe" : ", read-only");
-	line(out, "back to back", json_object_get(r, "back_to_back"));
+	hist_line(out, 22, "back to back", json_object_get(r, "back_to_back"));
 	json_t *s = json_object_get(r, "spaced");
 	if (json_is_object(s)) {
 		char l[48];
 		snprintf(l, sizeof(l), "spaced by %.0f µs", pjget(r, "gap_us"));
-		line(out, l, s);
+		hist_line(out, 22, l, s);
 		fprintf(out, "  idle-gap effect: %+.1f µs at p50 (x%.2f): the cost of waking an idle vCPU for each completion\n",
 			pjget(r, "idle_gap_effect_us"), pjget(r, "idle_gap_ratio"));
 	}
