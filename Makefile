@@ -64,6 +64,7 @@ LIB_SRCS := \
 	src/sinks/report.c \
 	src/sinks/watch.c \
 	src/sinks/metrics.c \
+	src/sinks/openmetrics.c \
 	src/cmd/metrics.c \
 	src/cmd/watch.c \
 	src/cmd/cmdutil.c \
@@ -113,10 +114,14 @@ BPF_PROGS := runqlat biolat compact taskstat
 LIB_SRCS += src/sources/bpf/bpfsrc.c src/sources/bpf/runqlat.c src/sources/bpf/biolat.c src/sources/bpf/compact.c \
 	src/sources/bpf/taskstat.c \
 	src/analysis/bpfhist.c
+# Said by the make that compiles, not when this file is parsed: `make run`
+# and `make check` parse it before scripts/setup.sh installs the tools, then
+# build in a sub-make that finds them (see bpf-missing below).
+BPF_MISSING :=
 ifeq ($(BPF),1)
   ifneq ($(shell command -v $(CLANG) >/dev/null 2>&1 && command -v $(BPFTOOL) >/dev/null 2>&1 && \
 	  test -f /usr/include/bpf/libbpf.h && test -f src/bpf/vmlinux/$(ARCH)/vmlinux.h && echo yes),yes)
-    $(info hiddenq: clang, bpftool, libbpf-dev or src/bpf/vmlinux/$(ARCH)/vmlinux.h missing: building without eBPF (BPF=0))
+    BPF_MISSING := clang, bpftool, libbpf-dev or src/bpf/vmlinux/$(ARCH)/vmlinux.h missing
     override BPF := 0
   endif
 endif
@@ -177,6 +182,17 @@ ifeq ($(shell pkg-config --exists libxml-2.0 2>/dev/null && echo yes),yes)
   LDLIBS += $(shell pkg-config --libs libxml-2.0)
 endif
 
+# ---- the exporter (hiddenq serve): libmicrohttpd, libcrypt (basic auth), zlib (gzip) ----
+# The static binary takes a stub (src/sinks/httpd.c without HQ_WITH_MHD):
+# libmicrohttpd.a needs GnuTLS and its dependencies, which Debian does not
+# all ship as static archives.
+LIB_SRCS += src/sinks/httpd.c src/cmd/serve.c
+FUZZ_TARGETS += tests/fuzz/fuzz_webcfg.c
+ifeq ($(shell pkg-config --exists libmicrohttpd 2>/dev/null && test -f /usr/include/crypt.h && echo yes),yes)
+  MHD_CFLAGS := -DHQ_WITH_MHD $(shell pkg-config --cflags libmicrohttpd)
+  LDLIBS += $(shell pkg-config --libs libmicrohttpd) -lcrypt -lz
+endif
+
 define objs
 $(patsubst src/%.c,$(1)/obj/%.o,$(2))
 endef
@@ -212,6 +228,14 @@ $(call objs,$(B),$(BPF_USER_SRCS) src/analysis/bpfhist.c) $(call objs,$(B)/asan,
 	$(wildcard src/bpf/*.h src/sources/bpf/*.h)
 ifeq ($(BPF),1)
 $(call objs,$(B),$(BPF_USER_SRCS)) $(call objs,$(B)/asan,$(BPF_USER_SRCS)): $(BPF_SKELS)
+endif
+# The eBPF user halves are where a build without the tools differs: say it
+# when one of them is compiled (once per make), which is when it is true.
+ifneq ($(BPF_MISSING),)
+$(call objs,$(B),$(BPF_USER_SRCS)) $(call objs,$(B)/asan,$(BPF_USER_SRCS)): | bpf-missing
+.PHONY: bpf-missing
+bpf-missing:
+	@echo "hiddenq: $(BPF_MISSING): building without eBPF (BPF=0)" >&2
 endif
 
 $(B)/bpf/%.bpf.o: src/bpf/%.bpf.c $(wildcard src/bpf/*.h) src/bpf/vmlinux/$(ARCH)/vmlinux.h
@@ -249,7 +273,7 @@ $(B)/hiddenq-static: STATIC_LDLIBS := $(filter-out $(MNL_LIBS),$(STATIC_LDLIBS))
 $(B)/hiddenq-static: $(B)/obj/sources/net/mnl_compat.o
   endif
 endif
-$(B)/hiddenq-static: $(MAIN_OBJ) $(B)/static/topo_hwloc.o $(B)/static/libvirt_xml.o $(B)/libhiddenq.a
+$(B)/hiddenq-static: $(MAIN_OBJ) $(B)/static/topo_hwloc.o $(B)/static/libvirt_xml.o $(B)/static/httpd.o $(B)/libhiddenq.a
 	$(CC) $(CFLAGS) -static -o $@ $^ $(STATIC_LDLIBS)
 
 # hwloc.c with HAVE_HWLOC in the library, as stubs for the static link: the
@@ -265,6 +289,12 @@ $(B)/static/libvirt_xml.o: src/host/libvirt_xml.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 $(B)/fuzz/obj/host/libvirt_xml.o: FUZZ_CFLAGS += $(XML_CFLAGS)
+
+# httpd.c: with libmicrohttpd in the library, as a stub for the static link
+$(B)/obj/sinks/httpd.o $(B)/asan/obj/sinks/httpd.o: CFLAGS += $(MHD_CFLAGS)
+$(B)/static/httpd.o: src/sinks/httpd.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
 
 run: setup
 	@$(MAKE) --no-print-directory all

@@ -4,16 +4,17 @@
  * named like QEMU, each with M sleeping threads named "CPU k/KVM", then times
  * discovery once and vmscan_sample (every vCPU thread's schedstat into a
  * sample) over 50 samples both ways: through kept-open fds (procfs) and
- * through one read of the eBPF task iterator (bpf_iter, when it loads: root,
- * BTF, a build with eBPF), beside the floor (the preads alone, nothing kept)
- * and sample_done.  Children are killed by PID; a watchdog alarm kills them
+ * through one eBPF read (bpf_iter, when a program loads: root, BTF, a build
+ * with eBPF; HIDDENQ_TASKSTAT_PROG=run|list|all picks one), beside the floor
+ * (the preads alone, nothing kept) and sample_done.  Children are killed by PID; a watchdog alarm kills them
  * if the bench itself hangs.
  *
  *   build/bench/bench_vms [N1xM1[xK1] ...]     (default 100x4 500x4 1000x4)
  *
  * K (default 0): idle threads per process that are not vCPUs ("worker"),
  * as a real QEMU has (IO threads, RCU, worker pool).  The preads do not see
- * them; the task iterator visits every task on the machine, so it does.
+ * them, nor do the tid-list programs; the iterator over every task visits
+ * every task on the machine, so it does.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -154,7 +155,7 @@ static int run(int n, int m, int nworkers)
 	 * the machine hits them alike: the floor (one pread of each kept-open
 	 * schedstat fd into a static buffer, nothing kept), vmscan_sample into a
 	 * fresh sample through the fds, sample_done on it, and vmscan_sample
-	 * through the task iterator.  Wall and thread CPU time.
+	 * through the eBPF program.  Wall and thread CPU time.
 	 */
 	enum { ROUNDS = 50 };
 	uint64_t fl_w[ROUNDS], fl_c[ROUNDS], ns[ROUNDS], cpu[ROUNDS], dn[ROUNDS], it_w[ROUNDS], it_c[ROUNDS];
@@ -225,7 +226,7 @@ static int run(int n, int m, int nworkers)
 	if (iter)
 		printf("         bpf_iter (%s): vmscan_sample %6.2f ms wall (p90 %6.2f, max %6.2f), %6.2f ms CPU;  "
 		       "vCPU threads read %5zu%s;  discovery with the iterator's load %7.1f ms\n",
-		       taskstat_visits_all(vb.ts) ? "all tasks" : "tid list", (double)it_w[ROUNDS / 2] / 1e6, (double)it_w[ROUNDS * 9 / 10] / 1e6, (double)it_w[ROUNDS - 1] / 1e6,
+		       taskstat_kind(vb.ts), (double)it_w[ROUNDS / 2] / 1e6, (double)it_w[ROUNDS * 9 / 10] / 1e6, (double)it_w[ROUNDS - 1] / 1e6,
 		       (double)it_c[ROUNDS / 2] / 1e6, it_files, same && it_files == files ? "" : " (MISMATCH)",
 		       (double)disc_b / 1e6);
 	else
@@ -246,8 +247,8 @@ int main(int argc, char **argv)
 	alarm(300);
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	setrlimit(RLIMIT_NPROC, &rl); /* root only; otherwise the fork error says so */
-	printf("hiddenq vms: per-sample cost (schedstat of every vCPU thread: kept-open fds, and one eBPF task "
-	       "iterator read)\n");
+	printf("hiddenq vms: per-sample cost (schedstat of every vCPU thread: kept-open fds, and one eBPF "
+	       "read)\n");
 	static const char *const dflt[] = { "100x4", "500x4", "1000x4" };
 	int nconf = argc > 1 ? argc - 1 : 3;
 	for (int i = 0; i < nconf; i++) {

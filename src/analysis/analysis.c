@@ -217,8 +217,11 @@ void capabilities_build(const struct analysis *an, struct capabilities *caps)
 	/* host mode: how each tick read the vCPUs' schedstat (host/vmscan.h) */
 	if (an->host && an->host->n && an->host->ss_source[0]) {
 		bool it = strcmp(an->host->ss_source, "bpf_iter") == 0;
+		const char *prog = an->host->ss_iter, *fb = an->host->ss_iter_why;
 		cap_add(caps, "host mode", true,
-			it ? xstrdup("VM vCPU schedstat by one eBPF task-iterator read per tick")
+			it ? (prog[0] ? xasprintf("VM vCPU schedstat by one eBPF read per tick (program %s%s%s)", prog,
+						  fb[0] ? ", as " : "", fb)
+				      : xstrdup("VM vCPU schedstat by one eBPF task-iterator read per tick"))
 			   : xasprintf("VM vCPU schedstat by one /proc read per vCPU per tick%s%s",
 				       an->host->ss_why[0] ? ": " : "", an->host->ss_why));
 	}

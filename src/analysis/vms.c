@@ -138,6 +138,8 @@ static void feed_json(struct vms_analysis *a, const struct sfile *f)
 	a->fds_failed = (uint64_t)json_integer_value(json_object_get(cost, "fds_failed"));
 	jcopy(j, "schedstat_source", a->ss_source, sizeof(a->ss_source));
 	jcopy(j, "schedstat_source_why", a->ss_why, sizeof(a->ss_why));
+	jcopy(j, "schedstat_iter", a->ss_iter, sizeof(a->ss_iter));
+	jcopy(j, "schedstat_iter_why", a->ss_iter_why, sizeof(a->ss_iter_why));
 	json_t *vms = json_object_get(j, "vms");
 	size_t i;
 	json_t *v;

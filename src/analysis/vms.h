@@ -123,7 +123,9 @@ struct vms_analysis {
 	bool root;
 	uint64_t cost_sample_us, cost_discovery_us, fds_open, fds_failed;
 	char ss_source[16];	/* vCPU schedstat read by "bpf_iter" or "procfs"; "" in old bundles */
-	char ss_why[256];	/* why not the task iterator */
+	char ss_why[1024];	/* why not the eBPF read */
+	char ss_iter[16];	/* the eBPF program: "tid_run", "tid_list", "all_tasks"; "" if none or old */
+	char ss_iter_why[1024];	/* why not the programs tried before it; "" if none */
 	/* tid -> (vm, thread) */
 	struct { int tid; unsigned vm, th; } *map;
 	size_t map_cap;

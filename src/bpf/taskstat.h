@@ -32,4 +32,9 @@ struct taskstat_rec {
 	__u64 pcount;		/* sched_info.pcount: times run on a CPU */
 };
 
+/* hq_taskstat_run's context (BPF_PROG_RUN's ctx_in): the tid slots to walk. */
+struct taskstat_args {
+	__u32 n;
+};
+
 #endif

@@ -12,6 +12,7 @@ int cmd_probe(int argc, char **argv);
 int cmd_lab(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 /* hiddenq probe NAME (cmd/probe_NAME.c) */
 int cmd_probe_jitter(int argc, char **argv);
 int cmd_probe_mem(int argc, char **argv);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 #include "cmdutil.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,29 @@ int cmd_no_operands(bool json, int argc, char **argv)
 	int r = cmd_fail(json, m);
 	free(m);
 	return r;
+}
+
+int thresholds_apply_args(const char *file, const char *const *specs, size_t n, char **why)
+{
+	struct threshold saved[T_COUNT];
+	memcpy(saved, thresholds, sizeof(saved));
+	thresholds_reset();
+	char *err = NULL;
+	if (file && thresholds_load_file(file, &err) < 0) {
+		*why = xasprintf("bad --thresholds %s: %s", file, err);
+		free(err);
+		memcpy(thresholds, saved, sizeof(saved));
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *r;
+		if (threshold_override_why(specs[i], &r) < 0) {
+			*why = xasprintf("bad --threshold '%s': %s", specs[i], r);
+			memcpy(thresholds, saved, sizeof(saved));
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 static void feed(struct sample *s, void *arg)

@@ -21,6 +21,13 @@ extern bool cmd_json_lines;
 /* After getopt: a leftover operand is an error (EXIT_UNUSABLE, reported), else 0. */
 int cmd_no_operands(bool json, int argc, char **argv);
 
+/*
+ * Thresholds from the command line: back to thresholds.def, then the file
+ * (--thresholds), then each -t.  0; or -EINVAL with *why (malloc'd) and
+ * the thresholds as they were before the call.
+ */
+int thresholds_apply_args(const char *file, const char *const *specs, size_t n, char **why);
+
 struct watch {
 	bool live;
 	struct sampler sp;

@@ -57,29 +57,6 @@ static void usage(FILE *out)
 	      out);
 }
 
-/* The file, then each -t: a refused one is an error with its reason (exit 3); 0 when all applied. */
-static int apply_threshold_args(bool json, const char *file, const char **specs, size_t n)
-{
-	char *why = NULL;
-	if (file && thresholds_load_file(file, &why) < 0) {
-		char *m = xasprintf("bad --thresholds %s: %s", file, why);
-		int r = cmd_fail(json, m);
-		free(m);
-		free(why);
-		return r;
-	}
-	for (size_t i = 0; i < n; i++) {
-		const char *r;
-		if (threshold_override_why(specs[i], &r) < 0) {
-			char *m = xasprintf("bad --threshold '%s': %s", specs[i], r);
-			int rc = cmd_fail(json, m);
-			free(m);
-			return rc;
-		}
-	}
-	return 0;
-}
-
 static int list_thresholds(bool json)
 {
 	if (!json) {
@@ -175,9 +152,12 @@ int cmd_diagnose(int argc, char **argv)
 	}
 	if (cmd_no_operands(json, argc, argv))
 		return EXIT_UNUSABLE;
-	int tr = apply_threshold_args(json, thr_file, tspecs, ntspecs);
-	if (tr)
-		return tr;
+	char *why = NULL;
+	if (thresholds_apply_args(thr_file, tspecs, ntspecs, &why) < 0) {
+		int r = cmd_fail(json, why);
+		free(why);
+		return r;
+	}
 	if (list_thr)
 		return list_thresholds(json);
 	if (interval > duration)

@@ -55,7 +55,7 @@ static void usage(FILE *out)
 	      "      --no-bpf          no eBPF: no block latency histograms of the disks'\n"
 	      "                        backing devices (/proc/diskstats await is always\n"
 	      "                        shown), and vCPU schedstat read one /proc file at a\n"
-	      "                        time instead of by one task iterator read (also:\n"
+	      "                        time instead of by one eBPF read (also:\n"
 	      "                        HIDDENQ_VMS_SCHEDSTAT=procfs)\n"
 	      "  -j, --json            one JSON object on stdout\n"
 	      "  -v, --verbose         every thread, also idle ones\n"

@@ -68,28 +68,9 @@ struct wstate {
 	unsigned long lines;
 };
 
-/* thresholds.def, then the file, then the -t overrides; false (and why) if any is refused */
 static bool apply_thresholds(struct wstate *st, char **why)
 {
-	struct threshold saved[T_COUNT];
-	memcpy(saved, thresholds, sizeof(saved));
-	thresholds_reset();
-	if (st->thr_file && thresholds_load_file(st->thr_file, why) < 0) {
-		char *w = xasprintf("%s: %s", st->thr_file, *why);
-		free(*why);
-		*why = w;
-		memcpy(thresholds, saved, sizeof(saved));
-		return false;
-	}
-	for (size_t i = 0; i < st->ntspecs; i++) {
-		const char *r;
-		if (threshold_override_why(st->tspecs[i], &r) < 0) {
-			*why = xasprintf("bad --threshold '%s': %s", st->tspecs[i], r);
-			memcpy(thresholds, saved, sizeof(saved));
-			return false;
-		}
-	}
-	return true;
+	return thresholds_apply_args(st->thr_file, st->tspecs, st->ntspecs, why) == 0;
 }
 
 static void reload(struct wstate *st, uint64_t real_ns)

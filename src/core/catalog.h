@@ -82,7 +82,8 @@ enum unit_id {
 	X(FAILURE_MODE, "failure_mode", " %s")                                                                        \
 	X(VERSION, "version", " %s")                                                                                  \
 	X(FEATURES, "features", " %s")                                                                                \
-	X(SOURCE, "source", " %s")
+	X(SOURCE, "source", " %s")                                                                                    \
+	X(CODE, "code", " %s")
 
 enum label_id {
 #define X(e, name, fmt) LBL_##e,

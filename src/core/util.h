@@ -42,6 +42,18 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Grow *arr (of element size esz) so that index `need` fits; *cap updated. */
 void xgrow(void **arr, size_t esz, size_t *cap, size_t need);
 
+/* A growing text buffer; s is NUL-terminated (or NULL while empty). */
+struct strbuf {
+	char *s;
+	size_t len, cap;
+};
+void sb_put(struct strbuf *b, const char *s, size_t n);
+void sb_puts(struct strbuf *b, const char *s);
+void sb_printf(struct strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Hand the text to the caller (sb is left empty); never NULL. */
+char *sb_take(struct strbuf *b, size_t *len);
+void sb_done(struct strbuf *b);
+
 /* Logging: warnings and errors always go to stderr so that --json stdout
  * stays parseable. hq_quiet silences warnings (not errors). */
 extern bool hq_quiet;

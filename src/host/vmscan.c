@@ -26,7 +26,7 @@
 #define MAX_THREADS_PER_VM 4096
 #define MAX_VMS 65536
 
-/* A vCPU thread the task iterator reads, for the lookup of its records. */
+/* A vCPU thread the eBPF program reads, for the lookup of its records. */
 struct vmscan_tid {
 	uint32_t tid, tgid;
 	struct vm_thread *t;	/* into vs->vms[].threads: rebuilt after each discovery */
@@ -141,7 +141,7 @@ int vmscan_init(struct vmscan *vs, const struct fsroot *root)
 	if (env && !strcmp(env, "procfs"))
 		vmscan_schedstat_procfs(vs, "HIDDENQ_VMS_SCHEDSTAT=procfs");
 	else if (root->confined || !root->path || strcmp(root->path, "/") != 0)
-		vmscan_schedstat_procfs(vs, "not the live root: the task iterator reads this machine's kernel");
+		vmscan_schedstat_procfs(vs, "not the live root: the eBPF read sees this machine's kernel");
 	else
 		str_copy(vs->ss_why, sizeof(vs->ss_why), "no vCPU threads found yet");
 	return 0;
@@ -177,11 +177,11 @@ static uint64_t thread_cpu_ns(void)
 }
 
 /*
- * The iterator that visits every task (before Linux 6.2) costs about 0.5 us
- * per task on the machine, a pread 1.8 us per vCPU: with few vCPUs among
- * many threads (a real QEMU has IO and worker threads too) the preads win.
- * After each discovery, time one pass of each (thread CPU time) and keep
- * the cheaper until the next.
+ * The iterator that visits every task (the one that loads where neither
+ * tid-list program does) costs about 0.5 us per task on the machine, a
+ * pread 1.8 us per vCPU: with few vCPUs among many threads (a real QEMU has
+ * IO and worker threads too) the preads win.  After each discovery, time
+ * one pass of each (thread CPU time) and keep the cheaper until the next.
  */
 static void ss_choose(struct vmscan *vs)
 {
@@ -195,7 +195,8 @@ static void ss_choose(struct vmscan *vs)
 	uint64_t it_ns = thread_cpu_ns() - c0;
 	if (err) {
 		char why[160];
-		snprintf(why, sizeof(why), "failed to read the task iterator: %s", strerror(-err));
+		snprintf(why, sizeof(why), "failed to read through the eBPF program (%s): %s", taskstat_kind(vs->ts),
+			 strerror(-err));
 		ss_drop(vs, why);
 		return;
 	}
@@ -208,10 +209,12 @@ static void ss_choose(struct vmscan *vs)
 	if (it_ns <= pr_ns)
 		return;
 	vs->ss_use = false;
+	/* why the walk of every task was the one loaded: what the tid-list programs' loads said */
+	const char *fb = taskstat_fallback_why(vs->ts);
 	snprintf(vs->ss_why, sizeof(vs->ss_why),
-		 "the task iterator visits every task on this machine (no bpf_task_from_pid before Linux 6.2): "
-		 "%.2f ms a pass against %.2f ms for %zu preads",
-		 (double)it_ns / 1e6, (double)pr_ns / 1e6, vs->ss_nidx);
+		 "the task iterator over every task costs more here, %.2f ms a pass against %.2f ms for %zu preads "
+		 "(it was loaded because %s)",
+		 (double)it_ns / 1e6, (double)pr_ns / 1e6, vs->ss_nidx, fb ? fb : "nothing else was tried");
 }
 
 static int cmp_tid(const void *a, const void *b)
@@ -221,7 +224,7 @@ static int cmp_tid(const void *a, const void *b)
 }
 
 /*
- * After a discovery: the vCPU threads into what the task iterator reads (and
+ * After a discovery: the vCPU threads into what the eBPF program reads (and
  * the lookup index), loading the iterator the first time there are any.
  */
 static void ss_sync(struct vmscan *vs)
@@ -255,7 +258,7 @@ static void ss_sync(struct vmscan *vs)
 		char *why = NULL;
 		vs->ts = taskstat_open(&why);
 		if (!vs->ts) {
-			str_copy(vs->ss_why, sizeof(vs->ss_why), why ? why : "the task iterator did not load");
+			str_copy(vs->ss_why, sizeof(vs->ss_why), why ? why : "no eBPF program loaded");
 			free(why);
 			return;
 		}
@@ -274,7 +277,8 @@ static void ss_sync(struct vmscan *vs)
 	free(tid);
 	if (err) {
 		char why[160];
-		snprintf(why, sizeof(why), "failed to set the task iterator's filter: %s", strerror(-err));
+		snprintf(why, sizeof(why), "failed to set the eBPF program's tids (%s): %s", taskstat_kind(vs->ts),
+			 strerror(-err));
 		ss_drop(vs, why);
 		return;
 	}
@@ -930,7 +934,7 @@ static void thread_rel(char *rel, size_t n, const struct vm_proc *vm, const stru
 }
 
 /*
- * One pass of the task iterator: each record's offset is noted on its
+ * One run of the eBPF program: each record's offset is noted on its
  * thread (it_gen, it_off).  Returns the buffer, or NULL when the read failed
  * (the iterator is then dropped for the preads).
  */
@@ -941,7 +945,8 @@ static const char *ss_iter_pass(struct vmscan *vs)
 	int err = taskstat_read(vs->ts, &buf, &len);
 	if (err) {
 		char why[160];
-		snprintf(why, sizeof(why), "failed to read the task iterator: %s", strerror(-err));
+		snprintf(why, sizeof(why), "failed to read through the eBPF program (%s): %s", taskstat_kind(vs->ts),
+			 strerror(-err));
 		ss_drop(vs, why);
 		return NULL;
 	}
@@ -965,7 +970,7 @@ static const char *ss_iter_pass(struct vmscan *vs)
 /*
  * The hot path: no allocation per thread.  Each vCPU thread's path was made
  * once at discovery (thread_open); the sample's files and arena are sized
- * for the last tick's count up front.  With the task iterator, one read
+ * for the last tick's count up front.  With the eBPF program, one read
  * gives every vCPU it reads (all of them, unless some tid is above its
  * pid_max), each record formatted into the /proc file's text; the others
  * are read through their fds.
@@ -1203,9 +1208,11 @@ json_t *vmscan_json(const struct vmscan *vs)
 	json_object_set_new(o, "cost", c);
 	json_object_set_new(o, "root", json_boolean(vs->euid_root));
 	json_object_set_new(o, "schedstat_source", json_string(vmscan_schedstat_source(vs)));
-	if (vs->ts)
-		json_object_set_new(o, "schedstat_iter",
-				    json_string(taskstat_visits_all(vs->ts) ? "all_tasks" : "tid_list"));
+	if (vs->ts) {
+		json_object_set_new(o, "schedstat_iter", json_string(taskstat_kind(vs->ts)));
+		if (taskstat_fallback_why(vs->ts))
+			json_object_set_new(o, "schedstat_iter_why", json_string(taskstat_fallback_why(vs->ts)));
+	}
 	if (vs->ss_why[0])
 		json_object_set_new(o, "schedstat_source_why", json_string(vs->ss_why));
 	return o;

@@ -15,14 +15,16 @@
  * their VM.
  *
  * Per sample only the vCPU threads' schedstat is read: all of them in one
- * read of an eBPF task iterator when it loads (sources/bpf/taskstat.h: root
- * or CAP_BPF, kernel BTF, Linux 5.8), else through fds kept open
- * (RLIMIT_NOFILE is raised to its hard limit; past that we fall back to
- * open/read/close).  Either way each thread's text goes into the sample
- * under proc/PID/task/TID/schedstat with the same bytes; vms.json says which
- * ("schedstat_source": "bpf_iter" or "procfs", and "schedstat_source_why").
- * Before Linux 6.2 the iterator visits every task on the machine and can
- * cost more than the preads; after each discovery the cheaper one is kept.
+ * eBPF read when a program loads (sources/bpf/taskstat.h: root or CAP_BPF,
+ * kernel BTF, Linux 5.8), else through fds kept open (RLIMIT_NOFILE is
+ * raised to its hard limit; past that we fall back to open/read/close).
+ * Either way each thread's text goes into the sample under
+ * proc/PID/task/TID/schedstat with the same bytes; vms.json says which
+ * ("schedstat_source": "bpf_iter" or "procfs", and "schedstat_source_why";
+ * "schedstat_iter": the program, and "schedstat_iter_why": why not the ones
+ * tried before it).  Where neither tid-list program loads, the iterator
+ * visits every task on the machine and can cost more than the preads;
+ * after each discovery the cheaper one is kept.
  * Everything else (every thread's schedstat, stat and
  * status; each VM's status, smaps_rollup, numa_maps, net/dev; tap fds; QMP)
  * is read on slow ticks within a time budget, resuming where the last slow
@@ -151,13 +153,13 @@ struct vmscan {
 	unsigned nqmp;
 	bool qmp_histograms;	/* --qmp-histograms: set QEMU's block latency histograms on owned sockets */
 	char *paths;		/* scratch for path strings */
-	/* vCPU schedstat through one eBPF task iterator read (sources/bpf/taskstat.h) */
+	/* vCPU schedstat through one eBPF read (sources/bpf/taskstat.h) */
 	bool ss_procfs;		/* forced to the preads (vmscan_schedstat_procfs) */
 	bool ss_tried;		/* taskstat_open was tried */
 	bool ss_use;		/* the iterator is the cheaper way (see ss_choose in vmscan.c) */
 	bool ss_always_iter;	/* never compare: HIDDENQ_VMS_SCHEDSTAT=bpf_iter, the bench */
 	struct taskstat *ts;	/* loaded (read when ss_use); NULL: the preads */
-	char ss_why[256];	/* why the preads, "" while the iterator is in use */
+	char ss_why[1024];	/* why the preads, "" while the eBPF read is in use */
 	struct vmscan_tid *ss_idx; /* the iterator's threads, sorted by tid (owned) */
 	size_t ss_nidx, ss_cap;
 	unsigned ss_gen;	/* iterator passes, for vm_thread.it_gen */

@@ -247,6 +247,10 @@ json_t *vms_json(const struct vms_analysis *a)
 		json_object_set_new(c, "schedstat_source", json_string(a->ss_source));
 	if (a->ss_why[0])
 		json_object_set_new(c, "schedstat_source_why", json_string(a->ss_why));
+	if (a->ss_iter[0])
+		json_object_set_new(c, "schedstat_iter", json_string(a->ss_iter));
+	if (a->ss_iter_why[0])
+		json_object_set_new(c, "schedstat_iter_why", json_string(a->ss_iter_why));
 	json_object_set_new(o, "cost", c);
 	return o;
 }
@@ -275,8 +279,11 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 	if (!a->root)
 		fprintf(out, "  (not root: other users' VMs, their memory maps and tap fds are not visible)\n");
 	if (!strcmp(a->ss_source, "procfs") && a->ss_why[0] && vms_total_vcpus(a))
-		fprintf(out, "  (vCPU schedstat read one /proc file at a time, not by the eBPF task iterator: %s)\n",
+		fprintf(out, "  (vCPU schedstat read one /proc file at a time, not by an eBPF program: %s)\n",
 			a->ss_why);
+	else if (!strcmp(a->ss_source, "bpf_iter") && a->ss_iter_why[0] && vms_total_vcpus(a))
+		fprintf(out, "  (vCPU schedstat read by the eBPF program %s, not one tried before it: %s)\n",
+			a->ss_iter, a->ss_iter_why);
 	char b1[16], b2[16], b3[16], buf[512];
 	for (size_t i = 0; i < a->n; i++) {
 		const struct vms_vm *vm = &a->vms[i];

@@ -161,8 +161,10 @@ def test_capture_in_netns_replays(hq, veth_pair, tmp_path):
 
 
 def test_this_nics_names_after_6_10(hq):
-    """This machine's own NIC (virtio_net on 6.18): per-queue names are rxN_*/txN_*, and
-    packets/bytes come from netdev qstats, not ethtool."""
+    """This machine's own NIC (virtio_net): which naming its driver uses is read from what hiddenq's
+    ethtool read returned, never from the kernel version.  With the per-queue names of 6.10 and
+    later (rxN_*/txN_*), packets/bytes come from netdev qstats, not ethtool; with the older
+    rx_queue_N_* names, ethtool has them."""
     if not os.path.exists("/sys/class/net/eth0/device/driver") or \
             "virtio_net" not in os.path.realpath("/sys/class/net/eth0/device/driver"):
         pytest.skip("eth0 is not a virtio_net device here")
@@ -172,16 +174,21 @@ def test_this_nics_names_after_6_10(hq):
         res = run([hq, "capture", "-o", out, "-n", "3", "-i", "500ms", "--no-stalls", "--no-tasks", "-q"])
         assert res.returncode == 0, res
         eth = json.load(open(os.path.join(out, "samples", "000000", ".hiddenq", "ethtool.json")))
+        if "error" in eth:
+            pytest.skip(f"hiddenq's ethtool read failed here: {eth['error']}")
         assert eth["eth0"]["driver"] == "virtio_net"
         names = set(eth["eth0"]["stats"])
-        assert "rx0_kicks" in names or "rx_queue_0_kicks" in names, names
-        kernel = tuple(int(x) for x in os.uname().release.split(".")[:2])
-        if kernel >= (6, 10):
+        per_queue = "rx0_kicks" in names  # the driver's names since 6.10
+        assert per_queue or "rx_queue_0_kicks" in names, names
+        if per_queue:
             assert "rx0_drops" in names, names
             assert not names & {"rx0_packets", "rx0_bytes", "rx_queue_0_packets", "tx0_packets"}, names
             qs = json.load(open(os.path.join(out, "samples", "000000", ".hiddenq", "qstats.json")))
+            # packets moved to qstats in the same kernel: hiddenq must have read them there
             assert isinstance(qs, list), qs
             assert any(q.get("ifname") == "eth0" and q.get("type") == "rx" and "rx-packets" in q for q in qs), qs
+        else:
+            assert "rx_queue_0_packets" in names and "rx_queue_0_bytes" in names, names
         rep = run([hq, "diagnose", "--json", "--replay", out])
         f = finding(rep.json(), "virtqueue-saturation")
         rates = [e for e in f["evidence"] if e["metric"] == "queue_packets_per_s" and

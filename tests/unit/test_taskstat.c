@@ -5,11 +5,16 @@
  * byte for byte what /proc/PID/task/TID/schedstat holds: the kernel's
  * "%llu %llu %lu\n", checked here against the C library's printf of the same
  * format.  And host mode's choice of source where the iterator cannot serve
- * (a root that is not the live one, HIDDENQ_VMS_SCHEDSTAT=procfs).
+ * (a root that is not the live one, HIDDENQ_VMS_SCHEDSTAT=procfs), and how
+ * the program used and the reasons for the fallbacks reach vms --json, its
+ * text and diagnose's capability line.
  */
 #include "harness.h"
 
+#include "analysis/analysis.h"
+#include "analysis/vms.h"
 #include "host/vmscan.h"
+#include "sinks/vms.h"
 #include "sources/bpf/taskstat.h"
 
 /* A record as struct taskstat_rec lays it out: u32 tgid, u32 tid, three u64. */
@@ -141,6 +146,131 @@ static void test_host_mode_source_when_the_iterator_cannot_serve(void **state)
 	fsroot_done(&root);
 }
 
+/* vms.json as host mode writes it, one VM with one vCPU; `extra` are its schedstat fields */
+static void feed_host(struct analysis *an, struct sample *st, const char *extra)
+{
+	char *js = xasprintf("{\"vms\":[{\"pid\":100,\"vmm\":\"qemu\",\"name\":\"A\",\"threads\":[{\"tid\":101,"
+			     "\"kind\":\"vcpu\",\"vcpu\":0,\"comm\":\"CPU 0/KVM\"}],\"taps\":[]}],\"root\":true,%s}",
+			     extra);
+	sample_init(st);
+	sample_add(st, "sys/devices/system/cpu/online", "0-1\n", 4);
+	analysis_init(an, st, "test");
+	for (int i = 0; i < 3; i++) {
+		struct sample s;
+		sample_init(&s);
+		s.mono_ns = (uint64_t)(i + 1) * 1000000000ull;
+		sample_add(&s, VMSCAN_JSON_PATH, js, strlen(js));
+		char data[64];
+		snprintf(data, sizeof(data), "%d 0 %d\n", i * 1000, i);
+		sample_add(&s, "proc/100/task/101/schedstat", data, strlen(data));
+		analysis_feed(an, &s);
+		sample_done(&s);
+	}
+	analysis_finish(an);
+	free(js);
+}
+
+/* diagnose's "host mode" capability line */
+static char *host_cap(const struct analysis *an)
+{
+	struct capabilities caps;
+	capabilities_build(an, &caps);
+	char *out = NULL;
+	for (size_t i = 0; i < caps.n; i++)
+		if (!strcmp(caps.v[i].name, "host mode"))
+			out = xstrdup(caps.v[i].detail);
+	capabilities_done(&caps);
+	assert_non_null(out);
+	return out;
+}
+
+static char *host_text(const struct analysis *an)
+{
+	char *txt = NULL;
+	size_t tl = 0;
+	FILE *m = open_memstream(&txt, &tl);
+	vms_print(m, an->host, false);
+	fclose(m);
+	return txt;
+}
+
+static void test_program_and_fallback_reasons_are_shown(void **state)
+{
+	(void)state;
+	/* the walk of every task, in use, after both tid-list programs were refused */
+	static const char refused[] = "failed to load the tid-list program run by BPF_PROG_RUN: rejected; "
+				      "failed to load the task iterator over a tid list: refused";
+	char *extra = xasprintf("\"schedstat_source\":\"bpf_iter\",\"schedstat_iter\":\"all_tasks\","
+				"\"schedstat_iter_why\":\"%s\"", refused);
+	struct sample st;
+	struct analysis an;
+	feed_host(&an, &st, extra);
+	free(extra);
+	assert_non_null(an.host);
+	json_t *j = vms_json(an.host);
+	json_t *c = json_object_get(j, "cost");
+	assert_string_equal(json_string_value(json_object_get(c, "schedstat_source")), "bpf_iter");
+	assert_string_equal(json_string_value(json_object_get(c, "schedstat_iter")), "all_tasks");
+	assert_string_equal(json_string_value(json_object_get(c, "schedstat_iter_why")), refused);
+	assert_null(json_object_get(c, "schedstat_source_why"));
+	json_decref(j);
+	char *cap = host_cap(&an);
+	assert_non_null(strstr(cap, "by one eBPF read per tick (program all_tasks, as "));
+	assert_non_null(strstr(cap, refused));
+	free(cap);
+	char *txt = host_text(&an);
+	assert_non_null(strstr(txt, "read by the eBPF program all_tasks, not one tried before it: "));
+	assert_non_null(strstr(txt, refused));
+	free(txt);
+	analysis_done(&an);
+	sample_done(&st);
+
+	/* the first program, in use: nothing to explain */
+	feed_host(&an, &st, "\"schedstat_source\":\"bpf_iter\",\"schedstat_iter\":\"tid_run\"");
+	cap = host_cap(&an);
+	assert_string_equal(cap, "VM vCPU schedstat by one eBPF read per tick (program tid_run)");
+	free(cap);
+	txt = host_text(&an);
+	assert_null(strstr(txt, "vCPU schedstat read"));
+	free(txt);
+	analysis_done(&an);
+	sample_done(&st);
+
+	/* none loaded: the preads, with the load errors as the reason */
+	feed_host(&an, &st, "\"schedstat_source\":\"procfs\",\"schedstat_source_why\":\"failed to load it: EPERM\"");
+	cap = host_cap(&an);
+	assert_string_equal(cap, "VM vCPU schedstat by one /proc read per vCPU per tick: failed to load it: EPERM");
+	free(cap);
+	txt = host_text(&an);
+	assert_non_null(strstr(txt, "one /proc file at a time, not by an eBPF program: failed to load it: EPERM"));
+	free(txt);
+	analysis_done(&an);
+	sample_done(&st);
+
+	/* a bundle from before schedstat_iter: the line it always had */
+	feed_host(&an, &st, "\"schedstat_source\":\"bpf_iter\"");
+	cap = host_cap(&an);
+	assert_string_equal(cap, "VM vCPU schedstat by one eBPF task-iterator read per tick");
+	free(cap);
+	analysis_done(&an);
+	sample_done(&st);
+}
+
+/* An unknown HIDDENQ_TASKSTAT_PROG loads nothing and says so (or why nothing could load anyway). */
+static void test_unknown_program_is_refused_with_its_name(void **state)
+{
+	(void)state;
+	setenv("HIDDENQ_TASKSTAT_PROG", "tasks", 1);
+	char *why = NULL;
+	struct taskstat *ts = taskstat_open(&why);
+	unsetenv("HIDDENQ_TASKSTAT_PROG");
+	assert_null(ts);
+	assert_non_null(why);
+	assert_true(strstr(why, "HIDDENQ_TASKSTAT_PROG=tasks: not one of run, list, all") ||
+		    strstr(why, "built without eBPF") || strstr(why, "no kernel BTF"));
+	free(why);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -148,6 +278,8 @@ int main(void)
 		cmocka_unit_test(test_decode_records),
 		cmocka_unit_test(test_decode_refuses_bad_records),
 		cmocka_unit_test(test_host_mode_source_when_the_iterator_cannot_serve),
+		cmocka_unit_test(test_program_and_fallback_reasons_are_shown),
+		cmocka_unit_test(test_unknown_program_is_refused_with_its_name),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,8 +92,9 @@ def test_task_iterator_loads_on_the_guest_kernel(guest, tmp_path):
     src.write_text(FAKE_VM_C)
     subprocess.run([cc, "-static", "-O2", "-pthread", "-o", str(exe), str(src)], check=True, timeout=120)
     guest.put_file("/tmp/qemu-system-x86", exe.read_bytes(), mode=0o755)
-    # 6.1 has no bpf_task_from_pid: the program that walks every task; kept
-    # even where two preads are cheaper (HIDDENQ_VMS_SCHEDSTAT=bpf_iter)
+    # 6.1 has no bpf_task_from_pid: both tid-list programs are refused, and
+    # the program that walks every task is loaded; kept even where two preads
+    # are cheaper (HIDDENQ_VMS_SCHEDSTAT=bpf_iter)
     res = guest.run(
         "/tmp/qemu-system-x86 & pid=$!; sleep 1; "
         "HIDDENQ_DEBUG_BPF=1 HIDDENQ_VMS_SCHEDSTAT=bpf_iter hiddenq capture -o /tmp/ts -d 2 -i 200ms -q; rc=$?; "
@@ -109,10 +110,21 @@ def test_task_iterator_loads_on_the_guest_kernel(guest, tmp_path):
     assert doc.get("schedstat_source") == "bpf_iter", ({k: v for k, v in doc.items() if k != "vms"},
                                                        res.err[-3000:])
     assert doc.get("schedstat_iter") == "all_tasks", doc.get("schedstat_iter")
+    # why not the tid-list programs: each one's refusal, in the order they were tried
+    why = doc.get("schedstat_iter_why", "")
+    run_at = why.find("failed to load the tid-list program run by BPF_PROG_RUN")
+    list_at = why.find("failed to load the task iterator over a tid list")
+    assert 0 <= run_at < list_at, why
+    # and the cause, as libbpf saw it during each attempt (not the verifier's last words after it)
+    assert why.count("libbpf found no bpf_task_from_pid in this kernel") == 2, why
     # left to choose, it says which and why
     assert auto["schedstat_source"] in ("bpf_iter", "procfs"), auto
+    assert auto.get("schedstat_iter") == "all_tasks", auto
     if auto["schedstat_source"] == "procfs":
-        assert "visits every task" in auto["schedstat_source_why"], auto
+        assert "the task iterator over every task costs more here" in auto["schedstat_source_why"], auto
+        assert "it was loaded because failed to load the tid-list program" in auto["schedstat_source_why"], auto
+    else:
+        assert auto.get("schedstat_iter_why") == why, auto
     vm = [v for v in doc["vms"] if v["vmm"] == "qemu"]
     assert vm and len([t for t in vm[0]["threads"] if t["kind"] == "vcpu"]) == 2, doc["vms"]
     # every stored value has the /proc file's shape; each vCPU's CPU time grows

@@ -54,10 +54,17 @@ char *bpfsrc_reason(const char *what, int err)
 	switch (err) {
 	case EPERM:
 	case EACCES:
-		/* as root, EACCES on load is the verifier refusing the program */
-		if (geteuid() == 0)
+		/*
+		 * As root, EACCES on load is the verifier refusing the program;
+		 * EPERM is the kernel refusing it whatever its instructions (a
+		 * lockdown, an LSM, a local restriction: docs/bpf-sources.md).
+		 */
+		if (geteuid() == 0 && err == EACCES)
 			return xasprintf("%s: the kernel's verifier rejected the program (%s; HIDDENQ_DEBUG_BPF=1 "
 					 "prints its log)", what, strerror(err));
+		if (geteuid() == 0)
+			return xasprintf("%s: this kernel refuses it to root (%s: a lockdown, LSM or local policy; "
+					 "HIDDENQ_DEBUG_BPF=1 prints libbpf's and the verifier's log)", what, strerror(err));
 		return xasprintf("%s: permission denied: eBPF needs root or CAP_BPF and CAP_PERFMON (running as uid %u)",
 				 what, (unsigned)geteuid());
 	case ENOENT:
@@ -74,14 +81,90 @@ char *bpfsrc_reason(const char *what, int err)
 }
 
 #ifdef HQ_WITH_BPF
+/* The last verifier message libbpf printed from a failed load ("" if none since the reset). */
+static char verifier_said[200];
+/* The first weak extern (a kfunc) libbpf did not find in the kernel ("" if none since the reset). */
+static char unresolved[64];
+
+/* Not the verifier's statistics or its register dumps: a line that says why. */
+static bool says_why(const char *l, size_t n)
+{
+	static const char *const noise[] = { "verification time", "stack depth", "processed ", "func#", "Live regs",
+					     "mark_precise", "max_states", "peak_states", "-- " };
+	if (n == 0 || l[0] == ' ' || l[0] == ';' || (l[0] >= '0' && l[0] <= '9'))
+		return false;
+	for (size_t i = 0; i < sizeof(noise) / sizeof(noise[0]); i++)
+		if (!strncmp(l, noise[i], strlen(noise[i])))
+			return false;
+	return true;
+}
+
+/* From libbpf's "-- BEGIN PROG LOAD LOG --" message: its last line that says why. */
+static void keep_verifier_line(const char *msg)
+{
+	const char *b = strstr(msg, "-- BEGIN PROG LOAD LOG --"), *e = strstr(msg, "-- END PROG LOAD LOG --");
+	if (!b || !e || e < b)
+		return;
+	b = strchr(b, '\n');
+	if (!b || b >= e)
+		return;
+	const char *found = NULL;
+	size_t flen = 0;
+	for (const char *l = b + 1; l < e;) {
+		const char *nl = memchr(l, '\n', (size_t)(e - l));
+		size_t n = nl ? (size_t)(nl - l) : (size_t)(e - l);
+		if (says_why(l, n)) {
+			found = l;
+			flen = n;
+		}
+		l += n + 1;
+	}
+	if (found)
+		snprintf(verifier_said, sizeof(verifier_said), "%.*s", (int)flen, found);
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	static int debug = -1;
 	if (debug < 0)
 		debug = getenv("HIDDENQ_DEBUG_BPF") != NULL;
+	bool log = level == LIBBPF_WARN && strstr(fmt, "PROG LOAD LOG");
+	/* libbpf 1.x: "extern '%s' (weak): not resolved, defaulting to zero" */
+	bool weak = !unresolved[0] && strstr(fmt, "(weak): not resolved");
+	if (log || weak) {
+		va_list aq;
+		va_copy(aq, ap);
+		char *msg = NULL;
+		if (vasprintf(&msg, fmt, aq) >= 0) {
+			const char *q = weak ? strchr(msg, '\'') : NULL;
+			const char *q2 = q ? strchr(q + 1, '\'') : NULL;
+			if (log)
+				keep_verifier_line(msg);
+			else if (q2)
+				snprintf(unresolved, sizeof(unresolved), "%.*s", (int)(q2 - q - 1), q + 1);
+			free(msg);
+		}
+		va_end(aq);
+	}
 	if (!debug || level == LIBBPF_DEBUG)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
+}
+
+void bpfsrc_verifier_reset(void)
+{
+	verifier_said[0] = '\0';
+	unresolved[0] = '\0';
+}
+
+const char *bpfsrc_verifier_said(void)
+{
+	return verifier_said[0] ? verifier_said : NULL;
+}
+
+const char *bpfsrc_unresolved(void)
+{
+	return unresolved[0] ? unresolved : NULL;
 }
 
 void bpfsrc_quiet_libbpf(void)

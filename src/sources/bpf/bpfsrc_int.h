@@ -40,5 +40,19 @@ char *bpfsrc_reason(const char *what, int err);
 json_t *bpfsrc_hist_json(const uint64_t *slots, unsigned n);
 /* Route libbpf's messages: silent unless HIDDENQ_DEBUG_BPF is set. */
 void bpfsrc_quiet_libbpf(void);
+/*
+ * The verifier's last line that says why a load failed (libbpf prints the
+ * log of a failed load; bpfsrc_quiet_libbpf's callback keeps that line),
+ * or NULL when none since bpfsrc_verifier_reset().  These three only with
+ * HQ_WITH_BPF.
+ */
+void bpfsrc_verifier_reset(void);
+const char *bpfsrc_verifier_said(void);
+/*
+ * The first weak extern (a kfunc) that libbpf did not find in the kernel
+ * while opening or loading since bpfsrc_verifier_reset(), or NULL.  A call
+ * to it is then what the verifier refused, whatever its last line says.
+ */
+const char *bpfsrc_unresolved(void);
 
 #endif

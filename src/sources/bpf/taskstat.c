@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only
 /*
  * The schedstat of many threads in one read, the user half (taskstat.h):
- * loads one of taskstat.bpf.c's two programs through its skeleton once
- * (hq_taskstat_list where the kernel has bpf_task_from_pid, 6.2, else
- * hq_taskstat_all), creates the iterator's link, and per read creates an
- * iterator fd from the link, reads it to the end into a buffer kept between
- * reads, and closes it.  What the program reads (the tid list, or the
- * bitmap of tids) is an array map mmap'ed here: changing it costs no system
- * call, except when the list outgrows its array (a new, larger one and a
- * new link).
+ * loads the first of taskstat.bpf.c's three programs that this kernel
+ * accepts, trying each in turn and keeping every refusal's reason:
+ *  - hq_taskstat_run, a syscall program: per read, one BPF_PROG_RUN; the
+ *    records are read where it wrote them, in an array mmap'ed here;
+ *  - hq_taskstat_list, an iterator over an array of tids;
+ *  - hq_taskstat_all, an iterator over every task.
+ * For an iterator, a read creates an iterator fd from the link, reads it to
+ * the end into a buffer kept between reads, and closes it.  What a program
+ * reads (the tid array, or the bitmap of tids) is an array map mmap'ed
+ * here: changing it costs no system call, except when the tids outgrow
+ * their array (a larger one: for the iterator a new array and link, for
+ * the syscall program the program loaded again with larger maps).
  */
 #include "taskstat.h"
 
@@ -70,7 +74,6 @@ size_t taskstat_format(const struct taskstat_line *l, char *out)
 #include <unistd.h>
 
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/types.h>
 
@@ -81,25 +84,46 @@ size_t taskstat_format(const struct taskstat_line *l, char *out)
 
 _Static_assert(sizeof(struct taskstat_rec) == TASKSTAT_REC_SIZE, "taskstat_next decodes this layout");
 
-#define LIST_MIN 256		/* slots of the first tid list */
+#define LIST_MIN 256		/* slots of the first tid array */
 #define LIST_MAX (1u << 22)	/* PID_MAX_LIMIT: more vCPUs than tids cannot be */
 
+/* The programs, in the order they are tried (taskstat.bpf.c). */
+enum kind { K_RUN, K_LIST, K_ALL, K_N };
+
+static const struct {
+	const char *name;	/* vms.json's "schedstat_iter" */
+	const char *env;	/* HIDDENQ_TASKSTAT_PROG's value that picks it alone */
+	const char *what;	/* its load failing, for the reason */
+} kinds[K_N] = {
+	[K_RUN] = { "tid_run", "run",
+		    "failed to load the tid-list program run by BPF_PROG_RUN (a syscall program calling "
+		    "bpf_task_from_pid: Linux 6.10)" },
+	[K_LIST] = { "tid_list", "list",
+		     "failed to load the task iterator over a tid list (iter/bpf_map_elem calling "
+		     "bpf_task_from_pid: Linux 6.2)" },
+	[K_ALL] = { "all_tasks", "all", "failed to load the task iterator over every task (iter/task: Linux 5.8)" },
+};
+
 struct taskstat {
+	enum kind kind;
 	struct taskstat_bpf *skel;
-	bool list;		/* hq_taskstat_list; else hq_taskstat_all */
-	struct bpf_link *link;
-	/* hq_taskstat_all: the bitmap, mmap'ed */
+	struct bpf_link *link;	/* the iterators' */
+	/* K_ALL: the bitmap, mmap'ed */
 	uint64_t *bits;
 	size_t words;
-	/* hq_taskstat_list: the tid array the link iterates, mmap'ed */
+	/* K_LIST: the array the link iterates (made here); K_RUN: run_tids */
 	int list_fd;
-	uint64_t *slots;
+	uint64_t *slots;	/* mmap'ed: one tid per slot, 0 unused */
 	size_t nslots;
-	size_t map_len;		/* bytes mapped (bits or slots) */
+	size_t map_len;		/* bytes mapped at bits or slots */
+	/* K_RUN: run_recs, mmap'ed */
+	char *recs;
+	size_t recs_len;
 	uint32_t *tid;		/* the tids set, in the order given */
 	size_t n;
-	char *buf;		/* the last read's records */
+	char *buf;		/* the iterators: the last read's records */
 	size_t bufcap;
+	char *fallback_why;	/* why not the programs tried before this one; NULL: none were */
 };
 
 static size_t page_round(size_t len)
@@ -124,20 +148,36 @@ static size_t filter_words(void)
 	return page_round((pid_max + 63) / 64 * sizeof(uint64_t)) / sizeof(uint64_t);
 }
 
-/* Whether the kernel has the bpf_task_from_pid kfunc (6.2) that hq_taskstat_list calls. */
-static bool has_task_from_pid(void)
+/*
+ * Open the skeleton and load kind k's program alone; each map sized for it
+ * (the ones it does not use at one entry).  0 or a negative errno.
+ */
+static int skel_load(enum kind k, size_t nslots, size_t words, struct taskstat_bpf **out)
 {
-	struct btf *vm = btf__load_vmlinux_btf();
-	if (!vm)
-		return false;
-	bool ok = btf__find_by_name_kind(vm, "bpf_task_from_pid", BTF_KIND_FUNC) >= 0;
-	btf__free(vm);
-	return ok;
+	struct taskstat_bpf *skel = taskstat_bpf__open();
+	if (!skel)
+		return errno ? -errno : -EINVAL;
+	bpf_program__set_autoload(skel->progs.hq_taskstat_run, k == K_RUN);
+	bpf_program__set_autoload(skel->progs.hq_taskstat_list, k == K_LIST);
+	bpf_program__set_autoload(skel->progs.hq_taskstat_all, k == K_ALL);
+	int err = bpf_map__set_max_entries(skel->maps.tids, (__u32)(k == K_ALL ? words : 1));
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.run_tids, (__u32)(k == K_RUN ? nslots : 1));
+	if (!err)
+		err = bpf_map__set_max_entries(skel->maps.run_recs, (__u32)(k == K_RUN ? nslots : 1));
+	if (!err)
+		err = taskstat_bpf__load(skel);
+	if (err) {
+		taskstat_bpf__destroy(skel);
+		return err;
+	}
+	*out = skel;
+	return 0;
 }
 
 /*
- * hq_taskstat_list: a tid array of nslots (zeroed), the iterator attached
- * to it, the old array and link let go.  0 or -errno (the old ones kept).
+ * K_LIST: a tid array of nslots (zeroed), the iterator attached to it, the
+ * old array and link let go.  0 or -errno (the old ones kept).
  */
 static int list_resize(struct taskstat *ts, size_t nslots)
 {
@@ -178,48 +218,106 @@ static int list_resize(struct taskstat *ts, size_t nslots)
 	return 0;
 }
 
-/* Load one of the two programs (taskstat.bpf.c); NULL with *why. */
-static struct taskstat *open_variant(bool list, char **why)
+/*
+ * K_RUN: the program loaded with tid and record arrays of nslots (zeroed)
+ * and both mapped; the old program and mappings let go.  0 or -errno (the
+ * old ones kept).
+ */
+static int run_resize(struct taskstat *ts, size_t nslots)
 {
-	struct taskstat_bpf *skel = taskstat_bpf__open();
-	if (!skel) {
-		*why = bpfsrc_reason("failed to open the task iterator eBPF object", errno);
-		return NULL;
-	}
-	size_t words = list ? 1 : filter_words();
-	bpf_program__set_autoload(list ? skel->progs.hq_taskstat_all : skel->progs.hq_taskstat_list, false);
-	int err = bpf_map__set_max_entries(skel->maps.tids, (__u32)words);
-	if (!err)
-		err = taskstat_bpf__load(skel);
-	if (err) {
-		*why = bpfsrc_reason(list ? "failed to load the task iterator over a tid list (Linux 6.2)"
-					  : "failed to load the task iterator (bpf_iter task needs Linux 5.8)",
-				     err);
+	struct taskstat_bpf *skel;
+	int err = skel_load(K_RUN, nslots, 0, &skel);
+	if (err)
+		return err;
+	size_t len = page_round(nslots * sizeof(uint64_t));
+	size_t rlen = page_round(nslots * TASKSTAT_REC_SIZE);
+	void *slots = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(skel->maps.run_tids), 0);
+	if (slots == MAP_FAILED) {
+		err = -errno;
 		taskstat_bpf__destroy(skel);
-		return NULL;
+		return err;
 	}
-	struct taskstat *ts = xcalloc(1, sizeof(*ts));
+	/* read-only here: the program writes the records */
+	void *recs = mmap(NULL, rlen, PROT_READ, MAP_SHARED, bpf_map__fd(skel->maps.run_recs), 0);
+	if (recs == MAP_FAILED) {
+		err = -errno;
+		munmap(slots, len);
+		taskstat_bpf__destroy(skel);
+		return err;
+	}
+	if (ts->slots)
+		munmap(ts->slots, ts->map_len);
+	if (ts->recs)
+		munmap(ts->recs, ts->recs_len);
+	taskstat_bpf__destroy(ts->skel);
 	ts->skel = skel;
-	ts->list = list;
+	ts->slots = slots;
+	ts->map_len = len;
+	ts->recs = recs;
+	ts->recs_len = rlen;
+	ts->nslots = nslots;
+	ts->n = 0;
+	return 0;
+}
+
+/*
+ * The reason kind k's program did not load: the error, and what libbpf saw
+ * during the attempt: a kfunc it did not find in the kernel (the cause,
+ * whatever the verifier then said), else the verifier's last words.
+ */
+static char *load_reason(enum kind k, int err)
+{
+	char *why = bpfsrc_reason(kinds[k].what, err);
+	const char *missing = bpfsrc_unresolved(), *said = bpfsrc_verifier_said();
+	char *w = NULL;
+	if (missing)
+		w = xasprintf("%s; libbpf found no %s in this kernel", why, missing);
+	else if (said)
+		w = xasprintf("%s; the verifier said: \"%s\"", why, said);
+	if (w) {
+		free(why);
+		why = w;
+	}
+	return why;
+}
+
+/* Load kind k's program and what it reads; NULL with *why. */
+static struct taskstat *open_kind(enum kind k, char **why)
+{
+	struct taskstat *ts = xcalloc(1, sizeof(*ts));
+	ts->kind = k;
 	ts->list_fd = -1;
-	if (list) {
-		err = list_resize(ts, LIST_MIN);
+	int err;
+	bpfsrc_verifier_reset();
+	if (k == K_RUN) {
+		err = run_resize(ts, LIST_MIN);
 		if (err)
-			*why = bpfsrc_reason("failed to attach the task iterator to its tid list", err);
+			*why = load_reason(k, err);
 	} else {
-		size_t len = words * sizeof(uint64_t);
-		void *bits = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(skel->maps.tids), 0);
-		if (bits == MAP_FAILED) {
-			err = -errno;
-			*why = bpfsrc_reason("failed to map the task iterator's filter", err);
+		size_t words = k == K_ALL ? filter_words() : 1;
+		err = skel_load(k, 1, words, &ts->skel);
+		if (err)
+			*why = load_reason(k, err);
+		else if (k == K_LIST) {
+			err = list_resize(ts, LIST_MIN);
+			if (err)
+				*why = bpfsrc_reason("failed to attach the task iterator to its tid list", err);
 		} else {
-			ts->bits = bits;
-			ts->words = words;
-			ts->map_len = len;
-			ts->link = bpf_program__attach_iter(skel->progs.hq_taskstat_all, NULL);
-			if (!ts->link) {
+			size_t len = words * sizeof(uint64_t);
+			void *bits = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED,
+					  bpf_map__fd(ts->skel->maps.tids), 0);
+			if (bits == MAP_FAILED) {
 				err = -errno;
-				*why = bpfsrc_reason("failed to create the task iterator link", err);
+				*why = bpfsrc_reason("failed to map the task iterator's filter", err);
+			} else {
+				ts->bits = bits;
+				ts->words = words;
+				ts->map_len = len;
+				ts->link = bpf_program__attach_iter(ts->skel->progs.hq_taskstat_all, NULL);
+				if (!ts->link) {
+					err = -errno;
+					*why = bpfsrc_reason("failed to create the task iterator link", err);
+				}
 			}
 		}
 	}
@@ -227,8 +325,10 @@ static struct taskstat *open_variant(bool list, char **why)
 		taskstat_close(ts);
 		return NULL;
 	}
-	ts->bufcap = 64 * 1024;
-	ts->buf = xmalloc(ts->bufcap);
+	if (k != K_RUN) {
+		ts->bufcap = 64 * 1024;
+		ts->buf = xmalloc(ts->bufcap);
+	}
 	return ts;
 }
 
@@ -240,27 +340,64 @@ struct taskstat *taskstat_open(char **why)
 		return NULL;
 	}
 	bpfsrc_quiet_libbpf();
-	/* HIDDENQ_TASKSTAT_PROG=all: the program for kernels before 6.2 (tests, bench) */
+	/* HIDDENQ_TASKSTAT_PROG=run|list|all: that program alone (tests, bench) */
 	const char *prog = getenv("HIDDENQ_TASKSTAT_PROG");
-	bool want_all = prog && !strcmp(prog, "all");
-	if (!want_all && has_task_from_pid()) {
-		struct taskstat *ts = open_variant(true, why);
-		if (ts)
-			return ts;
-		free(*why); /* try the other one; its reason is the one to give */
-		*why = NULL;
+	int only = -1;
+	if (prog && *prog) {
+		for (int k = 0; k < K_N; k++)
+			if (!strcmp(prog, kinds[k].env))
+				only = k;
+		if (only < 0) {
+			*why = xasprintf("HIDDENQ_TASKSTAT_PROG=%s: not one of run, list, all", prog);
+			return NULL;
+		}
 	}
-	return open_variant(false, why);
+	char *tried = NULL; /* the refusals so far, in order */
+	for (int k = 0; k < K_N; k++) {
+		if (only >= 0 && k != only)
+			continue;
+		char *w = NULL;
+		struct taskstat *ts = open_kind((enum kind)k, &w);
+		if (ts) {
+			if (only > 0)
+				ts->fallback_why = xasprintf("HIDDENQ_TASKSTAT_PROG=%s picked it", prog);
+			else
+				ts->fallback_why = tried;
+			return ts;
+		}
+		if (!w)
+			w = xstrdup(kinds[k].what);
+		if (tried) {
+			char *j = xasprintf("%s; %s", tried, w);
+			free(tried);
+			free(w);
+			tried = j;
+		} else {
+			tried = w;
+		}
+	}
+	*why = tried;
+	return NULL;
+}
+
+const char *taskstat_kind(const struct taskstat *ts)
+{
+	return kinds[ts->kind].name;
+}
+
+const char *taskstat_fallback_why(const struct taskstat *ts)
+{
+	return ts->fallback_why;
 }
 
 bool taskstat_visits_all(const struct taskstat *ts)
 {
-	return !ts->list;
+	return ts->kind == K_ALL;
 }
 
 uint32_t taskstat_tid_limit(const struct taskstat *ts)
 {
-	if (ts->list)
+	if (ts->kind != K_ALL)
 		return UINT32_MAX;
 	return ts->words * 64 > UINT32_MAX ? UINT32_MAX : (uint32_t)(ts->words * 64);
 }
@@ -270,14 +407,14 @@ int taskstat_set(struct taskstat *ts, const uint32_t *tid, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (tid[i] == 0 || tid[i] >= taskstat_tid_limit(ts))
 			return -ERANGE;
-	if (ts->list) {
+	if (ts->kind != K_ALL) {
 		if (n > LIST_MAX)
 			return -ERANGE;
 		if (n > ts->nslots) {
 			size_t want = ts->nslots;
 			while (want < n)
 				want *= 2;
-			int err = list_resize(ts, want);
+			int err = ts->kind == K_RUN ? run_resize(ts, want) : list_resize(ts, want);
 			if (err)
 				return err;
 		}
@@ -299,8 +436,25 @@ int taskstat_set(struct taskstat *ts, const uint32_t *tid, size_t n)
 	return 0;
 }
 
+/* K_RUN: one BPF_PROG_RUN; the records are where the program packed them. */
+static int run_read(struct taskstat *ts, const char **buf, size_t *len)
+{
+	struct taskstat_args args = { .n = (__u32)ts->n };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &args, .ctx_size_in = sizeof(args));
+	*buf = ts->recs;
+	*len = 0;
+	if (bpf_prog_test_run_opts(bpf_program__fd(ts->skel->progs.hq_taskstat_run), &o) != 0)
+		return errno ? -errno : -EIO;
+	if (o.retval > ts->n)
+		return -EIO; /* more records than tids: not this program's output */
+	*len = (size_t)o.retval * TASKSTAT_REC_SIZE;
+	return 0;
+}
+
 int taskstat_read(struct taskstat *ts, const char **buf, size_t *len)
 {
+	if (ts->kind == K_RUN)
+		return run_read(ts, buf, len);
 	int fd = bpf_iter_create(bpf_link__fd(ts->link));
 	if (fd < 0)
 		return -errno;
@@ -337,11 +491,14 @@ void taskstat_close(struct taskstat *ts)
 		munmap(ts->bits, ts->map_len);
 	if (ts->slots)
 		munmap(ts->slots, ts->map_len);
+	if (ts->recs)
+		munmap(ts->recs, ts->recs_len);
 	if (ts->list_fd >= 0)
 		close(ts->list_fd);
 	taskstat_bpf__destroy(ts->skel);
 	free(ts->tid);
 	free(ts->buf);
+	free(ts->fallback_why);
 	free(ts);
 }
 #else
@@ -350,6 +507,18 @@ void taskstat_close(struct taskstat *ts)
 struct taskstat *taskstat_open(char **why)
 {
 	*why = xstrdup("hiddenq was built without eBPF (make BPF=0)");
+	return NULL;
+}
+
+const char *taskstat_kind(const struct taskstat *ts)
+{
+	(void)ts;
+	return "";
+}
+
+const char *taskstat_fallback_why(const struct taskstat *ts)
+{
+	(void)ts;
 	return NULL;
 }
 

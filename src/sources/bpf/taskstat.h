@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
- * The schedstat of many threads in one read: an eBPF task iterator
+ * The schedstat of many threads in one read: an eBPF program
  * (src/bpf/taskstat.bpf.c) writes one fixed-size record per thread of a
  * filter that user space keeps: tgid, tid, and the three numbers
  * /proc/TGID/task/TID/schedstat prints.  taskstat_format() turns a record
@@ -47,16 +47,26 @@ size_t taskstat_format(const struct taskstat_line *l, char *out);
 struct taskstat;
 
 /*
- * Load the iterator and create its link: the one over a list of tids where
- * the kernel has bpf_task_from_pid (6.2), else the one that visits every
- * task (5.8) with a bitmap of tids below this machine's pid_max.  NULL with
- * a malloc'd reason in *why (no root/CAP_BPF, no BTF, a kernel without task
- * iterators or mmap-able arrays, a build without eBPF).
- * HIDDENQ_TASKSTAT_PROG=all in the environment picks the 5.8 one (tests).
+ * Load the first of the three programs this kernel accepts, in this order:
+ * "tid_run" (a syscall program run once per read over a list of tids; Linux
+ * 6.10), "tid_list" (an iterator over a list of tids; 6.2), "all_tasks" (an
+ * iterator over every task, 5.8, with a bitmap of tids below this machine's
+ * pid_max).  Each is tried; NULL when none loads, with a malloc'd *why that
+ * gives every refusal in turn (no root/CAP_BPF, no BTF, the kernel's load
+ * error, a build without eBPF).  HIDDENQ_TASKSTAT_PROG=run, list or all in
+ * the environment tries that one alone (tests, bench).
  */
 struct taskstat *taskstat_open(char **why);
+/* "tid_run", "tid_list" or "all_tasks": the program loaded ("" without eBPF). */
+const char *taskstat_kind(const struct taskstat *ts);
 /*
- * Whether a pass visits every task on the machine (the 5.8 program), so its
+ * Why not a program tried before the one loaded: their refusals, in order
+ * ("; " between them), or that HIDDENQ_TASKSTAT_PROG picked it; NULL when
+ * the first one loaded.  Owned by ts.
+ */
+const char *taskstat_fallback_why(const struct taskstat *ts);
+/*
+ * Whether a pass visits every task on the machine ("all_tasks"), so its
  * cost follows the machine's task count rather than the tids set; then it
  * can be slower than reading the /proc files one by one.
  */
@@ -65,15 +75,15 @@ bool taskstat_visits_all(const struct taskstat *ts);
 uint32_t taskstat_tid_limit(const struct taskstat *ts);
 /*
  * Make the threads read exactly these n thread ids (each below the limit),
- * written in this order (the 6.2 program; the 5.8 one goes by tid).  No
- * system call unless the list outgrows its array.  0, or -ERANGE when a tid
- * is out of range, or -errno (then close ts: what it reads is unknown).
+ * written in this order (the tid-list programs; "all_tasks" goes by tid).
+ * No system call unless the list outgrows its array.  0, or -ERANGE when a
+ * tid is out of range, or -errno (then close ts: what it reads is unknown).
  */
 int taskstat_set(struct taskstat *ts, const uint32_t *tid, size_t n);
 /*
- * One pass of the iterator: every filtered thread that still exists.  *buf
- * (owned by ts, valid until the next call) holds *len bytes of records.
- * 0 or -errno.
+ * One run of the program (or pass of the iterator): every filtered thread
+ * that still exists.  *buf (owned by ts, valid until the next call) holds
+ * *len bytes of records.  0 or -errno.
  */
 int taskstat_read(struct taskstat *ts, const char **buf, size_t *len);
 /* NULL is fine. */

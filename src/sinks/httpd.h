@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * The exporter's HTTP side (libmicrohttpd): /metrics from the last published
+ * snapshot (Prometheus text 0.0.4 or OpenMetrics 1.0 by the Accept header,
+ * gzip when asked), a small / page, 404 and 405 for the rest.  One event
+ * thread (epoll): a slow client costs a socket, not a thread.  Connections,
+ * connections per address, the memory a connection may use (request line
+ * and headers) and idle time are bounded.  Optional TLS and basic auth from
+ * a web config file.
+ *
+ * The sampling thread publishes a snapshot after each sample; a request
+ * copies the bytes it needs under a mutex and never waits for a sample.
+ */
+#ifndef HQ_HTTPD_H
+#define HQ_HTTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct httpd_opts {
+	const char *listen;		/* "127.0.0.1:9814", "[::1]:9814", ":9814" (every address) */
+	const char *web_config;		/* INI: [tls] cert_file, key_file; [basic_auth_users] NAME = crypt hash */
+	unsigned max_connections;	/* 0: 64 */
+	unsigned max_per_ip;		/* 0: 16 */
+	unsigned timeout_s;		/* idle connection timeout; 0: 10 */
+	size_t conn_memory;		/* per connection (request line and headers); 0: 32 KiB */
+};
+
+/* What /metrics and / serve until the next publish (httpd_publish takes the buffers). */
+struct httpd_snapshot {
+	char *text;	/* Prometheus text 0.0.4 */
+	size_t text_len;
+	char *om;	/* OpenMetrics 1.0 */
+	size_t om_len;
+	char *index;	/* the / page, HTML */
+	size_t index_len;
+};
+
+struct httpd_stats {
+	uint64_t answered[4];	/* 2xx, 4xx, 5xx, other */
+	double cpu_s;		/* CPU time of the HTTP thread */
+	uint64_t gzip_compressions;
+};
+
+struct httpd;
+
+/* Whether this build can serve (false in the static build). */
+bool httpd_available(void);
+
+/* Parse the web config and listen.  0, or -errno with *why (malloc'd). */
+int httpd_start(struct httpd **out, const struct httpd_opts *o, char **why);
+void httpd_publish(struct httpd *h, struct httpd_snapshot *s);
+void httpd_get_stats(struct httpd *h, struct httpd_stats *st);
+/* The port it listens on (after ":0"). */
+unsigned httpd_port(const struct httpd *h);
+void httpd_stop(struct httpd *h);
+
+/* Parse "HOST:PORT", "[V6]:PORT" or ":PORT" into a socket address; 0 or -EINVAL. */
+struct sockaddr_storage;
+int httpd_parse_listen(const char *s, struct sockaddr_storage *ss, unsigned *len, char **why);
+/* The web config (INI text): 0 or -EINVAL with *why; fills what it finds (for the fuzzer and tests). */
+struct httpd_webcfg {
+	char *cert_file, *key_file;
+	unsigned nusers;
+	struct {
+		char *name, *hash;
+	} users[64];
+};
+int httpd_webcfg_parse(const char *text, struct httpd_webcfg *w, char **why);
+void httpd_webcfg_done(struct httpd_webcfg *w);
+
+#endif

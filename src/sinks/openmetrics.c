@@ -1,0 +1,253 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * Prometheus text 0.0.4 and OpenMetrics 1.0 from the engine (openmetrics.h).
+ */
+#include "openmetrics.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../core/util.h"
+#include "../engine/series.h"
+
+struct om {
+	struct strbuf b;
+	enum om_format fmt;
+	int cur;		/* metric whose header was written last, -1 none */
+};
+
+/* The family name: OpenMetrics names counters and info without their suffix. */
+static void family(const struct om *o, const struct metric_def *d, char *out, size_t n)
+{
+	snprintf(out, n, "%s", d->prom);
+	if (o->fmt != OM_OPENMETRICS_100)
+		return;
+	size_t l = strlen(out);
+	if (d->type == MT_COUNTER && l > 6 && !strcmp(out + l - 6, "_total"))
+		out[l - 6] = '\0';
+	if (d->type == MT_INFO && l > 5 && !strcmp(out + l - 5, "_info"))
+		out[l - 5] = '\0';
+}
+
+static void escaped(struct strbuf *b, const char *s, bool label)
+{
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '\\')
+			sb_put(b, "\\\\", 2);
+		else if (c == '\n')
+			sb_put(b, "\\n", 2);
+		else if (c == '"' && label)
+			sb_put(b, "\\\"", 2);
+		else if (c < 0x20 || c >= 0x7f)
+			sb_put(b, "?", 1); /* ASCII only: label values from bundles can hold anything */
+		else
+			sb_put(b, (const char *)&c, 1);
+	}
+}
+
+static void header(struct om *o, enum metric_id m)
+{
+	if (o->cur == (int)m)
+		return;
+	o->cur = (int)m;
+	const struct metric_def *d = metric_def(m);
+	char fam[160];
+	family(o, d, fam, sizeof(fam));
+	sb_printf(&o->b, "# HELP %s ", fam);
+	escaped(&o->b, d->help, false);
+	sb_puts(&o->b, "\n");
+	const char *type = d->type == MT_COUNTER ? "counter"
+			   : d->type == MT_HISTOGRAM ? "histogram"
+			   : d->type == MT_INFO && o->fmt == OM_OPENMETRICS_100 ? "info"
+										: "gauge";
+	sb_printf(&o->b, "# TYPE %s %s\n", fam, type);
+	const char *u = unit_name(d->unit);
+	size_t fl = strlen(fam), ul = strlen(u);
+	if (o->fmt == OM_OPENMETRICS_100 && ul && fl > ul + 1 && fam[fl - ul - 1] == '_' && !strcmp(fam + fl - ul, u))
+		sb_printf(&o->b, "# UNIT %s %s\n", fam, u);
+}
+
+static void value(struct strbuf *b, double v)
+{
+	if (isnan(v))
+		sb_puts(b, "NaN");
+	else if (isinf(v))
+		sb_puts(b, v > 0 ? "+Inf" : "-Inf");
+	else if (v == floor(v) && fabs(v) < 1e15)
+		sb_printf(b, "%.0f", v);
+	else
+		sb_printf(b, "%.15g", v);
+}
+
+struct kv {
+	const char *k, *v;
+};
+
+static void sample(struct om *o, const char *name, const char *suffix, const struct kv *l, unsigned nl,
+		   const char *le, double v)
+{
+	sb_printf(&o->b, "%s%s", name, suffix);
+	if (nl || le) {
+		sb_puts(&o->b, "{");
+		for (unsigned i = 0; i < nl; i++) {
+			sb_printf(&o->b, "%s%s=\"", i ? "," : "", l[i].k);
+			escaped(&o->b, l[i].v, true);
+			sb_puts(&o->b, "\"");
+		}
+		if (le)
+			sb_printf(&o->b, "%sle=\"%s\"", nl ? "," : "", le);
+		sb_puts(&o->b, "}");
+	}
+	sb_puts(&o->b, " ");
+	value(&o->b, v);
+	sb_puts(&o->b, "\n");
+}
+
+static void point(const struct series_point *p, void *arg)
+{
+	struct om *o = arg;
+	const struct metric_def *d = metric_def(p->id);
+	header(o, p->id);
+	struct kv l[SERIES_MAX_LABELS];
+	for (unsigned i = 0; i < p->nlabels; i++)
+		l[i] = (struct kv){ label_name(p->labels[i].key), p->labels[i].value };
+	if (d->type != MT_HISTOGRAM) {
+		sample(o, d->prom, "", l, p->nlabels, NULL, p->value);
+		return;
+	}
+	for (size_t k = 0; k < p->nbuckets; k++) {
+		char le[32];
+		snprintf(le, sizeof(le), "%.9g", p->le[k]);
+		sample(o, d->prom, "_bucket", l, p->nlabels, le, (double)p->bucket[k]);
+	}
+	sample(o, d->prom, "_bucket", l, p->nlabels, "+Inf", (double)p->count);
+	sample(o, d->prom, "_sum", l, p->nlabels, NULL, p->sum);
+	sample(o, d->prom, "_count", l, p->nlabels, NULL, (double)p->count);
+}
+
+/* Evidence labels that are fit for a time series: bounded sets, stable values. */
+static bool exportable(enum label_id k)
+{
+	switch (k) {
+	case LBL_TASK: case LBL_PROCESS: case LBL_KIND: case LBL_MESSAGE: case LBL_REASON: case LBL_WHERE:
+	case LBL_STAT: case LBL_RPS_CPUS: case LBL_XPS_CPUS: case LBL_UUID: case LBL_PID:
+		return false;
+	default:
+		return true;
+	}
+}
+
+static int cmp_ev(const void *x, const void *y)
+{
+	const struct evidence *a = *(const struct evidence *const *)x, *b = *(const struct evidence *const *)y;
+	if (a->id != b->id)
+		return a->id < b->id ? -1 : 1;
+	return a < b ? -1 : a > b;
+}
+
+static bool same_labels(const struct evidence *a, const struct evidence *b)
+{
+	if (a->nlabels != b->nlabels)
+		return false;
+	for (unsigned i = 0; i < a->nlabels; i++)
+		if (a->labels[i].key != b->labels[i].key || strcmp(a->labels[i].value, b->labels[i].value))
+			return false;
+	return true;
+}
+
+static void evidence(struct om *o, const struct findings *fs)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < fs->n; i++)
+		n += fs->v[i].nev;
+	const struct evidence **v = xcalloc(n + 1, sizeof(*v));
+	size_t k = 0;
+	for (size_t i = 0; i < fs->n; i++)
+		for (size_t j = 0; j < fs->v[i].nev; j++) {
+			const struct evidence *e = &fs->v[i].ev[j];
+			if (metric_def(e->id)->scope == MS_SAMPLE || !isfinite(e->value))
+				continue;
+			bool ok = true;
+			for (unsigned l = 0; l < e->nlabels; l++)
+				ok &= exportable(e->labels[l].key);
+			if (ok)
+				v[k++] = e;
+		}
+	qsort(v, k, sizeof(*v), cmp_ev);
+	for (size_t i = 0; i < k; i++) {
+		bool dup = false;
+		for (size_t j = i; j-- > 0 && v[j]->id == v[i]->id;)
+			if (same_labels(v[j], v[i]))
+				dup = true;
+		if (dup)
+			continue;
+		const struct metric_def *d = metric_def(v[i]->id);
+		header(o, v[i]->id);
+		struct kv l[EV_MAX_LABELS];
+		for (unsigned j = 0; j < v[i]->nlabels; j++)
+			l[j] = (struct kv){ label_name(v[i]->labels[j].key), v[i]->labels[j].value };
+		sample(o, d->prom, "", l, v[i]->nlabels, NULL, v[i]->value / d->scale);
+	}
+	free(v);
+}
+
+static void self_metrics(struct om *o, struct engine *e, const struct om_self *s)
+{
+	header(o, M_BUILD_INFO);
+	struct kv bi[2] = { { "version", HQ_VERSION }, { "features", s && s->features ? s->features : "" } };
+	sample(o, metric_def(M_BUILD_INFO)->prom, "", bi, 2, NULL, 1);
+	header(o, M_ENGINE_STATE_BYTES);
+	sample(o, metric_def(M_ENGINE_STATE_BYTES)->prom, "", NULL, 0, NULL, (double)engine_state_bytes(e));
+	if (!s)
+		return;
+	header(o, M_SAMPLE_CPU_SECONDS_TOTAL);
+	sample(o, metric_def(M_SAMPLE_CPU_SECONDS_TOTAL)->prom, "", NULL, 0, NULL, s->sample_cpu_s);
+	header(o, M_SAMPLE_LAST_SECONDS);
+	sample(o, metric_def(M_SAMPLE_LAST_SECONDS)->prom, "", NULL, 0, NULL, s->sample_last_s);
+	header(o, M_SCRAPES_TOTAL);
+	static const char *const codes[] = { "200", "4xx", "5xx", "other" };
+	for (int i = 0; i < 4; i++) {
+		struct kv c = { "code", codes[i] };
+		sample(o, metric_def(M_SCRAPES_TOTAL)->prom, "", &c, 1, NULL, (double)s->scrapes[i]);
+	}
+	header(o, M_SCRAPE_CPU_SECONDS_TOTAL);
+	sample(o, metric_def(M_SCRAPE_CPU_SECONDS_TOTAL)->prom, "", NULL, 0, NULL, s->scrape_cpu_s);
+	if (s->rss_bytes > 0) {
+		header(o, M_RESIDENT_BYTES);
+		sample(o, metric_def(M_RESIDENT_BYTES)->prom, "", NULL, 0, NULL, s->rss_bytes);
+	}
+}
+
+char *om_render(struct engine *e, const struct findings *fs, const struct om_self *self, enum om_format fmt,
+		size_t *len)
+{
+	struct om o = { .fmt = fmt, .cur = -1 };
+	engine_series(e, point, &o);
+	if (fs && fs->n) {
+		header(&o, M_FINDING_SEVERITY);
+		for (size_t i = 0; i < fs->n; i++) {
+			const struct finding *f = &fs->v[i];
+			char fm[8];
+			if (f->failure_mode)
+				snprintf(fm, sizeof(fm), "%d", f->failure_mode);
+			else
+				snprintf(fm, sizeof(fm), "none");
+			struct kv l[3] = { { "id", f->id }, { "layer", f->layer }, { "failure_mode", fm } };
+			double v = f->sev == SEV_OK ? 0 : f->sev == SEV_WARN ? 1 : f->sev == SEV_CRIT ? 2 : -1;
+			sample(&o, metric_def(M_FINDING_SEVERITY)->prom, "", l, 3, NULL, v);
+		}
+		evidence(&o, fs);
+	}
+	self_metrics(&o, e, self);
+	if (fmt == OM_OPENMETRICS_100)
+		sb_puts(&o.b, "# EOF\n");
+	return sb_take(&o.b, len);
+}
+
+enum om_format om_negotiate(const char *accept)
+{
+	return accept && strcasestr(accept, "application/openmetrics-text") ? OM_OPENMETRICS_100 : OM_TEXT_004;
+}
