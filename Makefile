@@ -35,6 +35,7 @@ LIB_SRCS := \
 	src/core/util.c \
 	src/core/json.c \
 	src/core/catalog.c \
+	src/core/sample.c \
 	src/sys/fsroot.c \
 	src/sys/qmp.c \
 	src/sys/proc_run.c \
@@ -46,7 +47,6 @@ LIB_SRCS := \
 	src/parse/schedstat.c \
 	src/parse/memparse.c \
 	src/parse/cpumask.c \
-	src/core/sample.c \
 	src/sample/sampler.c \
 	src/sample/bundle.c \
 	src/sources/memsrc.c \
