@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../core/util.h"
-#include "../host/vms.h"
+#include "vms.h"
 
 void analysis_init(struct analysis *an, const struct sample *statics, const char *source)
 {

@@ -21,7 +21,7 @@ struct analysis {
 	struct mem_analysis mem;
 	struct io_analysis io;	/* block and network queues (io.h) */
 	struct bpfhist bpf;	/* eBPF histograms (bpfhist.h) */
-	struct vms_analysis *host; /* VM processes on this machine (host/vms.h); NULL if none seen */
+	struct vms_analysis *host; /* VM processes on this machine (analysis/vms.h); NULL if none seen */
 	const struct sample *statics;
 	const char *source;	/* "live" or the bundle path */
 };

@@ -20,9 +20,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../core/sample.h"
+#include "../parse/identity.h"
 #include "../parse/parse.h"
-#include "../sample/sample.h"
-#include "../sys/identity.h"
 
 enum { PSI_CPU, PSI_MEM, PSI_IO, PSI_N };
 

@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "../core/util.h"
-#include "../sample/stallmon.h"
+#include "../core/paths.h"
 
 /* sorted by strcmp: kv_extract binary-searches them */
 const char *const vm_keys[VK_N] = {

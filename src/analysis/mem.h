@@ -13,9 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../core/sample.h"
 #include "../parse/memparse.h"
 #include "../parse/parse.h"
-#include "../sample/sample.h"
 
 enum vm_key {
 	VK_ALLOCSTALL_DMA, VK_ALLOCSTALL_DMA32, VK_ALLOCSTALL_MOVABLE, VK_ALLOCSTALL_NORMAL,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
- * Host-mode rules, evaluated on the VM processes of this machine (host/vms.h)
+ * Host-mode rules, evaluated on the VM processes of this machine (analysis/vms.h)
  * whenever diagnose finds any, whether this machine is bare metal or itself
  * a guest that runs VMs (nested, or QEMU under TCG).
  *
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "../core/util.h"
-#include "../host/vms.h"
+#include "vms.h"
 
 /* Does thread t of VM i share a CPU with any thread of another VM?  Names
  * the first such VM and the shared CPUs. */

@@ -14,6 +14,7 @@
 
 #include "../core/util.h"
 #include "../host/audit.h"
+#include "../sinks/audit.h"
 #include "../sinks/report.h"
 #include "cmd.h"
 #include "cmdutil.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
  * The tuning checklist (see audit.h).  Divisions: helpers, host items, VM
- * items, guest items, the table, inputs (running VMs, libvirt XML), output.
+ * items, guest items, the table, inputs (running VMs, libvirt XML), run.
  */
 #include "audit.h"
 
@@ -16,14 +16,13 @@
 #include "../analysis/findings.h"
 #include "../core/util.h"
 #include "../parse/memparse.h"
+#include "../sys/proc_run.h"
 #include "vmscan.h"
 
 #define TH(t) (thresholds[t])
 
-const char *audit_result_name(enum audit_result r)
-{
-	return r == AU_PASS ? "pass" : r == AU_FAIL ? "fail" : "unknown";
-}
+/* each virsh call (libvirtd can hang: the audit must not) */
+#define VIRSH_TIMEOUT_S 10
 
 /* ---- helpers ---- */
 
@@ -1076,43 +1075,42 @@ void audit_scan_libvirt(struct audit_ctx *c, bool use_virsh)
 	}
 	/* the read-only API through virsh, when libvirtd listens */
 	if (use_virsh && libvirt_xml_available() && fsroot_exists(c->root, "run/libvirt/libvirt-sock-ro")) {
-		FILE *p = popen("virsh -r -q -c qemu:///system list --all --name 2>/dev/null", "r");
-		char name[256];
-		while (p && fgets(name, sizeof(name), p)) {
-			name[strcspn(name, "\n")] = '\0';
-			bool safe = name[0] != '\0';
+		char *list_argv[] = { "virsh", "-r", "-q", "-c", "qemu:///system", "list", "--all", "--name", NULL };
+		struct proc_run r = { .argv = list_argv, .timeout_ms = VIRSH_TIMEOUT_S * 1000, .out_max = 1u << 20 };
+		proc_run(&r);
+		if (r.timed_out)
+			add_note(c, "virsh list did not answer within %d s: libvirt's domains were not asked for",
+				 VIRSH_TIMEOUT_S);
+		for (char *name = r.out, *next; !r.timed_out && *name; name = next) {
+			char *nl = name + strcspn(name, "\n");
+			next = *nl ? nl + 1 : nl;
+			*nl = '\0';
+			bool safe = name[0] != '\0' && nl - name < 256;
 			for (char *q = name; *q; q++)
 				safe &= (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
 					*q == '-' || *q == '_' || *q == '.';
 			if (!safe)
 				continue;
-			char *cmd = xasprintf("virsh -r -c qemu:///system dumpxml %s 2>/dev/null", name);
-			FILE *x = popen(cmd, "r");
-			free(cmd);
-			if (!x)
-				continue;
-			size_t cap = 1 << 16, len = 0, n;
-			char *buf = xmalloc(cap);
-			while ((n = fread(buf + len, 1, cap - len, x)) > 0 && (len += n) < (16u << 20))
-				if (len == cap)
-					buf = xrealloc(buf, cap *= 2);
-			pclose(x);
+			char *dump_argv[] = { "virsh", "-r", "-c", "qemu:///system", "dumpxml", name, NULL };
+			struct proc_run x = { .argv = dump_argv, .timeout_ms = VIRSH_TIMEOUT_S * 1000, .out_max = 16u << 20 };
+			proc_run(&x);
 			struct vmconf conf;
 			const char *w;
-			if (libvirt_xml_parse(buf, len, &conf, NULL, &w) == 0) {
+			if (x.timed_out) {
+				add_note(c, "virsh dumpxml %s did not answer within %d s", name, VIRSH_TIMEOUT_S);
+			} else if (libvirt_xml_parse(x.out, x.out_len, &conf, NULL, &w) == 0) {
 				char origin[300];
 				snprintf(origin, sizeof(origin), "virsh dumpxml %s", name);
 				audit_add_vm(c, &conf, 0, origin);
 			}
-			free(buf);
+			proc_run_done(&x);
 		}
-		if (p)
-			pclose(p);
+		proc_run_done(&r);
 	}
 }
 
 /* ------------------------------------------------------------------ */
-/* run and output                                                      */
+/* run                                                                 */
 /* ------------------------------------------------------------------ */
 
 void audit_run(const struct audit_ctx *c, struct audit_out *o)
@@ -1126,129 +1124,4 @@ void audit_run(const struct audit_ctx *c, struct audit_out *o)
 			continue;
 		it->eval(c, it, o);
 	}
-}
-
-void audit_out_done(struct audit_out *o)
-{
-	for (size_t i = 0; i < o->n; i++) {
-		free(o->v[i].evidence);
-		free(o->v[i].note);
-	}
-	free(o->v);
-	memset(o, 0, sizeof(*o));
-}
-
-json_t *audit_json(const struct audit_ctx *c, const struct audit_out *o)
-{
-	json_t *j = json_object();
-	json_object_set_new(j, "hiddenq", json_string(HQ_VERSION));
-	json_t *m = json_array();
-	if (c->host)
-		json_array_append_new(m, json_string("host"));
-	if (c->guest)
-		json_array_append_new(m, json_string("guest"));
-	json_object_set_new(j, "mode", m);
-	json_t *vms = json_array();
-	for (size_t i = 0; i < c->nvms; i++) {
-		const struct audit_vm *v = &c->vms[i];
-		json_t *x = json_object();
-		json_object_set_new(x, "name", json_string(v->conf.name));
-		json_object_set_new(x, "origin", json_string(v->origin));
-		json_object_set_new(x, "source", json_string(v->conf.source));
-		json_object_set_new(x, "pid", v->pid ? json_integer(v->pid) : json_null());
-		json_object_set_new(x, "vcpus", json_integer(v->conf.vcpus));
-		json_object_set_new(x, "memory_mib", json_integer((json_int_t)v->conf.mem_mib));
-		json_object_set_new(x, "cpu_model", json_string(v->conf.cpu_model));
-		json_object_set_new(x, "accel", json_string(v->conf.accel));
-		json_t *ds = json_array();
-		for (unsigned k = 0; k < v->conf.ndisks; k++) {
-			const struct vm_disk *d = &v->conf.disks[k];
-			json_t *dj = json_object();
-			json_object_set_new(dj, "id", json_string(d->id));
-			json_object_set_new(dj, "model", json_string(d->model));
-			json_object_set_new(dj, "bus", json_string(d->bus));
-			json_object_set_new(dj, "file", json_string(d->file));
-			json_object_set_new(dj, "format", json_string(d->format));
-			json_object_set_new(dj, "cache", json_string(d->cache));
-			json_object_set_new(dj, "aio", json_string(d->aio));
-			json_object_set_new(dj, "num_queues", json_integer(d->num_queues));
-			json_object_set_new(dj, "cdrom", json_boolean(d->cdrom));
-			json_array_append_new(ds, dj);
-		}
-		json_object_set_new(x, "disks", ds);
-		json_t *ns = json_array();
-		for (unsigned k = 0; k < v->conf.nnics; k++) {
-			const struct vm_nic *n = &v->conf.nics[k];
-			json_t *nj = json_object();
-			json_object_set_new(nj, "id", json_string(n->id));
-			json_object_set_new(nj, "model", json_string(n->model));
-			json_object_set_new(nj, "backend", json_string(n->backend));
-			json_object_set_new(nj, "ifname", json_string(n->ifname));
-			json_object_set_new(nj, "queues", json_integer(n->queues));
-			json_object_set_new(nj, "tap_queues_on_host", json_integer(v->tap_queues[k]));
-			json_array_append_new(ns, nj);
-		}
-		json_object_set_new(x, "nics", ns);
-		json_array_append_new(vms, x);
-	}
-	json_object_set_new(j, "vms", vms);
-	json_t *items = json_array();
-	unsigned np = 0, nf = 0, nu = 0;
-	for (size_t i = 0; i < o->n; i++) {
-		const struct audit_res *r = &o->v[i];
-		json_t *x = json_object();
-		json_object_set_new(x, "id", json_string(r->id));
-		json_object_set_new(x, "title", json_string(r->title));
-		json_object_set_new(x, "scope", json_string(r->scope));
-		json_object_set_new(x, "subject", r->subject[0] ? json_string(r->subject) : json_null());
-		json_object_set_new(x, "result", json_string(audit_result_name(r->r)));
-		json_object_set_new(x, "evidence", json_string(r->evidence));
-		if (r->note)
-			json_object_set_new(x, "note", json_string(r->note));
-		json_object_set_new(x, "fix", json_string(r->fix));
-		json_array_append_new(items, x);
-		np += r->r == AU_PASS;
-		nf += r->r == AU_FAIL;
-		nu += r->r == AU_UNKNOWN;
-	}
-	json_object_set_new(j, "items", items);
-	json_t *s = json_object();
-	json_object_set_new(s, "pass", json_integer(np));
-	json_object_set_new(s, "fail", json_integer(nf));
-	json_object_set_new(s, "unknown", json_integer(nu));
-	json_object_set_new(j, "summary", s);
-	if (c->notes)
-		json_object_set_new(j, "notes", json_string(c->notes));
-	return j;
-}
-
-void audit_print(FILE *f, const struct audit_ctx *c, const struct audit_out *o, bool verbose)
-{
-	fprintf(f, "hiddenq audit: %s%s%s, %u CPUs, %u NUMA node%s, %zu VM configuration%s\n", c->host ? "host" : "",
-		c->host && c->guest ? " + " : "", c->guest ? "guest" : "", c->ncpus, c->nnodes ? c->nnodes : 1,
-		c->nnodes > 1 ? "s" : "", c->nvms, c->nvms == 1 ? "" : "s");
-	for (size_t i = 0; i < c->nvms; i++)
-		fprintf(f, "  %s: %u vCPUs, %llu MiB (%s)\n", c->vms[i].conf.name[0] ? c->vms[i].conf.name : "?",
-			c->vms[i].conf.vcpus, (unsigned long long)c->vms[i].conf.mem_mib, c->vms[i].origin);
-	const char *last = NULL;
-	unsigned np = 0, nf = 0, nu = 0;
-	for (size_t i = 0; i < o->n; i++) {
-		const struct audit_res *r = &o->v[i];
-		np += r->r == AU_PASS;
-		nf += r->r == AU_FAIL;
-		nu += r->r == AU_UNKNOWN;
-		if (!last || strcmp(last, r->id) != 0) {
-			fprintf(f, "\n%s  (%s)\n", r->title, r->id);
-			last = r->id;
-		}
-		fprintf(f, "  %-7s %s%s%s\n", r->r == AU_PASS ? "pass" : r->r == AU_FAIL ? "FAIL" : "?", r->subject,
-			r->subject[0] ? ": " : "", r->evidence);
-		if (r->note && (verbose || r->r != AU_PASS || strlen(r->note) < 100))
-			fprintf(f, "          %s\n", r->note);
-		if (r->r == AU_FAIL)
-			fprintf(f, "          fix: %s\n", r->fix);
-	}
-	fprintf(f, "\n%u pass, %u fail, %u unknown\n", np, nf, nu);
-	if (c->notes)
-		fprintf(f, "notes:\n  %s\n", c->notes);
 }

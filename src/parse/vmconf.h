@@ -9,7 +9,7 @@
  * Numbers are 0 (or -1 where 0 is meaningful) when not said.  The parsers
  * never read past the buffer they are given (fuzzed).
  *
- * Also here: the small per-task /proc files the host mode reads on its slow
+ * Also here: the VMMs and their thread kinds by name, and the small per-task /proc files the host mode reads on its slow
  * cadence (task stat field 39, Cpus_allowed_list from status) and the tun
  * fdinfo line that names a tap queue (parse/procpid.c).
  */
@@ -28,6 +28,17 @@ static inline void str_copy(char *d, size_t cap, const char *s)
 	memcpy(d, s, n);
 	d[n] = '\0';
 }
+
+/* The VMMs host mode knows, and the kinds of their threads; the names are
+ * those of .hiddenq/vms.json (host/vmscan.c writes them, analysis/vms.c
+ * reads them back). */
+enum vmm { VMM_QEMU, VMM_FIRECRACKER, VMM_CLOUD_HYPERVISOR, VMM_CROSVM, VMM_KVMTOOL, VMM_COUNT };
+enum tkind { TK_VCPU, TK_MAIN, TK_IO, TK_VHOST, TK_WORKER, TK_OTHER, TK_COUNT };
+
+const char *vmm_name(enum vmm v);
+const char *tkind_name(enum tkind k);
+int tkind_from_name(const char *s);	/* -1 if unknown */
+int vmm_from_name(const char *s);	/* -1 if unknown */
 
 #define VMCONF_MAX_DISKS 16
 #define VMCONF_MAX_NICS 16

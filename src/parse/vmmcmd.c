@@ -335,3 +335,34 @@ int vmm_firecracker_config(const char *buf, size_t len, struct vmconf *c)
 	json_decref(j);
 	return 0;
 }
+
+/* ---- names (vmconf.h) ---- */
+
+static const char *const vmm_names[VMM_COUNT] = { "qemu", "firecracker", "cloud-hypervisor", "crosvm", "kvmtool" };
+static const char *const tkind_names[TK_COUNT] = { "vcpu", "main", "io", "vhost", "worker", "other" };
+
+const char *vmm_name(enum vmm v)
+{
+	return (unsigned)v < VMM_COUNT ? vmm_names[v] : "unknown";
+}
+
+const char *tkind_name(enum tkind k)
+{
+	return (unsigned)k < TK_COUNT ? tkind_names[k] : "other";
+}
+
+int tkind_from_name(const char *s)
+{
+	for (int i = 0; i < TK_COUNT; i++)
+		if (!strcmp(s, tkind_names[i]))
+			return i;
+	return -1;
+}
+
+int vmm_from_name(const char *s)
+{
+	for (int i = 0; i < VMM_COUNT; i++)
+		if (!strcmp(s, vmm_names[i]))
+			return i;
+	return -1;
+}

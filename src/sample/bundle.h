@@ -19,8 +19,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../core/sample.h"
 #include "../sys/fsroot.h"
-#include "sample.h"
 
 struct store_reader;
 

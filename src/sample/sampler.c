@@ -16,9 +16,9 @@
 #include "../sources/bpf/bpfsrc.h"
 #include "../sys/identity.h"
 #include "../topo/topo.h"
-#include "iosrc.h"
-#include "memsrc.h"
-#include "stallmon.h"
+#include "../sources/iosrc.h"
+#include "../sources/memsrc.h"
+#include "../sources/stallmon.h"
 
 #define MAX_FILE (8u << 20)
 #define MAX_TASKS 16384

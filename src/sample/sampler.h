@@ -15,8 +15,8 @@
 
 #include <jansson.h>
 
+#include "../core/sample.h"
 #include "../sys/fsroot.h"
-#include "sample.h"
 
 /* Set by SIGINT/SIGTERM handlers: finish the current run cleanly. */
 extern volatile sig_atomic_t hq_exiting;

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sample.h"
+#include "../core/sample.h"
 
 #define STORE_FORMAT "hiddenq-record/1"
 

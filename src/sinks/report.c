@@ -147,24 +147,6 @@ void report_text(FILE *out, const struct analysis *an, const struct findings *fs
 	fprintf(out, "exit %d (%s)\n", code, names[code]);
 }
 
-/* json_string() refuses invalid UTF-8 (cgroup paths and task names from a
- * bundle can hold anything): fall back to an ASCII copy. */
-json_t *jstr(const char *s)
-{
-	if (!s)
-		return json_null();
-	json_t *j = json_string(s);
-	if (j)
-		return j;
-	char *c = xstrdup(s);
-	for (char *p = c; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	j = json_string(c);
-	free(c);
-	return j ? j : json_null();
-}
-
 static json_t *num_or_null(double v)
 {
 	if (v < 0 || !isfinite(v))

@@ -92,4 +92,17 @@ void fit_fmt_mib(uint64_t mib, char *buf, size_t n);
  */
 int fit_parse_mem(const char *s, uint64_t *mib);
 
+/* A host shape and where it came from ("options", "live", a bundle path). */
+struct fit_host_src {
+	struct fit_host h;
+	int node_ids[FIT_MAX_NODES];
+	const char *source;
+	char why[256];		/* a remark on how the shape was derived, may be empty */
+};
+
+struct topo;	/* topo.h */
+/* The host shape from a topology (live or bundle): the nodes with both CPUs
+ * and memory, the smallest node's memory.  0 or -EINVAL with a reason. */
+int fit_host_from_topo(const struct topo *t, struct fit_host_src *hs, char **why);
+
 #endif

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../sample/sample.h"
+#include "../core/sample.h"
 #include "../sys/fsroot.h"
 
 #define TOPO_MAX_CPUS 8192	/* CONFIG_NR_CPUS of MAXSMP kernels */

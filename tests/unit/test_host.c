@@ -10,9 +10,10 @@
 
 #include "analysis/analysis.h"
 #include "analysis/rules_host.h"
+#include "analysis/vms.h"
 #include "host/audit.h"
-#include "host/vms.h"
 #include "host/vmscan.h"
+#include "sinks/vms.h"
 #include "parse/vmconf.h"
 
 #include <sys/stat.h>

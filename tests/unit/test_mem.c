@@ -14,7 +14,7 @@
 #include "analysis/bpfhist.h"
 #include "analysis/mem.h"
 #include "parse/memparse.h"
-#include "sample/stallmon.h"
+#include "sources/stallmon.h"
 
 /* ---------------- kv_extract ---------------- */
 

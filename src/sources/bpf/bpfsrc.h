@@ -17,11 +17,8 @@
 
 #include <stdbool.h>
 
-#include "../../sample/sample.h"
-
-#define RUNQLAT_PATH ".hiddenq/runqlat.json"
-#define BIOLAT_PATH ".hiddenq/biolat.json"
-#define COMPACT_PATH ".hiddenq/compact.json"
+#include "../../core/paths.h"	/* RUNQLAT_PATH, BIOLAT_PATH, COMPACT_PATH */
+#include "../../core/sample.h"
 
 struct bpfsrc_opts {
 	bool runqlat;		/* run-queue latency histograms */

@@ -15,10 +15,8 @@
 
 #include <stdint.h>
 
-#include "sample.h"
-
-#define STALLS_PATH ".hiddenq/stalls.json"
-#define KMSG_PATH ".hiddenq/kmsg.json"
+#include "../core/paths.h"	/* STALLS_PATH, KMSG_PATH */
+#include "../core/sample.h"
 
 struct stallmon;
 
