@@ -13,6 +13,7 @@
 
 #include "../core/util.h"
 #include "rules_host.h"
+#include "steal.h"
 #include "rules_io.h"
 #include "rules_mem.h"
 
@@ -50,14 +51,7 @@ static bool too_short(const struct cpu_analysis *a, struct finding *f)
 
 static enum severity steal_sev(const struct cpu_slot *s)
 {
-	if (s->total == 0)
-		return SEV_UNKNOWN;
-	if (at_least(s->steal_avg, T_STEAL_AVG, true) || at_least(s->win_ge20, T_STEAL_WIN20, true))
-		return SEV_CRIT;
-	if (at_least(s->steal_avg, T_STEAL_AVG, false) ||
-	    (TH(T_STEAL_SPIKE).warn >= 0 && s->steal_worst >= TH(T_STEAL_SPIKE).warn))
-		return SEV_WARN;
-	return SEV_OK;
+	return s->total == 0 ? SEV_UNKNOWN : steal_severity(s->steal_avg, s->win_ge20, s->steal_worst);
 }
 
 static void rule_steal(const struct analysis *an, struct finding *f)

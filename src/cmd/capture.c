@@ -38,10 +38,15 @@ static void usage(FILE *out)
 	      "                        (three programs and task storage instead of one;\n"
 	      "                        costs a few % more on switch-heavy loads)\n"
 	      "      --no-runq-cgroups no per-cgroup run-queue histograms\n"
+	      "  -r, --replay SRC      rewrite a bundle, or a recording (hiddenq record), as a\n"
+	      "                        bundle instead of sampling; --from/--to take a slice\n"
+	      "      --from TIME       with --replay: samples from TIME (2026-12-03T02:00[:SS][Z],\n"
+	      "      --to TIME         local time unless Z; or @EPOCH-SECONDS) to TIME\n"
 	      "  -q, --quiet           no progress or warnings on stderr\n"
 	      "  -h, --help            this help\n"
 	      "\n"
-	      "Ctrl-C stops early and leaves a complete, replayable bundle.\n",
+	      "Ctrl-C stops early and leaves a complete, replayable bundle.\n"
+	      "Exit status: 0 written, 3 bad arguments or the bundle could not be written.\n",
 	      out);
 }
 
@@ -65,6 +70,50 @@ static void on_sample(struct sample *s, void *arg)
 	sample_done(s);
 }
 
+/* A bundle or a recording, rewritten as a bundle (optionally a slice of it). */
+static int capture_rewrite(const char *src, const char *out, uint64_t from, uint64_t to)
+{
+	struct bundle_reader br;
+	char *why = NULL;
+	if (bundle_open(&br, src, &why) < 0) {
+		log_err("%s", why);
+		free(why);
+		return EXIT_UNUSABLE;
+	}
+	bundle_range(&br, from, to);
+	json_t *meta = json_deep_copy(br.meta);
+	json_object_del(meta, "format");
+	json_object_set_new(meta, "converted_from", json_string(src));
+	struct cap cp = { .statics = &br.statics };
+	int ret = bundle_create(&cp.w, out, meta, &why);
+	if (ret < 0) {
+		log_err("%s", why);
+		free(why);
+		if (cp.w.dirfd >= 0)
+			bundle_finish(&cp.w, false);
+		bundle_close(&br);
+		return EXIT_UNUSABLE;
+	}
+	install_exit_handlers();
+	struct sample s;
+	while (!cp.err && !hq_exiting && bundle_next(&br, &s) > 0)
+		on_sample(&s, &cp);
+	ret = bundle_finish(&cp.w, cp.err == 0 && !hq_exiting);
+	bundle_close(&br);
+	if (cp.err || ret < 0) {
+		log_err("failed to write %s: %s (the %u samples before it are usable)", out,
+			strerror(-(cp.err ? cp.err : ret)), cp.written);
+		return EXIT_UNUSABLE;
+	}
+	if (!cp.written) {
+		log_err("no sample of %s falls in the --from/--to range", src);
+		return EXIT_UNUSABLE;
+	}
+	if (!hq_quiet)
+		fprintf(stderr, "hiddenq: wrote %u samples of %s into %s\n", cp.written, src, out);
+	return EXIT_OK;
+}
+
 int cmd_capture(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -78,17 +127,32 @@ int cmd_capture(int argc, char **argv)
 		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "runq-split", no_argument, NULL, 'P' },
 		{ "no-runq-cgroups", no_argument, NULL, 'Q' },
+		{ "replay", required_argument, NULL, 'r' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 'u' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *out = NULL;
+	const char *out = NULL, *replay = NULL;
+	uint64_t from = 0, to = 0;
 	uint64_t interval = 100000000ull, duration = 0, count = 100;
 	bool tasks = true, cgroups = true, stalls = true, bpf = true, runq_split = false, runq_no_cg = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:i:n:d:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:i:n:d:r:qh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'r': replay = optarg; break;
+		case 'f':
+		case 'u': {
+			char *why = NULL;
+			if (parse_time_arg(optarg, c == 'f' ? &from : &to, &why) < 0) {
+				log_err("bad --%s: %s", c == 'f' ? "from" : "to", why);
+				free(why);
+				return EXIT_UNUSABLE;
+			}
+			break;
+		}
 		case 'o': out = optarg; break;
 		case 'i':
 			if (parse_duration_ns(optarg, &interval) < 0 || interval < 10000000ull) {
@@ -121,6 +185,12 @@ int cmd_capture(int argc, char **argv)
 	}
 	if (!out || optind < argc) {
 		log_err(out ? "unexpected argument '%s'" : "capture needs -o DIR", out ? argv[optind] : "");
+		return EXIT_UNUSABLE;
+	}
+	if (replay)
+		return capture_rewrite(replay, out, from, to);
+	if (from || to) {
+		log_err("--from and --to take a slice of a --replay source");
 		return EXIT_UNUSABLE;
 	}
 	if (duration)

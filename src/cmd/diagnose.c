@@ -28,7 +28,10 @@ static void usage(FILE *out)
 	      "Options:\n"
 	      "  -d, --duration TIME   how long to watch (default 10s; 5, 5s, 500ms, 1m)\n"
 	      "  -i, --interval TIME   sampling interval (default 100ms)\n"
-	      "  -r, --replay DIR      analyse a capture bundle instead of this machine\n"
+	      "  -r, --replay DIR      analyse a capture bundle, or a recording (hiddenq\n"
+	      "                        record), instead of this machine\n"
+	      "      --from TIME       with --replay: from TIME (2026-12-03T02:00[:SS][Z], local\n"
+	      "      --to TIME         time unless Z; or @EPOCH-SECONDS) to TIME\n"
 	      "  -j, --json            one JSON object on stdout\n"
 	      "  -v, --verbose         explain ok findings too\n"
 	      "  -t, --threshold NAME=WARN,CRIT  override a threshold (see --list-thresholds)\n"
@@ -89,6 +92,8 @@ int cmd_diagnose(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "replay", required_argument, NULL, 'r' },
+		{ "from", required_argument, NULL, 0x101 },
+		{ "to", required_argument, NULL, 0x102 },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "threshold", required_argument, NULL, 't' },
@@ -106,6 +111,7 @@ int cmd_diagnose(int argc, char **argv)
 	bool stalls = true, bpf = true, runq_split = false, runq_no_cg = false;
 	uint64_t duration = 10000000000ull, interval = 100000000ull;
 	const char *replay = NULL, *color = "auto";
+	uint64_t from = 0, to = 0;
 	bool json = false, verbose = false, list_thr = false;
 	const char *thr_file = NULL;
 	const char *tspecs[64];
@@ -126,7 +132,23 @@ int cmd_diagnose(int argc, char **argv)
 			if (parse_duration_ns(optarg, &interval) < 0 || interval < 10000000ull)
 				return cmd_fail(json, "bad --interval: use e.g. 100ms (at least 10ms)");
 			break;
-		case 'r': replay = optarg; break;
+		case 'r':
+			if (replay)
+				return cmd_fail(json, "--replay given twice");
+			replay = optarg;
+			break;
+		case 0x101:
+		case 0x102: {
+			char *why = NULL;
+			if (parse_time_arg(optarg, c == 0x101 ? &from : &to, &why) < 0) {
+				char *m = xasprintf("bad --%s: %s", c == 0x101 ? "from" : "to", why);
+				int r = cmd_fail(json, m);
+				free(m);
+				free(why);
+				return r;
+			}
+			break;
+		}
 		case 'j': json = true; break;
 		case 'v': verbose = true; break;
 		case 't':
@@ -179,7 +201,11 @@ int cmd_diagnose(int argc, char **argv)
 		.vms = true, /* host mode when VM processes run here (host/vmscan.h) */
 	};
 	struct engine_opts eo = { 0 };	/* batch: every rule over the whole watch */
-	struct watch w = { 0 };
+	if ((from || to) && !replay)
+		return cmd_fail(json, "--from and --to take a slice of a --replay bundle or recording");
+	if (from && to && from > to)
+		return cmd_fail(json, "--from is after --to");
+	struct watch w = { .from_real = from, .to_real = to };
 	if (watch_run(&w, replay, &so, &eo, json, "watching") != 0)
 		return EXIT_UNUSABLE;
 	struct findings fs = { 0 };

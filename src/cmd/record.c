@@ -43,6 +43,7 @@ static void usage(FILE *out)
 	      "      --no-stalls         no stall sampler      --no-bpf   no eBPF histograms\n"
 	      "      --no-tasks          no per-task schedstat --no-cgroups  no cgroup cpu.stat\n"
 	      "  -j, --json              a JSON summary on stdout at the end\n"
+	      "      --progress          print the count of samples committed, one line each\n"
 	      "  -q, --quiet             no progress or warnings on stderr\n"
 	      "  -h, --help              this help\n"
 	      "\n"
@@ -100,6 +101,7 @@ static int parse_age(const char *s, uint64_t *out)
 }
 
 struct rec {
+	bool progress;
 	struct store *st;
 	int err;
 	char *why;
@@ -117,6 +119,10 @@ static void on_sample(struct sample *s, void *arg)
 			hq_exiting = 1; /* stop the sampler: nothing more can be kept */
 		} else {
 			r->written++;
+			if (r->progress) { /* committed: a kill from now on cannot take it */
+				printf("%llu\n", (unsigned long long)r->written);
+				fflush(stdout);
+			}
 		}
 	}
 	sample_done(s);
@@ -159,6 +165,7 @@ int cmd_record(int argc, char **argv)
 		{ "no-tasks", no_argument, NULL, 'T' },
 		{ "no-cgroups", no_argument, NULL, 'G' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "progress", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -166,7 +173,7 @@ int cmd_record(int argc, char **argv)
 	const char *out = NULL, *from_bundle = NULL;
 	uint64_t interval = 1000000000ull, duration = 0, count = 0;
 	struct store_opts sto = { 0 };
-	bool stalls = true, bpf = true, tasks = true, cgroups = true, json = false, iset = false;
+	bool stalls = true, bpf = true, tasks = true, cgroups = true, json = false, iset = false, progress = false;
 	optind = 1;
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
@@ -202,6 +209,7 @@ int cmd_record(int argc, char **argv)
 		case 'T': tasks = false; break;
 		case 'G': cgroups = false; break;
 		case 'j': json = true; break;
+		case 'P': progress = true; break;
 		case 'q': hq_quiet = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return cmd_fail(json, "bad arguments to record");
@@ -216,7 +224,9 @@ int cmd_record(int argc, char **argv)
 	if (from_bundle && (duration || count || iset))
 		return cmd_fail(json, "--from-bundle converts a whole bundle: -d, -n and -i do not apply");
 
-	struct rec r = { 0 };
+	if (progress && json)
+		return cmd_fail(json, "--progress and --json both write to stdout: pick one");
+	struct rec r = { .progress = progress };
 	const char *stopped = "end";
 	int code = EXIT_OK;
 	char *why = NULL;

@@ -30,7 +30,9 @@ static void usage(FILE *out)
 	      "  -i, --interval TIME     sampling interval (default 1s; at least 100ms)\n"
 	      "  -w, --window TIME       judge every finding over this window (default: each\n"
 	      "                          finding's own, 60 s; see hiddenq metrics --rules)\n"
-	      "  -r, --replay DIR        run over a capture bundle as if it were live\n"
+	      "  -r, --replay DIR        run over a capture bundle or a recording as if live\n"
+	      "      --from TIME         with --replay: from TIME (2026-12-03T02:00[:SS][Z]\n"
+	      "      --to TIME           or @EPOCH-SECONDS) to TIME\n"
 	      "  -j, --json              one JSON object per line (events start, change, and\n"
 	      "                          thresholds and stop)\n"
 	      "  -t, --threshold NAME=WARN,CRIT  override a threshold (repeatable)\n"
@@ -137,6 +139,8 @@ int cmd_watch(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "window", required_argument, NULL, 'w' },
 		{ "replay", required_argument, NULL, 'r' },
+		{ "from", required_argument, NULL, 0x101 },
+		{ "to", required_argument, NULL, 0x102 },
 		{ "json", no_argument, NULL, 'j' },
 		{ "threshold", required_argument, NULL, 't' },
 		{ "thresholds", required_argument, NULL, 'T' },
@@ -148,7 +152,7 @@ int cmd_watch(int argc, char **argv)
 		{ 0 },
 	};
 	struct wstate st = { 0 };
-	uint64_t interval = 1000000000ull, window = 0;
+	uint64_t interval = 1000000000ull, window = 0, from = 0, to = 0;
 	const char *replay = NULL, *color = "auto";
 	bool stalls = false, bpf = true;
 	int c;
@@ -182,6 +186,18 @@ int cmd_watch(int argc, char **argv)
 			}
 			replay = optarg;
 			break;
+		case 0x101:
+		case 0x102: {
+			char *why = NULL;
+			if (parse_time_arg(optarg, c == 0x101 ? &from : &to, &why) < 0) {
+				char *m = xasprintf("bad --%s: %s", c == 0x101 ? "from" : "to", why);
+				code = cmd_fail(st.json, m);
+				free(m);
+				free(why);
+				goto out;
+			}
+			break;
+		}
 		case 'j': st.json = true; break;
 		case 't':
 			if (st.ntspecs == ARRAY_SIZE(tspecs)) {
@@ -242,7 +258,11 @@ int cmd_watch(int argc, char **argv)
 	if (!st.json && !hq_quiet && !replay)
 		fprintf(stderr, "hiddenq watch: sampling every %.1f s, judging %s; Ctrl-C to stop\n",
 			(double)interval / 1e9, window ? "every finding over the --window" : "each finding over its own window");
-	struct watch w = { .after = after_sample, .after_arg = &st };
+	if ((from || to) && !replay) {
+		code = cmd_fail(st.json, "--from and --to take a slice of a --replay bundle or recording");
+		goto out;
+	}
+	struct watch w = { .after = after_sample, .after_arg = &st, .from_real = from, .to_real = to };
 	if (watch_run(&w, replay, &so, &eo, st.json, "watching") != 0) {
 		code = EXIT_UNUSABLE;
 		goto out;

@@ -243,7 +243,13 @@ int store_create(struct store **out, const char *path, const struct store_opts *
 	}
 	sqlite3_busy_timeout(st->db, 2000);
 	sqlite3_extended_result_codes(st->db, 1);
-	bool fresh = query_int(st->db, "SELECT count(*) FROM sqlite_master WHERE name = 'samples'", -1) == 0;
+	int64_t ntables = query_int(st->db, "SELECT count(*) FROM sqlite_master", -1);
+	if (ntables < 0) {
+		*why = xasprintf("%s exists and is not a hiddenq recording (%s)", path, sqlite3_errmsg(st->db));
+		store_close(st);
+		return -EEXIST;
+	}
+	bool fresh = ntables == 0;
 	if (!fresh) {
 		sqlite3_stmt *q;
 		const char *fmt = NULL;
@@ -747,8 +753,8 @@ int store_next(struct store_reader *r, struct sample *out)
 			r->skipped++;
 			continue;
 		}
-		if (r->from && out->real_ns < r->from) {
-			sample_done(out);
+		if ((r->from && out->real_ns < r->from) || (r->to && out->real_ns > r->to)) {
+			sample_done(out); /* the range may be set after the first read */
 			continue;
 		}
 		return 1;
