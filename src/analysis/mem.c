@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../core/util.h"
+#include "../parse/vmconf.h"
 #include "../sample/stallmon.h"
 
 /* sorted by strcmp: kv_extract binary-searches them */
@@ -196,29 +197,11 @@ static struct proc_mem *proc_get(struct proc_mem *v, unsigned *n, long pid)
 }
 
 /* field 39 (processor) of a task stat line; -1 if unreadable */
+/* The CPU a task last ran on (field 39), or -1: one stat parser for the tool. */
 static int stat_processor(const char *buf, size_t len)
 {
-	const char *rp = NULL;
-	for (size_t i = len; i > 0; i--)
-		if (buf[i - 1] == ')') {
-			rp = buf + i;
-			break;
-		}
-	if (!rp)
-		return -1;
-	const char *p = rp, *end = buf + len, *ws, *we;
-	for (int field = 3; field <= 39; field++) {
-		if (!scan_word(&p, end, &ws, &we))
-			return -1;
-		if (field == 39) {
-			const char *q = ws;
-			uint64_t v;
-			if (!scan_u64(&q, we, &v) || q != we || v > 65535)
-				return -1;
-			return (int)v;
-		}
-	}
-	return -1;
+	struct task_stat ts;
+	return task_stat_parse(buf, len, &ts) == 0 ? ts.processor : -1;
 }
 
 static void feed_procs(struct mem_analysis *m, const struct sample *s)

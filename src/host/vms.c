@@ -1131,9 +1131,12 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 			if (t->have_allowed)
 				cpumask_format(&t->allowed, al, sizeof(al));
 			int lv = vms_thread_level(t);
-			fprintf(out, "  %-18.18s %-6s %8s%% %8s %8s%%  %-12s %d%s\n", t->comm, tkind_name(t->kind),
+			char ran[16] = "?"; /* its stat was not read (or not parsed): unknown, not CPU -1 */
+			if (t->processor >= 0)
+				snprintf(ran, sizeof(ran), "%d", t->processor);
+			fprintf(out, "  %-18.18s %-6s %8s%% %8s %8s%%  %-12s %s%s\n", t->comm, tkind_name(t->kind),
 				pct(b1, sizeof(b1), t->delay_pct), pct(b2, sizeof(b2), t->cpu_pct),
-				pct(b3, sizeof(b3), t->worst_win), al, t->processor,
+				pct(b3, sizeof(b3), t->worst_win), al, ran,
 				lv == 2 ? "  CRIT" : lv == 1 ? "  WARN" : "");
 		}
 		if (vm->have_status || vm->have_rollup) {

@@ -267,6 +267,25 @@ static void test_procfiles(void **state)
 	const char *tricky = "9 (a) b) S 1 2 3 4 5 6 7 8 9 10 11 12 0 0 20 0 1 0 100 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 17 1\n";
 	assert_int_equal(task_stat_parse(tricky, strlen(tricky), &ts), 0);
 	assert_int_equal(ts.processor, 1);
+	/* a real line (Linux 6.18): rsslim (field 25) is ULONG_MAX for a task without a limit, and the
+	 * processor (39) comes after it; signed fields (-1 tty, nice) and other all-ones words too */
+	const char *real = "14837 (CPU 1/KVM) R 14834 14834 13137 0 -1 4194304 98 0 0 0 7 3 -1 0 20 -5 1 0 48736 "
+			   "3133440 362 18446744073709551615 94786762514432 94786762534313 140726908775920 0 0 0 0 "
+			   "18446744073709551615 0 0 0 0 17 1 0 0 0 0 0 94786762550320 94786762551936 94786835726336 "
+			   "140726908779136 140726908779156 140726908779156 140726908780523 0\n";
+	assert_int_equal(task_stat_parse(real, strlen(real), &ts), 0);
+	assert_int_equal(ts.processor, 1);
+	assert_int_equal(ts.utime, 7);
+	assert_int_equal(ts.stime, 3);
+	/* more than 64 bits in a field we do not keep is skipped, in one we keep it is "unknown" */
+	const char *huge = "1 (x) S 1 2 3 4 5 6 7 8 9 10 99999999999999999999 30 0 0 20 0 1 0 100 0 0 "
+			   "99999999999999999999 0 0 0 0 0 0 0 0 0 0 0 0 17 99999999999999999999\n";
+	assert_int_equal(task_stat_parse(huge, strlen(huge), &ts), 0);
+	assert_int_equal(ts.utime, 0);
+	assert_int_equal(ts.stime, 30);
+	assert_int_equal(ts.processor, -1);
+	const char *junk = "1 (x) S 1 2 3 4 5 6 7 8 9 10 abc 30\n";
+	assert_int_equal(task_stat_parse(junk, strlen(junk), &ts), -EINVAL);
 	const char *status = "Name:\tCPU 0/KVM\nCpus_allowed:\t3\nCpus_allowed_list:\t0-1\nVmSwap:\t  12 kB\n";
 	char out[64];
 	assert_int_equal(status_field(status, strlen(status), "Cpus_allowed_list", out, sizeof(out)), 0);
