@@ -54,6 +54,26 @@ void analysis_done(struct analysis *an)
 	}
 }
 
+const char *analysis_switched_off(const struct analysis *an, const char *name)
+{
+	static const char *const flags[][2] = {
+		{ "stalls", "--no-stalls" }, { "kmsg", "--no-stalls" }, { "tasks", "--no-tasks" },
+		{ "cgroups", "--no-cgroups" }, { "bpf", "--no-bpf" },
+	};
+	const struct sfile *f = an->statics ? sample_find(an->statics, SWITCHES_PATH) : NULL;
+	if (!f)
+		return NULL;
+	json_t *o = json_loadb(f->data, f->len, 0, NULL);
+	bool off = json_is_object(o) && json_is_false(json_object_get(o, name));
+	json_decref(o);
+	if (!off)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(flags); i++)
+		if (strcmp(flags[i][0], name) == 0)
+			return flags[i][1];
+	return "switched off";
+}
+
 /* Copy a one-line static file into dst, trimmed; "" if absent. */
 static void static_line(const struct sample *st, const char *path, char *dst, size_t n)
 {
@@ -128,8 +148,10 @@ void capabilities_build(const struct analysis *an, struct capabilities *caps)
 	cap_add(caps, "psi", psi,
 		xstrdup(psi ? "pressure stall information (/proc/pressure)"
 			    : "no /proc/pressure: kernel without CONFIG_PSI or booted with psi=0"));
+	const char *tasks_off = analysis_switched_off(an, "tasks");
 	cap_add(caps, "run delay", a->task_samples > 0,
 		a->task_samples ? xasprintf("per-task schedstat for %zu tasks", a->ntasks)
+		: tasks_off	? xasprintf("per-task schedstat not read: switched off (%s)", tasks_off)
 				: xstrdup("no /proc/PID/task/TID/schedstat (CONFIG_SCHED_INFO off or not readable)"));
 	cap_add(caps, "schedstat", a->have_proc_schedstat,
 		a->have_proc_schedstat ? xasprintf("/proc/schedstat version %u", a->proc_schedstat_version)
@@ -183,11 +205,15 @@ void capabilities_build(const struct analysis *an, struct capabilities *caps)
 	bool v2 = sample_find(an->statics, "sys/fs/cgroup/cgroup.controllers") != NULL;
 	bool hybrid = sample_find(an->statics, "sys/fs/cgroup/unified/cgroup.controllers") != NULL;
 	bool cg = v2 || hybrid || a->cg_v1_seen;
-	cap_add(caps, "cgroup", cg,
-		cg ? xasprintf("%s%s%s", v2 ? "v2 (unified)" : hybrid ? "v2 (hybrid, /sys/fs/cgroup/unified)" : "",
-			       (v2 || hybrid) && a->cg_v1_seen ? " + " : "", a->cg_v1_seen ? "v1 cpu controller" : "")
-		   : xstrdup("no cgroup filesystem seen (no cgroup.controllers, no v1 cpu controller): CPU limits "
-			     "cannot be checked"));
+	const char *cg_off = analysis_switched_off(an, "cgroups");
+	if (cg_off && !a->cg_samples)
+		cap_add(caps, "cgroup", false, xasprintf("cgroup cpu.stat not read: switched off (%s)", cg_off));
+	else
+		cap_add(caps, "cgroup", cg,
+			cg ? xasprintf("%s%s%s", v2 ? "v2 (unified)" : hybrid ? "v2 (hybrid, /sys/fs/cgroup/unified)" : "",
+				       (v2 || hybrid) && a->cg_v1_seen ? " + " : "", a->cg_v1_seen ? "v1 cpu controller" : "")
+			   : xstrdup("no cgroup filesystem seen (no cgroup.controllers, no v1 cpu controller): CPU limits "
+				     "cannot be checked"));
 	/* host mode: how each tick read the vCPUs' schedstat (host/vmscan.h) */
 	if (an->host && an->host->n && an->host->ss_source[0]) {
 		bool it = strcmp(an->host->ss_source, "bpf_iter") == 0;

@@ -31,6 +31,15 @@ void analysis_feed(struct analysis *an, const struct sample *s);
 void analysis_finish(struct analysis *an);
 void analysis_done(struct analysis *an);
 
+/*
+ * The command-line switch that turned optional source `name` off for this run
+ * ("stalls" and "kmsg" -> "--no-stalls", "tasks" -> "--no-tasks", "cgroups" ->
+ * "--no-cgroups", "bpf" -> "--no-bpf"), read from .hiddenq/switches.json in
+ * the statics; NULL when it was on, or when the run does not say (bundles
+ * from before the file existed).
+ */
+const char *analysis_switched_off(const struct analysis *an, const char *name);
+
 /* Evaluate every rule in rules.def, in order. */
 void rules_evaluate(const struct analysis *an, struct findings *out);
 

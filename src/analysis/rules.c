@@ -248,6 +248,13 @@ static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 	double span_s = (double)(a->tasks_last_ns - a->tasks_first_ns) / 1e9;
 	bool psi = a->psi_seen[PSI_CPU] && a->psi_time_ns[PSI_CPU] > 0;
 	bool tasks = a->task_samples >= 2 && span_s > 0;
+	const char *tasks_off = analysis_switched_off(an, "tasks");
+	if (!psi && !tasks && tasks_off) {
+		finding_set(f, SEV_UNKNOWN, "no PSI, and per-task run delay was switched off (%s): the guest's run queue "
+			    "cannot be measured", tasks_off);
+		finding_next(f, "run without %s, or boot with psi=1", tasks_off);
+		return;
+	}
 	if (!psi && !tasks) {
 		finding_set(f, SEV_UNKNOWN, "no PSI and no per-task run delay: the guest's run queue cannot be measured");
 		finding_explain(f, "PSI needs CONFIG_PSI (and psi=1 on kernels built with it disabled); per-task run "
@@ -382,6 +389,13 @@ static const char *cg_display(const char *path)
 static void rule_cgroup_throttling(const struct analysis *an, struct finding *f)
 {
 	const struct cpu_analysis *a = &an->cpu;
+	const char *cg_off = analysis_switched_off(an, "cgroups");
+	if (a->cg_samples < 2 && cg_off) {
+		finding_set(f, SEV_UNKNOWN, "cgroup cpu.stat was not read: switched off (%s)", cg_off);
+		finding_explain(f, "CFS bandwidth throttling is counted per cgroup in cpu.stat; this run did not read it.");
+		finding_next(f, "run without %s", cg_off);
+		return;
+	}
 	if (a->cg_samples < 2) {
 		finding_set(f, SEV_UNKNOWN, "%s", a->cg_samples ? "cgroup cpu.stat was read only once"
 							: "no cgroup cpu.stat was readable");

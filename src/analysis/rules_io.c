@@ -704,6 +704,7 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 	/* eBPF: spread and split per disk */
 	const char *bio_why = NULL;
 	bool bpf = bpfhist_available(an, "biolat", &bio_why);
+	const char *bpf_off = bpf ? NULL : analysis_switched_off(an, "bpf");
 	enum severity sev = SEV_UNKNOWN;
 	const struct disk_acc *worst = NULL;
 	double w_p50 = 0, w_p99 = 0, w_ratio = 0, w_below = -1, w_fl99 = -1, w_q99 = 0;
@@ -840,7 +841,7 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 		finding_set(f, sev, "%s await r %.2f / w %.2f ms at %.0f IO/s (averages only: eBPF latency "
 				    "histograms %s)",
 			    top->d->name, top->r_await, top->w_await, top->iops_r + top->iops_w,
-			    bpf ? "had too few requests" : "unavailable");
+			    bpf ? "had too few requests" : bpf_off ? "switched off (--no-bpf)" : "unavailable");
 	}
 	if (!bpf)
 		sb_add(&ex, "Without the eBPF block-latency histograms only diskstats averages are known, and "
@@ -873,5 +874,6 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 			       top->iops_r, top->iops_w, top->r_await, top->w_await, top->aqu, top->util,
 			       psi_pct >= 0 ? "" : " | no PSI");
 	if (!bpf && sev == SEV_UNKNOWN)
-		finding_next(f, "for p50/p99 per layer: run as root on a kernel with BTF (eBPF block latency)");
+		finding_next(f, "%s", bpf_off ? "for p50/p99 per layer: run without --no-bpf (eBPF block latency)"
+					       : "for p50/p99 per layer: run as root on a kernel with BTF (eBPF block latency)");
 }

@@ -443,9 +443,27 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 			if (!first_during)
 				first_during = &m->hits[i];
 		}
-	if (!m->stalls_seen && !m->kmsg_seen) {
-		finding_set(f, SEV_UNKNOWN, "the stall sampler did not run (replay of a bundle without it?)");
-		finding_next(f, "capture with hiddenq 0.1+ or run diagnose live");
+	/* Without the sampler nothing measured a stall: only a kernel-log sign from
+	 * the watch can still give a verdict, and "no stall" cannot be said. */
+	if (!m->stalls_seen && !during) {
+		const char *off = analysis_switched_off(an, "stalls");
+		if (off) {
+			finding_set(f, SEV_UNKNOWN, "the 1 ms stall sampler was switched off (%s): stalls were not measured",
+				    off);
+			finding_explain(f, "Execution stalls are measured by a thread that sleeps 1 ms and times how late it "
+					   "wakes up. It did not run, so no stall could be seen%s.",
+					m->kmsg_seen ? "; the kernel log was read, and logged no sign of one during the watch"
+						     : "");
+			finding_next(f, "run without %s (the sampler costs about 2 %% of a CPU on a KVM guest)", off);
+		} else {
+			finding_set(f, SEV_UNKNOWN, "the stall sampler did not run (replay of a bundle without it?)");
+			finding_next(f, "capture with hiddenq 0.1+ or run diagnose live");
+		}
+		for (unsigned i = 0; i < m->nhits; i++) {
+			struct evidence *x = finding_ev(f, "kernel_log_before_watch", (double)m->hits[i].usec / 1e6, -1,
+							"s since boot");
+			x->subject = xasprintf("%s: %s", m->hits[i].kind, m->hits[i].msg);
+		}
 		return;
 	}
 	static const double edges[] = { 2, 5, 10, 20, 50, 100, 200, 500, 1000 };
@@ -472,6 +490,8 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 	enum severity sev = level_of(worst, T_STALL_MS);
 	if (during)
 		sev = SEV_CRIT;
+	if (!m->stalls_seen)
+		goto kmsg; /* a kernel-log sign alone: no sampler figures to show */
 	finding_ev(f, "stalls", (double)m->nstalls, -1, "");
 	struct evidence *wx = finding_ev(f, "stall_worst_ms", worst, T_STALL_MS, NULL);
 	if (w) /* the subject is the longest stall's main cause */
@@ -512,6 +532,7 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 		x->t_mono_ns = r->t_ns;
 		x->cpu = r->cpu;
 	}
+kmsg:
 	for (unsigned i = 0; i < m->nhits; i++) {
 		struct evidence *x = finding_ev(f, m->hits[i].during ? "kernel_log_during_watch" : "kernel_log_before_watch",
 						(double)m->hits[i].usec / 1e6, -1, "s since boot");
@@ -519,7 +540,9 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 	}
 	/* text histogram */
 	char line[256];
-	int o = snprintf(line, sizeof(line), "%zu late wake-ups >= 2 ms in %lu sleeps |", m->nstalls, m->loops);
+	int o = m->stalls_seen ? snprintf(line, sizeof(line), "%zu late wake-ups >= 2 ms in %lu sleeps |", m->nstalls,
+					  m->loops)
+			       : snprintf(line, sizeof(line), "stall sampler off: kernel log only");
 	for (size_t k = 0; k < ARRAY_SIZE(edges) && o < (int)sizeof(line) - 24; k++)
 		if (hist[k])
 			o += snprintf(line + o, sizeof(line) - (size_t)o, " %g+ ms: %u", edges[k], hist[k]);
