@@ -120,6 +120,17 @@ void finding_next(struct finding *f, const char *fmt, ...)
 	va_end(ap);
 }
 
+void finding_reset_advice(struct finding *f)
+{
+	free(f->explain);
+	f->explain = NULL;
+	for (size_t k = 0; k < f->nnext; k++)
+		free(f->next[k]);
+	free(f->next);
+	f->next = NULL;
+	f->nnext = 0;
+}
+
 struct evidence *finding_ev_cpu(struct finding *f, const char *metric, double value, int t,
 				const char *unit, int cpu)
 {

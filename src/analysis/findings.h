@@ -69,6 +69,8 @@ void finding_set(struct finding *f, enum severity sev, const char *title_fmt, ..
 void finding_detail(struct finding *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void finding_explain(struct finding *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void finding_next(struct finding *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Drop the explanation and the next steps (the verdict they went with was withdrawn). */
+void finding_reset_advice(struct finding *f);
 /* Evidence with thresholds taken from the table row t (or none if t < 0). */
 struct evidence *finding_ev(struct finding *f, const char *metric, double value, int t, const char *unit);
 struct evidence *finding_ev_cpu(struct finding *f, const char *metric, double value, int t,

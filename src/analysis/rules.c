@@ -38,8 +38,8 @@ static bool too_short(const struct cpu_analysis *a, struct finding *f)
 	double need = TH(T_MIN_WINDOWS).warn;
 	if ((double)a->nwins >= need)
 		return false;
-	finding_set(f, SEV_UNKNOWN, "watched %.1f s: a verdict needs at least %.0f one-second windows",
-		    cpu_watch_s(a), need);
+	finding_set(f, SEV_UNKNOWN, "watched %.1f s: a verdict needs at least %.0f one-second windows (%s)",
+		    cpu_watch_s(a), need, TH(T_MIN_WINDOWS).name);
 	finding_next(f, "run longer: hiddenq diagnose --duration 10");
 	return true;
 }
@@ -423,10 +423,18 @@ static void rule_cgroup_throttling(const struct analysis *an, struct finding *f)
 		free(v);
 		return;
 	}
-	const struct cg_acc *w = v[0];
-	double minp = 10;
+	/* the worst cgroup among those that ran enough periods for a share to mean something */
+	double minp = TH(T_CG_MIN_PERIODS).warn;
+	const struct cg_acc *w = NULL;
+	uint64_t most = 0;
+	for (size_t i = 0; i < n && !w; i++) {
+		if ((double)v[i]->d_periods >= minp)
+			w = v[i];
+		if (v[i]->d_periods > most)
+			most = v[i]->d_periods;
+	}
 	enum severity sev = SEV_OK;
-	if ((double)w->d_periods >= minp)
+	if (w)
 		sev = at_least(w->throttled_pct, T_CG_THROTTLED, true)	  ? SEV_CRIT
 		      : at_least(w->throttled_pct, T_CG_THROTTLED, false) ? SEV_WARN
 									  : SEV_OK;
@@ -440,6 +448,15 @@ static void rule_cgroup_throttling(const struct analysis *an, struct finding *f)
 			e = finding_ev(f, "quota_cpus", (double)c->quota_us / (double)c->period_us, -1, "CPUs");
 			e->subject = xstrdup(cg_display(c->path));
 		}
+	}
+	if (!w) {
+		finding_set(f, SEV_UNKNOWN, "cgroups with a CPU limit ran at most %llu CFS periods: a share needs %g (%s)",
+			    (unsigned long long)most, minp, TH(T_CG_MIN_PERIODS).name);
+		finding_explain(f, "The throttled share of a cgroup's CPU periods is judged once it ran enough of them; "
+				   "here none did (a short watch, or long cpu.max periods).");
+		finding_next(f, "watch longer: hiddenq diagnose --duration 10");
+		free(v);
+		return;
 	}
 	if (sev >= SEV_WARN) {
 		finding_set(f, sev, "%s was throttled in %.0f %% of its CPU periods (%.0f ms/s paused)", cg_display(w->path),
@@ -470,11 +487,37 @@ static const struct rule {
 	int failure_mode;
 	const char *layer, *label;
 	rule_fn eval;
+	int min;	/* thresholds.def row: 1 s windows a verdict needs (-1: none) */
+	bool events;	/* a warn/crit from events seen stands below the minimum */
 } rules[] = {
-#define RULE(id, fm, layer, label, fn) { id, fm, layer, label, fn },
+#define RULE(id, fm, layer, label, fn, min, events) { id, fm, layer, label, fn, min, events },
 #include "rules.def"
 #undef RULE
 };
+
+/*
+ * A verdict is earned by enough data: below the finding's own minimum it is
+ * unknown, keeps the figures it saw as evidence (not judged), and says how
+ * much it had, how much it needs and how to get more.
+ */
+static void below_minimum(const struct analysis *an, const struct rule *r, struct finding *f)
+{
+	const struct cpu_analysis *a = &an->cpu;
+	double need = r->min >= 0 ? TH(r->min).warn : -1;
+	if (need < 0 || (double)a->nwins >= need || f->sev == SEV_UNKNOWN || (r->events && f->sev >= SEV_WARN))
+		return;
+	finding_set(f, SEV_UNKNOWN, "watched %.1f s: a verdict needs at least %g one-second windows (%s)",
+		    cpu_watch_s(a), need, TH(r->min).name);
+	finding_reset_advice(f);
+	finding_explain(f,
+		"This layer is judged over at least %g one-second windows (threshold %s); this watch had %zu. The "
+		"evidence holds what was seen, not a verdict: a watch this short can miss what a longer one shows.%s",
+		need, TH(r->min).name, a->nwins,
+		r->events ? " A stall or a change seen in it would still count; none was." : "");
+	finding_next(f, "%s", strcmp(an->source, "live") == 0 ? "watch longer: hiddenq diagnose --duration 10"
+							       : "capture longer: hiddenq capture -d 10 -o DIR");
+	finding_ev(f, "windows_1s", (double)a->nwins, r->min, NULL);
+}
 
 void rules_evaluate(const struct analysis *an, struct findings *out)
 {
@@ -483,5 +526,6 @@ void rules_evaluate(const struct analysis *an, struct findings *out)
 		rules[i].eval(an, f);
 		if (!f->title)
 			finding_set(f, SEV_UNKNOWN, "not evaluated");
+		below_minimum(an, &rules[i], f);
 	}
 }

@@ -74,10 +74,7 @@ static enum severity memory_pressure_sev(const struct analysis *an, double *some
 void rule_guest_memory(const struct analysis *an, struct finding *f)
 {
 	const struct mem_analysis *m = &an->mem;
-	if ((double)an->cpu.nwins < TH(T_MIN_WINDOWS).warn) {
-		finding_set(f, SEV_UNKNOWN, "watched %.1f s: too short for a verdict", cpu_watch_s(&an->cpu));
-		return;
-	}
+	/* too short a watch: rules.def's minimum (memory_min_windows) makes it unknown, evidence kept */
 	double some, full, swapin;
 	enum severity sev = memory_pressure_sev(an, &some, &full, &swapin);
 	if (sev == SEV_UNKNOWN) {
@@ -349,6 +346,9 @@ void rule_numa(const struct analysis *an, struct finding *f)
 	enum severity sev = SEV_OK;
 	char worst[160] = "";
 	double worst_v = -1;
+	double min_pages = TH(T_NUMA_MIN_PAGES).warn;
+	unsigned judged = 0;	/* nodes, hint faults and processes with enough data for a share */
+	uint64_t most = 0;	/* the most allocations on one node, for the reason when none had enough */
 	/* placement spill per node: numa_miss counts pages placed on this node
 	 * that were meant for another one (numa_foreign is the other side) —
 	 * where pages were placed, not remote accesses */
@@ -358,9 +358,17 @@ void rule_numa(const struct analysis *an, struct finding *f)
 			continue;
 		uint64_t hit = n->last[NS_HIT] - n->first[NS_HIT], miss = n->last[NS_MISS] >= n->first[NS_MISS] ? n->last[NS_MISS] - n->first[NS_MISS] : 0;
 		uint64_t other = n->last[NS_OTHER] >= n->first[NS_OTHER] ? n->last[NS_OTHER] - n->first[NS_OTHER] : 0;
-		double pct = hit + miss >= 100 ? 100.0 * (double)miss / (double)(hit + miss) : 0;
-		struct evidence *x = finding_ev(f, "numa_miss_pct", pct, T_NUMA_MISS, NULL);
-		x->subject = xasprintf("node%u", i);
+		if (hit + miss > most)
+			most = hit + miss;
+		/* below the minimum a share means nothing: no figure, and no ok from it */
+		bool enough = (double)(hit + miss) >= min_pages;
+		judged += enough;
+		double pct = enough ? 100.0 * (double)miss / (double)(hit + miss) : 0;
+		struct evidence *x;
+		if (enough) {
+			x = finding_ev(f, "numa_miss_pct", pct, T_NUMA_MISS, NULL);
+			x->subject = xasprintf("node%u", i);
+		}
 		x = finding_ev(f, "other_node_pages_per_s", (double)other / ((double)(n->last_ns - n->first_ns) / 1e9), -1, "pages/s");
 		x->subject = xasprintf("node%u", i);
 		enum severity s = level_of(pct, T_NUMA_MISS);
@@ -376,7 +384,8 @@ void rule_numa(const struct analysis *an, struct finding *f)
 	if (b)
 		snprintf(bal, sizeof(bal), "%.*s", (int)(b->len > 3 ? 3 : b->len), b->data);
 	uint64_t hf = mem_delta(m, VK_NUMA_HINT_FAULTS), hfl = mem_delta(m, VK_NUMA_HINT_FAULTS_LOCAL);
-	if (bal[0] == '1' && hf >= 100) {
+	if (bal[0] == '1' && (double)hf >= min_pages) {
+		judged++;
 		double remote = 100.0 * (1.0 - (double)hfl / (double)hf);
 		finding_ev(f, "numa_hint_remote_pct", remote, T_NUMA_HINT_REMOTE, NULL);
 		enum severity s = level_of(remote, T_NUMA_HINT_REMOTE);
@@ -400,6 +409,7 @@ void rule_numa(const struct analysis *an, struct finding *f)
 				local += p->nm.kb_on_node[nd];
 		}
 		double remote = 100.0 * (1.0 - (double)local / (double)p->nm.total_kb);
+		judged++;
 		struct evidence *x = finding_ev(f, "proc_memory_off_thread_nodes_pct", remote, T_NUMA_PROC_REMOTE, NULL);
 		x->subject = xasprintf("%ld %s (%.0f MiB)", p->pid, p->comm, (double)p->nm.total_kb / 1024.0);
 		enum severity s = level_of(remote, T_NUMA_PROC_REMOTE);
@@ -414,6 +424,16 @@ void rule_numa(const struct analysis *an, struct finding *f)
 	const char *virt = guest ? " In a guest these nodes are virtual: locality is real only if the host pins each "
 				   "vNUMA node's vCPUs and memory to one host node."
 				 : "";
+	if (!judged) {
+		finding_set(f, SEV_UNKNOWN, "%u nodes, but too few allocations to judge placement: at most %llu on a "
+			    "node, a share needs %g (%s)", nodes, (unsigned long long)most, min_pages,
+			    TH(T_NUMA_MIN_PAGES).name);
+		finding_explain(f, "numa_miss is judged as a share of a node's allocations, hint faults as a share of "
+				   "sampled accesses; neither had enough in this watch, and no large process's memory "
+				   "map was read.%s", virt);
+		finding_next(f, "watch longer, or while the workload allocates memory");
+		return;
+	}
 	if (sev >= SEV_WARN) {
 		finding_set(f, sev, "%s", worst);
 		finding_explain(f,
