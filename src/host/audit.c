@@ -306,18 +306,35 @@ static void mitigations(const struct audit_ctx *c, const struct audit_item *it, 
 		add(o, it, NULL, AU_PASS, "%u mitigated, %u not affected, none vulnerable", nmit, nna);
 }
 
-static unsigned running_vcpus(const struct audit_ctx *c, unsigned *nrun, uint64_t *mem)
+/* vCPUs and memory of the running VMs; *unknown_cpu / *unknown_mem name a VM whose figure is not known
+ * (a rejected value), so that a ratio is never summed over a part of them */
+static unsigned running_vcpus(const struct audit_ctx *c, unsigned *nrun, uint64_t *mem, const struct audit_vm **unknown_cpu,
+			      const struct audit_vm **unknown_mem)
 {
 	unsigned v = 0;
 	*nrun = 0;
 	*mem = 0;
+	*unknown_cpu = *unknown_mem = NULL;
 	for (size_t i = 0; i < c->nvms; i++)
 		if (c->vms[i].pid) {
 			(*nrun)++;
 			v += c->vms[i].conf.vcpus;
 			*mem += c->vms[i].conf.mem_mib;
+			if (!c->vms[i].conf.vcpus && !*unknown_cpu)
+				*unknown_cpu = &c->vms[i];
+			if (!c->vms[i].conf.mem_mib && !*unknown_mem)
+				*unknown_mem = &c->vms[i];
 		}
 	return v;
+}
+
+/* A VM figure the audit needs is unknown: say which VM and what its configuration said instead. */
+static void unknown_figure(const struct audit_item *it, struct audit_out *o, const char *subject,
+			   const struct audit_vm *vm, const char *what)
+{
+	struct audit_res *x = add(o, it, subject, AU_UNKNOWN, "%s of %s is not known", what,
+				  vm->conf.name[0] ? vm->conf.name : vm->origin);
+	note(x, "%s", vm->conf.rejected[0] ? vm->conf.rejected : "its configuration does not say");
 }
 
 static void ratio_item(const struct audit_item *it, struct audit_out *o, double r, int t, const char *what,
@@ -338,10 +355,15 @@ static void overcommit_cpu(const struct audit_ctx *c, const struct audit_item *i
 {
 	unsigned nrun;
 	uint64_t mem;
-	unsigned v = running_vcpus(c, &nrun, &mem);
+	const struct audit_vm *ucpu, *umem;
+	unsigned v = running_vcpus(c, &nrun, &mem, &ucpu, &umem);
 	if (!nrun || !c->ncpus) {
 		struct audit_res *x = add(o, it, NULL, AU_PASS, "no running VMs");
 		note(x, "nothing to overcommit");
+		return;
+	}
+	if (ucpu) {
+		unknown_figure(it, o, NULL, ucpu, "the vCPU count");
 		return;
 	}
 	char what[96];
@@ -354,7 +376,12 @@ static void overcommit_mem(const struct audit_ctx *c, const struct audit_item *i
 {
 	unsigned nrun;
 	uint64_t mem;
-	running_vcpus(c, &nrun, &mem);
+	const struct audit_vm *ucpu, *umem;
+	running_vcpus(c, &nrun, &mem, &ucpu, &umem);
+	if (nrun && umem) {
+		unknown_figure(it, o, NULL, umem, "the memory size");
+		return;
+	}
 	if (!nrun || !c->memtotal_kb) {
 		struct audit_res *x = add(o, it, NULL, nrun ? AU_UNKNOWN : AU_PASS,
 					  nrun ? "no MemTotal in /proc/meminfo" : "no running VMs");
@@ -493,13 +520,17 @@ static void vm_nic_multiqueue(const struct audit_ctx *c, const struct audit_item
 		const struct audit_vm *vm = &c->vms[i];
 		char s[160];
 		subject_of(vm, s, sizeof(s));
-		unsigned vc = vm->conf.vcpus ? vm->conf.vcpus : 1;
+		unsigned vc = vm->conf.vcpus;
 		for (unsigned k = 0; k < vm->conf.nnics; k++) {
 			const struct vm_nic *n = &vm->conf.nics[k];
 			if (!n->model[0] || !vmconf_nic_is_virtio(n))
 				continue;
 			char sub[200];
 			snprintf(sub, sizeof(sub), "%s %s", s, n->id[0] ? n->id : n->ifname);
+			if (!vc) {
+				unknown_figure(it, o, sub, vm, "the vCPU count");
+				continue;
+			}
 			if (!strcmp(n->backend, "user")) {
 				struct audit_res *x = add(o, it, sub, AU_UNKNOWN, "user-mode networking (slirp), %u vCPUs", vc);
 				note(x, "slirp has one queue in QEMU's main loop: a test path, not a production one");
@@ -528,6 +559,11 @@ static int node_holding(const struct audit_ctx *c, const struct cpumask *m)
 	return -1;
 }
 
+/*
+ * The largest node's CPUs and memory, and whether the VM fits them.  On a host
+ * with one node (or no NUMA at all) that node is the whole host.  False with
+ * *ncpu 0 when the host's size is not known.
+ */
 static bool fits_node(const struct audit_ctx *c, const struct audit_vm *vm, unsigned *ncpu, uint64_t *nmem)
 {
 	*ncpu = 0;
@@ -539,7 +575,30 @@ static bool fits_node(const struct audit_ctx *c, const struct audit_vm *vm, unsi
 		if (c->node_mem_kb[n] / 1024 > *nmem)
 			*nmem = c->node_mem_kb[n] / 1024;
 	}
-	return vm->conf.vcpus <= *ncpu && (!*nmem || vm->conf.mem_mib <= *nmem);
+	if (c->nnodes < 2) {
+		*ncpu = c->ncpus;
+		*nmem = c->memtotal_kb / 1024;
+	}
+	return *ncpu && vm->conf.vcpus <= *ncpu && (!*nmem || vm->conf.mem_mib <= *nmem);
+}
+
+/* Can the VM be sized against the host?  Adds an unknown result and says why when not. */
+static bool sizable(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o, const char *s,
+		    const struct audit_vm *vm)
+{
+	if (!vm->conf.vcpus) {
+		unknown_figure(it, o, s, vm, "the vCPU count");
+		return false;
+	}
+	if (!vm->conf.mem_mib) {
+		unknown_figure(it, o, s, vm, "the memory size");
+		return false;
+	}
+	if (!c->ncpus) {
+		add(o, it, s, AU_UNKNOWN, "the host's CPUs are not known (no sys/devices/system/cpu/online)");
+		return false;
+	}
+	return true;
 }
 
 static void vm_numa_pinning(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
@@ -554,6 +613,8 @@ static void vm_numa_pinning(const struct audit_ctx *c, const struct audit_item *
 			     "nothing to pin on a single-node host");
 			continue;
 		}
+		if (!sizable(c, it, o, s, vm))
+			continue;
 		unsigned ncpu;
 		uint64_t nmem;
 		bool fits = fits_node(c, vm, &ncpu, &nmem);
@@ -582,15 +643,19 @@ static void vm_larger_than_node(const struct audit_ctx *c, const struct audit_it
 		const struct audit_vm *vm = &c->vms[i];
 		char s[160];
 		subject_of(vm, s, sizeof(s));
+		if (!sizable(c, it, o, s, vm))
+			continue;
 		unsigned ncpu;
 		uint64_t nmem;
-		if (c->nnodes < 2) {
-			note(add(o, it, s, AU_PASS, "single-node host"), "every VM is within the one node");
-			continue;
-		}
 		if (fits_node(c, vm, &ncpu, &nmem)) {
 			add(o, it, s, AU_PASS, "%u vCPUs, %llu MiB within a node (%u CPUs, %llu MiB)", vm->conf.vcpus,
 			    (unsigned long long)vm->conf.mem_mib, ncpu, (unsigned long long)nmem);
+		} else if (c->nnodes < 2) {
+			/* one node is the whole host: vNUMA cannot help a VM larger than that */
+			note(add(o, it, s, AU_FAIL, "%u vCPUs, %llu MiB: larger than this single-node host (%u CPUs, %llu MiB)",
+				 vm->conf.vcpus, (unsigned long long)vm->conf.mem_mib, ncpu, (unsigned long long)nmem),
+			     "its vCPUs share the host's CPUs with each other: shrink it to fit, or move it to a larger "
+			     "host; guest NUMA nodes do not help here");
 		} else {
 			struct audit_res *x = add(o, it, s, vm->conf.numa_nodes >= 2 ? AU_PASS : AU_FAIL,
 						  "%u vCPUs, %llu MiB: larger than a node (%u CPUs, %llu MiB); guest "
@@ -616,6 +681,8 @@ static void vm_hugepages(const struct audit_ctx *c, const struct audit_item *it,
 			snprintf(cov, sizeof(cov), ", THP covers %.0f %% of RSS", thp);
 		if (huge) {
 			add(o, it, s, AU_PASS, "hugetlbfs backing%s%s", vm->conf.mem_path[0] ? " " : "", vm->conf.mem_path);
+		} else if (!vm->conf.mem_mib) {
+			unknown_figure(it, o, s, vm, "the memory size");
 		} else if ((double)vm->conf.mem_mib < TH(T_HUGE_GUEST_MIB).warn) {
 			note(add(o, it, s, AU_PASS, "%llu MiB, no hugetlbfs%s", (unsigned long long)vm->conf.mem_mib, cov),
 			     "below %.0f MiB huge page backing is optional", TH(T_HUGE_GUEST_MIB).warn);
@@ -1156,8 +1223,10 @@ json_t *audit_json(const struct audit_ctx *c, const struct audit_out *o)
 		json_object_set_new(x, "origin", json_string(v->origin));
 		json_object_set_new(x, "source", json_string(v->conf.source));
 		json_object_set_new(x, "pid", v->pid ? json_integer(v->pid) : json_null());
-		json_object_set_new(x, "vcpus", json_integer(v->conf.vcpus));
-		json_object_set_new(x, "memory_mib", json_integer((json_int_t)v->conf.mem_mib));
+		json_object_set_new(x, "vcpus", v->conf.vcpus ? json_integer(v->conf.vcpus) : json_null());
+		json_object_set_new(x, "memory_mib", v->conf.mem_mib ? json_integer((json_int_t)v->conf.mem_mib) : json_null());
+		if (v->conf.rejected[0])
+			json_object_set_new(x, "rejected", json_string(v->conf.rejected));
 		json_object_set_new(x, "cpu_model", json_string(v->conf.cpu_model));
 		json_object_set_new(x, "accel", json_string(v->conf.accel));
 		json_t *ds = json_array();
@@ -1227,9 +1296,17 @@ void audit_print(FILE *f, const struct audit_ctx *c, const struct audit_out *o, 
 	fprintf(f, "hiddenq audit: %s%s%s, %u CPUs, %u NUMA node%s, %zu VM configuration%s\n", c->host ? "host" : "",
 		c->host && c->guest ? " + " : "", c->guest ? "guest" : "", c->ncpus, c->nnodes ? c->nnodes : 1,
 		c->nnodes > 1 ? "s" : "", c->nvms, c->nvms == 1 ? "" : "s");
-	for (size_t i = 0; i < c->nvms; i++)
-		fprintf(f, "  %s: %u vCPUs, %llu MiB (%s)\n", c->vms[i].conf.name[0] ? c->vms[i].conf.name : "?",
-			c->vms[i].conf.vcpus, (unsigned long long)c->vms[i].conf.mem_mib, c->vms[i].origin);
+	for (size_t i = 0; i < c->nvms; i++) {
+		const struct vmconf *vc = &c->vms[i].conf;
+		char nv[16] = "?", nm[24] = "?";
+		if (vc->vcpus)
+			snprintf(nv, sizeof(nv), "%u", vc->vcpus);
+		if (vc->mem_mib)
+			snprintf(nm, sizeof(nm), "%llu", (unsigned long long)vc->mem_mib);
+		fprintf(f, "  %s: %s vCPUs, %s MiB (%s)\n", vc->name[0] ? vc->name : "?", nv, nm, c->vms[i].origin);
+		if (vc->rejected[0])
+			fprintf(f, "    rejected: %s\n", vc->rejected);
+	}
 	const char *last = NULL;
 	unsigned np = 0, nf = 0, nu = 0;
 	for (size_t i = 0; i < o->n; i++) {

@@ -873,7 +873,10 @@ json_t *vms_json(const struct vms_analysis *a)
 		json_object_set_new(v, "cpus_allowed", json_string(buf));
 		if (vm->have_conf) {
 			json_object_set_new(v, "accel", json_string(vm->conf.accel));
-			json_object_set_new(v, "memory_mib", json_integer((json_int_t)vm->conf.mem_mib));
+			json_object_set_new(v, "memory_mib",
+					    vm->conf.mem_mib ? json_integer((json_int_t)vm->conf.mem_mib) : json_null());
+			if (vm->conf.rejected[0])
+				json_object_set_new(v, "config_rejected", json_string(vm->conf.rejected));
 		}
 		json_t *ta = json_array();
 		for (size_t j = 0; j < vm->nth; j++) {
@@ -1141,7 +1144,7 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 		}
 		if (vm->have_status || vm->have_rollup) {
 			fprintf(out, "  memory: RSS %llu MiB", (unsigned long long)(vm->vmrss_kb ? vm->vmrss_kb : vm->rss_kb) / 1024);
-			if (vm->have_conf)
+			if (vm->have_conf && vm->conf.mem_mib)
 				fprintf(out, " of %llu MiB configured", (unsigned long long)vm->conf.mem_mib);
 			if (vm->have_rollup && vm->rss_kb)
 				fprintf(out, ", THP %llu MiB (%.0f %%)", (unsigned long long)vm->anon_huge_kb / 1024,
