@@ -357,13 +357,21 @@ static void overcommit_cpu(const struct audit_ctx *c, const struct audit_item *i
 	uint64_t mem;
 	const struct audit_vm *ucpu, *umem;
 	unsigned v = running_vcpus(c, &nrun, &mem, &ucpu, &umem);
-	if (!nrun || !c->ncpus) {
+	if (!c->have_proc) {
+		add(o, it, NULL, AU_UNKNOWN, "no /proc under the root: running VMs cannot be seen");
+		return;
+	}
+	if (!nrun) {
 		struct audit_res *x = add(o, it, NULL, AU_PASS, "no running VMs");
 		note(x, "nothing to overcommit");
 		return;
 	}
 	if (ucpu) {
 		unknown_figure(it, o, NULL, ucpu, "the vCPU count");
+		return;
+	}
+	if (!c->ncpus) {
+		add(o, it, NULL, AU_UNKNOWN, "the host's CPU count is not known (no sys/devices/system/cpu/online)");
 		return;
 	}
 	char what[96];
@@ -378,6 +386,10 @@ static void overcommit_mem(const struct audit_ctx *c, const struct audit_item *i
 	uint64_t mem;
 	const struct audit_vm *ucpu, *umem;
 	running_vcpus(c, &nrun, &mem, &ucpu, &umem);
+	if (!c->have_proc) {
+		add(o, it, NULL, AU_UNKNOWN, "no /proc under the root: running VMs cannot be seen");
+		return;
+	}
 	if (nrun && umem) {
 		unknown_figure(it, o, NULL, umem, "the memory size");
 		return;
@@ -607,7 +619,7 @@ static void vm_numa_pinning(const struct audit_ctx *c, const struct audit_item *
 		const struct audit_vm *vm = &c->vms[i];
 		char s[160];
 		subject_of(vm, s, sizeof(s));
-		if (c->nnodes < 2) {
+		if (c->nnodes < 2 && c->ncpus) {
 			note(add(o, it, s, AU_PASS, "host has %u NUMA node%s", c->nnodes ? c->nnodes : 1,
 				 c->nnodes > 1 ? "s" : ""),
 			     "nothing to pin on a single-node host");
@@ -911,11 +923,21 @@ static void read_host_facts(struct audit_ctx *c)
 {
 	char buf[4096];
 	struct cpumask m;
+	int fd = fsroot_opendir(c->root, "proc");
+	c->have_proc = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	fd = fsroot_opendir(c->root, "sys");
+	c->have_sys = fd >= 0;
+	if (fd >= 0)
+		close(fd);
 	if (rd(c, "sys/devices/system/cpu/online", buf, sizeof(buf)) && cpumask_parse(&m, buf, strlen(buf)) == 0)
 		c->ncpus = cpumask_weight(&m);
-	if (!c->ncpus) {
+	/* the live machine may hide sysfs (a container): ask the kernel.  Under
+	 * another root the live machine's count would be someone else's. */
+	if (!c->ncpus && !c->root->confined) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		c->ncpus = n > 0 ? (unsigned)n : 1;
+		c->ncpus = n > 0 ? (unsigned)n : 0;
 	}
 	char *data;
 	size_t len;
@@ -942,11 +964,13 @@ static void read_host_facts(struct audit_ctx *c)
 	/* a guest: the CPU says it runs under a hypervisor */
 	data = NULL;
 	int r = fsroot_read(c->root, "proc/cpuinfo", &data, &len, 8u << 20);
-	if (r == 0 || r == -EFBIG) {
+	bool cpuinfo = r == 0 || r == -EFBIG;
+	if (cpuinfo) {
 		c->guest = strstr(data, " hypervisor") != NULL;
 		free(data);
 	}
-	c->host = !c->guest || fsroot_exists(c->root, "dev/kvm");
+	/* without cpuinfo the machine's kind is not known: a host only if it has /dev/kvm (or VMs, later) */
+	c->host = (cpuinfo && !c->guest) || fsroot_exists(c->root, "dev/kvm");
 }
 
 void audit_ctx_init(struct audit_ctx *c, const struct fsroot *root)
@@ -1215,6 +1239,7 @@ json_t *audit_json(const struct audit_ctx *c, const struct audit_out *o)
 	if (c->guest)
 		json_array_append_new(m, json_string("guest"));
 	json_object_set_new(j, "mode", m);
+	json_object_set_new(j, "cpus", c->ncpus ? json_integer(c->ncpus) : json_null());
 	json_t *vms = json_array();
 	for (size_t i = 0; i < c->nvms; i++) {
 		const struct audit_vm *v = &c->vms[i];
@@ -1293,9 +1318,14 @@ json_t *audit_json(const struct audit_ctx *c, const struct audit_out *o)
 
 void audit_print(FILE *f, const struct audit_ctx *c, const struct audit_out *o, bool verbose)
 {
-	fprintf(f, "hiddenq audit: %s%s%s, %u CPUs, %u NUMA node%s, %zu VM configuration%s\n", c->host ? "host" : "",
-		c->host && c->guest ? " + " : "", c->guest ? "guest" : "", c->ncpus, c->nnodes ? c->nnodes : 1,
-		c->nnodes > 1 ? "s" : "", c->nvms, c->nvms == 1 ? "" : "s");
+	char ncpu[16] = "?", nnode[16] = "?";
+	if (c->ncpus)
+		snprintf(ncpu, sizeof(ncpu), "%u", c->ncpus);
+	if (c->nnodes || c->ncpus) /* CPUs without a node directory: a kernel without NUMA, one node */
+		snprintf(nnode, sizeof(nnode), "%u", c->nnodes ? c->nnodes : 1);
+	fprintf(f, "hiddenq audit: %s%s%s%s, %s CPUs, %s NUMA node%s, %zu VM configuration%s\n", c->host ? "host" : "",
+		c->host && c->guest ? " + " : "", c->guest ? "guest" : "", !c->host && !c->guest ? "machine of unknown kind" : "",
+		ncpu, nnode, c->nnodes > 1 ? "s" : "", c->nvms, c->nvms == 1 ? "" : "s");
 	for (size_t i = 0; i < c->nvms; i++) {
 		const struct vmconf *vc = &c->vms[i].conf;
 		char nv[16] = "?", nm[24] = "?";

@@ -144,3 +144,64 @@ def test_each_minimum_can_be_moved(hq, tmp_path):
     r = run([hq, "diagnose", "--json", "--replay", tmp_path / "b", "-q", "-t", "stall_min_windows=1"])
     f = finding(r.json(), "execution-stalls")
     assert f["severity"] == "ok", f
+
+
+# ---------------------------------------------------------------- numbers from files, and roots that are not machines
+
+HOSTILE_XML = ("<domain type='kvm'><name>bad</name><memory unit='KiB'>-5</memory><vcpu>99999999999999999999</vcpu>"
+               "<cpu mode='host-passthrough'/></domain>")
+
+
+def small_root(d, cpus="0-1", mem_kib=4 * 1024 * 1024):
+    """A snapshot of a 2-CPU, single-node host: what audit --root reads."""
+    for rel, text in {"proc/meminfo": f"MemTotal: {mem_kib} kB\n", "proc/cpuinfo": "flags\t: fpu vme\n",
+                      "sys/devices/system/cpu/online": cpus + "\n",
+                      "sys/devices/system/node/node0/cpulist": cpus + "\n"}.items():
+        p = d / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    return d
+
+
+def test_audit_xml_numbers_are_range_checked(hq, tmp_path):
+    """<vcpu>99999999999999999999</vcpu> and <memory unit='KiB'>-5</memory> are rejected, not 4294967295
+    vCPUs and 18014398509481983 MiB; what needs them is unknown; a 4-vCPU domain does not fit 2 CPUs."""
+    root = small_root(tmp_path / "root")
+    (tmp_path / "bad.xml").write_text(HOSTILE_XML)
+    (tmp_path / "big.xml").write_text("<domain type='kvm'><name>big</name><memory unit='GiB'>2</memory>"
+                                      "<vcpu>4</vcpu><cpu mode='host-passthrough'/></domain>")
+    args = [hq, "audit", "--only-xml", "--root", root, "--xml", tmp_path / "bad.xml", "--xml", tmp_path / "big.xml"]
+    r = run([*args, "--json"])
+    doc = r.json()
+    if "libxml2" in (doc.get("error") or ""):
+        pytest.skip("built without libxml2")
+    vms = {v["name"]: v for v in doc["vms"]}
+    assert vms["bad"]["vcpus"] is None and vms["bad"]["memory_mib"] is None, vms["bad"]
+    assert "99999999999999999999" in vms["bad"]["rejected"] and "'-5'" in vms["bad"]["rejected"], vms["bad"]
+    res = {(i["id"], i["subject"]): i["result"] for i in doc["items"]}
+    assert res[("vm-larger-than-node", "bad")] == "unknown", doc["items"]
+    assert res[("vm-hugepages", "bad")] == "unknown", doc["items"]
+    assert res[("vm-larger-than-node", "big")] == "fail", doc["items"]
+    assert r.returncode == 1
+    text = run(args)
+    assert "4294967295" not in text.stdout and "18014398509481983" not in text.stdout, text.stdout
+    assert "bad: ? vCPUs, ? MiB" in text.stdout and "rejected:" in text.stdout, text.stdout
+
+
+def test_audit_root_is_never_the_live_machine(hq, tmp_path):
+    """audit --root EMPTYDIR reported "host, 2 CPUs" from this machine and exited 0."""
+    (tmp_path / "empty").mkdir()
+    r = run([hq, "audit", "--root", tmp_path / "empty"])
+    assert r.returncode == 3 and "no proc/ or sys/" in r.stderr, r
+    r = run([hq, "audit", "--root", tmp_path / "empty", "--json"])
+    assert r.returncode == 3 and "no proc/ or sys/" in r.json()["error"], r
+    # a root with sys/ but no CPU list: the CPU count is unknown, not this machine's
+    (tmp_path / "part/sys/kernel").mkdir(parents=True)
+    r = run([hq, "audit", "--root", tmp_path / "part", "--json"])
+    doc = r.json()
+    assert doc["cpus"] is None, doc
+    assert doc["mode"] == [], doc  # no cpuinfo, no /dev/kvm: neither a host nor a guest it can tell
+    text = run([hq, "audit", "--root", tmp_path / "part"])
+    assert f"{os.cpu_count()} CPUs" not in text.stdout.splitlines()[0], text.stdout
+    assert "? CPUs" in text.stdout.splitlines()[0], text.stdout
+    assert text.returncode == 3, text  # every item unknown: nothing could be audited

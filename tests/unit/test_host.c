@@ -849,6 +849,16 @@ static void test_audit_sizes_on_a_small_host(void **state)
 	audit_ctx_done(&c);
 	fsroot_done(&fr);
 
+	/* an empty root: nothing of the live machine stands in for it (issue 16, item 7) */
+	put_file(dir, "empty/.keep", "");
+	char *empty = xasprintf("%s/empty", dir);
+	assert_int_equal(fsroot_init(&fr, empty, true), 0);
+	audit_ctx_init(&c, &fr);
+	assert_int_equal(c.ncpus, 0);
+	assert_false(c.have_proc || c.have_sys || c.host || c.guest);
+	audit_ctx_done(&c);
+	fsroot_done(&fr);
+	free(empty);
 	free(root);
 	rm_tree(dir);
 	free(dir);
