@@ -61,6 +61,9 @@ struct host_src {
 	int node_ids[FIT_MAX_NODES];
 	const char *source;
 	char why[256];		/* a remark on how the shape was derived, may be empty */
+	const char *mem_source;	/* which figure sizes a node's memory (topo.node_mem_source, or the option) */
+	char mem_note[320];	/* and why, may be empty */
+	bool mem_lazy;		/* that figure is known to be short (lazily filled per-node counts) */
 };
 
 /* The host shape from a topology (live or bundle).  0 or -EINVAL with a reason. */
@@ -89,6 +92,9 @@ static int host_from_topo(const struct topo *t, struct host_src *hs, char **why)
 	hs->h.nodes = n;
 	hs->h.mem_per_node_mib = min_kib / 1024;
 	hs->h.node_ids = hs->node_ids;
+	hs->mem_source = t->node_mem_source ? t->node_mem_source : "?";
+	snprintf(hs->mem_note, sizeof(hs->mem_note), "%s", t->node_mem_note);
+	hs->mem_lazy = t->node_mem_lazy;
 	if (n > hs->h.sockets * hs->h.cores_per_socket)
 		hs->h.nodes = hs->h.sockets * hs->h.cores_per_socket;
 	if (!t->uniform)
@@ -111,6 +117,10 @@ static json_t *verdict_json(const struct fit_verdict *v, const struct host_src *
 	json_object_set_new(h, "nodes", json_integer(v->host_nodes));
 	json_object_set_new(h, "cores_per_node", json_integer(v->host_cores_per_node));
 	json_object_set_new(h, "mem_per_node_mib", json_integer((json_int_t)hs->h.mem_per_node_mib));
+	json_object_set_new(h, "mem_source", json_string(hs->mem_source));
+	if (hs->mem_note[0])
+		json_object_set_new(h, "mem_note", json_string(hs->mem_note));
+	json_object_set_new(h, "mem_lower_bound", json_boolean(hs->mem_lazy));
 	if (hs->why[0])
 		json_object_set_new(h, "note", json_string(hs->why));
 	json_object_set_new(o, "host", h);
@@ -192,6 +202,8 @@ static void verdict_text(const struct fit_verdict *v, const struct host_src *hs,
 	       v->host_nodes == 1 ? "" : "s", a, v->host_cores_per_node);
 	if (hs->why[0])
 		printf("  (%s)\n", hs->why);
+	printf("  memory per node: %s%s%s%s\n", hs->mem_source, hs->mem_note[0] ? " (" : "", hs->mem_note,
+	       hs->mem_note[0] ? ")" : "");
 	printf("VM: %u vCPU%s, %s\n\n", vm->vcpus, vm->vcpus == 1 ? "" : "s", b);
 	printf("%s: %s\n", fit_kind_name(v->kind), v->reason);
 	for (unsigned i = 0; i < v->nnotes; i++)
@@ -302,6 +314,7 @@ int cmd_fit(int argc, char **argv)
 
 	if (shape) {
 		hs.source = "options";
+		hs.mem_source = "--mem-per-node";
 	} else {
 		struct fsroot root;
 		char *why;
@@ -335,6 +348,13 @@ int cmd_fit(int argc, char **argv)
 		fit_done(&v);
 		return cmd_fail(json, v.reason);
 	}
+	/* a verdict that memory decided, on per-node figures known to be short, says so */
+	bool mem_decided = v.kind == FIT_TOO_BIG || (v.cpus_fit_one_node && v.kind != FIT_ONE_NODE) || v.no_headroom;
+	if (hs.mem_lazy && mem_decided && v.nnotes < sizeof(v.notes) / sizeof(v.notes[0]))
+		snprintf(v.notes[v.nnotes++], sizeof(v.notes[0]),
+			 "judged on per-node memory known to be short (%.160s): the host may well have room; run again "
+			 "once the counts are complete, or give --mem-per-node",
+			 hs.mem_note);
 	if (json) {
 		json_t *j = verdict_json(&v, &hs, &vm);
 		json_print(stdout, j);

@@ -16,6 +16,7 @@
 #include "../analysis/findings.h"
 #include "../core/util.h"
 #include "../parse/memparse.h"
+#include "../topo/topo.h"
 #include "vmscan.h"
 
 #define TH(t) (thresholds[t])
@@ -636,6 +637,10 @@ static void vm_numa_pinning(const struct audit_ctx *c, const struct audit_item *
 			add(o, it, s, AU_PASS, "vCPUs confined to %s%d%s%s", node >= 0 ? "node " : "",
 			    node >= 0 ? node : 0, vm->conf.numatune_nodeset[0] ? ", memory nodeset " : "",
 			    vm->conf.numatune_nodeset);
+		} else if (!fits && c->node_mem_lazy && vm->conf.vcpus <= ncpu) {
+			note(add(o, it, s, AU_UNKNOWN, "%u vCPUs fit a node; %llu MiB against %llu MiB counted so far",
+				 vm->conf.vcpus, (unsigned long long)vm->conf.mem_mib, (unsigned long long)nmem),
+			     "%s", c->node_mem_note);
 		} else if (!fits) {
 			add(o, it, s, vm->conf.numa_nodes >= 2 ? AU_PASS : AU_FAIL,
 			    "%u vCPUs / %llu MiB do not fit one node (%u CPUs, %llu MiB)%s", vm->conf.vcpus,
@@ -662,6 +667,11 @@ static void vm_larger_than_node(const struct audit_ctx *c, const struct audit_it
 		if (fits_node(c, vm, &ncpu, &nmem)) {
 			add(o, it, s, AU_PASS, "%u vCPUs, %llu MiB within a node (%u CPUs, %llu MiB)", vm->conf.vcpus,
 			    (unsigned long long)vm->conf.mem_mib, ncpu, (unsigned long long)nmem);
+		} else if (c->node_mem_lazy && vm->conf.vcpus <= ncpu) {
+			/* only memory says no, and the nodes' memory is known to be counted short */
+			note(add(o, it, s, AU_UNKNOWN, "%u vCPUs fit a node (%u CPUs); %llu MiB against %llu MiB counted so far",
+				 vm->conf.vcpus, ncpu, (unsigned long long)vm->conf.mem_mib, (unsigned long long)nmem),
+			     "%s", c->node_mem_note);
 		} else if (c->nnodes < 2) {
 			/* one node is the whole host: vNUMA cannot help a VM larger than that */
 			note(add(o, it, s, AU_FAIL, "%u vCPUs, %llu MiB: larger than this single-node host (%u CPUs, %llu MiB)",
@@ -961,6 +971,18 @@ static void read_host_facts(struct audit_ctx *c)
 		}
 		c->nnodes = n + 1;
 	}
+	/* the nodes' MemTotal can be lazily filled (deferred page init): size them the way topo and
+	 * fit do, which checks them against /proc/meminfo and says which figure it used */
+	struct topo t;
+	if (c->nnodes && topo_read(c->root, &t) == 0) {
+		for (size_t i = 0; i < t.nnodes; i++)
+			if (t.nodes[i].id >= 0 && t.nodes[i].id < 64 && t.nodes[i].has_mem)
+				c->node_mem_kb[t.nodes[i].id] = t.nodes[i].mem_total_kib;
+		c->node_mem_lazy = t.node_mem_lazy;
+		str_copy(c->node_mem_note, sizeof(c->node_mem_note), t.node_mem_note);
+	}
+	if (c->nnodes)
+		topo_done(&t);
 	/* a guest: the CPU says it runs under a hypervisor */
 	data = NULL;
 	int r = fsroot_read(c->root, "proc/cpuinfo", &data, &len, 8u << 20);

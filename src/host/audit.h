@@ -49,7 +49,9 @@ struct audit_ctx {
 	bool have_proc, have_sys; /* the root has a readable proc/ and sys/ */
 	unsigned nnodes;
 	struct cpumask node_cpus[64];
-	uint64_t node_mem_kb[64];
+	uint64_t node_mem_kb[64];	/* sized as topo sizes them (topo.node_mem_source) */
+	bool node_mem_lazy;		/* the per-node figures are known to be short */
+	char node_mem_note[320];
 	char *notes;		/* why some inputs were not read (owned) */
 };
 
