@@ -95,8 +95,11 @@ static void feed_vmstat(struct mem_analysis *m, const struct sample *s)
 	p->mono_ns = s->mono_ns;
 	const struct sfile *f = sample_find(s, "proc/vmstat");
 	bool found[VK_N];
-	if (!f || kv_extract(f->data, f->len, vm_keys, VK_N, p->v, found) < 0)
+	/* a copy with none of the counters every kernel has is damaged, not a machine at rest */
+	if (!f || kv_extract(f->data, f->len, vm_keys, VK_N, p->v, found) <= 0) {
+		m->vmstat_bad += f != NULL;
 		return;
+	}
 	p->ok = true;
 	m->vm_seen = true;
 	for (int k = 0; k < VK_N; k++)
@@ -108,8 +111,10 @@ static void feed_meminfo(struct mem_analysis *m, const struct sample *s)
 	const struct sfile *f = sample_find(s, "proc/meminfo");
 	uint64_t v[MI_N];
 	bool found[MI_N];
-	if (!f || kv_extract(f->data, f->len, mi_keys, MI_N, v, found) <= 0)
+	if (!f || kv_extract(f->data, f->len, mi_keys, MI_N, v, found) <= 0) {
+		m->meminfo_bad += f != NULL;
 		return;
+	}
 	if (!m->mi_seen)
 		m->memtotal_first_kb = v[MI_TOTAL];
 	m->mi_seen = true;
@@ -320,6 +325,7 @@ static void feed_stalls(struct mem_analysis *m, const struct sample *s, const st
 	json_t *o = json_loadb(f->data, f->len, 0, &err);
 	if (!json_is_object(o)) {
 		json_decref(o);
+		m->stalls_bad++;
 		return;
 	}
 	m->stalls_seen = true;
@@ -365,6 +371,7 @@ static void feed_kmsg(struct mem_analysis *m, const struct sample *s)
 	json_t *o = json_loadb(f->data, f->len, 0, &err);
 	if (!json_is_object(o)) {
 		json_decref(o);
+		m->kmsg_bad++;
 		return;
 	}
 	m->kmsg_seen = true;

@@ -178,10 +178,10 @@ static void rule_steal(const struct analysis *an, struct finding *f)
 /* guest-cpu-saturation: the guest's own run queue                    */
 /* ------------------------------------------------------------------ */
 
-static unsigned vcpus_of(const struct cpu_analysis *a)
+/* 0 when not known (no usable /proc/stat and no recorded topology) */
+static unsigned vcpus_of(const struct analysis *an)
 {
-	unsigned n = a->cpus_online_last ? a->cpus_online_last : (unsigned)a->nslots;
-	return n ? n : 1;
+	return analysis_vcpus(an);
 }
 
 static void add_top_tasks(const struct cpu_analysis *a, struct finding *f, double span_s, double *worst_ms)
@@ -244,7 +244,10 @@ static void add_top_cgroups(const struct analysis *an, struct finding *f)
 static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 {
 	const struct cpu_analysis *a = &an->cpu;
-	unsigned vcpus = vcpus_of(a);
+	unsigned vcpus = vcpus_of(an);
+	char nv[16] = "?";	/* the count for the text: "?" when not known, never a made-up 1 */
+	if (vcpus)
+		snprintf(nv, sizeof(nv), "%u", vcpus);
 	double span_s = (double)(a->tasks_last_ns - a->tasks_first_ns) / 1e9;
 	bool psi = a->psi_seen[PSI_CPU] && a->psi_time_ns[PSI_CPU] > 0;
 	bool tasks = a->task_samples >= 2 && span_s > 0;
@@ -282,13 +285,18 @@ static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 		finding_ev(f, "psi_cpu_some_pct_worst_1s", worst_win < 0 ? 0 : worst_win, -1, "%");
 		finding_ev(f, "psi_cpu_some_windows_sustained_warn", run_w, T_SUSTAINED, "windows");
 		finding_ev(f, "psi_cpu_some_windows_sustained_crit", run_c, T_SUSTAINED, "windows");
+	} else if (!vcpus) {
+		finding_set(f, SEV_UNKNOWN, "no PSI, and the number of vCPUs is not known (no usable /proc/stat): the "
+			    "run-queue wait per vCPU cannot be computed");
+		return;
 	} else {
 		avg = 100.0 * a->runq_wait_tasks_avg / vcpus;
 		sev = at_least(avg, T_RUNQ_WAIT, true) ? SEV_CRIT : at_least(avg, T_RUNQ_WAIT, false) ? SEV_WARN : SEV_OK;
 		basis = "run-queue wait per vCPU (no PSI)";
 		finding_ev(f, "runq_wait_pct_per_vcpu", avg, T_RUNQ_WAIT, NULL);
 	}
-	finding_ev(f, "vcpus", vcpus, -1, "");
+	if (vcpus)
+		finding_ev(f, "vcpus", vcpus, -1, "");
 	if (a->running_n) {
 		finding_ev(f, "procs_running_avg", run_avg, -1, "tasks");
 		finding_ev(f, "procs_running_max", (double)a->running_max, -1, "tasks");
@@ -342,8 +350,8 @@ static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 			    run_c >= (unsigned)TH(T_SUSTAINED).warn ? run_c : run_w);
 		finding_explain(f,
 			"This queue is inside your guest: %.1f runnable tasks on average (at most %llu) compete for "
-			"%u vCPUs, so tasks wait for a vCPU of their own. %s",
-			run_avg, (unsigned long long)a->running_max, vcpus,
+			"%s vCPUs, so tasks wait for a vCPU of their own. %s",
+			run_avg, (unsigned long long)a->running_max, nv,
 			steal < 0 ? "Steal is not reported here, so the host's share of the wait is unknown."
 			: steal >= TH(T_STEAL_AVG).warn
 				? "Steal is high too: part of this wait is the host's, fix that first."
@@ -360,8 +368,8 @@ static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 	char rqd[96] = "";
 	if (rq_p50 >= 0)
 		snprintf(rqd, sizeof(rqd), " | run-queue delay p50 %.0f us, p99 %.0f us (eBPF)", rq_p50, rq_p99);
-	finding_detail(f, "%s avg %.1f %% (worst 1 s %.0f %%) | runnable avg %.1f max %llu on %u vCPUs%s%s", basis,
-		       avg, worst_win < 0 ? avg : worst_win, run_avg, (unsigned long long)a->running_max, vcpus, rqd,
+	finding_detail(f, "%s avg %.1f %% (worst 1 s %.0f %%) | runnable avg %.1f max %llu on %s vCPUs%s%s", basis,
+		       avg, worst_win < 0 ? avg : worst_win, run_avg, (unsigned long long)a->running_max, nv, rqd,
 		       steal >= 0 ? "" : " | steal not reported");
 }
 

@@ -80,11 +80,10 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
 	free(t);
 }
 
+/* 0 when not known (no usable /proc/stat and no recorded topology) */
 static unsigned vcpus_of(const struct analysis *an)
 {
-	const struct cpu_analysis *c = &an->cpu;
-	unsigned n = c->cpus_online_last ? c->cpus_online_last : (unsigned)c->nslots;
-	return n ? n : 1;
+	return analysis_vcpus(an);
 }
 
 /* ------------------------------------------------------------------ */
@@ -541,9 +540,12 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 		for (size_t i = 0; i < io->nifs; i++)
 			if (io->ifs[i].virtio)
 				nq += (unsigned)(io->ifs[i].nrx > 0 ? io->ifs[i].nrx : 1);
+		char nvb[16] = "?";
+		if (vcpus)
+			snprintf(nvb, sizeof(nvb), "%u", vcpus);
 		if (nq)
-			finding_set(f, sev, "%u virtio-net queue%s for %u vCPUs, no drops in the guest's queues%s", nq,
-				    nq == 1 ? "" : "s", vcpus, retrans_pct >= 0 ? "" : "");
+			finding_set(f, sev, "%u virtio-net queue%s for %s vCPUs, no drops in the guest's queues%s", nq,
+				    nq == 1 ? "" : "s", nvb, retrans_pct >= 0 ? "" : "");
 		else
 			finding_set(f, sev, "no drops in the guest's packet queues (%u qdiscs, %zu CPUs' softnet)",
 				    nleaves, io->nsn);

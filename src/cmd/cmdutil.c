@@ -51,6 +51,7 @@ int watch_run(struct watch *w, const char *replay, const struct sampler_opts *so
 			goto fail;
 		}
 		analysis_init(an, &w->sp.statics, "live");
+		an->interval_ns = so->interval_ns;
 		install_exit_handlers();
 		if (!json && !hq_quiet && isatty(STDERR_FILENO))
 			fprintf(stderr, "hiddenq: %s for %.1f s (Ctrl-C to stop early)...\n", progress,
@@ -69,9 +70,21 @@ int watch_run(struct watch *w, const char *replay, const struct sampler_opts *so
 		goto fail;
 	}
 	analysis_init(an, &w->br.statics, replay);
+	an->interval_ns = w->br.interval_ns;
 	feed(&s, an);
 	while (bundle_next(&w->br, &s) > 0)
 		feed(&s, an);
+	/* said on stderr as they were met; named in the report as well */
+	if (w->br.skipped)
+		analysis_damaged(an, "%u sample(s) of the bundle were skipped: no readable time, or a time going "
+				     "backwards",
+				 w->br.skipped);
+	if (w->br.bad_entries)
+		analysis_damaged(an, "%u entries of the bundle's samples were ignored: symlinks, devices or unreadable "
+				     "files",
+				 w->br.bad_entries);
+	if (w->br.truncated)
+		analysis_damaged(an, "%u sample(s) of the bundle were too large and read only in part", w->br.truncated);
 	if (w->br.skipped)
 		log_warn("%u sample(s) of the bundle were skipped", w->br.skipped);
 	return 0;

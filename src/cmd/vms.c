@@ -153,6 +153,12 @@ int cmd_vms(int argc, char **argv)
 		code = cmd_fail(json, live ? "host mode found nothing to read (no /proc?)"
 				       : "this bundle has no host-mode data (.hiddenq/vms.json): capture it with "
 					 "hiddenq capture on the host");
+	} else if (!an.host->njson && an.host->nbad_json) {
+		char *m = xasprintf("the host-mode data is damaged: none of the %u copies of .hiddenq/vms.json is a "
+				    "JSON object, so the VMs of this machine are not known",
+				    an.host->nbad_json);
+		code = cmd_fail(json, m);
+		free(m);
 	} else {
 		vms_add_bpf(an.host, &an);
 		struct findings fs = { 0 };
@@ -165,11 +171,14 @@ int cmd_vms(int argc, char **argv)
 			json_t *j = vms_json(an.host);
 			json_t *fj = report_json(&an, &fs);
 			json_object_set(j, "findings", json_object_get(fj, "findings"));
+			json_object_set(j, "damaged", json_object_get(fj, "damaged"));
 			json_object_set_new(j, "hiddenq", json_string(HQ_VERSION));
 			json_decref(fj);
 			json_print(stdout, j);
 			json_decref(j);
 		} else {
+			for (unsigned i = 0; i < an.ndamage; i++)
+				fprintf(stdout, "damaged input: %s\n", an.damage[i]);
 			vms_print(stdout, an.host, verbose);
 			fprintf(stdout, "\n%-7s %s: %s\n", severity_name(f->sev), f->id, f->title);
 			if (f->detail)

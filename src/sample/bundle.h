@@ -48,6 +48,7 @@ struct bundle_reader {
 	uint64_t interval_ns;	/* from meta.json, 0 if absent */
 	uint64_t last_mono;
 	unsigned delivered, skipped;
+	unsigned bad_entries, truncated;	/* entries ignored (symlinks, devices, unreadable); samples read in part */
 	unsigned long total_bytes;
 };
 

@@ -205,3 +205,91 @@ def test_audit_root_is_never_the_live_machine(hq, tmp_path):
     assert f"{os.cpu_count()} CPUs" not in text.stdout.splitlines()[0], text.stdout
     assert "? CPUs" in text.stdout.splitlines()[0], text.stdout
     assert text.returncode == 3, text  # every item unknown: nothing could be audited
+
+
+# ---------------------------------------------------------------- damaged input is named as damaged
+
+def psi_text(some_us):
+    return (f"some avg10=0.00 avg60=0.00 avg300=0.00 total={int(some_us)}\n"
+            f"full avg10=0.00 avg60=0.00 avg300=0.00 total=0\n")
+
+
+def test_corrupt_vms_json_is_damage_not_no_vms(hq, tmp_path):
+    """A corrupt .hiddenq/vms.json said "no VM processes on this machine"."""
+    steal_bundle(tmp_path / "b", [const(5), const(5)], seconds=4,
+                 extra_files=lambda k: {".hiddenq/vms.json": "{ not json"})
+    r = run([hq, "diagnose", "--json", "--replay", tmp_path / "b", "-q"])
+    doc = r.json()
+    pin = finding(doc, "cpu-pinning-conflict")
+    assert pin["severity"] == "unknown" and "damaged" in pin["title"], pin
+    assert "no VM processes" not in pin["title"]
+    assert any("vms.json" in d for d in doc["damaged"]), doc["damaged"]
+    text = run([hq, "diagnose", "--replay", tmp_path / "b", "-q"])
+    assert "damaged input:" in text.stdout and "vms.json" in text.stdout, text.stdout
+    v = run([hq, "vms", "--replay", tmp_path / "b"])
+    assert v.returncode == 3 and "damaged" in v.stderr, v
+    vj = run([hq, "vms", "--json", "--replay", tmp_path / "b"])
+    assert vj.returncode == 3 and "damaged" in vj.json()["error"], vj
+
+
+def test_unreadable_proc_stat_is_not_zero_vcpus(hq, tmp_path):
+    """Every proc/stat unreadable: the header said "0 vCPUs" and guest-cpu-saturation "on 1 vCPUs"."""
+    def extra(k):
+        return {"proc/pressure/cpu": psi_text(k * 100_000 * 0.5)}  # 50 % of every 100 ms
+    b = steal_bundle(tmp_path / "b", [const(0), const(0)], seconds=4, extra_files=extra)
+    for d in b.samples.iterdir():
+        (d / "proc/stat").write_text("garbage\n")
+    r = run([hq, "diagnose", "--json", "--replay", b.root, "-q"])
+    doc = r.json()
+    assert doc["environment"]["vcpus"] is None, doc["environment"]
+    assert any("proc/stat" in d for d in doc["damaged"]), doc["damaged"]
+    g = finding(doc, "guest-cpu-saturation")
+    assert not [e for e in g["evidence"] if e["metric"] == "vcpus"], g["evidence"]
+    text = run([hq, "diagnose", "--replay", b.root, "-q", "--color", "never"])
+    assert "? vCPUs" in text.stdout.splitlines()[0] and "0 vCPUs" not in text.stdout, text.stdout
+    assert "on 1 vCPUs" not in text.stdout and "damaged input:" in text.stdout, text.stdout
+    # the topology recorded with the bundle still knows how many there are
+    (b.sample_dir(0) / "sys/devices/system/cpu").mkdir(parents=True)
+    (b.sample_dir(0) / "sys/devices/system/cpu/online").write_text("0-1\n")
+    meta = json.loads((b.root / "meta.json").read_text())
+    meta["static"].append("sys/devices/system/cpu/online")
+    (b.root / "meta.json").write_text(json.dumps(meta))
+    doc = run([hq, "diagnose", "--json", "--replay", b.root, "-q"]).json()
+    assert doc["environment"]["vcpus"] == 2, doc["environment"]
+
+
+def test_a_day_long_gap_is_named_and_left_out(hq, tmp_path):
+    """A one-day gap between samples gave "watched 86402.9 s" without a word."""
+    b = Bundle(tmp_path / "b")
+    for k in range(41):
+        cpus = [{"user": 5 * k, "idle": 5 * k, "steal": 0} for _ in range(2)]
+        t = T0_NS + k * 100_000_000 + (86400 * 10 ** 9 if k == 40 else 0)
+        b.add(t, {"proc/stat": procstat_text(cpus)})
+    r = run([hq, "diagnose", "--json", "--replay", b.root, "-q"])
+    doc = r.json()
+    assert doc["window_s"] < 5, doc["window_s"]
+    assert any("gap" in d and "86400" in d for d in doc["damaged"]), doc["damaged"]
+    text = run([hq, "diagnose", "--replay", b.root, "-q", "--color", "never"])
+    assert "86402" not in text.stdout.splitlines()[0], text.stdout
+    assert "damaged input:" in text.stdout and "gap" in text.stdout, text.stdout
+    # the longer stretch wins: 1 sample, a day, then 4 s of samples
+    b2 = Bundle(tmp_path / "c")
+    for k in range(42):
+        cpus = [{"user": 5 * k, "idle": 5 * k, "steal": 5 * k} for _ in range(2)]  # 33 % steal
+        t = T0_NS + k * 100_000_000 + (86400 * 10 ** 9 if k >= 1 else 0)
+        b2.add(t, {"proc/stat": procstat_text(cpus)})
+    doc = run([hq, "diagnose", "--json", "--replay", b2.root, "-q"]).json()
+    assert 3.9 <= doc["window_s"] <= 4.1 and doc["window"]["samples"] == 41, doc["window"]
+    assert finding(doc, "vcpu-oversubscription")["severity"] == "crit", finding(doc, "vcpu-oversubscription")
+
+
+def test_damaged_samples_are_counted(hq, tmp_path):
+    """Garbage in the other families is named too: PSI, vmstat, meminfo, the stall sampler, eBPF."""
+    def extra(k):
+        return {"proc/pressure/cpu": "garbage\n", "proc/vmstat": "x y\n", "proc/meminfo": "nothing\n",
+                ".hiddenq/stalls.json": "[", ".hiddenq/runqlat.json": "{\"available\": true, \"hist\": 7}"}
+    steal_bundle(tmp_path / "b", [const(0), const(0)], seconds=3, extra_files=extra)
+    doc = run([hq, "diagnose", "--json", "--replay", tmp_path / "b", "-q"]).json()
+    dmg = " | ".join(doc["damaged"])
+    for needle in ("PSI", "proc/vmstat", "proc/meminfo", "stalls.json"):
+        assert needle in dmg, (needle, doc["damaged"])
