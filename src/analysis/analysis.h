@@ -66,6 +66,9 @@ void analysis_done(struct analysis *an);
  */
 const char *analysis_switched_off(const struct analysis *an, const char *name);
 
+/* Evaluate one rule of rules.def by its id (with its minimum of data), NULL if there is none. */
+struct finding *rules_evaluate_one(const struct analysis *an, const char *id, struct findings *out);
+
 /* Evaluate every rule in rules.def, in order. */
 void rules_evaluate(const struct analysis *an, struct findings *out);
 

@@ -527,6 +527,21 @@ static void below_minimum(const struct analysis *an, const struct rule *r, struc
 	finding_ev(f, "windows_1s", (double)a->nwins, r->min, NULL);
 }
 
+struct finding *rules_evaluate_one(const struct analysis *an, const char *id, struct findings *out)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {
+		if (strcmp(rules[i].id, id) != 0)
+			continue;
+		struct finding *f = findings_add(out, rules[i].id, rules[i].failure_mode, rules[i].layer, rules[i].label);
+		rules[i].eval(an, f);
+		if (!f->title)
+			finding_set(f, SEV_UNKNOWN, "not evaluated");
+		below_minimum(an, &rules[i], f);
+		return f;
+	}
+	return NULL;
+}
+
 void rules_evaluate(const struct analysis *an, struct findings *out)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(rules); i++) {

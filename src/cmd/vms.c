@@ -162,8 +162,8 @@ int cmd_vms(int argc, char **argv)
 	} else {
 		vms_add_bpf(an.host, &an);
 		struct findings fs = { 0 };
-		struct finding *f = findings_add(&fs, "cpu-pinning-conflict", 6, "host-cpu-pinning", "VM pinning");
-		rule_pinning(&an, f);
+		/* the same rule as diagnose's, held to the same minimum of data (pinning_min_windows) */
+		struct finding *f = rules_evaluate_one(&an, "cpu-pinning-conflict", &fs);
 		code = findings_exit_code(&fs);
 		if (code == EXIT_UNUSABLE)
 			code = EXIT_OK; /* no VMs is an answer, not a failure */
