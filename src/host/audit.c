@@ -227,16 +227,26 @@ static void host_cstates(const struct audit_ctx *c, const struct audit_item *it,
 	rd(c, "sys/devices/system/cpu/cpuidle/current_driver", drv, sizeof(drv));
 	int deepest = -1;
 	long deep_lat = -1;
-	char deep_name[64] = "";
+	char deep_name[64] = "", bad[64] = "";
 	for (int s = 0; s < 16; s++) {
 		if (!rdf(c, lat, sizeof(lat), "sys/devices/system/cpu/cpu0/cpuidle/state%d/latency", s))
 			break;
 		rdf(c, name, sizeof(name), "sys/devices/system/cpu/cpu0/cpuidle/state%d/name", s);
 		if (rdf(c, dis, sizeof(dis), "sys/devices/system/cpu/cpu0/cpuidle/state%d/disable", s) && !strcmp(dis, "1"))
 			continue;
+		/* a latency that is not a number (a damaged snapshot) is not 0 us */
+		uint64_t v;
+		if (conf_uint(lat, 0, 100000000, &v) < 0) {
+			snprintf(bad, sizeof(bad), "state%d/latency '%.20s'", s, lat);
+			continue;
+		}
 		deepest = s;
-		deep_lat = atol(lat);
+		deep_lat = (long)v;
 		str_copy(deep_name, sizeof(deep_name), name);
+	}
+	if (bad[0]) {
+		add(o, it, "cpu0", AU_UNKNOWN, "cpuidle %s is not a whole number of microseconds", bad);
+		return;
 	}
 	if (deepest < 0) {
 		struct audit_res *x = add(o, it, NULL, AU_UNKNOWN, "no cpuidle states (driver %s)", drv[0] ? drv : "none");

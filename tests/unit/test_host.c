@@ -814,6 +814,10 @@ static void test_audit_sizes_on_a_small_host(void **state)
 	put_file(dir, "root/proc/cpuinfo", "flags\t: fpu vme\n");
 	put_file(dir, "root/sys/devices/system/cpu/online", "0-1\n");
 	put_file(dir, "root/sys/devices/system/node/node0/cpulist", "0-1\n");
+	put_file(dir, "root/sys/devices/system/cpu/cpu0/cpuidle/state0/name", "POLL\n");
+	put_file(dir, "root/sys/devices/system/cpu/cpu0/cpuidle/state0/latency", "0\n");
+	put_file(dir, "root/sys/devices/system/cpu/cpu0/cpuidle/state1/name", "C6\n");
+	put_file(dir, "root/sys/devices/system/cpu/cpu0/cpuidle/state1/latency", "-133\n"); /* damaged */
 	put_file(dir, "big.xml", "<domain type='kvm'><name>big</name><memory unit='GiB'>2</memory><vcpu>4</vcpu></domain>");
 	put_file(dir, "bad.xml", "<domain type='kvm'><name>bad</name><memory unit='KiB'>-5</memory>"
 				 "<vcpu>99999999999999999999</vcpu></domain>");
@@ -840,6 +844,8 @@ static void test_audit_sizes_on_a_small_host(void **state)
 	assert_int_equal(r->r, AU_UNKNOWN);
 	assert_non_null(strstr(r->note, "99999999999999999999"));
 	assert_int_equal(find_res(&o, "vm-hugepages", "bad")->r, AU_UNKNOWN);
+	/* a C-state latency that is not a number is not 0 us, and not a pass */
+	assert_int_equal(find_res(&o, "host-cstates", NULL)->r, AU_UNKNOWN);
 	json_t *j = audit_json(&c, &o);
 	json_t *vm = json_array_get(json_object_get(j, "vms"), 1);
 	assert_true(json_is_null(json_object_get(vm, "vcpus")) && json_is_null(json_object_get(vm, "memory_mib")));
