@@ -15,7 +15,7 @@
 #   engine    core parse analysis      (the analysis over a sliding window)
 #   sinks     core parse analysis engine topo
 #                                      (text, JSON: they read data, never the machine)
-#   host, probe, topo
+#   host, probe, topo (host may read topo: the audit sizes NUMA nodes as topo does)
 #             core parse sys (+ analysis for host and probe, which compute findings)
 #   cmd, main.c: anything
 # and each directory its own files.
@@ -34,7 +34,7 @@ allowed() {	# allowed LAYER -> the layers LAYER may include
 	analysis) echo "core parse analysis" ;;
 	engine) echo "core parse analysis engine" ;;
 	sinks) echo "core parse analysis engine topo sinks" ;;
-	host) echo "core parse sys analysis host" ;;
+	host) echo "core parse sys analysis topo host" ;;
 	probe) echo "core parse sys analysis probe" ;;
 	topo) echo "core parse sys topo" ;;
 	bpf) echo "bpf" ;;

@@ -38,11 +38,14 @@ struct audit_ctx {
 	bool guest, host;	/* what this machine is (both: a guest that runs VMs) */
 	struct audit_vm *vms;
 	size_t nvms, cap;
-	unsigned ncpus;
-	uint64_t memtotal_kb;
+	unsigned ncpus;		/* 0: not known (no sys/devices/system/cpu/online under the root) */
+	uint64_t memtotal_kb;	/* 0: not known */
+	bool have_proc, have_sys; /* the root has a readable proc/ and sys/ */
 	unsigned nnodes;
 	struct cpumask node_cpus[64];
-	uint64_t node_mem_kb[64];
+	uint64_t node_mem_kb[64];	/* sized as topo sizes them (topo.node_mem_source) */
+	bool node_mem_lazy;		/* the per-node figures are known to be short */
+	char node_mem_note[320];
 	char *notes;		/* why some inputs were not read (owned) */
 };
 

@@ -8,6 +8,7 @@
 
 #include "../core/util.h"
 #include "../core/paths.h"
+#include "../parse/vmconf.h"
 
 /* sorted by strcmp: kv_extract binary-searches them */
 const char *const vm_keys[VK_N] = {
@@ -94,8 +95,11 @@ static void feed_vmstat(struct mem_analysis *m, const struct sample *s)
 	p->mono_ns = s->mono_ns;
 	const struct sfile *f = sample_find(s, "proc/vmstat");
 	bool found[VK_N];
-	if (!f || kv_extract(f->data, f->len, vm_keys, VK_N, p->v, found) < 0)
+	/* a copy with none of the counters every kernel has is damaged, not a machine at rest */
+	if (!f || kv_extract(f->data, f->len, vm_keys, VK_N, p->v, found) <= 0) {
+		m->vmstat_bad += f != NULL;
 		return;
+	}
 	p->ok = true;
 	m->vm_seen = true;
 	for (int k = 0; k < VK_N; k++)
@@ -107,8 +111,10 @@ static void feed_meminfo(struct mem_analysis *m, const struct sample *s)
 	const struct sfile *f = sample_find(s, "proc/meminfo");
 	uint64_t v[MI_N];
 	bool found[MI_N];
-	if (!f || kv_extract(f->data, f->len, mi_keys, MI_N, v, found) <= 0)
+	if (!f || kv_extract(f->data, f->len, mi_keys, MI_N, v, found) <= 0) {
+		m->meminfo_bad += f != NULL;
 		return;
+	}
 	if (!m->mi_seen)
 		m->memtotal_first_kb = v[MI_TOTAL];
 	m->mi_seen = true;
@@ -196,29 +202,11 @@ static struct proc_mem *proc_get(struct proc_mem *v, unsigned *n, long pid)
 }
 
 /* field 39 (processor) of a task stat line; -1 if unreadable */
+/* The CPU a task last ran on (field 39), or -1: one stat parser for the tool. */
 static int stat_processor(const char *buf, size_t len)
 {
-	const char *rp = NULL;
-	for (size_t i = len; i > 0; i--)
-		if (buf[i - 1] == ')') {
-			rp = buf + i;
-			break;
-		}
-	if (!rp)
-		return -1;
-	const char *p = rp, *end = buf + len, *ws, *we;
-	for (int field = 3; field <= 39; field++) {
-		if (!scan_word(&p, end, &ws, &we))
-			return -1;
-		if (field == 39) {
-			const char *q = ws;
-			uint64_t v;
-			if (!scan_u64(&q, we, &v) || q != we || v > 65535)
-				return -1;
-			return (int)v;
-		}
-	}
-	return -1;
+	struct task_stat ts;
+	return task_stat_parse(buf, len, &ts) == 0 ? ts.processor : -1;
 }
 
 static void feed_procs(struct mem_analysis *m, const struct sample *s)
@@ -337,6 +325,7 @@ static void feed_stalls(struct mem_analysis *m, const struct sample *s, const st
 	json_t *o = json_loadb(f->data, f->len, 0, &err);
 	if (!json_is_object(o)) {
 		json_decref(o);
+		m->stalls_bad++;
 		return;
 	}
 	m->stalls_seen = true;
@@ -382,6 +371,7 @@ static void feed_kmsg(struct mem_analysis *m, const struct sample *s)
 	json_t *o = json_loadb(f->data, f->len, 0, &err);
 	if (!json_is_object(o)) {
 		json_decref(o);
+		m->kmsg_bad++;
 		return;
 	}
 	m->kmsg_seen = true;

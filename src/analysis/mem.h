@@ -104,6 +104,8 @@ struct mem_analysis {
 	unsigned nprocs;
 	/* stall sampler */
 	bool stalls_seen;
+	unsigned stalls_bad, kmsg_bad;	/* documents that were not JSON objects */
+	unsigned vmstat_bad, meminfo_bad; /* copies with none of the keys every kernel has */
 	unsigned long loops, dropped;
 	struct stall_rec *stalls;
 	size_t nstalls, capstalls;

@@ -74,10 +74,7 @@ static enum severity memory_pressure_sev(const struct analysis *an, double *some
 void rule_guest_memory(const struct analysis *an, struct finding *f)
 {
 	const struct mem_analysis *m = &an->mem;
-	if ((double)an->cpu.nwins < TH(T_MIN_WINDOWS).warn) {
-		finding_set(f, SEV_UNKNOWN, "watched %.1f s: too short for a verdict", cpu_watch_s(&an->cpu));
-		return;
-	}
+	/* too short a watch: rules.def's minimum (memory_min_windows) makes it unknown, evidence kept */
 	double some, full, swapin;
 	enum severity sev = memory_pressure_sev(an, &some, &full, &swapin);
 	if (sev == SEV_UNKNOWN) {
@@ -349,6 +346,9 @@ void rule_numa(const struct analysis *an, struct finding *f)
 	enum severity sev = SEV_OK;
 	char worst[160] = "";
 	double worst_v = -1;
+	double min_pages = TH(T_NUMA_MIN_PAGES).warn;
+	unsigned judged = 0;	/* nodes, hint faults and processes with enough data for a share */
+	uint64_t most = 0;	/* the most allocations on one node, for the reason when none had enough */
 	/* placement spill per node: numa_miss counts pages placed on this node
 	 * that were meant for another one (numa_foreign is the other side) —
 	 * where pages were placed, not remote accesses */
@@ -358,8 +358,14 @@ void rule_numa(const struct analysis *an, struct finding *f)
 			continue;
 		uint64_t hit = n->last[NS_HIT] - n->first[NS_HIT], miss = n->last[NS_MISS] >= n->first[NS_MISS] ? n->last[NS_MISS] - n->first[NS_MISS] : 0;
 		uint64_t other = n->last[NS_OTHER] >= n->first[NS_OTHER] ? n->last[NS_OTHER] - n->first[NS_OTHER] : 0;
-		double pct = hit + miss >= 100 ? 100.0 * (double)miss / (double)(hit + miss) : 0;
-		ev_label(finding_ev(f, M_NUMA_MISS_PCT, pct, T_NUMA_MISS), LBL_NODE, "%u", i);
+		if (hit + miss > most)
+			most = hit + miss;
+		/* below the minimum a share means nothing: no figure, and no ok from it */
+		bool enough = (double)(hit + miss) >= min_pages;
+		judged += enough;
+		double pct = enough ? 100.0 * (double)miss / (double)(hit + miss) : 0;
+		if (enough)
+			ev_label(finding_ev(f, M_NUMA_MISS_PCT, pct, T_NUMA_MISS), LBL_NODE, "%u", i);
 		ev_label(finding_ev(f, M_OTHER_NODE_PAGES_PER_S, (double)other / ((double)(n->last_ns - n->first_ns) / 1e9), -1),
 			 LBL_NODE, "%u", i);
 		enum severity s = level_of(pct, T_NUMA_MISS);
@@ -375,7 +381,8 @@ void rule_numa(const struct analysis *an, struct finding *f)
 	if (b)
 		snprintf(bal, sizeof(bal), "%.*s", (int)(b->len > 3 ? 3 : b->len), b->data);
 	uint64_t hf = mem_delta(m, VK_NUMA_HINT_FAULTS), hfl = mem_delta(m, VK_NUMA_HINT_FAULTS_LOCAL);
-	if (bal[0] == '1' && hf >= 100) {
+	if (bal[0] == '1' && (double)hf >= min_pages) {
+		judged++;
 		double remote = 100.0 * (1.0 - (double)hfl / (double)hf);
 		finding_ev(f, M_NUMA_HINT_REMOTE_PCT, remote, T_NUMA_HINT_REMOTE);
 		enum severity s = level_of(remote, T_NUMA_HINT_REMOTE);
@@ -399,6 +406,7 @@ void rule_numa(const struct analysis *an, struct finding *f)
 				local += p->nm.kb_on_node[nd];
 		}
 		double remote = 100.0 * (1.0 - (double)local / (double)p->nm.total_kb);
+		judged++;
 		struct evidence *x = finding_ev(f, M_PROC_OFF_NODES_PCT, remote, T_NUMA_PROC_REMOTE);
 		ev_label(x, LBL_PROCESS, "%ld %s (%.0f MiB)", p->pid, p->comm, (double)p->nm.total_kb / 1024.0);
 		enum severity s = level_of(remote, T_NUMA_PROC_REMOTE);
@@ -413,6 +421,16 @@ void rule_numa(const struct analysis *an, struct finding *f)
 	const char *virt = guest ? " In a guest these nodes are virtual: locality is real only if the host pins each "
 				   "vNUMA node's vCPUs and memory to one host node."
 				 : "";
+	if (!judged) {
+		finding_set(f, SEV_UNKNOWN, "%u nodes, but too few allocations to judge placement: at most %llu on a "
+			    "node, a share needs %g (%s)", nodes, (unsigned long long)most, min_pages,
+			    TH(T_NUMA_MIN_PAGES).name);
+		finding_explain(f, "numa_miss is judged as a share of a node's allocations, hint faults as a share of "
+				   "sampled accesses; neither had enough in this watch, and no large process's memory "
+				   "map was read.%s", virt);
+		finding_next(f, "watch longer, or while the workload allocates memory");
+		return;
+	}
 	if (sev >= SEV_WARN) {
 		finding_set(f, sev, "%s", worst);
 		finding_explain(f,
@@ -442,9 +460,26 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 			if (!first_during)
 				first_during = &m->hits[i];
 		}
-	if (!m->stalls_seen && !m->kmsg_seen) {
-		finding_set(f, SEV_UNKNOWN, "the stall sampler did not run (replay of a bundle without it?)");
-		finding_next(f, "capture with hiddenq 0.1+ or run diagnose live");
+	/* Without the sampler nothing measured a stall: only a kernel-log sign from
+	 * the watch can still give a verdict, and "no stall" cannot be said. */
+	if (!m->stalls_seen && !during) {
+		const char *off = analysis_switched_off(an, "stalls");
+		if (off) {
+			finding_set(f, SEV_UNKNOWN, "the 1 ms stall sampler was switched off (%s): stalls were not measured",
+				    off);
+			finding_explain(f, "Execution stalls are measured by a thread that sleeps 1 ms and times how late it "
+					   "wakes up. It did not run, so no stall could be seen%s.",
+					m->kmsg_seen ? "; the kernel log was read, and logged no sign of one during the watch"
+						     : "");
+			finding_next(f, "run without %s (the sampler costs about 2 %% of a CPU on a KVM guest)", off);
+		} else {
+			finding_set(f, SEV_UNKNOWN, "the stall sampler did not run (replay of a bundle without it?)");
+			finding_next(f, "capture with hiddenq 0.1+ or run diagnose live");
+		}
+		for (unsigned i = 0; i < m->nhits; i++) {
+			struct evidence *x = finding_ev(f, M_KMSG_BEFORE, (double)m->hits[i].usec / 1e6, -1);
+			ev_label(ev_label(x, LBL_KIND, "%s", m->hits[i].kind), LBL_MESSAGE, "%s", m->hits[i].msg);
+		}
 		return;
 	}
 	static const double edges[] = { 2, 5, 10, 20, 50, 100, 200, 500, 1000 };
@@ -471,6 +506,8 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 	enum severity sev = level_of(worst, T_STALL_MS);
 	if (during)
 		sev = SEV_CRIT;
+	if (!m->stalls_seen)
+		goto kmsg; /* a kernel-log sign alone: no sampler figures to show */
 	finding_ev(f, M_STALLS, (double)m->nstalls, -1);
 	struct evidence *wx = finding_ev(f, M_STALL_WORST_MS, worst, T_STALL_MS);
 	if (w) /* labelled with the longest stall's main cause */
@@ -513,6 +550,7 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 		ev_label(x, LBL_CAUSE, "%s", stall_cause_names[r->main]);
 		x->t_mono_ns = r->t_ns;
 	}
+kmsg:
 	for (unsigned i = 0; i < m->nhits; i++) {
 		struct evidence *x = finding_ev(f, m->hits[i].during ? M_KMSG_DURING : M_KMSG_BEFORE,
 						(double)m->hits[i].usec / 1e6, -1);
@@ -520,7 +558,9 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 	}
 	/* text histogram */
 	char line[256];
-	int o = snprintf(line, sizeof(line), "%zu late wake-ups >= 2 ms in %lu sleeps |", m->nstalls, m->loops);
+	int o = m->stalls_seen ? snprintf(line, sizeof(line), "%zu late wake-ups >= 2 ms in %lu sleeps |", m->nstalls,
+					  m->loops)
+			       : snprintf(line, sizeof(line), "stall sampler off: kernel log only");
 	for (size_t k = 0; k < ARRAY_SIZE(edges) && o < (int)sizeof(line) - 24; k++)
 		if (hist[k])
 			o += snprintf(line + o, sizeof(line) - (size_t)o, " %g+ ms: %u", edges[k], hist[k]);

@@ -126,6 +126,7 @@ static void feed_json(struct vms_analysis *a, const struct sfile *f)
 	json_t *j = json_loadb(f->data, f->len, 0, NULL);
 	if (!json_is_object(j)) {
 		json_decref(j);
+		a->nbad_json++;
 		return;
 	}
 	a->seen_json = true;

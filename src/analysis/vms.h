@@ -113,6 +113,7 @@ struct vms_analysis {
 	size_t n, cap;
 	bool seen_json;
 	unsigned nsamples, njson;
+	unsigned nbad_json;	/* .hiddenq/vms.json copies that were not JSON objects (damaged) */
 	uint64_t first_ns, last_ns;
 	/* host facts */
 	struct cpumask online, isolated;

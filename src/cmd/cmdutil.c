@@ -171,7 +171,9 @@ int watch_run(struct watch *w, const char *replay, const struct sampler_opts *so
 			why = xasprintf("cannot open /: %s", strerror(-ret));
 			goto fail;
 		}
-		w->engine = engine_new(&w->sp.statics, "live", eo);
+		struct engine_opts o = *eo;
+		o.interval_ns = so->interval_ns;
+		w->engine = engine_new(&w->sp.statics, "live", &o);
 		install_exit_handlers();
 		if (!json && !hq_quiet && isatty(STDERR_FILENO) && so->count)
 			fprintf(stderr, "hiddenq: %s for %.1f s (Ctrl-C to stop early)...\n", progress,
@@ -189,7 +191,9 @@ int watch_run(struct watch *w, const char *replay, const struct sampler_opts *so
 		why = xasprintf("%s: no usable sample in the bundle", replay);
 		goto fail;
 	}
-	w->engine = engine_new(&w->br.statics, replay, eo);
+	struct engine_opts o = *eo;
+	o.interval_ns = w->br.interval_ns;
+	w->engine = engine_new(&w->br.statics, replay, &o);
 	if (w->from_real || w->to_real) {
 		/* the first sample was read before the range applied: judge it like the rest */
 		bundle_range(&w->br, w->from_real, w->to_real);
@@ -204,6 +208,18 @@ int watch_run(struct watch *w, const char *replay, const struct sampler_opts *so
 	feed(&s, w);
 	while (!hq_exiting && bundle_next(&w->br, &s) > 0)
 		feed(&s, w);
+	/* said on stderr as they were met; named in the report as well */
+	if (w->br.skipped)
+		engine_damaged(w->engine, "%u sample(s) of the bundle were skipped: no readable time, or a time going "
+					  "backwards",
+			       w->br.skipped);
+	if (w->br.bad_entries)
+		engine_damaged(w->engine, "%u entries of the bundle's samples were ignored: symlinks, devices or "
+					  "unreadable files",
+			       w->br.bad_entries);
+	if (w->br.truncated)
+		engine_damaged(w->engine, "%u sample(s) of the bundle were too large and read only in part",
+			       w->br.truncated);
 	if (w->br.skipped)
 		log_warn("%u sample(s) of the bundle were skipped", w->br.skipped);
 	return 0;

@@ -157,6 +157,7 @@ int cmd_fit(int argc, char **argv)
 
 	if (shape) {
 		hs.source = "options";
+		hs.mem_source = "--mem-per-node";
 	} else {
 		struct fsroot root;
 		char *why;
@@ -190,6 +191,13 @@ int cmd_fit(int argc, char **argv)
 		fit_done(&v);
 		return cmd_fail(json, v.reason);
 	}
+	/* a verdict that memory decided, on per-node figures known to be short, says so */
+	bool mem_decided = v.kind == FIT_TOO_BIG || (v.cpus_fit_one_node && v.kind != FIT_ONE_NODE) || v.no_headroom;
+	if (hs.mem_lazy && mem_decided && v.nnotes < sizeof(v.notes) / sizeof(v.notes[0]))
+		snprintf(v.notes[v.nnotes++], sizeof(v.notes[0]),
+			 "judged on per-node memory known to be short (%.160s): the host may well have room; run again "
+			 "once the counts are complete, or give --mem-per-node",
+			 hs.mem_note);
 	if (json) {
 		json_t *j = fit_json(&v, &hs, &vm);
 		json_print(stdout, j);

@@ -155,11 +155,17 @@ int cmd_vms(int argc, char **argv)
 		code = cmd_fail(json, live ? "host mode found nothing to read (no /proc?)"
 				       : "this bundle has no host-mode data (.hiddenq/vms.json): capture it with "
 					 "hiddenq capture on the host");
+	} else if (!an->host->njson && an->host->nbad_json) {
+		char *m = xasprintf("the host-mode data is damaged: none of the %u copies of .hiddenq/vms.json is a "
+				    "JSON object, so the VMs of this machine are not known",
+				    an->host->nbad_json);
+		code = cmd_fail(json, m);
+		free(m);
 	} else {
 		vms_add_bpf(an->host, an);
 		struct findings fs = { 0 };
-		struct finding *f = findings_add(&fs, "cpu-pinning-conflict", 6, "host-cpu-pinning", "VM pinning");
-		rule_pinning(an, f);
+		/* the same rule as diagnose's, held to the same minimum of data (pinning_min_windows) */
+		struct finding *f = rules_evaluate_one(an, "cpu-pinning-conflict", &fs);
 		code = findings_exit_code(&fs);
 		if (code == EXIT_UNUSABLE)
 			code = EXIT_OK; /* no VMs is an answer, not a failure */

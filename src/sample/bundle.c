@@ -489,6 +489,8 @@ int bundle_next(struct bundle_reader *r, struct sample *out)
 		struct walk w = { .s = out, .sample = name };
 		read_tree(&w, dfd, "", 0);
 		close(dfd);
+		r->truncated += w.limit_hit;
+		r->bad_entries += w.bad;
 		if (w.limit_hit)
 			log_warn("bundle: sample %s is too large; read only part of it", name);
 		if (w.bad)

@@ -50,6 +50,7 @@ struct bundle_reader {
 	uint64_t interval_ns;	/* from meta.json, 0 if absent */
 	uint64_t last_mono;
 	unsigned delivered, skipped;
+	unsigned bad_entries, truncated;	/* entries ignored (symlinks, devices, unreadable); samples read in part */
 	unsigned long total_bytes;
 	struct store_reader *rec;	/* a recording (store.h) instead of a directory */
 	uint64_t from_real, to_real;	/* bundle_range: deliver only samples in [from, to] (0: open) */

@@ -169,6 +169,20 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 			break;
 		}
 	}
+	json_t *sw = json_object();
+	json_object_set_new(sw, "tasks", json_boolean(sp->o.tasks));
+	json_object_set_new(sw, "cgroups", json_boolean(sp->o.cgroups));
+	json_object_set_new(sw, "memory", json_boolean(sp->o.memory));
+	json_object_set_new(sw, "stalls", json_boolean(sp->o.stalls));
+	json_object_set_new(sw, "kmsg", json_boolean(sp->o.kmsg));
+	json_object_set_new(sw, "io", json_boolean(sp->o.io));
+	json_object_set_new(sw, "net", json_boolean(sp->o.net));
+	json_object_set_new(sw, "bpf", json_boolean(sp->o.bpf));
+	json_object_set_new(sw, "vms", json_boolean(sp->o.vms));
+	char *swj = json_dumps(sw, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(sw);
+	if (swj)
+		sample_add_take(&sp->statics, SWITCHES_PATH, swj, strlen(swj));
 	if (sp->o.stalls)
 		sp->stalls = stallmon_start(1000000ull, 2000000ull);
 	if (sp->o.kmsg)
@@ -492,6 +506,16 @@ json_t *sampler_sources_json(const struct sampler *sp)
 	e = json_object();
 	json_object_set_new(e, "available", json_boolean(sp->vms != NULL));
 	json_object_set_new(o, VMSCAN_JSON_PATH, e);
+	e = json_object();
+	json_object_set_new(e, "available", json_boolean(sp->stalls != NULL));
+	if (!sp->o.stalls)
+		json_object_set_new(e, "reason", json_string("switched off (--no-stalls)"));
+	json_object_set_new(o, STALLS_PATH, e);
+	e = json_object();
+	json_object_set_new(e, "available", json_boolean(sp->kmsg != NULL));
+	if (!sp->o.kmsg)
+		json_object_set_new(e, "reason", json_string("switched off (--no-stalls)"));
+	json_object_set_new(o, KMSG_PATH, e);
 	static const char *const bpf_srcs[][2] = { { "runqlat", RUNQLAT_PATH }, { "biolat", BIOLAT_PATH },
 						   { "compact", COMPACT_PATH } };
 	for (size_t i = 0; i < ARRAY_SIZE(bpf_srcs); i++) {

@@ -16,6 +16,7 @@ json_t *audit_json(const struct audit_ctx *c, const struct audit_out *o)
 	if (c->guest)
 		json_array_append_new(m, json_string("guest"));
 	json_object_set_new(j, "mode", m);
+	json_object_set_new(j, "cpus", c->ncpus ? json_integer(c->ncpus) : json_null());
 	json_t *vms = json_array();
 	for (size_t i = 0; i < c->nvms; i++) {
 		const struct audit_vm *v = &c->vms[i];
@@ -24,8 +25,10 @@ json_t *audit_json(const struct audit_ctx *c, const struct audit_out *o)
 		json_object_set_new(x, "origin", json_string(v->origin));
 		json_object_set_new(x, "source", json_string(v->conf.source));
 		json_object_set_new(x, "pid", v->pid ? json_integer(v->pid) : json_null());
-		json_object_set_new(x, "vcpus", json_integer(v->conf.vcpus));
-		json_object_set_new(x, "memory_mib", json_integer((json_int_t)v->conf.mem_mib));
+		json_object_set_new(x, "vcpus", v->conf.vcpus ? json_integer(v->conf.vcpus) : json_null());
+		json_object_set_new(x, "memory_mib", v->conf.mem_mib ? json_integer((json_int_t)v->conf.mem_mib) : json_null());
+		if (v->conf.rejected[0])
+			json_object_set_new(x, "rejected", json_string(v->conf.rejected));
 		json_object_set_new(x, "cpu_model", json_string(v->conf.cpu_model));
 		json_object_set_new(x, "accel", json_string(v->conf.accel));
 		json_t *ds = json_array();
@@ -92,12 +95,25 @@ json_t *audit_json(const struct audit_ctx *c, const struct audit_out *o)
 
 void audit_print(FILE *f, const struct audit_ctx *c, const struct audit_out *o, bool verbose)
 {
-	fprintf(f, "hiddenq audit: %s%s%s, %u CPUs, %u NUMA node%s, %zu VM configuration%s\n", c->host ? "host" : "",
-		c->host && c->guest ? " + " : "", c->guest ? "guest" : "", c->ncpus, c->nnodes ? c->nnodes : 1,
-		c->nnodes > 1 ? "s" : "", c->nvms, c->nvms == 1 ? "" : "s");
-	for (size_t i = 0; i < c->nvms; i++)
-		fprintf(f, "  %s: %u vCPUs, %llu MiB (%s)\n", c->vms[i].conf.name[0] ? c->vms[i].conf.name : "?",
-			c->vms[i].conf.vcpus, (unsigned long long)c->vms[i].conf.mem_mib, c->vms[i].origin);
+	char ncpu[16] = "?", nnode[16] = "?";
+	if (c->ncpus)
+		snprintf(ncpu, sizeof(ncpu), "%u", c->ncpus);
+	if (c->nnodes || c->ncpus) /* CPUs without a node directory: a kernel without NUMA, one node */
+		snprintf(nnode, sizeof(nnode), "%u", c->nnodes ? c->nnodes : 1);
+	fprintf(f, "hiddenq audit: %s%s%s%s, %s CPUs, %s NUMA node%s, %zu VM configuration%s\n", c->host ? "host" : "",
+		c->host && c->guest ? " + " : "", c->guest ? "guest" : "", !c->host && !c->guest ? "machine of unknown kind" : "",
+		ncpu, nnode, c->nnodes > 1 ? "s" : "", c->nvms, c->nvms == 1 ? "" : "s");
+	for (size_t i = 0; i < c->nvms; i++) {
+		const struct vmconf *vc = &c->vms[i].conf;
+		char nv[16] = "?", nm[24] = "?";
+		if (vc->vcpus)
+			snprintf(nv, sizeof(nv), "%u", vc->vcpus);
+		if (vc->mem_mib)
+			snprintf(nm, sizeof(nm), "%llu", (unsigned long long)vc->mem_mib);
+		fprintf(f, "  %s: %s vCPUs, %s MiB (%s)\n", vc->name[0] ? vc->name : "?", nv, nm, c->vms[i].origin);
+		if (vc->rejected[0])
+			fprintf(f, "    rejected: %s\n", vc->rejected);
+	}
 	const char *last = NULL;
 	unsigned np = 0, nf = 0, nu = 0;
 	for (size_t i = 0; i < o->n; i++) {

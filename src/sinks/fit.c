@@ -18,6 +18,10 @@ json_t *fit_json(const struct fit_verdict *v, const struct fit_host_src *hs, con
 	json_object_set_new(h, "nodes", json_integer(v->host_nodes));
 	json_object_set_new(h, "cores_per_node", json_integer(v->host_cores_per_node));
 	json_object_set_new(h, "mem_per_node_mib", json_integer((json_int_t)hs->h.mem_per_node_mib));
+	json_object_set_new(h, "mem_source", json_string(hs->mem_source ? hs->mem_source : "?"));
+	if (hs->mem_note[0])
+		json_object_set_new(h, "mem_note", json_string(hs->mem_note));
+	json_object_set_new(h, "mem_lower_bound", json_boolean(hs->mem_lazy));
 	if (hs->why[0])
 		json_object_set_new(h, "note", json_string(hs->why));
 	json_object_set_new(o, "host", h);
@@ -99,6 +103,8 @@ void fit_print(FILE *out, const struct fit_verdict *v, const struct fit_host_src
 	       v->host_nodes == 1 ? "" : "s", a, v->host_cores_per_node);
 	if (hs->why[0])
 		fprintf(out, "  (%s)\n", hs->why);
+	fprintf(out, "  memory per node: %s%s%s%s\n", hs->mem_source ? hs->mem_source : "?", hs->mem_note[0] ? " (" : "",
+		hs->mem_note, hs->mem_note[0] ? ")" : "");
 	fprintf(out, "VM: %u vCPU%s, %s\n\n", vm->vcpus, vm->vcpus == 1 ? "" : "s", b);
 	fprintf(out, "%s: %s\n", fit_kind_name(v->kind), v->reason);
 	for (unsigned i = 0; i < v->nnotes; i++)

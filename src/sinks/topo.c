@@ -146,6 +146,10 @@ static void print_text(FILE *o, const struct topo_view *v)
 		free(cl);
 	}
 
+	/* which figure is the memory column, and why when it is not simply the nodes' own */
+	fprintf(o, "  memory: %s%s%s%s\n", t->node_mem_source ? t->node_mem_source : "?", t->node_mem_note[0] ? " (" : "",
+		t->node_mem_note, t->node_mem_note[0] ? ")" : "");
+
 	/* cpu_layout: rows = core ids, columns = sockets, cells = [cpu, sibling] */
 	fprintf(o, "\nCPU layout (rows: core id, columns: socket, [cpu, hyper-thread siblings])\n");
 	size_t w = 6;
@@ -294,12 +298,17 @@ json_t *topo_json(const struct topo_view *v)
 		json_object_set_new(e, "cpus", json_string(cl));
 		json_object_set_new(e, "cpu_list", int_array(nd->cpus, nd->ncpus));
 		json_object_set_new(e, "mem_total_kib", nd->has_mem ? json_integer((json_int_t)nd->mem_total_kib) : json_null());
+		json_object_set_new(e, "mem_node_kib", nd->mem_node_kib ? json_integer((json_int_t)nd->mem_node_kib) : json_null());
 		json_object_set_new(e, "distances", int_array(nd->dist, nd->ndist));
 		json_array_append_new(nodes, e);
 		free(cl);
 	}
 	json_object_set_new(o, "nodes", nodes);
 	json_object_set_new(o, "nodes_synthetic", json_boolean(t->nodes_synthetic));
+	json_object_set_new(o, "node_mem_source", json_string(t->node_mem_source ? t->node_mem_source : "?"));
+	if (t->node_mem_note[0])
+		json_object_set_new(o, "node_mem_note", json_string(t->node_mem_note));
+	json_object_set_new(o, "node_mem_lower_bound", json_boolean(t->node_mem_lazy));
 
 	json_t *lay = json_object();
 	json_object_set_new(lay, "sockets", int_array(v->sockets, v->nsockets));

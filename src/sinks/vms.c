@@ -39,7 +39,10 @@ json_t *vms_json(const struct vms_analysis *a)
 		json_object_set_new(v, "cpus_allowed", json_string(buf));
 		if (vm->have_conf) {
 			json_object_set_new(v, "accel", json_string(vm->conf.accel));
-			json_object_set_new(v, "memory_mib", json_integer((json_int_t)vm->conf.mem_mib));
+			json_object_set_new(v, "memory_mib",
+					    vm->conf.mem_mib ? json_integer((json_int_t)vm->conf.mem_mib) : json_null());
+			if (vm->conf.rejected[0])
+				json_object_set_new(v, "config_rejected", json_string(vm->conf.rejected));
 		}
 		json_t *ta = json_array();
 		for (size_t j = 0; j < vm->nth; j++) {
@@ -304,14 +307,17 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 			if (t->have_allowed)
 				cpumask_format(&t->allowed, al, sizeof(al));
 			int lv = vms_thread_level(t);
-			fprintf(out, "  %-18.18s %-6s %8s%% %8s %8s%%  %-12s %d%s\n", t->comm, tkind_name(t->kind),
+			char ran[16] = "?"; /* its stat was not read (or not parsed): unknown, not CPU -1 */
+			if (t->processor >= 0)
+				snprintf(ran, sizeof(ran), "%d", t->processor);
+			fprintf(out, "  %-18.18s %-6s %8s%% %8s %8s%%  %-12s %s%s\n", t->comm, tkind_name(t->kind),
 				pct(b1, sizeof(b1), t->delay_pct), pct(b2, sizeof(b2), t->cpu_pct),
-				pct(b3, sizeof(b3), t->worst_win), al, t->processor,
+				pct(b3, sizeof(b3), t->worst_win), al, ran,
 				lv == 2 ? "  CRIT" : lv == 1 ? "  WARN" : "");
 		}
 		if (vm->have_status || vm->have_rollup) {
 			fprintf(out, "  memory: RSS %llu MiB", (unsigned long long)(vm->vmrss_kb ? vm->vmrss_kb : vm->rss_kb) / 1024);
-			if (vm->have_conf)
+			if (vm->have_conf && vm->conf.mem_mib)
 				fprintf(out, " of %llu MiB configured", (unsigned long long)vm->conf.mem_mib);
 			if (vm->have_rollup && vm->rss_kb)
 				fprintf(out, ", THP %llu MiB (%.0f %%)", (unsigned long long)vm->anon_huge_kb / 1024,
@@ -447,6 +453,7 @@ json_t *vms_report_json(const struct analysis *an, const struct findings *fs)
 	json_t *j = vms_json(an->host);
 	json_t *fj = report_json(an, fs);
 	json_object_set(j, "findings", json_object_get(fj, "findings"));
+	json_object_set(j, "damaged", json_object_get(fj, "damaged"));
 	json_object_set_new(j, "hiddenq", json_string(HQ_VERSION));
 	json_decref(fj);
 	return j;
@@ -454,6 +461,8 @@ json_t *vms_report_json(const struct analysis *an, const struct findings *fs)
 
 void vms_report_text(FILE *out, const struct analysis *an, const struct finding *f, bool verbose)
 {
+	for (unsigned i = 0; i < an->ndamage; i++)
+		fprintf(out, "damaged input: %s\n", an->damage[i]);
 	vms_print(out, an->host, verbose);
 	fprintf(out, "\n%-7s %s: %s\n", severity_name(f->sev), f->id, f->title);
 	if (f->detail)

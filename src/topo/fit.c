@@ -474,6 +474,9 @@ int fit_host_from_topo(const struct topo *t, struct fit_host_src *hs, char **why
 	hs->h.nodes = n;
 	hs->h.mem_per_node_mib = min_kib / 1024;
 	hs->h.node_ids = hs->node_ids;
+	hs->mem_source = t->node_mem_source ? t->node_mem_source : "?";
+	snprintf(hs->mem_note, sizeof(hs->mem_note), "%s", t->node_mem_note);
+	hs->mem_lazy = t->node_mem_lazy;
 	if (n > hs->h.sockets * hs->h.cores_per_socket)
 		hs->h.nodes = hs->h.sockets * hs->h.cores_per_socket;
 	if (!t->uniform)

@@ -98,6 +98,9 @@ struct fit_host_src {
 	int node_ids[FIT_MAX_NODES];
 	const char *source;
 	char why[256];		/* a remark on how the shape was derived, may be empty */
+	const char *mem_source;	/* which figure sizes a node's memory (topo.node_mem_source, or the option) */
+	char mem_note[320];	/* and why, may be empty */
+	bool mem_lazy;		/* that figure is known to be short (lazily filled per-node counts) */
 };
 
 struct topo;	/* topo.h */

@@ -399,8 +399,9 @@ def test_kernel_log_signs(hq):
     before = f"<4>hiddenq-test: watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [before-{nonce}]\n"
     kmsg_write([before])
 
-    # 1. only the old line: shown as before the watch, not crit because of it
-    with Live(hq, "-d", "2", "-q") as live:
+    # 1. only the old line: shown as before the watch, not crit because of it (3 s: a shorter
+    # watch earns no verdict at all, and exits 3)
+    with Live(hq, "-d", "3", "-q") as live:
         doc = live.finish()
     f = finding(doc, "execution-stalls")
     assert any(f"before-{nonce}" in s for s in kmsg_subjects(f, "kernel_log_before_watch")), f
