@@ -87,9 +87,9 @@ FUZZ_TARGETS := \
 BPF      ?= 1
 BPFTOOL  ?= bpftool
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-BPF_PROGS := runqlat biolat compact taskstat
+BPF_PROGS := runqlat biolat compact taskstat timerlate
 LIB_SRCS += src/sources/bpf/bpfsrc.c src/sources/bpf/runqlat.c src/sources/bpf/biolat.c src/sources/bpf/compact.c \
-	src/sources/bpf/taskstat.c \
+	src/sources/bpf/taskstat.c src/sources/bpf/timerlate.c \
 	src/analysis/bpfhist.c
 ifeq ($(BPF),1)
   ifneq ($(shell command -v $(CLANG) >/dev/null 2>&1 && command -v $(BPFTOOL) >/dev/null 2>&1 && \
@@ -184,7 +184,7 @@ $(B)/asan/obj/%.o: src/%.c $(wildcard src/*/*.h src/*/*.def)
 # eBPF objects and skeletons: src/bpf/NAME.bpf.c -> $(B)/bpf/NAME.bpf.o -> $(B)/bpf/NAME.skel.h
 BPF_SKELS     := $(patsubst %,$(B)/bpf/%.skel.h,$(BPF_PROGS))
 BPF_USER_SRCS := src/sources/bpf/bpfsrc.c src/sources/bpf/runqlat.c src/sources/bpf/biolat.c src/sources/bpf/compact.c \
-	src/sources/bpf/taskstat.c
+	src/sources/bpf/taskstat.c src/sources/bpf/timerlate.c
 $(call objs,$(B),$(BPF_USER_SRCS) src/analysis/bpfhist.c) $(call objs,$(B)/asan,$(BPF_USER_SRCS) src/analysis/bpfhist.c): \
 	$(wildcard src/bpf/*.h src/sources/bpf/*.h)
 ifeq ($(BPF),1)
