@@ -43,6 +43,7 @@ LIB_SRCS := \
 	src/sample/bundle.c \
 	src/sample/memsrc.c \
 	src/sample/stallmon.c \
+	src/sample/stalls.c \
 	src/analysis/cpu.c \
 	src/analysis/findings.c \
 	src/analysis/rules.c \

@@ -400,7 +400,7 @@ int main(int argc, char **argv)
 	/* the stall sampler thread costs CPU whether or not samples are taken */
 	struct cost stall = { 0, 0 };
 	struct sampler sst;
-	struct sampler_opts sso = { .interval_ns = 100000000ull, .count = 1, .stalls = true };
+	struct sampler_opts sso = { .interval_ns = 100000000ull, .count = 1, .stalls = STALLS_SAMPLER };
 	bool have_stall = sampler_init(&sst, "/", &sso) == 0;
 	if (have_stall) {
 		have_stall = sst.stalls != NULL;

@@ -19,6 +19,7 @@
 #include "iosrc.h"
 #include "memsrc.h"
 #include "stallmon.h"
+#include "stalls.h"
 
 #define MAX_FILE (8u << 20)
 #define MAX_TASKS 16384
@@ -154,8 +155,7 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 			break;
 		}
 	}
-	if (sp->o.stalls)
-		sp->stalls = stallmon_start(1000000ull, 2000000ull);
+	sp->stalls = stalls_start(sp->o.stalls);
 	if (sp->o.kmsg)
 		sp->kmsg = kmsgmon_open();
 	if (sp->o.bpf) {
@@ -193,7 +193,7 @@ void sampler_done(struct sampler *sp)
 		vmscan_done(sp->vms);
 		free(sp->vms);
 	}
-	stallmon_stop(sp->stalls);
+	stalls_stop(sp->stalls);
 	kmsgmon_close(sp->kmsg);
 	bpfsrc_close(sp->bpf);
 	for (size_t i = 0; i < sp->nhot; i++) {
@@ -383,7 +383,7 @@ void sampler_take(struct sampler *sp, struct sample *out, bool slow)
 			continue;
 		sample_add(out, h->path, h->buf, len);
 	}
-	stallmon_drain(sp->stalls, out);
+	stalls_drain(sp->stalls, out, slow);
 	/* on slow ticks walk_tasks reads every task's schedstat, the vCPUs' too */
 	if (sp->vms && !(slow && sp->o.tasks))
 		vmscan_sample(sp->vms, out);
@@ -477,6 +477,7 @@ json_t *sampler_sources_json(const struct sampler *sp)
 	e = json_object();
 	json_object_set_new(e, "available", json_boolean(sp->vms != NULL));
 	json_object_set_new(o, VMSCAN_JSON_PATH, e);
+	json_object_set_new(o, STALLS_PATH, stalls_source_json(sp->stalls));
 	static const char *const bpf_srcs[][2] = { { "runqlat", RUNQLAT_PATH }, { "biolat", BIOLAT_PATH },
 						   { "compact", COMPACT_PATH } };
 	for (size_t i = 0; i < ARRAY_SIZE(bpf_srcs); i++) {

@@ -137,7 +137,9 @@ static int capture_print(enum libbpf_print_level level, const char *fmt, va_list
 			s += 8;
 			len -= 8;
 		}
-		copy_line(said_first, sizeof(said_first), s, len);
+		/* libbpf's own advice, not the kernel's answer: the next line has that */
+		if (strncmp(s, "Failed to bump RLIMIT_MEMLOCK", 29) != 0)
+			copy_line(said_first, sizeof(said_first), s, len);
 	}
 	return 0;
 }
