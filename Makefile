@@ -38,6 +38,7 @@ LIB_SRCS := \
 	src/parse/psi.c \
 	src/parse/schedstat.c \
 	src/parse/memparse.c \
+	src/parse/stallparse.c \
 	src/sample/sample.c \
 	src/sample/sampler.c \
 	src/sample/bundle.c \

@@ -432,6 +432,62 @@ void rule_numa(const struct analysis *an, struct finding *f)
 
 /* ------------------------------------------------------------------ */
 
+/* How the stalls were watched, for titles and explanations. */
+static const char *stall_method_label(const char *m)
+{
+	if (strcmp(m, "bpf") == 0)
+		return "eBPF timer lateness";
+	if (strcmp(m, "coarse") == 0)
+		return "coarse sampler";
+	if (strcmp(m, "sampler") == 0)
+		return "1 ms sampler";
+	return m;
+}
+
+static void stall_kmsg_evidence(const struct mem_analysis *m, struct finding *f)
+{
+	for (unsigned i = 0; i < m->nhits; i++) {
+		struct evidence *x = finding_ev(f, m->hits[i].during ? "kernel_log_during_watch" : "kernel_log_before_watch",
+						(double)m->hits[i].usec / 1e6, -1, "s since boot");
+		x->subject = xasprintf("%s: %s", m->hits[i].kind, m->hits[i].msg);
+	}
+	if (!m->kmsg_available && m->kmsg_seen)
+		finding_ev(f, "kernel_log_unreadable", 1, -1, "")->subject = xasprintf("/dev/kmsg: %s", m->kmsg_error);
+}
+
+/* Stalls were not watched (off, refused, or an older bundle): say why; the kernel log may still speak. */
+static void stalls_not_watched(const struct mem_analysis *m, struct finding *f, unsigned during,
+			       const struct kmsg_hit *first_during)
+{
+	char why[400];
+	if (m->stalls_seen && m->stall_reason[0])
+		snprintf(why, sizeof(why), "%s", m->stall_reason);
+	else if (m->stalls_seen)
+		snprintf(why, sizeof(why), "the %s did not run", stall_method_label(m->stall_method));
+	else
+		snprintf(why, sizeof(why), "not asked for (--no-stalls), or a bundle without them");
+	stall_kmsg_evidence(m, f);
+	if (m->stalls_seen)
+		finding_ev(f, "stall_method_unavailable", 1, -1, "")->subject = xstrdup(m->stall_method);
+	if (during) {
+		finding_set(f, SEV_CRIT, "the kernel logged %u sign%s of a stalled machine during the watch (%s)", during,
+			    during == 1 ? "" : "s", first_during->kind);
+		finding_explain(f, "Execution stalls were not watched (%s), but the kernel itself logged signs of a "
+				   "stalled machine during the watch.", why);
+		finding_next(f, "match the stalls' causes to the other findings (hypervisor CPU, memory, THP)");
+		return;
+	}
+	finding_set(f, SEV_UNKNOWN, "execution stalls were not watched: %s", why);
+	finding_explain(f, "Without a stall watch, a pause in execution (the host not running this VM, a guest "
+			   "that stopped) leaves no trace here.%s",
+			m->kmsg_seen ? " The kernel log showed no sign of a stalled machine." : "");
+	if (m->stalls_seen && strcmp(m->stall_method, "bpf") == 0)
+		finding_next(f, "run as root with kernel BTF for eBPF, or watch with a thread: --stalls coarse "
+				"(~0.1 %% of a CPU) or --stalls sampler (~2 %%)");
+	else
+		finding_next(f, "run diagnose live (the default --stalls auto), or capture without --no-stalls");
+}
+
 void rule_stalls(const struct analysis *an, struct finding *f)
 {
 	const struct mem_analysis *m = &an->mem;
@@ -443,20 +499,24 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 			if (!first_during)
 				first_during = &m->hits[i];
 		}
-	if (!m->stalls_seen && !m->kmsg_seen) {
-		finding_set(f, SEV_UNKNOWN, "the stall sampler did not run (replay of a bundle without it?)");
-		finding_next(f, "capture with hiddenq 0.1+ or run diagnose live");
+	if (!m->stalls_seen || m->stall_refused) {
+		stalls_not_watched(m, f, during, first_during);
 		return;
 	}
+	bool timers = strcmp(m->stall_method, "bpf") == 0;
+	bool coarse = strcmp(m->stall_method, "coarse") == 0;
+	const char *label = stall_method_label(m->stall_method);
 	static const double edges[] = { 2, 5, 10, 20, 50, 100, 200, 500, 1000 };
 	unsigned hist[ARRAY_SIZE(edges)] = { 0 };
 	double worst = 0, total = 0;
 	double by_cause[SC_N] = { 0 };
+	unsigned idle = 0;
 	const struct stall_rec *w = NULL;
 	for (size_t i = 0; i < m->nstalls; i++) {
 		const struct stall_rec *r = &m->stalls[i];
 		double ms = (double)r->late_ns / 1e6;
 		total += ms;
+		idle += r->idle;
 		if (ms > worst) {
 			worst = ms;
 			w = r;
@@ -474,10 +534,31 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 		sev = SEV_CRIT;
 	finding_ev(f, "stalls", (double)m->nstalls, -1, "");
 	struct evidence *wx = finding_ev(f, "stall_worst_ms", worst, T_STALL_MS, NULL);
-	if (w) /* the subject is the longest stall's main cause */
+	if (w) { /* the subject is the longest stall's main cause */
 		wx->subject = xstrdup(stall_cause_names[w->main]);
+		wx->cpu = w->cpu;
+	}
 	finding_ev(f, "stalled_ms_total", total, -1, "ms");
-	finding_ev(f, "sampler_loops", (double)m->loops, -1, "");
+	/* what was watched, with the method as the subject */
+	if (timers) {
+		finding_ev(f, "timers_watched", (double)m->timers, -1, "")->subject = xstrdup(m->stall_method);
+		finding_ev(f, "stalls_on_idle_cpu", idle, -1, "");
+		double watch = mem_watch_s(m);
+		for (unsigned c = 0; c < m->ntl_cpus; c++) {
+			const struct tl_cpu_acc *a = &m->tl_cpus[c];
+			if (!a->seen)
+				continue;
+			if (watch > 0)
+				finding_ev_cpu(f, "timers_per_s", (double)(a->last - a->first) / watch, -1, "/s", (int)c);
+			finding_ev_cpu(f, "timer_gap_max_ms", (double)a->max_gap_us / 1000.0, -1, "ms", (int)c);
+		}
+	} else {
+		finding_ev(f, "sampler_loops", (double)m->loops, -1, "")->subject = xstrdup(m->stall_method);
+		if (coarse)
+			finding_ev(f, "sampler_tight_s", (double)m->stall_tight_ns / 1e9, -1, "s");
+	}
+	if (m->dropped)
+		finding_ev(f, "stalls_dropped", (double)m->dropped, -1, "");
 	for (size_t k = 0; k < ARRAY_SIZE(edges); k++) {
 		char name[40];
 		if (k + 1 < ARRAY_SIZE(edges))
@@ -512,20 +593,44 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 		x->t_mono_ns = r->t_ns;
 		x->cpu = r->cpu;
 	}
-	for (unsigned i = 0; i < m->nhits; i++) {
-		struct evidence *x = finding_ev(f, m->hits[i].during ? "kernel_log_during_watch" : "kernel_log_before_watch",
-						(double)m->hits[i].usec / 1e6, -1, "s since boot");
-		x->subject = xasprintf("%s: %s", m->hits[i].kind, m->hits[i].msg);
-	}
+	stall_kmsg_evidence(m, f);
 	/* text histogram */
 	char line[256];
-	int o = snprintf(line, sizeof(line), "%zu late wake-ups >= 2 ms in %lu sleeps |", m->nstalls, m->loops);
+	int o = timers ? snprintf(line, sizeof(line), "%s: %zu timers >= 2 ms late of %lu |", label, m->nstalls,
+				  m->timers)
+		       : snprintf(line, sizeof(line), "%s: %zu late wake-ups >= 2 ms in %lu sleeps |", label,
+				  m->nstalls, m->loops);
 	for (size_t k = 0; k < ARRAY_SIZE(edges) && o < (int)sizeof(line) - 24; k++)
 		if (hist[k])
 			o += snprintf(line + o, sizeof(line) - (size_t)o, " %g+ ms: %u", edges[k], hist[k]);
 	finding_detail(f, "%s", line);
-	if (!m->kmsg_available && m->kmsg_seen)
-		finding_ev(f, "kernel_log_unreadable", 1, -1, "")->subject = xasprintf("/dev/kmsg: %s", m->kmsg_error);
+
+	/* how it was watched, and what that cannot see */
+	char how[700];
+	if (timers)
+		snprintf(how, sizeof(how),
+			 "Watched by %s: how late the kernel's own timers ran, on every CPU, with no wake-ups of "
+			 "hiddenq's own. A late timer means the CPU could not take its timer interrupt: the vCPU "
+			 "was not running (the host preempted it, or woke it from halt late: %u of the stalls were on "
+			 "an idle vCPU), or the guest had interrupts off. It cannot see a task waiting in the guest's "
+			 "run queue (guest CPU has the run-queue histograms) or one process being stopped, and an "
+			 "idle CPU with no timer due is not watched (timer_gap_max_ms).",
+			 label, idle);
+	else if (coarse)
+		snprintf(how, sizeof(how),
+			 "Watched by the %s: a thread sleeping %.0f ms (1 ms for %.0f s of the watch, after a "
+			 "stall of 20 ms or more) that woke that late: nothing ran it. A stall longer than the "
+			 "sleep is always seen, and its length known within the sleep; a shorter one only in "
+			 "part. It watches the CPU it is on.",
+			 label, m->stall_sleep_ns ? (double)m->stall_sleep_ns / 1e6 : 20.0,
+			 (double)m->stall_tight_ns / 1e9);
+	else
+		snprintf(how, sizeof(how), "Watched by the %s: a thread that asked to sleep 1 ms woke up that late: "
+					   "nothing ran it. It watches the CPU it is on.",
+			 label);
+	char fell[400] = "";
+	if (m->stall_reason[0])
+		snprintf(fell, sizeof(fell), " (%s)", m->stall_reason);
 
 	if (sev >= SEV_WARN) {
 		if (during && worst < TH(T_STALL_MS).warn)
@@ -535,16 +640,16 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 			finding_set(f, sev, "execution stopped for up to %.0f ms (%zu stalls); the longest: %s", worst,
 				    m->nstalls, w ? stall_cause_names[w->main] : "?");
 		finding_explain(f,
-			"A thread that asked to sleep 1 ms woke up that late: nothing ran it. The share of each stall is "
-			"attributed from what moved in the same interval: its own run delay is the guest's run queue; steal "
-			"is the hypervisor (only for stalls of two ticks or more, 20 ms); compaction, reclaim and swap are "
-			"the guest's memory; what remains is below the guest and not steal (host page faults, host swap or "
-			"compaction, SMIs).");
+			"%s%s The share of each stall is attributed from what moved in the same interval: %ssteal "
+			"is the hypervisor (only for stalls of two ticks or more, 20 ms); %swhat remains is below the "
+			"guest and not steal (host page faults, host swap or compaction, SMIs).",
+			how, fell, timers ? "" : "the thread's own run delay is the guest's run queue; ",
+			timers ? "" : "compaction, reclaim and swap are the guest's memory; ");
 		finding_next(f, "match the stalls' causes to the other findings (hypervisor CPU, memory, THP)");
 		finding_next(f, "for 'below the guest': on the host, the VM process's page faults and VmSwap, host THP "
 				"compaction (hiddenq vms)");
 	} else {
-		finding_set(f, sev, "%zu stalls >= 2 ms, longest %.0f ms", m->nstalls, worst);
-		finding_explain(f, "No long pause in execution was seen.");
+		finding_set(f, sev, "%zu stalls >= 2 ms, longest %.0f ms (%s)", m->nstalls, worst, label);
+		finding_explain(f, "No long pause in execution was seen. %s%s", how, fell);
 	}
 }
