@@ -67,6 +67,7 @@ UNIT_TESTS := \
 	tests/unit/test_parse.c \
 	tests/unit/test_cpu.c \
 	tests/unit/test_mem.c \
+	tests/unit/test_stalls.c \
 	tests/unit/test_util.c \
 	tests/unit/test_bundle.c \
 	tests/unit/test_topo.c
@@ -79,6 +80,7 @@ FUZZ_TARGETS := \
 	tests/fuzz/fuzz_identity.c \
 	tests/fuzz/fuzz_bundle.c \
 	tests/fuzz/fuzz_memparse.c \
+	tests/fuzz/fuzz_stalls.c \
 	tests/fuzz/fuzz_topo.c
 
 # ---- eBPF (src/bpf: kernel halves; src/sources/bpf: user halves) ----
