@@ -33,6 +33,7 @@ struct stallmon {
 	atomic_bool stop;
 	uint64_t sleep_ns, threshold_ns;
 	uint64_t tight_sleep_ns, tighten_ns, hold_ns;	/* tight_sleep_ns 0: fixed sleep */
+	unsigned tight_permille;	/* the most of the time it may be tight, in the long run */
 	pthread_mutex_t lock;
 	struct stall ring[RING];
 	unsigned head, count;	/* guarded by lock */
@@ -64,18 +65,29 @@ static void *stall_thread(void *arg)
 	m->schedfd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
 	uint64_t last_delay = m->schedfd >= 0 ? read_rundelay(m->schedfd) : 0;
 	unsigned since_read = 0;
-	uint64_t tight_until = 0;	/* sleep tight_sleep_ns until then */
+	uint64_t tight_until = 0;	/* sleep tight_sleep_ns until then ... */
+	uint64_t budget = m->hold_ns;	/* ... while this lasts: tight time left */
 	while (!atomic_load(&m->stop)) {
 		uint64_t before = mono_ns();
-		bool tight = m->tight_sleep_ns && before < tight_until;
+		bool tight = m->tight_sleep_ns && before < tight_until && budget > 0;
 		uint64_t want = tight ? m->tight_sleep_ns : m->sleep_ns;
 		struct timespec req = { (time_t)(want / 1000000000ull), (long)(want % 1000000000ull) };
 		nanosleep(&req, NULL);
 		uint64_t after = mono_ns();
 		atomic_fetch_add(&m->loops, 1);
 		uint64_t slept = after - before;
-		if (tight)
-			atomic_fetch_add(&m->tight_ns, slept);
+		if (m->tight_sleep_ns) {
+			/* the budget grows by tight_permille of the time passed, up to one hold,
+			 * and tight time spends it: trouble that never ends keeps the thread
+			 * tight at most that share of the time, so its cost stays bounded */
+			budget += slept / 1000 * m->tight_permille;
+			if (budget > m->hold_ns)
+				budget = m->hold_ns;
+			if (tight) {
+				atomic_fetch_add(&m->tight_ns, slept);
+				budget = budget > slept ? budget - slept : 0;
+			}
+		}
 		/* Re-read our run delay now and then, so that the delta seen at a
 		 * stall belongs to that stall (the thread sleeps otherwise). */
 		if (slept >= want + m->threshold_ns) {
@@ -114,6 +126,7 @@ struct stallmon *stallmon_start(const struct stallmon_opts *o)
 	if (o->tight_sleep_ns && o->tight_sleep_ns != o->sleep_ns) {
 		m->tight_sleep_ns = o->tight_sleep_ns;
 		m->tighten_ns = o->tighten_ns;
+		m->tight_permille = o->tight_permille;
 		m->hold_ns = o->hold_ns;
 	}
 	pthread_mutex_init(&m->lock, NULL);
@@ -151,6 +164,7 @@ void stallmon_drain(struct stallmon *m, json_t *o)
 	if (m->tight_sleep_ns) {
 		json_object_set_new(o, "tight_sleep_ns", json_integer((json_int_t)m->tight_sleep_ns));
 		json_object_set_new(o, "tighten_ns", json_integer((json_int_t)m->tighten_ns));
+		json_object_set_new(o, "tight_permille", json_integer(m->tight_permille));
 		json_object_set_new(o, "hold_ns", json_integer((json_int_t)m->hold_ns));
 		json_object_set_new(o, "tight_ns", json_integer((json_int_t)(tight - m->tight_reported)));
 	}

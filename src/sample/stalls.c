@@ -44,6 +44,7 @@ static bool start_thread(struct stalls *s, enum stall_method m)
 		o.tight_sleep_ns = STALL_SAMPLER_SLEEP_NS;
 		o.tighten_ns = STALL_COARSE_TIGHTEN_NS;
 		o.hold_ns = STALL_COARSE_HOLD_NS;
+		o.tight_permille = STALL_COARSE_TIGHT_PERMILLE;
 	}
 	s->mon = stallmon_start(&o);
 	if (!s->mon)
