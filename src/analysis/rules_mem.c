@@ -619,7 +619,7 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 	else if (coarse)
 		snprintf(how, sizeof(how),
 			 "Watched by the %s: a thread sleeping %.0f ms (1 ms for %.0f s of the watch: for 10 s "
-			 "after a stall of 20 ms or more, at most a tenth of the time) that woke that late: nothing "
+			 "after a stall of 20 ms or more, at most 5 %% of the time) that woke that late: nothing "
 			 "ran it. A stall longer than the sleep is always seen, and its length known within the "
 			 "sleep; a shorter one only in part. It watches the CPU it is on.",
 			 label, m->stall_sleep_ns ? (double)m->stall_sleep_ns / 1e6 : 20.0,

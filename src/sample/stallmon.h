@@ -11,9 +11,9 @@
  *  - "sampler": 1 ms sleeps, always.  Each wake-up of a KVM guest's timer
  *    exits to the host: about 2 % of one CPU.
  *  - "coarse": 20 ms sleeps, tightening to 1 ms for 10 s after each wake-up
- *    20 ms or more late (while something is wrong), at most a tenth of the
- *    time in the long run (a budget of 10 s that refills at 0.1 s a second),
- *    so that a machine always in trouble does not make it cost 2 %.  A stall of S ms is still seen,
+ *    20 ms or more late (while something is wrong), at most 5 % of the time
+ *    in the long run (a budget of 10 s that refills at 50 ms a second), so
+ *    that a machine always in trouble does not make it cost 2 %.  A stall of S ms is still seen,
  *    S - (the sleep left when it began) late, so stalls longer than the
  *    sleep are never missed and their length is known within 20 ms; shorter
  *    ones are caught in proportion to their length until it tightens.

@@ -7,7 +7,7 @@
  *   sampler  a thread sleeping 1 ms (stallmon.h): sees its own process not
  *            run, on the CPU it is on; ~2 % of one CPU on a KVM guest
  *   coarse   the same thread at 20 ms, 1 ms for 10 s after a wake-up 20 ms late
- *            (at most a tenth of the time)
+ *            (at most 5 % of the time)
  *   bpf      how late the kernel's own hrtimers run (sources/bpf/timerlate.c):
  *            every CPU, no wake-ups of our own; sees the vCPU (or the
  *            guest's interrupts) stopped, not a task waiting in the guest's
@@ -32,7 +32,7 @@ enum stall_method { STALLS_OFF, STALLS_AUTO, STALLS_BPF, STALLS_COARSE, STALLS_S
 #define STALL_COARSE_SLEEP_NS 20000000ull
 #define STALL_COARSE_TIGHTEN_NS 20000000ull	/* a wake-up this late tightens the coarse sampler ... */
 #define STALL_COARSE_HOLD_NS 10000000000ull	/* ... to 1 ms, for this long after the last one, */
-#define STALL_COARSE_TIGHT_PERMILLE 100		/* ... but at most a tenth of the time */
+#define STALL_COARSE_TIGHT_PERMILLE 50		/* ... but at most 5 % of the time */
 
 /* "off", "auto", "bpf", "coarse", "sampler" */
 const char *stall_method_name(enum stall_method m);
