@@ -335,6 +335,8 @@ check: setup-test
 bench: setup-test $(B)/hiddenq
 	@$(MAKE) --no-print-directory $(B)/bench/bench_cpu
 	$(B)/bench/bench_cpu
+	@$(MAKE) --no-print-directory $(B)/bench/bench_stalls
+	$(B)/bench/bench_stalls
 	@$(MAKE) --no-print-directory $(B)/bench/bench_numamaps
 	$(B)/bench/bench_numamaps
 	/usr/bin/python3 bench/bench_cli.py $(B)/hiddenq

@@ -136,9 +136,9 @@ json_t *stalls_source_json(const struct stalls *s)
 	return e;
 }
 
-void stalls_bpf_stats(const struct stalls *s, uint64_t *run_ns, uint64_t *runs)
+void stalls_bpf_stats(const struct stalls *s, uint64_t run_ns[2], uint64_t runs[2])
 {
-	*run_ns = *runs = 0;
+	run_ns[0] = run_ns[1] = runs[0] = runs[1] = 0;
 	if (s && s->tl)
 		timerlate_prog_stats(s->tl, run_ns, runs);
 }

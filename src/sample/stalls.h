@@ -54,7 +54,7 @@ void stalls_stop(struct stalls *s);
 enum stall_method stalls_running(const struct stalls *s, const char **why);
 /* For meta.json's sources: {"available", "method", "asked", "reason"}. */
 json_t *stalls_source_json(const struct stalls *s);
-/* bpf: its programs' run time and runs since load (0 unless BPF stats are on). */
-void stalls_bpf_stats(const struct stalls *s, uint64_t *run_ns, uint64_t *runs);
+/* bpf: its programs' run time and runs since load, [0] expiry, [1] start (0 unless BPF stats are on). */
+void stalls_bpf_stats(const struct stalls *s, uint64_t run_ns[2], uint64_t runs[2]);
 
 #endif

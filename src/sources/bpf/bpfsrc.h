@@ -80,8 +80,11 @@ struct timerlate;
 struct timerlate *timerlate_open(uint64_t threshold_ns, bool floor, char **why);
 /* Put "stalls", "timers", "dropped" (since the last drain) and, when slow, "per_cpu" into o. */
 void timerlate_drain(struct timerlate *t, json_t *o, bool slow);
-/* The programs' run time and run count since load (0 unless BPF stats are enabled). */
-void timerlate_prog_stats(const struct timerlate *t, uint64_t *run_ns, uint64_t *runs);
+/*
+ * The programs' run time and run count since load, [0] hrtimer_expire_entry
+ * and [1] hrtimer_start (0 unless BPF statistics are enabled).
+ */
+void timerlate_prog_stats(const struct timerlate *t, uint64_t run_ns[2], uint64_t runs[2]);
 void timerlate_close(struct timerlate *t);
 
 #endif

@@ -286,17 +286,18 @@ void timerlate_drain(struct timerlate *t, json_t *o, bool slow)
 		json_object_set_new(o, "per_cpu", pc);
 }
 
-void timerlate_prog_stats(const struct timerlate *t, uint64_t *run_ns, uint64_t *runs)
+void timerlate_prog_stats(const struct timerlate *t, uint64_t run_ns[2], uint64_t runs[2])
 {
-	*run_ns = *runs = 0;
-	const struct bpf_program *progs[] = { t->skel->progs.hq_hrtimer_start, t->skel->progs.hq_hrtimer_expire_entry };
-	for (size_t i = 0; i < ARRAY_SIZE(progs); i++) {
+	const struct bpf_program *progs[2] = { t->skel->progs.hq_hrtimer_expire_entry,
+					       t->skel->progs.hq_hrtimer_start };
+	for (size_t i = 0; i < 2; i++) {
 		struct bpf_prog_info info;
 		__u32 len = sizeof(info);
 		memset(&info, 0, sizeof(info));
+		run_ns[i] = runs[i] = 0;
 		if (bpf_obj_get_info_by_fd(bpf_program__fd(progs[i]), &info, &len) == 0) {
-			*run_ns += info.run_time_ns;
-			*runs += info.run_cnt;
+			run_ns[i] = info.run_time_ns;
+			runs[i] = info.run_cnt;
 		}
 	}
 }
@@ -327,10 +328,10 @@ void timerlate_drain(struct timerlate *t, json_t *o, bool slow)
 	(void)slow;
 }
 
-void timerlate_prog_stats(const struct timerlate *t, uint64_t *run_ns, uint64_t *runs)
+void timerlate_prog_stats(const struct timerlate *t, uint64_t run_ns[2], uint64_t runs[2])
 {
 	(void)t;
-	*run_ns = *runs = 0;
+	run_ns[0] = run_ns[1] = runs[0] = runs[1] = 0;
 }
 
 void timerlate_close(struct timerlate *t)
