@@ -3,8 +3,9 @@
  * The memory layer from a stream of samples: /proc/vmstat and /proc/meminfo
  * rates (swap, faults, reclaim, compaction, THP, NUMA placement, balloon),
  * per-node numastat, where the biggest processes' pages are against where
- * their threads ran, and the stall sampler's late wake-ups with what moved
- * in the same interval.  Per-window figures use the CPU analysis' 1 s
+ * their threads ran, and the execution stalls (a sampler thread's late
+ * wake-ups, or late kernel timers: sample/stalls.h) with what moved in the
+ * same interval.  Per-window figures use the CPU analysis' 1 s
  * windows so that PSI and counters line up.
  */
 #ifndef HQ_ANALYSIS_MEM_H
