@@ -47,10 +47,12 @@ LIB_SRCS := \
 	src/parse/schedstat.c \
 	src/parse/memparse.c \
 	src/parse/cpumask.c \
+	src/parse/stallparse.c \
 	src/sample/sampler.c \
 	src/sample/bundle.c \
 	src/sources/memsrc.c \
 	src/sources/stallmon.c \
+	src/sources/stalls.c \
 	src/analysis/cpu.c \
 	src/analysis/findings.c \
 	src/analysis/steal.c \
@@ -86,6 +88,7 @@ UNIT_TESTS := \
 	tests/unit/test_parse.c \
 	tests/unit/test_cpu.c \
 	tests/unit/test_mem.c \
+	tests/unit/test_stalls.c \
 	tests/unit/test_util.c \
 	tests/unit/test_catalog.c \
 	tests/unit/test_engine.c \
@@ -100,6 +103,7 @@ FUZZ_TARGETS := \
 	tests/fuzz/fuzz_identity.c \
 	tests/fuzz/fuzz_bundle.c \
 	tests/fuzz/fuzz_memparse.c \
+	tests/fuzz/fuzz_stalls.c \
 	tests/fuzz/fuzz_topo.c \
 	tests/fuzz/fuzz_thresholds.c
 
@@ -111,9 +115,9 @@ FUZZ_TARGETS := \
 BPF      ?= 1
 BPFTOOL  ?= bpftool
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-BPF_PROGS := runqlat biolat compact taskstat
+BPF_PROGS := runqlat biolat compact taskstat timerlate
 LIB_SRCS += src/sources/bpf/bpfsrc.c src/sources/bpf/runqlat.c src/sources/bpf/biolat.c src/sources/bpf/compact.c \
-	src/sources/bpf/taskstat.c \
+	src/sources/bpf/taskstat.c src/sources/bpf/timerlate.c \
 	src/analysis/bpfhist.c
 # Said by the make that compiles, not when this file is parsed: `make run`
 # and `make check` parse it before scripts/setup.sh installs the tools, then
@@ -231,7 +235,7 @@ $(B)/asan/obj/%.o: src/%.c $(wildcard src/*/*.h src/*/*.def)
 # eBPF objects and skeletons: src/bpf/NAME.bpf.c -> $(B)/bpf/NAME.bpf.o -> $(B)/bpf/NAME.skel.h
 BPF_SKELS     := $(patsubst %,$(B)/bpf/%.skel.h,$(BPF_PROGS))
 BPF_USER_SRCS := src/sources/bpf/bpfsrc.c src/sources/bpf/runqlat.c src/sources/bpf/biolat.c src/sources/bpf/compact.c \
-	src/sources/bpf/taskstat.c
+	src/sources/bpf/taskstat.c src/sources/bpf/timerlate.c
 $(call objs,$(B),$(BPF_USER_SRCS) src/analysis/bpfhist.c) $(call objs,$(B)/asan,$(BPF_USER_SRCS) src/analysis/bpfhist.c): \
 	$(wildcard src/bpf/*.h src/sources/bpf/*.h)
 ifeq ($(BPF),1)
@@ -396,6 +400,8 @@ check: check-layers setup-test
 bench: setup-test $(B)/hiddenq
 	@$(MAKE) --no-print-directory $(B)/bench/bench_cpu
 	$(B)/bench/bench_cpu
+	@$(MAKE) --no-print-directory $(B)/bench/bench_stalls
+	$(B)/bench/bench_stalls
 	@$(MAKE) --no-print-directory $(B)/bench/bench_numamaps
 	$(B)/bench/bench_numamaps
 	/usr/bin/python3 bench/bench_cli.py $(B)/hiddenq

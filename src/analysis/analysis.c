@@ -387,6 +387,21 @@ void capabilities_build(const struct analysis *an, struct capabilities *caps)
 		: rq	  ? xasprintf("run-queue histograms (%s); no block histograms: %s", rq_mode, bio_why)
 		: bio	  ? xasprintf("block histograms; no run-queue histograms: %s", rq_why)
 			  : xstrdup(rq_why));
+	/* execution stalls: which method watched, or why none did */
+	const struct mem_analysis *mm = &an->mem;
+	const char *sm = mm->stall_method;
+	const char *how = !strcmp(sm, "bpf")	   ? "eBPF timer lateness (how late the kernel's hrtimers ran, every CPU)"
+			  : !strcmp(sm, "coarse")  ? "coarse sampler (a thread sleeping 20 ms, 1 ms while stalls are seen)"
+			  : !strcmp(sm, "sampler") ? "1 ms sampler (a thread sleeping 1 ms)"
+						   : sm;
+	if (mm->stalls_seen && !mm->stall_refused)
+		cap_add(caps, "stalls", true,
+			mm->stall_reason[0] ? xasprintf("%s; %s", how, mm->stall_reason) : xstrdup(how));
+	else if (mm->stalls_seen)
+		cap_add(caps, "stalls", false,
+			xasprintf("%s did not run: %s", how, mm->stall_reason[0] ? mm->stall_reason : "unknown"));
+	else
+		cap_add(caps, "stalls", false, xstrdup("not watched (--no-stalls, or a bundle without them)"));
 	/* the network sources beyond /proc: ethtool ioctl, rtnetlink qdisc dump, netdev qstats-get */
 	const struct io_analysis *io = &an->io;
 	bool eth = io->eth_n_stats > 0, qd = io->qdisc_seen, qs = io->qstats_seen;

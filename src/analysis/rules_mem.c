@@ -449,6 +449,68 @@ void rule_numa(const struct analysis *an, struct finding *f)
 
 /* ------------------------------------------------------------------ */
 
+/* How the stalls were watched, for titles and explanations. */
+static const char *stall_method_label(const char *m)
+{
+	if (strcmp(m, "bpf") == 0)
+		return "eBPF timer lateness";
+	if (strcmp(m, "coarse") == 0)
+		return "coarse sampler";
+	if (strcmp(m, "sampler") == 0)
+		return "1 ms sampler";
+	return m;
+}
+
+static void stall_kmsg_evidence(const struct mem_analysis *m, struct finding *f)
+{
+	for (unsigned i = 0; i < m->nhits; i++) {
+		struct evidence *x = finding_ev(f, m->hits[i].during ? M_KMSG_DURING : M_KMSG_BEFORE,
+						(double)m->hits[i].usec / 1e6, -1);
+		ev_label(ev_label(x, LBL_KIND, "%s", m->hits[i].kind), LBL_MESSAGE, "%s", m->hits[i].msg);
+	}
+	if (!m->kmsg_available && m->kmsg_seen)
+		ev_label(finding_ev(f, M_KMSG_UNREADABLE, 1, -1), LBL_REASON, "/dev/kmsg: %s", m->kmsg_error);
+}
+
+/* Stalls were not watched (off, refused, or an older bundle): say why; the kernel log may still speak. */
+static void stalls_not_watched(const struct analysis *an, struct finding *f, unsigned during,
+			       const struct kmsg_hit *first_during)
+{
+	const struct mem_analysis *m = &an->mem;
+	const char *off = analysis_switched_off(an, "stalls");
+	char why[400];
+	if (off)
+		snprintf(why, sizeof(why), "switched off (%s)", off);
+	else if (m->stalls_seen && m->stall_reason[0])
+		snprintf(why, sizeof(why), "%s", m->stall_reason);
+	else if (m->stalls_seen)
+		snprintf(why, sizeof(why), "the %s did not run", stall_method_label(m->stall_method));
+	else
+		snprintf(why, sizeof(why), "not asked for (--no-stalls), or a bundle without them");
+	stall_kmsg_evidence(m, f);
+	if (m->stalls_seen)
+		ev_label(finding_ev(f, M_STALL_METHOD_UNAVAILABLE, 1, -1), LBL_METHOD, "%s", m->stall_method);
+	if (during) {
+		finding_set(f, SEV_CRIT, "the kernel logged %u sign%s of a stalled machine during the watch (%s)", during,
+			    during == 1 ? "" : "s", first_during->kind);
+		finding_explain(f, "Execution stalls were not watched (%s), but the kernel itself logged signs of a "
+				   "stalled machine during the watch.", why);
+		finding_next(f, "match the stalls' causes to the other findings (hypervisor CPU, memory, THP)");
+		return;
+	}
+	finding_set(f, SEV_UNKNOWN, "execution stalls were not watched: %s", why);
+	finding_explain(f, "Without a stall watch, a pause in execution (the host not running this VM, a guest "
+			   "that stopped) leaves no trace here.%s",
+			m->kmsg_seen ? " The kernel log showed no sign of a stalled machine." : "");
+	if (off)
+		finding_next(f, "run without %s (the default watch, eBPF timer lateness, costs ~0.2 %% of a CPU)", off);
+	else if (m->stalls_seen && strcmp(m->stall_method, "bpf") == 0)
+		finding_next(f, "run as root with kernel BTF for eBPF, or watch with a thread: --stalls coarse "
+				"(~0.1 %% of a CPU) or --stalls sampler (~2 %%)");
+	else
+		finding_next(f, "run diagnose live (the default --stalls auto), or capture without --no-stalls");
+}
+
 void rule_stalls(const struct analysis *an, struct finding *f)
 {
 	const struct mem_analysis *m = &an->mem;
@@ -460,37 +522,24 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 			if (!first_during)
 				first_during = &m->hits[i];
 		}
-	/* Without the sampler nothing measured a stall: only a kernel-log sign from
-	 * the watch can still give a verdict, and "no stall" cannot be said. */
-	if (!m->stalls_seen && !during) {
-		const char *off = analysis_switched_off(an, "stalls");
-		if (off) {
-			finding_set(f, SEV_UNKNOWN, "the 1 ms stall sampler was switched off (%s): stalls were not measured",
-				    off);
-			finding_explain(f, "Execution stalls are measured by a thread that sleeps 1 ms and times how late it "
-					   "wakes up. It did not run, so no stall could be seen%s.",
-					m->kmsg_seen ? "; the kernel log was read, and logged no sign of one during the watch"
-						     : "");
-			finding_next(f, "run without %s (the sampler costs about 2 %% of a CPU on a KVM guest)", off);
-		} else {
-			finding_set(f, SEV_UNKNOWN, "the stall sampler did not run (replay of a bundle without it?)");
-			finding_next(f, "capture with hiddenq 0.1+ or run diagnose live");
-		}
-		for (unsigned i = 0; i < m->nhits; i++) {
-			struct evidence *x = finding_ev(f, M_KMSG_BEFORE, (double)m->hits[i].usec / 1e6, -1);
-			ev_label(ev_label(x, LBL_KIND, "%s", m->hits[i].kind), LBL_MESSAGE, "%s", m->hits[i].msg);
-		}
+	if (!m->stalls_seen || m->stall_refused) {
+		stalls_not_watched(an, f, during, first_during);
 		return;
 	}
+	bool timers = strcmp(m->stall_method, "bpf") == 0;
+	bool coarse = strcmp(m->stall_method, "coarse") == 0;
+	const char *label = stall_method_label(m->stall_method);
 	static const double edges[] = { 2, 5, 10, 20, 50, 100, 200, 500, 1000 };
 	unsigned hist[ARRAY_SIZE(edges)] = { 0 };
 	double worst = 0, total = 0;
 	double by_cause[SC_N] = { 0 };
+	unsigned idle = 0;
 	const struct stall_rec *w = NULL;
 	for (size_t i = 0; i < m->nstalls; i++) {
 		const struct stall_rec *r = &m->stalls[i];
 		double ms = (double)r->late_ns / 1e6;
 		total += ms;
+		idle += r->idle;
 		if (ms > worst) {
 			worst = ms;
 			w = r;
@@ -506,14 +555,36 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 	enum severity sev = level_of(worst, T_STALL_MS);
 	if (during)
 		sev = SEV_CRIT;
-	if (!m->stalls_seen)
-		goto kmsg; /* a kernel-log sign alone: no sampler figures to show */
 	finding_ev(f, M_STALLS, (double)m->nstalls, -1);
 	struct evidence *wx = finding_ev(f, M_STALL_WORST_MS, worst, T_STALL_MS);
-	if (w) /* labelled with the longest stall's main cause */
+	if (w) { /* labelled with the longest stall's CPU and main cause */
+		if (w->cpu >= 0) {
+			wx->cpu = w->cpu;
+			ev_label(wx, LBL_CPU, "%d", w->cpu);
+		}
 		ev_label(wx, LBL_CAUSE, "%s", stall_cause_names[w->main]);
+	}
 	finding_ev(f, M_STALLED_MS_TOTAL, total, -1);
-	finding_ev(f, M_SAMPLER_LOOPS, (double)m->loops, -1);
+	/* what was watched, labelled with the method */
+	if (timers) {
+		ev_label(finding_ev(f, M_TIMERS_WATCHED, (double)m->timers, -1), LBL_METHOD, "%s", m->stall_method);
+		finding_ev(f, M_STALLS_ON_IDLE_CPU, idle, -1);
+		double watch = mem_watch_s(m);
+		for (unsigned c = 0; c < m->ntl_cpus; c++) {
+			const struct tl_cpu_acc *a = &m->tl_cpus[c];
+			if (!a->seen)
+				continue;
+			if (watch > 0)
+				finding_ev_cpu(f, M_TIMERS_PER_S, (double)(a->last - a->first) / watch, -1, (int)c);
+			finding_ev_cpu(f, M_TIMER_GAP_MAX_MS, (double)a->max_gap_us / 1000.0, -1, (int)c);
+		}
+	} else {
+		ev_label(finding_ev(f, M_SAMPLER_LOOPS, (double)m->loops, -1), LBL_METHOD, "%s", m->stall_method);
+		if (coarse)
+			finding_ev(f, M_SAMPLER_TIGHT_S, (double)m->stall_tight_ns / 1e9, -1);
+	}
+	if (m->dropped)
+		finding_ev(f, M_STALLS_DROPPED, (double)m->dropped, -1);
 	for (size_t k = 0; k < ARRAY_SIZE(edges); k++) {
 		struct evidence *x = finding_ev(f, M_STALLS_BY_LENGTH, hist[k], -1);
 		if (k + 1 < ARRAY_SIZE(edges))
@@ -521,10 +592,8 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 		else
 			ev_label(x, LBL_RANGE, "ge_%g_ms", edges[k]);
 	}
-	for (int c = 0; c < SC_N; c++) {
-		struct evidence *x = finding_ev(f, M_STALLED_MS_BY_CAUSE, by_cause[c], -1);
-		ev_label(x, LBL_CAUSE, "%s", stall_cause_names[c]);
-	}
+	for (int c = 0; c < SC_N; c++)
+		ev_label(finding_ev(f, M_STALLED_MS_BY_CAUSE, by_cause[c], -1), LBL_CAUSE, "%s", stall_cause_names[c]);
 	/* the longest stalls themselves: length, cause, and when (the wake-up's
 	 * monotonic time), so they can be matched to what happened then */
 	size_t idx[8];
@@ -550,23 +619,44 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 		ev_label(x, LBL_CAUSE, "%s", stall_cause_names[r->main]);
 		x->t_mono_ns = r->t_ns;
 	}
-kmsg:
-	for (unsigned i = 0; i < m->nhits; i++) {
-		struct evidence *x = finding_ev(f, m->hits[i].during ? M_KMSG_DURING : M_KMSG_BEFORE,
-						(double)m->hits[i].usec / 1e6, -1);
-		ev_label(ev_label(x, LBL_KIND, "%s", m->hits[i].kind), LBL_MESSAGE, "%s", m->hits[i].msg);
-	}
+	stall_kmsg_evidence(m, f);
 	/* text histogram */
 	char line[256];
-	int o = m->stalls_seen ? snprintf(line, sizeof(line), "%zu late wake-ups >= 2 ms in %lu sleeps |", m->nstalls,
-					  m->loops)
-			       : snprintf(line, sizeof(line), "stall sampler off: kernel log only");
+	int o = timers ? snprintf(line, sizeof(line), "%s: %zu timers >= 2 ms late of %lu |", label, m->nstalls,
+				  m->timers)
+		       : snprintf(line, sizeof(line), "%s: %zu late wake-ups >= 2 ms in %lu sleeps |", label,
+				  m->nstalls, m->loops);
 	for (size_t k = 0; k < ARRAY_SIZE(edges) && o < (int)sizeof(line) - 24; k++)
 		if (hist[k])
 			o += snprintf(line + o, sizeof(line) - (size_t)o, " %g+ ms: %u", edges[k], hist[k]);
 	finding_detail(f, "%s", line);
-	if (!m->kmsg_available && m->kmsg_seen)
-		ev_label(finding_ev(f, M_KMSG_UNREADABLE, 1, -1), LBL_REASON, "/dev/kmsg: %s", m->kmsg_error);
+
+	/* how it was watched, and what that cannot see */
+	char how[700];
+	if (timers)
+		snprintf(how, sizeof(how),
+			 "Watched by %s: how late the kernel's own timers ran, on every CPU, with no wake-ups of "
+			 "hiddenq's own. A late timer means the CPU could not take its timer interrupt: the vCPU "
+			 "was not running (the host preempted it, or woke it from halt late: %u of the stalls were on "
+			 "an idle vCPU), or the guest had interrupts off. It cannot see a task waiting in the guest's "
+			 "run queue (guest CPU has the run-queue histograms) or one process being stopped, and an "
+			 "idle CPU with no timer due is not watched (timer_gap_max_ms).",
+			 label, idle);
+	else if (coarse)
+		snprintf(how, sizeof(how),
+			 "Watched by the %s: a thread sleeping %.0f ms (1 ms for %.0f s of the watch: for 10 s "
+			 "after a stall of 20 ms or more, at most 5 %% of the time) that woke that late: nothing "
+			 "ran it. A stall longer than the sleep is always seen, and its length known within the "
+			 "sleep; a shorter one only in part. It watches the CPU it is on.",
+			 label, m->stall_sleep_ns ? (double)m->stall_sleep_ns / 1e6 : 20.0,
+			 (double)m->stall_tight_ns / 1e9);
+	else
+		snprintf(how, sizeof(how), "Watched by the %s: a thread that asked to sleep 1 ms woke up that late: "
+					   "nothing ran it. It watches the CPU it is on.",
+			 label);
+	char fell[400] = "";
+	if (m->stall_reason[0])
+		snprintf(fell, sizeof(fell), " (%s)", m->stall_reason);
 
 	if (sev >= SEV_WARN) {
 		if (during && worst < TH(T_STALL_MS).warn)
@@ -576,16 +666,16 @@ kmsg:
 			finding_set(f, sev, "execution stopped for up to %.0f ms (%zu stalls); the longest: %s", worst,
 				    m->nstalls, w ? stall_cause_names[w->main] : "?");
 		finding_explain(f,
-			"A thread that asked to sleep 1 ms woke up that late: nothing ran it. The share of each stall is "
-			"attributed from what moved in the same interval: its own run delay is the guest's run queue; steal "
-			"is the hypervisor (only for stalls of two ticks or more, 20 ms); compaction, reclaim and swap are "
-			"the guest's memory; what remains is below the guest and not steal (host page faults, host swap or "
-			"compaction, SMIs).");
+			"%s%s The share of each stall is attributed from what moved in the same interval: %ssteal "
+			"is the hypervisor (only for stalls of two ticks or more, 20 ms); %swhat remains is below the "
+			"guest and not steal (host page faults, host swap or compaction, SMIs).",
+			how, fell, timers ? "" : "the thread's own run delay is the guest's run queue; ",
+			timers ? "" : "compaction, reclaim and swap are the guest's memory; ");
 		finding_next(f, "match the stalls' causes to the other findings (hypervisor CPU, memory, THP)");
 		finding_next(f, "for 'below the guest': on the host, the VM process's page faults and VmSwap, host THP "
 				"compaction (hiddenq vms)");
 	} else {
-		finding_set(f, sev, "%zu stalls >= 2 ms, longest %.0f ms", m->nstalls, worst);
-		finding_explain(f, "No long pause in execution was seen.");
+		finding_set(f, sev, "%zu stalls >= 2 ms, longest %.0f ms (%s)", m->nstalls, worst, label);
+		finding_explain(f, "No long pause in execution was seen. %s%s", how, fell);
 	}
 }

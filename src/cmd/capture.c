@@ -32,7 +32,9 @@ static void usage(FILE *out)
 	      "      --no-tasks        do not read per-task schedstat\n"
 	      "      --no-cgroups      do not read cgroup cpu.stat (nor keep per-cgroup\n"
 	      "                        run-queue histograms)\n"
-	      "      --no-stalls       do not run the 1 ms stall sampler or read /dev/kmsg\n"
+	      "      --stalls METHOD   auto (default), bpf, coarse, sampler or off: as for\n"
+	      "                        diagnose (see hiddenq(1))\n"
+	      "      --no-stalls       no stall watching and no /dev/kmsg\n"
 	      "      --no-bpf          no eBPF run-queue and block IO histograms\n"
 	      "      --runq-split      run-queue histograms by cause: woken vs preempted\n"
 	      "                        (three programs and task storage instead of one;\n"
@@ -124,6 +126,7 @@ int cmd_capture(int argc, char **argv)
 		{ "no-tasks", no_argument, NULL, 'T' },
 		{ "no-cgroups", no_argument, NULL, 'G' },
 		{ "no-stalls", no_argument, NULL, 'S' },
+		{ "stalls", required_argument, NULL, 'M' },
 		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "runq-split", no_argument, NULL, 'P' },
 		{ "no-runq-cgroups", no_argument, NULL, 'Q' },
@@ -137,7 +140,8 @@ int cmd_capture(int argc, char **argv)
 	const char *out = NULL, *replay = NULL;
 	uint64_t from = 0, to = 0;
 	uint64_t interval = 100000000ull, duration = 0, count = 100;
-	bool tasks = true, cgroups = true, stalls = true, bpf = true, runq_split = false, runq_no_cg = false;
+	enum stall_method stalls = STALLS_AUTO;
+	bool tasks = true, cgroups = true, bpf = true, runq_split = false, runq_no_cg = false;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "o:i:n:d:r:qh", opts, NULL)) != -1) {
@@ -174,7 +178,13 @@ int cmd_capture(int argc, char **argv)
 			break;
 		case 'T': tasks = false; break;
 		case 'G': cgroups = false; break;
-		case 'S': stalls = false; break;
+		case 'S': stalls = STALLS_OFF; break;
+		case 'M':
+			if (stall_method_parse(optarg, &stalls) < 0) {
+				log_err("bad --stalls: use auto, bpf, coarse, sampler or off");
+				return EXIT_UNUSABLE;
+			}
+			break;
 		case 'B': bpf = false; break;
 		case 'P': runq_split = true; break;
 		case 'Q': runq_no_cg = true; break;
@@ -196,6 +206,8 @@ int cmd_capture(int argc, char **argv)
 	if (duration)
 		count = duration / interval + 1;
 
+	if (!bpf && stalls == STALLS_AUTO) /* no eBPF at all: the timer-lateness source neither */
+		stalls = STALLS_COARSE;
 	struct sampler sp;
 	struct sampler_opts so = {
 		.interval_ns = interval,
@@ -204,7 +216,7 @@ int cmd_capture(int argc, char **argv)
 		.cgroups = cgroups,
 		.memory = true,
 		.stalls = stalls,
-		.kmsg = stalls,
+		.kmsg = stalls != STALLS_OFF,
 		.io = true,
 		.net = true,
 		.bpf = bpf,

@@ -39,8 +39,12 @@ static void usage(FILE *out)
 	      "                        NAME = WARN, CRIT), applied before -t\n"
 	      "      --list-thresholds print the thresholds in force and exit (--json: as JSON)\n"
 	      "      --color WHEN      auto, always or never (default auto; NO_COLOR respected)\n"
-	      "      --no-stalls       do not run the 1 ms stall sampler (it costs ~2 % of a CPU\n"
-	      "                        on a KVM guest: each timer wake-up exits to the host)\n"
+	      "      --stalls METHOD   how to watch for execution stalls: auto (default: bpf,\n"
+	      "                        else coarse), bpf (how late the kernel's timers run),\n"
+	      "                        coarse (a thread sleeping 20 ms, 1 ms while stalls\n"
+	      "                        are seen), sampler (1 ms always: ~2 % of a CPU on a\n"
+	      "                        KVM guest) or off\n"
+	      "      --no-stalls       the same as --stalls off\n"
 	      "      --no-bpf          no eBPF run-queue and block IO histograms (on by default\n"
 	      "                        when root, BTF and the tracepoints are there)\n"
 	      "      --runq-split      run-queue histograms by cause: woken vs preempted\n"
@@ -102,13 +106,15 @@ int cmd_diagnose(int argc, char **argv)
 		{ "color", required_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "no-stalls", no_argument, NULL, 'S' },
+		{ "stalls", required_argument, NULL, 'M' },
 		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "runq-split", no_argument, NULL, 'P' },
 		{ "no-runq-cgroups", no_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	bool stalls = true, bpf = true, runq_split = false, runq_no_cg = false;
+	enum stall_method stalls = STALLS_AUTO;
+	bool bpf = true, runq_split = false, runq_no_cg = false;
 	uint64_t duration = 10000000000ull, interval = 100000000ull;
 	const char *replay = NULL, *color = "auto";
 	uint64_t from = 0, to = 0;
@@ -164,7 +170,12 @@ int cmd_diagnose(int argc, char **argv)
 		case 'L': list_thr = true; break;
 		case 'C': color = optarg; break;
 		case 'q': hq_quiet = true; break;
-		case 'S': stalls = false; break;
+		case 'S': stalls = STALLS_OFF; break;
+		case 'M':
+			if (stall_method_parse(optarg, &stalls) < 0) {
+				return cmd_fail(json, "bad --stalls: use auto, bpf, coarse, sampler or off");
+			}
+			break;
 		case 'B': bpf = false; break;
 		case 'P': runq_split = true; break;
 		case 'Q': runq_no_cg = true; break;
@@ -185,6 +196,8 @@ int cmd_diagnose(int argc, char **argv)
 	if (interval > duration)
 		return cmd_fail(json, "--interval is longer than --duration");
 
+	if (!bpf && stalls == STALLS_AUTO) /* no eBPF at all: the timer-lateness source neither */
+		stalls = STALLS_COARSE;
 	struct sampler_opts so = {
 		.interval_ns = interval,
 		.count = (unsigned)(duration / interval) + 1,

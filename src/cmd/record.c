@@ -40,7 +40,8 @@ static void usage(FILE *out)
 	      "                          samples go first (default: no limit)\n"
 	      "      --max-age TIME      drop samples older than TIME (e.g. 7d, 12h)\n"
 	      "      --from-bundle DIR   convert a capture bundle into FILE instead of sampling\n"
-	      "      --no-stalls         no stall sampler      --no-bpf   no eBPF histograms\n"
+	      "      --stalls METHOD     auto (default), bpf, coarse, sampler or off (see diagnose)\n"
+	      "      --no-stalls         no stall watch        --no-bpf   no eBPF histograms\n"
 	      "      --no-tasks          no per-task schedstat --no-cgroups  no cgroup cpu.stat\n"
 	      "  -j, --json              a JSON summary on stdout at the end\n"
 	      "      --progress          print the count of samples committed, one line each\n"
@@ -161,6 +162,7 @@ int cmd_record(int argc, char **argv)
 		{ "max-age", required_argument, NULL, 'A' },
 		{ "from-bundle", required_argument, NULL, 'F' },
 		{ "no-stalls", no_argument, NULL, 'S' },
+		{ "stalls", required_argument, NULL, 'm' },
 		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "no-tasks", no_argument, NULL, 'T' },
 		{ "no-cgroups", no_argument, NULL, 'G' },
@@ -173,7 +175,8 @@ int cmd_record(int argc, char **argv)
 	const char *out = NULL, *from_bundle = NULL;
 	uint64_t interval = 1000000000ull, duration = 0, count = 0;
 	struct store_opts sto = { 0 };
-	bool stalls = true, bpf = true, tasks = true, cgroups = true, json = false, iset = false, progress = false;
+	enum stall_method stalls = STALLS_AUTO;
+	bool bpf = true, tasks = true, cgroups = true, json = false, iset = false, progress = false;
 	optind = 1;
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
@@ -204,7 +207,11 @@ int cmd_record(int argc, char **argv)
 				return cmd_fail(json, "bad --max-age: use e.g. 7d, 12h or 30m (10s to 10 years)");
 			break;
 		case 'F': from_bundle = optarg; break;
-		case 'S': stalls = false; break;
+		case 'S': stalls = STALLS_OFF; break;
+		case 'm':
+			if (stall_method_parse(optarg, &stalls) < 0)
+				return cmd_fail(json, "bad --stalls: use auto, bpf, coarse, sampler or off");
+			break;
 		case 'B': bpf = false; break;
 		case 'T': tasks = false; break;
 		case 'G': cgroups = false; break;
@@ -266,7 +273,7 @@ int cmd_record(int argc, char **argv)
 		struct sampler sp;
 		struct sampler_opts so = {
 			.interval_ns = interval, .count = (unsigned)count,
-			.tasks = tasks, .cgroups = cgroups, .memory = true, .stalls = stalls, .kmsg = stalls,
+			.tasks = tasks, .cgroups = cgroups, .memory = true, .stalls = stalls, .kmsg = stalls != STALLS_OFF,
 			.io = true, .net = true, .bpf = bpf, .runq_no_cgroups = !cgroups, .vms = true,
 		};
 		int ret = sampler_init(&sp, "/", &so);

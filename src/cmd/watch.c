@@ -38,8 +38,10 @@ static void usage(FILE *out)
 	      "  -t, --threshold NAME=WARN,CRIT  override a threshold (repeatable)\n"
 	      "      --thresholds FILE   threshold overrides from an INI file ([thresholds],\n"
 	      "                          NAME = WARN, CRIT); re-read on SIGHUP\n"
-	      "      --stalls            run the 1 ms stall sampler (off by default here: it\n"
-	      "                          costs ~2 % of a CPU on a KVM guest)\n"
+	      "      --stalls METHOD     how to watch for execution stalls: auto (default:\n"
+	      "                          eBPF timer lateness, else a 20 ms thread), bpf, coarse,\n"
+	      "                          sampler (the 1 ms thread, ~2 % of a CPU) or off\n"
+	      "      --no-stalls         the same as --stalls off\n"
 	      "      --no-bpf            no eBPF run-queue and block IO histograms\n"
 	      "      --color WHEN        auto, always or never (default auto; NO_COLOR respected)\n"
 	      "  -q, --quiet             no warnings on stderr\n"
@@ -144,7 +146,8 @@ int cmd_watch(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "threshold", required_argument, NULL, 't' },
 		{ "thresholds", required_argument, NULL, 'T' },
-		{ "stalls", no_argument, NULL, 'S' },
+		{ "stalls", required_argument, NULL, 'M' },
+		{ "no-stalls", no_argument, NULL, 'S' },
 		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "color", required_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -154,7 +157,8 @@ int cmd_watch(int argc, char **argv)
 	struct wstate st = { 0 };
 	uint64_t interval = 1000000000ull, window = 0, from = 0, to = 0;
 	const char *replay = NULL, *color = "auto";
-	bool stalls = false, bpf = true;
+	enum stall_method stalls = STALLS_AUTO;
+	bool bpf = true;
 	int c;
 	optind = 1;
 	cmd_json_lines = true;
@@ -207,7 +211,13 @@ int cmd_watch(int argc, char **argv)
 			tspecs[st.ntspecs++] = optarg;
 			break;
 		case 'T': st.thr_file = optarg; break;
-		case 'S': stalls = true; break;
+		case 'S': stalls = STALLS_OFF; break;
+		case 'M':
+			if (stall_method_parse(optarg, &stalls) < 0) {
+				code = cmd_fail(st.json, "bad --stalls: use auto, bpf, coarse, sampler or off");
+				goto out;
+			}
+			break;
 		case 'B': bpf = false; break;
 		case 'C':
 			if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never")) {

@@ -19,6 +19,7 @@
 #include "../sources/iosrc.h"
 #include "../sources/memsrc.h"
 #include "../sources/stallmon.h"
+#include "../sources/stalls.h"
 
 #define MAX_FILE (8u << 20)
 #define MAX_TASKS 16384
@@ -173,7 +174,7 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 	json_object_set_new(sw, "tasks", json_boolean(sp->o.tasks));
 	json_object_set_new(sw, "cgroups", json_boolean(sp->o.cgroups));
 	json_object_set_new(sw, "memory", json_boolean(sp->o.memory));
-	json_object_set_new(sw, "stalls", json_boolean(sp->o.stalls));
+	json_object_set_new(sw, "stalls", json_boolean(sp->o.stalls != STALLS_OFF));
 	json_object_set_new(sw, "kmsg", json_boolean(sp->o.kmsg));
 	json_object_set_new(sw, "io", json_boolean(sp->o.io));
 	json_object_set_new(sw, "net", json_boolean(sp->o.net));
@@ -183,8 +184,7 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 	json_decref(sw);
 	if (swj)
 		sample_add_take(&sp->statics, SWITCHES_PATH, swj, strlen(swj));
-	if (sp->o.stalls)
-		sp->stalls = stallmon_start(1000000ull, 2000000ull);
+	sp->stalls = stalls_start(sp->o.stalls);
 	if (sp->o.kmsg)
 		sp->kmsg = kmsgmon_open();
 	if (sp->o.bpf) {
@@ -222,7 +222,7 @@ void sampler_done(struct sampler *sp)
 		vmscan_done(sp->vms);
 		free(sp->vms);
 	}
-	stallmon_stop(sp->stalls);
+	stalls_stop(sp->stalls);
 	kmsgmon_close(sp->kmsg);
 	bpfsrc_close(sp->bpf);
 	for (size_t i = 0; i < sp->nhot; i++) {
@@ -412,7 +412,7 @@ void sampler_take(struct sampler *sp, struct sample *out, bool slow)
 			continue;
 		sample_add(out, h->path, h->buf, len);
 	}
-	stallmon_drain(sp->stalls, out);
+	stalls_drain(sp->stalls, out, slow);
 	/* on slow ticks walk_tasks reads every task's schedstat, the vCPUs' too */
 	if (sp->vms && !(slow && sp->o.tasks))
 		vmscan_sample(sp->vms, out);
@@ -506,11 +506,7 @@ json_t *sampler_sources_json(const struct sampler *sp)
 	e = json_object();
 	json_object_set_new(e, "available", json_boolean(sp->vms != NULL));
 	json_object_set_new(o, VMSCAN_JSON_PATH, e);
-	e = json_object();
-	json_object_set_new(e, "available", json_boolean(sp->stalls != NULL));
-	if (!sp->o.stalls)
-		json_object_set_new(e, "reason", json_string("switched off (--no-stalls)"));
-	json_object_set_new(o, STALLS_PATH, e);
+	json_object_set_new(o, STALLS_PATH, stalls_source_json(sp->stalls));
 	e = json_object();
 	json_object_set_new(e, "available", json_boolean(sp->kmsg != NULL));
 	if (!sp->o.kmsg)

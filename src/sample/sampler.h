@@ -17,6 +17,7 @@
 
 #include "../core/sample.h"
 #include "../sys/fsroot.h"
+#include "../sources/stalls.h"
 
 /* Set by SIGINT/SIGTERM handlers: finish the current run cleanly. */
 extern volatile sig_atomic_t hq_exiting;
@@ -32,7 +33,7 @@ struct sampler_opts {
 	bool tasks;		/* walk per-task schedstat on slow ticks */
 	bool cgroups;		/* walk cgroup cpu.stat on slow ticks */
 	bool memory;		/* per-node and per-process memory on slow ticks */
-	bool stalls;		/* run the stall sampler thread */
+	enum stall_method stalls; /* how to watch for execution stalls (stalls.h; 0: off) */
 	bool kmsg;		/* read /dev/kmsg for signs of a stalled guest */
 	bool io;		/* diskstats each tick; block queue configuration once */
 	bool net;		/* net/dev, softnet each tick; ethtool, qdiscs, snmp on slow ticks */
@@ -66,7 +67,7 @@ struct sampler {
 	unsigned slow_taken;
 	uint64_t *seen_tasks;	/* (pid << 32 | tid) whose comm was read: set */
 	size_t seen_cap, seen_n;
-	struct stallmon *stalls;
+	struct stalls *stalls;
 	struct kmsgmon *kmsg;
 	struct bpfsrc *bpf;	/* NULL unless o.bpf */
 	struct vmscan *vms;	/* NULL unless o.vms */

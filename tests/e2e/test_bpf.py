@@ -333,5 +333,15 @@ def test_build_without_bpf_passes_unit_tests():
         r2 = run([REPO / b / "hiddenq", "diagnose", "--json", "-d", "300ms", "-i", "100ms"])
         cap = r2.json()["capabilities"]["eBPF"]
         assert cap["ok"] is False and "built without eBPF" in cap["detail"], cap
+        # stalls: auto falls back to the coarse sampler and says why; bpf asked for watches nothing
+        cap = r2.json()["capabilities"]["stalls"]
+        assert cap["ok"] is True and cap["detail"].startswith("coarse sampler"), cap
+        assert "built without eBPF" in cap["detail"], cap
+        r3 = run([REPO / b / "hiddenq", "diagnose", "--json", "-d", "300ms", "-i", "100ms", "--stalls", "bpf"])
+        doc = r3.json()
+        cap = doc["capabilities"]["stalls"]
+        assert cap["ok"] is False and "built without eBPF" in cap["detail"], cap
+        f = finding(doc, "execution-stalls")
+        assert f["severity"] in ("unknown", "crit") and "built without eBPF" in f["title"] + f["explain"], f
     finally:
         shutil.rmtree(REPO / b, ignore_errors=True)
