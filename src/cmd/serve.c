@@ -283,6 +283,7 @@ int cmd_serve(int argc, char **argv)
 	struct sampler_opts so = {
 		.interval_ns = st.interval_ns,
 		.count = 0,
+		.slow_interval_ns = 5000000000ull, /* per-task and cgroup walks every 5 s: a daemon's budget */
 		.tasks = true, .cgroups = true, .memory = true, .stalls = stalls, .kmsg = true,
 		.io = true, .net = true, .bpf = bpf, .vms = true,
 	};

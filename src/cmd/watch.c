@@ -253,6 +253,7 @@ int cmd_watch(int argc, char **argv)
 	struct sampler_opts so = {
 		.interval_ns = interval,
 		.count = 0, /* until stopped */
+		.slow_interval_ns = 5000000000ull, /* per-task and cgroup walks every 5 s: a daemon's budget */
 		.tasks = true,
 		.cgroups = true,
 		.memory = true,

@@ -120,6 +120,16 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 	sp->o = *o;
 	uint64_t per_s = sp->o.interval_ns ? 1000000000ull / sp->o.interval_ns : 1;
 	sp->slow_every = per_s ? (unsigned)per_s : 1;
+	if (sp->o.slow_interval_ns > sp->o.interval_ns) /* continuous runs: the slow families less often */
+		sp->slow_every = (unsigned)(sp->o.slow_interval_ns / (sp->o.interval_ns ? sp->o.interval_ns : 1));
+	if (!sp->slow_every)
+		sp->slow_every = 1;
+	/* the biggest processes' page walks: every 5th slow tick, at least 30 s apart when slow ticks are sparse */
+	sp->proc_every = MEMSRC_PROC_EVERY;
+	if (sp->o.slow_interval_ns > 1000000000ull) {
+		uint64_t every = 30000000000ull / sp->o.slow_interval_ns;
+		sp->proc_every = every > MEMSRC_PROC_EVERY ? (unsigned)every : MEMSRC_PROC_EVERY;
+	}
 	const char *io_hot[3];
 	size_t nio = 0;
 	if (sp->o.io)
@@ -424,7 +434,7 @@ void sampler_take(struct sampler *sp, struct sample *out, bool slow)
 	bpfsrc_drain(sp->bpf, out);
 	if (sp->o.memory) {
 		memsrc_nodes(&sp->root, out, sp->slow_taken == 0);
-		if (sp->slow_taken % MEMSRC_PROC_EVERY == 0)
+		if (sp->slow_taken % sp->proc_every == 0)
 			memsrc_procs(&sp->root, out);
 	}
 	sp->slow_taken++;

@@ -30,6 +30,7 @@ void install_reload_handler(void);
 struct sampler_opts {
 	uint64_t interval_ns;	/* tick length */
 	unsigned count;		/* ticks to take; 0: until hq_exiting */
+	uint64_t slow_interval_ns; /* read the slow families this often (0: every second) */
 	bool tasks;		/* walk per-task schedstat on slow ticks */
 	bool cgroups;		/* walk cgroup cpu.stat on slow ticks */
 	bool memory;		/* per-node and per-process memory on slow ticks */
@@ -57,6 +58,7 @@ struct sampler {
 	struct fsroot root;
 	struct sampler_opts o;
 	unsigned slow_every;
+	unsigned proc_every;	/* slow ticks between scans of the biggest processes' memory */
 	struct hot_file *hot;
 	size_t nhot;
 	struct sample statics;	/* read once; includes .hiddenq/identity.json */
