@@ -249,6 +249,13 @@ const char *analysis_switched_off(const struct analysis *an, const char *name)
 	if (!f)
 		return NULL;
 	json_t *o = json_loadb(f->data, f->len, 0, NULL);
+	enum source_id s = source_by_name(name);
+	json_t *src = json_object_get(o, "sources");
+	if (s != SRC_COUNT && json_is_object(src)) {
+		bool off = json_is_false(json_object_get(src, name));
+		json_decref(o);
+		return off ? source_defs[s].no_flag : NULL;
+	}
 	bool off = json_is_object(o) && json_is_false(json_object_get(o, name));
 	json_decref(o);
 	if (!off)

@@ -77,10 +77,10 @@ struct finding *rule_evaluate(size_t i, const struct analysis *an, struct findin
 
 /*
  * The command-line switch that turned optional source `name` off for this run
- * ("stalls" and "kmsg" -> "--no-stalls", "tasks" -> "--no-tasks", "cgroups" ->
- * "--no-cgroups", "bpf" -> "--no-bpf"), read from .hiddenq/switches.json in
- * the statics; NULL when it was on, or when the run does not say (bundles
- * from before the file existed).
+ * (a row of the sources table -> its "--no-NAME"; "bpf" -> "--no-bpf" when all
+ * three eBPF sources were off), read from .hiddenq/switches.json in the
+ * statics; NULL when it was on, or when the run does not say (bundles from
+ * before the file existed).
  */
 const char *analysis_switched_off(const struct analysis *an, const char *name);
 

@@ -186,6 +186,10 @@ bool bpfhist_available(const struct analysis *an, const char *source, const char
 		w = "the eBPF histograms in the samples were malformed";
 	else if (!ok && analysis_switched_off(an, "bpf"))
 		w = "switched off (--no-bpf)";
+	else if (!ok && analysis_switched_off(an, source))
+		w = !strcmp(source, "runqlat") ? "switched off (--no-runqlat)"
+		    : !strcmp(source, "biolat") ? "switched off (--no-biolat)"
+						: "switched off (--no-compact)";
 	else if (!ok)
 		w = "no eBPF histograms in the samples (run without --no-bpf, or an older bundle)";
 	if (why)

@@ -727,6 +727,8 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 	const char *bio_why = NULL;
 	bool bpf = bpfhist_available(an, "biolat", &bio_why);
 	const char *bpf_off = bpf ? NULL : analysis_switched_off(an, "bpf");
+	if (!bpf && !bpf_off)
+		bpf_off = analysis_switched_off(an, "biolat");
 	enum severity sev = SEV_UNKNOWN;
 	const struct disk_acc *worst = NULL;
 	double w_p50 = 0, w_p99 = 0, w_ratio = 0, w_below = -1, w_fl99 = -1, w_q99 = 0;

@@ -29,13 +29,6 @@ static void usage(FILE *out)
 	      "  -i, --interval TIME   sampling interval (default 100ms)\n"
 	      "  -n, --count N         number of samples (default 100)\n"
 	      "  -d, --duration TIME   alternative to --count: watch this long\n"
-	      "      --no-tasks        do not read per-task schedstat\n"
-	      "      --no-cgroups      do not read cgroup cpu.stat (nor keep per-cgroup\n"
-	      "                        run-queue histograms)\n"
-	      "      --stalls METHOD   auto (default), bpf, coarse, sampler or off: as for\n"
-	      "                        diagnose (see hiddenq(1))\n"
-	      "      --no-stalls       no stall watching and no /dev/kmsg\n"
-	      "      --no-bpf          no eBPF run-queue and block IO histograms\n"
 	      "      --runq-split      run-queue histograms by cause: woken vs preempted\n"
 	      "                        (three programs and task storage instead of one;\n"
 	      "                        costs a few % more on switch-heavy loads)\n"
@@ -45,8 +38,10 @@ static void usage(FILE *out)
 	      "      --from TIME       with --replay: samples from TIME (2026-12-03T02:00[:SS][Z],\n"
 	      "      --to TIME         local time unless Z; or @EPOCH-SECONDS) to TIME\n"
 	      "  -q, --quiet           no progress or warnings on stderr\n"
-	      "  -h, --help            this help\n"
-	      "\n"
+	      "  -h, --help            this help\n",
+	      out);
+	cmd_sources_help(out);
+	fputs("\n"
 	      "Ctrl-C stops early and leaves a complete, replayable bundle.\n"
 	      "Exit status: 0 written, 3 bad arguments or the bundle could not be written.\n",
 	      out);
@@ -123,11 +118,6 @@ int cmd_capture(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "count", required_argument, NULL, 'n' },
 		{ "duration", required_argument, NULL, 'd' },
-		{ "no-tasks", no_argument, NULL, 'T' },
-		{ "no-cgroups", no_argument, NULL, 'G' },
-		{ "no-stalls", no_argument, NULL, 'S' },
-		{ "stalls", required_argument, NULL, 'M' },
-		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "runq-split", no_argument, NULL, 'P' },
 		{ "no-runq-cgroups", no_argument, NULL, 'Q' },
 		{ "replay", required_argument, NULL, 'r' },
@@ -140,11 +130,18 @@ int cmd_capture(int argc, char **argv)
 	const char *out = NULL, *replay = NULL;
 	uint64_t from = 0, to = 0;
 	uint64_t interval = 100000000ull, duration = 0, count = 100;
-	enum stall_method stalls = STALLS_AUTO;
-	bool tasks = true, cgroups = true, bpf = true, runq_split = false, runq_no_cg = false;
+	struct cmd_sources cs;
+	cmd_sources_init(&cs);
+	bool runq_split = false, runq_no_cg = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:i:n:d:r:qh", opts, NULL)) != -1) {
+	const struct option *lopts = cmd_options_with_sources(opts);
+	while ((c = getopt_long(argc, argv, "o:i:n:d:r:qh", lopts, NULL)) != -1) {
+		int sr = cmd_sources_arg(&cs, c, optarg, false);
+		if (sr < 0)
+			return EXIT_UNUSABLE;
+		if (sr > 0)
+			continue;
 		switch (c) {
 		case 'r': replay = optarg; break;
 		case 'f':
@@ -176,16 +173,6 @@ int cmd_capture(int argc, char **argv)
 				return EXIT_UNUSABLE;
 			}
 			break;
-		case 'T': tasks = false; break;
-		case 'G': cgroups = false; break;
-		case 'S': stalls = STALLS_OFF; break;
-		case 'M':
-			if (stall_method_parse(optarg, &stalls) < 0) {
-				log_err("bad --stalls: use auto, bpf, coarse, sampler or off");
-				return EXIT_UNUSABLE;
-			}
-			break;
-		case 'B': bpf = false; break;
 		case 'P': runq_split = true; break;
 		case 'Q': runq_no_cg = true; break;
 		case 'q': hq_quiet = true; break;
@@ -206,24 +193,14 @@ int cmd_capture(int argc, char **argv)
 	if (duration)
 		count = duration / interval + 1;
 
-	if (!bpf && stalls == STALLS_AUTO) /* no eBPF at all: the timer-lateness source neither */
-		stalls = STALLS_COARSE;
 	struct sampler sp;
 	struct sampler_opts so = {
 		.interval_ns = interval,
 		.count = (unsigned)count,
-		.tasks = tasks,
-		.cgroups = cgroups,
-		.memory = true,
-		.stalls = stalls,
-		.kmsg = stalls != STALLS_OFF,
-		.io = true,
-		.net = true,
-		.bpf = bpf,
 		.runq_split = runq_split,
-		.runq_no_cgroups = runq_no_cg || !cgroups,
-		.vms = true, /* host mode when VM processes run here (host/vmscan.h) */
+		.runq_no_cgroups = runq_no_cg,
 	};
+	cmd_sources_apply(&cs, &so);
 	int ret = sampler_init(&sp, "/", &so);
 	if (ret < 0) {
 		log_err("cannot open /: %s", strerror(-ret));

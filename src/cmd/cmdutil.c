@@ -143,6 +143,154 @@ int thresholds_apply_args(const char *file, const char *const *specs, size_t n, 
 	return 0;
 }
 
+bool cmd_source_switchable(enum source_id s)
+{
+	switch (s) {
+	case SRC_CPU: case SRC_IDENTITY: case SRC_TOPOLOGY: case SRC_ENGINE: case SRC_MEMORY: case SRC_COUNT:
+		return false;
+	default:
+		return true;
+	}
+}
+
+enum { OPT_SOURCES = 0x300, OPT_STALLS, OPT_NO_BPF, OPT_NO_SOURCE = 0x320 /* + source id */ };
+
+void cmd_sources_init(struct cmd_sources *cs)
+{
+	cs->mask = sources_default_mask();
+	cs->stalls = STALLS_AUTO;
+}
+
+struct option *cmd_options_with_sources(const struct option *base)
+{
+	size_t nb = 0;
+	while (base[nb].name)
+		nb++;
+	/* one command runs per process: a static table, nothing to free on early returns */
+	static struct option o[96];
+	static char names[SRC_COUNT][40];
+	if (nb + SRC_COUNT + 4 > ARRAY_SIZE(o))
+		abort();
+	memset(o, 0, sizeof(o));
+	memcpy(o, base, nb * sizeof(*o));
+	size_t k = nb;
+	for (int s = 0; s < SRC_COUNT; s++) {
+		if (!cmd_source_switchable((enum source_id)s))
+			continue;
+		snprintf(names[s], sizeof(names[s]), "no-%s", source_defs[s].name);
+		o[k++] = (struct option){ names[s], no_argument, NULL, OPT_NO_SOURCE + s };
+	}
+	o[k++] = (struct option){ "sources", required_argument, NULL, OPT_SOURCES };
+	o[k++] = (struct option){ "stalls", required_argument, NULL, OPT_STALLS };
+	o[k++] = (struct option){ "no-bpf", no_argument, NULL, OPT_NO_BPF };
+	return o;
+}
+
+static int parse_sources(const char *arg, uint64_t *mask, char **why)
+{
+	char *list = xstrdup(arg);
+	bool bare = false;
+	uint64_t add = 0, del = 0;
+	for (char *save = NULL, *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+		char sign = *t == '+' || *t == '-' ? *t++ : 0;
+		enum source_id s = source_by_name(t);
+		if (s == SRC_COUNT || !cmd_source_switchable(s)) {
+			*why = s == SRC_COUNT ? xasprintf("bad --sources: no source is called '%s' (hiddenq metrics "
+							  "--catalog lists them)",
+							  t)
+					      : xasprintf("bad --sources: '%s' cannot be switched: it is always read", t);
+			free(list);
+			return -EINVAL;
+		}
+		if (!sign)
+			bare = true;
+		*(sign == '-' ? &del : &add) |= SRC_BIT(s);
+	}
+	free(list);
+	if (!add && !del) {
+		*why = xstrdup("bad --sources: an empty list (e.g. -tasks,-numa or tasks,net)");
+		return -EINVAL;
+	}
+	if (bare) { /* the named set, and what cannot be switched off */
+		uint64_t keep = 0;
+		for (int s = 0; s < SRC_COUNT; s++)
+			if (!cmd_source_switchable((enum source_id)s))
+				keep |= SRC_BIT(s);
+		*mask = keep;
+	}
+	*mask = (*mask | add) & ~del;
+	return 0;
+}
+
+int cmd_sources_arg(struct cmd_sources *cs, int c, const char *arg, bool json)
+{
+	if (c >= OPT_NO_SOURCE && c < OPT_NO_SOURCE + SRC_COUNT) {
+		cs->mask &= ~SRC_BIT(c - OPT_NO_SOURCE);
+		return 1;
+	}
+	switch (c) {
+	case OPT_NO_BPF:
+		cs->mask &= ~SRC_BPF_MASK;
+		return 1;
+	case OPT_STALLS:
+		if (stall_method_parse(arg, &cs->stalls) < 0) {
+			cmd_fail(json, "bad --stalls: use auto, bpf, coarse, sampler or off");
+			return -1;
+		}
+		/* naming a method switches the source back on; off switches it off */
+		if (cs->stalls == STALLS_OFF)
+			cs->mask &= ~SRC_BIT(SRC_STALLS);
+		else
+			cs->mask |= SRC_BIT(SRC_STALLS);
+		return 1;
+	case OPT_SOURCES: {
+		char *why = NULL;
+		if (parse_sources(arg, &cs->mask, &why) < 0) {
+			cmd_fail(json, why);
+			free(why);
+			return -1;
+		}
+		return 1;
+	}
+	default:
+		return 0;
+	}
+}
+
+void cmd_sources_apply(const struct cmd_sources *cs, struct sampler_opts *so)
+{
+	so->stalls = cs->stalls;
+	sampler_opts_from_sources(so, cs->mask);
+	if (!(cs->mask & SRC_BIT(SRC_CGROUPS)))
+		so->runq_no_cgroups = true;
+}
+
+void cmd_sources_help(FILE *out)
+{
+	fputs("Sources (hiddenq metrics --catalog says what each reads):\n"
+	      "      --stalls METHOD     how to watch for execution stalls: auto (default: eBPF\n"
+	      "                          timer lateness, else a 20 ms thread), bpf, coarse,\n"
+	      "                          sampler (a 1 ms thread: ~2 % of a CPU) or off\n"
+	      "      --no-bpf            none of the eBPF histograms (runqlat, biolat, compact)\n"
+	      "      --sources LIST      -tasks,-numa (switch off), +vms (on), or tasks,net\n"
+	      "                          (only those, and what cannot be switched off)\n"
+	      "      --no-NAME           switch one source off:\n",
+	      out);
+	unsigned col = 0;
+	for (int s = 0; s < SRC_COUNT; s++) {
+		if (!cmd_source_switchable((enum source_id)s))
+			continue;
+		unsigned w = (unsigned)strlen(source_defs[s].name) + 1;
+		if (col == 0 || col + w > 78) {
+			fputs(col ? "\n                         " : "                         ", out);
+			col = 25;
+		}
+		fprintf(out, " %s", source_defs[s].name);
+		col += w;
+	}
+	fputc('\n', out);
+}
+
 static void feed(struct sample *s, void *arg)
 {
 	struct watch *w = arg;

@@ -38,6 +38,33 @@ int parse_time_arg(const char *s, uint64_t *out, char **why);
 /* meta.json of a capture or a recording of the live machine (count 0: until stopped). */
 json_t *capture_meta(const struct sampler *sp, uint64_t interval_ns, uint64_t count);
 
+/*
+ * The sources table on the command line, the same in every command that
+ * samples: --no-NAME for every source that can be switched off, --sources
+ * LIST (NAME, +NAME, -NAME, comma separated: bare names are the whole set,
+ * signs change the defaults), --stalls METHOD and --no-bpf (the three eBPF
+ * histogram sources).  A command adds them with cmd_options_with_sources
+ * (base plus those, a static {0}-ended table), hands every option it does
+ * not know itself to cmd_sources_arg, and builds its sampler options with
+ * cmd_sources_apply: never the sampler's booleans by hand.
+ */
+struct option;
+struct cmd_sources {
+	uint64_t mask;			/* SRC_BIT of core/catalog.h */
+	enum stall_method stalls;
+};
+#define SRC_BPF_MASK (SRC_BIT(SRC_RUNQLAT) | SRC_BIT(SRC_BIOLAT) | SRC_BIT(SRC_COMPACT))
+void cmd_sources_init(struct cmd_sources *cs);
+struct option *cmd_options_with_sources(const struct option *base);
+/* 1: handled; 0: not a sources option; -1: bad (reported via cmd_fail(json)) */
+int cmd_sources_arg(struct cmd_sources *cs, int c, const char *arg, bool json);
+/* Sets so's sources, booleans and stall method (keeps interval, count, ...). */
+void cmd_sources_apply(const struct cmd_sources *cs, struct sampler_opts *so);
+/* Whether source s may be switched off (not cpu, identity, topology, the engine, memory). */
+bool cmd_source_switchable(enum source_id s);
+/* The --stalls, --no-bpf, --sources and --no-NAME lines of --help, from the table */
+void cmd_sources_help(FILE *out);
+
 struct watch {
 	bool live;
 	struct sampler sp;

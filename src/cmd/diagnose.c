@@ -39,21 +39,15 @@ static void usage(FILE *out)
 	      "                        NAME = WARN, CRIT), applied before -t\n"
 	      "      --list-thresholds print the thresholds in force and exit (--json: as JSON)\n"
 	      "      --color WHEN      auto, always or never (default auto; NO_COLOR respected)\n"
-	      "      --stalls METHOD   how to watch for execution stalls: auto (default: bpf,\n"
-	      "                        else coarse), bpf (how late the kernel's timers run),\n"
-	      "                        coarse (a thread sleeping 20 ms, 1 ms while stalls\n"
-	      "                        are seen), sampler (1 ms always: ~2 % of a CPU on a\n"
-	      "                        KVM guest) or off\n"
-	      "      --no-stalls       the same as --stalls off\n"
-	      "      --no-bpf          no eBPF run-queue and block IO histograms (on by default\n"
-	      "                        when root, BTF and the tracepoints are there)\n"
 	      "      --runq-split      run-queue histograms by cause: woken vs preempted\n"
 	      "                        (three programs and task storage instead of one;\n"
 	      "                        costs a few % more on switch-heavy loads)\n"
 	      "      --no-runq-cgroups no per-cgroup run-queue histograms\n"
 	      "  -q, --quiet           no warnings on stderr\n"
-	      "  -h, --help            this help\n"
-	      "\n"
+	      "  -h, --help            this help\n",
+	      out);
+	cmd_sources_help(out);
+	fputs("\n"
 	      "Exit status: 0 ok, 1 warn, 2 crit, 3 could not diagnose (bad arguments,\n"
 	      "unusable input, or every finding unknown).\n"
 	      "\n"
@@ -105,16 +99,14 @@ int cmd_diagnose(int argc, char **argv)
 		{ "thresholds", required_argument, NULL, 'F' },
 		{ "color", required_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
-		{ "no-stalls", no_argument, NULL, 'S' },
-		{ "stalls", required_argument, NULL, 'M' },
-		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "runq-split", no_argument, NULL, 'P' },
 		{ "no-runq-cgroups", no_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	enum stall_method stalls = STALLS_AUTO;
-	bool bpf = true, runq_split = false, runq_no_cg = false;
+	struct cmd_sources cs;
+	cmd_sources_init(&cs);
+	bool runq_split = false, runq_no_cg = false;
 	uint64_t duration = 10000000000ull, interval = 100000000ull;
 	const char *replay = NULL, *color = "auto";
 	uint64_t from = 0, to = 0;
@@ -128,7 +120,13 @@ int cmd_diagnose(int argc, char **argv)
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
 			json = true;
-	while ((c = getopt_long(argc, argv, "d:i:r:jvt:qh", opts, NULL)) != -1) {
+	const struct option *lopts = cmd_options_with_sources(opts);
+	while ((c = getopt_long(argc, argv, "d:i:r:jvt:qh", lopts, NULL)) != -1) {
+		int sr = cmd_sources_arg(&cs, c, optarg, json);
+		if (sr < 0)
+			return EXIT_UNUSABLE;
+		if (sr > 0)
+			continue;
 		switch (c) {
 		case 'd':
 			if (parse_duration_ns(optarg, &duration) < 0)
@@ -170,13 +168,6 @@ int cmd_diagnose(int argc, char **argv)
 		case 'L': list_thr = true; break;
 		case 'C': color = optarg; break;
 		case 'q': hq_quiet = true; break;
-		case 'S': stalls = STALLS_OFF; break;
-		case 'M':
-			if (stall_method_parse(optarg, &stalls) < 0) {
-				return cmd_fail(json, "bad --stalls: use auto, bpf, coarse, sampler or off");
-			}
-			break;
-		case 'B': bpf = false; break;
 		case 'P': runq_split = true; break;
 		case 'Q': runq_no_cg = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
@@ -196,23 +187,13 @@ int cmd_diagnose(int argc, char **argv)
 	if (interval > duration)
 		return cmd_fail(json, "--interval is longer than --duration");
 
-	if (!bpf && stalls == STALLS_AUTO) /* no eBPF at all: the timer-lateness source neither */
-		stalls = STALLS_COARSE;
 	struct sampler_opts so = {
 		.interval_ns = interval,
 		.count = (unsigned)(duration / interval) + 1,
-		.tasks = true,
-		.cgroups = true,
-		.memory = true,
-		.stalls = stalls,
-		.kmsg = true,
-		.io = true,
-		.net = true,
-		.bpf = bpf,
 		.runq_split = runq_split,
 		.runq_no_cgroups = runq_no_cg,
-		.vms = true, /* host mode when VM processes run here (host/vmscan.h) */
 	};
+	cmd_sources_apply(&cs, &so);
 	struct engine_opts eo = { 0 };	/* batch: every rule over the whole watch */
 	if ((from || to) && !replay)
 		return cmd_fail(json, "--from and --to take a slice of a --replay bundle or recording");

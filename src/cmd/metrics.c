@@ -31,8 +31,10 @@ static void usage(FILE *out)
 	      "  -a, --all             list the metrics of unavailable sources one by one too\n"
 	      "  -j, --json            one JSON object on stdout\n"
 	      "  -q, --quiet           no warnings on stderr\n"
-	      "  -h, --help            this help\n"
-	      "\n"
+	      "  -h, --help            this help\n",
+	      out);
+	cmd_sources_help(out);
+	fputs("\n"
 	      "Exit status: 0 listed; 3 could not read the machine or the bundle.\n"
 	      "\n"
 	      "Examples:\n"
@@ -56,12 +58,20 @@ int cmd_metrics(int argc, char **argv)
 	uint64_t duration = 2000000000ull;
 	const char *replay = NULL;
 	bool json = false, all = false, catalog = false, dset = false;
+	struct cmd_sources cs;
+	cmd_sources_init(&cs);
 	optind = 1;
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
 			json = true;
 	int c;
-	while ((c = getopt_long(argc, argv, "d:r:ajqh", opts, NULL)) != -1) {
+	const struct option *lopts = cmd_options_with_sources(opts);
+	while ((c = getopt_long(argc, argv, "d:r:ajqh", lopts, NULL)) != -1) {
+		int sr = cmd_sources_arg(&cs, c, optarg, json);
+		if (sr < 0)
+			return EXIT_UNUSABLE;
+		if (sr > 0)
+			continue;
 		switch (c) {
 		case 'd':
 			if (parse_duration_ns(optarg, &duration) < 0 || duration < 1000000000ull)
@@ -96,9 +106,8 @@ int cmd_metrics(int argc, char **argv)
 		struct sampler_opts so = {
 			.interval_ns = 250000000ull,
 			.count = (unsigned)(duration / 250000000ull) + 1,
-			.tasks = true, .cgroups = true, .memory = true, .stalls = STALLS_AUTO, .kmsg = true,
-			.io = true, .net = true, .bpf = true, .vms = true,
 		};
+		cmd_sources_apply(&cs, &so);
 		struct engine_opts eo = { 0 };
 		if (watch_run(&w, replay, &so, &eo, json, "reading the sources") != 0) {
 			free(v);
@@ -110,6 +119,19 @@ int cmd_metrics(int argc, char **argv)
 		v->window_s = cpu_watch_s(&v->an->cpu);
 		for (int s = 0; s < SRC_COUNT; s++)
 			v->src_ok[s] = source_status(v->an, (enum source_id)s, v->src_why[s], sizeof(v->src_why[s]));
+		if (w.live && v->window_s > 0) {
+			uint64_t ns[SRC_COUNT];
+			sampler_source_cost(&w.sp, ns, v->runs);
+			for (int s = 0; s < SRC_COUNT; s++) {
+				v->cost_ms_per_s[s] = (double)ns[s] / 1e6 / v->window_s;
+				if (!(cs.mask & SRC_BIT(s))) {
+					v->src_ok[s] = false;
+					snprintf(v->src_why[s], sizeof(v->src_why[s]), "switched off (%s)",
+						 source_defs[s].no_flag);
+				}
+			}
+			v->have_cost = true;
+		}
 		for (int m = 0; m < M_COUNT; m++)
 			v->m_ok[m] = metric_status(v->an, (enum metric_id)m, v->m_why[m], sizeof(v->m_why[m]));
 		for (size_t i = 0; i < fs.n; i++)

@@ -40,14 +40,13 @@ static void usage(FILE *out)
 	      "                          samples go first (default: no limit)\n"
 	      "      --max-age TIME      drop samples older than TIME (e.g. 7d, 12h)\n"
 	      "      --from-bundle DIR   convert a capture bundle into FILE instead of sampling\n"
-	      "      --stalls METHOD     auto (default), bpf, coarse, sampler or off (see diagnose)\n"
-	      "      --no-stalls         no stall watch        --no-bpf   no eBPF histograms\n"
-	      "      --no-tasks          no per-task schedstat --no-cgroups  no cgroup cpu.stat\n"
 	      "  -j, --json              a JSON summary on stdout at the end\n"
 	      "      --progress          print the count of samples committed, one line each\n"
 	      "  -q, --quiet             no progress or warnings on stderr\n"
-	      "  -h, --help              this help\n"
-	      "\n"
+	      "  -h, --help              this help\n",
+	      out);
+	cmd_sources_help(out);
+	fputs("\n"
 	      "Exit status: 0 recorded (stopped by a signal, -d, -n or the end of a bundle);\n"
 	      "3 could not start, or stopped on an error (a full disk that rotation cannot\n"
 	      "make room on): the recording holds every sample written before it.\n"
@@ -161,11 +160,6 @@ int cmd_record(int argc, char **argv)
 		{ "max-size", required_argument, NULL, 'M' },
 		{ "max-age", required_argument, NULL, 'A' },
 		{ "from-bundle", required_argument, NULL, 'F' },
-		{ "no-stalls", no_argument, NULL, 'S' },
-		{ "stalls", required_argument, NULL, 'm' },
-		{ "no-bpf", no_argument, NULL, 'B' },
-		{ "no-tasks", no_argument, NULL, 'T' },
-		{ "no-cgroups", no_argument, NULL, 'G' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "progress", no_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -175,14 +169,21 @@ int cmd_record(int argc, char **argv)
 	const char *out = NULL, *from_bundle = NULL;
 	uint64_t interval = 1000000000ull, duration = 0, count = 0;
 	struct store_opts sto = { 0 };
-	enum stall_method stalls = STALLS_AUTO;
-	bool bpf = true, tasks = true, cgroups = true, json = false, iset = false, progress = false;
+	struct cmd_sources cs;
+	cmd_sources_init(&cs);
+	bool json = false, iset = false, progress = false;
 	optind = 1;
 	for (int i = 1; i < argc; i++)
 		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
 			json = true;
 	int c;
-	while ((c = getopt_long(argc, argv, "o:i:d:n:jqh", opts, NULL)) != -1) {
+	const struct option *lopts = cmd_options_with_sources(opts);
+	while ((c = getopt_long(argc, argv, "o:i:d:n:jqh", lopts, NULL)) != -1) {
+		int sr = cmd_sources_arg(&cs, c, optarg, json);
+		if (sr < 0)
+			return EXIT_UNUSABLE;
+		if (sr > 0)
+			continue;
 		switch (c) {
 		case 'o': out = optarg; break;
 		case 'i':
@@ -207,14 +208,6 @@ int cmd_record(int argc, char **argv)
 				return cmd_fail(json, "bad --max-age: use e.g. 7d, 12h or 30m (10s to 10 years)");
 			break;
 		case 'F': from_bundle = optarg; break;
-		case 'S': stalls = STALLS_OFF; break;
-		case 'm':
-			if (stall_method_parse(optarg, &stalls) < 0)
-				return cmd_fail(json, "bad --stalls: use auto, bpf, coarse, sampler or off");
-			break;
-		case 'B': bpf = false; break;
-		case 'T': tasks = false; break;
-		case 'G': cgroups = false; break;
 		case 'j': json = true; break;
 		case 'P': progress = true; break;
 		case 'q': hq_quiet = true; break;
@@ -273,9 +266,10 @@ int cmd_record(int argc, char **argv)
 		struct sampler sp;
 		struct sampler_opts so = {
 			.interval_ns = interval, .count = (unsigned)count,
-			.tasks = tasks, .cgroups = cgroups, .memory = true, .stalls = stalls, .kmsg = stalls != STALLS_OFF,
-			.io = true, .net = true, .bpf = bpf, .runq_no_cgroups = !cgroups, .vms = true,
+			/* per-task and cgroup walks every 5 s: a recorder left running keeps a daemon's budget */
+			.slow_interval_ns = 5000000000ull,
 		};
+		cmd_sources_apply(&cs, &so);
 		int ret = sampler_init(&sp, "/", &so);
 		if (ret < 0) {
 			why = xasprintf("cannot open /: %s", strerror(-ret));

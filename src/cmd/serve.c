@@ -60,15 +60,13 @@ static void usage(FILE *out)
 	      "  -t, --threshold NAME=WARN,CRIT  override a threshold (repeatable)\n"
 	      "      --thresholds FILE   threshold overrides from an INI file; re-read on SIGHUP\n"
 	      "      --max-connections N at most N connections at once (default 64; 16 per address)\n"
-	      "      --stalls METHOD     auto (default: eBPF timer lateness, else a 20 ms\n"
-	      "                          thread), bpf, coarse, sampler (1 ms thread, ~2 %) or off\n"
-	      "      --no-stalls         the same as --stalls off\n"
-	      "      --no-bpf            no eBPF histograms\n"
 	      "  -r, --replay DIR        serve a bundle's samples, one per interval, then keep\n"
 	      "                          serving the last state until stopped (for tests and demos)\n"
 	      "  -q, --quiet             no warnings on stderr\n"
-	      "  -h, --help              this help\n"
-	      "\n"
+	      "  -h, --help              this help\n",
+	      out);
+	cmd_sources_help(out);
+	fputs("\n"
 	      "Signals: SIGINT and SIGTERM stop it (exit 0); SIGHUP re-reads --thresholds.\n"
 	      "Exit status: 0 stopped; 3 could not start (bad arguments, the address is taken,\n"
 	      "a bad web config or thresholds file).\n"
@@ -179,6 +177,13 @@ static void after_sample(struct watch *w, const struct sample *s, void *arg)
 		.features = HQ_FEATURES,
 	};
 	memcpy(self.scrapes, hs.answered, sizeof(self.scrapes));
+	if (w->live) {
+		uint64_t ns[SRC_COUNT];
+		sampler_source_cost(&w->sp, ns, self.source_runs);
+		for (int i = 0; i < SRC_COUNT; i++)
+			self.source_cpu_s[i] = (double)ns[i] / 1e9;
+		self.have_sources = true;
+	}
 	struct httpd_snapshot snap = { 0 };
 	snap.text = om_render(e, &fs, &self, OM_TEXT_004, &snap.text_len);
 	snap.om = om_render(e, &fs, &self, OM_OPENMETRICS_100, &snap.om_len);
@@ -207,9 +212,6 @@ int cmd_serve(int argc, char **argv)
 		{ "threshold", required_argument, NULL, 't' },
 		{ "thresholds", required_argument, NULL, 'T' },
 		{ "max-connections", required_argument, NULL, 'M' },
-		{ "stalls", required_argument, NULL, 'm' },
-		{ "no-stalls", no_argument, NULL, 'S' },
-		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "replay", required_argument, NULL, 'r' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -220,11 +222,17 @@ int cmd_serve(int argc, char **argv)
 	st.tspecs = tspecs;
 	const char *web = NULL, *replay = NULL;
 	uint64_t window = 0, maxc = 64;
-	enum stall_method stalls = STALLS_AUTO;
-	bool bpf = true;
+	struct cmd_sources cs;
+	cmd_sources_init(&cs);
 	optind = 1;
 	int c;
-	while ((c = getopt_long(argc, argv, "l:i:w:t:r:qh", opts, NULL)) != -1) {
+	const struct option *lopts = cmd_options_with_sources(opts);
+	while ((c = getopt_long(argc, argv, "l:i:w:t:r:qh", lopts, NULL)) != -1) {
+		int sr = cmd_sources_arg(&cs, c, optarg, false);
+		if (sr < 0)
+			return EXIT_UNUSABLE;
+		if (sr > 0)
+			continue;
 		switch (c) {
 		case 'l': st.listen = optarg; break;
 		case 'W': web = optarg; break;
@@ -246,12 +254,6 @@ int cmd_serve(int argc, char **argv)
 			if (parse_uint(optarg, 4096, &maxc) < 0 || maxc < 1)
 				return cmd_fail(false, "bad --max-connections: a number from 1 to 4096");
 			break;
-		case 'S': stalls = STALLS_OFF; break;
-		case 'm':
-			if (stall_method_parse(optarg, &stalls) < 0)
-				return cmd_fail(false, "bad --stalls: use auto, bpf, coarse, sampler or off");
-			break;
-		case 'B': bpf = false; break;
 		case 'r':
 			if (replay)
 				return cmd_fail(false, "--replay given twice");
@@ -284,9 +286,8 @@ int cmd_serve(int argc, char **argv)
 		.interval_ns = st.interval_ns,
 		.count = 0,
 		.slow_interval_ns = 5000000000ull, /* per-task and cgroup walks every 5 s: a daemon's budget */
-		.tasks = true, .cgroups = true, .memory = true, .stalls = stalls, .kmsg = true,
-		.io = true, .net = true, .bpf = bpf, .vms = true,
 	};
+	cmd_sources_apply(&cs, &so);
 	struct engine_opts eo = { .window_ns = window, .rule_windows = window == 0 };
 	install_reload_handler();
 	install_exit_handlers();

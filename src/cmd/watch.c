@@ -38,15 +38,12 @@ static void usage(FILE *out)
 	      "  -t, --threshold NAME=WARN,CRIT  override a threshold (repeatable)\n"
 	      "      --thresholds FILE   threshold overrides from an INI file ([thresholds],\n"
 	      "                          NAME = WARN, CRIT); re-read on SIGHUP\n"
-	      "      --stalls METHOD     how to watch for execution stalls: auto (default:\n"
-	      "                          eBPF timer lateness, else a 20 ms thread), bpf, coarse,\n"
-	      "                          sampler (the 1 ms thread, ~2 % of a CPU) or off\n"
-	      "      --no-stalls         the same as --stalls off\n"
-	      "      --no-bpf            no eBPF run-queue and block IO histograms\n"
 	      "      --color WHEN        auto, always or never (default auto; NO_COLOR respected)\n"
 	      "  -q, --quiet             no warnings on stderr\n"
-	      "  -h, --help              this help\n"
-	      "\n"
+	      "  -h, --help              this help\n",
+	      out);
+	cmd_sources_help(out);
+	fputs("\n"
 	      "Signals: SIGINT and SIGTERM stop it cleanly (exit 0); SIGHUP re-reads the\n"
 	      "thresholds file (a file with an error is refused whole and the thresholds in\n"
 	      "force stay), then applies the -t overrides again.\n"
@@ -146,9 +143,6 @@ int cmd_watch(int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		{ "threshold", required_argument, NULL, 't' },
 		{ "thresholds", required_argument, NULL, 'T' },
-		{ "stalls", required_argument, NULL, 'M' },
-		{ "no-stalls", no_argument, NULL, 'S' },
-		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "color", required_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -157,8 +151,8 @@ int cmd_watch(int argc, char **argv)
 	struct wstate st = { 0 };
 	uint64_t interval = 1000000000ull, window = 0, from = 0, to = 0;
 	const char *replay = NULL, *color = "auto";
-	enum stall_method stalls = STALLS_AUTO;
-	bool bpf = true;
+	struct cmd_sources cs;
+	cmd_sources_init(&cs);
 	int c;
 	optind = 1;
 	cmd_json_lines = true;
@@ -168,7 +162,15 @@ int cmd_watch(int argc, char **argv)
 	const char *tspecs[64];
 	st.tspecs = tspecs;
 	int code = EXIT_OK;
-	while ((c = getopt_long(argc, argv, "i:w:r:jt:qh", opts, NULL)) != -1) {
+	const struct option *lopts = cmd_options_with_sources(opts);
+	while ((c = getopt_long(argc, argv, "i:w:r:jt:qh", lopts, NULL)) != -1) {
+		int sr = cmd_sources_arg(&cs, c, optarg, st.json);
+		if (sr < 0) {
+			code = EXIT_UNUSABLE;
+			goto out;
+		}
+		if (sr > 0)
+			continue;
 		switch (c) {
 		case 'i':
 			if (parse_duration_ns(optarg, &interval) < 0 || interval < 100000000ull) {
@@ -211,14 +213,6 @@ int cmd_watch(int argc, char **argv)
 			tspecs[st.ntspecs++] = optarg;
 			break;
 		case 'T': st.thr_file = optarg; break;
-		case 'S': stalls = STALLS_OFF; break;
-		case 'M':
-			if (stall_method_parse(optarg, &stalls) < 0) {
-				code = cmd_fail(st.json, "bad --stalls: use auto, bpf, coarse, sampler or off");
-				goto out;
-			}
-			break;
-		case 'B': bpf = false; break;
 		case 'C':
 			if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never")) {
 				code = cmd_fail(st.json, "bad --color: use auto, always or never");
@@ -254,16 +248,8 @@ int cmd_watch(int argc, char **argv)
 		.interval_ns = interval,
 		.count = 0, /* until stopped */
 		.slow_interval_ns = 5000000000ull, /* per-task and cgroup walks every 5 s: a daemon's budget */
-		.tasks = true,
-		.cgroups = true,
-		.memory = true,
-		.stalls = stalls,
-		.kmsg = true,
-		.io = true,
-		.net = true,
-		.bpf = bpf,
-		.vms = true,
 	};
+	cmd_sources_apply(&cs, &so);
 	struct engine_opts eo = { .window_ns = window, .rule_windows = window == 0 };
 	install_reload_handler();
 	if (!st.json && !hq_quiet && !replay)

@@ -24,7 +24,7 @@ const struct metric_def metric_defs[M_COUNT] = {
 #define THREAD TICK_THREAD
 
 const struct source_def source_defs[SRC_COUNT] = {
-#define SOURCE(e, name, on, tick, reads, help) [e] = { name, on, tick, reads, help },
+#define SOURCE(e, name, on, tick, reads, help) [e] = { name, on, tick, reads, help, "--no-" name },
 #include "sources.def"
 #undef SOURCE
 };

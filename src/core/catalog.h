@@ -111,9 +111,11 @@ struct source_def {
 	enum source_tick tick;
 	const char *reads;
 	const char *help;
+	const char *no_flag;	/* "--no-NAME": the switch that turns it off */
 };
 
 extern const struct source_def source_defs[SRC_COUNT];
+#define SRC_BIT(s) (UINT64_C(1) << (s))
 const char *source_tick_name(enum source_tick t);	/* "hot", "slow", "static", "thread" */
 /* The source with this name, or SRC_COUNT. */
 enum source_id source_by_name(const char *name);

@@ -61,16 +61,19 @@ void install_exit_handlers(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-/* Read every tick. */
-static const char *const hot_paths[] = {
-	"proc/stat",
-	"proc/pressure/cpu",
-	"proc/pressure/memory",
-	"proc/pressure/io",
-	"proc/loadavg",
-	"proc/schedstat",
-	"proc/vmstat",
-	"proc/meminfo",
+/* Read every tick, each for its row of the sources table (core/sources.def). */
+static const struct {
+	const char *path;
+	enum source_id src;
+} hot_paths[] = {
+	{ "proc/stat", SRC_CPU },
+	{ "proc/pressure/cpu", SRC_PSI },
+	{ "proc/pressure/memory", SRC_PSI },
+	{ "proc/pressure/io", SRC_PSI },
+	{ "proc/loadavg", SRC_LOADAVG },
+	{ "proc/schedstat", SRC_SCHEDSTAT },
+	{ "proc/vmstat", SRC_MEMORY },
+	{ "proc/meminfo", SRC_MEMORY },
 };
 
 /* Read once (topology and configuration). */
@@ -131,17 +134,31 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 		sp->proc_every = every > MEMSRC_PROC_EVERY ? (unsigned)every : MEMSRC_PROC_EVERY;
 	}
 	const char *io_hot[3];
+	enum source_id io_src[3];
 	size_t nio = 0;
-	if (sp->o.io)
+	if (sp->o.io) {
+		io_src[nio] = SRC_DISKS;
 		io_hot[nio++] = IOSRC_HOT_IO;
+	}
 	if (sp->o.net) {
+		io_src[nio] = SRC_NET;
 		io_hot[nio++] = IOSRC_HOT_NET1;
+		io_src[nio] = SRC_NET;
 		io_hot[nio++] = IOSRC_HOT_NET2;
 	}
 	sp->nhot = ARRAY_SIZE(hot_paths) + nio;
 	sp->hot = xcalloc(sp->nhot, sizeof(*sp->hot));
 	for (size_t i = 0; i < sp->nhot; i++) {
-		sp->hot[i].path = i < ARRAY_SIZE(hot_paths) ? hot_paths[i] : io_hot[i - ARRAY_SIZE(hot_paths)];
+		bool base = i < ARRAY_SIZE(hot_paths);
+		if (base && sp->o.sources && !(sp->o.sources & SRC_BIT(hot_paths[i].src))) {
+			sp->hot[i].path = hot_paths[i].path; /* switched off: never opened */
+			sp->hot[i].src = hot_paths[i].src;
+			sp->hot[i].fd = -1;
+			sp->hot[i].err = ENOENT;
+			continue;
+		}
+		sp->hot[i].path = base ? hot_paths[i].path : io_hot[i - ARRAY_SIZE(hot_paths)];
+		sp->hot[i].src = base ? hot_paths[i].src : io_src[i - ARRAY_SIZE(hot_paths)];
 		int fd = fsroot_open(&sp->root, sp->hot[i].path);
 		sp->hot[i].fd = fd < 0 ? -1 : fd;
 		sp->hot[i].err = fd < 0 ? -fd : 0;
@@ -190,6 +207,12 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 	json_object_set_new(sw, "net", json_boolean(sp->o.net));
 	json_object_set_new(sw, "bpf", json_boolean(sp->o.bpf));
 	json_object_set_new(sw, "vms", json_boolean(sp->o.vms));
+	if (sp->o.sources) { /* per row of the sources table (the keys above: bundles before it) */
+		json_t *so = json_object();
+		for (int i = 0; i < SRC_COUNT; i++)
+			json_object_set_new(so, source_defs[i].name, json_boolean(sp->o.sources & SRC_BIT(i)));
+		json_object_set_new(sw, "sources", so);
+	}
 	char *swj = json_dumps(sw, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(sw);
 	if (swj)
@@ -198,9 +221,11 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 	if (sp->o.kmsg)
 		sp->kmsg = kmsgmon_open();
 	if (sp->o.bpf) {
-		struct bpfsrc_opts bo = { .runqlat = true,
-					  .biolat = true,
-					  .compact = true,
+		uint64_t bs = sp->o.bpf_sources ? sp->o.bpf_sources
+						: SRC_BIT(SRC_RUNQLAT) | SRC_BIT(SRC_BIOLAT) | SRC_BIT(SRC_COMPACT);
+		struct bpfsrc_opts bo = { .runqlat = bs & SRC_BIT(SRC_RUNQLAT),
+					  .biolat = bs & SRC_BIT(SRC_BIOLAT),
+					  .compact = bs & SRC_BIT(SRC_COMPACT),
 					  .runqlat_split = sp->o.runq_split,
 					  .runqlat_no_cgroup = sp->o.runq_no_cgroups };
 		char *why;
@@ -405,8 +430,25 @@ static void vms_slow(struct sampler *sp, struct sample *out)
 	free(skip);
 }
 
+static uint64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Charge the CPU time since *t to source s (the sources table's cost figures). */
+static void charge(struct sampler *sp, enum source_id s, uint64_t *t)
+{
+	uint64_t now = thread_cpu_ns();
+	sp->cost_ns[s] += now - *t;
+	sp->runs[s]++;
+	*t = now;
+}
+
 void sampler_take(struct sampler *sp, struct sample *out, bool slow)
 {
+	uint64_t t = thread_cpu_ns();
 	sample_init(out);
 	out->index = sp->taken++;
 	out->slow = slow;
@@ -418,30 +460,64 @@ void sampler_take(struct sampler *sp, struct sample *out, bool slow)
 			continue;
 		size_t len;
 		int r = fsroot_pread_all(h->fd, h->path, &h->buf, &h->cap, &len, MAX_FILE);
-		if (r < 0 && r != -EFBIG)
-			continue;
-		sample_add(out, h->path, h->buf, len);
+		if (r >= 0 || r == -EFBIG)
+			sample_add(out, h->path, h->buf, len);
+		charge(sp, h->src, &t);
 	}
-	stalls_drain(sp->stalls, out, slow);
+	if (sp->stalls) {
+		stalls_drain(sp->stalls, out, slow);
+		charge(sp, SRC_STALLS, &t);
+	}
 	/* on slow ticks walk_tasks reads every task's schedstat, the vCPUs' too */
-	if (sp->vms && !(slow && sp->o.tasks))
+	if (sp->vms && !(slow && sp->o.tasks)) {
 		vmscan_sample(sp->vms, out);
+		charge(sp, SRC_VMS, &t);
+	}
 	if (!slow)
 		return;
-	kmsgmon_drain(sp->kmsg, out);
-	if (sp->o.io || sp->o.net)
+	if (sp->kmsg) {
+		kmsgmon_drain(sp->kmsg, out);
+		charge(sp, SRC_KMSG, &t);
+	}
+	if (sp->o.io || sp->o.net) {
 		iosrc_slow(&sp->root, out, sp->o.io, sp->o.net);
-	bpfsrc_drain(sp->bpf, out);
+		charge(sp, SRC_NET, &t);
+	}
+	if (sp->o.net) {
+		static const struct {
+			unsigned bit;
+			enum source_id src;
+		} kern[] = { { IOSRC_QDISC, SRC_QDISC }, { IOSRC_ETHTOOL, SRC_ETHTOOL }, { IOSRC_QSTATS, SRC_QSTATS } };
+		/* options not built from the sources table: all of them */
+		unsigned which = sp->o.sources ? sp->o.net_sources : IOSRC_ALL;
+		for (size_t i = 0; i < ARRAY_SIZE(kern); i++)
+			if (which & kern[i].bit) {
+				iosrc_kernel(&sp->root, out, kern[i].bit);
+				charge(sp, kern[i].src, &t);
+			}
+	}
+	if (sp->bpf) {
+		static const enum source_id hist[] = { SRC_RUNQLAT, SRC_BIOLAT, SRC_COMPACT };
+		for (size_t i = 0; i < ARRAY_SIZE(hist); i++) {
+			bpfsrc_drain_one(sp->bpf, out, source_defs[hist[i]].name);
+			charge(sp, hist[i], &t);
+		}
+	}
 	if (sp->o.memory) {
 		memsrc_nodes(&sp->root, out, sp->slow_taken == 0);
 		if (sp->slow_taken % sp->proc_every == 0)
 			memsrc_procs(&sp->root, out);
+		charge(sp, SRC_NUMA, &t);
 	}
 	sp->slow_taken++;
-	if (sp->o.tasks)
+	if (sp->o.tasks) {
 		walk_tasks(sp, out);
-	if (sp->vms)
+		charge(sp, SRC_TASKS, &t);
+	}
+	if (sp->vms) {
 		vms_slow(sp, out);
+		charge(sp, SRC_VMS, &t);
+	}
 	if (sp->o.cgroups) {
 		unsigned count = 0;
 		for (unsigned i = 0; i < sp->ncg_roots; i++) {
@@ -451,7 +527,46 @@ void sampler_take(struct sampler *sp, struct sample *out, bool slow)
 			walk_cgroup(sp, out, fd, sp->cg_roots[i], 0, &count);
 			close(fd);
 		}
+		charge(sp, SRC_CGROUPS, &t);
 	}
+}
+
+void sampler_opts_from_sources(struct sampler_opts *o, uint64_t mask)
+{
+	o->sources = mask;
+	o->tasks = mask & SRC_BIT(SRC_TASKS);
+	o->cgroups = mask & SRC_BIT(SRC_CGROUPS);
+	o->memory = mask & SRC_BIT(SRC_NUMA);
+	o->kmsg = mask & SRC_BIT(SRC_KMSG);
+	o->io = mask & SRC_BIT(SRC_DISKS);
+	o->net = mask & SRC_BIT(SRC_NET);
+	o->net_sources = (mask & SRC_BIT(SRC_QDISC) ? IOSRC_QDISC : 0) | (mask & SRC_BIT(SRC_ETHTOOL) ? IOSRC_ETHTOOL : 0) |
+			 (mask & SRC_BIT(SRC_QSTATS) ? IOSRC_QSTATS : 0);
+	o->vms = mask & SRC_BIT(SRC_VMS);
+	o->bpf = mask & (SRC_BIT(SRC_RUNQLAT) | SRC_BIT(SRC_BIOLAT) | SRC_BIT(SRC_COMPACT));
+	o->bpf_sources = mask & (SRC_BIT(SRC_RUNQLAT) | SRC_BIT(SRC_BIOLAT) | SRC_BIT(SRC_COMPACT));
+	if (!(mask & SRC_BIT(SRC_STALLS)))
+		o->stalls = STALLS_OFF;
+	else if (o->stalls == STALLS_OFF)
+		o->stalls = STALLS_AUTO;
+	/* no eBPF at all: the stall watch falls back to a thread */
+	if (!o->bpf && o->stalls == STALLS_AUTO)
+		o->stalls = STALLS_COARSE;
+}
+
+uint64_t sources_default_mask(void)
+{
+	uint64_t m = 0;
+	for (int i = 0; i < SRC_COUNT; i++)
+		if (source_defs[i].default_on)
+			m |= SRC_BIT(i);
+	return m;
+}
+
+void sampler_source_cost(const struct sampler *sp, uint64_t cost_ns[SRC_COUNT], uint64_t runs[SRC_COUNT])
+{
+	memcpy(cost_ns, sp->cost_ns, sizeof(sp->cost_ns));
+	memcpy(runs, sp->runs, sizeof(sp->runs));
 }
 
 unsigned sampler_run(struct sampler *sp, void (*cb)(struct sample *s, void *arg), void *arg)

@@ -17,6 +17,7 @@
 
 #include "../core/sample.h"
 #include "../sys/fsroot.h"
+#include "../core/catalog.h"
 #include "../sources/stalls.h"
 
 /* Set by SIGINT/SIGTERM handlers: finish the current run cleanly. */
@@ -31,6 +32,13 @@ struct sampler_opts {
 	uint64_t interval_ns;	/* tick length */
 	unsigned count;		/* ticks to take; 0: until hq_exiting */
 	uint64_t slow_interval_ns; /* read the slow families this often (0: every second) */
+	/*
+	 * The sources table's mask (SRC_BIT of core/catalog.h) these options
+	 * came from (sampler_opts_from_sources); the booleans below follow it.
+	 */
+	uint64_t sources;
+	unsigned net_sources;	/* IOSRC_QDISC | IOSRC_ETHTOOL | IOSRC_QSTATS (sources 0: all) */
+	uint64_t bpf_sources;	/* which eBPF histograms (sources 0: all three) */
 	bool tasks;		/* walk per-task schedstat on slow ticks */
 	bool cgroups;		/* walk cgroup cpu.stat on slow ticks */
 	bool memory;		/* per-node and per-process memory on slow ticks */
@@ -48,6 +56,7 @@ struct sampler_opts {
 
 struct hot_file {
 	const char *path;
+	enum source_id src;	/* its row of the sources table */
 	int fd;			/* -1 when absent */
 	int err;		/* errno from the open, for the capability report */
 	char *buf;
@@ -72,8 +81,21 @@ struct sampler {
 	struct stalls *stalls;
 	struct kmsgmon *kmsg;
 	struct bpfsrc *bpf;	/* NULL unless o.bpf */
+	uint64_t cost_ns[SRC_COUNT];	/* CPU time (this thread) per source, since the start */
+	uint64_t runs[SRC_COUNT];
 	struct vmscan *vms;	/* NULL unless o.vms */
 };
+
+/*
+ * The options for the sources of mask (SRC_BIT(...) of the sources table):
+ * commands build a mask from the table's defaults and their switches, never
+ * the booleans by hand.  Keeps interval, count, stall method and the rest.
+ */
+void sampler_opts_from_sources(struct sampler_opts *o, uint64_t mask);
+/* The sources that are on by default. */
+uint64_t sources_default_mask(void);
+/* CPU time (of the sampling thread) and reads per source so far. */
+void sampler_source_cost(const struct sampler *sp, uint64_t cost_ns[SRC_COUNT], uint64_t runs[SRC_COUNT]);
 
 int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts *o);
 void sampler_done(struct sampler *sp);

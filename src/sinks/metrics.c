@@ -59,6 +59,10 @@ json_t *metrics_json(const struct metrics_view *v)
 			if (!v->src_ok[s])
 				json_object_set_new(j, "reason", jstr(v->src_why[s]));
 		}
+		if (v->have_cost && v->runs[s]) {
+			json_object_set_new(j, "cpu_ms_per_s", json_real(v->cost_ms_per_s[s]));
+			json_object_set_new(j, "read_count", json_integer((json_int_t)v->runs[s]));
+		}
 		json_array_append_new(srcs, j);
 	}
 	json_object_set_new(o, "sources", srcs);
@@ -108,11 +112,18 @@ void metrics_text(FILE *out, const struct metrics_view *v, bool all)
 	else
 		fprintf(out, "hiddenq %s — the metric catalog: %d metrics from %d sources\n\n", HQ_VERSION, M_COUNT,
 			SRC_COUNT);
-	fprintf(out, "Sources:\n  %-9s %-6s %-4s %s\n", "name", "tick", v->an ? "here" : "", "reads");
+	fprintf(out, "Sources%s:\n  %-9s %-6s %-4s %s%s\n",
+		v->have_cost ? " (cpu: the sampling thread's CPU time per second watched)" : "", "name", "tick",
+		v->an ? "here" : "", v->have_cost ? "cpu ms/s  " : "", "reads");
 	for (int s = 0; s < SRC_COUNT; s++) {
 		const struct source_def *d = &source_defs[s];
-		fprintf(out, "  %-9s %-6s %-4s %s\n", d->name, source_tick_name(d->tick),
-			!v->an ? "" : v->src_ok[s] ? "ok" : "no", d->reads);
+		char cost[16] = "";
+		if (v->have_cost && v->runs[s])
+			snprintf(cost, sizeof(cost), "%-8.3f  ", v->cost_ms_per_s[s]);
+		else if (v->have_cost)
+			snprintf(cost, sizeof(cost), "%-8s  ", "-");
+		fprintf(out, "  %-9s %-6s %-4s %s%s\n", d->name, source_tick_name(d->tick),
+			!v->an ? "" : v->src_ok[s] ? "ok" : "no", cost, d->reads);
 		if (v->an && !v->src_ok[s])
 			fprintf(out, "  %-9s %-6s      why: %s\n", "", "", v->src_why[s]);
 	}

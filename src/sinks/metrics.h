@@ -19,6 +19,9 @@ struct metrics_view {
 	bool m_ok[M_COUNT];
 	char m_why[M_COUNT][256];
 	unsigned quoted[M_COUNT];	/* evidence rows of this metric in the evaluation */
+	bool have_cost;			/* live: what each source cost */
+	double cost_ms_per_s[SRC_COUNT];	/* CPU ms of the sampling thread per second watched */
+	uint64_t runs[SRC_COUNT];
 };
 
 json_t *metrics_json(const struct metrics_view *v);

@@ -207,6 +207,15 @@ static void self_metrics(struct om *o, struct engine *e, const struct om_self *s
 	sample(o, metric_def(M_SAMPLE_CPU_SECONDS_TOTAL)->prom, "", NULL, 0, NULL, s->sample_cpu_s);
 	header(o, M_SAMPLE_LAST_SECONDS);
 	sample(o, metric_def(M_SAMPLE_LAST_SECONDS)->prom, "", NULL, 0, NULL, s->sample_last_s);
+	if (s->have_sources) {
+		header(o, M_SOURCE_SECONDS_TOTAL);
+		for (int i = 0; i < SRC_COUNT; i++) {
+			if (!s->source_runs[i])
+				continue;
+			struct kv l = { "source", source_defs[i].name };
+			sample(o, metric_def(M_SOURCE_SECONDS_TOTAL)->prom, "", &l, 1, NULL, s->source_cpu_s[i]);
+		}
+	}
 	header(o, M_SCRAPES_TOTAL);
 	static const char *const codes[] = { "200", "4xx", "5xx", "other" };
 	for (int i = 0; i < 4; i++) {

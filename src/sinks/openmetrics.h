@@ -26,6 +26,9 @@ struct om_self {
 	double sample_last_s;		/* the last sample */
 	double rss_bytes;
 	const char *features;		/* build features, "bpf,numa,..." */
+	bool have_sources;		/* live: the sampler's CPU time per source */
+	double source_cpu_s[SRC_COUNT];
+	uint64_t source_runs[SRC_COUNT];	/* 0: never read (off): not exported */
 };
 
 /*

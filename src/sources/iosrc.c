@@ -226,13 +226,24 @@ void iosrc_slow(const struct fsroot *root, struct sample *out, bool io, bool net
 	add_rel(root, out, "proc/net/snmp", 1u << 20);
 	add_rel(root, out, "proc/net/netstat", 1u << 20);
 	add_rel(root, out, "proc/net/snmp6", 1u << 20);
-	/* the non-file sources only make sense on the live machine */
+}
+
+void iosrc_kernel(const struct fsroot *root, struct sample *out, unsigned which)
+{
+	/* netlink and ioctls only make sense on the live machine */
 	if (root->confined)
 		return;
-	char *t = ethtool_collect_json();
-	sample_add_take(out, ETHTOOL_PATH, t, strlen(t));
-	t = qdisc_dump_json();
-	sample_add_take(out, QDISC_PATH, t, strlen(t));
-	t = qstats_dump_json();
-	sample_add_take(out, QSTATS_PATH, t, strlen(t));
+	char *t;
+	if (which & IOSRC_ETHTOOL) {
+		t = ethtool_collect_json();
+		sample_add_take(out, ETHTOOL_PATH, t, strlen(t));
+	}
+	if (which & IOSRC_QDISC) {
+		t = qdisc_dump_json();
+		sample_add_take(out, QDISC_PATH, t, strlen(t));
+	}
+	if (which & IOSRC_QSTATS) {
+		t = qstats_dump_json();
+		sample_add_take(out, QSTATS_PATH, t, strlen(t));
+	}
 }

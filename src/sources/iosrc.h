@@ -33,6 +33,13 @@
 #define IOSRC_MAX_QUEUES 256
 
 void iosrc_statics(const struct fsroot *root, struct sample *out, bool io, bool net);
+/* The slow files: interrupts; with net the softirq, SNMP and netstat counters. */
 void iosrc_slow(const struct fsroot *root, struct sample *out, bool io, bool net);
+#define IOSRC_QDISC 1u	/* the rtnetlink qdisc dump */
+#define IOSRC_ETHTOOL 2u	/* ethtool statistics and channels */
+#define IOSRC_QSTATS 4u	/* netdev qstats */
+#define IOSRC_ALL (IOSRC_QDISC | IOSRC_ETHTOOL | IOSRC_QSTATS)
+/* The network sources that are not files (which: IOSRC_*); nothing under a confined root. */
+void iosrc_kernel(const struct fsroot *root, struct sample *out, unsigned which);
 
 #endif

@@ -49,7 +49,10 @@ def test_no_stalls_recorded_in_a_capture(hq, tmp_path):
     st = meta["sources"][".hiddenq/stalls.json"]
     assert st["available"] is False and "--no-stalls" in st["reason"], st
     sw = json.loads((out / "samples/000000/.hiddenq/switches.json").read_text())
-    assert sw["stalls"] is False and sw["kmsg"] is False and sw["bpf"] is False and sw["tasks"] is True, sw
+    assert sw["stalls"] is False and sw["bpf"] is False and sw["tasks"] is True, sw
+    # every row of the sources table, as switched for this run: the kernel log is its own source
+    assert sw["sources"]["stalls"] is False and sw["sources"]["kmsg"] is True, sw
+    assert not any(sw["sources"][s] for s in ("runqlat", "biolat", "compact")), sw
     r, doc = diagnose_json(hq, "--replay", out, "-q")
     f = finding(doc, "execution-stalls")
     assert f["severity"] == "unknown" and "--no-stalls" in f["title"], f

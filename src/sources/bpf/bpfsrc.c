@@ -271,11 +271,11 @@ static void add_json(struct sample *out, const char *path, json_t *j)
 		sample_add_take(out, path, s, strlen(s));
 }
 
-void bpfsrc_drain(struct bpfsrc *b, struct sample *out)
+void bpfsrc_drain_one(struct bpfsrc *b, struct sample *out, const char *name)
 {
 	if (!b)
 		return;
-	if (b->o.runqlat) {
+	if (b->o.runqlat && !strcmp(name, "runqlat")) {
 		json_t *j = NULL;
 #ifdef HQ_WITH_BPF
 		if (b->rq)
@@ -283,7 +283,7 @@ void bpfsrc_drain(struct bpfsrc *b, struct sample *out)
 #endif
 		add_json(out, RUNQLAT_PATH, j ? j : unavailable(b->rq_why ? b->rq_why : "map read failed"));
 	}
-	if (b->o.biolat) {
+	if (b->o.biolat && !strcmp(name, "biolat")) {
 		json_t *j = NULL;
 #ifdef HQ_WITH_BPF
 		if (b->bio)
@@ -291,7 +291,7 @@ void bpfsrc_drain(struct bpfsrc *b, struct sample *out)
 #endif
 		add_json(out, BIOLAT_PATH, j ? j : unavailable(b->bio_why ? b->bio_why : "map read failed"));
 	}
-	if (b->o.compact) {
+	if (b->o.compact && !strcmp(name, "compact")) {
 		json_t *j = NULL;
 #ifdef HQ_WITH_BPF
 		if (b->cpt)
@@ -299,6 +299,13 @@ void bpfsrc_drain(struct bpfsrc *b, struct sample *out)
 #endif
 		add_json(out, COMPACT_PATH, j ? j : unavailable(b->cpt_why ? b->cpt_why : "map read failed"));
 	}
+}
+
+void bpfsrc_drain(struct bpfsrc *b, struct sample *out)
+{
+	bpfsrc_drain_one(b, out, "runqlat");
+	bpfsrc_drain_one(b, out, "biolat");
+	bpfsrc_drain_one(b, out, "compact");
 }
 
 bool bpfsrc_status(const struct bpfsrc *b, const char *source, const char **reason)

@@ -43,6 +43,8 @@ struct bpfsrc;
 struct bpfsrc *bpfsrc_open(const struct bpfsrc_opts *opts, char **why);
 /* Append the cumulative histograms (or the reasons they are missing) to out. */
 void bpfsrc_drain(struct bpfsrc *b, struct sample *out);
+/* The same for one of them: "runqlat", "biolat" or "compact" (so each can be costed). */
+void bpfsrc_drain_one(struct bpfsrc *b, struct sample *out, const char *name);
 /* Whether a source ("runqlat", "biolat" or "compact") is loaded; *reason otherwise. */
 bool bpfsrc_status(const struct bpfsrc *b, const char *source, const char **reason);
 /* Detach and free.  NULL is fine. */
