@@ -175,12 +175,19 @@ endif
 # The static binary takes a stub (src/sinks/httpd.c without HQ_WITH_MHD):
 # libmicrohttpd.a needs GnuTLS and its dependencies, which Debian does not
 # all ship as static archives.
-LIB_SRCS += src/sinks/httpd.c src/cmd/serve.c
+LIB_SRCS += src/sinks/httpd.c src/cmd/serve.c src/sinks/promrules.c src/cmd/rules.c
 FUZZ_TARGETS += tests/fuzz/fuzz_webcfg.c
 ifeq ($(shell pkg-config --exists libmicrohttpd 2>/dev/null && test -f /usr/include/crypt.h && echo yes),yes)
   MHD_CFLAGS := -DHQ_WITH_MHD $(shell pkg-config --cflags libmicrohttpd)
   LDLIBS += $(shell pkg-config --libs libmicrohttpd) -lcrypt -lz
 endif
+
+# ---- generated from the rule tables, committed: `make contrib` writes them,
+# `make check` fails early (contrib-check) when they differ from what the
+# binary prints.  Each entry is FLAG:FILE of `hiddenq rules FLAG`.
+CONTRIB := --prometheus:contrib/prometheus/hiddenq-rules.yml \
+	--grafana:contrib/grafana/hiddenq-dashboard.json \
+	--markdown:docs/prometheus-rules.md
 
 define objs
 $(patsubst src/%.c,$(1)/obj/%.o,$(2))

@@ -13,6 +13,7 @@ int cmd_lab(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
 
 /* exit codes shared by every command (Nagios convention for diagnose) */
 enum { EXIT_OK = 0, EXIT_WARN = 1, EXIT_CRIT = 2, EXIT_UNUSABLE = 3 };
