@@ -6,6 +6,7 @@
 #   make fuzz       longer fuzz runs (FUZZ_SECONDS per target, default 60)
 #   make bench      cost figures side by side with sysstat
 #   make install    PREFIX=/usr/local (binary and man page)
+#   make contrib    regenerate the Prometheus rules, Grafana dashboard and their doc from the tables
 
 CC       ?= cc
 CLANG    ?= clang
@@ -199,7 +200,8 @@ ASAN_LIB_OBJS := $(call objs,$(B)/asan,$(LIB_SRCS))
 ASAN_MAIN_OBJ := $(call objs,$(B)/asan,$(MAIN_SRC))
 SAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all run check setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench bench-probes install clean
+.PHONY: all run check setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench bench-probes install clean \
+	contrib contrib-check
 all: $(B)/hiddenq
 
 setup:
@@ -292,6 +294,18 @@ $(B)/static/httpd.o: src/sinks/httpd.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+contrib: $(B)/hiddenq
+	@for e in $(CONTRIB); do flag=$${e%%:*}; f=$${e#*:}; mkdir -p $$(dirname $$f); \
+		$(B)/hiddenq rules $$flag > $$f.tmp && mv $$f.tmp $$f || { rm -f $$f.tmp; exit 1; }; \
+		echo "wrote $$f"; done
+
+contrib-check: $(B)/hiddenq
+	@rc=0; for e in $(CONTRIB); do flag=$${e%%:*}; f=$${e#*:}; \
+		if ! $(B)/hiddenq rules $$flag | diff -u $$f - >$(B)/contrib.diff 2>&1; then \
+			head -40 $(B)/contrib.diff; \
+			echo "contrib-check: $$f is not what 'hiddenq rules $$flag' prints: run 'make contrib' and commit it" >&2; \
+			rc=1; fi; done; rm -f $(B)/contrib.diff; exit $$rc
+
 run: setup
 	@$(MAKE) --no-print-directory all
 	@rc=0; $(B)/hiddenq diagnose || rc=$$?; \
@@ -371,6 +385,7 @@ fuzz: $(FUZZ_BINS)
 
 check: setup-test
 	@$(MAKE) --no-print-directory all static asan
+	@$(MAKE) --no-print-directory contrib-check
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan
 	@$(MAKE) --no-print-directory fuzz-quick
