@@ -137,6 +137,15 @@ static void out_log2(struct emit *em, const uint64_t h[BPFHIST_SLOTS])
 
 static const char *const psi_res[PSI_N] = { "cpu", "memory", "io" };
 
+/* The CPUs any thread of vm may run on, from what the epoch has read. */
+static void vm_allowed(const struct vms_vm *vm, struct cpumask *m)
+{
+	cpumask_clear(m);
+	for (size_t k = 0; k < vm->nth; k++)
+		if (vm->th[k].have_allowed)
+			cpumask_or(m, &vm->th[k].allowed);
+}
+
 static void emit_metric(struct engine *e, const struct analysis *an, enum metric_id m, struct emit *em)
 {
 	const struct cpu_analysis *c = &an->cpu;
@@ -393,9 +402,15 @@ static void emit_metric(struct engine *e, const struct analysis *an, enum metric
 		}
 		break;
 	case M_VM_OVERLAP:
+		/* from the threads' affinity as read so far: the VMs' cpus masks are
+		 * only summed by vms_finish, which this epoch has not run */
 		for (size_t i = 0; an->host && i < an->host->n; i++)
 			for (size_t j = i + 1; j < an->host->n; j++) {
-				unsigned n = vms_overlap(an->host, i, j, NULL);
+				struct cpumask mi, mj, both;
+				vm_allowed(&an->host->vms[i], &mi);
+				vm_allowed(&an->host->vms[j], &mj);
+				cpumask_and(&both, &mi, &mj);
+				unsigned n = cpumask_weight(&both);
 				if (!n)
 					continue;
 				begin(em, m);
