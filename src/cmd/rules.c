@@ -48,7 +48,7 @@ static void usage(FILE *out)
 	      "\n"
 	      "Examples:\n"
 	      "  hiddenq rules --prometheus > /etc/prometheus/hiddenq-rules.yml\n"
-	      "  hiddenq rules --prometheus --window 30s -t steal_pct_avg=5,15 | promtool check rules\n"
+	      "  hiddenq rules --prometheus --window 30s -t steal_pct_avg=5,15 | promtool check rules /dev/stdin\n"
 	      "  hiddenq rules --grafana --docs-url https://git.example.com/hiddenq/README.md > dash.json\n",
 	      out);
 }
