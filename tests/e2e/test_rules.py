@@ -440,6 +440,20 @@ def start_serve(hq, log, *args, port=0):
     return d
 
 
+def start_serve_off_beat(hq, prom, scenario, port, log, *args):
+    """Start serve on `port` half a second after Prometheus's scrapes of it (target label scenario).
+    Prometheus scrapes each target at a fixed offset within the second; serve samples at the offset it
+    started at.  On the same beat one scrape would see two samples and the next none, and the 1 s rates of
+    the sustained-PSI twin would read double and zero."""
+    sel = f'up{{job="hiddenq",scenario="{scenario}"}}'
+    r = wait_for(lambda: prom.query(f"timestamp({sel})"), 30, f"the first scrape of {scenario}")
+    start_at = int(time.time()) + float(r[0]["value"][1]) % 1.0 + 0.35
+    while start_at < time.time() + 0.05:
+        start_at += 1.0
+    wait_for(lambda: time.time() >= start_at, 2, "serve's start slot", poll=0.005)
+    return start_serve(hq, log, *args, port=port)
+
+
 def stop_serve(d):
     rc = d.stop()
     log = d.text()
@@ -630,17 +644,10 @@ def test_twins_agree_with_hiddenq_on_the_same_inputs(hq, tmp_path):
         # started at.  On the same beat, one scrape would see two samples and the next none, and the 1 s
         # rates of the PSI twin would read 0 and twice the share.  Each serve starts half a second after its
         # target's scrapes (the twin's note in the docs says why a live pair may need the same).
-        wait_for(lambda: len(prom.query('up{job="hiddenq"}')) == len(SCENARIOS), 30, "the first scrapes")
-        phase = {r["metric"]["scenario"]: float(r["value"][1]) % 1.0
-                 for r in prom.query('timestamp(up{job="hiddenq"})')}
         t0 = time.time()
         for name, *_ in SCENARIOS:
-            start_at = int(time.time()) + phase[name] + 0.35
-            while start_at < time.time() + 0.05:
-                start_at += 1.0
-            wait_for(lambda: time.time() >= start_at, 2, "serve's start slot", poll=0.005)
-            serves[name] = start_serve(hq, tmp_path / f"{name}.log", "--replay", tmp_path / name,
-                                       port=ports[name])
+            serves[name] = start_serve_off_beat(hq, prom, name, ports[name], tmp_path / f"{name}.log",
+                                                "--replay", tmp_path / name)
         # every serve has published its last sample, and every rule has been evaluated past it: the alerts'
         # `for` is a quarter of the window
         wait_for(lambda: len(prom.query(f"hiddenq_samples_total >= {REPLAY_S + 1}")) == len(SCENARIOS),
@@ -740,9 +747,10 @@ def test_cpu_hogs_fire_the_generated_alert_in_alertmanager(hq, tmp_path):
     serve = prom = am = None
     try:
         am = Alertmanager(tmp_path)
-        serve = start_serve(hq, tmp_path / "serve.log", "--no-bpf")
+        port = free_port()
         prom = Prometheus(tmp_path, rules_text(hq, "--prometheus", "--window", f"{WINDOW_S}s"),
-                          [(serve.port, {"scenario": "hogs"})], alertmanager_port=am.port)
+                          [(port, {"scenario": "hogs"})], alertmanager_port=am.port)
+        serve = start_serve_off_beat(hq, prom, "hogs", port, tmp_path / "serve.log", "--no-bpf")
         wait_for(lambda: prom.query('hiddenq_finding_severity{id="guest-cpu-saturation"}'), 30,
                  "the first verdict scraped")
 
