@@ -408,7 +408,7 @@ static void leg_list(struct strbuf *o, const struct rule_info *r, bool twin)
 		sb_printf(o, "%s%s", k == 0 ? "" : k + 1 == n ? " and " : ", ", seen[k]);
 }
 
-static void coverage_text(struct strbuf *o, const struct rule_info *r)
+static void coverage_text(struct strbuf *o, const struct rule_info *r, bool in_doc)
 {
 	size_t with, without;
 	twin_coverage(r, &with, &without);
@@ -428,7 +428,8 @@ static void coverage_text(struct strbuf *o, const struct rule_info *r)
 	leg_list(o, r, true);
 	sb_puts(o, "; the local rule also judges ");
 	leg_list(o, r, false);
-	sb_puts(o, ", with no twin over raw series (docs/prometheus-rules.md says why).");
+	sb_puts(o, in_doc ? ", with no twin over raw series (the table says why)."
+			  : ", with no twin over raw series (docs/prometheus-rules.md says why).");
 }
 
 /* Every leg's table row must be consistent, twin or not: checked before any output. */
@@ -619,7 +620,7 @@ int promrules_prometheus(FILE *out, const struct promrules_opts *o, char **why)
 		camel(r->id, cm, sizeof(cm));
 		struct strbuf desc = { 0 };
 		sb_printf(&desc, "%s ", r->explain);
-		coverage_text(&desc, r);
+		coverage_text(&desc, r, false);
 		for (int lv = 0; lv < NLEVELS; lv++) {
 			struct strbuf c = { 0 };
 			if (!twin_cond(&c, &g, r, lv, MODE_RULES)) {
@@ -740,15 +741,18 @@ int promrules_markdown(FILE *out, const struct promrules_opts *o, char **why)
 			sb_printf(&b, "Twin alerts: `Hiddenq%sRawWarning`%s%s%s. ", cm, crit_alert ? ", `Hiddenq" : "",
 				  crit_alert ? cm : "", crit_alert ? "RawCritical`" : "");
 		}
-		coverage_text(&b, r);
-		sb_puts(&b, "\n\n| leg (evidence) | local rule | warn | crit | PromQL twin over raw series |\n"
-			    "|---|---|---|---|---|\n");
+		coverage_text(&b, r, true);
+		sb_puts(&b, "\n\n| leg (evidence) | what the local rule compares | threshold | warn | crit | PromQL twin over "
+			    "raw series |\n|---|---|---|---|---|---|\n");
 		for (size_t k = 0; k < ARRAY_SIZE(legs); k++) {
 			const struct leg *l = &legs[k];
 			if (strcmp(l->rule, r->id))
 				continue;
-			sb_printf(&b, "| `%s` | %s | ", leg_label(l),
-				  l->thr >= 0 ? thresholds[l->thr].help : metric_def(l->ev)->help);
+			sb_printf(&b, "| `%s` | %s | ", leg_label(l), metric_def(l->ev)->help);
+			if (l->thr >= 0)
+				sb_printf(&b, "`%s` | ", thresholds[l->thr].name);
+			else
+				sb_puts(&b, "– | ");
 			md_level(&b, l, WARN);
 			sb_puts(&b, " | ");
 			md_level(&b, l, CRIT);
