@@ -457,10 +457,14 @@ static void check_tables(struct gen *g)
 			}
 	}
 	for (size_t i = 0; i < rules_count(); i++) {
+		const struct rule_info *r = rules_info(i);
+		/* annotations are Go templates in Prometheus: the rules' words must not open one */
+		if (strstr(r->explain, "{{") || strstr(r->next, "{{") || strstr(r->label, "{{"))
+			fail(g, "rules.def: %s's text holds '{{', which Prometheus would read as a template", r->id);
 		size_t with, without;
-		twin_coverage(rules_info(i), &with, &without);
+		twin_coverage(r, &with, &without);
 		if (with + without == 0)
-			fail(g, "twins.def: rule %s has no leg (list its legs, with or without a twin)", rules_info(i)->id);
+			fail(g, "twins.def: rule %s has no leg (list its legs, with or without a twin)", r->id);
 	}
 }
 
