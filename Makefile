@@ -1,7 +1,8 @@
 # hiddenq — plain Makefile.  Outputs go to build/.
 #   make            build build/hiddenq
 #   make run        set up, build, and run `hiddenq diagnose` on this machine
-#   make check      set up, build, then every test (unit, end-to-end, sanitizers, short fuzz runs)
+#   make check      set up, the layer check, build, then every test (unit, end-to-end, sanitizers, short fuzz runs)
+#   make check-layers  only the include rule between src/ directories (docs/architecture.md)
 #   make static     build/hiddenq-static, to copy onto any VM
 #   make fuzz       longer fuzz runs (FUZZ_SECONDS per target, default 60)
 #   make bench      cost figures side by side with sysstat
@@ -33,21 +34,29 @@ LDLIBS   += $(HWLOC_LIBS)
 # Every source except main.c forms the library the tests link against.
 LIB_SRCS := \
 	src/core/util.c \
+	src/core/json.c \
 	src/core/catalog.c \
+	src/core/sample.c \
 	src/sys/fsroot.c \
+	src/sys/qmp.c \
+	src/sys/proc_run.c \
 	src/sys/identity.c \
+	src/parse/identity.c \
 	src/parse/scan.c \
 	src/parse/procstat.c \
 	src/parse/psi.c \
 	src/parse/schedstat.c \
 	src/parse/memparse.c \
-	src/sample/sample.c \
+	src/parse/cpumask.c \
+	src/parse/stallparse.c \
 	src/sample/sampler.c \
 	src/sample/bundle.c \
-	src/sample/memsrc.c \
-	src/sample/stallmon.c \
+	src/sources/memsrc.c \
+	src/sources/stallmon.c \
+	src/sources/stalls.c \
 	src/analysis/cpu.c \
 	src/analysis/findings.c \
+	src/analysis/steal.c \
 	src/analysis/rules.c \
 	src/analysis/mem.c \
 	src/analysis/rules_mem.c \
@@ -64,10 +73,14 @@ LIB_SRCS := \
 	src/cmd/cmdutil.c \
 	src/cmd/diagnose.c \
 	src/cmd/capture.c \
+	src/cmd/record.c \
 	src/parse/topo.c \
 	src/topo/topo.c \
 	src/topo/hwloc.c \
 	src/topo/fit.c \
+	src/topo/view.c \
+	src/sinks/topo.c \
+	src/sinks/fit.c \
 	src/cmd/topo.c \
 	src/cmd/fit.c
 MAIN_SRC := src/main.c
@@ -76,6 +89,7 @@ UNIT_TESTS := \
 	tests/unit/test_parse.c \
 	tests/unit/test_cpu.c \
 	tests/unit/test_mem.c \
+	tests/unit/test_stalls.c \
 	tests/unit/test_util.c \
 	tests/unit/test_catalog.c \
 	tests/unit/test_engine.c \
@@ -90,6 +104,7 @@ FUZZ_TARGETS := \
 	tests/fuzz/fuzz_identity.c \
 	tests/fuzz/fuzz_bundle.c \
 	tests/fuzz/fuzz_memparse.c \
+	tests/fuzz/fuzz_stalls.c \
 	tests/fuzz/fuzz_topo.c \
 	tests/fuzz/fuzz_thresholds.c
 
@@ -101,9 +116,9 @@ FUZZ_TARGETS := \
 BPF      ?= 1
 BPFTOOL  ?= bpftool
 ARCH     := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
-BPF_PROGS := runqlat biolat compact taskstat
+BPF_PROGS := runqlat biolat compact taskstat timerlate
 LIB_SRCS += src/sources/bpf/bpfsrc.c src/sources/bpf/runqlat.c src/sources/bpf/biolat.c src/sources/bpf/compact.c \
-	src/sources/bpf/taskstat.c \
+	src/sources/bpf/taskstat.c src/sources/bpf/timerlate.c \
 	src/analysis/bpfhist.c
 # Said by the make that compiles, not when this file is parsed: `make run`
 # and `make check` parse it before scripts/setup.sh installs the tools, then
@@ -128,7 +143,7 @@ FUZZ_TARGETS += tests/fuzz/fuzz_bpfhist.c tests/fuzz/fuzz_taskstat.c
 B := build
 
 # ---- IO and network layers ----
-LIB_SRCS += src/parse/diskstats.c src/parse/netfiles.c src/sample/iosrc.c \
+LIB_SRCS += src/parse/diskstats.c src/parse/netfiles.c src/sources/iosrc.c \
 	src/sources/net/ethtool.c src/sources/net/netlink.c src/analysis/io.c src/analysis/rules_io.c
 UNIT_TESTS += tests/unit/test_io.c
 FUZZ_TARGETS += tests/fuzz/fuzz_ioparse.c tests/fuzz/fuzz_netlink.c
@@ -149,7 +164,8 @@ endif
 NUMA_OK := $(shell test -f /usr/include/numa.h && echo yes)
 LIB_SRCS += src/probe/probe.c src/probe/hist.c src/probe/precopy.c src/probe/pagemap.c \
 	src/probe/jitter.c src/probe/mem.c src/probe/io.c src/probe/oversub.c src/probe/dirty.c \
-	src/probe/net.c src/cmd/probe.c src/cmd/lab.c
+	src/probe/net.c src/sinks/probe.c src/cmd/probe.c src/cmd/probe_jitter.c src/cmd/probe_mem.c src/cmd/probe_io.c \
+	src/cmd/probe_oversub.c src/cmd/probe_dirty.c src/cmd/probe_net.c src/probe/lab.c src/sinks/lab.c src/cmd/lab.c
 UNIT_TESTS += tests/unit/test_probe.c
 FUZZ_TARGETS += tests/fuzz/fuzz_pagemap.c
 ifeq ($(NUMA_OK),yes)
@@ -163,8 +179,8 @@ endif
 # links (with ICU and libstdc++), but ICU's data adds ~33 MB to a binary that
 # is copied into every test VM, so the static binary takes the stub object
 # (src/host/libvirt_xml.c without HQ_WITH_LIBXML2) and says so when asked.
-LIB_SRCS += src/parse/qemucmd.c src/parse/vmmcmd.c src/parse/procpid.c src/host/vmscan.c src/host/vms.c src/host/qmphist.c \
-	src/host/audit.c src/host/libvirt_xml.c src/analysis/rules_host.c src/cmd/vms.c src/cmd/audit.c
+LIB_SRCS += src/parse/qemucmd.c src/parse/vmmcmd.c src/parse/vmconf.c src/parse/procpid.c src/host/vmscan.c src/analysis/vms.c src/parse/qmphist.c src/sinks/vms.c \
+	src/host/audit.c src/analysis/audit.c src/sinks/audit.c src/host/libvirt_xml.c src/analysis/rules_host.c src/cmd/vms.c src/cmd/audit.c
 UNIT_TESTS += tests/unit/test_host.c tests/unit/test_qmphist.c
 FUZZ_TARGETS += tests/fuzz/fuzz_qemucmd.c tests/fuzz/fuzz_libvirt.c tests/fuzz/fuzz_vms.c
 ifeq ($(shell pkg-config --exists libxml-2.0 2>/dev/null && echo yes),yes)
@@ -183,6 +199,13 @@ ifeq ($(shell pkg-config --exists libmicrohttpd 2>/dev/null && test -f /usr/incl
   LDLIBS += $(shell pkg-config --libs libmicrohttpd) -lcrypt -lz
 endif
 
+# ---- recordings (hiddenq record): SQLite for crash-safe appends, zstd for size ----
+LIB_SRCS += src/sample/store.c
+FUZZ_TARGETS += tests/fuzz/fuzz_store.c
+STORE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3) $(shell pkg-config --libs libzstd 2>/dev/null || echo -lzstd)
+LDLIBS += $(STORE_LIBS)
+STATIC_LDLIBS += $(STORE_LIBS) -lm -lpthread
+
 # ---- generated from the rule tables, committed: `make contrib` writes them,
 # `make check` fails early (contrib-check) when they differ from what the
 # binary prints.  Each entry is FLAG:FILE of `hiddenq rules FLAG`.
@@ -200,7 +223,7 @@ ASAN_LIB_OBJS := $(call objs,$(B)/asan,$(LIB_SRCS))
 ASAN_MAIN_OBJ := $(call objs,$(B)/asan,$(MAIN_SRC))
 SAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all run check setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench bench-probes install clean \
+.PHONY: all run check check-layers setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench bench-probes install clean \
 	contrib contrib-check
 all: $(B)/hiddenq
 
@@ -221,7 +244,7 @@ $(B)/asan/obj/%.o: src/%.c $(wildcard src/*/*.h src/*/*.def)
 # eBPF objects and skeletons: src/bpf/NAME.bpf.c -> $(B)/bpf/NAME.bpf.o -> $(B)/bpf/NAME.skel.h
 BPF_SKELS     := $(patsubst %,$(B)/bpf/%.skel.h,$(BPF_PROGS))
 BPF_USER_SRCS := src/sources/bpf/bpfsrc.c src/sources/bpf/runqlat.c src/sources/bpf/biolat.c src/sources/bpf/compact.c \
-	src/sources/bpf/taskstat.c
+	src/sources/bpf/taskstat.c src/sources/bpf/timerlate.c
 $(call objs,$(B),$(BPF_USER_SRCS) src/analysis/bpfhist.c) $(call objs,$(B)/asan,$(BPF_USER_SRCS) src/analysis/bpfhist.c): \
 	$(wildcard src/bpf/*.h src/sources/bpf/*.h)
 ifeq ($(BPF),1)
@@ -383,7 +406,11 @@ fuzz-quick: $(FUZZ_BINS)
 fuzz: $(FUZZ_BINS)
 	$(call run_fuzz,-max_total_time=$(FUZZ_SECONDS),$(FUZZ_SECONDS) s)
 
-check: setup-test
+# the include rule of docs/architecture.md (a few seconds, before any build)
+check-layers:
+	@scripts/check-layers.sh
+
+check: check-layers setup-test
 	@$(MAKE) --no-print-directory all static asan
 	@$(MAKE) --no-print-directory contrib-check
 	@$(MAKE) --no-print-directory unit
@@ -395,6 +422,8 @@ check: setup-test
 bench: setup-test $(B)/hiddenq
 	@$(MAKE) --no-print-directory $(B)/bench/bench_cpu
 	$(B)/bench/bench_cpu
+	@$(MAKE) --no-print-directory $(B)/bench/bench_stalls
+	$(B)/bench/bench_stalls
 	@$(MAKE) --no-print-directory $(B)/bench/bench_numamaps
 	$(B)/bench/bench_numamaps
 	/usr/bin/python3 bench/bench_cli.py $(B)/hiddenq

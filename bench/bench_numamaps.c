@@ -38,8 +38,8 @@
 #include <unistd.h>
 
 #include "core/util.h"
-#include "sample/memsrc.h"
-#include "sample/sample.h"
+#include "sources/memsrc.h"
+#include "core/sample.h"
 #include "sys/fsroot.h"
 
 #define REPS 5

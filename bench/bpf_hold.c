@@ -17,7 +17,7 @@
 #include <time.h>
 
 #include "core/util.h"
-#include "sample/sample.h"
+#include "core/sample.h"
 #include "sources/bpf/bpfsrc.h"
 
 static volatile sig_atomic_t stop;

@@ -19,6 +19,7 @@ static const struct cmd {
 	{ "serve", cmd_serve, "export every hidden queue and each finding's severity for Prometheus (OpenMetrics)" },
 	{ "rules", cmd_rules, "Prometheus alert and recording rules, a Grafana dashboard, from the rule table" },
 	{ "metrics", cmd_metrics, "every metric and source hiddenq knows, and which this machine can supply (and why not)" },
+	{ "record", cmd_record, "keep every sample in a crash-safe recording, bounded by size and age" },
 	{ "capture", cmd_capture, "write the raw files hiddenq reads into a replayable bundle" },
 	{ "topo", cmd_topo, "sockets, cores, threads, NUMA nodes, caches, device locality, vNUMA" },
 	{ "fit", cmd_fit, "does a VM fit one NUMA node; its vSocket x vCore shape and vNUMA layout" },

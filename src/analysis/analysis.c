@@ -1,25 +1,26 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 #include "analysis.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/util.h"
-#include "../host/vms.h"
+#include "vms.h"
 
-void analysis_init(struct analysis *an, const struct sample *statics, const char *source)
+/* ---- the layers: everything measured, as opposed to the bookkeeping of the run ---- */
+
+static void layers_init(struct analysis *an)
 {
-	memset(an, 0, sizeof(*an));
-	an->statics = statics;
-	an->source = source;
-	cpu_init(&an->cpu, statics);
+	cpu_init(&an->cpu, an->statics);
 	mem_init(&an->mem);
 	io_init(&an->io);
 	bpfhist_init(&an->bpf);
+	an->host = NULL;
 }
 
-void analysis_feed(struct analysis *an, const struct sample *s)
+static void layers_feed(struct analysis *an, const struct sample *s)
 {
 	cpu_feed(&an->cpu, s);
 	mem_feed(&an->mem, s);
@@ -34,11 +35,174 @@ void analysis_feed(struct analysis *an, const struct sample *s)
 		vms_feed(an->host, s);
 }
 
+static void layers_done(struct analysis *an)
+{
+	cpu_done(&an->cpu);
+	mem_done(&an->mem);
+	io_done(&an->io);
+	bpfhist_done(&an->bpf);
+	if (an->host) {
+		vms_done(an->host);
+		free(an->host);
+		an->host = NULL;
+	}
+}
+
+/* Move the layers of src into dst (whose layers must be done); src's are then empty. */
+static void layers_move(struct analysis *dst, struct analysis *src)
+{
+	dst->cpu = src->cpu;
+	dst->mem = src->mem;
+	dst->io = src->io;
+	dst->bpf = src->bpf;
+	dst->host = src->host;
+	src->host = NULL;
+}
+
+static double layers_span_s(const struct analysis *an)
+{
+	return an->cpu.nsamples ? (double)(an->cpu.last_ns - an->cpu.first_ns) / 1e9 : 0;
+}
+
+void analysis_init(struct analysis *an, const struct sample *statics, const char *source)
+{
+	memset(an, 0, sizeof(*an));
+	an->statics = statics;
+	an->source = source;
+	layers_init(an);
+}
+
+void analysis_damaged(struct analysis *an, const char *fmt, ...)
+{
+	if (an->ndamage >= ANALYSIS_MAX_DAMAGE)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	char *m = NULL;
+	if (vasprintf(&m, fmt, ap) < 0)
+		m = NULL;
+	va_end(ap);
+	if (m)
+		an->damage[an->ndamage++] = m;
+}
+
+/*
+ * A gap before sample s: keep the longer of the stretch so far and the best
+ * earlier one, and start a new stretch with s.
+ */
+static void split_at_gap(struct analysis *an, uint64_t dt)
+{
+	an->ngaps++;
+	if (dt > an->gap_worst_ns) {
+		an->gap_worst_ns = dt;
+		an->gap_worst_at = an->nfed;
+	}
+	if (!an->kept || layers_span_s(an) > layers_span_s(an->kept)) {
+		if (an->kept)
+			layers_done(an->kept);
+		else
+			an->kept = xcalloc(1, sizeof(*an->kept));
+		layers_move(an->kept, an);
+		an->kept_first = an->stretch_first;
+		an->kept_last = an->nfed - 1;
+	} else {
+		layers_done(an);
+	}
+	layers_init(an);
+	an->stretch_first = an->nfed;
+}
+
+void analysis_feed(struct analysis *an, const struct sample *s)
+{
+	if (an->nfed && !an->no_gap_split) {
+		uint64_t dt = s->mono_ns > an->prev_mono_ns ? s->mono_ns - an->prev_mono_ns : 0;
+		uint64_t unit = an->interval_ns ? an->interval_ns : an->min_dt_ns;
+		if (dt > ANALYSIS_GAP_MIN_NS && unit && dt / ANALYSIS_GAP_FACTOR > unit)
+			split_at_gap(an, dt);
+		else if (dt && (!an->min_dt_ns || dt < an->min_dt_ns))
+			an->min_dt_ns = dt;
+	}
+	an->prev_mono_ns = s->mono_ns;
+	an->nfed++;
+	layers_feed(an, s);
+}
+
+/* Name what was damaged in the samples the layers saw, once they are complete. */
+static void collect_damage(struct analysis *an)
+{
+	unsigned n = an->cpu.nsamples;
+	if (an->cpu.procstat_bad)
+		analysis_damaged(an, "%u of %u samples had an unreadable, truncated or inconsistent proc/stat; "
+				     "they were left out",
+				 an->cpu.procstat_bad, n);
+	if (an->cpu.psi_bad)
+		analysis_damaged(an, "%u PSI file(s) (proc/pressure) did not parse; the intervals around them were "
+				     "left out",
+				 an->cpu.psi_bad);
+	if (an->mem.vmstat_bad || an->mem.meminfo_bad)
+		analysis_damaged(an, "%u copies of proc/vmstat and %u of proc/meminfo had none of the counters every "
+				     "kernel has; they were left out",
+				 an->mem.vmstat_bad, an->mem.meminfo_bad);
+	if (an->io.diskstats_bad)
+		analysis_damaged(an, "%u copies of proc/diskstats did not parse", an->io.diskstats_bad);
+	if (an->mem.stalls_bad || an->mem.kmsg_bad)
+		analysis_damaged(an, "%u stall sampler and %u kernel-log documents (.hiddenq/stalls.json, kmsg.json) "
+				     "were not JSON objects",
+				 an->mem.stalls_bad, an->mem.kmsg_bad);
+	const struct bpfhist_src *b[] = { &an->bpf.runqlat, &an->bpf.biolat, &an->bpf.compact };
+	static const char *const bn[] = { "runqlat", "biolat", "compact" };
+	for (size_t i = 0; i < ARRAY_SIZE(b); i++)
+		if (b[i]->nbad)
+			analysis_damaged(an, "%u eBPF histogram document(s) (.hiddenq/%s.json) did not parse or had the "
+					     "wrong shape",
+					 b[i]->nbad, bn[i]);
+	if (an->host && an->host->nbad_json)
+		analysis_damaged(an, "%u of %u host-mode documents (.hiddenq/vms.json) were not JSON objects%s",
+				 an->host->nbad_json, an->host->nbad_json + an->host->njson,
+				 an->host->njson ? "" : ": the VMs on this machine are not known");
+}
+
 void analysis_finish(struct analysis *an)
 {
+	if (an->kept) {
+		/* the longest stretch between gaps is the one analysed */
+		unsigned first = an->stretch_first, last = an->nfed ? an->nfed - 1 : 0;
+		if (layers_span_s(an->kept) > layers_span_s(an)) {
+			layers_done(an);
+			layers_move(an, an->kept);
+			first = an->kept_first;
+			last = an->kept_last;
+		} else {
+			layers_done(an->kept);
+		}
+		free(an->kept);
+		an->kept = NULL;
+		analysis_damaged(an,
+				 "%u gap%s in time, the longest %.1f s before sample %u (sampled every %.3f s): the machine or "
+				 "the capture was stopped.  Rates across a gap would average over time nobody watched, so only "
+				 "samples %u to %u (%.1f s) were analysed and %u other sample(s) left out",
+				 an->ngaps, an->ngaps == 1 ? "" : "s", (double)an->gap_worst_ns / 1e9, an->gap_worst_at,
+				 (double)(an->interval_ns ? an->interval_ns : an->min_dt_ns) / 1e9, first, last,
+				 layers_span_s(an), an->nfed - (last - first + 1));
+	}
 	cpu_finish(&an->cpu);
 	if (an->host)
 		vms_finish(an->host);
+	an->ndamage_fed = an->ndamage;
+	collect_damage(an);
+}
+
+/*
+ * After analysis_finish, let feeding go on (the continuous engine): the
+ * windows cpu_finish closed are opened again and the damage it named is
+ * named again at the next finish.  Continuous epochs do not split at gaps
+ * (the engine starts over instead), so nothing else was moved.
+ */
+void analysis_unfinish(struct analysis *an)
+{
+	cpu_unfinish(&an->cpu);
+	while (an->ndamage > an->ndamage_fed)
+		free(an->damage[--an->ndamage]);
 }
 
 size_t analysis_state_bytes(const struct analysis *an)
@@ -62,22 +226,37 @@ size_t analysis_state_bytes(const struct analysis *an)
 	return n;
 }
 
-void analysis_unfinish(struct analysis *an)
-{
-	cpu_unfinish(&an->cpu);
-}
-
 void analysis_done(struct analysis *an)
 {
-	cpu_done(&an->cpu);
-	mem_done(&an->mem);
-	io_done(&an->io);
-	bpfhist_done(&an->bpf);
-	if (an->host) {
-		vms_done(an->host);
-		free(an->host);
-		an->host = NULL;
+	layers_done(an);
+	if (an->kept) {
+		layers_done(an->kept);
+		free(an->kept);
+		an->kept = NULL;
 	}
+	for (unsigned i = 0; i < an->ndamage; i++)
+		free(an->damage[i]);
+	an->ndamage = 0;
+}
+
+const char *analysis_switched_off(const struct analysis *an, const char *name)
+{
+	static const char *const flags[][2] = {
+		{ "stalls", "--no-stalls" }, { "kmsg", "--no-stalls" }, { "tasks", "--no-tasks" },
+		{ "cgroups", "--no-cgroups" }, { "bpf", "--no-bpf" },
+	};
+	const struct sfile *f = an->statics ? sample_find(an->statics, SWITCHES_PATH) : NULL;
+	if (!f)
+		return NULL;
+	json_t *o = json_loadb(f->data, f->len, 0, NULL);
+	bool off = json_is_object(o) && json_is_false(json_object_get(o, name));
+	json_decref(o);
+	if (!off)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(flags); i++)
+		if (strcmp(flags[i][0], name) == 0)
+			return flags[i][1];
+	return "switched off";
 }
 
 /* Copy a one-line static file into dst, trimmed; "" if absent. */
@@ -127,7 +306,27 @@ void environment_build(const struct analysis *an, struct environment *env)
 	for (unsigned i = 0; i < id->nmarkers && o < sizeof(env->containers) - 50; i++)
 		o += (size_t)snprintf(env->containers + o, sizeof(env->containers) - o, "%s/%s", i ? ", " : "",
 				      id->markers[i]);
-	env->vcpus = an->cpu.cpus_online_last ? an->cpu.cpus_online_last : (unsigned)an->cpu.nslots;
+	env->vcpus = analysis_vcpus(an);
+}
+
+static void count_cb(int id, void *arg)
+{
+	(void)id;
+	(*(unsigned *)arg)++;
+}
+
+unsigned analysis_vcpus(const struct analysis *an)
+{
+	if (an->cpu.cpus_online_last)
+		return an->cpu.cpus_online_last;
+	if (an->cpu.nslots)
+		return (unsigned)an->cpu.nslots;
+	/* no usable /proc/stat: the topology the run recorded, if any */
+	const struct sfile *f = an->statics ? sample_find(an->statics, "sys/devices/system/cpu/online") : NULL;
+	unsigned n = 0;
+	if (f && cpulist_parse(f->data, f->len, 8191, count_cb, &n) > 0)
+		return n;
+	return 0;
 }
 
 static void cap_add(struct capabilities *c, const char *name, bool ok, char *detail)
@@ -154,8 +353,10 @@ void capabilities_build(const struct analysis *an, struct capabilities *caps)
 	cap_add(caps, "psi", psi,
 		xstrdup(psi ? "pressure stall information (/proc/pressure)"
 			    : "no /proc/pressure: kernel without CONFIG_PSI or booted with psi=0"));
+	const char *tasks_off = analysis_switched_off(an, "tasks");
 	cap_add(caps, "run delay", a->task_samples > 0,
 		a->task_samples ? xasprintf("per-task schedstat for %zu tasks", a->ntasks)
+		: tasks_off	? xasprintf("per-task schedstat not read: switched off (%s)", tasks_off)
 				: xstrdup("no /proc/PID/task/TID/schedstat (CONFIG_SCHED_INFO off or not readable)"));
 	cap_add(caps, "schedstat", a->have_proc_schedstat,
 		a->have_proc_schedstat ? xasprintf("/proc/schedstat version %u", a->proc_schedstat_version)
@@ -186,6 +387,21 @@ void capabilities_build(const struct analysis *an, struct capabilities *caps)
 		: rq	  ? xasprintf("run-queue histograms (%s); no block histograms: %s", rq_mode, bio_why)
 		: bio	  ? xasprintf("block histograms; no run-queue histograms: %s", rq_why)
 			  : xstrdup(rq_why));
+	/* execution stalls: which method watched, or why none did */
+	const struct mem_analysis *mm = &an->mem;
+	const char *sm = mm->stall_method;
+	const char *how = !strcmp(sm, "bpf")	   ? "eBPF timer lateness (how late the kernel's hrtimers ran, every CPU)"
+			  : !strcmp(sm, "coarse")  ? "coarse sampler (a thread sleeping 20 ms, 1 ms while stalls are seen)"
+			  : !strcmp(sm, "sampler") ? "1 ms sampler (a thread sleeping 1 ms)"
+						   : sm;
+	if (mm->stalls_seen && !mm->stall_refused)
+		cap_add(caps, "stalls", true,
+			mm->stall_reason[0] ? xasprintf("%s; %s", how, mm->stall_reason) : xstrdup(how));
+	else if (mm->stalls_seen)
+		cap_add(caps, "stalls", false,
+			xasprintf("%s did not run: %s", how, mm->stall_reason[0] ? mm->stall_reason : "unknown"));
+	else
+		cap_add(caps, "stalls", false, xstrdup("not watched (--no-stalls, or a bundle without them)"));
 	/* the network sources beyond /proc: ethtool ioctl, rtnetlink qdisc dump, netdev qstats-get */
 	const struct io_analysis *io = &an->io;
 	bool eth = io->eth_n_stats > 0, qd = io->qdisc_seen, qs = io->qstats_seen;
@@ -209,11 +425,15 @@ void capabilities_build(const struct analysis *an, struct capabilities *caps)
 	bool v2 = sample_find(an->statics, "sys/fs/cgroup/cgroup.controllers") != NULL;
 	bool hybrid = sample_find(an->statics, "sys/fs/cgroup/unified/cgroup.controllers") != NULL;
 	bool cg = v2 || hybrid || a->cg_v1_seen;
-	cap_add(caps, "cgroup", cg,
-		cg ? xasprintf("%s%s%s", v2 ? "v2 (unified)" : hybrid ? "v2 (hybrid, /sys/fs/cgroup/unified)" : "",
-			       (v2 || hybrid) && a->cg_v1_seen ? " + " : "", a->cg_v1_seen ? "v1 cpu controller" : "")
-		   : xstrdup("no cgroup filesystem seen (no cgroup.controllers, no v1 cpu controller): CPU limits "
-			     "cannot be checked"));
+	const char *cg_off = analysis_switched_off(an, "cgroups");
+	if (cg_off && !a->cg_samples)
+		cap_add(caps, "cgroup", false, xasprintf("cgroup cpu.stat not read: switched off (%s)", cg_off));
+	else
+		cap_add(caps, "cgroup", cg,
+			cg ? xasprintf("%s%s%s", v2 ? "v2 (unified)" : hybrid ? "v2 (hybrid, /sys/fs/cgroup/unified)" : "",
+				       (v2 || hybrid) && a->cg_v1_seen ? " + " : "", a->cg_v1_seen ? "v1 cpu controller" : "")
+			   : xstrdup("no cgroup filesystem seen (no cgroup.controllers, no v1 cpu controller): CPU limits "
+				     "cannot be checked"));
 	/* host mode: how each tick read the vCPUs' schedstat (host/vmscan.h) */
 	if (an->host && an->host->n && an->host->ss_source[0]) {
 		bool it = strcmp(an->host->ss_source, "bpf_iter") == 0;

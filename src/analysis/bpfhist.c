@@ -184,6 +184,8 @@ bool bpfhist_available(const struct analysis *an, const char *source, const char
 		w = s->reason;
 	else if (!ok && s->nbad)
 		w = "the eBPF histograms in the samples were malformed";
+	else if (!ok && analysis_switched_off(an, "bpf"))
+		w = "switched off (--no-bpf)";
 	else if (!ok)
 		w = "no eBPF histograms in the samples (run without --no-bpf, or an older bundle)";
 	if (why)

@@ -25,7 +25,7 @@
 
 #include <jansson.h>
 
-#include "../sample/sample.h"
+#include "../core/sample.h"
 
 #define BPFHIST_SLOTS 64
 #define BPFHIST_RUNQLAT_PATH ".hiddenq/runqlat.json"

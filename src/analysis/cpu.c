@@ -213,6 +213,7 @@ static void feed_psi(struct cpu_analysis *a, const struct sample *s, uint64_t dt
 		const struct sfile *f = sample_find(s, psi_paths[r]);
 		struct psi p;
 		if (!f || psi_parse(f->data, f->len, &p) < 0) {
+			a->psi_bad += f != NULL;
 			a->psi_have_prev[r] = false;
 			if (a->cur_open)
 				a->cur.psi_ok[r] = false;

@@ -20,9 +20,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../core/sample.h"
+#include "../parse/identity.h"
 #include "../parse/parse.h"
-#include "../sample/sample.h"
-#include "../sys/identity.h"
 
 enum { PSI_CPU, PSI_MEM, PSI_IO, PSI_N };
 
@@ -92,6 +92,7 @@ struct cpu_analysis {
 	size_t nslots, capslots;
 	bool have_procstat;
 	unsigned procstat_bad;		/* samples whose /proc/stat did not parse */
+	unsigned psi_bad;		/* PSI files present but unparseable */
 	unsigned min_nfields;		/* fewest columns seen (no steal column if < 8) */
 	unsigned ref_nfields;		/* most columns seen: a kernel does not lose columns */
 	uint64_t steal_boot_first;	/* aggregate steal since boot, first sample */

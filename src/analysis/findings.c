@@ -43,7 +43,8 @@ void thresholds_reset(void)
 /* Thresholds that count things (windows, requests, segments) need at least one. */
 static bool counts_things(const struct threshold *t)
 {
-	return !strcmp(t->unit, "windows") || !strcmp(t->unit, "requests") || !strcmp(t->unit, "segments");
+	return !strcmp(t->unit, "windows") || !strcmp(t->unit, "requests") || !strcmp(t->unit, "segments") ||
+	       !strcmp(t->unit, "periods") || !strcmp(t->unit, "pages");
 }
 
 /* One level's text: a number, "off" or "-1" (the level does not apply), or empty (keep). */
@@ -270,6 +271,17 @@ void finding_next(struct finding *f, const char *fmt, ...)
 	f->next = xrealloc(f->next, (f->nnext + 1) * sizeof(char *));
 	f->next[f->nnext++] = vfmt(fmt, ap);
 	va_end(ap);
+}
+
+void finding_reset_advice(struct finding *f)
+{
+	free(f->explain);
+	f->explain = NULL;
+	for (size_t k = 0; k < f->nnext; k++)
+		free(f->next[k]);
+	free(f->next);
+	f->next = NULL;
+	f->nnext = 0;
 }
 
 struct evidence *finding_ev_cpu(struct finding *f, enum metric_id m, double value, int t, int cpu)

@@ -98,6 +98,8 @@ void finding_set(struct finding *f, enum severity sev, const char *title_fmt, ..
 void finding_detail(struct finding *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void finding_explain(struct finding *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void finding_next(struct finding *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Drop the explanation and the next steps (the verdict they went with was withdrawn). */
+void finding_reset_advice(struct finding *f);
 /*
  * Evidence: the catalog row m with its value in the row's display unit, and
  * the thresholds of row t of thresholds.def (none if t < 0).  Labels are

@@ -27,8 +27,8 @@
 
 #include <jansson.h>
 
+#include "../core/sample.h"
 #include "../parse/ioparse.h"
-#include "../sample/sample.h"
 
 #define IO_MAX_DISKS 256
 #define IO_MAX_IFACES 64

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "../core/util.h"
-#include "../sample/stallmon.h"
+#include "../core/paths.h"
+#include "../parse/stallparse.h"
+#include "../parse/vmconf.h"
 
 /* sorted by strcmp: kv_extract binary-searches them */
 const char *const vm_keys[VK_N] = {
@@ -94,8 +96,11 @@ static void feed_vmstat(struct mem_analysis *m, const struct sample *s)
 	p->mono_ns = s->mono_ns;
 	const struct sfile *f = sample_find(s, "proc/vmstat");
 	bool found[VK_N];
-	if (!f || kv_extract(f->data, f->len, vm_keys, VK_N, p->v, found) < 0)
+	/* a copy with none of the counters every kernel has is damaged, not a machine at rest */
+	if (!f || kv_extract(f->data, f->len, vm_keys, VK_N, p->v, found) <= 0) {
+		m->vmstat_bad += f != NULL;
 		return;
+	}
 	p->ok = true;
 	m->vm_seen = true;
 	for (int k = 0; k < VK_N; k++)
@@ -107,8 +112,10 @@ static void feed_meminfo(struct mem_analysis *m, const struct sample *s)
 	const struct sfile *f = sample_find(s, "proc/meminfo");
 	uint64_t v[MI_N];
 	bool found[MI_N];
-	if (!f || kv_extract(f->data, f->len, mi_keys, MI_N, v, found) <= 0)
+	if (!f || kv_extract(f->data, f->len, mi_keys, MI_N, v, found) <= 0) {
+		m->meminfo_bad += f != NULL;
 		return;
+	}
 	if (!m->mi_seen)
 		m->memtotal_first_kb = v[MI_TOTAL];
 	m->mi_seen = true;
@@ -196,29 +203,11 @@ static struct proc_mem *proc_get(struct proc_mem *v, unsigned *n, long pid)
 }
 
 /* field 39 (processor) of a task stat line; -1 if unreadable */
+/* The CPU a task last ran on (field 39), or -1: one stat parser for the tool. */
 static int stat_processor(const char *buf, size_t len)
 {
-	const char *rp = NULL;
-	for (size_t i = len; i > 0; i--)
-		if (buf[i - 1] == ')') {
-			rp = buf + i;
-			break;
-		}
-	if (!rp)
-		return -1;
-	const char *p = rp, *end = buf + len, *ws, *we;
-	for (int field = 3; field <= 39; field++) {
-		if (!scan_word(&p, end, &ws, &we))
-			return -1;
-		if (field == 39) {
-			const char *q = ws;
-			uint64_t v;
-			if (!scan_u64(&q, we, &v) || q != we || v > 65535)
-				return -1;
-			return (int)v;
-		}
-	}
-	return -1;
+	struct task_stat ts;
+	return task_stat_parse(buf, len, &ts) == 0 ? ts.processor : -1;
 }
 
 static void feed_procs(struct mem_analysis *m, const struct sample *s)
@@ -287,8 +276,14 @@ static void feed_procs(struct mem_analysis *m, const struct sample *s)
 	m->nprocs = n;
 }
 
+/*
+ * timers: the record is a late kernel timer (method bpf), not a late thread:
+ * the guest's run queue cannot delay a timer interrupt, and neither can
+ * the guest's compaction, reclaim or swap (they delay the task that
+ * allocates, not the CPU), so what steal does not cover is below the guest.
+ */
 static void attribute(struct mem_analysis *m, struct stall_rec *r, const struct procstat *ps,
-		      const struct vm_point *vm)
+		      const struct vm_point *vm, bool timers)
 {
 	uint64_t left = r->late_ns;
 	uint64_t runq = r->rundelay_ns < left ? r->rundelay_ns : left;
@@ -305,7 +300,7 @@ static void attribute(struct mem_analysis *m, struct stall_rec *r, const struct 
 			left -= st;
 		}
 	}
-	if (left && vm && vm->ok && m->prev_vm.ok) {
+	if (left && !timers && vm && vm->ok && m->prev_vm.ok) {
 #define D(k) (vm->v[k] > m->prev_vm.v[k] ? vm->v[k] - m->prev_vm.v[k] : 0)
 		uint64_t allocstall = D(VK_ALLOCSTALL_DMA) + D(VK_ALLOCSTALL_DMA32) + D(VK_ALLOCSTALL_MOVABLE) +
 				      D(VK_ALLOCSTALL_NORMAL);
@@ -331,41 +326,51 @@ static void feed_stalls(struct mem_analysis *m, const struct sample *s, const st
 			const struct vm_point *vm)
 {
 	const struct sfile *f = sample_find(s, STALLS_PATH);
+	struct stall_doc d;
 	if (!f)
 		return;
-	json_error_t err;
-	json_t *o = json_loadb(f->data, f->len, 0, &err);
-	if (!json_is_object(o)) {
-		json_decref(o);
+	if (stall_doc_parse(f->data, f->len, &d) < 0) {
+		m->stalls_bad++; /* named as damaged input */
 		return;
 	}
 	m->stalls_seen = true;
-	json_t *x = json_object_get(o, "loops");
-	if (json_is_integer(x) && json_integer_value(x) > 0)
-		m->loops += (unsigned long)json_integer_value(x);
-	x = json_object_get(o, "dropped");
-	if (json_is_integer(x) && json_integer_value(x) > 0)
-		m->dropped += (unsigned long)json_integer_value(x);
-	json_t *a = json_object_get(o, "stalls");
-	size_t i;
-	json_t *e;
-	if (json_is_array(a))
-		json_array_foreach(a, i, e) {
-			json_t *t = json_object_get(e, "t_ns"), *l = json_object_get(e, "late_ns"),
-			       *r = json_object_get(e, "rundelay_ns"), *c = json_object_get(e, "cpu");
-			if (!json_is_integer(t) || !json_is_integer(l) || json_integer_value(l) <= 0 ||
-			    m->nstalls >= 100000)
-				continue;
-			xgrow((void **)&m->stalls, sizeof(*m->stalls), &m->capstalls, m->nstalls);
-			struct stall_rec *rec = &m->stalls[m->nstalls++];
-			memset(rec, 0, sizeof(*rec));
-			rec->t_ns = (uint64_t)json_integer_value(t);
-			rec->late_ns = (uint64_t)json_integer_value(l);
-			rec->rundelay_ns = json_is_integer(r) && json_integer_value(r) > 0 ? (uint64_t)json_integer_value(r) : 0;
-			rec->cpu = json_is_integer(c) ? (int)json_integer_value(c) : -1;
-			attribute(m, rec, ps, vm);
-		}
-	json_decref(o);
+	snprintf(m->stall_method, sizeof(m->stall_method), "%s", d.method);
+	snprintf(m->stall_asked, sizeof(m->stall_asked), "%s", d.asked);
+	m->stall_refused = !d.available;
+	if (d.reason[0])
+		snprintf(m->stall_reason, sizeof(m->stall_reason), "%s", d.reason);
+	if (d.sleep_ns)
+		m->stall_sleep_ns = d.sleep_ns;
+	m->stall_tight_ns += d.tight_ns;
+	m->loops += d.loops;
+	m->timers += d.timers;
+	m->dropped += d.dropped;
+	bool timers = strcmp(d.method, "bpf") == 0;
+	for (size_t i = 0; i < d.n && m->nstalls < 100000; i++) {
+		xgrow((void **)&m->stalls, sizeof(*m->stalls), &m->capstalls, m->nstalls);
+		struct stall_rec *rec = &m->stalls[m->nstalls++];
+		memset(rec, 0, sizeof(*rec));
+		rec->t_ns = d.items[i].t_ns;
+		rec->late_ns = d.items[i].late_ns;
+		rec->rundelay_ns = timers ? 0 : d.items[i].rundelay_ns;
+		rec->cpu = d.items[i].cpu;
+		rec->idle = d.items[i].idle;
+		attribute(m, rec, ps, vm, timers);
+	}
+	for (size_t i = 0; i < d.ncpus; i++) {
+		const struct stall_cpu *c = &d.cpus[i];
+		if (c->cpu < 0 || c->cpu >= MEM_MAX_TL_CPUS)
+			continue;
+		struct tl_cpu_acc *a = &m->tl_cpus[c->cpu];
+		if (!a->seen || c->count < a->last) /* first, or reloaded: a counter reset */
+			a->first = c->count;
+		a->last = c->count;
+		a->max_gap_us = c->max_gap_us;
+		a->seen = true;
+		if ((unsigned)c->cpu + 1 > m->ntl_cpus)
+			m->ntl_cpus = (unsigned)c->cpu + 1;
+	}
+	stall_doc_done(&d);
 }
 
 static bool hit_during(const struct mem_analysis *m, signed char live, uint64_t usec)
@@ -382,6 +387,7 @@ static void feed_kmsg(struct mem_analysis *m, const struct sample *s)
 	json_t *o = json_loadb(f->data, f->len, 0, &err);
 	if (!json_is_object(o)) {
 		json_decref(o);
+		m->kmsg_bad++;
 		return;
 	}
 	m->kmsg_seen = true;

@@ -3,8 +3,9 @@
  * The memory layer from a stream of samples: /proc/vmstat and /proc/meminfo
  * rates (swap, faults, reclaim, compaction, THP, NUMA placement, balloon),
  * per-node numastat, where the biggest processes' pages are against where
- * their threads ran, and the stall sampler's late wake-ups with what moved
- * in the same interval.  Per-window figures use the CPU analysis' 1 s
+ * their threads ran, and the execution stalls (a sampler thread's late
+ * wake-ups, or late kernel timers: sources/stalls.h) with what moved in the
+ * same interval.  Per-window figures use the CPU analysis' 1 s
  * windows so that PSI and counters line up.
  */
 #ifndef HQ_ANALYSIS_MEM_H
@@ -13,9 +14,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../core/sample.h"
 #include "../parse/memparse.h"
 #include "../parse/parse.h"
-#include "../sample/sample.h"
 
 enum vm_key {
 	VK_ALLOCSTALL_DMA, VK_ALLOCSTALL_DMA32, VK_ALLOCSTALL_MOVABLE, VK_ALLOCSTALL_NORMAL,
@@ -72,8 +73,17 @@ extern const char *const stall_cause_names[SC_N];
 struct stall_rec {
 	uint64_t t_ns, late_ns, rundelay_ns;
 	int cpu;
+	bool idle;		/* bpf: a halted vCPU woken late */
 	uint64_t share_ns[SC_N];	/* attribution of late_ns */
 	enum stall_cause main;
+};
+
+/* bpf: per-CPU counted timers at the first and the last file that had them */
+#define MEM_MAX_TL_CPUS 256
+struct tl_cpu_acc {
+	uint64_t first, last;
+	uint64_t max_gap_us;	/* the longest time without a timer, since load */
+	bool seen;
 };
 
 struct kmsg_hit {
@@ -102,8 +112,19 @@ struct mem_analysis {
 	/* processes (latest scan) */
 	struct proc_mem procs[8];
 	unsigned nprocs;
-	/* stall sampler */
+	/* stall watching (sources/stalls.h): the method that produced the records */
 	bool stalls_seen;
+	unsigned stalls_bad, kmsg_bad;	/* documents that were not JSON objects */
+	unsigned vmstat_bad, meminfo_bad; /* copies with none of the keys every kernel has */
+	char stall_method[16];		/* "sampler", "coarse", "bpf" */
+	char stall_asked[16];		/* what was asked for ("" in older bundles) */
+	bool stall_refused;		/* the method asked for did not run */
+	char stall_reason[320];		/* why not, or why not what was asked */
+	uint64_t stall_sleep_ns;	/* samplers: the (base) sleep */
+	uint64_t stall_tight_ns;	/* coarse: time spent at 1 ms */
+	unsigned long timers;		/* bpf: timers watched */
+	struct tl_cpu_acc tl_cpus[MEM_MAX_TL_CPUS];
+	unsigned ntl_cpus;		/* highest CPU seen + 1 */
 	unsigned long loops, dropped;
 	struct stall_rec *stalls;
 	size_t nstalls, capstalls;

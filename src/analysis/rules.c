@@ -13,6 +13,7 @@
 
 #include "../core/util.h"
 #include "rules_host.h"
+#include "steal.h"
 #include "rules_io.h"
 #include "rules_mem.h"
 
@@ -38,8 +39,8 @@ static bool too_short(const struct cpu_analysis *a, struct finding *f)
 	double need = TH(T_MIN_WINDOWS).warn;
 	if ((double)a->nwins >= need)
 		return false;
-	finding_set(f, SEV_UNKNOWN, "watched %.1f s: a verdict needs at least %.0f one-second windows",
-		    cpu_watch_s(a), need);
+	finding_set(f, SEV_UNKNOWN, "watched %.1f s: a verdict needs at least %.0f one-second windows (%s)",
+		    cpu_watch_s(a), need, TH(T_MIN_WINDOWS).name);
 	finding_next(f, "run longer: hiddenq diagnose --duration 10");
 	return true;
 }
@@ -50,14 +51,7 @@ static bool too_short(const struct cpu_analysis *a, struct finding *f)
 
 static enum severity steal_sev(const struct cpu_slot *s)
 {
-	if (s->total == 0)
-		return SEV_UNKNOWN;
-	if (at_least(s->steal_avg, T_STEAL_AVG, true) || at_least(s->win_ge20, T_STEAL_WIN20, true))
-		return SEV_CRIT;
-	if (at_least(s->steal_avg, T_STEAL_AVG, false) ||
-	    (TH(T_STEAL_SPIKE).warn >= 0 && s->steal_worst >= TH(T_STEAL_SPIKE).warn))
-		return SEV_WARN;
-	return SEV_OK;
+	return s->total == 0 ? SEV_UNKNOWN : steal_severity(s->steal_avg, s->win_ge20, s->steal_worst);
 }
 
 static void rule_steal(const struct analysis *an, struct finding *f)
@@ -174,10 +168,10 @@ static void rule_steal(const struct analysis *an, struct finding *f)
 /* guest-cpu-saturation: the guest's own run queue                    */
 /* ------------------------------------------------------------------ */
 
-static unsigned vcpus_of(const struct cpu_analysis *a)
+/* 0 when not known (no usable /proc/stat and no recorded topology) */
+static unsigned vcpus_of(const struct analysis *an)
 {
-	unsigned n = a->cpus_online_last ? a->cpus_online_last : (unsigned)a->nslots;
-	return n ? n : 1;
+	return analysis_vcpus(an);
 }
 
 static void add_top_tasks(const struct cpu_analysis *a, struct finding *f, double span_s, double *worst_ms)
@@ -239,10 +233,20 @@ static void add_top_cgroups(const struct analysis *an, struct finding *f)
 static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 {
 	const struct cpu_analysis *a = &an->cpu;
-	unsigned vcpus = vcpus_of(a);
+	unsigned vcpus = vcpus_of(an);
+	char nv[16] = "?";	/* the count for the text: "?" when not known, never a made-up 1 */
+	if (vcpus)
+		snprintf(nv, sizeof(nv), "%u", vcpus);
 	double span_s = (double)(a->tasks_last_ns - a->tasks_first_ns) / 1e9;
 	bool psi = a->psi_seen[PSI_CPU] && a->psi_time_ns[PSI_CPU] > 0;
 	bool tasks = a->task_samples >= 2 && span_s > 0;
+	const char *tasks_off = analysis_switched_off(an, "tasks");
+	if (!psi && !tasks && tasks_off) {
+		finding_set(f, SEV_UNKNOWN, "no PSI, and per-task run delay was switched off (%s): the guest's run queue "
+			    "cannot be measured", tasks_off);
+		finding_next(f, "run without %s, or boot with psi=1", tasks_off);
+		return;
+	}
 	if (!psi && !tasks) {
 		finding_set(f, SEV_UNKNOWN, "no PSI and no per-task run delay: the guest's run queue cannot be measured");
 		finding_explain(f, "PSI needs CONFIG_PSI (and psi=1 on kernels built with it disabled); per-task run "
@@ -270,13 +274,18 @@ static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 		finding_ev(f, M_PSI_CPU_SOME_PCT_WORST_1S, worst_win < 0 ? 0 : worst_win, -1);
 		finding_ev(f, M_PSI_CPU_SUSTAINED_WARN, run_w, T_SUSTAINED);
 		finding_ev(f, M_PSI_CPU_SUSTAINED_CRIT, run_c, T_SUSTAINED);
+	} else if (!vcpus) {
+		finding_set(f, SEV_UNKNOWN, "no PSI, and the number of vCPUs is not known (no usable /proc/stat): the "
+			    "run-queue wait per vCPU cannot be computed");
+		return;
 	} else {
 		avg = 100.0 * a->runq_wait_tasks_avg / vcpus;
 		sev = at_least(avg, T_RUNQ_WAIT, true) ? SEV_CRIT : at_least(avg, T_RUNQ_WAIT, false) ? SEV_WARN : SEV_OK;
 		basis = "run-queue wait per vCPU (no PSI)";
 		finding_ev(f, M_RUNQ_WAIT_PCT_PER_VCPU, avg, T_RUNQ_WAIT);
 	}
-	finding_ev(f, M_VCPUS, vcpus, -1);
+	if (vcpus)
+		finding_ev(f, M_VCPUS, vcpus, -1);
 	if (a->running_n) {
 		finding_ev(f, M_PROCS_RUNNING_AVG, run_avg, -1);
 		finding_ev(f, M_PROCS_RUNNING_MAX, (double)a->running_max, -1);
@@ -329,8 +338,8 @@ static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 		finding_set(f, sev, "tasks waited for a vCPU %.0f %% of the time (%s; %u s sustained)", avg, basis,
 			    run_c >= (unsigned)TH(T_SUSTAINED).warn ? run_c : run_w);
 		finding_explain(f,
-			"%s %.1f runnable tasks on average (at most %llu) competed for %u vCPUs. %s",
-			rule_explain(f), run_avg, (unsigned long long)a->running_max, vcpus,
+			"%s %.1f runnable tasks on average (at most %llu) competed for %s vCPUs. %s",
+			rule_explain(f), run_avg, (unsigned long long)a->running_max, nv,
 			steal < 0 ? "Steal is not reported here, so the host's share of the wait is unknown."
 			: steal >= TH(T_STEAL_AVG).warn
 				? "Steal is high too: part of this wait is the host's, fix that first."
@@ -347,8 +356,8 @@ static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 	char rqd[96] = "";
 	if (rq_p50 >= 0)
 		snprintf(rqd, sizeof(rqd), " | run-queue delay p50 %.0f us, p99 %.0f us (eBPF)", rq_p50, rq_p99);
-	finding_detail(f, "%s avg %.1f %% (worst 1 s %.0f %%) | runnable avg %.1f max %llu on %u vCPUs%s%s", basis,
-		       avg, worst_win < 0 ? avg : worst_win, run_avg, (unsigned long long)a->running_max, vcpus, rqd,
+	finding_detail(f, "%s avg %.1f %% (worst 1 s %.0f %%) | runnable avg %.1f max %llu on %s vCPUs%s%s", basis,
+		       avg, worst_win < 0 ? avg : worst_win, run_avg, (unsigned long long)a->running_max, nv, rqd,
 		       steal >= 0 ? "" : " | steal not reported");
 }
 
@@ -376,6 +385,13 @@ static const char *cg_display(const char *path)
 static void rule_cgroup_throttling(const struct analysis *an, struct finding *f)
 {
 	const struct cpu_analysis *a = &an->cpu;
+	const char *cg_off = analysis_switched_off(an, "cgroups");
+	if (a->cg_samples < 2 && cg_off) {
+		finding_set(f, SEV_UNKNOWN, "cgroup cpu.stat was not read: switched off (%s)", cg_off);
+		finding_explain(f, "CFS bandwidth throttling is counted per cgroup in cpu.stat; this run did not read it.");
+		finding_next(f, "run without %s", cg_off);
+		return;
+	}
 	if (a->cg_samples < 2) {
 		finding_set(f, SEV_UNKNOWN, "%s", a->cg_samples ? "cgroup cpu.stat was read only once"
 							: "no cgroup cpu.stat was readable");
@@ -403,10 +419,18 @@ static void rule_cgroup_throttling(const struct analysis *an, struct finding *f)
 		free(v);
 		return;
 	}
-	const struct cg_acc *w = v[0];
-	double minp = 10;
+	/* the worst cgroup among those that ran enough periods for a share to mean something */
+	double minp = TH(T_CG_MIN_PERIODS).warn;
+	const struct cg_acc *w = NULL;
+	uint64_t most = 0;
+	for (size_t i = 0; i < n && !w; i++) {
+		if ((double)v[i]->d_periods >= minp)
+			w = v[i];
+		if (v[i]->d_periods > most)
+			most = v[i]->d_periods;
+	}
 	enum severity sev = SEV_OK;
-	if ((double)w->d_periods >= minp)
+	if (w)
 		sev = at_least(w->throttled_pct, T_CG_THROTTLED, true)	  ? SEV_CRIT
 		      : at_least(w->throttled_pct, T_CG_THROTTLED, false) ? SEV_WARN
 									  : SEV_OK;
@@ -418,6 +442,15 @@ static void rule_cgroup_throttling(const struct analysis *an, struct finding *f)
 		if (c->quota_us >= 0 && c->period_us)
 			ev_label(finding_ev(f, M_QUOTA_CPUS, (double)c->quota_us / (double)c->period_us, -1), LBL_CGROUP,
 				 "%s", cg);
+	}
+	if (!w) {
+		finding_set(f, SEV_UNKNOWN, "cgroups with a CPU limit ran at most %llu CFS periods: a share needs %g (%s)",
+			    (unsigned long long)most, minp, TH(T_CG_MIN_PERIODS).name);
+		finding_explain(f, "The throttled share of a cgroup's CPU periods is judged once it ran enough of them; "
+				   "here none did (a short watch, or long cpu.max periods).");
+		finding_next(f, "watch longer: hiddenq diagnose --duration 10");
+		free(v);
+		return;
 	}
 	if (sev >= SEV_WARN) {
 		finding_set(f, sev, "%s was throttled in %.0f %% of its CPU periods (%.0f ms/s paused)", cg_display(w->path),
@@ -441,8 +474,11 @@ typedef void (*rule_fn)(const struct analysis *, struct finding *);
 static const struct rule {
 	struct rule_info info;
 	rule_fn eval;
+	int min;	/* thresholds.def row: 1 s windows a verdict needs (-1: none) */
+	bool events;	/* a warn/crit from events seen stands below the minimum */
 } rules[] = {
-#define RULE(id, fm, layer, label, window_s, fn, explain, next) { { id, fm, layer, label, window_s, explain, next }, fn },
+#define RULE(id, fm, layer, label, window_s, fn, min, events, explain, next) \
+	{ { id, fm, layer, label, window_s, explain, next }, fn, min, events },
 #include "rules.def"
 #undef RULE
 };
@@ -477,6 +513,30 @@ const char *rule_next(const struct finding *f)
 	return r ? r->next : "";
 }
 
+/*
+ * A verdict is earned by enough data: below the finding's own minimum it is
+ * unknown, keeps the figures it saw as evidence (not judged), and says how
+ * much it had, how much it needs and how to get more.
+ */
+static void below_minimum(const struct analysis *an, const struct rule *r, struct finding *f)
+{
+	const struct cpu_analysis *a = &an->cpu;
+	double need = r->min >= 0 ? TH(r->min).warn : -1;
+	if (need < 0 || (double)a->nwins >= need || f->sev == SEV_UNKNOWN || (r->events && f->sev >= SEV_WARN))
+		return;
+	finding_set(f, SEV_UNKNOWN, "watched %.1f s: a verdict needs at least %g one-second windows (%s)",
+		    cpu_watch_s(a), need, TH(r->min).name);
+	finding_reset_advice(f);
+	finding_explain(f,
+		"This layer is judged over at least %g one-second windows (threshold %s); this watch had %zu. The "
+		"evidence holds what was seen, not a verdict: a watch this short can miss what a longer one shows.%s",
+		need, TH(r->min).name, a->nwins,
+		r->events ? " A stall or a change seen in it would still count; none was." : "");
+	finding_next(f, "%s", strcmp(an->source, "live") == 0 ? "watch longer: hiddenq diagnose --duration 10"
+							       : "capture longer: hiddenq capture -d 10 -o DIR");
+	finding_ev(f, M_WINDOWS_1S, (double)a->nwins, r->min);
+}
+
 struct finding *rule_evaluate(size_t i, const struct analysis *an, struct findings *out)
 {
 	const struct rule_info *r = &rules[i].info;
@@ -484,7 +544,16 @@ struct finding *rule_evaluate(size_t i, const struct analysis *an, struct findin
 	rules[i].eval(an, f);
 	if (!f->title)
 		finding_set(f, SEV_UNKNOWN, "not evaluated");
+	below_minimum(an, &rules[i], f);
 	return f;
+}
+
+struct finding *rules_evaluate_one(const struct analysis *an, const char *id, struct findings *out)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(rules); i++)
+		if (strcmp(rules[i].info.id, id) == 0)
+			return rule_evaluate(i, an, out);
+	return NULL;
 }
 
 void rules_evaluate(const struct analysis *an, struct findings *out)

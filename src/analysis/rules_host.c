@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
- * Host-mode rules, evaluated on the VM processes of this machine (host/vms.h)
+ * Host-mode rules, evaluated on the VM processes of this machine (analysis/vms.h)
  * whenever diagnose finds any, whether this machine is bare metal or itself
  * a guest that runs VMs (nested, or QEMU under TCG).
  *
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "../core/util.h"
-#include "../host/vms.h"
+#include "vms.h"
 
 /* Does thread t of VM i share a CPU with any thread of another VM?  Names
  * the first such VM and the shared CPUs. */
@@ -43,6 +43,13 @@ static bool shares_with_other_vm(const struct vms_analysis *a, size_t i, const s
 void rule_pinning(const struct analysis *an, struct finding *f)
 {
 	const struct vms_analysis *a = an->host;
+	if (a && a->n == 0 && a->nbad_json) {
+		/* not "no VMs": what would have said which VMs run here was damaged */
+		finding_set(f, SEV_UNKNOWN, "the host-mode data is damaged: %u of %u copies of .hiddenq/vms.json were not "
+			    "JSON, so the VMs on this machine are not known", a->nbad_json, a->nbad_json + a->njson);
+		finding_next(f, "capture again on the host: hiddenq capture -d 10 -o DIR");
+		return;
+	}
 	if (!a || a->n == 0) {
 		finding_set(f, SEV_UNKNOWN, "no VM processes on this machine");
 		finding_explain(f, "Pinning conflicts are judged on a KVM host, from the run delay of each VM's "

@@ -80,11 +80,10 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
 	free(t);
 }
 
+/* 0 when not known (no usable /proc/stat and no recorded topology) */
 static unsigned vcpus_of(const struct analysis *an)
 {
-	const struct cpu_analysis *c = &an->cpu;
-	unsigned n = c->cpus_online_last ? c->cpus_online_last : (unsigned)c->nslots;
-	return n ? n : 1;
+	return analysis_vcpus(an);
 }
 
 /* ------------------------------------------------------------------ */
@@ -562,9 +561,12 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 		for (size_t i = 0; i < io->nifs; i++)
 			if (io->ifs[i].virtio)
 				nq += (unsigned)(io->ifs[i].nrx > 0 ? io->ifs[i].nrx : 1);
+		char nvb[16] = "?";
+		if (vcpus)
+			snprintf(nvb, sizeof(nvb), "%u", vcpus);
 		if (nq)
-			finding_set(f, sev, "%u virtio-net queue%s for %u vCPUs, no drops in the guest's queues%s", nq,
-				    nq == 1 ? "" : "s", vcpus, retrans_pct >= 0 ? "" : "");
+			finding_set(f, sev, "%u virtio-net queue%s for %s vCPUs, no drops in the guest's queues%s", nq,
+				    nq == 1 ? "" : "s", nvb, retrans_pct >= 0 ? "" : "");
 		else
 			finding_set(f, sev, "no drops in the guest's packet queues (%u qdiscs, %zu CPUs' softnet)",
 				    nleaves, io->nsn);
@@ -724,6 +726,7 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 	/* eBPF: spread and split per disk */
 	const char *bio_why = NULL;
 	bool bpf = bpfhist_available(an, "biolat", &bio_why);
+	const char *bpf_off = bpf ? NULL : analysis_switched_off(an, "bpf");
 	enum severity sev = SEV_UNKNOWN;
 	const struct disk_acc *worst = NULL;
 	double w_p50 = 0, w_p99 = 0, w_ratio = 0, w_below = -1, w_fl99 = -1, w_q99 = 0;
@@ -860,7 +863,7 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 		finding_set(f, sev, "%s await r %.2f / w %.2f ms at %.0f IO/s (averages only: eBPF latency "
 				    "histograms %s)",
 			    top->d->name, top->r_await, top->w_await, top->iops_r + top->iops_w,
-			    bpf ? "had too few requests" : "unavailable");
+			    bpf ? "had too few requests" : bpf_off ? "switched off (--no-bpf)" : "unavailable");
 	}
 	if (!bpf)
 		sb_add(&ex, "Without the eBPF block-latency histograms only diskstats averages are known, and "
@@ -893,5 +896,6 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 			       top->iops_r, top->iops_w, top->r_await, top->w_await, top->aqu, top->util,
 			       psi_pct >= 0 ? "" : " | no PSI");
 	if (!bpf && sev == SEV_UNKNOWN)
-		finding_next(f, "for p50/p99 per layer: run as root on a kernel with BTF (eBPF block latency)");
+		finding_next(f, "%s", bpf_off ? "for p50/p99 per layer: run without --no-bpf (eBPF block latency)"
+					       : "for p50/p99 per layer: run as root on a kernel with BTF (eBPF block latency)");
 }

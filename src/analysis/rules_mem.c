@@ -74,10 +74,7 @@ static enum severity memory_pressure_sev(const struct analysis *an, double *some
 void rule_guest_memory(const struct analysis *an, struct finding *f)
 {
 	const struct mem_analysis *m = &an->mem;
-	if ((double)an->cpu.nwins < TH(T_MIN_WINDOWS).warn) {
-		finding_set(f, SEV_UNKNOWN, "watched %.1f s: too short for a verdict", cpu_watch_s(&an->cpu));
-		return;
-	}
+	/* too short a watch: rules.def's minimum (memory_min_windows) makes it unknown, evidence kept */
 	double some, full, swapin;
 	enum severity sev = memory_pressure_sev(an, &some, &full, &swapin);
 	if (sev == SEV_UNKNOWN) {
@@ -337,6 +334,9 @@ void rule_numa(const struct analysis *an, struct finding *f)
 	enum severity sev = SEV_OK;
 	char worst[160] = "";
 	double worst_v = -1;
+	double min_pages = TH(T_NUMA_MIN_PAGES).warn;
+	unsigned judged = 0;	/* nodes, hint faults and processes with enough data for a share */
+	uint64_t most = 0;	/* the most allocations on one node, for the reason when none had enough */
 	/* placement spill per node: numa_miss counts pages placed on this node
 	 * that were meant for another one (numa_foreign is the other side) —
 	 * where pages were placed, not remote accesses */
@@ -346,8 +346,14 @@ void rule_numa(const struct analysis *an, struct finding *f)
 			continue;
 		uint64_t hit = n->last[NS_HIT] - n->first[NS_HIT], miss = n->last[NS_MISS] >= n->first[NS_MISS] ? n->last[NS_MISS] - n->first[NS_MISS] : 0;
 		uint64_t other = n->last[NS_OTHER] >= n->first[NS_OTHER] ? n->last[NS_OTHER] - n->first[NS_OTHER] : 0;
-		double pct = hit + miss >= 100 ? 100.0 * (double)miss / (double)(hit + miss) : 0;
-		ev_label(finding_ev(f, M_NUMA_MISS_PCT, pct, T_NUMA_MISS), LBL_NODE, "%u", i);
+		if (hit + miss > most)
+			most = hit + miss;
+		/* below the minimum a share means nothing: no figure, and no ok from it */
+		bool enough = (double)(hit + miss) >= min_pages;
+		judged += enough;
+		double pct = enough ? 100.0 * (double)miss / (double)(hit + miss) : 0;
+		if (enough)
+			ev_label(finding_ev(f, M_NUMA_MISS_PCT, pct, T_NUMA_MISS), LBL_NODE, "%u", i);
 		ev_label(finding_ev(f, M_OTHER_NODE_PAGES_PER_S, (double)other / ((double)(n->last_ns - n->first_ns) / 1e9), -1),
 			 LBL_NODE, "%u", i);
 		enum severity s = level_of(pct, T_NUMA_MISS);
@@ -363,7 +369,8 @@ void rule_numa(const struct analysis *an, struct finding *f)
 	if (b)
 		snprintf(bal, sizeof(bal), "%.*s", (int)(b->len > 3 ? 3 : b->len), b->data);
 	uint64_t hf = mem_delta(m, VK_NUMA_HINT_FAULTS), hfl = mem_delta(m, VK_NUMA_HINT_FAULTS_LOCAL);
-	if (bal[0] == '1' && hf >= 100) {
+	if (bal[0] == '1' && (double)hf >= min_pages) {
+		judged++;
 		double remote = 100.0 * (1.0 - (double)hfl / (double)hf);
 		finding_ev(f, M_NUMA_HINT_REMOTE_PCT, remote, T_NUMA_HINT_REMOTE);
 		enum severity s = level_of(remote, T_NUMA_HINT_REMOTE);
@@ -387,6 +394,7 @@ void rule_numa(const struct analysis *an, struct finding *f)
 				local += p->nm.kb_on_node[nd];
 		}
 		double remote = 100.0 * (1.0 - (double)local / (double)p->nm.total_kb);
+		judged++;
 		struct evidence *x = finding_ev(f, M_PROC_OFF_NODES_PCT, remote, T_NUMA_PROC_REMOTE);
 		ev_label(x, LBL_PROCESS, "%ld %s (%.0f MiB)", p->pid, p->comm, (double)p->nm.total_kb / 1024.0);
 		enum severity s = level_of(remote, T_NUMA_PROC_REMOTE);
@@ -401,6 +409,16 @@ void rule_numa(const struct analysis *an, struct finding *f)
 	const char *virt = guest ? " In a guest these nodes are virtual: locality is real only if the host pins each "
 				   "vNUMA node's vCPUs and memory to one host node."
 				 : "";
+	if (!judged) {
+		finding_set(f, SEV_UNKNOWN, "%u nodes, but too few allocations to judge placement: at most %llu on a "
+			    "node, a share needs %g (%s)", nodes, (unsigned long long)most, min_pages,
+			    TH(T_NUMA_MIN_PAGES).name);
+		finding_explain(f, "numa_miss is judged as a share of a node's allocations, hint faults as a share of "
+				   "sampled accesses; neither had enough in this watch, and no large process's memory "
+				   "map was read.%s", virt);
+		finding_next(f, "watch longer, or while the workload allocates memory");
+		return;
+	}
 	if (sev >= SEV_WARN) {
 		finding_set(f, sev, "%s", worst);
 		finding_explain(f, "%s%s", rule_explain(f), virt);
@@ -414,6 +432,68 @@ void rule_numa(const struct analysis *an, struct finding *f)
 
 /* ------------------------------------------------------------------ */
 
+/* How the stalls were watched, for titles and explanations. */
+static const char *stall_method_label(const char *m)
+{
+	if (strcmp(m, "bpf") == 0)
+		return "eBPF timer lateness";
+	if (strcmp(m, "coarse") == 0)
+		return "coarse sampler";
+	if (strcmp(m, "sampler") == 0)
+		return "1 ms sampler";
+	return m;
+}
+
+static void stall_kmsg_evidence(const struct mem_analysis *m, struct finding *f)
+{
+	for (unsigned i = 0; i < m->nhits; i++) {
+		struct evidence *x = finding_ev(f, m->hits[i].during ? M_KMSG_DURING : M_KMSG_BEFORE,
+						(double)m->hits[i].usec / 1e6, -1);
+		ev_label(ev_label(x, LBL_KIND, "%s", m->hits[i].kind), LBL_MESSAGE, "%s", m->hits[i].msg);
+	}
+	if (!m->kmsg_available && m->kmsg_seen)
+		ev_label(finding_ev(f, M_KMSG_UNREADABLE, 1, -1), LBL_REASON, "/dev/kmsg: %s", m->kmsg_error);
+}
+
+/* Stalls were not watched (off, refused, or an older bundle): say why; the kernel log may still speak. */
+static void stalls_not_watched(const struct analysis *an, struct finding *f, unsigned during,
+			       const struct kmsg_hit *first_during)
+{
+	const struct mem_analysis *m = &an->mem;
+	const char *off = analysis_switched_off(an, "stalls");
+	char why[400];
+	if (off)
+		snprintf(why, sizeof(why), "switched off (%s)", off);
+	else if (m->stalls_seen && m->stall_reason[0])
+		snprintf(why, sizeof(why), "%s", m->stall_reason);
+	else if (m->stalls_seen)
+		snprintf(why, sizeof(why), "the %s did not run", stall_method_label(m->stall_method));
+	else
+		snprintf(why, sizeof(why), "not asked for (--no-stalls), or a bundle without them");
+	stall_kmsg_evidence(m, f);
+	if (m->stalls_seen)
+		ev_label(finding_ev(f, M_STALL_METHOD_UNAVAILABLE, 1, -1), LBL_METHOD, "%s", m->stall_method);
+	if (during) {
+		finding_set(f, SEV_CRIT, "the kernel logged %u sign%s of a stalled machine during the watch (%s)", during,
+			    during == 1 ? "" : "s", first_during->kind);
+		finding_explain(f, "Execution stalls were not watched (%s), but the kernel itself logged signs of a "
+				   "stalled machine during the watch.", why);
+		finding_next(f, "match the stalls' causes to the other findings (hypervisor CPU, memory, THP)");
+		return;
+	}
+	finding_set(f, SEV_UNKNOWN, "execution stalls were not watched: %s", why);
+	finding_explain(f, "Without a stall watch, a pause in execution (the host not running this VM, a guest "
+			   "that stopped) leaves no trace here.%s",
+			m->kmsg_seen ? " The kernel log showed no sign of a stalled machine." : "");
+	if (off)
+		finding_next(f, "run without %s (the default watch, eBPF timer lateness, costs ~0.2 %% of a CPU)", off);
+	else if (m->stalls_seen && strcmp(m->stall_method, "bpf") == 0)
+		finding_next(f, "run as root with kernel BTF for eBPF, or watch with a thread: --stalls coarse "
+				"(~0.1 %% of a CPU) or --stalls sampler (~2 %%)");
+	else
+		finding_next(f, "run diagnose live (the default --stalls auto), or capture without --no-stalls");
+}
+
 void rule_stalls(const struct analysis *an, struct finding *f)
 {
 	const struct mem_analysis *m = &an->mem;
@@ -425,20 +505,24 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 			if (!first_during)
 				first_during = &m->hits[i];
 		}
-	if (!m->stalls_seen && !m->kmsg_seen) {
-		finding_set(f, SEV_UNKNOWN, "the stall sampler did not run (replay of a bundle without it?)");
-		finding_next(f, "capture with hiddenq 0.1+ or run diagnose live");
+	if (!m->stalls_seen || m->stall_refused) {
+		stalls_not_watched(an, f, during, first_during);
 		return;
 	}
+	bool timers = strcmp(m->stall_method, "bpf") == 0;
+	bool coarse = strcmp(m->stall_method, "coarse") == 0;
+	const char *label = stall_method_label(m->stall_method);
 	static const double edges[] = { 2, 5, 10, 20, 50, 100, 200, 500, 1000 };
 	unsigned hist[ARRAY_SIZE(edges)] = { 0 };
 	double worst = 0, total = 0;
 	double by_cause[SC_N] = { 0 };
+	unsigned idle = 0;
 	const struct stall_rec *w = NULL;
 	for (size_t i = 0; i < m->nstalls; i++) {
 		const struct stall_rec *r = &m->stalls[i];
 		double ms = (double)r->late_ns / 1e6;
 		total += ms;
+		idle += r->idle;
 		if (ms > worst) {
 			worst = ms;
 			w = r;
@@ -456,10 +540,34 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 		sev = SEV_CRIT;
 	finding_ev(f, M_STALLS, (double)m->nstalls, -1);
 	struct evidence *wx = finding_ev(f, M_STALL_WORST_MS, worst, T_STALL_MS);
-	if (w) /* labelled with the longest stall's main cause */
+	if (w) { /* labelled with the longest stall's CPU and main cause */
+		if (w->cpu >= 0) {
+			wx->cpu = w->cpu;
+			ev_label(wx, LBL_CPU, "%d", w->cpu);
+		}
 		ev_label(wx, LBL_CAUSE, "%s", stall_cause_names[w->main]);
+	}
 	finding_ev(f, M_STALLED_MS_TOTAL, total, -1);
-	finding_ev(f, M_SAMPLER_LOOPS, (double)m->loops, -1);
+	/* what was watched, labelled with the method */
+	if (timers) {
+		ev_label(finding_ev(f, M_TIMERS_WATCHED, (double)m->timers, -1), LBL_METHOD, "%s", m->stall_method);
+		finding_ev(f, M_STALLS_ON_IDLE_CPU, idle, -1);
+		double watch = mem_watch_s(m);
+		for (unsigned c = 0; c < m->ntl_cpus; c++) {
+			const struct tl_cpu_acc *a = &m->tl_cpus[c];
+			if (!a->seen)
+				continue;
+			if (watch > 0)
+				finding_ev_cpu(f, M_TIMERS_PER_S, (double)(a->last - a->first) / watch, -1, (int)c);
+			finding_ev_cpu(f, M_TIMER_GAP_MAX_MS, (double)a->max_gap_us / 1000.0, -1, (int)c);
+		}
+	} else {
+		ev_label(finding_ev(f, M_SAMPLER_LOOPS, (double)m->loops, -1), LBL_METHOD, "%s", m->stall_method);
+		if (coarse)
+			finding_ev(f, M_SAMPLER_TIGHT_S, (double)m->stall_tight_ns / 1e9, -1);
+	}
+	if (m->dropped)
+		finding_ev(f, M_STALLS_DROPPED, (double)m->dropped, -1);
 	for (size_t k = 0; k < ARRAY_SIZE(edges); k++) {
 		struct evidence *x = finding_ev(f, M_STALLS_BY_LENGTH, hist[k], -1);
 		if (k + 1 < ARRAY_SIZE(edges))
@@ -467,10 +575,8 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 		else
 			ev_label(x, LBL_RANGE, "ge_%g_ms", edges[k]);
 	}
-	for (int c = 0; c < SC_N; c++) {
-		struct evidence *x = finding_ev(f, M_STALLED_MS_BY_CAUSE, by_cause[c], -1);
-		ev_label(x, LBL_CAUSE, "%s", stall_cause_names[c]);
-	}
+	for (int c = 0; c < SC_N; c++)
+		ev_label(finding_ev(f, M_STALLED_MS_BY_CAUSE, by_cause[c], -1), LBL_CAUSE, "%s", stall_cause_names[c]);
 	/* the longest stalls themselves: length, cause, and when (the wake-up's
 	 * monotonic time), so they can be matched to what happened then */
 	size_t idx[8];
@@ -496,20 +602,44 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 		ev_label(x, LBL_CAUSE, "%s", stall_cause_names[r->main]);
 		x->t_mono_ns = r->t_ns;
 	}
-	for (unsigned i = 0; i < m->nhits; i++) {
-		struct evidence *x = finding_ev(f, m->hits[i].during ? M_KMSG_DURING : M_KMSG_BEFORE,
-						(double)m->hits[i].usec / 1e6, -1);
-		ev_label(ev_label(x, LBL_KIND, "%s", m->hits[i].kind), LBL_MESSAGE, "%s", m->hits[i].msg);
-	}
+	stall_kmsg_evidence(m, f);
 	/* text histogram */
 	char line[256];
-	int o = snprintf(line, sizeof(line), "%zu late wake-ups >= 2 ms in %lu sleeps |", m->nstalls, m->loops);
+	int o = timers ? snprintf(line, sizeof(line), "%s: %zu timers >= 2 ms late of %lu |", label, m->nstalls,
+				  m->timers)
+		       : snprintf(line, sizeof(line), "%s: %zu late wake-ups >= 2 ms in %lu sleeps |", label,
+				  m->nstalls, m->loops);
 	for (size_t k = 0; k < ARRAY_SIZE(edges) && o < (int)sizeof(line) - 24; k++)
 		if (hist[k])
 			o += snprintf(line + o, sizeof(line) - (size_t)o, " %g+ ms: %u", edges[k], hist[k]);
 	finding_detail(f, "%s", line);
-	if (!m->kmsg_available && m->kmsg_seen)
-		ev_label(finding_ev(f, M_KMSG_UNREADABLE, 1, -1), LBL_REASON, "/dev/kmsg: %s", m->kmsg_error);
+
+	/* how it was watched, and what that cannot see */
+	char how[700];
+	if (timers)
+		snprintf(how, sizeof(how),
+			 "Watched by %s: how late the kernel's own timers ran, on every CPU, with no wake-ups of "
+			 "hiddenq's own. A late timer means the CPU could not take its timer interrupt: the vCPU "
+			 "was not running (the host preempted it, or woke it from halt late: %u of the stalls were on "
+			 "an idle vCPU), or the guest had interrupts off. It cannot see a task waiting in the guest's "
+			 "run queue (guest CPU has the run-queue histograms) or one process being stopped, and an "
+			 "idle CPU with no timer due is not watched (timer_gap_max_ms).",
+			 label, idle);
+	else if (coarse)
+		snprintf(how, sizeof(how),
+			 "Watched by the %s: a thread sleeping %.0f ms (1 ms for %.0f s of the watch: for 10 s "
+			 "after a stall of 20 ms or more, at most 5 %% of the time) that woke that late: nothing "
+			 "ran it. A stall longer than the sleep is always seen, and its length known within the "
+			 "sleep; a shorter one only in part. It watches the CPU it is on.",
+			 label, m->stall_sleep_ns ? (double)m->stall_sleep_ns / 1e6 : 20.0,
+			 (double)m->stall_tight_ns / 1e9);
+	else
+		snprintf(how, sizeof(how), "Watched by the %s: a thread that asked to sleep 1 ms woke up that late: "
+					   "nothing ran it. It watches the CPU it is on.",
+			 label);
+	char fell[400] = "";
+	if (m->stall_reason[0])
+		snprintf(fell, sizeof(fell), " (%s)", m->stall_reason);
 
 	if (sev >= SEV_WARN) {
 		if (during && worst < TH(T_STALL_MS).warn)
@@ -518,12 +648,17 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 		else
 			finding_set(f, sev, "execution stopped for up to %.0f ms (%zu stalls); the longest: %s", worst,
 				    m->nstalls, w ? stall_cause_names[w->main] : "?");
-		finding_explain(f, "%s", rule_explain(f));
+		finding_explain(f,
+			"%s%s The share of each stall is attributed from what moved in the same interval: %ssteal "
+			"is the hypervisor (only for stalls of two ticks or more, 20 ms); %swhat remains is below the "
+			"guest and not steal (host page faults, host swap or compaction, SMIs).",
+			how, fell, timers ? "" : "the thread's own run delay is the guest's run queue; ",
+			timers ? "" : "compaction, reclaim and swap are the guest's memory; ");
 		finding_next(f, "%s", rule_next(f));
 		finding_next(f, "for 'below the guest': on the host, the VM process's page faults and VmSwap, host THP "
 				"compaction (hiddenq vms)");
 	} else {
-		finding_set(f, sev, "%zu stalls >= 2 ms, longest %.0f ms", m->nstalls, worst);
-		finding_explain(f, "No long pause in execution was seen.");
+		finding_set(f, sev, "%zu stalls >= 2 ms, longest %.0f ms (%s)", m->nstalls, worst, label);
+		finding_explain(f, "No long pause in execution was seen. %s%s", how, fell);
 	}
 }

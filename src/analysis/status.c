@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "../core/util.h"
-#include "../host/vms.h"
+#include "vms.h"
 
 __attribute__((format(printf, 3, 4))) static bool why_set(char *why, size_t n, const char *fmt, ...)
 {

@@ -14,6 +14,7 @@
 
 #include "../core/util.h"
 #include "../host/audit.h"
+#include "../sinks/audit.h"
 #include "../sinks/report.h"
 #include "cmd.h"
 #include "cmdutil.h"
@@ -32,13 +33,15 @@ static void usage(FILE *out)
 	      "  -x, --xml FILE        also audit this libvirt domain XML (repeatable)\n"
 	      "      --only-xml        audit only the --xml files (no running VMs, no libvirt dirs)\n"
 	      "      --virsh           also ask libvirt's read-only API (virsh -r dumpxml)\n"
-	      "      --root DIR        read /proc and /sys from DIR (a snapshot) instead of /\n"
+	      "      --root DIR        read /proc and /sys from DIR (a snapshot) instead of /;\n"
+	      "                        what DIR lacks is unknown, never taken from this machine\n"
 	      "  -j, --json            one JSON object on stdout\n"
 	      "  -v, --verbose         every note, also on passing items\n"
 	      "  -q, --quiet           no warnings on stderr\n"
 	      "  -h, --help            this help\n"
 	      "\n"
-	      "Exit status: 0 nothing failed, 1 some item failed, 3 could not run.\n"
+	      "Exit status: 0 nothing failed, 1 some item failed, 3 could not run (or every\n"
+	      "item was unknown).\n"
 	      "\n"
 	      "Examples:\n"
 	      "  hiddenq audit\n"
@@ -98,6 +101,17 @@ int cmd_audit(int argc, char **argv)
 	}
 	struct audit_ctx ctx;
 	audit_ctx_init(&ctx, &fr);
+	/* a root with neither proc/ nor sys/ is not a machine: nothing of it can be audited, and the
+	 * live machine's facts must not stand in for it */
+	if (strcmp(root, "/") != 0 && !ctx.have_proc && !ctx.have_sys) {
+		char *m = xasprintf("%s has no proc/ or sys/ directory: not a machine's root (a snapshot holds "
+				    "proc/... and sys/... at their paths)", root);
+		int r = cmd_fail(json, m);
+		free(m);
+		audit_ctx_done(&ctx);
+		fsroot_done(&fr);
+		return r;
+	}
 	for (unsigned i = 0; i < nxml; i++) {
 		char *why;
 		if (audit_add_xml_file(&ctx, xml[i], &why) < 0) {
@@ -118,10 +132,13 @@ int cmd_audit(int argc, char **argv)
 	}
 	struct audit_out o;
 	audit_run(&ctx, &o);
-	int code = EXIT_OK;
+	/* 1 if an item failed; 3 if no item could be judged at all (every one unknown) */
+	int code = EXIT_UNUSABLE;
 	for (size_t i = 0; i < o.n; i++)
 		if (o.v[i].r == AU_FAIL)
 			code = EXIT_WARN;
+		else if (o.v[i].r == AU_PASS && code == EXIT_UNUSABLE)
+			code = EXIT_OK;
 	if (json) {
 		json_t *j = audit_json(&ctx, &o);
 		json_print(stdout, j);

@@ -15,6 +15,7 @@
 #include "../sample/bundle.h"
 #include "../sample/sampler.h"
 #include "cmd.h"
+#include "cmdutil.h"
 
 static void usage(FILE *out)
 {
@@ -31,16 +32,23 @@ static void usage(FILE *out)
 	      "      --no-tasks        do not read per-task schedstat\n"
 	      "      --no-cgroups      do not read cgroup cpu.stat (nor keep per-cgroup\n"
 	      "                        run-queue histograms)\n"
-	      "      --no-stalls       do not run the 1 ms stall sampler or read /dev/kmsg\n"
+	      "      --stalls METHOD   auto (default), bpf, coarse, sampler or off: as for\n"
+	      "                        diagnose (see hiddenq(1))\n"
+	      "      --no-stalls       no stall watching and no /dev/kmsg\n"
 	      "      --no-bpf          no eBPF run-queue and block IO histograms\n"
 	      "      --runq-split      run-queue histograms by cause: woken vs preempted\n"
 	      "                        (three programs and task storage instead of one;\n"
 	      "                        costs a few % more on switch-heavy loads)\n"
 	      "      --no-runq-cgroups no per-cgroup run-queue histograms\n"
+	      "  -r, --replay SRC      rewrite a bundle, or a recording (hiddenq record), as a\n"
+	      "                        bundle instead of sampling; --from/--to take a slice\n"
+	      "      --from TIME       with --replay: samples from TIME (2026-12-03T02:00[:SS][Z],\n"
+	      "      --to TIME         local time unless Z; or @EPOCH-SECONDS) to TIME\n"
 	      "  -q, --quiet           no progress or warnings on stderr\n"
 	      "  -h, --help            this help\n"
 	      "\n"
-	      "Ctrl-C stops early and leaves a complete, replayable bundle.\n",
+	      "Ctrl-C stops early and leaves a complete, replayable bundle.\n"
+	      "Exit status: 0 written, 3 bad arguments or the bundle could not be written.\n",
 	      out);
 }
 
@@ -64,6 +72,50 @@ static void on_sample(struct sample *s, void *arg)
 	sample_done(s);
 }
 
+/* A bundle or a recording, rewritten as a bundle (optionally a slice of it). */
+static int capture_rewrite(const char *src, const char *out, uint64_t from, uint64_t to)
+{
+	struct bundle_reader br;
+	char *why = NULL;
+	if (bundle_open(&br, src, &why) < 0) {
+		log_err("%s", why);
+		free(why);
+		return EXIT_UNUSABLE;
+	}
+	bundle_range(&br, from, to);
+	json_t *meta = json_deep_copy(br.meta);
+	json_object_del(meta, "format");
+	json_object_set_new(meta, "converted_from", json_string(src));
+	struct cap cp = { .statics = &br.statics };
+	int ret = bundle_create(&cp.w, out, meta, &why);
+	if (ret < 0) {
+		log_err("%s", why);
+		free(why);
+		if (cp.w.dirfd >= 0)
+			bundle_finish(&cp.w, false);
+		bundle_close(&br);
+		return EXIT_UNUSABLE;
+	}
+	install_exit_handlers();
+	struct sample s;
+	while (!cp.err && !hq_exiting && bundle_next(&br, &s) > 0)
+		on_sample(&s, &cp);
+	ret = bundle_finish(&cp.w, cp.err == 0 && !hq_exiting);
+	bundle_close(&br);
+	if (cp.err || ret < 0) {
+		log_err("failed to write %s: %s (the %u samples before it are usable)", out,
+			strerror(-(cp.err ? cp.err : ret)), cp.written);
+		return EXIT_UNUSABLE;
+	}
+	if (!cp.written) {
+		log_err("no sample of %s falls in the --from/--to range", src);
+		return EXIT_UNUSABLE;
+	}
+	if (!hq_quiet)
+		fprintf(stderr, "hiddenq: wrote %u samples of %s into %s\n", cp.written, src, out);
+	return EXIT_OK;
+}
+
 int cmd_capture(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -74,20 +126,37 @@ int cmd_capture(int argc, char **argv)
 		{ "no-tasks", no_argument, NULL, 'T' },
 		{ "no-cgroups", no_argument, NULL, 'G' },
 		{ "no-stalls", no_argument, NULL, 'S' },
+		{ "stalls", required_argument, NULL, 'M' },
 		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "runq-split", no_argument, NULL, 'P' },
 		{ "no-runq-cgroups", no_argument, NULL, 'Q' },
+		{ "replay", required_argument, NULL, 'r' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 'u' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *out = NULL;
+	const char *out = NULL, *replay = NULL;
+	uint64_t from = 0, to = 0;
 	uint64_t interval = 100000000ull, duration = 0, count = 100;
-	bool tasks = true, cgroups = true, stalls = true, bpf = true, runq_split = false, runq_no_cg = false;
+	enum stall_method stalls = STALLS_AUTO;
+	bool tasks = true, cgroups = true, bpf = true, runq_split = false, runq_no_cg = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "o:i:n:d:qh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "o:i:n:d:r:qh", opts, NULL)) != -1) {
 		switch (c) {
+		case 'r': replay = optarg; break;
+		case 'f':
+		case 'u': {
+			char *why = NULL;
+			if (parse_time_arg(optarg, c == 'f' ? &from : &to, &why) < 0) {
+				log_err("bad --%s: %s", c == 'f' ? "from" : "to", why);
+				free(why);
+				return EXIT_UNUSABLE;
+			}
+			break;
+		}
 		case 'o': out = optarg; break;
 		case 'i':
 			if (parse_duration_ns(optarg, &interval) < 0 || interval < 10000000ull) {
@@ -109,7 +178,13 @@ int cmd_capture(int argc, char **argv)
 			break;
 		case 'T': tasks = false; break;
 		case 'G': cgroups = false; break;
-		case 'S': stalls = false; break;
+		case 'S': stalls = STALLS_OFF; break;
+		case 'M':
+			if (stall_method_parse(optarg, &stalls) < 0) {
+				log_err("bad --stalls: use auto, bpf, coarse, sampler or off");
+				return EXIT_UNUSABLE;
+			}
+			break;
 		case 'B': bpf = false; break;
 		case 'P': runq_split = true; break;
 		case 'Q': runq_no_cg = true; break;
@@ -122,9 +197,17 @@ int cmd_capture(int argc, char **argv)
 		log_err(out ? "unexpected argument '%s'" : "capture needs -o DIR", out ? argv[optind] : "");
 		return EXIT_UNUSABLE;
 	}
+	if (replay)
+		return capture_rewrite(replay, out, from, to);
+	if (from || to) {
+		log_err("--from and --to take a slice of a --replay source");
+		return EXIT_UNUSABLE;
+	}
 	if (duration)
 		count = duration / interval + 1;
 
+	if (!bpf && stalls == STALLS_AUTO) /* no eBPF at all: the timer-lateness source neither */
+		stalls = STALLS_COARSE;
 	struct sampler sp;
 	struct sampler_opts so = {
 		.interval_ns = interval,
@@ -133,7 +216,7 @@ int cmd_capture(int argc, char **argv)
 		.cgroups = cgroups,
 		.memory = true,
 		.stalls = stalls,
-		.kmsg = stalls,
+		.kmsg = stalls != STALLS_OFF,
 		.io = true,
 		.net = true,
 		.bpf = bpf,
@@ -146,20 +229,7 @@ int cmd_capture(int argc, char **argv)
 		log_err("cannot open /: %s", strerror(-ret));
 		return EXIT_UNUSABLE;
 	}
-	json_t *meta = json_object();
-	char host[256] = "";
-	gethostname(host, sizeof(host) - 1);
-	struct utsname u;
-	uname(&u);
-	json_object_set_new(meta, "interval_ms", json_real((double)interval / 1e6));
-	json_object_set_new(meta, "hostname", json_string(host));
-	json_object_set_new(meta, "kernel", json_string(u.release));
-	json_object_set_new(meta, "machine", json_string(u.machine));
-	json_object_set_new(meta, "hiddenq", json_string(HQ_VERSION));
-	json_object_set_new(meta, "user_hz", json_integer(sysconf(_SC_CLK_TCK)));
-	json_object_set_new(meta, "static", sampler_static_paths_json(&sp));
-	json_object_set_new(meta, "sources", sampler_sources_json(&sp));
-	json_object_set_new(meta, "requested_samples", json_integer((json_int_t)count));
+	json_t *meta = capture_meta(&sp, interval, count);
 
 	struct cap cp = { .statics = &sp.statics };
 	char *why;

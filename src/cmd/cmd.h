@@ -14,6 +14,14 @@ int cmd_watch(int argc, char **argv);
 int cmd_metrics(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
+int cmd_record(int argc, char **argv);
+/* hiddenq probe NAME (cmd/probe_NAME.c) */
+int cmd_probe_jitter(int argc, char **argv);
+int cmd_probe_mem(int argc, char **argv);
+int cmd_probe_io(int argc, char **argv);
+int cmd_probe_oversub(int argc, char **argv);
+int cmd_probe_dirty(int argc, char **argv);
+int cmd_probe_net(int argc, char **argv);
 
 /* exit codes shared by every command (Nagios convention for diagnose) */
 enum { EXIT_OK = 0, EXIT_WARN = 1, EXIT_CRIT = 2, EXIT_UNUSABLE = 3 };

@@ -28,6 +28,16 @@ int cmd_no_operands(bool json, int argc, char **argv);
  */
 int thresholds_apply_args(const char *file, const char *const *specs, size_t n, char **why);
 
+/*
+ * A point in time from the command line: "2026-12-03T02:00[:SS][.fff][Z]"
+ * (local time unless Z; the date alone is its midnight) or "@EPOCH" seconds.
+ * 0 with *out in CLOCK_REALTIME ns, or -EINVAL with *why.
+ */
+int parse_time_arg(const char *s, uint64_t *out, char **why);
+
+/* meta.json of a capture or a recording of the live machine (count 0: until stopped). */
+json_t *capture_meta(const struct sampler *sp, uint64_t interval_ns, uint64_t count);
+
 struct watch {
 	bool live;
 	struct sampler sp;
@@ -36,6 +46,7 @@ struct watch {
 	/* called after each sample is fed (continuous commands evaluate here) */
 	void (*after)(struct watch *w, const struct sample *s, void *arg);
 	void *after_arg;
+	uint64_t from_real, to_real;	/* replay only this slice (0: open); set before watch_run */
 };
 
 /*

@@ -28,7 +28,10 @@ static void usage(FILE *out)
 	      "Options:\n"
 	      "  -d, --duration TIME   how long to watch (default 10s; 5, 5s, 500ms, 1m)\n"
 	      "  -i, --interval TIME   sampling interval (default 100ms)\n"
-	      "  -r, --replay DIR      analyse a capture bundle instead of this machine\n"
+	      "  -r, --replay DIR      analyse a capture bundle, or a recording (hiddenq\n"
+	      "                        record), instead of this machine\n"
+	      "      --from TIME       with --replay: from TIME (2026-12-03T02:00[:SS][Z], local\n"
+	      "      --to TIME         time unless Z; or @EPOCH-SECONDS) to TIME\n"
 	      "  -j, --json            one JSON object on stdout\n"
 	      "  -v, --verbose         explain ok findings too\n"
 	      "  -t, --threshold NAME=WARN,CRIT  override a threshold (see --list-thresholds)\n"
@@ -36,8 +39,12 @@ static void usage(FILE *out)
 	      "                        NAME = WARN, CRIT), applied before -t\n"
 	      "      --list-thresholds print the thresholds in force and exit (--json: as JSON)\n"
 	      "      --color WHEN      auto, always or never (default auto; NO_COLOR respected)\n"
-	      "      --no-stalls       do not run the 1 ms stall sampler (it costs ~2 % of a CPU\n"
-	      "                        on a KVM guest: each timer wake-up exits to the host)\n"
+	      "      --stalls METHOD   how to watch for execution stalls: auto (default: bpf,\n"
+	      "                        else coarse), bpf (how late the kernel's timers run),\n"
+	      "                        coarse (a thread sleeping 20 ms, 1 ms while stalls\n"
+	      "                        are seen), sampler (1 ms always: ~2 % of a CPU on a\n"
+	      "                        KVM guest) or off\n"
+	      "      --no-stalls       the same as --stalls off\n"
 	      "      --no-bpf          no eBPF run-queue and block IO histograms (on by default\n"
 	      "                        when root, BTF and the tracepoints are there)\n"
 	      "      --runq-split      run-queue histograms by cause: woken vs preempted\n"
@@ -89,6 +96,8 @@ int cmd_diagnose(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "interval", required_argument, NULL, 'i' },
 		{ "replay", required_argument, NULL, 'r' },
+		{ "from", required_argument, NULL, 0x101 },
+		{ "to", required_argument, NULL, 0x102 },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "threshold", required_argument, NULL, 't' },
@@ -97,15 +106,18 @@ int cmd_diagnose(int argc, char **argv)
 		{ "color", required_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "no-stalls", no_argument, NULL, 'S' },
+		{ "stalls", required_argument, NULL, 'M' },
 		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "runq-split", no_argument, NULL, 'P' },
 		{ "no-runq-cgroups", no_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	bool stalls = true, bpf = true, runq_split = false, runq_no_cg = false;
+	enum stall_method stalls = STALLS_AUTO;
+	bool bpf = true, runq_split = false, runq_no_cg = false;
 	uint64_t duration = 10000000000ull, interval = 100000000ull;
 	const char *replay = NULL, *color = "auto";
+	uint64_t from = 0, to = 0;
 	bool json = false, verbose = false, list_thr = false;
 	const char *thr_file = NULL;
 	const char *tspecs[64];
@@ -126,7 +138,23 @@ int cmd_diagnose(int argc, char **argv)
 			if (parse_duration_ns(optarg, &interval) < 0 || interval < 10000000ull)
 				return cmd_fail(json, "bad --interval: use e.g. 100ms (at least 10ms)");
 			break;
-		case 'r': replay = optarg; break;
+		case 'r':
+			if (replay)
+				return cmd_fail(json, "--replay given twice");
+			replay = optarg;
+			break;
+		case 0x101:
+		case 0x102: {
+			char *why = NULL;
+			if (parse_time_arg(optarg, c == 0x101 ? &from : &to, &why) < 0) {
+				char *m = xasprintf("bad --%s: %s", c == 0x101 ? "from" : "to", why);
+				int r = cmd_fail(json, m);
+				free(m);
+				free(why);
+				return r;
+			}
+			break;
+		}
 		case 'j': json = true; break;
 		case 'v': verbose = true; break;
 		case 't':
@@ -142,7 +170,12 @@ int cmd_diagnose(int argc, char **argv)
 		case 'L': list_thr = true; break;
 		case 'C': color = optarg; break;
 		case 'q': hq_quiet = true; break;
-		case 'S': stalls = false; break;
+		case 'S': stalls = STALLS_OFF; break;
+		case 'M':
+			if (stall_method_parse(optarg, &stalls) < 0) {
+				return cmd_fail(json, "bad --stalls: use auto, bpf, coarse, sampler or off");
+			}
+			break;
 		case 'B': bpf = false; break;
 		case 'P': runq_split = true; break;
 		case 'Q': runq_no_cg = true; break;
@@ -163,6 +196,8 @@ int cmd_diagnose(int argc, char **argv)
 	if (interval > duration)
 		return cmd_fail(json, "--interval is longer than --duration");
 
+	if (!bpf && stalls == STALLS_AUTO) /* no eBPF at all: the timer-lateness source neither */
+		stalls = STALLS_COARSE;
 	struct sampler_opts so = {
 		.interval_ns = interval,
 		.count = (unsigned)(duration / interval) + 1,
@@ -179,7 +214,11 @@ int cmd_diagnose(int argc, char **argv)
 		.vms = true, /* host mode when VM processes run here (host/vmscan.h) */
 	};
 	struct engine_opts eo = { 0 };	/* batch: every rule over the whole watch */
-	struct watch w = { 0 };
+	if ((from || to) && !replay)
+		return cmd_fail(json, "--from and --to take a slice of a --replay bundle or recording");
+	if (from && to && from > to)
+		return cmd_fail(json, "--from is after --to");
+	struct watch w = { .from_real = from, .to_real = to };
 	if (watch_run(&w, replay, &so, &eo, json, "watching") != 0)
 		return EXIT_UNUSABLE;
 	struct findings fs = { 0 };

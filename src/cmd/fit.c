@@ -2,8 +2,8 @@
 /*
  * hiddenq fit: does a VM fit in one NUMA node of this host (or of a host
  * shape given on the command line), and which vSocket x vCore shape, vNUMA
- * layout and memory binding should it get?  The logic is topo/fit.c; this
- * file gets the host shape and prints.
+ * layout and memory binding should it get?  The logic is topo/fit.c, the
+ * output sinks/fit.c; this file reads the options and the host's shape.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "../core/util.h"
+#include "../sinks/fit.h"
 #include "../sinks/report.h"
 #include "../topo/fit.h"
 #include "../topo/topo.h"
@@ -56,152 +57,6 @@ static void usage(FILE *out)
 	      out);
 }
 
-struct host_src {
-	struct fit_host h;
-	int node_ids[FIT_MAX_NODES];
-	const char *source;
-	char why[256];		/* a remark on how the shape was derived, may be empty */
-};
-
-/* The host shape from a topology (live or bundle).  0 or -EINVAL with a reason. */
-static int host_from_topo(const struct topo *t, struct host_src *hs, char **why)
-{
-	memset(&hs->h, 0, sizeof(hs->h));
-	unsigned n = 0;
-	uint64_t min_kib = 0;
-	for (size_t i = 0; i < t->nnodes && n < FIT_MAX_NODES; i++) {
-		const struct topo_node *nd = &t->nodes[i];
-		if (!nd->ncpus || !nd->has_mem || !nd->mem_total_kib)
-			continue; /* memory-only or CPU-only nodes cannot hold a VM alone */
-		hs->node_ids[n++] = nd->id;
-		if (!min_kib || nd->mem_total_kib < min_kib)
-			min_kib = nd->mem_total_kib;
-	}
-	if (!n || !t->sockets || !t->cores_per_socket) {
-		*why = xasprintf("cannot size against this host: no NUMA node with both CPUs and memory, or no "
-				 "socket/core information; give the host shape with --sockets, --cores-per-socket "
-				 "and --mem-per-node");
-		return -EINVAL;
-	}
-	hs->h.sockets = t->sockets;
-	hs->h.cores_per_socket = t->cores / t->sockets;
-	hs->h.threads_per_core = t->threads_per_core ? t->threads_per_core : 1;
-	hs->h.nodes = n;
-	hs->h.mem_per_node_mib = min_kib / 1024;
-	hs->h.node_ids = hs->node_ids;
-	if (n > hs->h.sockets * hs->h.cores_per_socket)
-		hs->h.nodes = hs->h.sockets * hs->h.cores_per_socket;
-	if (!t->uniform)
-		snprintf(hs->why, sizeof(hs->why), "the host is not uniform: using %u cores per socket on average",
-			 hs->h.cores_per_socket);
-	else if (n > 1)
-		snprintf(hs->why, sizeof(hs->why), "memory per node is the smallest node's MemTotal");
-	return 0;
-}
-
-static json_t *verdict_json(const struct fit_verdict *v, const struct host_src *hs, const struct fit_vm *vm)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "hiddenq", json_string(HQ_VERSION));
-	json_t *h = json_object();
-	json_object_set_new(h, "source", json_string(hs->source));
-	json_object_set_new(h, "sockets", json_integer(hs->h.sockets));
-	json_object_set_new(h, "cores_per_socket", json_integer(hs->h.cores_per_socket));
-	json_object_set_new(h, "threads_per_core", json_integer(hs->h.threads_per_core));
-	json_object_set_new(h, "nodes", json_integer(v->host_nodes));
-	json_object_set_new(h, "cores_per_node", json_integer(v->host_cores_per_node));
-	json_object_set_new(h, "mem_per_node_mib", json_integer((json_int_t)hs->h.mem_per_node_mib));
-	if (hs->why[0])
-		json_object_set_new(h, "note", json_string(hs->why));
-	json_object_set_new(o, "host", h);
-	json_t *m = json_object();
-	json_object_set_new(m, "vcpus", json_integer(vm->vcpus));
-	json_object_set_new(m, "mem_mib", json_integer((json_int_t)vm->mem_mib));
-	json_object_set_new(o, "vm", m);
-	json_object_set_new(o, "verdict", json_string(fit_kind_name(v->kind)));
-	bool fits = v->kind == FIT_ONE_NODE || v->kind == FIT_SPLIT || v->kind == FIT_UNEVEN;
-	json_object_set_new(o, "fits", json_boolean(fits));
-	json_object_set_new(o, "fits_one_node", json_boolean(v->kind == FIT_ONE_NODE));
-	json_object_set_new(o, "cpus_fit_one_node", json_boolean(v->cpus_fit_one_node));
-	json_object_set_new(o, "uses_threads", json_boolean(v->uses_threads));
-	json_object_set_new(o, "headroom", json_boolean(fits && !v->no_headroom));
-	json_object_set_new(o, "reason", json_string(v->reason));
-	json_t *notes = json_array();
-	for (unsigned i = 0; i < v->nnotes; i++)
-		json_array_append_new(notes, json_string(v->notes[i]));
-	json_object_set_new(o, "notes", notes);
-	if (fits) {
-		json_t *s = json_object();
-		json_object_set_new(s, "sockets", json_integer(v->sockets));
-		json_object_set_new(s, "dies", json_integer(v->dies));
-		json_object_set_new(s, "cores", json_integer(v->cores));
-		json_object_set_new(s, "threads", json_integer(v->threads));
-		json_object_set_new(o, "shape", s);
-		json_t *cells = json_array();
-		for (unsigned i = 0; i < v->ncells; i++) {
-			const struct fit_cell *c = &v->cells[i];
-			json_t *e = json_object();
-			char r[32];
-			if (c->ncpus == 1)
-				snprintf(r, sizeof(r), "%u", c->first_cpu);
-			else
-				snprintf(r, sizeof(r), "%u-%u", c->first_cpu, c->first_cpu + c->ncpus - 1);
-			json_object_set_new(e, "id", json_integer(i));
-			json_object_set_new(e, "cpus", json_string(r));
-			json_object_set_new(e, "vcpus", json_integer(c->ncpus));
-			json_object_set_new(e, "mem_mib", json_integer((json_int_t)c->mem_mib));
-			json_object_set_new(e, "host_node", json_integer(c->host_node));
-			json_array_append_new(cells, e);
-		}
-		json_object_set_new(o, "vnuma", cells);
-		json_object_set_new(o, "libvirt", json_string(v->libvirt));
-		json_object_set_new(o, "qemu", json_string(v->qemu));
-	}
-	if (v->kind == FIT_UNEVEN) {
-		json_t *sg = json_array();
-		if (v->suggest_lower)
-			json_array_append_new(sg, json_integer(v->suggest_lower));
-		if (v->suggest_upper)
-			json_array_append_new(sg, json_integer(v->suggest_upper));
-		json_object_set_new(o, "suggest_vcpus", sg);
-	}
-	json_object_set_new(o, "exit", json_integer(v->exit_code));
-	return o;
-}
-
-static void print_block(const char *title, const char *text)
-{
-	printf("\n%s\n", title);
-	for (const char *p = text; *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t n = nl ? (size_t)(nl - p) : strlen(p);
-		printf("  %.*s\n", (int)n, p);
-		p += n + (nl ? 1 : 0);
-	}
-}
-
-static void verdict_text(const struct fit_verdict *v, const struct host_src *hs, const struct fit_vm *vm)
-{
-	char a[32], b[32];
-	fit_fmt_mib(hs->h.mem_per_node_mib, a, sizeof(a));
-	fit_fmt_mib(vm->mem_mib, b, sizeof(b));
-	printf("hiddenq %s fit — host (%s): %u socket%s × %u cores × %u thread%s, %u NUMA node%s × %s "
-	       "(%u cores each)\n",
-	       HQ_VERSION, hs->source, hs->h.sockets, hs->h.sockets == 1 ? "" : "s", hs->h.cores_per_socket,
-	       hs->h.threads_per_core, hs->h.threads_per_core == 1 ? "" : "s", v->host_nodes,
-	       v->host_nodes == 1 ? "" : "s", a, v->host_cores_per_node);
-	if (hs->why[0])
-		printf("  (%s)\n", hs->why);
-	printf("VM: %u vCPU%s, %s\n\n", vm->vcpus, vm->vcpus == 1 ? "" : "s", b);
-	printf("%s: %s\n", fit_kind_name(v->kind), v->reason);
-	for (unsigned i = 0; i < v->nnotes; i++)
-		printf("  note: %s\n", v->notes[i]);
-	if (v->libvirt)
-		print_block("libvirt domain XML:", v->libvirt);
-	if (v->qemu)
-		print_block("QEMU:", v->qemu);
-}
-
 /* "bad --what 'arg': hint" (or "unexpected argument 'arg'" with what NULL) */
 static int bad_arg(bool json, const char *what, const char *arg, const char *hint)
 {
@@ -229,7 +84,7 @@ int cmd_fit(int argc, char **argv)
 		{ 0 },
 	};
 	struct fit_vm vm = { 0 };
-	struct host_src hs;
+	struct fit_host_src hs;
 	memset(&hs, 0, sizeof(hs));
 	bool json = false, shape = false, have_vcpus = false, have_mem = false;
 	bool have_sockets = false, have_cps = false, have_mpn = false;
@@ -302,6 +157,7 @@ int cmd_fit(int argc, char **argv)
 
 	if (shape) {
 		hs.source = "options";
+		hs.mem_source = "--mem-per-node";
 	} else {
 		struct fsroot root;
 		char *why;
@@ -313,7 +169,7 @@ int cmd_fit(int argc, char **argv)
 		struct topo t;
 		int ret = topo_read(&root, &t);
 		if (ret == 0)
-			ret = host_from_topo(&t, &hs, &why);
+			ret = fit_host_from_topo(&t, &hs, &why);
 		else
 			why = xstrdup("cannot read this host's topology; give the shape with --sockets, "
 				      "--cores-per-socket and --mem-per-node");
@@ -335,12 +191,19 @@ int cmd_fit(int argc, char **argv)
 		fit_done(&v);
 		return cmd_fail(json, v.reason);
 	}
+	/* a verdict that memory decided, on per-node figures known to be short, says so */
+	bool mem_decided = v.kind == FIT_TOO_BIG || (v.cpus_fit_one_node && v.kind != FIT_ONE_NODE) || v.no_headroom;
+	if (hs.mem_lazy && mem_decided && v.nnotes < sizeof(v.notes) / sizeof(v.notes[0]))
+		snprintf(v.notes[v.nnotes++], sizeof(v.notes[0]),
+			 "judged on per-node memory known to be short (%.160s): the host may well have room; run again "
+			 "once the counts are complete, or give --mem-per-node",
+			 hs.mem_note);
 	if (json) {
-		json_t *j = verdict_json(&v, &hs, &vm);
+		json_t *j = fit_json(&v, &hs, &vm);
 		json_print(stdout, j);
 		json_decref(j);
 	} else {
-		verdict_text(&v, &hs, &vm);
+		fit_print(stdout, &v, &hs, &vm);
 	}
 	int code = v.exit_code;
 	fit_done(&v);

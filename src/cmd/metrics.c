@@ -96,7 +96,7 @@ int cmd_metrics(int argc, char **argv)
 		struct sampler_opts so = {
 			.interval_ns = 250000000ull,
 			.count = (unsigned)(duration / 250000000ull) + 1,
-			.tasks = true, .cgroups = true, .memory = true, .stalls = true, .kmsg = true,
+			.tasks = true, .cgroups = true, .memory = true, .stalls = STALLS_AUTO, .kmsg = true,
 			.io = true, .net = true, .bpf = true, .vms = true,
 		};
 		struct engine_opts eo = { 0 };

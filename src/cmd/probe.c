@@ -1,25 +1,27 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
  * hiddenq probe NAME: the active experiments.  One table, like bpftool's
- * cmd_select(): each probe parses its own options and prints its own help.
+ * cmd_select(): each probe parses its own options and prints its own help
+ * (cmd/probe_NAME.c).
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "../probe/probe.h"
+#include "../sinks/probe.h"
 #include "cmd.h"
+#include "probe_cmd.h"
 
 static const struct probe_cmd {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } probes[] = {
-	{ "jitter", probe_jitter, "how late a thread wakes from short sleeps; gaps in a busy loop" },
-	{ "mem", probe_mem, "memory latency from L1 to GiB, per NUMA node pair; bandwidth" },
-	{ "io", probe_io, "QD=1 4 KiB O_DIRECT reads (or write+fsync); the idle-gap effect" },
-	{ "oversub", probe_oversub, "a periodic victim task against 0..4x CPU-bound competitors" },
-	{ "dirty", probe_dirty, "how fast memory is dirtied; pre-copy live migration prediction" },
-	{ "net", probe_net, "packets per second through a veth pair, one queue vs several" },
+	{ "jitter", cmd_probe_jitter, "how late a thread wakes from short sleeps; gaps in a busy loop" },
+	{ "mem", cmd_probe_mem, "memory latency from L1 to GiB, per NUMA node pair; bandwidth" },
+	{ "io", cmd_probe_io, "QD=1 4 KiB O_DIRECT reads (or write+fsync); the idle-gap effect" },
+	{ "oversub", cmd_probe_oversub, "a periodic victim task against 0..4x CPU-bound competitors" },
+	{ "dirty", cmd_probe_dirty, "how fast memory is dirtied; pre-copy live migration prediction" },
+	{ "net", cmd_probe_net, "packets per second through a veth pair, one queue vs several" },
 	{ NULL, NULL, NULL },
 };
 
@@ -58,4 +60,21 @@ int cmd_probe(int argc, char **argv)
 	if (!json)
 		usage(stderr);
 	return probe_fail(json, "unknown probe '%s'", name);
+}
+
+void probe_cmd_begin(struct probe_env *e)
+{
+	probe_setup_signals();
+	probe_env_begin(e);
+}
+
+int probe_cmd_end(bool json, const char *name, json_t *r, struct probe_env *e, void (*print)(FILE *out, json_t *r),
+		  bool fail_on_error)
+{
+	probe_env_end(e);
+	int rc = fail_on_error && json_object_get(r, "error") ? EXIT_UNUSABLE : EXIT_OK;
+	probe_emit(json, name, r, probe_env_json(e), print);
+	json_decref(r);
+	probe_env_done(e);
+	return rc;
 }

@@ -60,7 +60,9 @@ static void usage(FILE *out)
 	      "  -t, --threshold NAME=WARN,CRIT  override a threshold (repeatable)\n"
 	      "      --thresholds FILE   threshold overrides from an INI file; re-read on SIGHUP\n"
 	      "      --max-connections N at most N connections at once (default 64; 16 per address)\n"
-	      "      --stalls            run the 1 ms stall sampler (~2 % of a CPU on a KVM guest)\n"
+	      "      --stalls METHOD     auto (default: eBPF timer lateness, else a 20 ms\n"
+	      "                          thread), bpf, coarse, sampler (1 ms thread, ~2 %) or off\n"
+	      "      --no-stalls         the same as --stalls off\n"
 	      "      --no-bpf            no eBPF histograms\n"
 	      "  -r, --replay DIR        serve a bundle's samples, one per interval, then keep\n"
 	      "                          serving the last state until stopped (for tests and demos)\n"
@@ -205,7 +207,8 @@ int cmd_serve(int argc, char **argv)
 		{ "threshold", required_argument, NULL, 't' },
 		{ "thresholds", required_argument, NULL, 'T' },
 		{ "max-connections", required_argument, NULL, 'M' },
-		{ "stalls", no_argument, NULL, 'S' },
+		{ "stalls", required_argument, NULL, 'm' },
+		{ "no-stalls", no_argument, NULL, 'S' },
 		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "replay", required_argument, NULL, 'r' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -217,7 +220,8 @@ int cmd_serve(int argc, char **argv)
 	st.tspecs = tspecs;
 	const char *web = NULL, *replay = NULL;
 	uint64_t window = 0, maxc = 64;
-	bool stalls = false, bpf = true;
+	enum stall_method stalls = STALLS_AUTO;
+	bool bpf = true;
 	optind = 1;
 	int c;
 	while ((c = getopt_long(argc, argv, "l:i:w:t:r:qh", opts, NULL)) != -1) {
@@ -242,7 +246,11 @@ int cmd_serve(int argc, char **argv)
 			if (parse_uint(optarg, 4096, &maxc) < 0 || maxc < 1)
 				return cmd_fail(false, "bad --max-connections: a number from 1 to 4096");
 			break;
-		case 'S': stalls = true; break;
+		case 'S': stalls = STALLS_OFF; break;
+		case 'm':
+			if (stall_method_parse(optarg, &stalls) < 0)
+				return cmd_fail(false, "bad --stalls: use auto, bpf, coarse, sampler or off");
+			break;
 		case 'B': bpf = false; break;
 		case 'r':
 			if (replay)
@@ -275,6 +283,7 @@ int cmd_serve(int argc, char **argv)
 	struct sampler_opts so = {
 		.interval_ns = st.interval_ns,
 		.count = 0,
+		.slow_interval_ns = 5000000000ull, /* per-task and cgroup walks every 5 s: a daemon's budget */
 		.tasks = true, .cgroups = true, .memory = true, .stalls = stalls, .kmsg = true,
 		.io = true, .net = true, .bpf = bpf, .vms = true,
 	};

@@ -18,11 +18,13 @@
 
 #include "../analysis/analysis.h"
 #include "../analysis/rules_host.h"
+#include "../analysis/vms.h"
 #include "../core/util.h"
-#include "../host/vms.h"
+#include "../host/vmscan.h"	/* VMSCAN_MAX_QMP */
 #include "../sample/bundle.h"
 #include "../sample/sampler.h"
 #include "../sinks/report.h"
+#include "../sinks/vms.h"
 #include "cmd.h"
 #include "cmdutil.h"
 
@@ -153,31 +155,26 @@ int cmd_vms(int argc, char **argv)
 		code = cmd_fail(json, live ? "host mode found nothing to read (no /proc?)"
 				       : "this bundle has no host-mode data (.hiddenq/vms.json): capture it with "
 					 "hiddenq capture on the host");
+	} else if (!an->host->njson && an->host->nbad_json) {
+		char *m = xasprintf("the host-mode data is damaged: none of the %u copies of .hiddenq/vms.json is a "
+				    "JSON object, so the VMs of this machine are not known",
+				    an->host->nbad_json);
+		code = cmd_fail(json, m);
+		free(m);
 	} else {
 		vms_add_bpf(an->host, an);
 		struct findings fs = { 0 };
-		struct finding *f = findings_add(&fs, "cpu-pinning-conflict", 6, "host-cpu-pinning", "VM pinning");
-		rule_pinning(an, f);
+		/* the same rule as diagnose's, held to the same minimum of data (pinning_min_windows) */
+		struct finding *f = rules_evaluate_one(an, "cpu-pinning-conflict", &fs);
 		code = findings_exit_code(&fs);
 		if (code == EXIT_UNUSABLE)
 			code = EXIT_OK; /* no VMs is an answer, not a failure */
 		if (json) {
-			json_t *j = vms_json(an->host);
-			json_t *fj = report_json(an, &fs);
-			json_object_set(j, "findings", json_object_get(fj, "findings"));
-			json_object_set_new(j, "hiddenq", json_string(HQ_VERSION));
-			json_decref(fj);
+			json_t *j = vms_report_json(an, &fs);
 			json_print(stdout, j);
 			json_decref(j);
 		} else {
-			vms_print(stdout, an->host, verbose);
-			fprintf(stdout, "\n%-7s %s: %s\n", severity_name(f->sev), f->id, f->title);
-			if (f->detail)
-				fprintf(stdout, "        %s\n", f->detail);
-			if (f->explain)
-				fprintf(stdout, "        %s\n", f->explain);
-			for (size_t i = 0; i < f->nnext; i++)
-				fprintf(stdout, "        -> %s\n", f->next[i]);
+			vms_report_text(stdout, an, f, verbose);
 		}
 		findings_done(&fs);
 	}

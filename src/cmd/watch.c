@@ -30,14 +30,18 @@ static void usage(FILE *out)
 	      "  -i, --interval TIME     sampling interval (default 1s; at least 100ms)\n"
 	      "  -w, --window TIME       judge every finding over this window (default: each\n"
 	      "                          finding's own, 60 s; see hiddenq metrics --rules)\n"
-	      "  -r, --replay DIR        run over a capture bundle as if it were live\n"
+	      "  -r, --replay DIR        run over a capture bundle or a recording as if live\n"
+	      "      --from TIME         with --replay: from TIME (2026-12-03T02:00[:SS][Z]\n"
+	      "      --to TIME           or @EPOCH-SECONDS) to TIME\n"
 	      "  -j, --json              one JSON object per line (events start, change, and\n"
 	      "                          thresholds and stop)\n"
 	      "  -t, --threshold NAME=WARN,CRIT  override a threshold (repeatable)\n"
 	      "      --thresholds FILE   threshold overrides from an INI file ([thresholds],\n"
 	      "                          NAME = WARN, CRIT); re-read on SIGHUP\n"
-	      "      --stalls            run the 1 ms stall sampler (off by default here: it\n"
-	      "                          costs ~2 % of a CPU on a KVM guest)\n"
+	      "      --stalls METHOD     how to watch for execution stalls: auto (default:\n"
+	      "                          eBPF timer lateness, else a 20 ms thread), bpf, coarse,\n"
+	      "                          sampler (the 1 ms thread, ~2 % of a CPU) or off\n"
+	      "      --no-stalls         the same as --stalls off\n"
 	      "      --no-bpf            no eBPF run-queue and block IO histograms\n"
 	      "      --color WHEN        auto, always or never (default auto; NO_COLOR respected)\n"
 	      "  -q, --quiet             no warnings on stderr\n"
@@ -137,10 +141,13 @@ int cmd_watch(int argc, char **argv)
 		{ "interval", required_argument, NULL, 'i' },
 		{ "window", required_argument, NULL, 'w' },
 		{ "replay", required_argument, NULL, 'r' },
+		{ "from", required_argument, NULL, 0x101 },
+		{ "to", required_argument, NULL, 0x102 },
 		{ "json", no_argument, NULL, 'j' },
 		{ "threshold", required_argument, NULL, 't' },
 		{ "thresholds", required_argument, NULL, 'T' },
-		{ "stalls", no_argument, NULL, 'S' },
+		{ "stalls", required_argument, NULL, 'M' },
+		{ "no-stalls", no_argument, NULL, 'S' },
 		{ "no-bpf", no_argument, NULL, 'B' },
 		{ "color", required_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
@@ -148,9 +155,10 @@ int cmd_watch(int argc, char **argv)
 		{ 0 },
 	};
 	struct wstate st = { 0 };
-	uint64_t interval = 1000000000ull, window = 0;
+	uint64_t interval = 1000000000ull, window = 0, from = 0, to = 0;
 	const char *replay = NULL, *color = "auto";
-	bool stalls = false, bpf = true;
+	enum stall_method stalls = STALLS_AUTO;
+	bool bpf = true;
 	int c;
 	optind = 1;
 	cmd_json_lines = true;
@@ -182,6 +190,18 @@ int cmd_watch(int argc, char **argv)
 			}
 			replay = optarg;
 			break;
+		case 0x101:
+		case 0x102: {
+			char *why = NULL;
+			if (parse_time_arg(optarg, c == 0x101 ? &from : &to, &why) < 0) {
+				char *m = xasprintf("bad --%s: %s", c == 0x101 ? "from" : "to", why);
+				code = cmd_fail(st.json, m);
+				free(m);
+				free(why);
+				goto out;
+			}
+			break;
+		}
 		case 'j': st.json = true; break;
 		case 't':
 			if (st.ntspecs == ARRAY_SIZE(tspecs)) {
@@ -191,7 +211,13 @@ int cmd_watch(int argc, char **argv)
 			tspecs[st.ntspecs++] = optarg;
 			break;
 		case 'T': st.thr_file = optarg; break;
-		case 'S': stalls = true; break;
+		case 'S': stalls = STALLS_OFF; break;
+		case 'M':
+			if (stall_method_parse(optarg, &stalls) < 0) {
+				code = cmd_fail(st.json, "bad --stalls: use auto, bpf, coarse, sampler or off");
+				goto out;
+			}
+			break;
 		case 'B': bpf = false; break;
 		case 'C':
 			if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never")) {
@@ -227,6 +253,7 @@ int cmd_watch(int argc, char **argv)
 	struct sampler_opts so = {
 		.interval_ns = interval,
 		.count = 0, /* until stopped */
+		.slow_interval_ns = 5000000000ull, /* per-task and cgroup walks every 5 s: a daemon's budget */
 		.tasks = true,
 		.cgroups = true,
 		.memory = true,
@@ -242,7 +269,11 @@ int cmd_watch(int argc, char **argv)
 	if (!st.json && !hq_quiet && !replay)
 		fprintf(stderr, "hiddenq watch: sampling every %.1f s, judging %s; Ctrl-C to stop\n",
 			(double)interval / 1e9, window ? "every finding over the --window" : "each finding over its own window");
-	struct watch w = { .after = after_sample, .after_arg = &st };
+	if ((from || to) && !replay) {
+		code = cmd_fail(st.json, "--from and --to take a slice of a --replay bundle or recording");
+		goto out;
+	}
+	struct watch w = { .after = after_sample, .after_arg = &st, .from_real = from, .to_real = to };
 	if (watch_run(&w, replay, &so, &eo, st.json, "watching") != 0) {
 		code = EXIT_UNUSABLE;
 		goto out;

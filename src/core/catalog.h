@@ -83,7 +83,8 @@ enum unit_id {
 	X(VERSION, "version", " %s")                                                                                  \
 	X(FEATURES, "features", " %s")                                                                                \
 	X(SOURCE, "source", " %s")                                                                                    \
-	X(CODE, "code", " %s")
+	X(CODE, "code", " %s")                                                                                        \
+	X(METHOD, "method", " %s")
 
 enum label_id {
 #define X(e, name, fmt) LBL_##e,

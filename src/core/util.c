@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -195,6 +196,77 @@ long read_small_at(int dirfd, const char *rel, char *buf, size_t cap)
 		return -1;
 	buf[n] = '\0';
 	return (long)n;
+}
+
+int parse_size(const char *s, uint64_t *out)
+{
+	if (!s || !*s)
+		return -EINVAL;
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0 || !isfinite(v))
+		return -EINVAL;
+	double m = 1;
+	if (*end) {
+		switch (*end) {
+		case 'k': case 'K': m = 1024.0; break;
+		case 'm': case 'M': m = 1048576.0; break;
+		case 'g': case 'G': m = 1073741824.0; break;
+		case 't': case 'T': m = 1099511627776.0; break;
+		case 'b': case 'B': m = 1; break;
+		default: return -EINVAL;
+		}
+		end++;
+		if (*end == 'i')
+			end++;
+		if (*end == 'B' || *end == 'b')
+			end++;
+		if (*end)
+			return -EINVAL;
+	}
+	v *= m;
+	if (v > 1e15)
+		return -EINVAL;
+	*out = (uint64_t)v;
+	return 0;
+}
+
+int parse_rate(const char *s, double *bps)
+{
+	if (!s || !*s)
+		return -EINVAL;
+	size_t n = strlen(s);
+	bool bits = n > 3 && !strcasecmp(s + n - 3, "bit");
+	char *c = xstrdup(s);
+	if (bits) {
+		c[n - 3] = '\0';
+		/* bits use decimal units, as links are sold */
+		char *end;
+		double v = strtod(c, &end);
+		double m = 1;
+		if (*end == 'k' || *end == 'K')
+			m = 1e3, end++;
+		else if (*end == 'm' || *end == 'M')
+			m = 1e6, end++;
+		else if (*end == 'g' || *end == 'G')
+			m = 1e9, end++;
+		bool ok = end != c && !*end && v > 0 && isfinite(v);
+		free(c);
+		if (!ok)
+			return -EINVAL;
+		*bps = v * m / 8.0;
+		return 0;
+	}
+	if (n > 2 && !strcmp(c + n - 2, "/s"))
+		c[n - 2] = '\0';
+	uint64_t v;
+	int r = parse_size(c, &v);
+	free(c);
+	if (r < 0 || v == 0)
+		return -EINVAL;
+	*bps = (double)v;
+	return 0;
 }
 
 /* ---------------- strbuf ---------------- */

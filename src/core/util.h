@@ -7,6 +7,7 @@
 #ifndef HQ_UTIL_H
 #define HQ_UTIL_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +24,11 @@
 #include <assert.h>
 #define ALWAYS(x) ((x) ? 1 : (assert(0), 0))
 #define NEVER(x) ((x) ? (assert(0), 1) : 0)
+/* Sizes: "4K", "256M", "1.5G", "4096" (bytes, binary units).  0 or -EINVAL. */
+int parse_size(const char *s, uint64_t *out);
+/* Rates: "100M" bytes/s or "10Gbit" / "800Mbit" bits/s.  0 or -EINVAL. */
+int parse_rate(const char *s, double *bytes_per_s);
+
 #endif
 
 void *xmalloc(size_t n);
@@ -54,6 +60,12 @@ extern bool hq_quiet;
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Set by the SIGINT/SIGTERM handlers that install_exit_handlers() installs:
+ * finish the current run cleanly.  Every layer that loops may read it.
+ * (Defined for now in sample/sampler.c, which declares it too.) */
+extern volatile sig_atomic_t hq_exiting;
+void install_exit_handlers(void);
+
 uint64_t mono_ns(void);
 uint64_t real_ns(void);
 
@@ -73,5 +85,10 @@ long read_small_at(int dirfd, const char *rel, char *buf, size_t cap);
 
 /* Parse a non-negative decimal integer that must fit `max`; -EINVAL if not. */
 int parse_uint(const char *s, uint64_t max, uint64_t *out);
+
+/* Sizes: "4K", "256M", "1.5G", "4096" (bytes, binary units).  0 or -EINVAL. */
+int parse_size(const char *s, uint64_t *out);
+/* Rates: "100M" bytes/s or "10Gbit" / "800Mbit" bits/s.  0 or -EINVAL. */
+int parse_rate(const char *s, double *bytes_per_s);
 
 #endif

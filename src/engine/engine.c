@@ -5,6 +5,8 @@
  */
 #include "engine.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -71,6 +73,8 @@ static void start_epoch(struct engine *e, uint64_t now)
 		drop_oldest(e);
 	struct engine_epoch *ep = xcalloc(1, sizeof(*ep));
 	analysis_init(&ep->an, e->statics, e->source);
+	ep->an.no_gap_split = e->horizon_ns != 0; /* the engine starts over at a gap itself */
+	ep->an.interval_ns = e->o.interval_ns;
 	ep->start_ns = now;
 	e->ep[e->nep++] = ep;
 	e->epochs_started++;
@@ -81,8 +85,16 @@ void engine_feed(struct engine *e, const struct sample *s)
 	engine_release(e);
 	uint64_t now = s->mono_ns;
 	if (e->nsamples && e->horizon_ns) {
-		/* a gap longer than any window, or time going backwards: start again */
-		bool gap = now > e->last_ns && now - e->last_ns > e->horizon_ns;
+		/*
+		 * A gap longer than any window, or one the analysis would call a gap
+		 * (5 s and 20 sampling intervals: the machine or the recorder
+		 * stopped), or time going backwards: start again.
+		 */
+		uint64_t dt = now > e->last_ns ? now - e->last_ns : 0;
+		bool gap = dt > e->horizon_ns ||
+			   (dt > ANALYSIS_GAP_MIN_NS && e->min_dt_ns && dt / ANALYSIS_GAP_FACTOR > e->min_dt_ns);
+		if (dt && !gap && (!e->min_dt_ns || dt < e->min_dt_ns))
+			e->min_dt_ns = dt;
 		if (gap || now < e->last_ns) {
 			while (e->nep)
 				drop_oldest(e);
@@ -160,6 +172,17 @@ void engine_evaluate(struct engine *e, struct findings *out)
 		}
 		rule_evaluate(i, finish(ep), out);
 	}
+}
+
+void engine_damaged(struct engine *e, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	for (size_t i = 0; i < e->nep; i++)
+		analysis_damaged(&e->ep[i]->an, "%s", buf);
 }
 
 size_t engine_state_bytes(const struct engine *e)

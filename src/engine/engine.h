@@ -15,10 +15,12 @@
  * `diagnose` is the engine in batch mode: one epoch from the first sample,
  * evaluated once, which is exactly the analysis it always ran.
  *
- * Gaps: when two samples are further apart than the longest window (a
- * suspended machine, a hole in a recording), nothing before the gap can be
- * judged with what came after it: every epoch is dropped and counting
- * starts again (engine_restarts() says how often).
+ * Gaps: when two samples are further apart than the longest window, or
+ * than 5 s and 20 sampling intervals (a suspended machine, a hole in a
+ * recording), nothing before the gap can be judged with what came after
+ * it: every epoch is dropped and counting starts again (restarts counts
+ * them).  Batch mode keeps the analysis' own rule: the longest stretch
+ * between gaps is judged, and the gap is named.
  */
 #ifndef HQ_ENGINE_H
 #define HQ_ENGINE_H
@@ -41,6 +43,7 @@ struct engine_opts {
 	/* continuous with each rule's own window (rules.def window_s); window_ns is ignored */
 	bool rule_windows;
 	uint64_t step_ns;	/* a new epoch every step; 0: horizon / 6, whole seconds, >= 1 s */
+	uint64_t interval_ns;	/* the sampling interval when known (gaps are judged against it) */
 };
 
 struct engine_epoch {
@@ -59,6 +62,7 @@ struct engine {
 	struct engine_epoch *ep[ENGINE_MAX_EPOCHS];	/* oldest first */
 	size_t nep;
 	uint64_t nsamples, first_ns, last_ns;
+	uint64_t min_dt_ns;	/* the shortest interval between samples seen (the sampling interval) */
 	unsigned restarts;	/* gaps (or clocks going backwards) that dropped every epoch */
 	uint64_t epochs_started;
 	/* every 1 s steal window since the start, per CPU (series.c) */
@@ -91,6 +95,9 @@ void engine_evaluate(struct engine *e, struct findings *out);
 
 /* The window rule i is judged over, and the span its epoch actually covers now. */
 uint64_t engine_rule_window_ns(const struct engine *e, size_t rule);
+
+/* Name damaged input in every epoch's report (the bundle reader's skipped samples ...). */
+void engine_damaged(struct engine *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Bytes held by the analyses' growing arrays (for the bounded-state tests and benches). */
 size_t engine_state_bytes(const struct engine *e);

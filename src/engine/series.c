@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../analysis/vms.h"
 #include "../core/util.h"
-#include "../host/vms.h"
 
 #define USER_HZ 100.0
 

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
  * The tuning checklist (see audit.h).  Divisions: helpers, host items, VM
- * items, guest items, the table, inputs (running VMs, libvirt XML), output.
+ * items, guest items, the table, inputs (running VMs, libvirt XML), run.
  */
 #include "audit.h"
 
@@ -16,14 +16,14 @@
 #include "../analysis/findings.h"
 #include "../core/util.h"
 #include "../parse/memparse.h"
+#include "../sys/proc_run.h"
+#include "../topo/topo.h"
 #include "vmscan.h"
 
 #define TH(t) (thresholds[t])
 
-const char *audit_result_name(enum audit_result r)
-{
-	return r == AU_PASS ? "pass" : r == AU_FAIL ? "fail" : "unknown";
-}
+/* each virsh call (libvirtd can hang: the audit must not) */
+#define VIRSH_TIMEOUT_S 10
 
 /* ---- helpers ---- */
 
@@ -226,16 +226,26 @@ static void host_cstates(const struct audit_ctx *c, const struct audit_item *it,
 	rd(c, "sys/devices/system/cpu/cpuidle/current_driver", drv, sizeof(drv));
 	int deepest = -1;
 	long deep_lat = -1;
-	char deep_name[64] = "";
+	char deep_name[64] = "", bad[64] = "";
 	for (int s = 0; s < 16; s++) {
 		if (!rdf(c, lat, sizeof(lat), "sys/devices/system/cpu/cpu0/cpuidle/state%d/latency", s))
 			break;
 		rdf(c, name, sizeof(name), "sys/devices/system/cpu/cpu0/cpuidle/state%d/name", s);
 		if (rdf(c, dis, sizeof(dis), "sys/devices/system/cpu/cpu0/cpuidle/state%d/disable", s) && !strcmp(dis, "1"))
 			continue;
+		/* a latency that is not a number (a damaged snapshot) is not 0 us */
+		uint64_t v;
+		if (conf_uint(lat, 0, 100000000, &v) < 0) {
+			snprintf(bad, sizeof(bad), "state%d/latency '%.20s'", s, lat);
+			continue;
+		}
 		deepest = s;
-		deep_lat = atol(lat);
+		deep_lat = (long)v;
 		str_copy(deep_name, sizeof(deep_name), name);
+	}
+	if (bad[0]) {
+		add(o, it, "cpu0", AU_UNKNOWN, "cpuidle %s is not a whole number of microseconds", bad);
+		return;
 	}
 	if (deepest < 0) {
 		struct audit_res *x = add(o, it, NULL, AU_UNKNOWN, "no cpuidle states (driver %s)", drv[0] ? drv : "none");
@@ -306,18 +316,35 @@ static void mitigations(const struct audit_ctx *c, const struct audit_item *it, 
 		add(o, it, NULL, AU_PASS, "%u mitigated, %u not affected, none vulnerable", nmit, nna);
 }
 
-static unsigned running_vcpus(const struct audit_ctx *c, unsigned *nrun, uint64_t *mem)
+/* vCPUs and memory of the running VMs; *unknown_cpu / *unknown_mem name a VM whose figure is not known
+ * (a rejected value), so that a ratio is never summed over a part of them */
+static unsigned running_vcpus(const struct audit_ctx *c, unsigned *nrun, uint64_t *mem, const struct audit_vm **unknown_cpu,
+			      const struct audit_vm **unknown_mem)
 {
 	unsigned v = 0;
 	*nrun = 0;
 	*mem = 0;
+	*unknown_cpu = *unknown_mem = NULL;
 	for (size_t i = 0; i < c->nvms; i++)
 		if (c->vms[i].pid) {
 			(*nrun)++;
 			v += c->vms[i].conf.vcpus;
 			*mem += c->vms[i].conf.mem_mib;
+			if (!c->vms[i].conf.vcpus && !*unknown_cpu)
+				*unknown_cpu = &c->vms[i];
+			if (!c->vms[i].conf.mem_mib && !*unknown_mem)
+				*unknown_mem = &c->vms[i];
 		}
 	return v;
+}
+
+/* A VM figure the audit needs is unknown: say which VM and what its configuration said instead. */
+static void unknown_figure(const struct audit_item *it, struct audit_out *o, const char *subject,
+			   const struct audit_vm *vm, const char *what)
+{
+	struct audit_res *x = add(o, it, subject, AU_UNKNOWN, "%s of %s is not known", what,
+				  vm->conf.name[0] ? vm->conf.name : vm->origin);
+	note(x, "%s", vm->conf.rejected[0] ? vm->conf.rejected : "its configuration does not say");
 }
 
 static void ratio_item(const struct audit_item *it, struct audit_out *o, double r, int t, const char *what,
@@ -338,10 +365,23 @@ static void overcommit_cpu(const struct audit_ctx *c, const struct audit_item *i
 {
 	unsigned nrun;
 	uint64_t mem;
-	unsigned v = running_vcpus(c, &nrun, &mem);
-	if (!nrun || !c->ncpus) {
+	const struct audit_vm *ucpu, *umem;
+	unsigned v = running_vcpus(c, &nrun, &mem, &ucpu, &umem);
+	if (!c->have_proc) {
+		add(o, it, NULL, AU_UNKNOWN, "no /proc under the root: running VMs cannot be seen");
+		return;
+	}
+	if (!nrun) {
 		struct audit_res *x = add(o, it, NULL, AU_PASS, "no running VMs");
 		note(x, "nothing to overcommit");
+		return;
+	}
+	if (ucpu) {
+		unknown_figure(it, o, NULL, ucpu, "the vCPU count");
+		return;
+	}
+	if (!c->ncpus) {
+		add(o, it, NULL, AU_UNKNOWN, "the host's CPU count is not known (no sys/devices/system/cpu/online)");
 		return;
 	}
 	char what[96];
@@ -354,7 +394,16 @@ static void overcommit_mem(const struct audit_ctx *c, const struct audit_item *i
 {
 	unsigned nrun;
 	uint64_t mem;
-	running_vcpus(c, &nrun, &mem);
+	const struct audit_vm *ucpu, *umem;
+	running_vcpus(c, &nrun, &mem, &ucpu, &umem);
+	if (!c->have_proc) {
+		add(o, it, NULL, AU_UNKNOWN, "no /proc under the root: running VMs cannot be seen");
+		return;
+	}
+	if (nrun && umem) {
+		unknown_figure(it, o, NULL, umem, "the memory size");
+		return;
+	}
 	if (!nrun || !c->memtotal_kb) {
 		struct audit_res *x = add(o, it, NULL, nrun ? AU_UNKNOWN : AU_PASS,
 					  nrun ? "no MemTotal in /proc/meminfo" : "no running VMs");
@@ -493,13 +542,17 @@ static void vm_nic_multiqueue(const struct audit_ctx *c, const struct audit_item
 		const struct audit_vm *vm = &c->vms[i];
 		char s[160];
 		subject_of(vm, s, sizeof(s));
-		unsigned vc = vm->conf.vcpus ? vm->conf.vcpus : 1;
+		unsigned vc = vm->conf.vcpus;
 		for (unsigned k = 0; k < vm->conf.nnics; k++) {
 			const struct vm_nic *n = &vm->conf.nics[k];
 			if (!n->model[0] || !vmconf_nic_is_virtio(n))
 				continue;
 			char sub[200];
 			snprintf(sub, sizeof(sub), "%s %s", s, n->id[0] ? n->id : n->ifname);
+			if (!vc) {
+				unknown_figure(it, o, sub, vm, "the vCPU count");
+				continue;
+			}
 			if (!strcmp(n->backend, "user")) {
 				struct audit_res *x = add(o, it, sub, AU_UNKNOWN, "user-mode networking (slirp), %u vCPUs", vc);
 				note(x, "slirp has one queue in QEMU's main loop: a test path, not a production one");
@@ -528,6 +581,11 @@ static int node_holding(const struct audit_ctx *c, const struct cpumask *m)
 	return -1;
 }
 
+/*
+ * The largest node's CPUs and memory, and whether the VM fits them.  On a host
+ * with one node (or no NUMA at all) that node is the whole host.  False with
+ * *ncpu 0 when the host's size is not known.
+ */
 static bool fits_node(const struct audit_ctx *c, const struct audit_vm *vm, unsigned *ncpu, uint64_t *nmem)
 {
 	*ncpu = 0;
@@ -539,7 +597,30 @@ static bool fits_node(const struct audit_ctx *c, const struct audit_vm *vm, unsi
 		if (c->node_mem_kb[n] / 1024 > *nmem)
 			*nmem = c->node_mem_kb[n] / 1024;
 	}
-	return vm->conf.vcpus <= *ncpu && (!*nmem || vm->conf.mem_mib <= *nmem);
+	if (c->nnodes < 2) {
+		*ncpu = c->ncpus;
+		*nmem = c->memtotal_kb / 1024;
+	}
+	return *ncpu && vm->conf.vcpus <= *ncpu && (!*nmem || vm->conf.mem_mib <= *nmem);
+}
+
+/* Can the VM be sized against the host?  Adds an unknown result and says why when not. */
+static bool sizable(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o, const char *s,
+		    const struct audit_vm *vm)
+{
+	if (!vm->conf.vcpus) {
+		unknown_figure(it, o, s, vm, "the vCPU count");
+		return false;
+	}
+	if (!vm->conf.mem_mib) {
+		unknown_figure(it, o, s, vm, "the memory size");
+		return false;
+	}
+	if (!c->ncpus) {
+		add(o, it, s, AU_UNKNOWN, "the host's CPUs are not known (no sys/devices/system/cpu/online)");
+		return false;
+	}
+	return true;
 }
 
 static void vm_numa_pinning(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
@@ -548,12 +629,14 @@ static void vm_numa_pinning(const struct audit_ctx *c, const struct audit_item *
 		const struct audit_vm *vm = &c->vms[i];
 		char s[160];
 		subject_of(vm, s, sizeof(s));
-		if (c->nnodes < 2) {
+		if (c->nnodes < 2 && c->ncpus) {
 			note(add(o, it, s, AU_PASS, "host has %u NUMA node%s", c->nnodes ? c->nnodes : 1,
 				 c->nnodes > 1 ? "s" : ""),
 			     "nothing to pin on a single-node host");
 			continue;
 		}
+		if (!sizable(c, it, o, s, vm))
+			continue;
 		unsigned ncpu;
 		uint64_t nmem;
 		bool fits = fits_node(c, vm, &ncpu, &nmem);
@@ -563,6 +646,10 @@ static void vm_numa_pinning(const struct audit_ctx *c, const struct audit_item *
 			add(o, it, s, AU_PASS, "vCPUs confined to %s%d%s%s", node >= 0 ? "node " : "",
 			    node >= 0 ? node : 0, vm->conf.numatune_nodeset[0] ? ", memory nodeset " : "",
 			    vm->conf.numatune_nodeset);
+		} else if (!fits && c->node_mem_lazy && vm->conf.vcpus <= ncpu) {
+			note(add(o, it, s, AU_UNKNOWN, "%u vCPUs fit a node; %llu MiB against %llu MiB counted so far",
+				 vm->conf.vcpus, (unsigned long long)vm->conf.mem_mib, (unsigned long long)nmem),
+			     "%s", c->node_mem_note);
 		} else if (!fits) {
 			add(o, it, s, vm->conf.numa_nodes >= 2 ? AU_PASS : AU_FAIL,
 			    "%u vCPUs / %llu MiB do not fit one node (%u CPUs, %llu MiB)%s", vm->conf.vcpus,
@@ -582,15 +669,24 @@ static void vm_larger_than_node(const struct audit_ctx *c, const struct audit_it
 		const struct audit_vm *vm = &c->vms[i];
 		char s[160];
 		subject_of(vm, s, sizeof(s));
+		if (!sizable(c, it, o, s, vm))
+			continue;
 		unsigned ncpu;
 		uint64_t nmem;
-		if (c->nnodes < 2) {
-			note(add(o, it, s, AU_PASS, "single-node host"), "every VM is within the one node");
-			continue;
-		}
 		if (fits_node(c, vm, &ncpu, &nmem)) {
 			add(o, it, s, AU_PASS, "%u vCPUs, %llu MiB within a node (%u CPUs, %llu MiB)", vm->conf.vcpus,
 			    (unsigned long long)vm->conf.mem_mib, ncpu, (unsigned long long)nmem);
+		} else if (c->node_mem_lazy && vm->conf.vcpus <= ncpu) {
+			/* only memory says no, and the nodes' memory is known to be counted short */
+			note(add(o, it, s, AU_UNKNOWN, "%u vCPUs fit a node (%u CPUs); %llu MiB against %llu MiB counted so far",
+				 vm->conf.vcpus, ncpu, (unsigned long long)vm->conf.mem_mib, (unsigned long long)nmem),
+			     "%s", c->node_mem_note);
+		} else if (c->nnodes < 2) {
+			/* one node is the whole host: vNUMA cannot help a VM larger than that */
+			note(add(o, it, s, AU_FAIL, "%u vCPUs, %llu MiB: larger than this single-node host (%u CPUs, %llu MiB)",
+				 vm->conf.vcpus, (unsigned long long)vm->conf.mem_mib, ncpu, (unsigned long long)nmem),
+			     "its vCPUs share the host's CPUs with each other: shrink it to fit, or move it to a larger "
+			     "host; guest NUMA nodes do not help here");
 		} else {
 			struct audit_res *x = add(o, it, s, vm->conf.numa_nodes >= 2 ? AU_PASS : AU_FAIL,
 						  "%u vCPUs, %llu MiB: larger than a node (%u CPUs, %llu MiB); guest "
@@ -616,6 +712,8 @@ static void vm_hugepages(const struct audit_ctx *c, const struct audit_item *it,
 			snprintf(cov, sizeof(cov), ", THP covers %.0f %% of RSS", thp);
 		if (huge) {
 			add(o, it, s, AU_PASS, "hugetlbfs backing%s%s", vm->conf.mem_path[0] ? " " : "", vm->conf.mem_path);
+		} else if (!vm->conf.mem_mib) {
+			unknown_figure(it, o, s, vm, "the memory size");
 		} else if ((double)vm->conf.mem_mib < TH(T_HUGE_GUEST_MIB).warn) {
 			note(add(o, it, s, AU_PASS, "%llu MiB, no hugetlbfs%s", (unsigned long long)vm->conf.mem_mib, cov),
 			     "below %.0f MiB huge page backing is optional", TH(T_HUGE_GUEST_MIB).warn);
@@ -844,11 +942,21 @@ static void read_host_facts(struct audit_ctx *c)
 {
 	char buf[4096];
 	struct cpumask m;
+	int fd = fsroot_opendir(c->root, "proc");
+	c->have_proc = fd >= 0;
+	if (fd >= 0)
+		close(fd);
+	fd = fsroot_opendir(c->root, "sys");
+	c->have_sys = fd >= 0;
+	if (fd >= 0)
+		close(fd);
 	if (rd(c, "sys/devices/system/cpu/online", buf, sizeof(buf)) && cpumask_parse(&m, buf, strlen(buf)) == 0)
 		c->ncpus = cpumask_weight(&m);
-	if (!c->ncpus) {
+	/* the live machine may hide sysfs (a container): ask the kernel.  Under
+	 * another root the live machine's count would be someone else's. */
+	if (!c->ncpus && !c->root->confined) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		c->ncpus = n > 0 ? (unsigned)n : 1;
+		c->ncpus = n > 0 ? (unsigned)n : 0;
 	}
 	char *data;
 	size_t len;
@@ -872,14 +980,28 @@ static void read_host_facts(struct audit_ctx *c)
 		}
 		c->nnodes = n + 1;
 	}
+	/* the nodes' MemTotal can be lazily filled (deferred page init): size them the way topo and
+	 * fit do, which checks them against /proc/meminfo and says which figure it used */
+	struct topo t;
+	if (c->nnodes && topo_read(c->root, &t) == 0) {
+		for (size_t i = 0; i < t.nnodes; i++)
+			if (t.nodes[i].id >= 0 && t.nodes[i].id < 64 && t.nodes[i].has_mem)
+				c->node_mem_kb[t.nodes[i].id] = t.nodes[i].mem_total_kib;
+		c->node_mem_lazy = t.node_mem_lazy;
+		str_copy(c->node_mem_note, sizeof(c->node_mem_note), t.node_mem_note);
+	}
+	if (c->nnodes)
+		topo_done(&t);
 	/* a guest: the CPU says it runs under a hypervisor */
 	data = NULL;
 	int r = fsroot_read(c->root, "proc/cpuinfo", &data, &len, 8u << 20);
-	if (r == 0 || r == -EFBIG) {
+	bool cpuinfo = r == 0 || r == -EFBIG;
+	if (cpuinfo) {
 		c->guest = strstr(data, " hypervisor") != NULL;
 		free(data);
 	}
-	c->host = !c->guest || fsroot_exists(c->root, "dev/kvm");
+	/* without cpuinfo the machine's kind is not known: a host only if it has /dev/kvm (or VMs, later) */
+	c->host = (cpuinfo && !c->guest) || fsroot_exists(c->root, "dev/kvm");
 }
 
 void audit_ctx_init(struct audit_ctx *c, const struct fsroot *root)
@@ -1076,43 +1198,42 @@ void audit_scan_libvirt(struct audit_ctx *c, bool use_virsh)
 	}
 	/* the read-only API through virsh, when libvirtd listens */
 	if (use_virsh && libvirt_xml_available() && fsroot_exists(c->root, "run/libvirt/libvirt-sock-ro")) {
-		FILE *p = popen("virsh -r -q -c qemu:///system list --all --name 2>/dev/null", "r");
-		char name[256];
-		while (p && fgets(name, sizeof(name), p)) {
-			name[strcspn(name, "\n")] = '\0';
-			bool safe = name[0] != '\0';
+		char *list_argv[] = { "virsh", "-r", "-q", "-c", "qemu:///system", "list", "--all", "--name", NULL };
+		struct proc_run r = { .argv = list_argv, .timeout_ms = VIRSH_TIMEOUT_S * 1000, .out_max = 1u << 20 };
+		proc_run(&r);
+		if (r.timed_out)
+			add_note(c, "virsh list did not answer within %d s: libvirt's domains were not asked for",
+				 VIRSH_TIMEOUT_S);
+		for (char *name = r.out, *next; !r.timed_out && *name; name = next) {
+			char *nl = name + strcspn(name, "\n");
+			next = *nl ? nl + 1 : nl;
+			*nl = '\0';
+			bool safe = name[0] != '\0' && nl - name < 256;
 			for (char *q = name; *q; q++)
 				safe &= (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
 					*q == '-' || *q == '_' || *q == '.';
 			if (!safe)
 				continue;
-			char *cmd = xasprintf("virsh -r -c qemu:///system dumpxml %s 2>/dev/null", name);
-			FILE *x = popen(cmd, "r");
-			free(cmd);
-			if (!x)
-				continue;
-			size_t cap = 1 << 16, len = 0, n;
-			char *buf = xmalloc(cap);
-			while ((n = fread(buf + len, 1, cap - len, x)) > 0 && (len += n) < (16u << 20))
-				if (len == cap)
-					buf = xrealloc(buf, cap *= 2);
-			pclose(x);
+			char *dump_argv[] = { "virsh", "-r", "-c", "qemu:///system", "dumpxml", name, NULL };
+			struct proc_run x = { .argv = dump_argv, .timeout_ms = VIRSH_TIMEOUT_S * 1000, .out_max = 16u << 20 };
+			proc_run(&x);
 			struct vmconf conf;
 			const char *w;
-			if (libvirt_xml_parse(buf, len, &conf, NULL, &w) == 0) {
+			if (x.timed_out) {
+				add_note(c, "virsh dumpxml %s did not answer within %d s", name, VIRSH_TIMEOUT_S);
+			} else if (libvirt_xml_parse(x.out, x.out_len, &conf, NULL, &w) == 0) {
 				char origin[300];
 				snprintf(origin, sizeof(origin), "virsh dumpxml %s", name);
 				audit_add_vm(c, &conf, 0, origin);
 			}
-			free(buf);
+			proc_run_done(&x);
 		}
-		if (p)
-			pclose(p);
+		proc_run_done(&r);
 	}
 }
 
 /* ------------------------------------------------------------------ */
-/* run and output                                                      */
+/* run                                                                 */
 /* ------------------------------------------------------------------ */
 
 void audit_run(const struct audit_ctx *c, struct audit_out *o)
@@ -1126,129 +1247,4 @@ void audit_run(const struct audit_ctx *c, struct audit_out *o)
 			continue;
 		it->eval(c, it, o);
 	}
-}
-
-void audit_out_done(struct audit_out *o)
-{
-	for (size_t i = 0; i < o->n; i++) {
-		free(o->v[i].evidence);
-		free(o->v[i].note);
-	}
-	free(o->v);
-	memset(o, 0, sizeof(*o));
-}
-
-json_t *audit_json(const struct audit_ctx *c, const struct audit_out *o)
-{
-	json_t *j = json_object();
-	json_object_set_new(j, "hiddenq", json_string(HQ_VERSION));
-	json_t *m = json_array();
-	if (c->host)
-		json_array_append_new(m, json_string("host"));
-	if (c->guest)
-		json_array_append_new(m, json_string("guest"));
-	json_object_set_new(j, "mode", m);
-	json_t *vms = json_array();
-	for (size_t i = 0; i < c->nvms; i++) {
-		const struct audit_vm *v = &c->vms[i];
-		json_t *x = json_object();
-		json_object_set_new(x, "name", json_string(v->conf.name));
-		json_object_set_new(x, "origin", json_string(v->origin));
-		json_object_set_new(x, "source", json_string(v->conf.source));
-		json_object_set_new(x, "pid", v->pid ? json_integer(v->pid) : json_null());
-		json_object_set_new(x, "vcpus", json_integer(v->conf.vcpus));
-		json_object_set_new(x, "memory_mib", json_integer((json_int_t)v->conf.mem_mib));
-		json_object_set_new(x, "cpu_model", json_string(v->conf.cpu_model));
-		json_object_set_new(x, "accel", json_string(v->conf.accel));
-		json_t *ds = json_array();
-		for (unsigned k = 0; k < v->conf.ndisks; k++) {
-			const struct vm_disk *d = &v->conf.disks[k];
-			json_t *dj = json_object();
-			json_object_set_new(dj, "id", json_string(d->id));
-			json_object_set_new(dj, "model", json_string(d->model));
-			json_object_set_new(dj, "bus", json_string(d->bus));
-			json_object_set_new(dj, "file", json_string(d->file));
-			json_object_set_new(dj, "format", json_string(d->format));
-			json_object_set_new(dj, "cache", json_string(d->cache));
-			json_object_set_new(dj, "aio", json_string(d->aio));
-			json_object_set_new(dj, "num_queues", json_integer(d->num_queues));
-			json_object_set_new(dj, "cdrom", json_boolean(d->cdrom));
-			json_array_append_new(ds, dj);
-		}
-		json_object_set_new(x, "disks", ds);
-		json_t *ns = json_array();
-		for (unsigned k = 0; k < v->conf.nnics; k++) {
-			const struct vm_nic *n = &v->conf.nics[k];
-			json_t *nj = json_object();
-			json_object_set_new(nj, "id", json_string(n->id));
-			json_object_set_new(nj, "model", json_string(n->model));
-			json_object_set_new(nj, "backend", json_string(n->backend));
-			json_object_set_new(nj, "ifname", json_string(n->ifname));
-			json_object_set_new(nj, "queues", json_integer(n->queues));
-			json_object_set_new(nj, "tap_queues_on_host", json_integer(v->tap_queues[k]));
-			json_array_append_new(ns, nj);
-		}
-		json_object_set_new(x, "nics", ns);
-		json_array_append_new(vms, x);
-	}
-	json_object_set_new(j, "vms", vms);
-	json_t *items = json_array();
-	unsigned np = 0, nf = 0, nu = 0;
-	for (size_t i = 0; i < o->n; i++) {
-		const struct audit_res *r = &o->v[i];
-		json_t *x = json_object();
-		json_object_set_new(x, "id", json_string(r->id));
-		json_object_set_new(x, "title", json_string(r->title));
-		json_object_set_new(x, "scope", json_string(r->scope));
-		json_object_set_new(x, "subject", r->subject[0] ? json_string(r->subject) : json_null());
-		json_object_set_new(x, "result", json_string(audit_result_name(r->r)));
-		json_object_set_new(x, "evidence", json_string(r->evidence));
-		if (r->note)
-			json_object_set_new(x, "note", json_string(r->note));
-		json_object_set_new(x, "fix", json_string(r->fix));
-		json_array_append_new(items, x);
-		np += r->r == AU_PASS;
-		nf += r->r == AU_FAIL;
-		nu += r->r == AU_UNKNOWN;
-	}
-	json_object_set_new(j, "items", items);
-	json_t *s = json_object();
-	json_object_set_new(s, "pass", json_integer(np));
-	json_object_set_new(s, "fail", json_integer(nf));
-	json_object_set_new(s, "unknown", json_integer(nu));
-	json_object_set_new(j, "summary", s);
-	if (c->notes)
-		json_object_set_new(j, "notes", json_string(c->notes));
-	return j;
-}
-
-void audit_print(FILE *f, const struct audit_ctx *c, const struct audit_out *o, bool verbose)
-{
-	fprintf(f, "hiddenq audit: %s%s%s, %u CPUs, %u NUMA node%s, %zu VM configuration%s\n", c->host ? "host" : "",
-		c->host && c->guest ? " + " : "", c->guest ? "guest" : "", c->ncpus, c->nnodes ? c->nnodes : 1,
-		c->nnodes > 1 ? "s" : "", c->nvms, c->nvms == 1 ? "" : "s");
-	for (size_t i = 0; i < c->nvms; i++)
-		fprintf(f, "  %s: %u vCPUs, %llu MiB (%s)\n", c->vms[i].conf.name[0] ? c->vms[i].conf.name : "?",
-			c->vms[i].conf.vcpus, (unsigned long long)c->vms[i].conf.mem_mib, c->vms[i].origin);
-	const char *last = NULL;
-	unsigned np = 0, nf = 0, nu = 0;
-	for (size_t i = 0; i < o->n; i++) {
-		const struct audit_res *r = &o->v[i];
-		np += r->r == AU_PASS;
-		nf += r->r == AU_FAIL;
-		nu += r->r == AU_UNKNOWN;
-		if (!last || strcmp(last, r->id) != 0) {
-			fprintf(f, "\n%s  (%s)\n", r->title, r->id);
-			last = r->id;
-		}
-		fprintf(f, "  %-7s %s%s%s\n", r->r == AU_PASS ? "pass" : r->r == AU_FAIL ? "FAIL" : "?", r->subject,
-			r->subject[0] ? ": " : "", r->evidence);
-		if (r->note && (verbose || r->r != AU_PASS || strlen(r->note) < 100))
-			fprintf(f, "          %s\n", r->note);
-		if (r->r == AU_FAIL)
-			fprintf(f, "          fix: %s\n", r->fix);
-	}
-	fprintf(f, "\n%u pass, %u fail, %u unknown\n", np, nf, nu);
-	if (c->notes)
-		fprintf(f, "notes:\n  %s\n", c->notes);
 }

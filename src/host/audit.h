@@ -5,7 +5,8 @@
  * through an fsroot, plus the VM configurations from QEMU command lines and
  * libvirt domain XML) and adds results: pass, fail or unknown, each with the
  * evidence it rests on.  An item that does not apply says so as a pass with
- * a note, never silently.
+ * a note, never silently.  The results are data (analysis/audit.h), which
+ * sinks/audit.c prints.
  *
  * Scopes: "host" items judge the KVM host (IO scheduler, cpufreq, C-states,
  * overcommit ratios, THP, mitigations), "vm" items run once per VM
@@ -15,55 +16,10 @@
 #define HQ_AUDIT_H
 
 #include <stdbool.h>
-#include <stdint.h>
-#include <stdio.h>
 
-#include <jansson.h>
-
+#include "../analysis/audit.h"
 #include "../parse/vmconf.h"
 #include "../sys/fsroot.h"
-#include "vms.h"
-
-enum audit_result { AU_PASS, AU_FAIL, AU_UNKNOWN };
-const char *audit_result_name(enum audit_result r);
-
-struct audit_vm {
-	struct vmconf conf;
-	int pid;		/* 0: a definition, not running */
-	char origin[160];	/* "PID 1234 cmdline", "/etc/libvirt/qemu/x.xml" */
-	struct cpumask vcpu_cpus; /* where its vCPU threads may run (running VMs) */
-	bool have_cpus;
-	uint64_t rss_kb, anon_huge_kb, hugetlb_kb;
-	struct numa_maps_sum nm;
-	bool have_numa;
-	unsigned tap_queues[VMCONF_MAX_NICS]; /* tun fds per NIC's tap, from the host (0 unknown) */
-};
-
-struct audit_ctx {
-	const struct fsroot *root;
-	bool guest, host;	/* what this machine is (both: a guest that runs VMs) */
-	struct audit_vm *vms;
-	size_t nvms, cap;
-	unsigned ncpus;
-	uint64_t memtotal_kb;
-	unsigned nnodes;
-	struct cpumask node_cpus[64];
-	uint64_t node_mem_kb[64];
-	char *notes;		/* why some inputs were not read (owned) */
-};
-
-struct audit_res {
-	const char *id, *title, *scope, *fix;
-	char subject[160];
-	enum audit_result r;
-	char *evidence;		/* owned */
-	char *note;		/* owned, optional */
-};
-
-struct audit_out {
-	struct audit_res *v;
-	size_t n, cap;
-};
 
 struct audit_item {
 	const char *id, *title, *scope;
@@ -83,9 +39,7 @@ void audit_scan_running(struct audit_ctx *c);
 int audit_add_xml_file(struct audit_ctx *c, const char *path, char **why);
 void audit_scan_libvirt(struct audit_ctx *c, bool use_virsh);
 
+/* Every item that applies to this machine, in table order; audit_out_done() frees o. */
 void audit_run(const struct audit_ctx *c, struct audit_out *o);
-void audit_out_done(struct audit_out *o);
-json_t *audit_json(const struct audit_ctx *c, const struct audit_out *o);
-void audit_print(FILE *f, const struct audit_ctx *c, const struct audit_out *o, bool verbose);
 
 #endif

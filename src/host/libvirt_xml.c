@@ -72,35 +72,28 @@ static bool text(const xmlNode *n, char *out, size_t cap)
 	return true;
 }
 
-static unsigned long long num(const char *s)
+/* A whole number, lo..hi, as the command line's; a bad one is recorded in c->rejected and gives 0. */
+static unsigned long long num(struct vmconf *c, const char *what, const char *s, uint64_t lo, uint64_t hi)
 {
-	char *e;
-	unsigned long long v = strtoull(s, &e, 10);
-	return e == s ? 0 : v;
+	uint64_t v;
+	return vmconf_uint(c, what, s, lo, hi, &v) ? v : 0;
 }
 
-static uint64_t mem_mib(const xmlNode *n)
+/* <memory unit='KiB'>N</memory> (KiB when no unit, as libvirt reads it) in MiB; 0 if absent or rejected */
+static uint64_t mem_mib(const xmlNode *n, struct vmconf *c)
 {
-	char t[64], u[16];
+	char t[64], u[16], both[96];
 	if (!text(n, t, sizeof(t)))
 		return 0;
-	unsigned long long v = num(t);
 	attr(n, "unit", u, sizeof(u));
-	if (!u[0] || !strcmp(u, "KiB") || !strcmp(u, "k"))
-		return v / 1024;
-	if (!strcmp(u, "MiB") || !strcmp(u, "M"))
-		return v;
-	if (!strcmp(u, "GiB") || !strcmp(u, "G"))
-		return v * 1024;
-	if (!strcmp(u, "b") || !strcmp(u, "bytes"))
-		return v >> 20;
-	if (!strcmp(u, "KB"))
-		return v * 1000 / 1048576;
-	if (!strcmp(u, "MB"))
-		return v * 1000000 / 1048576;
-	if (!strcmp(u, "GB"))
-		return v * 1000000000ull / 1048576;
-	return v / 1024;
+	snprintf(both, sizeof(both), "%s%s", t, u);
+	uint64_t mib;
+	int r = conf_size_mib(both, "KiB", false, true, &mib);
+	if (r == 0 && (strspn(t, "0123456789") == strlen(t)))
+		return mib;
+	vmconf_reject(c, "<%s unit='%s'> '%.40s' is %s", (const char *)n->name, u[0] ? u : "KiB", t,
+		      r == -ERANGE ? "outside 1 MiB to 1 PiB" : "not a whole number of a known unit");
+	return 0;
 }
 
 static void disk(const xmlNode *n, struct vmconf *c)
@@ -118,9 +111,9 @@ static void disk(const xmlNode *n, struct vmconf *c)
 		snprintf(d->cache, sizeof(d->cache), "writeback"); /* QEMU's default */
 	if (!attr(drv, "io", d->aio, sizeof(d->aio)))
 		snprintf(d->aio, sizeof(d->aio), "threads");
-	char q[16];
+	char q[32];
 	if (attr(drv, "queues", q, sizeof(q)))
-		d->num_queues = (int)num(q);
+		d->num_queues = (int)num(c, "<disk><driver queues>", q, 1, VMCONF_MAX_QUEUES);
 	const xmlNode *src = child(n, "source");
 	if (!attr(src, "file", d->file, sizeof(d->file)) && !attr(src, "dev", d->file, sizeof(d->file)))
 		attr(src, "name", d->file, sizeof(d->file));
@@ -153,7 +146,7 @@ static void iface(const xmlNode *n, struct vmconf *c)
 	if (attr(drv, "name", v, sizeof(v)))
 		i->vhost = !strcmp(v, "vhost");
 	if (attr(drv, "queues", v, sizeof(v)))
-		i->queues = (int)num(v);
+		i->queues = (int)num(c, "<interface><driver queues>", v, 1, VMCONF_MAX_QUEUES);
 	attr(child(n, "target"), "dev", i->ifname, sizeof(i->ifname));
 	attr(child(n, "alias"), "name", i->id, sizeof(i->id));
 	c->nnics++;
@@ -164,13 +157,18 @@ static void domain(const xmlNode *dom, struct vmconf *c)
 	char v[128];
 	attr(dom, "type", c->accel, sizeof(c->accel));
 	text(child(dom, "name"), c->name, sizeof(c->name));
-	c->mem_mib = mem_mib(child(dom, "memory"));
+	c->mem_mib = mem_mib(child(dom, "memory"), c);
 	const xmlNode *vc = child(dom, "vcpu");
 	if (text(vc, v, sizeof(v)))
-		c->max_vcpus = (unsigned)num(v);
+		c->max_vcpus = (unsigned)num(c, "<vcpu>", v, 1, VMCONF_MAX_VCPUS);
 	c->vcpus = c->max_vcpus;
-	if (attr(vc, "current", v, sizeof(v)))
-		c->vcpus = (unsigned)num(v);
+	if (attr(vc, "current", v, sizeof(v))) {
+		c->vcpus = (unsigned)num(c, "<vcpu current>", v, 1, VMCONF_MAX_VCPUS);
+		if (c->max_vcpus && c->vcpus > c->max_vcpus) {
+			vmconf_reject(c, "<vcpu current> %u is more than <vcpu> %u", c->vcpus, c->max_vcpus);
+			c->vcpus = 0;
+		}
+	}
 	const xmlNode *cpu = child(dom, "cpu");
 	if (cpu) {
 		char mode[32];
@@ -181,11 +179,11 @@ static void domain(const xmlNode *dom, struct vmconf *c)
 			str_copy(c->cpu_model, sizeof(c->cpu_model), v);
 		const xmlNode *topo = child(cpu, "topology");
 		if (attr(topo, "sockets", v, sizeof(v)))
-			c->sockets = (unsigned)num(v);
+			c->sockets = (unsigned)num(c, "<topology sockets>", v, 1, VMCONF_MAX_SOCKETS);
 		if (attr(topo, "cores", v, sizeof(v)))
-			c->cores = (unsigned)num(v);
+			c->cores = (unsigned)num(c, "<topology cores>", v, 1, VMCONF_MAX_CORES);
 		if (attr(topo, "threads", v, sizeof(v)))
-			c->threads = (unsigned)num(v);
+			c->threads = (unsigned)num(c, "<topology threads>", v, 1, VMCONF_MAX_THREADS);
 		for (const xmlNode *x = child(child(cpu, "numa"), "cell"); x; x = x->next)
 			if (is(x, "cell"))
 				c->numa_nodes++;
@@ -203,7 +201,7 @@ static void domain(const xmlNode *dom, struct vmconf *c)
 		attr(nt, "nodeset", c->numatune_nodeset, sizeof(c->numatune_nodeset));
 	}
 	if (text(child(dom, "iothreads"), v, sizeof(v)))
-		c->iothreads = (unsigned)num(v);
+		c->iothreads = (unsigned)num(c, "<iothreads>", v, 0, VMCONF_MAX_IOTHREADS);
 	for (const xmlNode *d = child(child(dom, "devices"), "disk"); d; d = d->next) {
 		if (is(d, "disk"))
 			disk(d, c);
@@ -256,16 +254,17 @@ int libvirt_xml_parse(const char *buf, size_t len, struct vmconf *out, struct li
 		dom = child(root, "domain");
 		char v[32];
 		if (st && attr(root, "pid", v, sizeof(v)))
-			st->pid = (int)num(v);
+			st->pid = (int)num(out, "<domstatus pid>", v, 1, VMCONF_MAX_PID);
 		for (const xmlNode *x = child(child(root, "vcpus"), "vcpu"); st && x; x = x->next) {
 			if (!is(x, "vcpu"))
 				continue;
 			unsigned id = st->nvcpu_tids;
+			uint64_t x64;
 			if (attr(x, "id", v, sizeof(v)))
-				id = (unsigned)num(v);
+				id = conf_uint(v, 0, VMCONF_MAX_VCPUS - 1, &x64) == 0 ? (unsigned)x64 : UINT32_MAX;
 			if (id >= sizeof(st->vcpu_tids) / sizeof(st->vcpu_tids[0]) || !attr(x, "pid", v, sizeof(v)))
 				continue;
-			st->vcpu_tids[id] = (int)num(v);
+			st->vcpu_tids[id] = (int)num(out, "<vcpu pid>", v, 1, VMCONF_MAX_PID);
 			if (id + 1 > st->nvcpu_tids)
 				st->nvcpu_tids = id + 1;
 		}

@@ -8,22 +8,20 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../core/util.h"
+#include "../parse/qmphist.h"
 #include "../parse/vmconf.h"
 #include "../sources/bpf/taskstat.h"
-#include "qmphist.h"
+#include "../sys/qmp.h"
 
 #define MAX_THREADS_PER_VM 4096
 #define MAX_VMS 65536
@@ -34,34 +32,7 @@ struct vmscan_tid {
 	struct vm_thread *t;	/* into vs->vms[].threads: rebuilt after each discovery */
 };
 
-static const char *const vmm_names[VMM_COUNT] = { "qemu", "firecracker", "cloud-hypervisor", "crosvm", "kvmtool" };
-static const char *const tkind_names[TK_COUNT] = { "vcpu", "main", "io", "vhost", "worker", "other" };
-
-const char *vmm_name(enum vmm v)
-{
-	return (unsigned)v < VMM_COUNT ? vmm_names[v] : "unknown";
-}
-
-const char *tkind_name(enum tkind k)
-{
-	return (unsigned)k < TK_COUNT ? tkind_names[k] : "other";
-}
-
-int tkind_from_name(const char *s)
-{
-	for (int i = 0; i < TK_COUNT; i++)
-		if (!strcmp(s, tkind_names[i]))
-			return i;
-	return -1;
-}
-
-int vmm_from_name(const char *s)
-{
-	for (int i = 0; i < VMM_COUNT; i++)
-		if (!strcmp(s, vmm_names[i]))
-			return i;
-	return -1;
-}
+static json_t *blockstats_query(const char *sock, bool set_hist, char **err);
 
 /* "PREFIX<digits>SUFFIX" → the number, else -1 */
 static int num_between(const char *s, const char *prefix, const char *suffix)
@@ -1116,7 +1087,7 @@ static void vm_slow(struct vmscan *vs, struct vm_proc *vm, struct sample *out, b
 	}
 	if (vm->qmp_sock[0]) {
 		char *err = NULL;
-		json_t *r = qmp_query_hist(vm->qmp_sock, "query-blockstats", vs->qmp_histograms, &err);
+		json_t *r = blockstats_query(vm->qmp_sock, vs->qmp_histograms, &err);
 		json_decref(vm->qmp_blockstats);
 		free(vm->qmp_error);
 		vm->qmp_blockstats = r;
@@ -1249,79 +1220,7 @@ json_t *vmscan_json(const struct vmscan *vs)
 	return o;
 }
 
-/* ---- QMP: one short conversation on a socket this run owns ---- */
-
-static json_t *qmp_read(int fd, char *buf, size_t cap, size_t *have, char **err)
-{
-	for (;;) {
-		char *nl = memchr(buf, '\n', *have);
-		if (nl) {
-			size_t l = (size_t)(nl - buf) + 1;
-			json_t *j = json_loadb(buf, l, 0, NULL);
-			memmove(buf, buf + l, *have - l);
-			*have -= l;
-			if (j)
-				return j;
-			continue;
-		}
-		if (*have >= cap) {
-			*err = xstrdup("QMP reply too long");
-			return NULL;
-		}
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, 2000) <= 0) {
-			*err = xstrdup("QMP: no answer within 2 s");
-			return NULL;
-		}
-		ssize_t n = read(fd, buf + *have, cap - *have);
-		if (n <= 0) {
-			*err = xasprintf("QMP: connection closed (%s)", n < 0 ? strerror(errno) : "EOF");
-			return NULL;
-		}
-		*have += (size_t)n;
-	}
-}
-
-/* Send one request (a JSON object, no newline) and wait for its answer; `cmd` names it in errors. */
-static json_t *qmp_exec_req(int fd, const char *req, const char *cmd, char *buf, size_t cap, size_t *have, char **err)
-{
-	char *line = xasprintf("%s\n", req);
-	ssize_t w = write(fd, line, strlen(line));
-	free(line);
-	if (w < 0) {
-		*err = xasprintf("QMP: write failed: %s", strerror(errno));
-		return NULL;
-	}
-	for (int i = 0; i < 64; i++) {
-		json_t *j = qmp_read(fd, buf, cap, have, err);
-		if (!j)
-			return NULL;
-		json_t *r = json_object_get(j, "return");
-		if (r) {
-			json_incref(r);
-			json_decref(j);
-			return r;
-		}
-		json_t *e = json_object_get(j, "error");
-		if (e) {
-			const char *d = json_string_value(json_object_get(e, "desc"));
-			*err = xasprintf("QMP %s: %s", cmd, d ? d : "error");
-			json_decref(j);
-			return NULL;
-		}
-		json_decref(j); /* an event */
-	}
-	*err = xstrdup("QMP: too many events before the answer");
-	return NULL;
-}
-
-static json_t *qmp_exec(int fd, const char *cmd, char *buf, size_t cap, size_t *have, char **err)
-{
-	char *req = xasprintf("{\"execute\":\"%s\"}", cmd);
-	json_t *r = qmp_exec_req(fd, req, cmd, buf, cap, have, err);
-	free(req);
-	return r;
-}
+/* ---- QMP: query-blockstats on a socket this run owns (sys/qmp.h) ---- */
 
 /* The id block-latency-histogram-set takes for a query-blockstats entry: the device's QOM path, else its name. */
 static const char *blk_id(const json_t *dev)
@@ -1336,7 +1235,7 @@ static const char *blk_id(const json_t *dev)
  * histograms ours (qmphist_default_bounds).  Returns how many were set; the
  * first refusal goes to *err (a QEMU before 4.0 has no such command).
  */
-static unsigned qmp_set_histograms(int fd, const json_t *stats, char *buf, size_t cap, size_t *have, char **err)
+static unsigned qmp_set_histograms(struct qmp *q, const json_t *stats, char **err)
 {
 	uint64_t b[QMPHIST_MAX_BINS - 1];
 	size_t nb = qmphist_default_bounds(b, ARRAY_SIZE(b));
@@ -1351,73 +1250,51 @@ static unsigned qmp_set_histograms(int fd, const json_t *stats, char *buf, size_
 		const char *id = blk_id(dev);
 		if (!id || !st || json_object_get(st, "rd_latency_histogram"))
 			continue;
-		json_t *req = json_pack("{s:s, s:{s:s, s:O}}", "execute", "block-latency-histogram-set", "arguments",
-					"id", id, "boundaries", bounds);
-		char *s = req ? json_dumps(req, JSON_COMPACT) : NULL;
-		json_decref(req);
-		if (!s)
+		json_t *args = json_pack("{s:s, s:O}", "id", id, "boundaries", bounds);
+		if (!args)
 			continue;
+		json_t *r;
 		char *e = NULL;
-		json_t *r = qmp_exec_req(fd, s, "block-latency-histogram-set", buf, cap, have, &e);
-		free(s);
-		if (!r) {	/* the others would be refused alike (an old QEMU), or the connection is gone */
+		int rc = qmp_command(q, "block-latency-histogram-set", args, &r, &e);
+		json_decref(r);
+		if (rc != 0) {	/* the others would be refused alike (an old QEMU), or the connection is gone */
 			if (!*err)
 				*err = xasprintf("%s (device %s)", e ? e : "QMP error", id);
 			free(e);
 			break;
 		}
-		json_decref(r);
 		n++;
 	}
 	json_decref(bounds);
 	return n;
 }
 
-json_t *qmp_query(const char *sock, const char *cmd, char **err)
+/*
+ * query-blockstats; with set_hist, devices without latency histograms get
+ * hiddenq's (block-latency-histogram-set, boundaries from parse/qmphist.h)
+ * and the answer is asked for again.  The "return" value (owned) or NULL
+ * and *err; a refusal of the histograms is in *err beside an answer.
+ */
+static json_t *blockstats_query(const char *sock, bool set_hist, char **err)
 {
-	return qmp_query_hist(sock, cmd, false, err);
-}
-
-json_t *qmp_query_hist(const char *sock, const char *cmd, bool set_hist, char **err)
-{
-	*err = NULL;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	if (strlen(sock) >= sizeof(sa.sun_path)) {
-		*err = xstrdup("QMP socket path too long");
+	struct qmp q;
+	if (qmp_open(&q, sock, 2000, err) < 0)
 		return NULL;
-	}
-	strcpy(sa.sun_path, sock);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		*err = xasprintf("cannot connect to QMP socket %s: %s", sock, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return NULL;
-	}
-	size_t cap = 1 << 20, have = 0;
-	char *buf = xmalloc(cap);
-	json_t *r = NULL;
-	json_t *greet = qmp_read(fd, buf, cap, &have, err);
-	if (greet && json_object_get(greet, "QMP")) {
-		json_t *caps = qmp_exec(fd, "qmp_capabilities", buf, cap, &have, err);
-		if (caps) {
-			json_decref(caps);
-			r = qmp_exec(fd, cmd, buf, cap, &have, err);
-			if (r && set_hist && json_is_array(r) && qmp_set_histograms(fd, r, buf, cap, &have, err) > 0) {
-				char *e2 = NULL;	/* again, so this answer already has them */
-				json_t *r2 = qmp_exec(fd, cmd, buf, cap, &have, &e2);
-				if (r2) {
-					json_decref(r);
-					r = r2;
-				}
-				free(e2);
-			}
+	json_t *r;
+	if (qmp_command(&q, "query-blockstats", NULL, &r, err) != 0) {
+		json_decref(r);
+		r = NULL;
+	} else if (set_hist && json_is_array(r) && qmp_set_histograms(&q, r, err) > 0) {
+		json_t *r2;
+		char *e2 = NULL;	/* again, so this answer already has them */
+		if (qmp_command(&q, "query-blockstats", NULL, &r2, &e2) == 0) {
+			json_decref(r);
+			r = r2;
+		} else {
+			json_decref(r2);
 		}
-	} else if (greet && !*err) {
-		*err = xstrdup("not a QMP monitor (no greeting)");
+		free(e2);
 	}
-	json_decref(greet);
-	free(buf);
-	close(fd);
+	qmp_close(&q);
 	return r;
 }

@@ -39,22 +39,15 @@
 
 #include <jansson.h>
 
-#include "../sample/sample.h"
+#include "../core/paths.h"	/* VMSCAN_JSON_PATH */
+#include "../core/sample.h"
+#include "../parse/vmconf.h"	/* enum vmm, enum tkind */
 #include "../sys/fsroot.h"
 
-#define VMSCAN_JSON_PATH ".hiddenq/vms.json"
 #define VMSCAN_REDISCOVER_S 10
 #define VMSCAN_SLOW_BUDGET_NS 20000000ull	/* per slow tick */
 #define VMSCAN_NUMA_EVERY 5			/* slow ticks between numa_maps of one VM */
 #define VMSCAN_MAX_QMP 16
-
-enum vmm { VMM_QEMU, VMM_FIRECRACKER, VMM_CLOUD_HYPERVISOR, VMM_CROSVM, VMM_KVMTOOL, VMM_COUNT };
-enum tkind { TK_VCPU, TK_MAIN, TK_IO, TK_VHOST, TK_WORKER, TK_OTHER, TK_COUNT };
-
-const char *vmm_name(enum vmm v);
-const char *tkind_name(enum tkind k);
-int tkind_from_name(const char *s);	/* -1 if unknown */
-int vmm_from_name(const char *s);	/* -1 if unknown */
 
 /*
  * Classify a thread name.  Returns its kind; for vCPUs *vcpu is the index
@@ -204,15 +197,5 @@ json_t *vmscan_json(const struct vmscan *vs);
 
 /* Raise RLIMIT_NOFILE's soft limit to the hard one; returns the new soft limit. */
 unsigned long vmscan_raise_nofile(void);
-
-/* Talk QMP on a unix socket: capabilities, then `cmd`; the "return" value (owned) or NULL and *err. */
-json_t *qmp_query(const char *sock, const char *cmd, char **err);
-/*
- * The same; with set_hist and cmd "query-blockstats", devices without
- * latency histograms get hiddenq's (block-latency-histogram-set, boundaries
- * from host/qmphist.h) and the answer is asked for again.  A refusal is in
- * *err beside a non-NULL answer.
- */
-json_t *qmp_query_hist(const char *sock, const char *cmd, bool set_hist, char **err);
 
 #endif

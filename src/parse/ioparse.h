@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cpumask.h"	/* cpumask_hex_parse for rps_cpus and xps_cpus */
+
 /* ---- /proc/diskstats (parse/diskstats.c) ---- */
 
 enum ds_field {
@@ -161,10 +163,5 @@ struct virtio_irq {
 
 /* Classify one action name; kind VIRQ_NONE when it is not virtio's. */
 void virtio_irq_classify(const char *action, struct virtio_irq *out);
-
-/* ---- hex CPU masks (rps_cpus, xps_cpus: "00000000,00000003") ---- */
-
-/* Number of CPUs set (up to 1024 bits), or -EINVAL.  first_cpu gets the lowest set bit or -1. */
-int cpumask_hex_parse(const char *buf, size_t len, uint64_t mask[16], int *first_cpu);
 
 #endif

@@ -10,6 +10,33 @@
 #include "parse.h"
 #include "vmconf.h"
 
+/*
+ * One numeric field of a stat line: a word of digits, optionally signed.
+ * Fields are of mixed types in the kernel (%d, %ld, %lu, %llu), and the
+ * unsigned ones reach ULONG_MAX: rsslim is 18446744073709551615 for every
+ * task without a limit, kstkesp/kstkeip/wchan and the signal masks may be
+ * all ones.  So every field is read as a word and only the ones we keep are
+ * converted; a value that does not fit what we keep is "unknown", never the
+ * end of the line.  *neg is set for a leading '-'; *v holds the magnitude.
+ */
+static bool stat_field(const char **p, const char *end, uint64_t *v, bool *neg)
+{
+	const char *ws, *we;
+	if (!scan_word(p, end, &ws, &we))
+		return false;
+	*neg = *ws == '-';
+	if (*ws == '-' || *ws == '+')
+		ws++;
+	if (ws == we)
+		return false;
+	for (const char *c = ws; c < we; c++)
+		if (*c < '0' || *c > '9')
+			return false;
+	if (!scan_u64(&ws, we, v))
+		*v = UINT64_MAX; /* more than 64 bits: no kernel's, kept as "too large" */
+	return true;
+}
+
 int task_stat_parse(const char *buf, size_t len, struct task_stat *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -28,15 +55,16 @@ int task_stat_parse(const char *buf, size_t len, struct task_stat *out)
 	out->state = *ws;
 	/* fields 4.. ; field 14 utime, 15 stime, 39 processor */
 	for (int field = 4; field <= 39; field++) {
-		int64_t v;
-		if (!scan_i64(&p, end, &v))
+		uint64_t v;
+		bool neg;
+		if (!stat_field(&p, end, &v, &neg))
 			return field > 15 ? 0 : -EINVAL; /* old kernels stop early */
 		if (field == 14)
-			out->utime = v < 0 ? 0 : (uint64_t)v;
+			out->utime = neg || v == UINT64_MAX ? 0 : v;
 		else if (field == 15)
-			out->stime = v < 0 ? 0 : (uint64_t)v;
+			out->stime = neg || v == UINT64_MAX ? 0 : v;
 		else if (field == 39)
-			out->processor = v < 0 || v > 1 << 20 ? -1 : (int)v;
+			out->processor = neg || v > 1 << 20 ? -1 : (int)v;
 	}
 	return 0;
 }

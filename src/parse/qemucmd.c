@@ -158,34 +158,20 @@ static bool on_value(const char *v)
 	return !strcmp(v, "on") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "1");
 }
 
-static int arg_int(const struct arg *a, const char *key, int dflt)
+/*
+ * A whole number option, lo..hi, checked like our own command line's: 0 when
+ * absent; a value that is not one (a sign, junk, too large) is recorded in
+ * c->rejected and also gives 0, never a clamped or wrapped number.
+ */
+static unsigned arg_uint(struct vmconf *c, const struct arg *a, const char *opt, const char *key, unsigned lo,
+			 unsigned hi)
 {
-	char b[32];
-	if (!arg_get(a, key, b, sizeof(b)) || !isdigit((unsigned char)b[0]))
-		return dflt;
-	long v = strtol(b, NULL, 10);
-	return v > 1000000 ? 1000000 : (int)v;
-}
-
-/* "1024", "1G", "512M", "4096k": MiB (QEMU's -m default unit is MiB). */
-static uint64_t size_mib(const char *s, bool bytes_default)
-{
-	if (!isdigit((unsigned char)s[0]))
+	char b[64], what[64];
+	if (!arg_get(a, key, b, sizeof(b)))
 		return 0;
-	char *e;
-	double v = strtod(s, &e);
-	if (!(v >= 0) || v > 1e18)
-		return 0;
-	switch (toupper((unsigned char)*e)) {
-	case 'T': v *= 1024.0 * 1024; break;
-	case 'G': v *= 1024.0; break;
-	case 'M': break;
-	case 'K': v /= 1024.0; break;
-	case 'B': v /= 1048576.0; break;
-	default: v = bytes_default ? v / 1048576.0 : v;
-	}
-	/* "1e18T" would overflow the conversion: no real VM has 2^53 MiB */
-	return v < 9007199254740992.0 ? (uint64_t)v : 0;
+	snprintf(what, sizeof(what), "-%s %s=", opt, key);
+	uint64_t v;
+	return vmconf_uint(c, what, b, lo, hi, &v) ? (unsigned)v : 0;
 }
 
 /* A -blockdev node (or a -drive, which is a node with a device of its own). */
@@ -388,7 +374,7 @@ int qemu_cmdline_parse(const char *buf, size_t len, struct vmconf *out)
 		return -ENOMEM;
 	}
 	unsigned ndev = 0;
-	bool q35 = false;
+	bool q35 = false, smp_given = false, m_given = false;
 	char v[256];
 
 	for (unsigned i = 1; i < argc; i++) {
@@ -426,19 +412,32 @@ int qemu_cmdline_parse(const char *buf, size_t len, struct vmconf *out)
 				out->debug_threads = true;
 		} else if (!strcmp(opt, "m")) {
 			arg_init(&a, as, al, "size");
+			m_given = true;
+			uint64_t mib;
 			if (arg_get(&a, "size", v, sizeof(v)))
-				out->mem_mib = size_mib(v, false);
+				out->mem_mib = vmconf_mib(out, "-m size=", v, "M", true, false, &mib) ? mib : 0;
 		} else if (!strcmp(opt, "smp")) {
 			arg_init(&a, as, al, "cpus");
-			out->vcpus = (unsigned)arg_int(&a, "cpus", 0);
-			out->sockets = (unsigned)arg_int(&a, "sockets", 0);
-			out->cores = (unsigned)arg_int(&a, "cores", 0);
-			out->threads = (unsigned)arg_int(&a, "threads", 0);
-			out->max_vcpus = (unsigned)arg_int(&a, "maxcpus", 0);
-			unsigned dies = (unsigned)arg_int(&a, "dies", 1);
-			if (!out->vcpus && out->sockets)
-				out->vcpus = out->sockets * (dies ? dies : 1) * (out->cores ? out->cores : 1) *
+			smp_given = true;
+			out->vcpus = arg_uint(out, &a, "smp", "cpus", 1, VMCONF_MAX_VCPUS);
+			out->sockets = arg_uint(out, &a, "smp", "sockets", 1, VMCONF_MAX_SOCKETS);
+			out->cores = arg_uint(out, &a, "smp", "cores", 1, VMCONF_MAX_CORES);
+			out->threads = arg_uint(out, &a, "smp", "threads", 1, VMCONF_MAX_THREADS);
+			out->max_vcpus = arg_uint(out, &a, "smp", "maxcpus", 1, VMCONF_MAX_VCPUS);
+			unsigned dies = arg_uint(out, &a, "smp", "dies", 1, VMCONF_MAX_SOCKETS);
+			if (!out->vcpus && out->sockets) {
+				uint64_t n = (uint64_t)out->sockets * (dies ? dies : 1) * (out->cores ? out->cores : 1) *
 					     (out->threads ? out->threads : 1);
+				if (n <= VMCONF_MAX_VCPUS)
+					out->vcpus = (unsigned)n;
+				else
+					vmconf_reject(out, "-smp sockets x dies x cores x threads = %llu is more than %u vCPUs",
+						      (unsigned long long)n, VMCONF_MAX_VCPUS);
+			}
+			if (out->max_vcpus && out->vcpus > out->max_vcpus) {
+				vmconf_reject(out, "-smp cpus=%u is more than maxcpus=%u", out->vcpus, out->max_vcpus);
+				out->vcpus = 0;
+			}
 		} else if (!strcmp(opt, "cpu")) {
 			arg_init(&a, as, al, "model");
 			if (arg_get(&a, "model", v, sizeof(v)))
@@ -518,7 +517,7 @@ int qemu_cmdline_parse(const char *buf, size_t len, struct vmconf *out)
 			arg_get(&a, "drive", d->drive, sizeof(d->drive));
 			arg_get(&a, "id", d->id, sizeof(d->id));
 			arg_get(&a, "netdev", d->netdev, sizeof(d->netdev));
-			d->num_queues = arg_int(&a, "num-queues", 0);
+			d->num_queues = (int)arg_uint(out, &a, "device", "num-queues", 1, VMCONF_MAX_QUEUES);
 			d->write_cache = -1;
 			if (arg_get(&a, "write-cache", v, sizeof(v)))
 				d->write_cache = on_value(v) ? 1 : !strcmp(v, "auto") ? -1 : 0;
@@ -529,7 +528,7 @@ int qemu_cmdline_parse(const char *buf, size_t len, struct vmconf *out)
 			arg_get(&a, "type", n->backend, sizeof(n->backend));
 			arg_get(&a, "id", n->id, sizeof(n->id));
 			arg_get(&a, "ifname", n->ifname, sizeof(n->ifname));
-			n->queues = arg_int(&a, "queues", 0);
+			n->queues = (int)arg_uint(out, &a, opt, "queues", 1, VMCONF_MAX_QUEUES);
 			n->vhost = -1;
 			if (arg_get(&a, "vhost", v, sizeof(v)))
 				n->vhost = on_value(v);
@@ -550,7 +549,7 @@ int qemu_cmdline_parse(const char *buf, size_t len, struct vmconf *out)
 				struct vm_nic *n = &out->nics[out->nnics++];
 				str_copy(n->backend, sizeof(n->backend), v);
 				arg_get(&a, "ifname", n->ifname, sizeof(n->ifname));
-				n->queues = arg_int(&a, "queues", 0);
+				n->queues = (int)arg_uint(out, &a, "net", "queues", 1, VMCONF_MAX_QUEUES);
 				n->vhost = -1;
 				if (arg_get(&a, "vhost", v, sizeof(v)))
 					n->vhost = on_value(v);
@@ -621,10 +620,11 @@ int qemu_cmdline_parse(const char *buf, size_t len, struct vmconf *out)
 		}
 	}
 	/* a NIC model for netdevs no device used stays "" (an unused backend) */
-	if (!out->vcpus)
-		out->vcpus = 1; /* QEMU's default */
-	if (!out->mem_mib)
-		out->mem_mib = 128; /* QEMU's default -m */
+	/* QEMU's defaults, for what the command line does not say (not for a rejected value) */
+	if (!out->vcpus && !smp_given)
+		out->vcpus = 1;
+	if (!out->mem_mib && !m_given)
+		out->mem_mib = 128;
 	free(nodes);
 	free(pn);
 	free(devs);

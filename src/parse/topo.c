@@ -176,3 +176,36 @@ int cpuinfo_topo_parse(const char *buf, size_t len, int max_id, struct cpuinfo_c
 	*n = cnt;
 	return 0;
 }
+
+int zoneinfo_present_parse(const char *buf, size_t len, uint64_t *pages, size_t max)
+{
+	memset(pages, 0, max * sizeof(*pages));
+	struct scan s = { buf, buf + len };
+	const char *ls, *le;
+	uint64_t node = UINT64_MAX;
+	size_t seen = 0;
+	bool any = false;
+	while (scan_line(&s, &ls, &le)) {
+		const char *p = ls, *ws, *we;
+		if (!scan_word(&p, le, &ws, &we))
+			continue;
+		if (word_eq(ws, we, "Node")) {
+			/* "Node 0, zone   Normal" */
+			uint64_t id;
+			node = scan_u64(&p, le, &id) && p < le && *p == ',' ? id : UINT64_MAX;
+			continue;
+		}
+		uint64_t v;
+		if (!word_eq(ws, we, "present") || node == UINT64_MAX || !scan_u64(&p, le, &v))
+			continue;
+		if (node >= max)
+			continue;
+		if (!pages[node])
+			seen++;
+		if (pages[node] > UINT64_MAX - v)
+			return -EINVAL;
+		pages[node] += v;
+		any = true;
+	}
+	return any ? (int)seen : -EINVAL;
+}

@@ -36,6 +36,15 @@ struct node_meminfo {
 };
 int node_meminfo_parse(const char *buf, size_t len, struct node_meminfo *out);
 
+/*
+ * /proc/zoneinfo: the pages present on each node ("present" of every zone of
+ * "Node N, zone X", summed), into pages[N] for N < max (zeroed first).  The
+ * page size cancels out where it is used (shares of the machine's memory).
+ * Returns the number of nodes with present pages, or -EINVAL when no
+ * "Node N, zone" block has a present line.
+ */
+int zoneinfo_present_parse(const char *buf, size_t len, uint64_t *pages, size_t max);
+
 /* cache/indexK/size: "32K", "1024K", "32768K", "2M" (binary units). KiB out. */
 int cache_size_parse(const char *buf, size_t len, uint64_t *kib);
 

@@ -9,7 +9,7 @@
  * Numbers are 0 (or -1 where 0 is meaningful) when not said.  The parsers
  * never read past the buffer they are given (fuzzed).
  *
- * Also here: the small per-task /proc files the host mode reads on its slow
+ * Also here: the VMMs and their thread kinds by name, and the small per-task /proc files the host mode reads on its slow
  * cadence (task stat field 39, Cpus_allowed_list from status) and the tun
  * fdinfo line that names a tap queue (parse/procpid.c).
  */
@@ -29,8 +29,30 @@ static inline void str_copy(char *d, size_t cap, const char *s)
 	d[n] = '\0';
 }
 
+/* The VMMs host mode knows, and the kinds of their threads; the names are
+ * those of .hiddenq/vms.json (host/vmscan.c writes them, analysis/vms.c
+ * reads them back). */
+enum vmm { VMM_QEMU, VMM_FIRECRACKER, VMM_CLOUD_HYPERVISOR, VMM_CROSVM, VMM_KVMTOOL, VMM_COUNT };
+enum tkind { TK_VCPU, TK_MAIN, TK_IO, TK_VHOST, TK_WORKER, TK_OTHER, TK_COUNT };
+
+const char *vmm_name(enum vmm v);
+const char *tkind_name(enum tkind k);
+int tkind_from_name(const char *s);	/* -1 if unknown */
+int vmm_from_name(const char *s);	/* -1 if unknown */
+
 #define VMCONF_MAX_DISKS 16
 #define VMCONF_MAX_NICS 16
+
+/* The ranges a configuration's numbers are held to: those of our own
+ * command line (hiddenq fit --vcpus, --mem, --sockets ...) and of virtio. */
+#define VMCONF_MAX_VCPUS 4096			/* KVM_MAX_VCPUS on x86 */
+#define VMCONF_MAX_MEM_MIB (1ull << 30)		/* 1 PiB */
+#define VMCONF_MAX_SOCKETS 1024
+#define VMCONF_MAX_CORES 4096
+#define VMCONF_MAX_THREADS 8
+#define VMCONF_MAX_QUEUES 1024			/* VIRTIO_QUEUE_MAX */
+#define VMCONF_MAX_IOTHREADS 4096
+#define VMCONF_MAX_PID 4194304			/* PID_MAX_LIMIT */
 
 struct vm_disk {
 	char id[64];		/* -drive id, node-name or libvirt target dev */
@@ -71,7 +93,28 @@ struct vmconf {
 	unsigned ndisks;
 	struct vm_nic nics[VMCONF_MAX_NICS];
 	unsigned nnics;
+	/* values the configuration gave that are not numbers or out of range
+	 * (e.g. "<vcpu> '99999999999999999999' is not a whole number from 1 to
+	 * 4096"): their fields are left 0, unknown; "" when none */
+	char rejected[512];
 };
+
+/* ---- numbers in a configuration (parse/vmconf.c) ---- */
+
+/* Digits only, lo..hi: 0, -EINVAL (not a whole number) or -ERANGE. */
+int conf_uint(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+/*
+ * A size in MiB, 1 MiB .. 1 PiB: a number (with a fraction if `fraction`)
+ * and a unit (b, k/KiB, m/MiB, g/GiB, t/TiB, p, e, case-insensitive; with
+ * `decimal_units` also libvirt's KB, MB, GB ... = 1000^n), `dflt_unit` when
+ * none.  0, -EINVAL or -ERANGE.
+ */
+int conf_size_mib(const char *s, const char *dflt_unit, bool fraction, bool decimal_units, uint64_t *mib);
+/* The same, recording a refusal in c->rejected ("WHAT 'S' is ..."); true when accepted. */
+bool vmconf_uint(struct vmconf *c, const char *what, const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+bool vmconf_mib(struct vmconf *c, const char *what, const char *s, const char *dflt_unit, bool fraction,
+		bool decimal_units, uint64_t *mib);
+void vmconf_reject(struct vmconf *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /*
  * /proc/PID/cmdline of a QEMU process (NUL-separated argv).  Understands

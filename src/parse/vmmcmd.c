@@ -127,19 +127,19 @@ static struct vm_nic *add_tap(struct vmconf *c, const char *ifname)
 	return n;
 }
 
-/* "1024", "1024M", "2G", "512K" in MiB (a bare number is MiB, as all four VMMs read it). */
-static uint64_t size_mib(const char *s)
+/* "1024", "1024M", "2G", "512K" in MiB (a bare number is MiB, as all four VMMs read it); 0 and
+ * recorded in c->rejected when it is not a size within 1 MiB .. 1 PiB */
+static uint64_t size_mib(struct vmconf *c, const char *what, const char *s)
 {
-	char *end;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (end == s)
-		return 0;
-	switch (*end) {
-	case 'K': case 'k': return v / 1024;
-	case 'G': case 'g': return v * 1024;
-	case 'T': case 't': return v * 1024 * 1024;
-	default: return v;	/* M or none */
-	}
+	uint64_t mib;
+	return vmconf_mib(c, what, s, "M", false, false, &mib) ? mib : 0;
+}
+
+/* a whole number lo..hi, else 0 and recorded in c->rejected */
+static unsigned whole(struct vmconf *c, const char *what, const char *s, unsigned lo, unsigned hi)
+{
+	uint64_t v;
+	return vmconf_uint(c, what, s, lo, hi, &v) ? (unsigned)v : 0;
 }
 
 static void ch_parse(const struct argv *v, struct vmconf *c)
@@ -167,26 +167,26 @@ static void ch_parse(const struct argv *v, struct vmconf *c)
 				struct vm_disk *d = add_disk(c, buf);
 				if (!d)
 					continue;
-				char q[16];
+				char q[32];
 				if (kv_get(s, "num_queues", NULL, q, sizeof(q)))
-					d->num_queues = atoi(q);
+					d->num_queues = (int)whole(c, "--disk num_queues=", q, 1, VMCONF_MAX_QUEUES);
 				if (kv_flag(s, "direct"))
 					str_copy(d->cache, sizeof(d->cache), "none");
 			} else if (nl == 5 && !strncmp(a, "--net", 5)) {
 				if (!kv_get(s, "tap", NULL, buf, sizeof(buf)))
 					buf[0] = '\0';
 				struct vm_nic *n = add_tap(c, buf);
-				char q[16];
-				if (n && kv_get(s, "num_queues", NULL, q, sizeof(q)))
-					n->queues = atoi(q) / 2;	/* CH counts RX and TX queues separately */
+				char q[32];
+				if (n && kv_get(s, "num_queues", NULL, q, sizeof(q)))	/* CH counts RX and TX queues */
+					n->queues = (int)(whole(c, "--net num_queues=", q, 2, 2 * VMCONF_MAX_QUEUES) / 2);
 			} else if (nl == 6 && !strncmp(a, "--cpus", 6)) {
 				if (kv_get(s, "boot", NULL, buf, sizeof(buf)))
-					c->vcpus = (unsigned)atoi(buf);
+					c->vcpus = whole(c, "--cpus boot=", buf, 1, VMCONF_MAX_VCPUS);
 				if (kv_get(s, "max", NULL, buf, sizeof(buf)))
-					c->max_vcpus = (unsigned)atoi(buf);
+					c->max_vcpus = whole(c, "--cpus max=", buf, 1, VMCONF_MAX_VCPUS);
 			} else if (nl == 8 && !strncmp(a, "--memory", 8)) {
 				if (kv_get(s, "size", NULL, buf, sizeof(buf)))
-					c->mem_mib = size_mib(buf);
+					c->mem_mib = size_mib(c, "--memory size=", buf);
 				if (kv_flag(s, "hugepages"))
 					c->hugepages = true;
 			}
@@ -220,13 +220,13 @@ static void crosvm_parse(const struct argv *v, struct vmconf *c)
 		if ((val = opt_value(v, &j, "--tap-name"))) {
 			add_tap(c, val);
 		} else if ((val = opt_value(v, &j, "--cpus"))) {
-			char n[16];
+			char n[32];
 			if (kv_get(val, "num-cores", "num-cores", n, sizeof(n)))
-				c->vcpus = (unsigned)atoi(n);
+				c->vcpus = whole(c, "--cpus num-cores=", n, 1, VMCONF_MAX_VCPUS);
 		} else if ((val = opt_value(v, &j, "--mem")) || (val = opt_value(v, &j, "-m"))) {
 			char n[32];
 			if (kv_get(val, "size", "size", n, sizeof(n)))
-				c->mem_mib = size_mib(n);
+				c->mem_mib = size_mib(c, "--mem size=", n);
 		} else if ((val = opt_value(v, &j, "--name"))) {
 			str_copy(c->name, sizeof(c->name), val);
 		}
@@ -251,9 +251,9 @@ static void kvmtool_parse(const struct argv *v, struct vmconf *c)
 			if (kv_get(val, "mode", NULL, mode, sizeof(mode)) && !strcmp(mode, "tap"))
 				add_tap(c, kv_get(val, "tapif", NULL, tap, sizeof(tap)) ? tap : "");
 		} else if ((val = opt_value(v, &j, "--cpus")) || (val = opt_value(v, &j, "-c"))) {
-			c->vcpus = (unsigned)atoi(val);
+			c->vcpus = whole(c, "--cpus", val, 1, VMCONF_MAX_VCPUS);
 		} else if ((val = opt_value(v, &j, "--mem")) || (val = opt_value(v, &j, "-m"))) {
-			c->mem_mib = size_mib(val);
+			c->mem_mib = size_mib(c, "--mem", val);
 		} else if ((val = opt_value(v, &j, "--name"))) {
 			str_copy(c->name, sizeof(c->name), val);
 		}
@@ -326,12 +326,49 @@ int vmm_firecracker_config(const char *buf, size_t len, struct vmconf *c)
 			add_tap(c, t);
 	}
 	json_t *m = json_object_get(j, "machine-config");
-	json_int_t n = json_integer_value(json_object_get(m, "vcpu_count"));
-	if (n > 0 && n < 4096)
-		c->vcpus = (unsigned)n;
-	n = json_integer_value(json_object_get(m, "mem_size_mib"));
-	if (n > 0)
-		c->mem_mib = (uint64_t)n;
+	json_t *x = json_object_get(m, "vcpu_count");
+	if (x && (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > VMCONF_MAX_VCPUS))
+		vmconf_reject(c, "machine-config vcpu_count is not a whole number from 1 to %u", VMCONF_MAX_VCPUS);
+	else if (x)
+		c->vcpus = (unsigned)json_integer_value(x);
+	x = json_object_get(m, "mem_size_mib");
+	if (x && (!json_is_integer(x) || json_integer_value(x) < 1 ||
+		  (uint64_t)json_integer_value(x) > VMCONF_MAX_MEM_MIB))
+		vmconf_reject(c, "machine-config mem_size_mib is not a whole number from 1 to %llu",
+			      (unsigned long long)VMCONF_MAX_MEM_MIB);
+	else if (x)
+		c->mem_mib = (uint64_t)json_integer_value(x);
 	json_decref(j);
 	return 0;
+}
+
+/* ---- names (vmconf.h) ---- */
+
+static const char *const vmm_names[VMM_COUNT] = { "qemu", "firecracker", "cloud-hypervisor", "crosvm", "kvmtool" };
+static const char *const tkind_names[TK_COUNT] = { "vcpu", "main", "io", "vhost", "worker", "other" };
+
+const char *vmm_name(enum vmm v)
+{
+	return (unsigned)v < VMM_COUNT ? vmm_names[v] : "unknown";
+}
+
+const char *tkind_name(enum tkind k)
+{
+	return (unsigned)k < TK_COUNT ? tkind_names[k] : "other";
+}
+
+int tkind_from_name(const char *s)
+{
+	for (int i = 0; i < TK_COUNT; i++)
+		if (!strcmp(s, tkind_names[i]))
+			return i;
+	return -1;
+}
+
+int vmm_from_name(const char *s)
+{
+	for (int i = 0; i < VMM_COUNT; i++)
+		if (!strcmp(s, vmm_names[i]))
+			return i;
+	return -1;
 }

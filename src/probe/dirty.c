@@ -32,13 +32,12 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "../core/util.h"
+#include "../sys/qmp.h"
 #include "pagemap.h"
 #include "precopy.h"
 #include "probe.h"
@@ -61,18 +60,7 @@ struct hq_pm_scan_arg {
 #define USERFAULTFD_IOC_NEW _IO(0xAA, 0x00)
 #endif
 
-enum method { M_AUTO, M_SOFTDIRTY, M_UFFD, M_QMP };
 static const char *const method_names[] = { "auto", "soft-dirty", "userfaultfd-wp+pagemap-scan", "qmp-calc-dirty-rate" };
-
-struct dirty_params {
-	enum method method;
-	long pid;		/* 0: own workload */
-	const char *qmp;
-	uint64_t rate, wss;	/* own workload */
-	uint64_t duration_ns;
-	double bw_Bps, downtime_s;
-	uint64_t mem_bytes;	/* 0: from the target */
-};
 
 static long page_size(void)
 {
@@ -365,82 +353,35 @@ static int uffd_selftest(char *why, size_t n)
 /* QMP                                                                  */
 /* ------------------------------------------------------------------ */
 
-static json_t *qmp_read(int fd, int timeout_ms)
+/* Connect to a QMP socket (sys/qmp.h); -1 with why filled. */
+static int qmp_connect(struct qmp *q, const char *path, char *why, size_t n)
 {
-	static char acc[1 << 16];
-	static size_t n;
-	uint64_t end = mono_ns() + (uint64_t)timeout_ms * 1000000ull;
-	for (;;) {
-		char *nl = memchr(acc, '\n', n);
-		if (nl) {
-			size_t l = (size_t)(nl - acc) + 1;
-			json_error_t e;
-			json_t *j = json_loadb(acc, l, 0, &e);
-			memmove(acc, acc + l, n - l);
-			n -= l;
-			if (j && json_object_get(j, "event")) {
-				json_decref(j);
-				continue;
-			}
-			if (j)
-				return j;
-			continue;
-		}
-		int64_t left = (int64_t)(end - mono_ns()) / 1000000;
-		if (left <= 0 || n >= sizeof(acc))
-			return NULL;
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		if (poll(&p, 1, (int)left) <= 0)
-			return NULL;
-		ssize_t r = read(fd, acc + n, sizeof(acc) - n);
-		if (r <= 0)
-			return NULL;
-		n += (size_t)r;
-	}
-}
-
-static json_t *qmp_cmd(int fd, const char *cmd, json_t *args)
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "execute", json_string(cmd));
-	if (args)
-		json_object_set_new(o, "arguments", args);
-	char *t = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	size_t l = strlen(t);
-	bool ok = write(fd, t, l) == (ssize_t)l && write(fd, "\n", 1) == 1;
-	free(t);
-	return ok ? qmp_read(fd, 5000) : NULL;
-}
-
-static int qmp_connect(const char *path, char *why, size_t n)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(a.sun_path)) {
+	char *err = NULL;
+	int rc = qmp_open(q, path, 3000, &err);
+	free(err);
+	if (rc == -ENAMETOOLONG)
 		snprintf(why, n, "QMP socket path too long");
-		close(fd);
-		return -1;
-	}
-	strcpy(a.sun_path, path);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
-		snprintf(why, n, "cannot connect to QMP at %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	json_t *g = qmp_read(fd, 3000), *r = NULL;
-	if (!g || !json_object_get(g, "QMP") || !(r = qmp_cmd(fd, "qmp_capabilities", NULL)) ||
-	    !json_object_get(r, "return")) {
+	else if (rc == -EPROTO)
 		snprintf(why, n, "%s does not speak QMP (or is owned by another client)", path);
-		json_decref(g);
-		json_decref(r);
-		close(fd);
+	else if (rc < 0)
+		snprintf(why, n, "cannot connect to QMP at %s: %s", path, strerror(-rc));
+	if (rc < 0)
 		return -1;
+	q->timeout_ms = 5000;
+	return 0;
+}
+
+/* The "return" value of cmd (owned), NULL if refused or unanswered. */
+static json_t *qmp_return(struct qmp *q, const char *cmd)
+{
+	json_t *r;
+	char *err = NULL;
+	if (qmp_command(q, cmd, NULL, &r, &err) != 0) {
+		json_decref(r);
+		r = NULL;
 	}
-	json_decref(g);
-	json_decref(r);
-	return fd;
+	free(err);
+	return r;
 }
 
 static void sleep_until(uint64_t t);
@@ -457,27 +398,25 @@ static void sleep_until(uint64_t t);
  * never used: under TCG it kills QEMU 7.2).  *sp gets the sample-pages QEMU
  * used.  MiB/s, or -1 (why filled).
  */
-static double qmp_dirty_rate(int fd, int calc_s, int *sp, char *why, size_t n)
+static double qmp_dirty_rate(struct qmp *q, int calc_s, int *sp, char *why, size_t n)
 {
 	json_t *r = NULL;
+	int rc = -1;
 	for (int attempt = 0; attempt < 2; attempt++) {
 		json_t *args = json_object();
 		json_object_set_new(args, "calc-time", json_integer(calc_s));
 		json_object_set_new(args, "mode", json_string("page-sampling"));
 		if (attempt == 0) /* the finest sampling QEMU allows; QEMU 5.2 takes no sample-pages */
 			json_object_set_new(args, "sample-pages", json_integer(QMP_SAMPLE_PAGES));
-		r = qmp_cmd(fd, "calc-dirty-rate", args);
-		if (r && json_object_get(r, "return"))
+		char *err = NULL;
+		json_decref(r);
+		rc = qmp_command(q, "calc-dirty-rate", args, &r, &err);
+		free(err);
+		if (rc == 0 || !(attempt == 0 && rc == QMP_REFUSED))
 			break;
-		if (attempt == 0 && r && json_object_get(r, "error")) {
-			json_decref(r);
-			r = NULL;
-			continue;
-		}
-		break;
 	}
-	if (!r || !json_object_get(r, "return")) {
-		json_t *e = json_object_get(json_object_get(r, "error"), "desc");
+	if (rc != 0) {
+		json_t *e = rc == QMP_REFUSED ? json_object_get(r, "desc") : NULL;
 		snprintf(why, n, "calc-dirty-rate: %s", json_is_string(e) ? json_string_value(e) : "no answer");
 		json_decref(r);
 		return -1;
@@ -487,17 +426,16 @@ static double qmp_dirty_rate(int fd, int calc_s, int *sp, char *why, size_t n)
 	uint64_t t0 = mono_ns(), end = t0 + (uint64_t)(calc_s + 10) * 1000000000ull;
 	sleep_until(t0 + (uint64_t)calc_s * 1000000000ull);
 	while (mono_ns() < end && !hq_exiting) {
-		r = qmp_cmd(fd, "query-dirty-rate", NULL);
-		json_t *ret = json_object_get(r, "return");
+		json_t *ret = qmp_return(q, "query-dirty-rate");
 		const char *st = json_string_value(json_object_get(ret, "status"));
 		if (st && !strcmp(st, "measured")) {
 			double v = pjget(ret, "dirty-rate");
 			double spv = pjget(ret, "sample-pages");
 			*sp = isfinite(spv) ? (int)spv : 0;
-			json_decref(r);
+			json_decref(ret);
 			return isfinite(v) ? v : 0;
 		}
-		json_decref(r);
+		json_decref(ret);
 		if (!st) {
 			snprintf(why, n, "query-dirty-rate: no answer");
 			return -1;
@@ -539,7 +477,22 @@ static void sleep_until(uint64_t t)
 	}
 }
 
-json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e);
+int dirty_workload(const struct dirty_params *p, bool notify)
+{
+	struct workload wl = { .wss = p->wss, .rate = p->rate };
+	wl.buf = map_region(p->wss);
+	if (!wl.buf)
+		return -1;
+	if (notify) {
+		/* the working set is mapped and touched: what follows is the rate alone */
+		printf("ready %d\n", (int)getpid());
+		fflush(stdout);
+	}
+	workload_loop(&wl, mono_ns() + p->duration_ns);
+	munmap(wl.buf, p->wss);
+	return 0;
+}
+
 json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 {
 	(void)e;
@@ -554,49 +507,47 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 		uf_ok = uffd_selftest(why_uf, sizeof(why_uf)) == 0;
 		json_object_set_new(tests, "userfaultfd-wp", uf_ok ? json_string("ok") : jstr(why_uf));
 	}
-	enum method m = p->method;
-	if (m == M_AUTO)
-		m = p->qmp ? M_QMP : p->pid ? M_SOFTDIRTY : uf_ok ? M_UFFD : M_SOFTDIRTY;
+	enum dirty_method m = p->method;
+	if (m == DIRTY_AUTO)
+		m = p->qmp ? DIRTY_QMP : p->pid ? DIRTY_SOFTDIRTY : uf_ok ? DIRTY_UFFD : DIRTY_SOFTDIRTY;
 	json_object_set_new(r, "method", jstr(method_names[m]));
 	struct wcurve w = { 0 };
 	double mem_pages = 0;
 	struct workload wl = { 0 };
 	struct uffd u = { -1, -1 };
-	int qfd = -1;
+	struct qmp mon = { .fd = -1 };
 	bool have_wl = false;
-	if (m == M_SOFTDIRTY && !sd_ok) {
+	if (m == DIRTY_SOFTDIRTY && !sd_ok) {
 		snprintf(why, sizeof(why), "soft-dirty self-test failed: %.160s%s", why_sd,
 			 p->pid ? "" : "; the userfaultfd method needs kernel 6.7+");
 		goto out;
 	}
-	if (m == M_UFFD && (p->pid || p->qmp)) {
+	if (m == DIRTY_UFFD && (p->pid || p->qmp)) {
 		snprintf(why, sizeof(why), "userfaultfd covers only the calling process: use it for the probe's workload");
 		goto out;
 	}
-	if (m == M_UFFD && !uf_ok) {
+	if (m == DIRTY_UFFD && !uf_ok) {
 		snprintf(why, sizeof(why), "userfaultfd self-test failed: %.200s", why_uf);
 		goto out;
 	}
-	if (m == M_QMP) {
+	if (m == DIRTY_QMP) {
 		if (!p->qmp) {
 			snprintf(why, sizeof(why), "--method qmp needs --qmp SOCKET");
 			goto out;
 		}
-		qfd = qmp_connect(p->qmp, why, sizeof(why));
-		if (qfd < 0)
+		if (qmp_connect(&mon, p->qmp, why, sizeof(why)) < 0)
 			goto out;
 		json_object_set_new(tests, "qmp", json_string("ok"));
-		json_t *ms = qmp_cmd(qfd, "query-memory-size-summary", NULL);
-		double base = pjget(json_object_get(ms, "return"), "base-memory");
+		json_t *ms = qmp_return(&mon, "query-memory-size-summary");
+		double base = pjget(ms, "base-memory");
 		json_decref(ms);
 		mem_pages = isfinite(base) ? base / ps : 0;
 		json_t *tg = json_object();
 		json_object_set_new(tg, "qmp", jstr(p->qmp));
 		json_object_set_new(tg, "memory", json_integer((json_int_t)(mem_pages * ps)));
-		json_t *kvm = qmp_cmd(qfd, "query-kvm", NULL);
-		json_t *kr = json_object_get(kvm, "return");
+		json_t *kr = qmp_return(&mon, "query-kvm");
 		const char *accel = !json_is_object(kr) ? "unknown" : json_is_true(json_object_get(kr, "enabled")) ? "kvm" : "tcg";
-		json_decref(kvm);
+		json_decref(kr);
 		json_object_set_new(tg, "accel", jstr(accel));
 		json_object_set_new(r, "target", tg);
 		json_t *wins = json_array();
@@ -607,7 +558,7 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 			double t = checkpoints[i];
 			if (t < 1 || t > (double)p->duration_ns / 1e9 || t > 10)
 				continue;
-			double mibps = qmp_dirty_rate(qfd, (int)t, &sp, why, sizeof(why));
+			double mibps = qmp_dirty_rate(&mon, (int)t, &sp, why, sizeof(why));
 			if (mibps < 0)
 				goto out;
 			json_t *x = json_object();
@@ -659,7 +610,7 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 		json_object_set_new(t, "workload_rate_Bps", json_integer((json_int_t)p->rate));
 		json_object_set_new(t, "workload_wss", json_integer((json_int_t)p->wss));
 		json_object_set_new(r, "target", t);
-		if (m == M_UFFD && uffd_open(&u, wl.buf, p->wss, why, sizeof(why)) < 0)
+		if (m == DIRTY_UFFD && uffd_open(&u, wl.buf, p->wss, why, sizeof(why)) < 0)
 			goto out;
 		if (pthread_create(&wl.th, NULL, workload_thread, &wl) != 0) {
 			snprintf(why, sizeof(why), "cannot start the workload thread");
@@ -682,7 +633,7 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 	}
 	/* reset the tracking, then read W(t) at each checkpoint */
 	long pid = p->pid ? p->pid : getpid();
-	int rc = m == M_UFFD ? uffd_arm(&u, wl.buf, p->wss) : clear_refs(pid);
+	int rc = m == DIRTY_UFFD ? uffd_arm(&u, wl.buf, p->wss) : clear_refs(pid);
 	if (rc < 0) {
 		snprintf(why, sizeof(why), "cannot reset dirty tracking: %s", strerror(rc == -1 ? errno : -rc));
 		goto out;
@@ -693,7 +644,7 @@ json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e)
 			break;
 		sleep_until(t0 + (uint64_t)(checkpoints[i] * 1e9));
 		uint64_t ts = mono_ns();
-		int64_t pages = m == M_UFFD ? uffd_scan(&u, wl.buf, p->wss, false)
+		int64_t pages = m == DIRTY_UFFD ? uffd_scan(&u, wl.buf, p->wss, false)
 					    : softdirty_count(pid, p->pid ? 0 : (uintptr_t)wl.buf,
 							      p->pid ? 0 : (uintptr_t)wl.buf + p->wss);
 		if (pages < 0) {
@@ -771,206 +722,11 @@ out:
 	uffd_close(&u);
 	if (wl.buf)
 		munmap(wl.buf, wl.wss);
-	if (qfd >= 0)
-		close(qfd);
+	if (mon.fd >= 0)
+		qmp_close(&mon);
 	json_object_set_new(r, "self_tests", tests);
 	if (why[0])
 		json_object_set_new(r, "error", jstr(why));
 	return r;
 }
 
-void dirty_print(FILE *out, json_t *r);
-void dirty_print(FILE *out, json_t *r)
-{
-	const char *k;
-	json_t *v;
-	fprintf(out, "\nself-tests:");
-	json_object_foreach(json_object_get(r, "self_tests"), k, v)
-		fprintf(out, " %s: %s;", k, json_string_value(v));
-	fprintf(out, "\nmethod: %s\n", json_string_value(json_object_get(r, "method")));
-	json_t *e = json_object_get(r, "error");
-	if (json_is_string(e)) {
-		fprintf(out, "error: %s\n", json_string_value(e));
-		return;
-	}
-	size_t i;
-	json_t *x;
-	char b[24];
-	fprintf(out, "unique pages dirtied W(t):\n");
-	json_array_foreach(json_object_get(r, "w"), i, x)
-		fprintf(out, "  t = %6.2f s  %10d pages  %s\n", pjget(x, "t_s"), (int)pjget(x, "pages"),
-			fmt_bytes(pjget(x, "bytes"), b, sizeof(b)));
-	fprintf(out, "dirty rate %s/s (first %.1f s); writable working set %s\n",
-		fmt_bytes(pjget(r, "dirty_rate_Bps"), b, sizeof(b)), pjget(r, "rate_window_s"),
-		fmt_bytes(pjget(r, "writable_working_set"), (char[24]){ 0 }, 24));
-	json_t *pc = json_object_get(r, "precopy");
-	char c[24], d[24];
-	fprintf(out, "pre-copy of %s at %s/s, downtime target %.0f ms: ", fmt_bytes(pjget(pc, "memory"), c, sizeof(c)),
-		fmt_bytes(pjget(pc, "bandwidth_Bps"), d, sizeof(d)), pjget(pc, "downtime_target_s") * 1e3);
-	if (json_is_true(json_object_get(pc, "converges")))
-		fprintf(out, "converges after %d rounds, %.2f s in all, downtime %.1f ms\n", (int)pjget(pc, "rounds"),
-			pjget(pc, "total_s"), pjget(pc, "downtime_s") * 1e3);
-	else
-		fprintf(out, "does NOT converge (stuck at %s, a %.0f ms pause); %s%s\n",
-			fmt_bytes(pjget(pc, "stuck_bytes"), c, sizeof(c)), pjget(pc, "stuck_downtime_s") * 1e3,
-			isfinite(pjget(pc, "throttle_needed_pct")) ? "" : "",
-			json_string_value(json_object_get(pc, "advice")) ?: "");
-	double th = pjget(pc, "throttle_needed_pct");
-	if (isfinite(th))
-		fprintf(out, "  throttle needed: %.0f %%\n", th);
-	if (json_is_true(json_object_get(pc, "used_w_beyond_measured")))
-		fprintf(out, "  (the model extended W(t) past the longest window measured)\n");
-	json_t *q = json_object_get(r, "qmp");
-	if (json_is_object(q))
-		fprintf(out, "QMP %s, %d pages sampled per GiB (%.0f in all), QEMU %s guest\n",
-			json_string_value(json_object_get(q, "mode")) ?: "?", (int)pjget(q, "sample_pages_per_GiB"),
-			pjget(q, "sampled_pages"),
-			json_string_value(json_object_get(json_object_get(r, "target"), "accel")) ?: "?");
-	json_t *n = json_object_get(r, "note");
-	if (json_is_string(n))
-		fprintf(out, "note: %s\n", json_string_value(n));
-}
-
-static void usage(FILE *out)
-{
-	fputs("Usage: hiddenq probe dirty [OPTIONS]\n"
-	      "\n"
-	      "How fast memory is dirtied (W(t): distinct pages written within t seconds), and\n"
-	      "whether pre-copy live migration converges at a bandwidth and downtime target.\n"
-	      "\n"
-	      "Target (default: the probe's own workload):\n"
-	      "      --pid N           another process (soft-dirty; needs CONFIG_MEM_SOFT_DIRTY)\n"
-	      "      --qmp SOCKET      a QEMU VM's QMP socket (calc-dirty-rate, page-sampling)\n"
-	      "      --rate RATE       workload dirty rate, bytes/s (default 32M)\n"
-	      "      --wss SIZE        workload working set (default 256M)\n"
-	      "      --workload-only   just run the workload for --duration (for --pid elsewhere)\n"
-	      "      --notify-ready    with --workload-only: print \"ready PID\" once the working\n"
-	      "                        set is touched (before that it dirties all of it at once)\n"
-	      "Options:\n"
-	      "      --method M        soft-dirty, uffd or qmp (default: the one that fits)\n"
-	      "  -d, --duration TIME   longest window (default 10s, up to 30s; --quick 2s)\n"
-	      "  -b, --bandwidth RATE  migration bandwidth: 100M (bytes/s) or 10Gbit (default 1Gbit)\n"
-	      "      --downtime TIME   downtime target (default 300ms, QEMU's default)\n"
-	      "      --mem-size SIZE   memory to migrate (default: the workload, the RSS or the VM)\n"
-	      "      --quick           short run\n"
-	      "  -j, --json            JSON on stdout\n"
-	      "  -h, --help            this help\n",
-	      out);
-}
-
-int probe_dirty(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "pid", required_argument, NULL, 'p' },      { "qmp", required_argument, NULL, 'q' },
-		{ "rate", required_argument, NULL, 'r' },     { "wss", required_argument, NULL, 'w' },
-		{ "workload-only", no_argument, NULL, 'W' },  { "method", required_argument, NULL, 'm' },
-		{ "notify-ready", no_argument, NULL, 'R' },
-		{ "duration", required_argument, NULL, 'd' }, { "bandwidth", required_argument, NULL, 'b' },
-		{ "downtime", required_argument, NULL, 'D' }, { "mem-size", required_argument, NULL, 'M' },
-		{ "quick", no_argument, NULL, 'Q' },	      { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },	      { 0 },
-	};
-	struct dirty_params p = { .rate = 32ull << 20, .wss = 256ull << 20, .duration_ns = 10000000000ull,
-				  .bw_Bps = 125e6, .downtime_s = 0.3 };
-	bool json = false, quick = false, dur_set = false, only = false, notify = false;
-	uint64_t v;
-	double rate;
-	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
-	while ((c = getopt_long(argc, argv, "d:b:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			if (parse_uint(optarg, 1u << 30, &v) < 0 || v == 0)
-				return probe_fail(json, "bad --pid");
-			p.pid = (long)v;
-			break;
-		case 'q': p.qmp = optarg; break;
-		case 'r':
-			if (parse_rate(optarg, &rate) < 0 || rate > 64e9)
-				return probe_fail(json, "bad --rate: e.g. 32M (bytes/s)");
-			p.rate = (uint64_t)rate;
-			break;
-		case 'w':
-			if (parse_size(optarg, &p.wss) < 0 || p.wss < (1u << 20) || p.wss > (16ull << 30))
-				return probe_fail(json, "bad --wss: 1M to 16G");
-			break;
-		case 'W': only = true; break;
-		case 'R': notify = true; break;
-		case 'm':
-			if (!strcmp(optarg, "soft-dirty") || !strcmp(optarg, "softdirty"))
-				p.method = M_SOFTDIRTY;
-			else if (!strcmp(optarg, "uffd") || !strcmp(optarg, "userfaultfd"))
-				p.method = M_UFFD;
-			else if (!strcmp(optarg, "qmp"))
-				p.method = M_QMP;
-			else
-				return probe_fail(json, "bad --method: soft-dirty, uffd or qmp");
-			break;
-		case 'd':
-			if (parse_duration_ns(optarg, &p.duration_ns) < 0 || p.duration_ns > 3600000000000ull)
-				return probe_fail(json, "bad --duration");
-			dur_set = true;
-			break;
-		case 'b':
-			if (parse_rate(optarg, &p.bw_Bps) < 0)
-				return probe_fail(json, "bad --bandwidth: e.g. 100M (bytes/s) or 10Gbit");
-			break;
-		case 'D': {
-			uint64_t ns;
-			if (parse_duration_ns(optarg, &ns) < 0)
-				return probe_fail(json, "bad --downtime: e.g. 300ms");
-			p.downtime_s = (double)ns / 1e9;
-			break;
-		}
-		case 'M':
-			if (parse_size(optarg, &p.mem_bytes) < 0 || p.mem_bytes == 0)
-				return probe_fail(json, "bad --mem-size");
-			break;
-		case 'Q': quick = true; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return probe_fail(json, "bad arguments to probe dirty");
-		}
-	}
-	if (optind < argc)
-		return probe_fail(json, "unexpected argument '%s'", argv[optind]);
-	if (p.pid && p.qmp)
-		return probe_fail(json, "--pid and --qmp: give one");
-	if (quick && !dur_set)
-		p.duration_ns = 2000000000ull;
-	probe_setup_signals();
-	if (notify && !only)
-		return probe_fail(json, "--notify-ready goes with --workload-only");
-	if (only) {
-		if (p.pid || p.qmp)
-			return probe_fail(json, "--workload-only runs the probe's own workload");
-		if (p.duration_ns > 600000000000ull)
-			return probe_fail(json, "--workload-only: at most 10 minutes");
-		struct workload wl = { .wss = p.wss, .rate = p.rate };
-		wl.buf = map_region(p.wss);
-		if (!wl.buf)
-			return probe_fail(json, "cannot map %llu MiB", (unsigned long long)(p.wss >> 20));
-		if (notify) {
-			/* the working set is mapped and touched: what follows is the rate alone */
-			printf("ready %d\n", (int)getpid());
-			fflush(stdout);
-		}
-		workload_loop(&wl, mono_ns() + p.duration_ns);
-		munmap(wl.buf, p.wss);
-		return 0;
-	}
-	if (!dur_set && p.duration_ns > 30000000000ull)
-		p.duration_ns = 30000000000ull;
-	struct probe_env e;
-	probe_env_begin(&e);
-	json_t *r = dirty_run(&p, &e);
-	probe_env_end(&e);
-	int rc = json_object_get(r, "error") ? 3 : 0;
-	probe_emit(json, "dirty", r, &e, dirty_print);
-	json_decref(r);
-	probe_env_done(&e);
-	return rc;
-}

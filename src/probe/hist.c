@@ -114,29 +114,3 @@ json_t *hist_json(const struct hist *h)
 	json_object_set_new(o, "max_us", us((double)h->max));
 	return o;
 }
-
-const char *fmt_ns(double ns, char *buf, size_t len)
-{
-	if (ns < 1000)
-		snprintf(buf, len, "%.0f ns", ns);
-	else if (ns < 1e6)
-		snprintf(buf, len, "%.*f µs", ns < 1e4 ? 2 : 1, ns / 1e3);
-	else if (ns < 1e9)
-		snprintf(buf, len, "%.*f ms", ns < 1e7 ? 2 : 1, ns / 1e6);
-	else
-		snprintf(buf, len, "%.2f s", ns / 1e9);
-	return buf;
-}
-
-void hist_text(FILE *out, const struct hist *h)
-{
-	char a[24], b[24], c[24], d[24], e[24];
-	if (!h->count) {
-		fputs("no samples", out);
-		return;
-	}
-	fprintf(out, "p50 %s  p90 %s  p99 %s  p99.9 %s  max %s  (n=%llu)", fmt_ns(hist_pct(h, 50), a, sizeof(a)),
-		fmt_ns(hist_pct(h, 90), b, sizeof(b)), fmt_ns(hist_pct(h, 99), c, sizeof(c)),
-		fmt_ns(hist_pct(h, 99.9), d, sizeof(d)), fmt_ns((double)h->max, e, sizeof(e)),
-		(unsigned long long)h->count);
-}

@@ -14,7 +14,6 @@
 
 #include <jansson.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #define HIST_SUB_BITS 5
 #define HIST_SUB (1u << HIST_SUB_BITS)
@@ -39,9 +38,5 @@ double hist_mean(const struct hist *h);
 
 /* {"count", "min_us", "mean_us", "p50_us", "p90_us", "p99_us", "p999_us", "max_us"} */
 json_t *hist_json(const struct hist *h);
-/* "p50 12.3 µs  p90 ...  max ..." on one line (no newline) */
-void hist_text(FILE *out, const struct hist *h);
-/* Human duration: "850 ns", "12.3 µs", "4.56 ms", "1.20 s". */
-const char *fmt_ns(double ns, char *buf, size_t len);
 
 #endif

@@ -29,17 +29,6 @@
 #include "hist.h"
 #include "probe.h"
 
-struct io_params {
-	const char *dir;	/* where to create the file */
-	const char *file;	/* exact path to create */
-	const char *target;	/* existing file or block device, read-only */
-	uint64_t size;
-	uint64_t phase_ns;	/* per phase */
-	uint64_t gap_ns;
-	bool write;
-	bool no_spaced;
-};
-
 static uint64_t rs = 0x243f6a8885a308d3ull;
 static uint64_t rnd(void)
 {
@@ -101,7 +90,6 @@ static void phase(int fd, const struct io_params *p, uint64_t blocks, uint64_t g
 	}
 }
 
-json_t *io_run(const struct io_params *p);
 json_t *io_run(const struct io_params *p)
 {
 	json_t *r = json_object();
@@ -249,137 +237,6 @@ out:
 	if (why[0])
 		json_object_set_new(r, "error", jstr(why));
 	return r;
-}
-
-static void line(FILE *out, const char *label, json_t *h)
-{
-	char a[24], b[24], c[24], d[24], e[24];
-	fprintf(out, "  %-22s p50 %-9s p90 %-9s p99 %-9s p99.9 %-9s max %-9s n=%d\n", label,
-		fmt_ns(pjget(h, "p50_us") * 1e3, a, sizeof(a)), fmt_ns(pjget(h, "p90_us") * 1e3, b, sizeof(b)),
-		fmt_ns(pjget(h, "p99_us") * 1e3, c, sizeof(c)), fmt_ns(pjget(h, "p999_us") * 1e3, d, sizeof(d)),
-		fmt_ns(pjget(h, "max_us") * 1e3, e, sizeof(e)), (int)pjget(h, "count"));
-}
-
-void io_print(FILE *out, json_t *r)
-{
-	json_t *e = json_object_get(r, "error");
-	if (json_is_string(e)) {
-		fprintf(out, "\nerror: %s\n", json_string_value(e));
-		return;
-	}
-	char sz[24];
-	fprintf(out, "\n%s, QD=1, 4 KiB, %s on %s (%s%s)\n", json_string_value(json_object_get(r, "mode")),
-		json_is_true(json_object_get(r, "o_direct")) ? "O_DIRECT" : "buffered",
-		json_string_value(json_object_get(r, "target")), fmt_bytes(pjget(r, "size"), sz, sizeof(sz)),
-		json_is_true(json_object_get(r, "created")) ? ", created and removed by the probe" : ", read-only");
-	line(out, "back to back", json_object_get(r, "back_to_back"));
-	json_t *s = json_object_get(r, "spaced");
-	if (json_is_object(s)) {
-		char l[48];
-		snprintf(l, sizeof(l), "spaced by %.0f µs", pjget(r, "gap_us"));
-		line(out, l, s);
-		fprintf(out, "  idle-gap effect: %+.1f µs at p50 (x%.2f): the cost of waking an idle vCPU for each completion\n",
-			pjget(r, "idle_gap_effect_us"), pjget(r, "idle_gap_ratio"));
-	}
-	json_t *n = json_object_get(r, "note");
-	if (json_is_string(n))
-		fprintf(out, "  note: %s\n", json_string_value(n));
-}
-
-static void usage(FILE *out)
-{
-	fputs("Usage: hiddenq probe io [OPTIONS]\n"
-	      "\n"
-	      "QD=1 random 4 KiB O_DIRECT reads (or pwrite+fsync with --write) timed one by one,\n"
-	      "back to back and then spaced out (the idle-gap effect).\n"
-	      "\n"
-	      "Options:\n"
-	      "      --dir DIR         where to create the test file (default $TMPDIR or /var/tmp)\n"
-	      "      --file PATH       create the test file at PATH (must not exist)\n"
-	      "  -s, --size SIZE       test file size (default 256M; --quick 32M)\n"
-	      "      --target PATH     an existing file or block device, opened read-only\n"
-	      "  -w, --write           pwrite+fsync on the probe's own file (not with --target)\n"
-	      "  -d, --duration TIME   per phase (default 3s; --quick 1s)\n"
-	      "      --gap TIME        pause between spaced requests (default 2ms)\n"
-	      "      --no-spaced       back to back only\n"
-	      "      --quick           short run\n"
-	      "  -j, --json            JSON on stdout\n"
-	      "  -h, --help            this help\n"
-	      "\n"
-	      "The file the probe creates is removed at exit, also on Ctrl-C.\n"
-	      "Reference: fio --ioengine=psync --direct=1 --rw=randread --bs=4k --iodepth=1.\n",
-	      out);
-}
-
-int probe_io(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "dir", required_argument, NULL, 'D' },      { "file", required_argument, NULL, 'F' },
-		{ "size", required_argument, NULL, 's' },     { "target", required_argument, NULL, 'T' },
-		{ "write", no_argument, NULL, 'w' },	      { "duration", required_argument, NULL, 'd' },
-		{ "gap", required_argument, NULL, 'g' },      { "no-spaced", no_argument, NULL, 'N' },
-		{ "quick", no_argument, NULL, 'Q' },	      { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },	      { 0 },
-	};
-	struct io_params p = { .size = 256ull << 20, .phase_ns = 3000000000ull, .gap_ns = 2000000 };
-	bool json = false, quick = false, size_set = false, dur_set = false;
-	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
-	while ((c = getopt_long(argc, argv, "s:wd:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'D': p.dir = optarg; break;
-		case 'F': p.file = optarg; break;
-		case 's':
-			if (parse_size(optarg, &p.size) < 0 || p.size < 4096 || p.size > (64ull << 30))
-				return probe_fail(json, "bad --size: 4K to 64G");
-			size_set = true;
-			break;
-		case 'T': p.target = optarg; break;
-		case 'w': p.write = true; break;
-		case 'd':
-			if (parse_duration_ns(optarg, &p.phase_ns) < 0 || p.phase_ns > 600000000000ull)
-				return probe_fail(json, "bad --duration: e.g. 3s (at most 10 min)");
-			dur_set = true;
-			break;
-		case 'g':
-			if (parse_duration_ns(optarg, &p.gap_ns) < 0 || p.gap_ns > 1000000000ull)
-				return probe_fail(json, "bad --gap: e.g. 2ms (at most 1s)");
-			break;
-		case 'N': p.no_spaced = true; break;
-		case 'Q': quick = true; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return probe_fail(json, "bad arguments to probe io");
-		}
-	}
-	if (optind < argc)
-		return probe_fail(json, "unexpected argument '%s'", argv[optind]);
-	if (p.target && p.write)
-		return probe_fail(json, "--write works only on the probe's own file: it never writes to --target");
-	if (p.target && (p.file || p.dir))
-		return probe_fail(json, "--target reads an existing file; --file and --dir create one: choose");
-	if (p.file && p.dir)
-		return probe_fail(json, "--file and --dir: give one");
-	if (quick) {
-		if (!size_set)
-			p.size = 32ull << 20;
-		if (!dur_set)
-			p.phase_ns = 1000000000ull;
-	}
-	p.size &= ~4095ull;
-	probe_setup_signals();
-	struct probe_env e;
-	probe_env_begin(&e);
-	json_t *r = io_run(&p);
-	probe_env_end(&e);
-	int rc = json_object_get(r, "error") ? 3 : 0;
-	probe_emit(json, "io", r, &e, io_print);
-	json_decref(r);
-	probe_env_done(&e);
-	return rc;
 }
 
 json_t *io_lab(bool quick, const char *dir, const char *target)

@@ -31,22 +31,12 @@
 #include <unistd.h>
 
 #include "../analysis/mem.h"
+#include "../core/paths.h"
 #include "../core/util.h"
 #include "../parse/parse.h"
-#include "../sample/stallmon.h"
+#include "../sys/fsroot.h"
 #include "hist.h"
 #include "probe.h"
-
-struct jitter_params {
-	uint64_t duration_ns;	/* all phases together */
-	uint64_t interval_ns;
-	uint64_t slack_ns;
-	int fifo_prio;		/* 0: do not try SCHED_FIFO */
-	bool dma;		/* also run with /dev/cpu_dma_latency held */
-	bool gaps;
-	uint64_t gap_ns;
-	int only_cpu;		/* -1: every CPU we may run on */
-};
 
 #define GAP_RING 8192
 
@@ -371,7 +361,6 @@ static json_t *run_gaps(const struct jitter_params *p, const int *cpus, int ncpu
 	return o;
 }
 
-json_t *jitter_run(const struct jitter_params *p);
 json_t *jitter_run(const struct jitter_params *p)
 {
 	int cpus[1024];
@@ -432,149 +421,3 @@ json_t *jitter_run(const struct jitter_params *p)
 	return res;
 }
 
-static void print_hist_line(FILE *out, const char *label, json_t *h)
-{
-	char a[24], b[24], c[24], d[24], e[24];
-	fprintf(out, "  %-34s p50 %-9s p90 %-9s p99 %-9s p99.9 %-9s max %-9s n=%d\n", label,
-		fmt_ns(pjget(h, "p50_us") * 1e3, a, sizeof(a)), fmt_ns(pjget(h, "p90_us") * 1e3, b, sizeof(b)),
-		fmt_ns(pjget(h, "p99_us") * 1e3, c, sizeof(c)), fmt_ns(pjget(h, "p999_us") * 1e3, d, sizeof(d)),
-		fmt_ns(pjget(h, "max_us") * 1e3, e, sizeof(e)), (int)pjget(h, "count"));
-}
-
-void jitter_print(FILE *out, json_t *r);
-void jitter_print(FILE *out, json_t *r)
-{
-	fprintf(out, "\nwake-up latency of a %.0f µs absolute sleep (timer slack %d ns), per CPU:\n",
-		pjget(r, "interval_us"), (int)pjget(r, "timer_slack_ns"));
-	size_t i, k;
-	json_t *run, *c;
-	json_array_foreach(json_object_get(r, "runs"), i, run) {
-		print_hist_line(out, json_string_value(json_object_get(run, "label")), json_object_get(run, "latency"));
-		json_array_foreach(json_object_get(run, "per_cpu"), k, c) {
-			char l[32];
-			snprintf(l, sizeof(l), "  cpu %d", (int)pjget(c, "cpu"));
-			print_hist_line(out, l, json_object_get(c, "latency"));
-		}
-	}
-	json_t *f = json_object_get(r, "sched_fifo"), *d = json_object_get(r, "cpu_dma_latency");
-	if (json_is_string(f))
-		fprintf(out, "  (no SCHED_FIFO run: %s)\n", json_string_value(f));
-	if (json_is_string(d))
-		fprintf(out, "  (no cpu_dma_latency run: %s)\n", json_string_value(d));
-	json_t *g = json_object_get(r, "gaps");
-	if (json_is_object(g)) {
-		fprintf(out, "\ngaps in a busy loop (>= %.0f µs, SCHED_OTHER):\n", pjget(g, "threshold_us"));
-		json_array_foreach(json_object_get(g, "per_cpu"), k, c) {
-			char l[64];
-			snprintf(l, sizeof(l), "cpu %d: %d gaps, %.3f %% lost", (int)pjget(c, "cpu"), (int)pjget(c, "gaps"),
-				 pjget(c, "lost_pct"));
-			print_hist_line(out, l, json_object_get(c, "gap"));
-		}
-		json_array_foreach(json_object_get(g, "by_cause"), k, c)
-			fprintf(out, "  %-30s %6d gaps  %10.1f µs\n", json_string_value(json_object_get(c, "cause")),
-				(int)pjget(c, "gaps"), pjget(c, "time_us"));
-		json_array_foreach(json_object_get(g, "worst"), k, c)
-			fprintf(out, "  worst: cpu %d %.1f µs (run delay %.1f µs) -> %s\n", (int)pjget(c, "cpu"),
-				pjget(c, "gap_us"), pjget(c, "run_delay_us"), json_string_value(json_object_get(c, "cause")));
-	}
-}
-
-static void usage(FILE *out)
-{
-	fputs("Usage: hiddenq probe jitter [OPTIONS]\n"
-	      "\n"
-	      "How late a thread wakes from a short sleep, per CPU, at SCHED_OTHER and (when\n"
-	      "allowed) SCHED_FIFO, with and without /dev/cpu_dma_latency held at 0.\n"
-	      "\n"
-	      "Options:\n"
-	      "  -d, --duration TIME   all runs together (default 8s; --quick 2s)\n"
-	      "  -i, --interval TIME   sleep period (default 1ms)\n"
-	      "      --slack TIME      timer slack of the sleeping threads (default 1ns;\n"
-	      "                        the kernel's default for SCHED_OTHER is 50us)\n"
-	      "  -p, --priority N      SCHED_FIFO priority (default 80; 0: no FIFO run)\n"
-	      "      --no-dma          no run with /dev/cpu_dma_latency held\n"
-	      "      --gaps            also a busy loop per CPU recording gaps in execution\n"
-	      "      --gap-threshold TIME  smallest gap recorded (default 10us)\n"
-	      "  -c, --cpu N           one CPU only\n"
-	      "      --quick           short run (2 s)\n"
-	      "  -j, --json            JSON on stdout\n"
-	      "  -h, --help            this help\n"
-	      "\n"
-	      "Reference: cyclictest -m -p80 -i1000 -a -t (rt-tests).\n",
-	      out);
-}
-
-int probe_jitter(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "duration", required_argument, NULL, 'd' }, { "interval", required_argument, NULL, 'i' },
-		{ "slack", required_argument, NULL, 'S' },    { "priority", required_argument, NULL, 'p' },
-		{ "no-dma", no_argument, NULL, 'D' },	      { "gaps", no_argument, NULL, 'g' },
-		{ "gap-threshold", required_argument, NULL, 'G' }, { "cpu", required_argument, NULL, 'c' },
-		{ "quick", no_argument, NULL, 'Q' },	      { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },	      { 0 },
-	};
-	struct jitter_params p = { .duration_ns = 8000000000ull, .interval_ns = 1000000, .slack_ns = 1,
-				   .fifo_prio = 80, .dma = true, .gap_ns = 10000, .only_cpu = -1 };
-	bool json = false, dur_set = false, quick = false;
-	uint64_t v;
-	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
-	while ((c = getopt_long(argc, argv, "d:i:p:c:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if (parse_duration_ns(optarg, &p.duration_ns) < 0 || p.duration_ns > 600000000000ull)
-				return probe_fail(json, "bad --duration: e.g. 5s (at most 10 min)");
-			dur_set = true;
-			break;
-		case 'i':
-			if (parse_duration_ns(optarg, &p.interval_ns) < 0 || p.interval_ns < 50000 ||
-			    p.interval_ns > 1000000000ull)
-				return probe_fail(json, "bad --interval: 50us to 1s");
-			break;
-		case 'S':
-			if (!strcmp(optarg, "0"))
-				return probe_fail(json, "--slack 0 would restore the thread's default slack; use 1ns");
-			if (parse_duration_ns(optarg, &p.slack_ns) < 0)
-				return probe_fail(json, "bad --slack: e.g. 1ns, 50us");
-			break;
-		case 'p':
-			if (parse_uint(optarg, 99, &v) < 0)
-				return probe_fail(json, "bad --priority: 0 to 99");
-			p.fifo_prio = (int)v;
-			break;
-		case 'D': p.dma = false; break;
-		case 'g': p.gaps = true; break;
-		case 'G':
-			if (parse_duration_ns(optarg, &p.gap_ns) < 0 || p.gap_ns < 1000)
-				return probe_fail(json, "bad --gap-threshold: at least 1us");
-			break;
-		case 'c':
-			if (parse_uint(optarg, CPU_SETSIZE - 1, &v) < 0)
-				return probe_fail(json, "bad --cpu");
-			p.only_cpu = (int)v;
-			break;
-		case 'Q': quick = true; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return probe_fail(json, "bad arguments to probe jitter");
-		}
-	}
-	if (optind < argc)
-		return probe_fail(json, "unexpected argument '%s'", argv[optind]);
-	if (quick && !dur_set)
-		p.duration_ns = 2000000000ull;
-	probe_setup_signals();
-	struct probe_env e;
-	probe_env_begin(&e);
-	json_t *r = jitter_run(&p);
-	probe_env_end(&e);
-	int rc = json_object_get(r, "error") ? 3 : 0;
-	probe_emit(json, "jitter", r, &e, jitter_print);
-	json_decref(r);
-	probe_env_done(&e);
-	return rc;
-}

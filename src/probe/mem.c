@@ -35,12 +35,6 @@
 
 #define LINE 64
 
-struct mem_params {
-	uint64_t min_size, max_size, pair_size, bw_size;
-	uint64_t per_point_ns;
-	bool do_4k, do_thp, pairs;
-};
-
 static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
 static uint64_t rnd(void)
 {
@@ -252,7 +246,6 @@ static json_t *pair(const struct mem_params *p, int cpu_node, int mem_node)
 	return o;
 }
 
-json_t *mem_run(const struct mem_params *p, const struct probe_env *e);
 json_t *mem_run(const struct mem_params *p, const struct probe_env *e)
 {
 	json_t *r = json_object();
@@ -338,70 +331,6 @@ json_t *mem_run(const struct mem_params *p, const struct probe_env *e)
 	return r;
 }
 
-void mem_print(FILE *out, json_t *r)
-{
-	size_t i, k;
-	json_t *c, *pt;
-	json_t *cv = json_object_get(r, "curves");
-	fprintf(out, "\nlatency per hop (random chain, one cache line per hop):\n  %10s", "size");
-	json_array_foreach(cv, i, c) {
-		double cov = pjget(c, "thp_coverage_pct");
-		char h[48];
-		snprintf(h, sizeof(h), "%s pages%s", json_string_value(json_object_get(c, "pages")), "");
-		if (isfinite(cov) && !strcmp(json_string_value(json_object_get(c, "pages")), "thp"))
-			snprintf(h, sizeof(h), "thp (%.0f %% huge)", cov);
-		fprintf(out, "  %18s p99", h);
-	}
-	fputc('\n', out);
-	json_t *first = json_array_get(cv, 0);
-	json_array_foreach(json_object_get(first, "curve"), k, pt) {
-		char sz[24];
-		fprintf(out, "  %10s", fmt_bytes(pjget(pt, "size"), sz, sizeof(sz)));
-		json_array_foreach(cv, i, c) {
-			json_t *q = json_array_get(json_object_get(c, "curve"), k);
-			fprintf(out, "  %12.1f ns %5.1f", pjget(q, "ns_per_hop"), pjget(json_object_get(q, "batch"), "p99_ns"));
-		}
-		fputc('\n', out);
-	}
-	json_t *pairs = json_object_get(r, "pairs");
-	if (json_array_size(pairs)) {
-		char sz[24];
-		fprintf(out, "\nnode pairs (%s working set):\n", fmt_bytes(pjget(r, "pair_size"), sz, sizeof(sz)));
-		fprintf(out, "  %-8s %-8s %12s %8s %12s %12s\n", "cpu", "memory", "latency", "ratio", "read", "write");
-		json_array_foreach(pairs, i, c) {
-			double ratio = pjget(c, "remote_local_ratio");
-			fprintf(out, "  node %-3d node %-3d %9.1f ns %7.2fx %7.0f MiB/s %6.0f MiB/s\n", (int)pjget(c, "cpu_node"),
-				(int)pjget(c, "mem_node"), pjget(c, "latency_ns"), isfinite(ratio) ? ratio : 0,
-				pjget(c, "read_MiBps"), pjget(c, "write_MiBps"));
-		}
-	}
-	json_t *n = json_object_get(r, "note");
-	if (json_is_string(n))
-		fprintf(out, "  note: %s\n", json_string_value(n));
-}
-
-static void usage(FILE *out)
-{
-	fputs("Usage: hiddenq probe mem [OPTIONS]\n"
-	      "\n"
-	      "Memory latency by pointer chasing over working sets from 4 KiB to --max-size,\n"
-	      "with 4 KiB and transparent huge pages apart; latency and bandwidth per pair of\n"
-	      "(CPU node, memory node).\n"
-	      "\n"
-	      "Options:\n"
-	      "  -m, --max-size SIZE   largest working set (default 1G; --quick 64M); at most\n"
-	      "                        half of MemAvailable is used\n"
-	      "      --min-size SIZE   smallest (default 4K)\n"
-	      "      --pair-size SIZE  working set for the node pairs (default 256M, <= max)\n"
-	      "      --pages WHICH     4k, thp or both (default both)\n"
-	      "      --no-pairs        no node pairs, no bandwidth\n"
-	      "      --time TIME       time per working set (default 100ms; --quick 20ms)\n"
-	      "      --quick           short run\n"
-	      "  -j, --json            JSON on stdout\n"
-	      "  -h, --help            this help\n",
-	      out);
-}
-
 static uint64_t mem_available(void)
 {
 	FILE *f = fopen("/proc/meminfo", "re");
@@ -420,89 +349,22 @@ static uint64_t pow2_floor(uint64_t v)
 	return v ? 1ull << (63 - __builtin_clzll(v)) : 0;
 }
 
-int probe_mem(int argc, char **argv)
+void mem_params_fit(struct mem_params *p)
 {
-	static const struct option opts[] = {
-		{ "max-size", required_argument, NULL, 'm' }, { "min-size", required_argument, NULL, 'n' },
-		{ "pair-size", required_argument, NULL, 'P' }, { "pages", required_argument, NULL, 'p' },
-		{ "no-pairs", no_argument, NULL, 'N' },	      { "time", required_argument, NULL, 't' },
-		{ "quick", no_argument, NULL, 'Q' },	      { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },	      { 0 },
-	};
-	struct mem_params p = { .min_size = 4096, .max_size = 1ull << 30, .pair_size = 256ull << 20,
-				.bw_size = 64ull << 20, .per_point_ns = 100000000, .do_4k = true, .do_thp = true,
-				.pairs = true };
-	bool json = false, quick = false, max_set = false, time_set = false, pair_set = false;
-	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
-	while ((c = getopt_long(argc, argv, "m:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'm':
-			if (parse_size(optarg, &p.max_size) < 0 || p.max_size < 8192)
-				return probe_fail(json, "bad --max-size: e.g. 256M, 2G");
-			max_set = true;
-			break;
-		case 'n':
-			if (parse_size(optarg, &p.min_size) < 0 || p.min_size < 4096)
-				return probe_fail(json, "bad --min-size: at least 4K");
-			break;
-		case 'P':
-			if (parse_size(optarg, &p.pair_size) < 0 || p.pair_size < 4096)
-				return probe_fail(json, "bad --pair-size");
-			pair_set = true;
-			break;
-		case 'p':
-			p.do_4k = !strcmp(optarg, "4k") || !strcmp(optarg, "both");
-			p.do_thp = !strcmp(optarg, "thp") || !strcmp(optarg, "both");
-			if (!p.do_4k && !p.do_thp)
-				return probe_fail(json, "bad --pages: 4k, thp or both");
-			break;
-		case 'N': p.pairs = false; break;
-		case 't':
-			if (parse_duration_ns(optarg, &p.per_point_ns) < 0 || p.per_point_ns > 10000000000ull)
-				return probe_fail(json, "bad --time: e.g. 100ms (at most 10s)");
-			time_set = true;
-			break;
-		case 'Q': quick = true; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return probe_fail(json, "bad arguments to probe mem");
-		}
-	}
-	if (optind < argc)
-		return probe_fail(json, "unexpected argument '%s'", argv[optind]);
-	if (quick) {
-		if (!max_set)
-			p.max_size = 64ull << 20;
-		if (!time_set)
-			p.per_point_ns = 20000000;
-	}
-	p.max_size = pow2_floor(p.max_size);
-	p.min_size = pow2_floor(p.min_size);
+	p->max_size = pow2_floor(p->max_size);
+	p->min_size = pow2_floor(p->min_size);
 	uint64_t avail = mem_available();
-	if (avail && p.max_size > avail / 2) {
+	if (avail && p->max_size > avail / 2) {
 		uint64_t m = pow2_floor(avail / 2);
 		log_warn("--max-size lowered to %llu MiB: half of MemAvailable", (unsigned long long)(m >> 20));
-		p.max_size = m;
+		p->max_size = m;
 	}
-	if (p.min_size > p.max_size)
-		p.min_size = p.max_size;
-	if (!pair_set || p.pair_size > p.max_size)
-		p.pair_size = p.max_size < p.pair_size ? p.max_size : p.pair_size;
-	if (p.bw_size > p.max_size)
-		p.bw_size = p.max_size;
-	probe_setup_signals();
-	struct probe_env e;
-	probe_env_begin(&e);
-	json_t *r = mem_run(&p, &e);
-	probe_env_end(&e);
-	probe_emit(json, "mem", r, &e, mem_print);
-	json_decref(r);
-	probe_env_done(&e);
-	return 0;
+	if (p->min_size > p->max_size)
+		p->min_size = p->max_size;
+	if (p->pair_size > p->max_size)
+		p->pair_size = p->max_size;
+	if (p->bw_size > p->max_size)
+		p->bw_size = p->max_size;
 }
 
 json_t *mem_lab(bool quick, const struct probe_env *e)

@@ -31,12 +31,6 @@
 #include "../parse/parse.h"
 #include "probe.h"
 
-struct net_params {
-	uint64_t phase_ns;
-	unsigned queues;	/* the multi-queue run */
-	unsigned pkt;		/* UDP payload bytes */
-};
-
 struct flow {
 	pthread_t th;
 	const char *ns;
@@ -251,7 +245,6 @@ static json_t *one_run(const struct net_params *p, unsigned queues, unsigned flo
 	return o;
 }
 
-json_t *net_run(const struct net_params *p);
 json_t *net_run(const struct net_params *p)
 {
 	json_t *r = json_object();
@@ -285,103 +278,6 @@ json_t *net_run(const struct net_params *p)
 					     "on the sending CPU, so one flow is capped by one CPU; a virtio-net "
 					     "queue adds the host side (vhost thread, tap) and its drops live there"));
 	return r;
-}
-
-void net_print(FILE *out, json_t *r)
-{
-	size_t i, k;
-	json_t *o, *v;
-	fprintf(out, "\nUDP, %d-byte payloads, veth pair between two private namespaces:\n", (int)pjget(r, "packet_bytes"));
-	fprintf(out, "  %6s %5s %12s %12s %8s %10s  %s\n", "queues", "flows", "sent pps", "received pps", "lost",
-		"max softirq", "softirq per CPU");
-	json_array_foreach(json_object_get(r, "runs"), i, o) {
-		fprintf(out, "  %6d %5d %12.0f %12.0f %7.1f%% %9.1f%%  ", (int)pjget(o, "queues"), (int)pjget(o, "flows"),
-			pjget(o, "tx_pps"), pjget(o, "rx_pps"), pjget(o, "dropped_pct"), pjget(o, "softirq_pct_max"));
-		json_array_foreach(json_object_get(o, "softirq_pct_per_cpu"), k, v)
-			fprintf(out, "%s%.0f%%", k ? " " : "", json_number_value(v));
-		fputc('\n', out);
-	}
-	double m = pjget(r, "multi_over_single");
-	if (isfinite(m))
-		fprintf(out, "  several queues received %.2fx the packets of one\n", m);
-	json_t *e = json_object_get(r, "error");
-	if (json_is_string(e))
-		fprintf(out, "  error: %s\n", json_string_value(e));
-	fprintf(out, "  note: %s\n", json_string_value(json_object_get(r, "note")));
-}
-
-static void usage(FILE *out)
-{
-	fputs("Usage: hiddenq probe net [OPTIONS]\n"
-	      "\n"
-	      "Packets per second and drops through a veth pair between two private network\n"
-	      "namespaces the probe creates and deletes: one queue and one flow, then several.\n"
-	      "Needs root.  Nothing leaves the namespaces.\n"
-	      "\n"
-	      "Options:\n"
-	      "  -d, --duration TIME   per run (default 3s; --quick 1s)\n"
-	      "      --queues N        queues and flows of the second run (default: CPUs, 2..8)\n"
-	      "      --size BYTES      UDP payload (default 64)\n"
-	      "      --quick           short run\n"
-	      "  -j, --json            JSON on stdout\n"
-	      "  -h, --help            this help\n",
-	      out);
-}
-
-int probe_net(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "duration", required_argument, NULL, 'd' }, { "queues", required_argument, NULL, 'q' },
-		{ "size", required_argument, NULL, 's' },     { "quick", no_argument, NULL, 'Q' },
-		{ "json", no_argument, NULL, 'j' },	      { "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	long nc = sysconf(_SC_NPROCESSORS_ONLN);
-	struct net_params p = { .phase_ns = 3000000000ull, .queues = nc < 2 ? 2 : nc > 8 ? 8 : (unsigned)nc, .pkt = 64 };
-	bool json = false, quick = false, dur_set = false;
-	uint64_t v;
-	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
-	while ((c = getopt_long(argc, argv, "d:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			if (parse_duration_ns(optarg, &p.phase_ns) < 0 || p.phase_ns > 60000000000ull)
-				return probe_fail(json, "bad --duration: at most 60s");
-			dur_set = true;
-			break;
-		case 'q':
-			if (parse_uint(optarg, 16, &v) < 0 || v < 2)
-				return probe_fail(json, "bad --queues: 2 to 16");
-			p.queues = (unsigned)v;
-			break;
-		case 's':
-			if (parse_uint(optarg, 1400, &v) < 0 || v < 1)
-				return probe_fail(json, "bad --size: 1 to 1400");
-			p.pkt = (unsigned)v;
-			break;
-		case 'Q': quick = true; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return probe_fail(json, "bad arguments to probe net");
-		}
-	}
-	if (optind < argc)
-		return probe_fail(json, "unexpected argument '%s'", argv[optind]);
-	if (quick && !dur_set)
-		p.phase_ns = 1000000000ull;
-	probe_setup_signals();
-	struct probe_env e;
-	probe_env_begin(&e);
-	json_t *r = net_run(&p);
-	probe_env_end(&e);
-	int rc = json_object_get(r, "error") ? 3 : 0;
-	probe_emit(json, "net", r, &e, net_print);
-	json_decref(r);
-	probe_env_done(&e);
-	return rc;
 }
 
 json_t *net_lab(bool quick)

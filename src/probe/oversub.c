@@ -29,11 +29,6 @@
 #include "hist.h"
 #include "probe.h"
 
-struct oversub_params {
-	uint64_t period_ns, work_ns, step_ns;
-	unsigned max_factor;
-};
-
 static volatile uint64_t spin_sink;
 
 static void spin_iters(uint64_t n)
@@ -105,7 +100,6 @@ static uint64_t ctxt_total(const char *stat)
 	return c;
 }
 
-json_t *oversub_run(const struct oversub_params *p, const struct probe_env *e);
 json_t *oversub_run(const struct oversub_params *p, const struct probe_env *e)
 {
 	json_t *r = json_object();
@@ -216,107 +210,6 @@ json_t *oversub_run(const struct oversub_params *p, const struct probe_env *e)
 					   : "host or bare metal: tasks per CPU; run it inside k test VMs pinned to m "
 					     "CPUs and read the vCPU threads' run delay here for the vCPU:pCPU curve"));
 	return r;
-}
-
-void oversub_print(FILE *out, json_t *r)
-{
-	fprintf(out, "\nvictim: wakes every %.0f µs, %.0f µs of work; competitors are CPU-bound processes\n",
-		pjget(r, "period_us"), pjget(r, "work_us"));
-	fprintf(out, "  %5s %6s %10s %10s %10s %12s %9s %9s %7s\n", "comp", "tasks/", "p50", "p99", "wake p99",
-		"run delay", "invol cs", "ctxt/s", "steal");
-	fprintf(out, "  %5s %6s %10s %10s %10s %12s %9s %9s %7s\n", "", "CPU", "", "", "", "ms per s", "per s", "", "%");
-	size_t i;
-	json_t *s;
-	json_array_foreach(json_object_get(r, "steps"), i, s) {
-		json_t *l = json_object_get(s, "latency"), *w = json_object_get(s, "wake_late");
-		char a[24], b[24], c[24];
-		fprintf(out, "  %5d %6.1f %10s %10s %10s %12.1f %9.0f %9.0f %7.1f\n", (int)pjget(s, "competitors"),
-			pjget(s, "tasks_per_cpu"), fmt_ns(pjget(l, "p50_us") * 1e3, a, sizeof(a)),
-			fmt_ns(pjget(l, "p99_us") * 1e3, b, sizeof(b)), fmt_ns(pjget(w, "p99_us") * 1e3, c, sizeof(c)),
-			pjget(s, "run_delay_ms_per_s"), pjget(s, "victim_ivcsw_per_s"), pjget(s, "system_ctxt_per_s"),
-			pjget(s, "steal_pct"));
-	}
-	double k = pjget(r, "saturation_tasks_per_cpu");
-	if (isfinite(k))
-		fprintf(out, "  the victim's median latency doubled at %.1f tasks per CPU\n", k);
-	fprintf(out, "  scope: %s\n", json_string_value(json_object_get(r, "scope")));
-}
-
-static void usage(FILE *out)
-{
-	fputs("Usage: hiddenq probe oversub [OPTIONS]\n"
-	      "\n"
-	      "A periodic victim task against 0, n/2, n, 2n, 3n, 4n CPU-bound competitors\n"
-	      "(n = CPUs): its latency, run delay and context switches, and steal, per step.\n"
-	      "\n"
-	      "Options:\n"
-	      "      --period TIME     victim wake-up period (default 5ms)\n"
-	      "      --work TIME       victim work per wake-up (default 200us)\n"
-	      "      --step TIME       time per step (default 2s; --quick 500ms)\n"
-	      "      --max-factor N    competitors up to N x CPUs (default 4, at most 8)\n"
-	      "      --quick           short run\n"
-	      "  -j, --json            JSON on stdout\n"
-	      "  -h, --help            this help\n",
-	      out);
-}
-
-int probe_oversub(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "period", required_argument, NULL, 'P' }, { "work", required_argument, NULL, 'W' },
-		{ "step", required_argument, NULL, 'S' },   { "max-factor", required_argument, NULL, 'M' },
-		{ "quick", no_argument, NULL, 'Q' },	    { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },	    { 0 },
-	};
-	struct oversub_params p = { .period_ns = 5000000, .work_ns = 200000, .step_ns = 2000000000ull, .max_factor = 4 };
-	bool json = false, quick = false, step_set = false;
-	uint64_t v;
-	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'P':
-			if (parse_duration_ns(optarg, &p.period_ns) < 0 || p.period_ns < 100000 || p.period_ns > 1000000000ull)
-				return probe_fail(json, "bad --period: 100us to 1s");
-			break;
-		case 'W':
-			if (parse_duration_ns(optarg, &p.work_ns) < 0 || p.work_ns > 100000000ull)
-				return probe_fail(json, "bad --work: at most 100ms");
-			break;
-		case 'S':
-			if (parse_duration_ns(optarg, &p.step_ns) < 0 || p.step_ns > 60000000000ull)
-				return probe_fail(json, "bad --step: at most 60s");
-			step_set = true;
-			break;
-		case 'M':
-			if (parse_uint(optarg, 8, &v) < 0 || v < 1)
-				return probe_fail(json, "bad --max-factor: 1 to 8");
-			p.max_factor = (unsigned)v;
-			break;
-		case 'Q': quick = true; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return probe_fail(json, "bad arguments to probe oversub");
-		}
-	}
-	if (optind < argc)
-		return probe_fail(json, "unexpected argument '%s'", argv[optind]);
-	if (p.work_ns >= p.period_ns)
-		return probe_fail(json, "--work must be shorter than --period");
-	if (quick && !step_set)
-		p.step_ns = 500000000ull;
-	probe_setup_signals();
-	struct probe_env e;
-	probe_env_begin(&e);
-	json_t *r = oversub_run(&p, &e);
-	probe_env_end(&e);
-	probe_emit(json, "oversub", r, &e, oversub_print);
-	json_decref(r);
-	probe_env_done(&e);
-	return 0;
 }
 
 json_t *oversub_lab(bool quick, const struct probe_env *e)

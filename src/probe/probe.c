@@ -4,10 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,12 +13,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../analysis/steal.h"
 #include "../core/util.h"
 #include "../parse/parse.h"
 #include "../sys/fsroot.h"
 #include "../sys/identity.h"
-
-extern char **environ;
+#include "../sys/proc_run.h"
 
 static char *slurp(const char *rel)
 {
@@ -152,16 +149,9 @@ double probe_steal_pct_cpu(const char *a, const char *b, int cpu)
 		procstat_done(&pa);
 		return -1;
 	}
-	double r = -1;
 	const struct cpu_times *x = cpu < 0 ? (pa.has_all ? &pa.all : NULL) : procstat_cpu(&pa, cpu);
 	const struct cpu_times *y = cpu < 0 ? (pb.has_all ? &pb.all : NULL) : procstat_cpu(&pb, cpu);
-	if (x && y && x->nfields > CT_STEAL) {
-		uint64_t ta = cpu_times_total(x), tb = cpu_times_total(y);
-		if (tb > ta && y->v[CT_STEAL] >= x->v[CT_STEAL])
-			r = 100.0 * (double)(y->v[CT_STEAL] - x->v[CT_STEAL]) / (double)(tb - ta);
-		else if (tb == ta)
-			r = 0;
-	}
+	double r = steal_pct_between(x, y);
 	procstat_done(&pa);
 	procstat_done(&pb);
 	return r;
@@ -213,35 +203,6 @@ json_t *probe_env_json(const struct probe_env *e)
 	}
 	json_object_set_new(o, "psi", psi);
 	return o;
-}
-
-void probe_env_text(FILE *out, json_t *c)
-{
-	if (!json_is_object(c))
-		return;
-	json_t *ci = json_object_get(c, "cpuidle");
-	double st = pjget(c, "steal_pct");
-	fprintf(out, "context: %s, kernel %s, %d CPUs, page %d B, THP %s, cpuidle %s", 
-		json_string_value(json_object_get(c, "hypervisor")) ?: "?",
-		json_string_value(json_object_get(c, "kernel")) ?: "?", (int)pjget(c, "cpus"),
-		(int)pjget(c, "page_size"), json_string_value(json_object_get(c, "thp")) ?: "?",
-		json_string_value(json_object_get(ci, "driver")) ?: "?");
-	double mx = pjget(ci, "max_exit_latency_us");
-	if (isfinite(mx))
-		fprintf(out, " (deepest exit %g µs)", mx);
-	fputc('\n', out);
-	if (isfinite(st))
-		fprintf(out, "         steal %.1f %%", st);
-	else
-		fputs("         steal ?", out);
-	json_t *psi = json_object_get(c, "psi");
-	static const char *const names[3] = { "cpu", "memory", "io" };
-	for (int i = 0; i < 3; i++) {
-		json_t *p = json_object_get(psi, names[i]);
-		if (json_is_object(p))
-			fprintf(out, ", PSI %s some %.1f %%", names[i], pjget(p, "some_pct"));
-	}
-	fprintf(out, " over %.1f s\n", pjget(c, "duration_s"));
 }
 
 /* ------------------------------------------------------------------ */
@@ -346,212 +307,14 @@ void probe_setup_signals(void)
 
 int probe_exec(char *const argv[], char *out_buf, size_t out_len, int timeout_s)
 {
-	int pfd[2] = { -1, -1 };
-	posix_spawn_file_actions_t fa;
-	posix_spawn_file_actions_init(&fa);
-	if (out_buf && pipe2(pfd, O_CLOEXEC) == 0) {
-		posix_spawn_file_actions_adddup2(&fa, pfd[1], 1);
-		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	} else {
-		posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-		posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
-	}
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-	pid_t pid;
-	int err = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
-	posix_spawn_file_actions_destroy(&fa);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
-	if (err) {
-		if (pfd[0] >= 0)
-			close(pfd[0]);
-		return -1;
-	}
-	size_t got = 0;
-	uint64_t deadline = mono_ns() + (uint64_t)timeout_s * 1000000000ull;
-	if (pfd[0] >= 0) {
-		for (;;) {
-			int64_t left = (int64_t)(deadline - mono_ns()) / 1000000;
-			if (left <= 0)
-				break;
-			struct pollfd p = { .fd = pfd[0], .events = POLLIN };
-			if (poll(&p, 1, (int)left) <= 0)
-				break;
-			char tmp[4096];
-			ssize_t n = read(pfd[0], tmp, sizeof(tmp));
-			if (n <= 0)
-				break;
-			size_t c = (size_t)n < out_len - 1 - got ? (size_t)n : out_len - 1 - got;
-			memcpy(out_buf + got, tmp, c);
-			got += c;
-		}
-		close(pfd[0]);
-		out_buf[got] = '\0';
-	}
-	int st = 0;
-	for (;;) {
-		pid_t r = waitpid(pid, &st, WNOHANG);
-		if (r == pid)
-			break;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		if (mono_ns() > deadline) {
-			kill(pid, SIGKILL);
-			waitpid(pid, &st, 0);
-			return -1;
-		}
-		usleep(5000);
-	}
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-/* ------------------------------------------------------------------ */
-/* output                                                               */
-/* ------------------------------------------------------------------ */
-
-json_t *pjnum(double v)
-{
-	if (!isfinite(v))
-		return json_null();
-	return json_real(round(v * 1000.0) / 1000.0);
-}
-
-double pjget(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-	return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-int probe_fail(bool json, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	char *msg;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
-	va_end(ap);
-	if (json) {
-		json_t *j = json_object();
-		json_object_set_new(j, "hiddenq", json_string(HQ_VERSION));
-		json_object_set_new(j, "error", jstr(msg ? msg : "error"));
-		char *t = json_dumps(j, JSON_INDENT(2));
-		if (t)
-			printf("%s\n", t);
-		free(t);
-		json_decref(j);
-	}
-	log_err("%s", msg ? msg : "error");
-	free(msg);
-	return 3;
-}
-
-void probe_emit(bool json, const char *name, json_t *result, const struct probe_env *e,
-		void (*print)(FILE *out, json_t *result))
-{
-	json_t *o = json_object();
-	json_object_set_new(o, "hiddenq", json_string(HQ_VERSION));
-	json_object_set_new(o, "probe", jstr(name));
-	json_object_set_new(o, "interrupted", json_boolean(hq_exiting != 0));
-	json_object_set_new(o, "context", probe_env_json(e));
-	json_object_set_new(o, "result", json_incref(result));
-	if (json) {
-		char *t = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-		if (t)
-			printf("%s\n", t);
-		free(t);
-	} else {
-		printf("hiddenq probe %s%s\n", name, hq_exiting ? " (interrupted: partial results)" : "");
-		probe_env_text(stdout, json_object_get(o, "context"));
-		print(stdout, result);
-	}
-	fflush(stdout);
-	json_decref(o);
-}
-
-/* ------------------------------------------------------------------ */
-/* sizes and rates                                                      */
-/* ------------------------------------------------------------------ */
-
-int parse_size(const char *s, uint64_t *out)
-{
-	if (!s || !*s)
-		return -EINVAL;
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || v < 0 || !isfinite(v))
-		return -EINVAL;
-	double m = 1;
-	if (*end) {
-		switch (*end) {
-		case 'k': case 'K': m = 1024.0; break;
-		case 'm': case 'M': m = 1048576.0; break;
-		case 'g': case 'G': m = 1073741824.0; break;
-		case 't': case 'T': m = 1099511627776.0; break;
-		case 'b': case 'B': m = 1; break;
-		default: return -EINVAL;
-		}
-		end++;
-		if (*end == 'i')
-			end++;
-		if (*end == 'B' || *end == 'b')
-			end++;
-		if (*end)
-			return -EINVAL;
-	}
-	v *= m;
-	if (v > 1e15)
-		return -EINVAL;
-	*out = (uint64_t)v;
-	return 0;
-}
-
-int parse_rate(const char *s, double *bps)
-{
-	if (!s || !*s)
-		return -EINVAL;
-	size_t n = strlen(s);
-	bool bits = n > 3 && !strcasecmp(s + n - 3, "bit");
-	char *c = xstrdup(s);
-	if (bits) {
-		c[n - 3] = '\0';
-		/* bits use decimal units, as links are sold */
-		char *end;
-		double v = strtod(c, &end);
-		double m = 1;
-		if (*end == 'k' || *end == 'K')
-			m = 1e3, end++;
-		else if (*end == 'm' || *end == 'M')
-			m = 1e6, end++;
-		else if (*end == 'g' || *end == 'G')
-			m = 1e9, end++;
-		bool ok = end != c && !*end && v > 0 && isfinite(v);
-		free(c);
-		if (!ok)
-			return -EINVAL;
-		*bps = v * m / 8.0;
-		return 0;
-	}
-	if (n > 2 && !strcmp(c + n - 2, "/s"))
-		c[n - 2] = '\0';
-	uint64_t v;
-	int r = parse_size(c, &v);
-	free(c);
-	if (r < 0 || v == 0)
-		return -EINVAL;
-	*bps = (double)v;
-	return 0;
-}
-
-const char *fmt_bytes(double b, char *buf, size_t len)
-{
-	if (b >= 1073741824.0)
-		snprintf(buf, len, "%.2f GiB", b / 1073741824.0);
-	else if (b >= 1048576.0)
-		snprintf(buf, len, "%.1f MiB", b / 1048576.0);
-	else if (b >= 1024.0)
-		snprintf(buf, len, "%.0f KiB", b / 1024.0);
-	else
-		snprintf(buf, len, "%.0f B", b);
-	return buf;
+	struct proc_run r = {
+		.argv = argv,
+		.timeout_ms = timeout_s * 1000,
+		.out_max = out_buf && out_len ? out_len - 1 : 0,
+	};
+	int rc = proc_run(&r);
+	if (out_buf && out_len)
+		memcpy(out_buf, r.out, r.out_len + 1);
+	proc_run_done(&r);
+	return rc;
 }

@@ -3,25 +3,25 @@
  * What every active probe shares: the context it ran in (steal and PSI over
  * the run, the cpuidle driver and its states' exit latency, page size and
  * THP mode, the hypervisor), the clean-up of what it created (files, network
- * namespaces, child processes, a cgroup) on a normal exit and on Ctrl-C, and
- * error output that respects --json.
+ * namespaces, child processes, a cgroup) on a normal exit and on Ctrl-C.
  *
- * Each probe is one file with three entry points: a CLI (`probe_X`), a run
- * function that takes its parameters and returns a JSON result (`X_run`, also
- * called by `hiddenq lab`), and a text printer of that JSON (`X_print`).
+ * Each probe is one file here with a run function that takes its parameters
+ * and returns a JSON result (`X_run`, also called by `hiddenq lab`).  Its
+ * command line is cmd/probe_X.c, its text printer `X_print` in
+ * sinks/probe.c.
  */
 #ifndef HQ_PROBE_H
 #define HQ_PROBE_H
 
-#include <jansson.h>
-
-#include "../sinks/report.h"
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <sys/types.h>
 
-#include "../sample/sampler.h"	/* hq_exiting, install_exit_handlers */
+#include <jansson.h>
+
+#include "../core/json.h"
+#include "../core/util.h"	/* hq_exiting, install_exit_handlers */
 
 struct probe_env {
 	uint64_t t0_ns, t1_ns;
@@ -40,7 +40,6 @@ void probe_env_end(struct probe_env *e);
 void probe_env_done(struct probe_env *e);
 /* {"hypervisor", "kernel", "cpus", "page_size", "thp", "cpuidle": {...}, "steal_pct", "psi": {...}} */
 json_t *probe_env_json(const struct probe_env *e);
-void probe_env_text(FILE *out, json_t *ctx);
 /* Steal share (%) of all CPU time between two /proc/stat texts; -1 if unknown. */
 double probe_steal_pct(const char *a, const char *b);
 /* The same for one CPU (-1: the aggregate line). */
@@ -56,32 +55,74 @@ void probe_track_cgroup(const char *dir);		/* rmdir'd after its tasks die */
 void probe_cleanup(void);				/* idempotent; also atexit */
 /* Install SIGINT/SIGTERM handlers that set hq_exiting, and the atexit hook. */
 void probe_setup_signals(void);
-/* Run argv (no shell), stdout/stderr to /dev/null unless out_buf; -1 if not run. */
+/* Run argv (no shell, sys/proc_run.h) for at most timeout_s: stdout into out_buf (NUL-terminated)
+ * or to /dev/null, stderr to /dev/null.  Its exit status, or -1 (not run, killed, timed out). */
 int probe_exec(char *const argv[], char *out_buf, size_t out_len, int timeout_s);
 
-/* ---- output ---- */
-int probe_fail(bool json, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Wrap a probe result: {"hiddenq", "probe", "context", "result"...} and print. */
-void probe_emit(bool json, const char *name, json_t *result, const struct probe_env *e,
-		void (*print)(FILE *out, json_t *result));
-json_t *pjnum(double v);	/* rounded to 3 decimals; null if not finite */
-double pjget(json_t *o, const char *key);	/* number or NAN */
+/* ---- the probes: parameters, run functions (a JSON result each) ---- */
 
-/* Sizes: "4K", "256M", "1.5G", "4096" (bytes, binary units).  0 or -EINVAL. */
-int parse_size(const char *s, uint64_t *out);
-/* Rates: "100M" bytes/s or "10Gbit" / "800Mbit" bits/s.  0 or -EINVAL. */
-int parse_rate(const char *s, double *bytes_per_s);
-const char *fmt_bytes(double b, char *buf, size_t len);
+struct jitter_params {
+	uint64_t duration_ns;	/* all phases together */
+	uint64_t interval_ns;
+	uint64_t slack_ns;
+	int fifo_prio;		/* 0: do not try SCHED_FIFO */
+	bool dma;		/* also run with /dev/cpu_dma_latency held */
+	bool gaps;
+	uint64_t gap_ns;
+	int only_cpu;		/* -1: every CPU we may run on */
+};
+json_t *jitter_run(const struct jitter_params *p);
 
-/* ---- the probes ---- */
-int probe_jitter(int argc, char **argv);
-int probe_mem(int argc, char **argv);
-int probe_io(int argc, char **argv);
-int probe_oversub(int argc, char **argv);
-int probe_dirty(int argc, char **argv);
-int probe_net(int argc, char **argv);
+struct mem_params {
+	uint64_t min_size, max_size, pair_size, bw_size;
+	uint64_t per_point_ns;
+	bool do_4k, do_thp, pairs;
+};
+json_t *mem_run(const struct mem_params *p, const struct probe_env *e);
+/* Sizes to powers of two, and to half of MemAvailable (with a warning). */
+void mem_params_fit(struct mem_params *p);
 
-/* bounded runs for `hiddenq lab` (quick: a few seconds each) and the printers */
+struct io_params {
+	const char *dir;	/* where to create the file */
+	const char *file;	/* exact path to create */
+	const char *target;	/* existing file or block device, read-only */
+	uint64_t size;
+	uint64_t phase_ns;	/* per phase */
+	uint64_t gap_ns;
+	bool write;
+	bool no_spaced;
+};
+json_t *io_run(const struct io_params *p);
+
+struct oversub_params {
+	uint64_t period_ns, work_ns, step_ns;
+	unsigned max_factor;
+};
+json_t *oversub_run(const struct oversub_params *p, const struct probe_env *e);
+
+enum dirty_method { DIRTY_AUTO, DIRTY_SOFTDIRTY, DIRTY_UFFD, DIRTY_QMP };
+struct dirty_params {
+	enum dirty_method method;
+	long pid;		/* 0: own workload */
+	const char *qmp;
+	uint64_t rate, wss;	/* own workload */
+	uint64_t duration_ns;
+	double bw_Bps, downtime_s;
+	uint64_t mem_bytes;	/* 0: from the target */
+};
+json_t *dirty_run(const struct dirty_params *p, const struct probe_env *e);
+/* Only the probe's own workload, for p->duration_ns (another process measures it with --pid);
+ * with notify, "ready PID" on stdout once its working set is touched.  0, or -1 if it cannot map it. */
+int dirty_workload(const struct dirty_params *p, bool notify);
+
+struct net_params {
+	uint64_t phase_ns;
+	unsigned queues;	/* the multi-queue run */
+	unsigned pkt;		/* UDP payload bytes */
+};
+json_t *net_run(const struct net_params *p);
+
+/* bounded runs for `hiddenq lab` (quick: a few seconds each) */
 json_t *mem_lab(bool quick, const struct probe_env *e);
 json_t *oversub_lab(bool quick, const struct probe_env *e);
 /* io_lab: on a file it creates in dir, or read-only on target when given;
@@ -94,9 +135,5 @@ json_t *io_lab(bool quick, const char *dir, const char *target);
  * dropped from the page cache; -1 with why filled. */
 int io_create_file(const char *path, uint64_t size, char *why, size_t n);
 json_t *net_lab(bool quick);
-void mem_print(FILE *out, json_t *r);
-void oversub_print(FILE *out, json_t *r);
-void io_print(FILE *out, json_t *r);
-void net_print(FILE *out, json_t *r);
 
 #endif

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 #include "bundle.h"
+#include "store.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -225,12 +226,59 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(x, y);
 }
 
+static int open_recording(struct bundle_reader *r, const char *path, char **why)
+{
+	int ret = store_open(&r->rec, path, why);
+	if (ret < 0)
+		return ret;
+	r->meta = json_deep_copy(store_meta(r->rec));
+	if (!json_is_object(r->meta)) {
+		json_decref(r->meta);
+		r->meta = json_object();
+	}
+	const struct sample *st = store_statics(r->rec);
+	for (size_t i = 0; i < st->nfiles; i++)
+		sample_add(&r->statics, st->files[i].path, st->files[i].data, st->files[i].len);
+	r->have_statics = true;
+	double ms = json_number_value(json_object_get(r->meta, "interval_ms"));
+	r->interval_ns = ms > 0 && ms < 86400000 ? (uint64_t)(ms * 1e6) : 0;
+	return 0;
+}
+
+void bundle_range(struct bundle_reader *r, uint64_t from_real, uint64_t to_real)
+{
+	r->from_real = from_real;
+	r->to_real = to_real;
+	if (r->rec)
+		store_range(r->rec, from_real, to_real);
+}
+
+static int bundle_next_recording(struct bundle_reader *r, struct sample *out)
+{
+	int got = store_next(r->rec, out);
+	if (got <= 0) {
+		r->skipped = store_skipped(r->rec);
+		return 0;
+	}
+	out->index = r->delivered++;
+	r->last_mono = out->mono_ns;
+	for (size_t i = 0; i < out->nfiles; i++)
+		r->total_bytes += out->files[i].len;
+	return 1;
+}
+
 int bundle_open(struct bundle_reader *r, const char *dir, char **why)
 {
 	memset(r, 0, sizeof(*r));
 	r->root.dirfd = -1;
 	*why = NULL;
 	sample_init(&r->statics);
+	if (store_is_recording(dir)) {
+		int rr = open_recording(r, dir, why);
+		if (rr < 0)
+			bundle_close(r);
+		return rr;
+	}
 	int ret = fsroot_init(&r->root, dir, true);
 	if (ret < 0) {
 		*why = xasprintf("cannot open bundle %s: %s", dir, strerror(-ret));
@@ -398,6 +446,8 @@ static void take_statics(struct bundle_reader *r, const struct sample *s)
 
 int bundle_next(struct bundle_reader *r, struct sample *out)
 {
+	if (r->rec)
+		return bundle_next_recording(r, out);
 	while (r->pos < r->n) {
 		const char *name = r->names[r->pos++];
 		char *rel = xasprintf("samples/%s", name);
@@ -423,6 +473,10 @@ int bundle_next(struct bundle_reader *r, struct sample *out)
 			close(dfd);
 			continue;
 		}
+		if ((r->from_real && real < r->from_real) || (r->to_real && real > r->to_real)) {
+			close(dfd);
+			continue;
+		}
 		if (r->delivered && mono <= r->last_mono) {
 			log_warn("bundle: sample %s skipped: its time goes backwards", name);
 			r->skipped++;
@@ -435,6 +489,8 @@ int bundle_next(struct bundle_reader *r, struct sample *out)
 		struct walk w = { .s = out, .sample = name };
 		read_tree(&w, dfd, "", 0);
 		close(dfd);
+		r->truncated += w.limit_hit;
+		r->bad_entries += w.bad;
 		if (w.limit_hit)
 			log_warn("bundle: sample %s is too large; read only part of it", name);
 		if (w.bad)
@@ -458,6 +514,7 @@ int bundle_next(struct bundle_reader *r, struct sample *out)
 
 void bundle_close(struct bundle_reader *r)
 {
+	store_close_reader(r->rec);
 	for (size_t i = 0; i < r->n; i++)
 		free(r->names[i]);
 	free(r->names);

@@ -19,8 +19,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../core/sample.h"
 #include "../sys/fsroot.h"
-#include "sample.h"
+
+struct store_reader;
 
 #define BUNDLE_FORMAT "hiddenq-capture/1"
 
@@ -48,12 +50,18 @@ struct bundle_reader {
 	uint64_t interval_ns;	/* from meta.json, 0 if absent */
 	uint64_t last_mono;
 	unsigned delivered, skipped;
+	unsigned bad_entries, truncated;	/* entries ignored (symlinks, devices, unreadable); samples read in part */
 	unsigned long total_bytes;
+	struct store_reader *rec;	/* a recording (store.h) instead of a directory */
+	uint64_t from_real, to_real;	/* bundle_range: deliver only samples in [from, to] (0: open) */
 };
 
-/* Opens and validates a bundle.  On failure returns -errno/-EINVAL and sets
- * *why to a one-line reason (malloc'd). */
+/* Opens and validates a bundle, or a recording (a file made by hiddenq
+ * record: the same samples, read through sample/store.h).  On failure
+ * returns -errno/-EINVAL and sets *why to a one-line reason (malloc'd). */
 int bundle_open(struct bundle_reader *r, const char *dir, char **why);
+/* Only samples whose CLOCK_REALTIME is in [from, to] (0: unbounded); before the first bundle_next. */
+void bundle_range(struct bundle_reader *r, uint64_t from_real, uint64_t to_real);
 /* Next usable sample: 1 with *out filled, 0 at the end. */
 int bundle_next(struct bundle_reader *r, struct sample *out);
 void bundle_close(struct bundle_reader *r);

@@ -16,9 +16,10 @@
 #include "../sources/bpf/bpfsrc.h"
 #include "../sys/identity.h"
 #include "../topo/topo.h"
-#include "iosrc.h"
-#include "memsrc.h"
-#include "stallmon.h"
+#include "../sources/iosrc.h"
+#include "../sources/memsrc.h"
+#include "../sources/stallmon.h"
+#include "../sources/stalls.h"
 
 #define MAX_FILE (8u << 20)
 #define MAX_TASKS 16384
@@ -119,6 +120,16 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 	sp->o = *o;
 	uint64_t per_s = sp->o.interval_ns ? 1000000000ull / sp->o.interval_ns : 1;
 	sp->slow_every = per_s ? (unsigned)per_s : 1;
+	if (sp->o.slow_interval_ns > sp->o.interval_ns) /* continuous runs: the slow families less often */
+		sp->slow_every = (unsigned)(sp->o.slow_interval_ns / (sp->o.interval_ns ? sp->o.interval_ns : 1));
+	if (!sp->slow_every)
+		sp->slow_every = 1;
+	/* the biggest processes' page walks: every 5th slow tick, at least 30 s apart when slow ticks are sparse */
+	sp->proc_every = MEMSRC_PROC_EVERY;
+	if (sp->o.slow_interval_ns > 1000000000ull) {
+		uint64_t every = 30000000000ull / sp->o.slow_interval_ns;
+		sp->proc_every = every > MEMSRC_PROC_EVERY ? (unsigned)every : MEMSRC_PROC_EVERY;
+	}
 	const char *io_hot[3];
 	size_t nio = 0;
 	if (sp->o.io)
@@ -169,8 +180,21 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 			break;
 		}
 	}
-	if (sp->o.stalls)
-		sp->stalls = stallmon_start(1000000ull, 2000000ull);
+	json_t *sw = json_object();
+	json_object_set_new(sw, "tasks", json_boolean(sp->o.tasks));
+	json_object_set_new(sw, "cgroups", json_boolean(sp->o.cgroups));
+	json_object_set_new(sw, "memory", json_boolean(sp->o.memory));
+	json_object_set_new(sw, "stalls", json_boolean(sp->o.stalls != STALLS_OFF));
+	json_object_set_new(sw, "kmsg", json_boolean(sp->o.kmsg));
+	json_object_set_new(sw, "io", json_boolean(sp->o.io));
+	json_object_set_new(sw, "net", json_boolean(sp->o.net));
+	json_object_set_new(sw, "bpf", json_boolean(sp->o.bpf));
+	json_object_set_new(sw, "vms", json_boolean(sp->o.vms));
+	char *swj = json_dumps(sw, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(sw);
+	if (swj)
+		sample_add_take(&sp->statics, SWITCHES_PATH, swj, strlen(swj));
+	sp->stalls = stalls_start(sp->o.stalls);
 	if (sp->o.kmsg)
 		sp->kmsg = kmsgmon_open();
 	if (sp->o.bpf) {
@@ -208,7 +232,7 @@ void sampler_done(struct sampler *sp)
 		vmscan_done(sp->vms);
 		free(sp->vms);
 	}
-	stallmon_stop(sp->stalls);
+	stalls_stop(sp->stalls);
 	kmsgmon_close(sp->kmsg);
 	bpfsrc_close(sp->bpf);
 	for (size_t i = 0; i < sp->nhot; i++) {
@@ -398,7 +422,7 @@ void sampler_take(struct sampler *sp, struct sample *out, bool slow)
 			continue;
 		sample_add(out, h->path, h->buf, len);
 	}
-	stallmon_drain(sp->stalls, out);
+	stalls_drain(sp->stalls, out, slow);
 	/* on slow ticks walk_tasks reads every task's schedstat, the vCPUs' too */
 	if (sp->vms && !(slow && sp->o.tasks))
 		vmscan_sample(sp->vms, out);
@@ -410,7 +434,7 @@ void sampler_take(struct sampler *sp, struct sample *out, bool slow)
 	bpfsrc_drain(sp->bpf, out);
 	if (sp->o.memory) {
 		memsrc_nodes(&sp->root, out, sp->slow_taken == 0);
-		if (sp->slow_taken % MEMSRC_PROC_EVERY == 0)
+		if (sp->slow_taken % sp->proc_every == 0)
 			memsrc_procs(&sp->root, out);
 	}
 	sp->slow_taken++;
@@ -492,6 +516,12 @@ json_t *sampler_sources_json(const struct sampler *sp)
 	e = json_object();
 	json_object_set_new(e, "available", json_boolean(sp->vms != NULL));
 	json_object_set_new(o, VMSCAN_JSON_PATH, e);
+	json_object_set_new(o, STALLS_PATH, stalls_source_json(sp->stalls));
+	e = json_object();
+	json_object_set_new(e, "available", json_boolean(sp->kmsg != NULL));
+	if (!sp->o.kmsg)
+		json_object_set_new(e, "reason", json_string("switched off (--no-stalls)"));
+	json_object_set_new(o, KMSG_PATH, e);
 	static const char *const bpf_srcs[][2] = { { "runqlat", RUNQLAT_PATH }, { "biolat", BIOLAT_PATH },
 						   { "compact", COMPACT_PATH } };
 	for (size_t i = 0; i < ARRAY_SIZE(bpf_srcs); i++) {

@@ -15,8 +15,9 @@
 
 #include <jansson.h>
 
+#include "../core/sample.h"
 #include "../sys/fsroot.h"
-#include "sample.h"
+#include "../sources/stalls.h"
 
 /* Set by SIGINT/SIGTERM handlers: finish the current run cleanly. */
 extern volatile sig_atomic_t hq_exiting;
@@ -29,10 +30,11 @@ void install_reload_handler(void);
 struct sampler_opts {
 	uint64_t interval_ns;	/* tick length */
 	unsigned count;		/* ticks to take; 0: until hq_exiting */
+	uint64_t slow_interval_ns; /* read the slow families this often (0: every second) */
 	bool tasks;		/* walk per-task schedstat on slow ticks */
 	bool cgroups;		/* walk cgroup cpu.stat on slow ticks */
 	bool memory;		/* per-node and per-process memory on slow ticks */
-	bool stalls;		/* run the stall sampler thread */
+	enum stall_method stalls; /* how to watch for execution stalls (stalls.h; 0: off) */
 	bool kmsg;		/* read /dev/kmsg for signs of a stalled guest */
 	bool io;		/* diskstats each tick; block queue configuration once */
 	bool net;		/* net/dev, softnet each tick; ethtool, qdiscs, snmp on slow ticks */
@@ -56,6 +58,7 @@ struct sampler {
 	struct fsroot root;
 	struct sampler_opts o;
 	unsigned slow_every;
+	unsigned proc_every;	/* slow ticks between scans of the biggest processes' memory */
 	struct hot_file *hot;
 	size_t nhot;
 	struct sample statics;	/* read once; includes .hiddenq/identity.json */
@@ -66,7 +69,7 @@ struct sampler {
 	unsigned slow_taken;
 	uint64_t *seen_tasks;	/* (pid << 32 | tid) whose comm was read: set */
 	size_t seen_cap, seen_n;
-	struct stallmon *stalls;
+	struct stalls *stalls;
 	struct kmsgmon *kmsg;
 	struct bpfsrc *bpf;	/* NULL unless o.bpf */
 	struct vmscan *vms;	/* NULL unless o.vms */

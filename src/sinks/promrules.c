@@ -282,6 +282,8 @@ static void expand(struct strbuf *o, const char *t, const struct xp *x)
 		} else if (kn > 2 && !strncmp(k, "N:", 2)) {
 			int t2 = thresh_by_name(k + 2, kn - 2);
 			double v = t2 >= 0 ? level_value(t2, x->lv) : -1;
+			if (t2 >= 0 && v < 0) /* a minimum has a warn level only */
+				v = thresholds[t2].warn;
 			if (v < 0)
 				fail(x->g, "${%.*s}: no such threshold, or no %s level", (int)kn, k, level_name[x->lv]);
 			else

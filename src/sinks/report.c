@@ -78,13 +78,20 @@ void report_text(FILE *out, const struct analysis *an, const struct findings *fs
 		fprintf(out, "%s", env.hypervisor[0] ? env.hypervisor : "host");
 	if (env.product[0])
 		fprintf(out, " (%s)", env.product);
-	fprintf(out, ", %u vCPU%s", env.vcpus, env.vcpus == 1 ? "" : "s");
+	if (env.vcpus)
+		fprintf(out, ", %u vCPU%s", env.vcpus, env.vcpus == 1 ? "" : "s");
+	else
+		fprintf(out, ", ? vCPUs");
 	if (env.kernel[0])
 		fprintf(out, ", kernel %s", env.kernel);
 	fprintf(out, ", watched %.1f s", cpu_watch_s(a));
 	if (strcmp(an->source, "live") != 0)
 		fprintf(out, " (replay of %s)", an->source);
-	fputs("\n\n", out);
+	fputc('\n', out);
+	/* damaged input comes first: everything below rests on what was left */
+	for (unsigned i = 0; i < an->ndamage; i++)
+		wrap(out, an->damage[i], 2, width, "damaged input: ");
+	fputc('\n', out);
 
 	for (size_t i = 0; i < fs->n; i++) {
 		const struct finding *f = &fs->v[i];
@@ -147,24 +154,6 @@ void report_text(FILE *out, const struct analysis *an, const struct findings *fs
 	fprintf(out, "exit %d (%s)\n", code, names[code]);
 }
 
-/* json_string() refuses invalid UTF-8 (cgroup paths and task names from a
- * bundle can hold anything): fall back to an ASCII copy. */
-json_t *jstr(const char *s)
-{
-	if (!s)
-		return json_null();
-	json_t *j = json_string(s);
-	if (j)
-		return j;
-	char *c = xstrdup(s);
-	for (char *p = c; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			*p = '?';
-	j = json_string(c);
-	free(c);
-	return j ? j : json_null();
-}
-
 static json_t *num_or_null(double v)
 {
 	if (v < 0 || !isfinite(v))
@@ -223,13 +212,17 @@ json_t *report_json(const struct analysis *an, const struct findings *fs)
 	json_object_set_new(w, "samples", json_integer(a->nsamples));
 	json_object_set_new(w, "windows_1s", json_integer((json_int_t)a->nwins));
 	json_object_set_new(o, "window", w);
+	json_t *dmg = json_array();
+	for (unsigned i = 0; i < an->ndamage; i++)
+		json_array_append_new(dmg, jstr(an->damage[i]));
+	json_object_set_new(o, "damaged", dmg);
 
 	json_t *e = json_object();
 	json_object_set_new(e, "hostname", jstr(env.hostname));
 	json_object_set_new(e, "kernel", jstr(env.kernel));
 	json_object_set_new(e, "hypervisor", jstr(env.hypervisor));
 	json_object_set_new(e, "product", jstr(env.product));
-	json_object_set_new(e, "vcpus", json_integer(env.vcpus));
+	json_object_set_new(e, "vcpus", env.vcpus ? json_integer(env.vcpus) : json_null());
 	json_object_set_new(e, "clocksource", jstr(env.clocksource));
 	json_object_set_new(e, "cpuidle_driver", jstr(env.cpuidle));
 	json_t *m = json_array();

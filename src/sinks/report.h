@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "../analysis/analysis.h"
+#include "../core/json.h"
 
 struct report_opts {
 	bool color;
@@ -22,8 +23,5 @@ json_t *evidence_json(const struct evidence *x);
 /* {"hiddenq": ver, "error": msg} */
 json_t *report_json_error(const char *msg);
 void json_print(FILE *out, json_t *j);
-/* json_string() that never fails: invalid UTF-8 (cgroup paths, task names
- * from a bundle) becomes an ASCII copy with '?' for the bad bytes. */
-json_t *jstr(const char *s);
 
 #endif

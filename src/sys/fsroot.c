@@ -74,7 +74,10 @@ bool fsroot_path_ok(const char *rel)
 int fsroot_init(struct fsroot *r, const char *path, bool confined)
 {
 	memset(r, 0, sizeof(*r));
-	r->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (confined ? O_NOFOLLOW : 0));
+	/* The path itself is the user's: a symlink they typed (or made) to a bundle
+	 * is followed like any path on a command line.  Confinement is about what
+	 * the tree holds, so it starts below this directory. */
+	r->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (r->dirfd < 0)
 		return -errno;
 	r->confined = confined;

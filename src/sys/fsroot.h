@@ -3,9 +3,10 @@
  * Every read of /proc and /sys goes through here, resolved against a root:
  * "/" on the live machine, a capture bundle's sample directory on replay.
  *
- * A confined root (a bundle) is untrusted input: paths are walked one
+ * A confined root (a bundle) is untrusted input: paths below it are walked one
  * component at a time with O_NOFOLLOW, ".." is refused, and only regular files
- * are read (a FIFO planted in a bundle must not hang us).  The live root
+ * are read (a FIFO planted in a bundle must not hang us).  The root's own path
+ * comes from the command line and is opened as given, symlinks included.  The live root
  * follows symlinks as the kernel lays them out (/proc/self, /sys/class/...).
  *
  * Faults can be injected for tests through HIDDENQ_FAULT, a comma-separated

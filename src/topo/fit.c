@@ -15,6 +15,7 @@
 #include <strings.h>
 
 #include "../core/util.h"
+#include "topo.h"
 
 const char *fit_kind_name(enum fit_kind k)
 {
@@ -446,4 +447,42 @@ void fit_done(struct fit_verdict *v)
 	free(v->libvirt);
 	free(v->qemu);
 	v->libvirt = v->qemu = NULL;
+}
+
+int fit_host_from_topo(const struct topo *t, struct fit_host_src *hs, char **why)
+{
+	memset(&hs->h, 0, sizeof(hs->h));
+	unsigned n = 0;
+	uint64_t min_kib = 0;
+	for (size_t i = 0; i < t->nnodes && n < FIT_MAX_NODES; i++) {
+		const struct topo_node *nd = &t->nodes[i];
+		if (!nd->ncpus || !nd->has_mem || !nd->mem_total_kib)
+			continue; /* memory-only or CPU-only nodes cannot hold a VM alone */
+		hs->node_ids[n++] = nd->id;
+		if (!min_kib || nd->mem_total_kib < min_kib)
+			min_kib = nd->mem_total_kib;
+	}
+	if (!n || !t->sockets || !t->cores_per_socket) {
+		*why = xasprintf("cannot size against this host: no NUMA node with both CPUs and memory, or no "
+				 "socket/core information; give the host shape with --sockets, --cores-per-socket "
+				 "and --mem-per-node");
+		return -EINVAL;
+	}
+	hs->h.sockets = t->sockets;
+	hs->h.cores_per_socket = t->cores / t->sockets;
+	hs->h.threads_per_core = t->threads_per_core ? t->threads_per_core : 1;
+	hs->h.nodes = n;
+	hs->h.mem_per_node_mib = min_kib / 1024;
+	hs->h.node_ids = hs->node_ids;
+	hs->mem_source = t->node_mem_source ? t->node_mem_source : "?";
+	snprintf(hs->mem_note, sizeof(hs->mem_note), "%s", t->node_mem_note);
+	hs->mem_lazy = t->node_mem_lazy;
+	if (n > hs->h.sockets * hs->h.cores_per_socket)
+		hs->h.nodes = hs->h.sockets * hs->h.cores_per_socket;
+	if (!t->uniform)
+		snprintf(hs->why, sizeof(hs->why), "the host is not uniform: using %u cores per socket on average",
+			 hs->h.cores_per_socket);
+	else if (n > 1)
+		snprintf(hs->why, sizeof(hs->why), "memory per node is the smallest node's MemTotal");
+	return 0;
 }

@@ -92,4 +92,20 @@ void fit_fmt_mib(uint64_t mib, char *buf, size_t n);
  */
 int fit_parse_mem(const char *s, uint64_t *mib);
 
+/* A host shape and where it came from ("options", "live", a bundle path). */
+struct fit_host_src {
+	struct fit_host h;
+	int node_ids[FIT_MAX_NODES];
+	const char *source;
+	char why[256];		/* a remark on how the shape was derived, may be empty */
+	const char *mem_source;	/* which figure sizes a node's memory (topo.node_mem_source, or the option) */
+	char mem_note[320];	/* and why, may be empty */
+	bool mem_lazy;		/* that figure is known to be short (lazily filled per-node counts) */
+};
+
+struct topo;	/* topo.h */
+/* The host shape from a topology (live or bundle): the nodes with both CPUs
+ * and memory, the smallest node's memory.  0 or -EINVAL with a reason. */
+int fit_host_from_topo(const struct topo *t, struct fit_host_src *hs, char **why);
+
 #endif

@@ -17,7 +17,8 @@
  *   sys/class/net/X/device/numa_node, sys/block/X/device/numa_node,
  *   sys/class/drm/cardN/device/numa_node,
  *   proc/cpuinfo (model name; the whole model when cpu/ is missing),
- *   proc/meminfo (only when node/ is missing).
+ *   proc/meminfo (MemTotal, against the nodes' own), proc/zoneinfo (present
+ *   pages per node, when the nodes' MemTotal falls short of it).
  *
  * Devices: PCI devices have numa_node; the class devices above them often
  * do not (virtio-net's "device" is virtioN, whose parent is the PCI
@@ -777,6 +778,86 @@ static void derive(struct topo *t)
 	free(k);
 }
 
+/* ---- memory per node: which figure, and why ---- */
+
+#define GIB(kib) ((double)(kib) / 1048576.0)
+
+static void resolve_node_memory(struct rd *r)
+{
+	struct topo *t = r->t;
+	char *b;
+	size_t len;
+	/* not recorded: proc/meminfo belongs to the per-tick memory family, and is in every sample */
+	if (fsroot_read(r->root, "proc/meminfo", &b, &len, MAX_TOPO_FILE) == 0) {
+		struct node_meminfo mi;
+		if (node_meminfo_parse(b, len, &mi) == 0)
+			t->meminfo_total_kib = mi.total_kib;
+		free(b);
+	}
+	uint64_t sum = 0;
+	size_t with = 0;
+	for (size_t i = 0; i < t->nnodes; i++) {
+		t->nodes[i].mem_node_kib = t->nodes[i].has_mem ? t->nodes[i].mem_total_kib : 0;
+		sum += t->nodes[i].mem_node_kib;
+		with += t->nodes[i].has_mem;
+	}
+	if (t->nodes_synthetic) {
+		t->node_mem_source = "proc/meminfo MemTotal";
+		snprintf(t->node_mem_note, sizeof(t->node_mem_note), "no NUMA nodes in sysfs: one node of all memory");
+		return;
+	}
+	t->node_mem_source = "nodeN/meminfo MemTotal";
+	/* The nodes' MemTotal and the machine's count the same pages (managed
+	 * pages); anything beyond rounding short means per-node counts that are
+	 * not filled in yet. */
+	uint64_t all = t->meminfo_total_kib;
+	if (!all || !with || sum >= all - all / 100)
+		return;
+	char why[160];
+	snprintf(why, sizeof(why),
+		 "the nodes' own MemTotal adds up to %.1f GiB of /proc/meminfo's %.1f GiB: this kernel fills "
+		 "per-node counts lazily",
+		 GIB(sum), GIB(all));
+	uint64_t *pages = NULL;
+	int nz = -EINVAL;
+	if (rd_file(r, "proc/zoneinfo", &b, &len, 8u << 20) == 0) {
+		pages = xcalloc(TOPO_MAX_NODES, sizeof(*pages));
+		nz = zoneinfo_present_parse(b, len, pages, TOPO_MAX_NODES);
+		free(b);
+	}
+	uint64_t present = 0;
+	bool every = nz > 0;
+	for (size_t i = 0; every && i < t->nnodes; i++) {
+		if (t->nodes[i].has_mem && !pages[t->nodes[i].id])
+			every = false;
+		present += pages[t->nodes[i].id];
+	}
+	if (every && present) {
+		for (size_t i = 0; i < t->nnodes; i++) {
+			struct topo_node *nd = &t->nodes[i];
+			uint64_t p = pages[nd->id];
+			if (!p)
+				continue;
+			nd->mem_total_kib = (uint64_t)((long double)all * p / present);
+			nd->has_mem = true;
+		}
+		t->node_mem_source = t->nnodes == 1 ? "proc/meminfo MemTotal" : "proc/meminfo MemTotal split by present pages";
+		snprintf(t->node_mem_note, sizeof(t->node_mem_note), "%s; %s", why,
+			 t->nnodes == 1 ? "one node holds all of it"
+					: "each node gets its share by the pages present on it (proc/zoneinfo)");
+	} else if (t->nnodes == 1) {
+		t->nodes[0].mem_total_kib = all;
+		t->nodes[0].has_mem = true;
+		t->node_mem_source = "proc/meminfo MemTotal";
+		snprintf(t->node_mem_note, sizeof(t->node_mem_note), "%s; one node holds all of it", why);
+	} else {
+		t->node_mem_lazy = true;
+		snprintf(t->node_mem_note, sizeof(t->node_mem_note),
+			 "%s, and proc/zoneinfo does not say how it splits: the per-node figures are lower bounds", why);
+	}
+	free(pages);
+}
+
 int topo_read_record(const struct fsroot *root, struct topo *t, struct sample *rec)
 {
 	memset(t, 0, sizeof(*t));
@@ -784,6 +865,7 @@ int topo_read_record(const struct fsroot *root, struct topo *t, struct sample *r
 	struct rd r = { root, rec, t };
 	read_cpus(&r);
 	read_nodes(&r);
+	resolve_node_memory(&r);
 	read_caches(&r);
 	read_devices(&r);
 	derive(t);

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../sample/sample.h"
+#include "../core/sample.h"
 #include "../sys/fsroot.h"
 
 #define TOPO_MAX_CPUS 8192	/* CONFIG_NR_CPUS of MAXSMP kernels */
@@ -39,8 +39,9 @@ struct topo_node {
 	int id;
 	int *cpus;		/* sorted CPU ids (owned) */
 	size_t ncpus;
-	uint64_t mem_total_kib;
+	uint64_t mem_total_kib;	/* the memory fit and topo size it by (see topo.node_mem_source) */
 	bool has_mem;
+	uint64_t mem_node_kib;	/* what nodeN/meminfo's MemTotal said (0: not read) */
 	int *dist;		/* SLIT row: dist[j] is to nodes[j] (owned) */
 	size_t ndist;
 };
@@ -66,6 +67,20 @@ struct topo {
 	struct topo_node *nodes; /* sorted by id (owned) */
 	size_t nnodes;
 	bool nodes_synthetic;	/* no node/ in sysfs: one node made up from all CPUs */
+	/*
+	 * Which figure sizes each node's memory, and why.  nodeN/meminfo's
+	 * MemTotal normally; but some kernels fill the per-node counts lazily
+	 * (deferred struct page init: a node's MemTotal grows for minutes after
+	 * boot while /proc/meminfo's is complete), so when the nodes add up to
+	 * less than /proc/meminfo MemTotal, that total is split by each node's
+	 * present pages (/proc/zoneinfo) instead.  node_mem_lazy: the per-node
+	 * figures are known to be short and nothing better was readable, so a
+	 * verdict on them must say so.
+	 */
+	const char *node_mem_source;	/* static string */
+	char node_mem_note[320];	/* why, when not simply the nodes' MemTotal; "" otherwise */
+	bool node_mem_lazy;
+	uint64_t meminfo_total_kib;	/* /proc/meminfo MemTotal, 0 unknown */
 	struct topo_cache *caches;
 	size_t ncaches;
 	struct topo_device *devs;

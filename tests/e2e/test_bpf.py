@@ -309,8 +309,9 @@ def test_biolat_capture_direct_reads(hq, tmp_path):
 def test_nobody_degrades_with_reason(hq):
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         pytest.skip("needs root and setpriv to drop to nobody")
+    # 3 s: a shorter watch earns no verdict and exits 3 (issue 16)
     r = run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", hq, "diagnose", "--json",
-             "-d", "1", "-i", "200ms"])
+             "-d", "3", "-i", "200ms"])
     assert r.returncode in (0, 1, 2), repr(r)
     cap = r.json()["capabilities"]["eBPF"]
     assert cap["ok"] is False, cap
@@ -332,5 +333,15 @@ def test_build_without_bpf_passes_unit_tests():
         r2 = run([REPO / b / "hiddenq", "diagnose", "--json", "-d", "300ms", "-i", "100ms"])
         cap = r2.json()["capabilities"]["eBPF"]
         assert cap["ok"] is False and "built without eBPF" in cap["detail"], cap
+        # stalls: auto falls back to the coarse sampler and says why; bpf asked for watches nothing
+        cap = r2.json()["capabilities"]["stalls"]
+        assert cap["ok"] is True and cap["detail"].startswith("coarse sampler"), cap
+        assert "built without eBPF" in cap["detail"], cap
+        r3 = run([REPO / b / "hiddenq", "diagnose", "--json", "-d", "300ms", "-i", "100ms", "--stalls", "bpf"])
+        doc = r3.json()
+        cap = doc["capabilities"]["stalls"]
+        assert cap["ok"] is False and "built without eBPF" in cap["detail"], cap
+        f = finding(doc, "execution-stalls")
+        assert f["severity"] in ("unknown", "crit") and "built without eBPF" in f["title"] + f["explain"], f
     finally:
         shutil.rmtree(REPO / b, ignore_errors=True)

@@ -106,7 +106,8 @@ class Live:
 
     def wait_running(self, tid, n):
         """Wait until the stall thread has run n more times (it sleeps 1 ms a
-        time, so this also says that the watch is under way)."""
+        time, 20 ms when coarse until a stall tightens it, so this also says
+        that the watch is under way)."""
         base = self.slices(tid)
         wait_for(lambda: self.slices(tid) >= base + n, 20, f"{n} more runs of the stall thread")
 
@@ -271,7 +272,23 @@ def stall_tolerance_ms():
     return 1 + (100 if SANITIZED else 50)
 
 
-def test_sigstop_is_a_stall_below_the_guest(hq):
+def coarse_slack_ms(method):
+    """How much of a stall a sampler may not see: the part of its sleep that
+    was left when the stall began (20 ms for the coarse sampler, which sleeps
+    20 ms until a stall that long tightens it; the 1 ms sampler's 1 ms is in
+    stall_tolerance_ms)."""
+    return 20 if method == "coarse" else 0
+
+
+# The two reference stalls run with both thread samplers.  The eBPF method
+# cannot see either by design (tests/e2e/test_stalls.py shows that): a
+# stopped process and a task starved in the guest's run queue leave the
+# kernel's timer interrupts on time.
+SAMPLERS = pytest.mark.parametrize("method", ["sampler", "coarse"])
+
+
+@SAMPLERS
+def test_sigstop_is_a_stall_below_the_guest(hq, method):
     """SIGSTOP of the whole diagnose process for a known time: the stall
     sampler wakes that late, and its own run delay does not grow while it is
     stopped (a stopped task is not runnable), so the stall is not the guest's
@@ -281,7 +298,8 @@ def test_sigstop_is_a_stall_below_the_guest(hq):
     between sleeps is not a late wake-up at all."""
     stop_s = 0.3
     stops = []
-    with Live(hq, "-d", "4", "-q", pin_cpu0=True) as live:
+    slack_ms = coarse_slack_ms(method)
+    with Live(hq, "-d", "4", "-q", "--stalls", method, pin_cpu0=True) as live:
         tid = live.stall_tid()
         live.wait_running(tid, 50)
         for _ in range(2):
@@ -308,9 +326,10 @@ def test_sigstop_is_a_stall_below_the_guest(hq):
     matched = []
     for stopped_s, total_s, t_cont in stops:
         window = [e for e in evs(f, "stall_ms") if t_cont - 0.002 <= e["t_mono_ns"] / 1e9 <= t_cont + tol_ms / 1000]
-        if window and max(e["value"] for e in window) >= stopped_s * 1000 - 1.5:
+        if window and max(e["value"] for e in window) >= stopped_s * 1000 - 1.5 - slack_ms:
             matched.append((stopped_s, total_s, max(window, key=lambda e: e["value"])))
     assert matched, (stops, json.dumps(f, indent=1))
+    assert ev1(f, "sampler_loops")["subject"] == method, f
     for stopped_s, total_s, e in matched:
         assert e["value"] <= total_s * 1000 + tol_ms, (stops, e)
         assert e["subject"] not in (CAUSE_RUNQ, CAUSE_STEAL), e
@@ -318,7 +337,7 @@ def test_sigstop_is_a_stall_below_the_guest(hq):
     causes = by_cause(f)
     # the stopped time is in the cause its stall names
     for stopped_s, _, e in matched:
-        assert causes[e["subject"]] >= stopped_s * 1000 - 1.5, causes
+        assert causes[e["subject"]] >= stopped_s * 1000 - 1.5 - slack_ms, causes
     assert ev1(f, "stalls_by_length", "200_to_500_ms")["value"] >= len(matched), f
     assert ev1(f, "stalls_by_length", "200_to_500_ms")["labels"] == {"range": "200_to_500_ms"}, f
 
@@ -338,12 +357,14 @@ print(t0, t1, flush=True)
 """
 
 
-def test_fifo_hog_is_guest_run_queue(hq):
+@SAMPLERS
+def test_fifo_hog_is_guest_run_queue(hq, method):
     """A SCHED_FIFO busy loop pinned to CPU 0 for 300 ms starves diagnose
     (pinned there too): its stall sampler is runnable but not run, so the
     stall is its own run delay, the guest's run queue."""
     hog_s = 0.3
-    with Live(hq, "-d", "4", "-q", pin_cpu0=True) as live:
+    slack_ms = coarse_slack_ms(method)
+    with Live(hq, "-d", "4", "-q", "--stalls", method, pin_cpu0=True) as live:
         tid = live.stall_tid()
         live.wait_running(tid, 50)
         hog = subprocess.Popen([sys.executable, "-c", RT_HOG, str(hog_s)], stdin=subprocess.DEVNULL,
@@ -363,11 +384,11 @@ def test_fifo_hog_is_guest_run_queue(hq):
     ours = [e for e in evs(f, "stall_ms") if t1 - 0.002 <= e["t_mono_ns"] / 1e9 <= t1 + tol_ms / 1000]
     assert ours, (t0, t1, json.dumps(f, indent=1))
     e = max(ours, key=lambda x: x["value"])
-    assert hog_ms - 2 <= e["value"] <= hog_ms + tol_ms, (hog_ms, e)
+    assert hog_ms - 2 - slack_ms <= e["value"] <= hog_ms + tol_ms, (hog_ms, e)
     assert e["subject"] == CAUSE_RUNQ, e
     causes = by_cause(f)
     # mostly the run queue: the hog's whole length, and more than all other causes together
-    assert causes[CAUSE_RUNQ] >= hog_ms - 2, causes
+    assert causes[CAUSE_RUNQ] >= hog_ms - 2 - slack_ms, causes
     assert causes[CAUSE_RUNQ] > sum(v for k, v in causes.items() if k != CAUSE_RUNQ), causes
     assert SEV[f["severity"]] >= SEV["warn"], f
 
@@ -399,8 +420,9 @@ def test_kernel_log_signs(hq):
     before = f"<4>hiddenq-test: watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [before-{nonce}]\n"
     kmsg_write([before])
 
-    # 1. only the old line: shown as before the watch, not crit because of it
-    with Live(hq, "-d", "2", "-q") as live:
+    # 1. only the old line: shown as before the watch, not crit because of it (3 s: a shorter
+    # watch earns no verdict at all, and exits 3)
+    with Live(hq, "-d", "3", "-q") as live:
         doc = live.finish()
     f = finding(doc, "execution-stalls")
     assert any(f"before-{nonce}" in s for s in kmsg_subjects(f, "kernel_log_before_watch")), f
@@ -408,8 +430,8 @@ def test_kernel_log_signs(hq):
     if f["severity"] == "crit":  # only a long stall or someone else's kernel-log sign may do that
         assert ev1(f, "stall_worst_ms")["value"] >= 1000 or evs(f, "kernel_log_during_watch"), f
 
-    # 2. new lines while the watch runs
-    with Live(hq, "-d", "3", "-q") as live:
+    # 2. new lines while the watch runs (the 1 ms sampler's thread says when the watch is under way)
+    with Live(hq, "-d", "3", "-q", "--stalls", "sampler") as live:
         tid = live.stall_tid()
         live.wait_running(tid, 100)  # the first sample is taken well before this
         kmsg_write([f"<4>hiddenq-test: watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [during-{nonce}]\n",

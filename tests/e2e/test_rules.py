@@ -138,7 +138,7 @@ def test_markdown_puts_every_leg_beside_its_twin(hq):
     md = rules_text(hq, "--markdown")
     # a leg with a twin shows the recorded series and its PromQL; one without says why
     assert "`hiddenq:cpu_steal_ratio:1m` = `rate(hiddenq_cpu_steal_seconds_total[1m])`" in md
-    assert "| `stall_worst_ms` |" in md and "none: a pause is timed by hiddenq's own 1 ms sleeper" in md
+    assert "| `stall_worst_ms` |" in md and "none: a stall is timed inside hiddenq" in md
     assert "| `io_p99_over_p50` |" in md and "none: the spread" in md
     assert "| `numa_miss_pct` |" in md
 

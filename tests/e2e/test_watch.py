@@ -176,8 +176,8 @@ def test_live_flip_sighup_sigterm(hq, tmp_path):
     try:
         read_until(p, buf, lambda b: sum(e["event"] == "start" for e in b) == 11, 30, "the start lines")
         assert sev_of(buf, "cgroup-cpu-throttling") == "ok", [e for e in buf if e.get("id") == "cgroup-cpu-throttling"]
-        with QuotaCgroup(30) as cg:
-            read_until(p, buf, lambda b: sev_of(b, "cgroup-cpu-throttling") in ("warn", "crit"), 20,
+        with QuotaCgroup(60) as cg:
+            read_until(p, buf, lambda b: sev_of(b, "cgroup-cpu-throttling") in ("warn", "crit"), 40,
                        "cgroup-cpu-throttling to warn with a loop in a 10 % quota")
             flip = [e for e in buf if e.get("id") == "cgroup-cpu-throttling"][-1]
             name = os.path.basename(cg.path)
@@ -185,7 +185,7 @@ def test_live_flip_sighup_sigterm(hq, tmp_path):
             assert any(x["metric"] == "throttled_periods_pct" and name in x["labels"]["cgroup"] and x["value"] >= 25
                        for x in flip["evidence"]), flip
             cg.stop_load()
-            read_until(p, buf, lambda b: sev_of(b, "cgroup-cpu-throttling") == "ok", 25,
+            read_until(p, buf, lambda b: sev_of(b, "cgroup-cpu-throttling") == "ok", 40,
                        "cgroup-cpu-throttling back to ok once the loop is gone")
         flips = [e for e in buf if e.get("id") == "cgroup-cpu-throttling"]
         for a, c in zip(flips, flips[1:]):

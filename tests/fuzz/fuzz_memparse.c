@@ -19,7 +19,7 @@
 #include "analysis/mem.h"
 #include "core/util.h"
 #include "parse/memparse.h"
-#include "sample/stallmon.h"
+#include "sources/stallmon.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

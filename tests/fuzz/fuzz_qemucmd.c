@@ -11,6 +11,21 @@
 
 #include "parse/vmconf.h"
 
+/* every number within the limits a configuration is held to, every string terminated */
+static void check_numbers(const struct vmconf *c)
+{
+	if (c->vcpus > VMCONF_MAX_VCPUS || c->max_vcpus > VMCONF_MAX_VCPUS || c->mem_mib > VMCONF_MAX_MEM_MIB ||
+	    c->sockets > VMCONF_MAX_SOCKETS || c->cores > VMCONF_MAX_CORES || c->threads > VMCONF_MAX_THREADS ||
+	    strlen(c->rejected) >= sizeof(c->rejected))
+		abort();
+	for (unsigned i = 0; i < c->ndisks && i < VMCONF_MAX_DISKS; i++)
+		if (c->disks[i].num_queues < 0 || c->disks[i].num_queues > VMCONF_MAX_QUEUES)
+			abort();
+	for (unsigned i = 0; i < c->nnics && i < VMCONF_MAX_NICS; i++)
+		if (c->nics[i].queues < 0 || c->nics[i].queues > VMCONF_MAX_QUEUES)
+			abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *buf = (const char *)data;
@@ -21,6 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (unsigned i = 0; i < c.ndisks; i++)
 			if (strlen(c.disks[i].cache) >= sizeof(c.disks[i].cache) || strlen(c.disks[i].file) >= 256)
 				abort();
+		check_numbers(&c);
 	}
 	/* the other VMMs' command lines and Firecracker's JSON configuration (parse/vmmcmd.c) */
 	static const char *const vmms[] = { "cloud-hypervisor", "crosvm", "kvmtool", "firecracker" };
@@ -30,10 +46,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (c.ndisks > VMCONF_MAX_DISKS || c.nnics > VMCONF_MAX_NICS || strlen(cfg) >= sizeof(cfg))
 			abort();
+		check_numbers(&c);
 	}
 	memset(&c, 0, sizeof(c));
 	if (vmm_firecracker_config(buf, size, &c) == 0 && (c.ndisks > VMCONF_MAX_DISKS || c.nnics > VMCONF_MAX_NICS))
 		abort();
+	check_numbers(&c);
 	struct task_stat ts;
 	if (task_stat_parse(buf, size, &ts) == 0 && ts.processor < -1)
 		abort();

@@ -37,6 +37,8 @@ static const char *const paths[] = {
 	"sys/devices/system/node/node1/distance",
 	"sys/class/net/eth0/device/numa_node",
 	"proc/cpuinfo",
+	"proc/meminfo",		/* after the others: older seeds keep their split */
+	"proc/zoneinfo",
 };
 
 static char *root;
@@ -110,6 +112,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	node_distance_parse(buf, size, dist, 64, &nd);
 	node_meminfo_parse(buf, size, &mi);
 	cache_size_parse(buf, size, &u);
+	static uint64_t pages[64];
+	if (zoneinfo_present_parse(buf, size, pages, 64) > 64)
+		abort();
 	sysfs_int_parse(buf, size, &iv);
 	struct cpuinfo_cpu *cc;
 	char model[32];
@@ -141,10 +146,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (topo_read(&r, &t) == 0) {
 		if (t.online + t.offline != t.ncpus || t.cores < t.sockets || t.nnodes < 1)
 			abort();
+		uint64_t sum = 0;
 		for (size_t i = 0; i < t.nnodes; i++) {
 			char *cl = cpulist_format(t.nodes[i].cpus, t.nodes[i].ncpus);
 			free(cl);
+			sum += t.nodes[i].mem_total_kib;
 		}
+		/* a node is never sized above the machine once the machine's total was used */
+		if (!t.node_mem_source || (strstr(t.node_mem_source, "proc/meminfo") && t.meminfo_total_kib &&
+					   !t.nodes_synthetic && sum > t.meminfo_total_kib + t.nnodes))
+			abort();
 	}
 	topo_done(&t);
 	fsroot_done(&r);

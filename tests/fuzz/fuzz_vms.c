@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "host/vms.h"
+#include "analysis/vms.h"
+#include "sinks/vms.h"
 
 static const char *const paths[] = {
 	VMSCAN_JSON_PATH,		"proc/100/task/101/schedstat", "proc/100/task/101/status",

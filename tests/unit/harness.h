@@ -26,7 +26,7 @@
 #include <cmocka.h>
 
 #include "core/util.h"
-#include "sample/sample.h"
+#include "core/sample.h"
 
 /* Skip the current test, saying why on stdout. */
 #define SKIP_BECAUSE(...)                                                                          \

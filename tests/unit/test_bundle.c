@@ -265,13 +265,26 @@ static void test_bad_meta(void **state)
 	put_symlink(b, "meta.json", "../elsewhere.json");
 	expect_open_fails(b, "meta.json");
 
-	/* the bundle directory itself a symlink */
+	/* the bundle directory itself a symlink: the path the user typed is theirs
+	 * to choose; only what is inside the bundle is confined */
 	char *good = xasprintf("%s/good", d);
 	put_file(good, "meta.json", GOOD_META);
 	put_sample(good, "000000", NS_PER_S);
+	put_sample(good, "000001", 2 * NS_PER_S);
 	put_symlink(d, "linked", good);
 	char *linked = xasprintf("%s/linked", d);
-	expect_open_fails(linked, "bundle");
+	assert_int_equal(read_all(linked, t, 4, NULL), 2);
+	assert_int_equal(t[1], 2 * NS_PER_S);
+	/* ... and a symlink inside it still is not followed */
+	char *inner = xasprintf("%s/samples/000001", good);
+	rm_tree(inner);
+	free(inner);
+	char *s0 = xasprintf("%s/samples/000000", good);
+	put_symlink(good, "samples/000001", s0);
+	free(s0);
+	unsigned skipped = 0;
+	assert_int_equal(read_all(linked, t, 4, &skipped), 1);
+	assert_int_equal(skipped, 1);
 	free(linked);
 	free(good);
 	rm_tree(d);

@@ -10,9 +10,11 @@
 
 #include "analysis/analysis.h"
 #include "analysis/rules_host.h"
+#include "analysis/vms.h"
 #include "host/audit.h"
-#include "host/vms.h"
 #include "host/vmscan.h"
+#include "sinks/audit.h"
+#include "sinks/vms.h"
 #include "parse/vmconf.h"
 
 #include <sys/stat.h>
@@ -267,6 +269,25 @@ static void test_procfiles(void **state)
 	const char *tricky = "9 (a) b) S 1 2 3 4 5 6 7 8 9 10 11 12 0 0 20 0 1 0 100 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0 17 1\n";
 	assert_int_equal(task_stat_parse(tricky, strlen(tricky), &ts), 0);
 	assert_int_equal(ts.processor, 1);
+	/* a real line (Linux 6.18): rsslim (field 25) is ULONG_MAX for a task without a limit, and the
+	 * processor (39) comes after it; signed fields (-1 tty, nice) and other all-ones words too */
+	const char *real = "14837 (CPU 1/KVM) R 14834 14834 13137 0 -1 4194304 98 0 0 0 7 3 -1 0 20 -5 1 0 48736 "
+			   "3133440 362 18446744073709551615 94786762514432 94786762534313 140726908775920 0 0 0 0 "
+			   "18446744073709551615 0 0 0 0 17 1 0 0 0 0 0 94786762550320 94786762551936 94786835726336 "
+			   "140726908779136 140726908779156 140726908779156 140726908780523 0\n";
+	assert_int_equal(task_stat_parse(real, strlen(real), &ts), 0);
+	assert_int_equal(ts.processor, 1);
+	assert_int_equal(ts.utime, 7);
+	assert_int_equal(ts.stime, 3);
+	/* more than 64 bits in a field we do not keep is skipped, in one we keep it is "unknown" */
+	const char *huge = "1 (x) S 1 2 3 4 5 6 7 8 9 10 99999999999999999999 30 0 0 20 0 1 0 100 0 0 "
+			   "99999999999999999999 0 0 0 0 0 0 0 0 0 0 0 0 17 99999999999999999999\n";
+	assert_int_equal(task_stat_parse(huge, strlen(huge), &ts), 0);
+	assert_int_equal(ts.utime, 0);
+	assert_int_equal(ts.stime, 30);
+	assert_int_equal(ts.processor, -1);
+	const char *junk = "1 (x) S 1 2 3 4 5 6 7 8 9 10 abc 30\n";
+	assert_int_equal(task_stat_parse(junk, strlen(junk), &ts), -EINVAL);
 	const char *status = "Name:\tCPU 0/KVM\nCpus_allowed:\t3\nCpus_allowed_list:\t0-1\nVmSwap:\t  12 kB\n";
 	char out[64];
 	assert_int_equal(status_field(status, strlen(status), "Cpus_allowed_list", out, sizeof(out)), 0);
@@ -678,6 +699,179 @@ static void test_libvirt_status_and_default(void **state)
 	fsroot_done(&fr);
 }
 
+/* ---- numbers in configurations are range-checked like the command line's (issue 16) ---- */
+
+static void test_config_numbers_range_checked(void **state)
+{
+	(void)state;
+	struct vmconf c;
+	const char *why;
+	char buf[4096];
+	size_t len;
+	if (libvirt_xml_available()) {
+		static const char bad[] =
+			"<domain type='kvm'><name>bad</name><memory unit='KiB'>-5</memory>"
+			"<vcpu>99999999999999999999</vcpu><cpu><topology sockets='0' cores='2' threads='99'/></cpu>"
+			"<devices><disk type='file' device='disk'><driver name='qemu' type='raw' queues='-1'/>"
+			"<source file='/x.img'/><target dev='vda' bus='virtio'/></disk>"
+			"<interface type='bridge'><model type='virtio'/><driver name='vhost' queues='4096'/></interface>"
+			"</devices></domain>";
+		assert_int_equal(libvirt_xml_parse(bad, sizeof(bad) - 1, &c, NULL, &why), 0);
+		/* not 4294967295 vCPUs and 18014398509481983 MiB: unknown, and said so */
+		assert_int_equal(c.vcpus, 0);
+		assert_int_equal(c.max_vcpus, 0);
+		assert_int_equal(c.mem_mib, 0);
+		assert_int_equal(c.sockets, 0);
+		assert_int_equal(c.cores, 2);
+		assert_int_equal(c.threads, 0);
+		assert_int_equal(c.disks[0].num_queues, 0);
+		assert_int_equal(c.nics[0].queues, 0);
+		assert_non_null(strstr(c.rejected, "<vcpu> '99999999999999999999' is not a whole number from 1 to 4096"));
+		assert_non_null(strstr(c.rejected, "<memory unit='KiB'> '-5'"));
+		assert_non_null(strstr(c.rejected, "queues> '-1'"));
+		assert_non_null(strstr(c.rejected, "queues> '4096'"));
+		static const char units[] = "<domain><name>u</name><memory unit='GiB'>2</memory><vcpu current='2'>4</vcpu>"
+					    "</domain>";
+		assert_int_equal(libvirt_xml_parse(units, sizeof(units) - 1, &c, NULL, &why), 0);
+		assert_true(c.mem_mib == 2048 && c.vcpus == 2 && c.max_vcpus == 4 && !c.rejected[0]);
+		static const char more[] = "<domain><memory>1048576</memory><vcpu current='8'>4</vcpu></domain>";
+		assert_int_equal(libvirt_xml_parse(more, sizeof(more) - 1, &c, NULL, &why), 0);
+		assert_int_equal(c.mem_mib, 1024); /* KiB by default */
+		assert_int_equal(c.vcpus, 0);
+		assert_non_null(strstr(c.rejected, "more than <vcpu> 4"));
+		static const char dec[] = "<domain><memory unit='GB'>1</memory><vcpu>1</vcpu></domain>";
+		assert_int_equal(libvirt_xml_parse(dec, sizeof(dec) - 1, &c, NULL, &why), 0);
+		assert_int_equal(c.mem_mib, 953); /* 10^9 bytes */
+		static const char huge[] = "<domain><memory unit='EiB'>2</memory><vcpu>1</vcpu></domain>";
+		assert_int_equal(libvirt_xml_parse(huge, sizeof(huge) - 1, &c, NULL, &why), 0);
+		assert_int_equal(c.mem_mib, 0);
+		assert_non_null(strstr(c.rejected, "outside 1 MiB to 1 PiB"));
+	}
+	/* QEMU: a rejected -smp or -m is unknown, not QEMU's default 1 vCPU / 128 MiB */
+	static const char *const q1[] = { "qemu-system-x86_64", "-smp", "99999999999999999999", "-m", "-5",
+					   "-netdev", "tap,id=n0,queues=-1", NULL };
+	len = argv_buf(buf, sizeof(buf), q1);
+	assert_int_equal(qemu_cmdline_parse(buf, len, &c), 0);
+	assert_int_equal(c.vcpus, 0);
+	assert_int_equal(c.mem_mib, 0);
+	assert_int_equal(c.nics[0].queues, 0);
+	assert_non_null(strstr(c.rejected, "-smp cpus= '99999999999999999999'"));
+	assert_non_null(strstr(c.rejected, "-m size= '-5'"));
+	assert_non_null(strstr(c.rejected, "-netdev queues= '-1'"));
+	static const char *const q2[] = { "qemu-system-x86_64", "-smp", "sockets=1024,cores=4096,threads=8", "-m",
+					   "1.5G", NULL };
+	len = argv_buf(buf, sizeof(buf), q2);
+	assert_int_equal(qemu_cmdline_parse(buf, len, &c), 0);
+	assert_int_equal(c.vcpus, 0); /* 33554432 vCPUs: no product wraps around */
+	assert_non_null(strstr(c.rejected, "is more than 4096 vCPUs"));
+	assert_int_equal(c.mem_mib, 1536);
+	static const char *const q3[] = { "qemu-system-x86_64", "-smp", "8,maxcpus=4", "-m", "4x", NULL };
+	len = argv_buf(buf, sizeof(buf), q3);
+	assert_int_equal(qemu_cmdline_parse(buf, len, &c), 0);
+	assert_true(c.vcpus == 0 && c.mem_mib == 0);
+	assert_non_null(strstr(c.rejected, "cpus=8 is more than maxcpus=4"));
+	/* the other VMMs */
+	static const char *const ch[] = { "cloud-hypervisor", "--cpus", "boot=-1,max=4", "--memory", "size=99999999999T",
+					   NULL };
+	len = argv_buf(buf, sizeof(buf), ch);
+	assert_int_equal(vmm_cmdline_parse("cloud-hypervisor", buf, len, &c, NULL, 0), 0);
+	assert_true(c.vcpus == 0 && c.max_vcpus == 4 && c.mem_mib == 0);
+	assert_non_null(strstr(c.rejected, "--cpus boot= '-1'"));
+	static const char *const kt[] = { "lkvm", "run", "-c", "2abc", "-m", "512", NULL };
+	len = argv_buf(buf, sizeof(buf), kt);
+	assert_int_equal(vmm_cmdline_parse("kvmtool", buf, len, &c, NULL, 0), 0);
+	assert_true(c.vcpus == 0 && c.mem_mib == 512);
+	static const char fc[] = "{\"machine-config\":{\"vcpu_count\":\"8\",\"mem_size_mib\":-1}}";
+	memset(&c, 0, sizeof(c));
+	assert_int_equal(vmm_firecracker_config(fc, sizeof(fc) - 1, &c), 0);
+	assert_true(c.vcpus == 0 && c.mem_mib == 0);
+	assert_non_null(strstr(c.rejected, "vcpu_count"));
+	assert_non_null(strstr(c.rejected, "mem_size_mib"));
+	/* the helpers at their limits */
+	uint64_t v;
+	assert_int_equal(conf_uint("4096", 1, 4096, &v), 0);
+	assert_int_equal(conf_uint("4097", 1, 4096, &v), -ERANGE);
+	assert_int_equal(conf_uint("0", 1, 4096, &v), -ERANGE);
+	assert_int_equal(conf_uint("18446744073709551616", 0, UINT64_MAX, &v), -ERANGE);
+	assert_int_equal(conf_uint("+4", 1, 4096, &v), -EINVAL);
+	assert_int_equal(conf_uint(" 4", 1, 4096, &v), -EINVAL);
+	assert_int_equal(conf_uint("", 1, 4096, &v), -EINVAL);
+	assert_int_equal(conf_size_mib("1", "M", false, false, &v), 0);
+	assert_int_equal(conf_size_mib("1023", "KiB", false, true, &v), -ERANGE); /* under 1 MiB */
+	assert_int_equal(conf_size_mib("1P", "M", false, false, &v), 0);
+	assert_int_equal(v, 1ull << 30);
+	assert_int_equal(conf_size_mib("1025T", "M", false, false, &v), -ERANGE);
+	assert_int_equal(conf_size_mib("1GB", "M", false, false, &v), -EINVAL); /* decimal units: libvirt only */
+	assert_int_equal(conf_size_mib("1.5", "G", false, false, &v), -EINVAL);
+}
+
+/* A VM larger than a single-node host is larger than its node; a rejected size is unknown, not a pass */
+static void test_audit_sizes_on_a_small_host(void **state)
+{
+	(void)state;
+	if (!libvirt_xml_available())
+		SKIP_BECAUSE("built without libxml2");
+	char *dir = make_tempdir();
+	put_file(dir, "root/proc/meminfo", "MemTotal: 4194304 kB\n");
+	put_file(dir, "root/proc/cpuinfo", "flags\t: fpu vme\n");
+	put_file(dir, "root/sys/devices/system/cpu/online", "0-1\n");
+	put_file(dir, "root/sys/devices/system/node/node0/cpulist", "0-1\n");
+	put_file(dir, "root/sys/devices/system/cpu/cpu0/cpuidle/state0/name", "POLL\n");
+	put_file(dir, "root/sys/devices/system/cpu/cpu0/cpuidle/state0/latency", "0\n");
+	put_file(dir, "root/sys/devices/system/cpu/cpu0/cpuidle/state1/name", "C6\n");
+	put_file(dir, "root/sys/devices/system/cpu/cpu0/cpuidle/state1/latency", "-133\n"); /* damaged */
+	put_file(dir, "big.xml", "<domain type='kvm'><name>big</name><memory unit='GiB'>2</memory><vcpu>4</vcpu></domain>");
+	put_file(dir, "bad.xml", "<domain type='kvm'><name>bad</name><memory unit='KiB'>-5</memory>"
+				 "<vcpu>99999999999999999999</vcpu></domain>");
+	put_file(dir, "fits.xml", "<domain type='kvm'><name>fits</name><memory unit='GiB'>1</memory><vcpu>2</vcpu></domain>");
+	char *root = xasprintf("%s/root", dir);
+	struct fsroot fr;
+	assert_int_equal(fsroot_init(&fr, root, true), 0);
+	struct audit_ctx c;
+	audit_ctx_init(&c, &fr);
+	assert_int_equal(c.ncpus, 2);
+	static const char *const files[] = { "big.xml", "bad.xml", "fits.xml" };
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		char *why = NULL, *p = xasprintf("%s/%s", dir, files[i]);
+		assert_int_equal(audit_add_xml_file(&c, p, &why), 0);
+		free(p);
+	}
+	struct audit_out o;
+	audit_run(&c, &o);
+	const struct audit_res *r = find_res(&o, "vm-larger-than-node", "big");
+	assert_int_equal(r->r, AU_FAIL);
+	assert_non_null(strstr(r->evidence, "larger than this single-node host (2 CPUs"));
+	assert_int_equal(find_res(&o, "vm-larger-than-node", "fits")->r, AU_PASS);
+	r = find_res(&o, "vm-larger-than-node", "bad");
+	assert_int_equal(r->r, AU_UNKNOWN);
+	assert_non_null(strstr(r->note, "99999999999999999999"));
+	assert_int_equal(find_res(&o, "vm-hugepages", "bad")->r, AU_UNKNOWN);
+	/* a C-state latency that is not a number is not 0 us, and not a pass */
+	assert_int_equal(find_res(&o, "host-cstates", NULL)->r, AU_UNKNOWN);
+	json_t *j = audit_json(&c, &o);
+	json_t *vm = json_array_get(json_object_get(j, "vms"), 1);
+	assert_true(json_is_null(json_object_get(vm, "vcpus")) && json_is_null(json_object_get(vm, "memory_mib")));
+	assert_non_null(strstr(json_string_value(json_object_get(vm, "rejected")), "<vcpu>"));
+	json_decref(j);
+	audit_out_done(&o);
+	audit_ctx_done(&c);
+	fsroot_done(&fr);
+
+	/* an empty root: nothing of the live machine stands in for it (issue 16, item 7) */
+	put_file(dir, "empty/.keep", "");
+	char *empty = xasprintf("%s/empty", dir);
+	assert_int_equal(fsroot_init(&fr, empty, true), 0);
+	audit_ctx_init(&c, &fr);
+	assert_int_equal(c.ncpus, 0);
+	assert_false(c.have_proc || c.have_sys || c.host || c.guest);
+	audit_ctx_done(&c);
+	fsroot_done(&fr);
+	free(empty);
+	free(root);
+	rm_tree(dir);
+	free(dir);
+}
+
 /* ---- KVM debugfs and the disks' backing devices, on fixture roots ---- */
 
 static void test_kvm_debugfs_fixture(void **state)
@@ -854,6 +1048,8 @@ int main(void)
 		cmocka_unit_test(test_audit_tuned),
 		cmocka_unit_test(test_audit_legacy),
 		cmocka_unit_test(test_libvirt_status_and_default),
+		cmocka_unit_test(test_config_numbers_range_checked),
+		cmocka_unit_test(test_audit_sizes_on_a_small_host),
 		cmocka_unit_test(test_kvm_debugfs_fixture),
 		cmocka_unit_test(test_backing_device_fixture),
 	};

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
-/* QEMU's block latency histograms (src/host/qmphist.c). */
+/* QEMU's block latency histograms (src/parse/qmphist.c). */
 #include "harness.h"
 
 #include <math.h>
 
-#include "host/qmphist.h"
+#include "parse/qmphist.h"
 
 static json_t *J(const char *s)
 {

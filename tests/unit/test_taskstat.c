@@ -12,8 +12,9 @@
 #include "harness.h"
 
 #include "analysis/analysis.h"
-#include "host/vms.h"
+#include "analysis/vms.h"
 #include "host/vmscan.h"
+#include "sinks/vms.h"
 #include "sources/bpf/taskstat.h"
 
 /* A record as struct taskstat_rec lays it out: u32 tgid, u32 tid, three u64. */

@@ -204,13 +204,14 @@ def test_capture_in_guest_replays_on_host(topo_vm, tmp_path):
     harness.need_hiddenq()
     if not topo_vm.has_hiddenq:
         harness.unavailable("the shared VM booted before build/hiddenq-static existed")
-    res = topo_vm.run("hiddenq capture -o /tmp/cap -i 100ms -n 20", timeout=120)
+    # 31 samples = 3 s: a shorter bundle earns no verdict at all and replays to exit 3
+    res = topo_vm.run("hiddenq capture -o /tmp/cap -i 100ms -n 31", timeout=120)
     assert res.rc == 0, f"capture failed: {res.err}"
     bundle = topo_vm.fetch_dir("/tmp/cap", tmp_path / "cap")
     meta = json.loads((bundle / "meta.json").read_text())
     assert meta["format"] == "hiddenq-capture/1"
     samples = sorted(p.name for p in (bundle / "samples").iterdir())
-    assert len(samples) == 20 and samples[0] == "000000"
+    assert len(samples) == 31 and samples[0] == "000000"
     assert (bundle / "samples" / "000000" / "proc" / "stat").is_file()
 
     r = subprocess.run([str(harness.HIDDENQ_HOST), "diagnose", "--replay", str(bundle),

@@ -177,8 +177,7 @@ void bpfsrc_quiet_libbpf(void)
 }
 #endif
 
-/* Why nothing can load here, or NULL when it is worth trying. */
-static char *precheck(void)
+char *bpfsrc_precheck(void)
 {
 #ifndef HQ_WITH_BPF
 	return xstrdup("hiddenq was built without eBPF (make BPF=0)");
@@ -227,7 +226,7 @@ struct bpfsrc *bpfsrc_open(const struct bpfsrc_opts *opts, char **why)
 	b->o = *opts;
 	if (why)
 		*why = NULL;
-	char *pre = precheck();
+	char *pre = bpfsrc_precheck();
 	if (b->o.runqlat) {
 		if (pre)
 			b->rq_why = xstrdup(pre);

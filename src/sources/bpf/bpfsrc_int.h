@@ -34,6 +34,8 @@ struct compact *compact_open(char **why);
 json_t *compact_read(struct compact *c);
 void compact_close(struct compact *c);
 
+/* Why no eBPF source can load here (malloc'd), or NULL when it is worth trying. */
+char *bpfsrc_precheck(void);
 /* Reason for a failed load or attach step, naming what is missing. */
 char *bpfsrc_reason(const char *what, int err);
 /* A log2 histogram as a JSON array without its trailing zero slots. */

@@ -22,9 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define ETHTOOL_PATH ".hiddenq/ethtool.json"
-#define QDISC_PATH ".hiddenq/qdisc.json"
-#define QSTATS_PATH ".hiddenq/qstats.json"
+#include "../../core/paths.h"	/* ETHTOOL_PATH, QDISC_PATH, QSTATS_PATH */
 
 /* At most this many interfaces are asked (veth-heavy hosts have thousands). */
 #define NET_MAX_IFACES 64

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../core/util.h"
+#include "util.h"
 
 /*
  * The arena: a list of chunks, the one being filled first.  A chunk is

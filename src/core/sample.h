@@ -22,6 +22,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * A static file: which optional sources the run was asked to read, one
+ * boolean per sampler option ({"stalls": false, "bpf": true, ...}).  It lets
+ * a finding tell a source switched off on the command line from one that was
+ * unavailable, live and on replay alike.  Older bundles lack it.
+ */
+#define SWITCHES_PATH ".hiddenq/switches.json"
+
 struct sfile {
 	char *path;	/* relative, e.g. "proc/stat" (owned by the sample) */
 	char *data;	/* NUL-terminated copy of the file (owned by the sample) */

@@ -2,7 +2,7 @@
 /*
  * KVM host mode, the analysis half: samples in (the files and
  * .hiddenq/vms.json that host/vmscan.c put there), per-VM and per-thread
- * figures out.  Pure and deterministic on a bundle.
+ * figures out.  Pure and deterministic on a bundle; sinks/vms.c renders it.
  *
  * Per thread: run delay rate (the second field of schedstat: on a vCPU
  * thread exactly what KVM hands its guest as steal), CPU use, worst 1 s
@@ -22,28 +22,14 @@
 
 #include <jansson.h>
 
+#include "../core/paths.h"	/* VMSCAN_JSON_PATH */
+#include "../core/sample.h"
+#include "../parse/cpumask.h"
 #include "../parse/ioparse.h"
 #include "../parse/memparse.h"
 #include "../parse/vmconf.h"
-#include "../sample/sample.h"
-#include "vmscan.h"
 
-#define VMS_MAX_CPUS 1024
-#define VMS_MASK_WORDS (VMS_MAX_CPUS / 64)
-
-struct cpumask {
-	uint64_t w[VMS_MASK_WORDS];
-};
-void cpumask_clear(struct cpumask *m);
-void cpumask_set(struct cpumask *m, int cpu);
-bool cpumask_test(const struct cpumask *m, int cpu);
-unsigned cpumask_weight(const struct cpumask *m);
-void cpumask_or(struct cpumask *d, const struct cpumask *s);
-void cpumask_and(struct cpumask *d, const struct cpumask *a, const struct cpumask *b);
-/* "0-3,8" into m; 0 or -EINVAL */
-int cpumask_parse(struct cpumask *m, const char *buf, size_t len);
-/* m as a cpulist string ("0-3,8") into out */
-void cpumask_format(const struct cpumask *m, char *out, size_t n);
+#define VMS_MAX_CPUS CPUMASK_MAX_CPUS
 
 struct vms_thread {
 	int tid;
@@ -127,6 +113,7 @@ struct vms_analysis {
 	size_t n, cap;
 	bool seen_json;
 	unsigned nsamples, njson;
+	unsigned nbad_json;	/* .hiddenq/vms.json copies that were not JSON objects (damaged) */
 	uint64_t first_ns, last_ns;
 	/* host facts */
 	struct cpumask online, isolated;
@@ -177,7 +164,7 @@ int vms_thread_level(const struct vms_thread *t);
 
 /* memory placement: % of the VM's resident memory on nodes none of its vCPUs may run on; -1 unknown */
 double vms_remote_mem_pct(const struct vms_analysis *a, const struct vms_vm *vm);
-/* QEMU's latency histogram of one request type over the watch (host/qmphist.h) */
+/* QEMU's latency histogram of one request type over the watch (parse/qmphist.h) */
 struct vms_blk_hist {
 	bool have;		/* the device has this histogram (in the last sample) */
 	bool reset;		/* reset during the watch: counts since then */
@@ -194,8 +181,5 @@ struct vms_blk {
 };
 extern const char *const vms_blk_op_names[VMS_BLK_NOPS];	/* "read", "write", "flush" */
 size_t vms_blockstats(const struct vms_vm *vm, struct vms_blk *out, size_t n, double secs);
-
-json_t *vms_json(const struct vms_analysis *a);
-void vms_print(FILE *out, const struct vms_analysis *a, bool verbose);
 
 #endif

@@ -21,10 +21,9 @@
 
 #include <stdbool.h>
 
+#include "../core/paths.h"	/* DEVICES_PATH */
+#include "../core/sample.h"
 #include "../sys/fsroot.h"
-#include "sample.h"
-
-#define DEVICES_PATH ".hiddenq/devices.json"
 
 #define IOSRC_HOT_IO "proc/diskstats"
 #define IOSRC_HOT_NET1 "proc/net/dev"

@@ -32,12 +32,16 @@ struct stallmon {
 	pthread_t th;
 	atomic_bool stop;
 	uint64_t sleep_ns, threshold_ns;
+	uint64_t tight_sleep_ns, tighten_ns, hold_ns;	/* tight_sleep_ns 0: fixed sleep */
+	unsigned tight_permille;	/* the most of the time it may be tight, in the long run */
 	pthread_mutex_t lock;
 	struct stall ring[RING];
 	unsigned head, count;	/* guarded by lock */
 	unsigned long dropped;
 	atomic_ulong loops;
 	unsigned long loops_reported;
+	atomic_ulong tight_ns;		/* time spent at tight_sleep_ns */
+	unsigned long tight_reported;
 	int schedfd;
 };
 
@@ -61,25 +65,43 @@ static void *stall_thread(void *arg)
 	m->schedfd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
 	uint64_t last_delay = m->schedfd >= 0 ? read_rundelay(m->schedfd) : 0;
 	unsigned since_read = 0;
-	struct timespec req = { 0, (long)m->sleep_ns };
+	uint64_t tight_until = 0;	/* sleep tight_sleep_ns until then ... */
+	uint64_t budget = m->hold_ns;	/* ... while this lasts: tight time left */
 	while (!atomic_load(&m->stop)) {
 		uint64_t before = mono_ns();
+		bool tight = m->tight_sleep_ns && before < tight_until && budget > 0;
+		uint64_t want = tight ? m->tight_sleep_ns : m->sleep_ns;
+		struct timespec req = { (time_t)(want / 1000000000ull), (long)(want % 1000000000ull) };
 		nanosleep(&req, NULL);
 		uint64_t after = mono_ns();
 		atomic_fetch_add(&m->loops, 1);
 		uint64_t slept = after - before;
+		if (m->tight_sleep_ns) {
+			/* the budget grows by tight_permille of the time passed, up to one hold,
+			 * and tight time spends it: trouble that never ends keeps the thread
+			 * tight at most that share of the time, so its cost stays bounded */
+			budget += slept / 1000 * m->tight_permille;
+			if (budget > m->hold_ns)
+				budget = m->hold_ns;
+			if (tight) {
+				atomic_fetch_add(&m->tight_ns, slept);
+				budget = budget > slept ? budget - slept : 0;
+			}
+		}
 		/* Re-read our run delay now and then, so that the delta seen at a
 		 * stall belongs to that stall (the thread sleeps otherwise). */
-		if (slept >= m->sleep_ns + m->threshold_ns) {
+		if (slept >= want + m->threshold_ns) {
 			uint64_t d = m->schedfd >= 0 ? read_rundelay(m->schedfd) : 0;
 			struct stall s = {
 				.t_ns = after,
-				.late_ns = slept - m->sleep_ns,
+				.late_ns = slept - want,
 				.rundelay_ns = d >= last_delay ? d - last_delay : 0,
 				.cpu = sched_getcpu(),
 			};
 			last_delay = d;
 			since_read = 0;
+			if (s.late_ns >= m->tighten_ns)
+				tight_until = after + m->hold_ns;
 			pthread_mutex_lock(&m->lock);
 			if (m->count == RING) {
 				m->dropped++;
@@ -96,11 +118,17 @@ static void *stall_thread(void *arg)
 	return NULL;
 }
 
-struct stallmon *stallmon_start(uint64_t sleep_ns, uint64_t threshold_ns)
+struct stallmon *stallmon_start(const struct stallmon_opts *o)
 {
 	struct stallmon *m = xcalloc(1, sizeof(*m));
-	m->sleep_ns = sleep_ns;
-	m->threshold_ns = threshold_ns;
+	m->sleep_ns = o->sleep_ns;
+	m->threshold_ns = o->threshold_ns;
+	if (o->tight_sleep_ns && o->tight_sleep_ns != o->sleep_ns) {
+		m->tight_sleep_ns = o->tight_sleep_ns;
+		m->tighten_ns = o->tighten_ns;
+		m->tight_permille = o->tight_permille;
+		m->hold_ns = o->hold_ns;
+	}
 	pthread_mutex_init(&m->lock, NULL);
 	m->schedfd = -1; /* opened by the thread: thread-self must resolve to it */
 	int err = pthread_create(&m->th, NULL, stall_thread, m);
@@ -113,11 +141,8 @@ struct stallmon *stallmon_start(uint64_t sleep_ns, uint64_t threshold_ns)
 	return m;
 }
 
-void stallmon_drain(struct stallmon *m, struct sample *out)
+void stallmon_drain(struct stallmon *m, json_t *o)
 {
-	if (!m)
-		return;
-	json_t *o = json_object();
 	json_t *a = json_array();
 	pthread_mutex_lock(&m->lock);
 	while (m->count) {
@@ -134,18 +159,21 @@ void stallmon_drain(struct stallmon *m, struct sample *out)
 	unsigned long dropped = m->dropped;
 	m->dropped = 0;
 	pthread_mutex_unlock(&m->lock);
-	unsigned long loops = atomic_load(&m->loops);
+	unsigned long loops = atomic_load(&m->loops), tight = atomic_load(&m->tight_ns);
 	json_object_set_new(o, "sleep_ns", json_integer((json_int_t)m->sleep_ns));
+	if (m->tight_sleep_ns) {
+		json_object_set_new(o, "tight_sleep_ns", json_integer((json_int_t)m->tight_sleep_ns));
+		json_object_set_new(o, "tighten_ns", json_integer((json_int_t)m->tighten_ns));
+		json_object_set_new(o, "tight_permille", json_integer(m->tight_permille));
+		json_object_set_new(o, "hold_ns", json_integer((json_int_t)m->hold_ns));
+		json_object_set_new(o, "tight_ns", json_integer((json_int_t)(tight - m->tight_reported)));
+	}
 	json_object_set_new(o, "threshold_ns", json_integer((json_int_t)m->threshold_ns));
 	json_object_set_new(o, "loops", json_integer((json_int_t)(loops - m->loops_reported)));
 	json_object_set_new(o, "dropped", json_integer((json_int_t)dropped));
 	json_object_set_new(o, "stalls", a);
 	m->loops_reported = loops;
-	char *txt = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	if (txt) {
-		sample_add_take(out, STALLS_PATH, txt, strlen(txt));
-	}
+	m->tight_reported = tight;
 }
 
 void stallmon_stop(struct stallmon *m)

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "../core/util.h"
-#include "../sources/net/net.h"
+#include "net/net.h"
 
 static void add_rel(const struct fsroot *root, struct sample *out, const char *rel, size_t max)
 {

@@ -9,8 +9,8 @@
 #ifndef HQ_MEMSRC_H
 #define HQ_MEMSRC_H
 
+#include "../core/sample.h"
 #include "../sys/fsroot.h"
-#include "sample.h"
 
 #define MEMSRC_TOP_PROCS 3
 #define MEMSRC_PROC_EVERY 5	/* slow ticks between numa_maps scans */

@@ -1,0 +1,346 @@
+/* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
+/*
+ * The probes' and the lab's output: the context a probe ran in, each probe's
+ * result as text (the JSON is the result itself), the wrapper every probe
+ * prints, and errors that respect --json.  Results are the JSON objects the
+ * probes return (probe/probe.h); nothing here measures.
+ */
+#include "probe.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/json.h"
+#include "../core/util.h"
+
+/* ---- shared ---- */
+
+const char *fmt_ns(double ns, char *buf, size_t len)
+{
+	if (ns < 1000)
+		snprintf(buf, len, "%.0f ns", ns);
+	else if (ns < 1e6)
+		snprintf(buf, len, "%.*f µs", ns < 1e4 ? 2 : 1, ns / 1e3);
+	else if (ns < 1e9)
+		snprintf(buf, len, "%.*f ms", ns < 1e7 ? 2 : 1, ns / 1e6);
+	else
+		snprintf(buf, len, "%.2f s", ns / 1e9);
+	return buf;
+}
+
+const char *fmt_bytes(double b, char *buf, size_t len)
+{
+	if (b >= 1073741824.0)
+		snprintf(buf, len, "%.2f GiB", b / 1073741824.0);
+	else if (b >= 1048576.0)
+		snprintf(buf, len, "%.1f MiB", b / 1048576.0);
+	else if (b >= 1024.0)
+		snprintf(buf, len, "%.0f KiB", b / 1024.0);
+	else
+		snprintf(buf, len, "%.0f B", b);
+	return buf;
+}
+
+void probe_env_text(FILE *out, json_t *c)
+{
+	if (!json_is_object(c))
+		return;
+	json_t *ci = json_object_get(c, "cpuidle");
+	double st = pjget(c, "steal_pct");
+	fprintf(out, "context: %s, kernel %s, %d CPUs, page %d B, THP %s, cpuidle %s", 
+		json_string_value(json_object_get(c, "hypervisor")) ?: "?",
+		json_string_value(json_object_get(c, "kernel")) ?: "?", (int)pjget(c, "cpus"),
+		(int)pjget(c, "page_size"), json_string_value(json_object_get(c, "thp")) ?: "?",
+		json_string_value(json_object_get(ci, "driver")) ?: "?");
+	double mx = pjget(ci, "max_exit_latency_us");
+	if (isfinite(mx))
+		fprintf(out, " (deepest exit %g µs)", mx);
+	fputc('\n', out);
+	if (isfinite(st))
+		fprintf(out, "         steal %.1f %%", st);
+	else
+		fputs("         steal ?", out);
+	json_t *psi = json_object_get(c, "psi");
+	static const char *const names[3] = { "cpu", "memory", "io" };
+	for (int i = 0; i < 3; i++) {
+		json_t *p = json_object_get(psi, names[i]);
+		if (json_is_object(p))
+			fprintf(out, ", PSI %s some %.1f %%", names[i], pjget(p, "some_pct"));
+	}
+	fprintf(out, " over %.1f s\n", pjget(c, "duration_s"));
+}
+
+int probe_fail(bool json, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (json) {
+		json_t *j = json_object();
+		json_object_set_new(j, "hiddenq", json_string(HQ_VERSION));
+		json_object_set_new(j, "error", jstr(msg ? msg : "error"));
+		char *t = json_dumps(j, JSON_INDENT(2));
+		if (t)
+			printf("%s\n", t);
+		free(t);
+		json_decref(j);
+	}
+	log_err("%s", msg ? msg : "error");
+	free(msg);
+	return 3;
+}
+
+void probe_emit(bool json, const char *name, json_t *result, json_t *context,
+		void (*print)(FILE *out, json_t *result))
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "hiddenq", json_string(HQ_VERSION));
+	json_object_set_new(o, "probe", jstr(name));
+	json_object_set_new(o, "interrupted", json_boolean(hq_exiting != 0));
+	json_object_set_new(o, "context", context);
+	json_object_set_new(o, "result", json_incref(result));
+	if (json) {
+		char *t = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
+		if (t)
+			printf("%s\n", t);
+		free(t);
+	} else {
+		printf("hiddenq probe %s%s\n", name, hq_exiting ? " (interrupted: partial results)" : "");
+		probe_env_text(stdout, json_object_get(o, "context"));
+		print(stdout, result);
+	}
+	fflush(stdout);
+	json_decref(o);
+}
+
+/* One histogram (hist_json) on a line, its label padded to width. */
+static void hist_line(FILE *out, int width, const char *label, json_t *h)
+{
+	char a[24], b[24], c[24], d[24], e[24];
+	fprintf(out, "  %-*s p50 %-9s p90 %-9s p99 %-9s p99.9 %-9s max %-9s n=%d\n", width, label,
+		fmt_ns(pjget(h, "p50_us") * 1e3, a, sizeof(a)), fmt_ns(pjget(h, "p90_us") * 1e3, b, sizeof(b)),
+		fmt_ns(pjget(h, "p99_us") * 1e3, c, sizeof(c)), fmt_ns(pjget(h, "p999_us") * 1e3, d, sizeof(d)),
+		fmt_ns(pjget(h, "max_us") * 1e3, e, sizeof(e)), (int)pjget(h, "count"));
+}
+
+/* ---- jitter ---- */
+
+void jitter_print(FILE *out, json_t *r);
+void jitter_print(FILE *out, json_t *r)
+{
+	fprintf(out, "\nwake-up latency of a %.0f µs absolute sleep (timer slack %d ns), per CPU:\n",
+		pjget(r, "interval_us"), (int)pjget(r, "timer_slack_ns"));
+	size_t i, k;
+	json_t *run, *c;
+	json_array_foreach(json_object_get(r, "runs"), i, run) {
+		hist_line(out, 34, json_string_value(json_object_get(run, "label")), json_object_get(run, "latency"));
+		json_array_foreach(json_object_get(run, "per_cpu"), k, c) {
+			char l[32];
+			snprintf(l, sizeof(l), "  cpu %d", (int)pjget(c, "cpu"));
+			hist_line(out, 34, l, json_object_get(c, "latency"));
+		}
+	}
+	json_t *f = json_object_get(r, "sched_fifo"), *d = json_object_get(r, "cpu_dma_latency");
+	if (json_is_string(f))
+		fprintf(out, "  (no SCHED_FIFO run: %s)\n", json_string_value(f));
+	if (json_is_string(d))
+		fprintf(out, "  (no cpu_dma_latency run: %s)\n", json_string_value(d));
+	json_t *g = json_object_get(r, "gaps");
+	if (json_is_object(g)) {
+		fprintf(out, "\ngaps in a busy loop (>= %.0f µs, SCHED_OTHER):\n", pjget(g, "threshold_us"));
+		json_array_foreach(json_object_get(g, "per_cpu"), k, c) {
+			char l[64];
+			snprintf(l, sizeof(l), "cpu %d: %d gaps, %.3f %% lost", (int)pjget(c, "cpu"), (int)pjget(c, "gaps"),
+				 pjget(c, "lost_pct"));
+			hist_line(out, 34, l, json_object_get(c, "gap"));
+		}
+		json_array_foreach(json_object_get(g, "by_cause"), k, c)
+			fprintf(out, "  %-30s %6d gaps  %10.1f µs\n", json_string_value(json_object_get(c, "cause")),
+				(int)pjget(c, "gaps"), pjget(c, "time_us"));
+		json_array_foreach(json_object_get(g, "worst"), k, c)
+			fprintf(out, "  worst: cpu %d %.1f µs (run delay %.1f µs) -> %s\n", (int)pjget(c, "cpu"),
+				pjget(c, "gap_us"), pjget(c, "run_delay_us"), json_string_value(json_object_get(c, "cause")));
+	}
+}
+
+/* ---- mem ---- */
+
+void mem_print(FILE *out, json_t *r)
+{
+	size_t i, k;
+	json_t *c, *pt;
+	json_t *cv = json_object_get(r, "curves");
+	fprintf(out, "\nlatency per hop (random chain, one cache line per hop):\n  %10s", "size");
+	json_array_foreach(cv, i, c) {
+		double cov = pjget(c, "thp_coverage_pct");
+		char h[48];
+		snprintf(h, sizeof(h), "%s pages%s", json_string_value(json_object_get(c, "pages")), "");
+		if (isfinite(cov) && !strcmp(json_string_value(json_object_get(c, "pages")), "thp"))
+			snprintf(h, sizeof(h), "thp (%.0f %% huge)", cov);
+		fprintf(out, "  %18s p99", h);
+	}
+	fputc('\n', out);
+	json_t *first = json_array_get(cv, 0);
+	json_array_foreach(json_object_get(first, "curve"), k, pt) {
+		char sz[24];
+		fprintf(out, "  %10s", fmt_bytes(pjget(pt, "size"), sz, sizeof(sz)));
+		json_array_foreach(cv, i, c) {
+			json_t *q = json_array_get(json_object_get(c, "curve"), k);
+			fprintf(out, "  %12.1f ns %5.1f", pjget(q, "ns_per_hop"), pjget(json_object_get(q, "batch"), "p99_ns"));
+		}
+		fputc('\n', out);
+	}
+	json_t *pairs = json_object_get(r, "pairs");
+	if (json_array_size(pairs)) {
+		char sz[24];
+		fprintf(out, "\nnode pairs (%s working set):\n", fmt_bytes(pjget(r, "pair_size"), sz, sizeof(sz)));
+		fprintf(out, "  %-8s %-8s %12s %8s %12s %12s\n", "cpu", "memory", "latency", "ratio", "read", "write");
+		json_array_foreach(pairs, i, c) {
+			double ratio = pjget(c, "remote_local_ratio");
+			fprintf(out, "  node %-3d node %-3d %9.1f ns %7.2fx %7.0f MiB/s %6.0f MiB/s\n", (int)pjget(c, "cpu_node"),
+				(int)pjget(c, "mem_node"), pjget(c, "latency_ns"), isfinite(ratio) ? ratio : 0,
+				pjget(c, "read_MiBps"), pjget(c, "write_MiBps"));
+		}
+	}
+	json_t *n = json_object_get(r, "note");
+	if (json_is_string(n))
+		fprintf(out, "  note: %s\n", json_string_value(n));
+}
+
+/* ---- io ---- */
+
+void io_print(FILE *out, json_t *r)
+{
+	json_t *e = json_object_get(r, "error");
+	if (json_is_string(e)) {
+		fprintf(out, "\nerror: %s\n", json_string_value(e));
+		return;
+	}
+	char sz[24];
+	fprintf(out, "\n%s, QD=1, 4 KiB, %s on %s (%s%s)\n", json_string_value(json_object_get(r, "mode")),
+		json_is_true(json_object_get(r, "o_direct")) ? "O_DIRECT" : "buffered",
+		json_string_value(json_object_get(r, "target")), fmt_bytes(pjget(r, "size"), sz, sizeof(sz)),
+		json_is_true(json_object_get(r, "created")) ? ", created and removed by the probe" : ", read-only");
+	hist_line(out, 22, "back to back", json_object_get(r, "back_to_back"));
+	json_t *s = json_object_get(r, "spaced");
+	if (json_is_object(s)) {
+		char l[48];
+		snprintf(l, sizeof(l), "spaced by %.0f µs", pjget(r, "gap_us"));
+		hist_line(out, 22, l, s);
+		fprintf(out, "  idle-gap effect: %+.1f µs at p50 (x%.2f): the cost of waking an idle vCPU for each completion\n",
+			pjget(r, "idle_gap_effect_us"), pjget(r, "idle_gap_ratio"));
+	}
+	json_t *n = json_object_get(r, "note");
+	if (json_is_string(n))
+		fprintf(out, "  note: %s\n", json_string_value(n));
+}
+
+/* ---- oversub ---- */
+
+void oversub_print(FILE *out, json_t *r)
+{
+	fprintf(out, "\nvictim: wakes every %.0f µs, %.0f µs of work; competitors are CPU-bound processes\n",
+		pjget(r, "period_us"), pjget(r, "work_us"));
+	fprintf(out, "  %5s %6s %10s %10s %10s %12s %9s %9s %7s\n", "comp", "tasks/", "p50", "p99", "wake p99",
+		"run delay", "invol cs", "ctxt/s", "steal");
+	fprintf(out, "  %5s %6s %10s %10s %10s %12s %9s %9s %7s\n", "", "CPU", "", "", "", "ms per s", "per s", "", "%");
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(r, "steps"), i, s) {
+		json_t *l = json_object_get(s, "latency"), *w = json_object_get(s, "wake_late");
+		char a[24], b[24], c[24];
+		fprintf(out, "  %5d %6.1f %10s %10s %10s %12.1f %9.0f %9.0f %7.1f\n", (int)pjget(s, "competitors"),
+			pjget(s, "tasks_per_cpu"), fmt_ns(pjget(l, "p50_us") * 1e3, a, sizeof(a)),
+			fmt_ns(pjget(l, "p99_us") * 1e3, b, sizeof(b)), fmt_ns(pjget(w, "p99_us") * 1e3, c, sizeof(c)),
+			pjget(s, "run_delay_ms_per_s"), pjget(s, "victim_ivcsw_per_s"), pjget(s, "system_ctxt_per_s"),
+			pjget(s, "steal_pct"));
+	}
+	double k = pjget(r, "saturation_tasks_per_cpu");
+	if (isfinite(k))
+		fprintf(out, "  the victim's median latency doubled at %.1f tasks per CPU\n", k);
+	fprintf(out, "  scope: %s\n", json_string_value(json_object_get(r, "scope")));
+}
+
+/* ---- dirty ---- */
+
+void dirty_print(FILE *out, json_t *r);
+void dirty_print(FILE *out, json_t *r)
+{
+	const char *k;
+	json_t *v;
+	fprintf(out, "\nself-tests:");
+	json_object_foreach(json_object_get(r, "self_tests"), k, v)
+		fprintf(out, " %s: %s;", k, json_string_value(v));
+	fprintf(out, "\nmethod: %s\n", json_string_value(json_object_get(r, "method")));
+	json_t *e = json_object_get(r, "error");
+	if (json_is_string(e)) {
+		fprintf(out, "error: %s\n", json_string_value(e));
+		return;
+	}
+	size_t i;
+	json_t *x;
+	char b[24];
+	fprintf(out, "unique pages dirtied W(t):\n");
+	json_array_foreach(json_object_get(r, "w"), i, x)
+		fprintf(out, "  t = %6.2f s  %10d pages  %s\n", pjget(x, "t_s"), (int)pjget(x, "pages"),
+			fmt_bytes(pjget(x, "bytes"), b, sizeof(b)));
+	fprintf(out, "dirty rate %s/s (first %.1f s); writable working set %s\n",
+		fmt_bytes(pjget(r, "dirty_rate_Bps"), b, sizeof(b)), pjget(r, "rate_window_s"),
+		fmt_bytes(pjget(r, "writable_working_set"), (char[24]){ 0 }, 24));
+	json_t *pc = json_object_get(r, "precopy");
+	char c[24], d[24];
+	fprintf(out, "pre-copy of %s at %s/s, downtime target %.0f ms: ", fmt_bytes(pjget(pc, "memory"), c, sizeof(c)),
+		fmt_bytes(pjget(pc, "bandwidth_Bps"), d, sizeof(d)), pjget(pc, "downtime_target_s") * 1e3);
+	if (json_is_true(json_object_get(pc, "converges")))
+		fprintf(out, "converges after %d rounds, %.2f s in all, downtime %.1f ms\n", (int)pjget(pc, "rounds"),
+			pjget(pc, "total_s"), pjget(pc, "downtime_s") * 1e3);
+	else
+		fprintf(out, "does NOT converge (stuck at %s, a %.0f ms pause); %s%s\n",
+			fmt_bytes(pjget(pc, "stuck_bytes"), c, sizeof(c)), pjget(pc, "stuck_downtime_s") * 1e3,
+			isfinite(pjget(pc, "throttle_needed_pct")) ? "" : "",
+			json_string_value(json_object_get(pc, "advice")) ?: "");
+	double th = pjget(pc, "throttle_needed_pct");
+	if (isfinite(th))
+		fprintf(out, "  throttle needed: %.0f %%\n", th);
+	if (json_is_true(json_object_get(pc, "used_w_beyond_measured")))
+		fprintf(out, "  (the model extended W(t) past the longest window measured)\n");
+	json_t *q = json_object_get(r, "qmp");
+	if (json_is_object(q))
+		fprintf(out, "QMP %s, %d pages sampled per GiB (%.0f in all), QEMU %s guest\n",
+			json_string_value(json_object_get(q, "mode")) ?: "?", (int)pjget(q, "sample_pages_per_GiB"),
+			pjget(q, "sampled_pages"),
+			json_string_value(json_object_get(json_object_get(r, "target"), "accel")) ?: "?");
+	json_t *n = json_object_get(r, "note");
+	if (json_is_string(n))
+		fprintf(out, "note: %s\n", json_string_value(n));
+}
+
+/* ---- net ---- */
+
+void net_print(FILE *out, json_t *r)
+{
+	size_t i, k;
+	json_t *o, *v;
+	fprintf(out, "\nUDP, %d-byte payloads, veth pair between two private namespaces:\n", (int)pjget(r, "packet_bytes"));
+	fprintf(out, "  %6s %5s %12s %12s %8s %10s  %s\n", "queues", "flows", "sent pps", "received pps", "lost",
+		"max softirq", "softirq per CPU");
+	json_array_foreach(json_object_get(r, "runs"), i, o) {
+		fprintf(out, "  %6d %5d %12.0f %12.0f %7.1f%% %9.1f%%  ", (int)pjget(o, "queues"), (int)pjget(o, "flows"),
+			pjget(o, "tx_pps"), pjget(o, "rx_pps"), pjget(o, "dropped_pct"), pjget(o, "softirq_pct_max"));
+		json_array_foreach(json_object_get(o, "softirq_pct_per_cpu"), k, v)
+			fprintf(out, "%s%.0f%%", k ? " " : "", json_number_value(v));
+		fputc('\n', out);
+	}
+	double m = pjget(r, "multi_over_single");
+	if (isfinite(m))
+		fprintf(out, "  several queues received %.2fx the packets of one\n", m);
+	json_t *e = json_object_get(r, "error");
+	if (json_is_string(e))
+		fprintf(out, "  error: %s\n", json_string_value(e));
+	fprintf(out, "  note: %s\n", json_string_value(json_object_get(r, "note")));
+}
