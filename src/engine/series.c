@@ -440,7 +440,25 @@ void engine_series(struct engine *e, series_fn fn, void *arg)
 {
 	if (!e->nep)
 		return;
-	const struct analysis *an = &e->ep[e->nep - 1]->an;
+	/*
+	 * Every epoch is fed every sample, so each holds the last value of what
+	 * it has seen; but sources read on slow ticks (tasks, cgroups, VMs every
+	 * few seconds) have not yet delivered to an epoch started since.  Each
+	 * source's series come from the youngest epoch it has delivered to (the
+	 * newest if none has): reading the newest alone made them blink in and
+	 * out between scrapes.
+	 */
+	const struct analysis *by_src[SRC_COUNT];
+	for (int s = 0; s < SRC_COUNT; s++) {
+		by_src[s] = &e->ep[e->nep - 1]->an;
+		for (size_t i = e->nep; i-- > 0;) {
+			char why[8];
+			if (source_status(&e->ep[i]->an, (enum source_id)s, why, sizeof(why))) {
+				by_src[s] = &e->ep[i]->an;
+				break;
+			}
+		}
+	}
 	struct emit *em = xcalloc(1, sizeof(*em));
 	em->fn = fn;
 	em->arg = arg;
@@ -448,7 +466,7 @@ void engine_series(struct engine *e, series_fn fn, void *arg)
 		const struct metric_def *d = metric_def((enum metric_id)m);
 		if (d->scope != MS_SAMPLE)
 			continue;
-		emit_metric(e, an, (enum metric_id)m, em);
+		emit_metric(e, by_src[d->source], (enum metric_id)m, em);
 	}
 	free(em);
 }
