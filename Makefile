@@ -7,6 +7,7 @@
 #   make fuzz       longer fuzz runs (FUZZ_SECONDS per target, default 60)
 #   make bench      cost figures side by side with sysstat
 #   make install    PREFIX=/usr/local (binary and man page)
+#   make contrib    regenerate the Prometheus rules, Grafana dashboard and their doc from the tables
 
 CC       ?= cc
 CLANG    ?= clang
@@ -191,7 +192,7 @@ endif
 # The static binary takes a stub (src/sinks/httpd.c without HQ_WITH_MHD):
 # libmicrohttpd.a needs GnuTLS and its dependencies, which Debian does not
 # all ship as static archives.
-LIB_SRCS += src/sinks/httpd.c src/cmd/serve.c
+LIB_SRCS += src/sinks/httpd.c src/cmd/serve.c src/sinks/promrules.c src/cmd/rules.c
 FUZZ_TARGETS += tests/fuzz/fuzz_webcfg.c
 ifeq ($(shell pkg-config --exists libmicrohttpd 2>/dev/null && test -f /usr/include/crypt.h && echo yes),yes)
   MHD_CFLAGS := -DHQ_WITH_MHD $(shell pkg-config --cflags libmicrohttpd)
@@ -205,6 +206,13 @@ STORE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3) $
 LDLIBS += $(STORE_LIBS)
 STATIC_LDLIBS += $(STORE_LIBS) -lm -lpthread
 
+# ---- generated from the rule tables, committed: `make contrib` writes them,
+# `make check` fails early (contrib-check) when they differ from what the
+# binary prints.  Each entry is FLAG:FILE of `hiddenq rules FLAG`.
+CONTRIB := --prometheus:contrib/prometheus/hiddenq-rules.yml \
+	--grafana:contrib/grafana/hiddenq-dashboard.json \
+	--markdown:docs/prometheus-rules.md
+
 define objs
 $(patsubst src/%.c,$(1)/obj/%.o,$(2))
 endef
@@ -215,7 +223,8 @@ ASAN_LIB_OBJS := $(call objs,$(B)/asan,$(LIB_SRCS))
 ASAN_MAIN_OBJ := $(call objs,$(B)/asan,$(MAIN_SRC))
 SAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all run check check-layers setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench bench-probes install clean
+.PHONY: all run check check-layers setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench bench-probes install clean \
+	contrib contrib-check
 all: $(B)/hiddenq
 
 setup:
@@ -308,6 +317,18 @@ $(B)/static/httpd.o: src/sinks/httpd.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+contrib: $(B)/hiddenq
+	@for e in $(CONTRIB); do flag=$${e%%:*}; f=$${e#*:}; mkdir -p $$(dirname $$f); \
+		$(B)/hiddenq rules $$flag > $$f.tmp && mv $$f.tmp $$f || { rm -f $$f.tmp; exit 1; }; \
+		echo "wrote $$f"; done
+
+contrib-check: $(B)/hiddenq
+	@rc=0; for e in $(CONTRIB); do flag=$${e%%:*}; f=$${e#*:}; \
+		if ! $(B)/hiddenq rules $$flag | diff -u $$f - >$(B)/contrib.diff 2>&1; then \
+			head -40 $(B)/contrib.diff; \
+			echo "contrib-check: $$f is not what 'hiddenq rules $$flag' prints: run 'make contrib' and commit it" >&2; \
+			rc=1; fi; done; rm -f $(B)/contrib.diff; exit $$rc
+
 run: setup
 	@$(MAKE) --no-print-directory all
 	@rc=0; $(B)/hiddenq diagnose || rc=$$?; \
@@ -391,6 +412,7 @@ check-layers:
 
 check: check-layers setup-test
 	@$(MAKE) --no-print-directory all static asan
+	@$(MAKE) --no-print-directory contrib-check
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan
 	@$(MAKE) --no-print-directory fuzz-quick

@@ -17,6 +17,7 @@ static const struct cmd {
 	{ "diagnose", cmd_diagnose, "watch for a few seconds, print findings per layer (the main job)" },
 	{ "watch", cmd_watch, "run until stopped; one line each time a finding changes severity (logs, journald)" },
 	{ "serve", cmd_serve, "export every hidden queue and each finding's severity for Prometheus (OpenMetrics)" },
+	{ "rules", cmd_rules, "Prometheus alert and recording rules, a Grafana dashboard, from the rule table" },
 	{ "metrics", cmd_metrics, "every metric and source hiddenq knows, and which this machine can supply (and why not)" },
 	{ "record", cmd_record, "keep every sample in a crash-safe recording, bounded by size and age" },
 	{ "capture", cmd_capture, "write the raw files hiddenq reads into a replayable bundle" },

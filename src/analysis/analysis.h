@@ -69,9 +69,16 @@ struct rule_info {
 	int failure_mode;	/* 1..7, 0 outside the seven */
 	const char *layer, *label;
 	unsigned window_s;	/* judged over this window in continuous runs */
+	const char *explain;	/* what a warn or crit means, whatever the figures */
+	const char *next;	/* the first thing to do about a warn or crit */
 };
 size_t rules_count(void);
 const struct rule_info *rules_info(size_t i);
+/* The row of rules.def with this id; NULL if none. */
+const struct rule_info *rule_by_id(const char *id);
+/* The explain and next of finding f's row of rules.def ("" if none): evaluators quote them, never a copy. */
+const char *rule_explain(const struct finding *f);
+const char *rule_next(const struct finding *f);
 /* Evaluate rule i into a new finding of out. */
 struct finding *rule_evaluate(size_t i, const struct analysis *an, struct findings *out);
 

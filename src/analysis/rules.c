@@ -149,13 +149,9 @@ static void rule_steal(const struct analysis *an, struct finding *f)
 	if (sev >= SEV_WARN) {
 		finding_explain(f,
 			"vCPU %d was runnable but not running for %.1f %% of the watch (%.0f %% of the time it "
-			"wanted). Your guest is only %.0f %% busy, yet work waits: the host did not run this vCPU "
-			"while it had work. Causes: other VMs on the same physical CPUs, host threads (including "
-			"this VM's own IO and emulator threads), or a CPU cap such as burstable credits. Nothing "
-			"inside the guest fixes this, and adding vCPUs makes it worse.",
-			worst->cpu, worst->steal_avg, worst->steal_share_wanted, busy_pct);
-		finding_next(f, "on the host: per-vCPU run delay of this VM (hiddenq vms), the vCPU:pCPU ratio "
-				"(2:1 or less for latency-sensitive guests) and pinning overlap with other VMs");
+			"wanted). Your guest is only %.0f %% busy, yet work waits. %s",
+			worst->cpu, worst->steal_avg, worst->steal_share_wanted, busy_pct, rule_explain(f));
+		finding_next(f, "%s", rule_next(f));
 		finding_next(f, "in a cloud: check for CPU credits / burstable instance types, or move to a "
 				"dedicated or larger instance");
 		finding_next(f, "if only some vCPUs are stolen: their host CPUs are shared with something "
@@ -342,16 +338,15 @@ static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 		finding_set(f, sev, "tasks waited for a vCPU %.0f %% of the time (%s; %u s sustained)", avg, basis,
 			    run_c >= (unsigned)TH(T_SUSTAINED).warn ? run_c : run_w);
 		finding_explain(f,
-			"This queue is inside your guest: %.1f runnable tasks on average (at most %llu) compete for "
-			"%s vCPUs, so tasks wait for a vCPU of their own. %s",
-			run_avg, (unsigned long long)a->running_max, nv,
+			"%s %.1f runnable tasks on average (at most %llu) competed for %s vCPUs. %s",
+			rule_explain(f), run_avg, (unsigned long long)a->running_max, nv,
 			steal < 0 ? "Steal is not reported here, so the host's share of the wait is unknown."
 			: steal >= TH(T_STEAL_AVG).warn
 				? "Steal is high too: part of this wait is the host's, fix that first."
 				: "Steal is low, so the host is running your vCPUs: the guest simply has more work than vCPUs.");
 		finding_next(f, "see which tasks wait most (the task_runq_wait_ms evidence) and what keeps the "
 				"vCPUs busy (top, pidstat)");
-		finding_next(f, "reduce parallelism or load, or add vCPUs (only while steal stays low)");
+		finding_next(f, "%s", rule_next(f));
 		finding_next(f, "check CPU limits of containers: cgroup throttling is reported separately");
 	} else {
 		finding_set(f, sev, "run queue: %s %.1f %%, worst task waited %.0f ms", basis, avg, worst_ms);
@@ -460,13 +455,8 @@ static void rule_cgroup_throttling(const struct analysis *an, struct finding *f)
 	if (sev >= SEV_WARN) {
 		finding_set(f, sev, "%s was throttled in %.0f %% of its CPU periods (%.0f ms/s paused)", cg_display(w->path),
 			    w->throttled_pct, w->throttled_ms_per_s);
-		finding_explain(f,
-			"The kernel paused this cgroup's tasks because it had used up its CPU quota for the period "
-			"(CFS bandwidth control, cpu.max or cpu.cfs_quota_us). This queue is inside the guest and is "
-			"often mistaken for steal: steal only counts time the host took, throttling is a limit set "
-			"in this guest (a container or Kubernetes CPU limit).");
-		finding_next(f, "raise or remove the CPU limit of %s (Kubernetes: resources.limits.cpu)", cg_display(w->path));
-		finding_next(f, "or reduce the cgroup's parallelism: many threads burn a quota early in each period");
+		finding_explain(f, "%s", rule_explain(f));
+		finding_next(f, "%s: %s", cg_display(w->path), rule_next(f));
 	} else {
 		finding_set(f, sev, "CPU limits: worst cgroup %s throttled in %.0f %% of %llu periods", cg_display(w->path),
 			    w->throttled_pct, (unsigned long long)w->d_periods);
@@ -487,7 +477,8 @@ static const struct rule {
 	int min;	/* thresholds.def row: 1 s windows a verdict needs (-1: none) */
 	bool events;	/* a warn/crit from events seen stands below the minimum */
 } rules[] = {
-#define RULE(id, fm, layer, label, window_s, fn, min, events) { { id, fm, layer, label, window_s }, fn, min, events },
+#define RULE(id, fm, layer, label, window_s, fn, min, events, explain, next) \
+	{ { id, fm, layer, label, window_s, explain, next }, fn, min, events },
 #include "rules.def"
 #undef RULE
 };
@@ -500,6 +491,26 @@ size_t rules_count(void)
 const struct rule_info *rules_info(size_t i)
 {
 	return i < ARRAY_SIZE(rules) ? &rules[i].info : NULL;
+}
+
+const struct rule_info *rule_by_id(const char *id)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(rules); i++)
+		if (!strcmp(rules[i].info.id, id))
+			return &rules[i].info;
+	return NULL;
+}
+
+const char *rule_explain(const struct finding *f)
+{
+	const struct rule_info *r = rule_by_id(f->id);
+	return r ? r->explain : "";
+}
+
+const char *rule_next(const struct finding *f)
+{
+	const struct rule_info *r = rule_by_id(f->id);
+	return r ? r->next : "";
 }
 
 /*

@@ -131,12 +131,8 @@ void rule_pinning(const struct analysis *an, struct finding *f)
 		finding_detail(f, "%u thread%s of VMs with overlapping CPUs waited above %.0f %% | %zu VM pair%s share CPUs",
 			       conflicted, conflicted == 1 ? "" : "s", thresholds[T_STEAL_AVG].warn, pairs,
 			       pairs == 1 ? "" : "s");
-		finding_explain(f,
-			"These VMs' threads may run on the same physical CPUs and were runnable but not running: the "
-			"host's run queue. On a vCPU thread this run delay is exactly the steal its guest sees. The "
-			"demand per CPU (hiddenq vms) shows which CPUs are over-asked.");
-		finding_next(f, "give the VMs disjoint CPUs (virsh vcpupin / emulatorpin, or taskset -p on the "
-				"vCPU threads), or move one VM to idle CPUs");
+		finding_explain(f, "%s", rule_explain(f));
+		finding_next(f, "%s", rule_next(f));
 		finding_next(f, "keep emulator, IO and vhost threads off the vCPUs' CPUs of latency-sensitive VMs");
 		finding_next(f, "hiddenq vms: the overlap matrix and the demand per CPU");
 	} else {

@@ -109,13 +109,8 @@ void rule_guest_memory(const struct analysis *an, struct finding *f)
 	if (sev >= SEV_WARN) {
 		finding_set(f, sev, "tasks stalled on memory %.1f %% of the time (all stalled %.1f %%), swap-in %.0f pages/s",
 			    some < 0 ? 0 : some, full < 0 ? 0 : full, swapin);
-		finding_explain(f,
-			"The guest itself is short of memory: its tasks waited for reclaim, swap-in or page faults. "
-			"This is the guest's own pressure (its swap, its reclaim); the host's overcommit is judged "
-			"separately (memory-overcommit). Free memory can look fine while this happens inside a "
-			"cgroup with a memory limit.");
-		finding_next(f, "find who is paging: major faults and swap per process (pidstat -r, smem), and "
-				"cgroup memory limits (memory.max / memory.limit_in_bytes)");
+		finding_explain(f, "%s", rule_explain(f));
+		finding_next(f, "%s", rule_next(f));
 		finding_next(f, "give the guest or the cgroup more memory, or shrink the working set");
 	} else {
 		finding_set(f, sev, "PSI memory some %.1f %%, swap-in %.0f pages/s, major faults %.0f/s",
@@ -183,14 +178,12 @@ void rule_overcommit(const struct analysis *an, struct finding *f)
 				    grew_mib, size_mib, pct);
 		else
 			finding_set(f, sev, "the balloon holds %.0f MiB (%.0f %% of this guest's memory)", size_mib, pct);
-		finding_explain(f,
-			"The host is reclaiming this guest's memory with the virtio balloon: a sign it is "
-			"overcommitted. %s Host swap of guest memory would not show here at all, and it is not steal.",
+		finding_explain(f, "%s %s Host swap of guest memory would not show here at all, and it is not steal.",
+			rule_explain(f),
 			press >= SEV_WARN ? "The guest is under memory pressure at the same time, so the balloon is "
 					    "taking memory the guest needs."
 					  : "The guest is not under pressure yet.");
-		finding_next(f, "on the host: memory overcommit ratio (1.5:1 to 2:1 at most; none for databases), "
-				"host swap activity and VmSwap per VM (hiddenq vms)");
+		finding_next(f, "%s", rule_next(f));
 		finding_next(f, "ask for a memory reservation or a non-overcommitted host for this guest");
 	} else {
 		finding_set(f, sev, "balloon %.0f MiB (%.0f %%), stable during the watch", size_mib, pct);
@@ -297,13 +290,8 @@ void rule_thp(const struct analysis *an, struct finding *f)
 		else
 			finding_set(f, sev, "direct compaction stalled tasks %.1f %% of the watch (worst pause %.0f ms)", pct,
 				    worst_ms);
-		finding_explain(f,
-			"The page allocator stopped to defragment memory for huge pages while tasks waited (defrag=%s). "
-			"This is judged by stall time in any defrag mode: QEMU madvises guest RAM, so 'madvise' does not "
-			"protect a host, and applications that madvise get the same pauses.",
-			defrag);
-		finding_next(f, "set /sys/kernel/mm/transparent_hugepage/defrag to 'defer' or 'defer+madvise' so "
-				"allocations fall back instead of stalling (kcompactd works in the background)");
+		finding_explain(f, "%s Here defrag=%s.", rule_explain(f), defrag);
+		finding_next(f, "%s", rule_next(f));
 		finding_next(f, "on a KVM host: back guests with preallocated hugetlbfs pages instead of THP");
 	} else if (stalls) {
 		finding_set(f, sev, "%llu compaction stalls, %.1f %% of the watch stalled meanwhile (defrag=%s)",
@@ -433,13 +421,8 @@ void rule_numa(const struct analysis *an, struct finding *f)
 	}
 	if (sev >= SEV_WARN) {
 		finding_set(f, sev, "%s", worst);
-		finding_explain(f,
-			"Memory away from the CPUs that use it costs 1.4-2.5x per access on typical hardware, which shows in "
-			"tail latency first. numa_miss and other_node count where pages were placed, not accesses; only "
-			"hint faults sample real access locality.%s",
-			virt);
-		finding_next(f, "bind the process and its memory to one node (numactl --cpunodebind=N --membind=N), or "
-				"enable automatic NUMA balancing (kernel.numa_balancing=1)");
+		finding_explain(f, "%s%s", rule_explain(f), virt);
+		finding_next(f, "%s", rule_next(f));
 		finding_next(f, "size VMs to fit one node: hiddenq fit");
 	} else {
 		finding_set(f, sev, "%u nodes, memory placed where its threads run", nodes);
@@ -671,7 +654,7 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 			"guest and not steal (host page faults, host swap or compaction, SMIs).",
 			how, fell, timers ? "" : "the thread's own run delay is the guest's run queue; ",
 			timers ? "" : "compaction, reclaim and swap are the guest's memory; ");
-		finding_next(f, "match the stalls' causes to the other findings (hypervisor CPU, memory, THP)");
+		finding_next(f, "%s", rule_next(f));
 		finding_next(f, "for 'below the guest': on the host, the VM process's page faults and VmSwap, host THP "
 				"compaction (hiddenq vms)");
 	} else {

@@ -137,6 +137,15 @@ static void out_log2(struct emit *em, const uint64_t h[BPFHIST_SLOTS])
 
 static const char *const psi_res[PSI_N] = { "cpu", "memory", "io" };
 
+/* The CPUs any thread of vm may run on, from what the epoch has read. */
+static void vm_allowed(const struct vms_vm *vm, struct cpumask *m)
+{
+	cpumask_clear(m);
+	for (size_t k = 0; k < vm->nth; k++)
+		if (vm->th[k].have_allowed)
+			cpumask_or(m, &vm->th[k].allowed);
+}
+
 static void emit_metric(struct engine *e, const struct analysis *an, enum metric_id m, struct emit *em)
 {
 	const struct cpu_analysis *c = &an->cpu;
@@ -393,9 +402,15 @@ static void emit_metric(struct engine *e, const struct analysis *an, enum metric
 		}
 		break;
 	case M_VM_OVERLAP:
+		/* from the threads' affinity as read so far: the VMs' cpus masks are
+		 * only summed by vms_finish, which this epoch has not run */
 		for (size_t i = 0; an->host && i < an->host->n; i++)
 			for (size_t j = i + 1; j < an->host->n; j++) {
-				unsigned n = vms_overlap(an->host, i, j, NULL);
+				struct cpumask mi, mj, both;
+				vm_allowed(&an->host->vms[i], &mi);
+				vm_allowed(&an->host->vms[j], &mj);
+				cpumask_and(&both, &mi, &mj);
+				unsigned n = cpumask_weight(&both);
 				if (!n)
 					continue;
 				begin(em, m);
@@ -425,7 +440,25 @@ void engine_series(struct engine *e, series_fn fn, void *arg)
 {
 	if (!e->nep)
 		return;
-	const struct analysis *an = &e->ep[e->nep - 1]->an;
+	/*
+	 * Every epoch is fed every sample, so each holds the last value of what
+	 * it has seen; but sources read on slow ticks (tasks, cgroups, VMs every
+	 * few seconds) have not yet delivered to an epoch started since.  Each
+	 * source's series come from the youngest epoch it has delivered to (the
+	 * newest if none has): reading the newest alone made them blink in and
+	 * out between scrapes.
+	 */
+	const struct analysis *by_src[SRC_COUNT];
+	for (int s = 0; s < SRC_COUNT; s++) {
+		by_src[s] = &e->ep[e->nep - 1]->an;
+		for (size_t i = e->nep; i-- > 0;) {
+			char why[8];
+			if (source_status(&e->ep[i]->an, (enum source_id)s, why, sizeof(why))) {
+				by_src[s] = &e->ep[i]->an;
+				break;
+			}
+		}
+	}
 	struct emit *em = xcalloc(1, sizeof(*em));
 	em->fn = fn;
 	em->arg = arg;
@@ -433,7 +466,7 @@ void engine_series(struct engine *e, series_fn fn, void *arg)
 		const struct metric_def *d = metric_def((enum metric_id)m);
 		if (d->scope != MS_SAMPLE)
 			continue;
-		emit_metric(e, an, (enum metric_id)m, em);
+		emit_metric(e, by_src[d->source], (enum metric_id)m, em);
 	}
 	free(em);
 }

@@ -780,6 +780,8 @@ size_t vmscan_discover(struct vmscan *vs)
 			close(dup);
 		return vs->n;
 	}
+	/* a dup shares its file offset with procfd: the last walk left it at the end */
+	rewinddir(d);
 	/* kernel vhost threads (before 6.4), tied to their owner after the walk */
 	struct kv {
 		int pid, owner;
