@@ -223,7 +223,7 @@ ASAN_LIB_OBJS := $(call objs,$(B)/asan,$(LIB_SRCS))
 ASAN_MAIN_OBJ := $(call objs,$(B)/asan,$(MAIN_SRC))
 SAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all run check check-layers setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench bench-probes install clean \
+.PHONY: all run check check-layers setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench benches bench-probes bench-daemon bench-record install clean \
 	contrib contrib-check
 all: $(B)/hiddenq
 
@@ -410,8 +410,12 @@ fuzz: $(FUZZ_BINS)
 check-layers:
 	@scripts/check-layers.sh
 
+# the benches are not run by check, but they must keep compiling
+BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
+benches: $(BENCH_BINS)
+
 check: check-layers setup-test
-	@$(MAKE) --no-print-directory all static asan
+	@$(MAKE) --no-print-directory all static asan benches
 	@$(MAKE) --no-print-directory contrib-check
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan
@@ -432,6 +436,17 @@ bench: setup-test $(B)/hiddenq
 	@$(MAKE) --no-print-directory $(B)/bench/bpf_hold $(B)/bench/qd1read $(B)/bench/pingpong
 	/usr/bin/python3 bench/bench_bpf.py $(B)
 	@$(MAKE) --no-print-directory bench-probes
+	@$(MAKE) --no-print-directory bench-record
+	@$(MAKE) --no-print-directory bench-daemon
+
+# left running: watch and serve beside sadc for MINUTES (default 10)
+MINUTES ?= 10
+bench-daemon: setup-test $(B)/hiddenq
+	/usr/bin/python3 bench/bench_daemon.py $(B)/hiddenq $(MINUTES)
+
+# the recorder beside atop -w and sadc over the same minute
+bench-record: setup-test $(B)/hiddenq
+	/usr/bin/python3 bench/bench_record.py $(B)/hiddenq
 
 # each probe beside its reference tool (fio, cyclictest, a plain pointer
 # chase, sysbench memory) on the same target: about 80 s
