@@ -41,6 +41,7 @@ struct httpd_stats {
 	uint64_t answered[4];	/* 2xx, 4xx, 5xx, other */
 	double cpu_s;		/* CPU time of the HTTP thread */
 	uint64_t gzip_compressions;
+	uint64_t evicted;	/* connections closed to make room, or over their deadline */
 };
 
 struct httpd;
