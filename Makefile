@@ -78,6 +78,7 @@ UNIT_TESTS := \
 	tests/unit/test_util.c \
 	tests/unit/test_catalog.c \
 	tests/unit/test_engine.c \
+	tests/unit/test_openmetrics.c \
 	tests/unit/test_bundle.c \
 	tests/unit/test_topo.c
 
