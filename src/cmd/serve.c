@@ -178,7 +178,8 @@ static void after_sample(struct watch *w, const struct sample *s, void *arg)
 	};
 	memcpy(self.scrapes, hs.answered, sizeof(self.scrapes));
 	struct httpd_snapshot snap = { 0 };
-	snap.text = om_render(e, &fs, &self, OM_TEXT_004, &snap.text_len);
+	/* OpenMetrics only: Prometheus asks for it, and the text format is
+	 * derived from it when a client asks for that (sinks/httpd.c) */
 	snap.om = om_render(e, &fs, &self, OM_OPENMETRICS_100, &snap.om_len);
 	snap.index = index_html(e, &fs, st, &snap.index_len);
 	httpd_publish(st->h, &snap);

@@ -21,6 +21,7 @@
 #include <ini.h>
 
 #include "../core/util.h"
+#include "openmetrics.h"
 
 #ifdef HQ_WITH_MHD
 #include <crypt.h>
@@ -192,8 +193,9 @@ static char *read_text(const char *path, size_t max, size_t *len, char **why)
 
 /*
  * Responses are made once and shared by every connection that sends them:
- * one per snapshot and format (and its gzip, made by the first request that
- * asks for it), and one per fixed answer.  libmicrohttpd counts the
+ * one per snapshot and format (the text format derived from the OpenMetrics
+ * body, and each gzip, by the first request that asks for it), and one per
+ * fixed answer.  libmicrohttpd counts the
  * connections still sending a response; a snapshot's responses are released
  * when the next one is published and freed when the last connection has
  * sent them.  A request copies no body.
@@ -461,6 +463,13 @@ static enum MHD_Result queue(struct httpd *h, struct MHD_Connection *c, unsigned
 static struct MHD_Response *metrics_for(struct httpd *h, bool om, bool gz)
 {
 	int k = om ? 1 : 0;
+	if (!om && !h->resp[R_TEXT] && h->body[1]) {
+		size_t n;
+		char *text = om_text_from_openmetrics(h->body[1], h->body_len[1], &n);
+		h->resp[R_TEXT] = metrics_response(text, n, MHD_RESPMEM_MUST_FREE, TYPE_TEXT, false);
+		h->body[0] = text;
+		h->body_len[0] = n;
+	}
 	if (gz && !h->gz_tried[k] && h->body[k]) {
 		h->gz_tried[k] = true;
 		size_t n;
@@ -766,7 +775,8 @@ int httpd_start(struct httpd **out, const struct httpd_opts *o, char **why)
 void httpd_publish(struct httpd *h, struct httpd_snapshot *s)
 {
 	struct MHD_Response *fresh[R_SNAP_N] = { 0 }, *old[R_SNAP_N];
-	fresh[R_TEXT] = metrics_response(s->text, s->text_len, MHD_RESPMEM_MUST_FREE, TYPE_TEXT, false);
+	if (s->text)
+		fresh[R_TEXT] = metrics_response(s->text, s->text_len, MHD_RESPMEM_MUST_FREE, TYPE_TEXT, false);
 	fresh[R_OM] = metrics_response(s->om, s->om_len, MHD_RESPMEM_MUST_FREE, TYPE_OM, false);
 	fresh[R_INDEX] = response(s->index, s->index_len, MHD_RESPMEM_MUST_FREE, TYPE_HTML);
 	pthread_mutex_lock(&h->mu);
