@@ -4,7 +4,7 @@
 #   make check      set up, build, then every test (unit, end-to-end, sanitizers, short fuzz runs)
 #   make static     build/hiddenq-static, to copy onto any VM
 #   make fuzz       longer fuzz runs (FUZZ_SECONDS per target, default 60)
-#   make bench      cost figures side by side with sysstat
+#   make bench      cost figures side by side with sysstat (and serve beside node_exporter)
 #   make install    PREFIX=/usr/local (binary and man page)
 
 CC       ?= cc
@@ -193,7 +193,7 @@ ASAN_LIB_OBJS := $(call objs,$(B)/asan,$(LIB_SRCS))
 ASAN_MAIN_OBJ := $(call objs,$(B)/asan,$(MAIN_SRC))
 SAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all run check setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench bench-probes install clean
+.PHONY: all run check setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench bench-probes bench-serve install clean
 all: $(B)/hiddenq
 
 setup:
@@ -381,7 +381,14 @@ bench: setup-test $(B)/hiddenq
 	$(B)/bench/bench_vms
 	@$(MAKE) --no-print-directory $(B)/bench/bpf_hold $(B)/bench/qd1read $(B)/bench/pingpong
 	/usr/bin/python3 bench/bench_bpf.py $(B)
+	@$(MAKE) --no-print-directory bench-serve
 	@$(MAKE) --no-print-directory bench-probes
+
+# hiddenq serve beside prometheus-node-exporter (per scrape, steady state
+# with 15 s scrapes, wrk), and what publishing a snapshot costs: about 2 min
+bench-serve: setup-test $(B)/hiddenq $(B)/bench/bench_render
+	$(B)/bench/bench_render
+	/usr/bin/python3 bench/bench_serve.py $(B)/hiddenq
 
 # each probe beside its reference tool (fio, cyclictest, a plain pointer
 # chase, sysbench memory) on the same target: about 80 s
