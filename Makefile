@@ -5,7 +5,7 @@
 #   make static     build/hiddenq-static, to copy onto any VM
 #   make fuzz       longer fuzz runs (FUZZ_SECONDS per target, default 60)
 #   make bench      cost figures side by side with sysstat (and serve beside node_exporter)
-#   make install    PREFIX=/usr/local (binary and man page)
+#   make install    PREFIX=/usr/local (binary, man page, systemd unit in $(PREFIX)/lib/systemd/system)
 
 CC       ?= cc
 CLANG    ?= clang
@@ -399,10 +399,17 @@ $(B)/bench/%: bench/%.c $(B)/libhiddenq.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(JANSSON_CFLAGS) -Isrc -o $@ $< $(B)/libhiddenq.a $(LDLIBS)
 
+# The systemd unit goes where systemd looks for units of its prefix
+# (/usr/local/lib/systemd/system is on its search path), with ExecStart
+# pointing at the installed binary.
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+
 install: $(B)/hiddenq
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	install -m 0755 $(B)/hiddenq $(DESTDIR)$(PREFIX)/bin/hiddenq
 	install -m 0644 docs/hiddenq.1 $(DESTDIR)$(PREFIX)/share/man/man1/hiddenq.1
+	sed 's|/usr/local/bin/hiddenq|$(PREFIX)/bin/hiddenq|g' contrib/systemd/hiddenq-serve.service > $(B)/hiddenq-serve.service
+	install -m 0644 $(B)/hiddenq-serve.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/hiddenq-serve.service
 
 clean:
 	rm -rf $(B)

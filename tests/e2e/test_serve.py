@@ -773,3 +773,100 @@ def test_wrk(hq, tmp_path):
         rps, p99, non2xx, errors, n, out = wrk(h.port, 5, 32)
         assert non2xx == 0 and n > 1000 / SLOW, out
         h.assert_prompt()
+
+
+# ---------------------------------------------------------------- shipping: the systemd unit
+
+UNIT = REPO / "contrib" / "systemd" / "hiddenq-serve.service"
+
+
+def unit_for(hq, tmp, text=None):
+    """The unit with ExecStart pointing at the binary under test."""
+    p = tmp / "hiddenq-serve.service"
+    p.write_text((text if text is not None else UNIT.read_text()).replace("/usr/local/bin/hiddenq", hq))
+    return p
+
+
+def systemd_analyze_verify(path):
+    exe = shutil.which("systemd-analyze")
+    if not exe:
+        pytest.skip("systemd-analyze is not installed (package systemd): the unit cannot be checked here")
+    # --man=no: the man page is not installed where man looks; warnings go to stderr with exit 0
+    return subprocess.run([exe, "verify", "--man=no", str(path)], capture_output=True, text=True, timeout=60)
+
+
+def test_systemd_unit_verifies(hq, tmp_path):
+    r = systemd_analyze_verify(unit_for(hq, tmp_path))
+    assert r.returncode == 0 and not r.stderr.strip() and not r.stdout.strip(), r
+    # and the check is not blind: a value systemd cannot parse is reported (on stderr, exit 0)
+    bad = unit_for(hq, tmp_path, UNIT.read_text().replace("ProtectSystem=strict", "ProtectSystem=strictly"))
+    r = systemd_analyze_verify(bad)
+    assert "strictly" in r.stderr, r
+
+
+def test_systemd_unit_locks_down(hq):
+    """What the unit promises: root for eBPF, the rest taken away."""
+    unit = {}
+    for line in UNIT.read_text().splitlines():
+        if "=" in line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            unit.setdefault(k, v)
+    assert unit["ExecStart"].startswith("/usr/local/bin/hiddenq serve --listen 127.0.0.1:9814"), unit["ExecStart"]
+    for k, v in {"ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes", "NoNewPrivileges": "yes",
+                 "ProtectKernelTunables": "yes", "ProtectKernelModules": "yes", "ProtectControlGroups": "yes",
+                 "DevicePolicy": "closed", "RestartPreventExitStatus": "3"}.items():
+        assert unit.get(k) == v, (k, unit.get(k))
+    caps = set(unit["CapabilityBoundingSet"].split())
+    assert caps == {"CAP_BPF", "CAP_PERFMON", "CAP_SYS_ADMIN", "CAP_SYS_RESOURCE", "CAP_SYS_PTRACE",
+                    "CAP_DAC_READ_SEARCH", "CAP_SYSLOG"}, caps
+    # every capability kept is explained in a comment
+    for c in caps:
+        assert re.search(rf"^# {c}\s+\S", UNIT.read_text(), re.M), c
+
+
+def test_unit_capabilities_keep_every_source(hq, tmp_path):
+    """Root limited to the unit's bounding set, with no-new-privileges (as
+    systemd would start it), keeps every source that full root has up."""
+    setpriv = shutil.which("setpriv")
+    if not setpriv or os.geteuid() != 0:
+        pytest.skip("needs root and setpriv (util-linux)")
+    caps = re.search(r"^CapabilityBoundingSet=(.*)$", UNIT.read_text(), re.M).group(1).split()
+    bset = "-all," + ",".join("+" + c[4:].lower() for c in caps)
+
+    def up(*prefix):
+        s = Serve(hq, tmp_path)
+        s.args = [*prefix, *s.args]
+        with s:
+            s.wait_ready()
+            # a few samples: the slow sources (kmsg, cgroups, tasks) have had their turn
+            wait_for(lambda: int(re.search(rb"hiddenq_samples_total (\d+)", s.get()[2]).group(1)) >= 3, 20 * SLOW,
+                     "three samples")
+            _, _, body = s.get()
+            s.stop()
+        return dict(re.findall(r'hiddenq_source_up\{source="(\w+)"\} (\d)', body.decode()))
+
+    root = up()
+    bounded = up(setpriv, f"--bounding-set={bset}", "--inh-caps=-all", "--no-new-privs")
+    assert bounded == root, {k: (root.get(k), bounded.get(k)) for k in root.keys() | bounded.keys()
+                             if root.get(k) != bounded.get(k)}
+    # and the check can fail: without CAP_BPF and CAP_PERFMON the eBPF sources go down
+    if root.get("runqlat") == "1":
+        fewer = up(setpriv, "--bounding-set=-all,+sys_ptrace,+dac_read_search,+syslog", "--inh-caps=-all",
+                   "--no-new-privs")
+        assert fewer["runqlat"] == "0" and fewer["cpu"] == "1", fewer
+
+
+def test_make_install_puts_the_unit(tmp_path):
+    dest = tmp_path / "root"
+    r = subprocess.run(["make", "--no-print-directory", "-s", "install", f"DESTDIR={dest}", "PREFIX=/usr"],
+                       cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r
+    unit = dest / "usr/lib/systemd/system/hiddenq-serve.service"
+    assert (dest / "usr/bin/hiddenq").is_file() and (dest / "usr/share/man/man1/hiddenq.1").is_file()
+    text = unit.read_text()
+    assert re.search(r"^ExecStart=/usr/bin/hiddenq serve ", text, re.M), text
+    assert "/usr/local" not in text
+    # the installed unit verifies with its binary where ExecStart says (under DESTDIR here)
+    r = systemd_analyze_verify(unit_for(str(dest / "usr/bin/hiddenq"), tmp_path,
+                                        text.replace("/usr/bin/hiddenq", "/usr/local/bin/hiddenq")))
+    assert r.returncode == 0 and not r.stderr.strip(), r
