@@ -284,14 +284,15 @@ class Prometheus:
     """/usr/bin/prometheus on a free loopback port with a fresh TSDB, scraping
     the given targets ({job: port}) every second."""
 
-    def __init__(self, workdir, targets):
+    def __init__(self, workdir, targets, jobs_yaml=""):
         self.dir = Path(workdir)
         self.targets = targets
+        self.jobs_yaml = jobs_yaml
         self.proc = None
 
     def __enter__(self):
         jobs = "".join(f"  - job_name: {job}\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
-                       for job, port in self.targets.items())
+                       for job, port in self.targets.items()) + self.jobs_yaml
         cfg = self.dir / "prometheus.yml"
         cfg.write_text("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n"
                        "scrape_configs:\n" + jobs)
@@ -390,8 +391,28 @@ def test_prometheus_scrapes_serve(hq, tmp_path):
         assert not prom.query('resets(hiddenq_cpu_steal_seconds_total{job="live"}[1m]) > 0')
         # replayed windows: cpu1's all between 0.2 and 0.5
         assert prom.query('hiddenq_cpu_steal_window_ratio_bucket{job="replay",cpu="1",le="0.2"}')[0][1] == 0
+        # every PromQL example in docs/prometheus.md runs, and those on steal, severities and cost
+        # return series here; the burst count sees cpu1's windows
+        for q in DOC_PROMQL:
+            got = prom.query(q)
+            if any(w in q for w in ("steal", "severity", "sample_cpu")):
+                assert got, q
+        bursts = prom.query('increase(hiddenq_cpu_steal_window_ratio_count{job="replay",cpu="1"}[5m]) - ignoring(le) '
+                            'increase(hiddenq_cpu_steal_window_ratio_bucket{job="replay",cpu="1",le="0.2"}[5m])')
+        assert bursts and bursts[0][1] > 0, bursts
         live.stop()
         rep.stop()
+
+
+DOC = REPO / "docs" / "prometheus.md"
+DOC_PROMQL = re.findall(r"```promql\n(.*?)\n```", DOC.read_text(), re.S)
+
+
+def test_doc_series_table_matches_the_catalog(hq):
+    """docs/prometheus.md's series table is generated; it must not drift from the catalog."""
+    assert len(DOC_PROMQL) >= 5
+    r = run(["/usr/bin/python3", REPO / "scripts" / "prometheus_doc.py", hq, "--check"], timeout=120)
+    assert r.returncode == 0, r.stderr
 
 
 # ---------------------------------------------------------------- TLS and basic auth
@@ -403,6 +424,16 @@ def bcrypt_hash(password):
         import crypt  # deprecated in 3.11, present in Debian's python3.11
     h = crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 6))  # cost 6: fast tests
     assert h and h.startswith("$2"), h
+    return h
+
+
+def sha512_hash(password):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+    h = crypt.crypt(password, crypt.mksalt(crypt.METHOD_SHA512))
+    assert h.startswith("$6$"), h
     return h
 
 
@@ -429,7 +460,7 @@ def test_tls_and_basic_auth(hq, tmp_path):
     cert, key = self_signed(tmp_path)
     web = tmp_path / "web.ini"
     web.write_text(f"; TLS and two users\n[tls]\ncert_file = {cert}\nkey_file = {key}\n\n[basic_auth_users]\n"
-                   f"prometheus = {bcrypt_hash('s3cret pass')}\nalice = {bcrypt_hash('other')}\n")
+                   f"prometheus = {bcrypt_hash('s3cret pass')}\nalice = {sha512_hash('other')}\n")
     with Serve(hq, tmp_path, "--web-config", web) as s:
         url = f"https://127.0.0.1:{s.port}/metrics"
         ca = ("--cacert", cert)
@@ -455,6 +486,37 @@ def test_tls_and_basic_auth(hq, tmp_path):
         st, closed = raw_exchange(s.port, b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n", timeout=3)
         assert b"hiddenq_" not in st
         assert curl(*ca, "-u", "prometheus:s3cret pass", url)[0] == 200
+        s.stop()
+
+
+def test_prometheus_scrapes_over_tls_with_basic_auth(hq, tmp_path):
+    """The TLS job of docs/prometheus.md: ca_file, basic_auth with a
+    password_file; the same job with a wrong password is refused (401)."""
+    need(PROMETHEUS)
+    cert, key = self_signed(tmp_path)
+    web = tmp_path / "web.ini"
+    web.write_text(f"[tls]\ncert_file = {cert}\nkey_file = {key}\n[basic_auth_users]\n"
+                   f"prometheus = {bcrypt_hash('s3cret pass')}\n")
+    pw = tmp_path / "hiddenq.password"
+    pw.write_text("s3cret pass")
+
+    def job(name, auth):
+        return (f"  - job_name: {name}\n    scheme: https\n    tls_config:\n      ca_file: {cert}\n"
+                f"    basic_auth:\n      username: prometheus\n      {auth}\n"
+                f"    static_configs:\n      - targets: ['127.0.0.1:{{port}}']\n")
+    with Serve(hq, tmp_path, "--web-config", web) as s:
+        jobs = (job("tls", f"password_file: {pw}") + job("tls-wrong", "password: wrong")).replace("{port}",
+                                                                                                   str(s.port))
+        with Prometheus(tmp_path, {}, jobs) as prom:
+            def health():
+                t = {x["labels"]["job"]: x for x in prom.api("targets")["activeTargets"]}
+                return len(t) == 2 and t["tls"]["health"] == "up" and t["tls-wrong"]["health"] == "down" and t
+            try:
+                t = wait_for(health, 30 * SLOW, "the TLS job up and the wrong password's down", poll=0.2)
+            except AssertionError:
+                raise AssertionError(json.dumps(prom.api("targets")["activeTargets"], indent=1))
+            assert "401" in t["tls-wrong"]["lastError"], t["tls-wrong"]
+            assert prom.query('hiddenq_build_info{job="tls"}')[0][1] == 1
         s.stop()
 
 
@@ -614,6 +676,11 @@ def test_slowloris(hq, tmp_path, addresses):
                 time.sleep(0.2)  # the attacker's pace, not synchronisation
             assert worst < PROMPT_S, f"a scrape took {worst:.3f} s during the attack"
             assert rounds >= 10
+            # the / page counts the connections closed to make room (after the next sample)
+            if addresses > 1:
+                page = wait_for(lambda: re.search(rb"; (\d+) connections closed", http_get(h.port, "/")[2]),
+                                5 * SLOW, "the / page's count")
+                assert int(page.group(1)) > 0 and reopened > 0, (page.group(0), reopened)
         finally:
             for s, *_ in socks:
                 s.close()
