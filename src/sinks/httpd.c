@@ -195,10 +195,10 @@ static char *read_text(const char *path, size_t max, size_t *len, char **why)
  * Responses are made once and shared by every connection that sends them:
  * one per snapshot and format (the text format derived from the OpenMetrics
  * body, and each gzip, by the first request that asks for it), and one per
- * fixed answer.  libmicrohttpd counts the
- * connections still sending a response; a snapshot's responses are released
- * when the next one is published and freed when the last connection has
- * sent them.  A request copies no body.
+ * fixed answer.  libmicrohttpd counts the connections still sending a
+ * response; a snapshot's responses are released when the next one is
+ * published and freed when the last connection has sent them.  A request
+ * copies no body.
  */
 enum { R_TEXT, R_OM, R_TEXT_GZ, R_OM_GZ, R_INDEX, R_SNAP_N };
 enum { F_401, F_404, F_405, F_503, F_INDEX_EMPTY, F_N };
@@ -500,6 +500,7 @@ static void conn_close(struct httpd *h, struct hconn *k)
 	h->nopen--;
 	if (k->fd >= 0)
 		shutdown(k->fd, SHUT_RDWR);
+	atomic_fetch_add(&h->evicted, 1);
 }
 
 /* A newcomer: close whoever is over its deadline, then, when the slots are
@@ -522,7 +523,6 @@ static void make_room(struct httpd *h, struct hconn *newcomer)
 	if (h->nopen <= h->max_open)
 		return;
 	conn_close(h, oldest ? oldest : newcomer);
-	atomic_fetch_add(&h->evicted, 1);
 }
 
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
