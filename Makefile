@@ -477,8 +477,9 @@ install: $(B)/hiddenq
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	install -m 0755 $(B)/hiddenq $(DESTDIR)$(PREFIX)/bin/hiddenq
 	install -m 0644 docs/hiddenq.1 $(DESTDIR)$(PREFIX)/share/man/man1/hiddenq.1
-	sed 's|/usr/local/bin/hiddenq|$(PREFIX)/bin/hiddenq|g' contrib/systemd/hiddenq-serve.service > $(B)/hiddenq-serve.service
-	install -m 0644 $(B)/hiddenq-serve.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/hiddenq-serve.service
+	for u in hiddenq-serve hiddenq-record; do \
+		sed 's|/usr/local/bin/hiddenq|$(PREFIX)/bin/hiddenq|g' contrib/systemd/$$u.service > $(B)/$$u.service && \
+		install -m 0644 $(B)/$$u.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$$u.service || exit 1; done
 
 clean:
 	rm -rf $(B)
