@@ -42,6 +42,9 @@ LIB_SRCS := \
 	src/sys/proc_run.c \
 	src/sys/identity.c \
 	src/parse/identity.c \
+	src/sys/stackprobe.c \
+	src/parse/stackparse.c \
+	src/analysis/stack.c \
 	src/parse/scan.c \
 	src/parse/procstat.c \
 	src/parse/psi.c \
