@@ -45,6 +45,7 @@ LIB_SRCS := \
 	src/sys/stackprobe.c \
 	src/parse/stackparse.c \
 	src/analysis/stack.c \
+	src/analysis/rules_wakeup.c \
 	src/parse/scan.c \
 	src/parse/procstat.c \
 	src/parse/psi.c \
@@ -98,7 +99,8 @@ UNIT_TESTS := \
 	tests/unit/test_engine.c \
 	tests/unit/test_openmetrics.c \
 	tests/unit/test_bundle.c \
-	tests/unit/test_topo.c
+	tests/unit/test_topo.c \
+	tests/unit/test_stack.c
 
 FUZZ_TARGETS := \
 	tests/fuzz/fuzz_procstat.c \
@@ -110,7 +112,8 @@ FUZZ_TARGETS := \
 	tests/fuzz/fuzz_memparse.c \
 	tests/fuzz/fuzz_stalls.c \
 	tests/fuzz/fuzz_topo.c \
-	tests/fuzz/fuzz_thresholds.c
+	tests/fuzz/fuzz_thresholds.c \
+	tests/fuzz/fuzz_stack.c
 
 # ---- eBPF (src/bpf: kernel halves; src/sources/bpf: user halves) ----
 # BPF=1 (default) builds the programs with clang -target bpf against the
@@ -168,8 +171,8 @@ endif
 NUMA_OK := $(shell test -f /usr/include/numa.h && echo yes)
 LIB_SRCS += src/probe/probe.c src/probe/hist.c src/probe/precopy.c src/probe/pagemap.c \
 	src/probe/jitter.c src/probe/mem.c src/probe/io.c src/probe/oversub.c src/probe/dirty.c \
-	src/probe/net.c src/sinks/probe.c src/cmd/probe.c src/cmd/probe_jitter.c src/cmd/probe_mem.c src/cmd/probe_io.c \
-	src/cmd/probe_oversub.c src/cmd/probe_dirty.c src/cmd/probe_net.c src/probe/lab.c src/sinks/lab.c src/cmd/lab.c
+	src/probe/net.c src/probe/wakeup.c src/sinks/probe.c src/cmd/probe.c src/cmd/probe_jitter.c src/cmd/probe_mem.c src/cmd/probe_io.c \
+	src/cmd/probe_oversub.c src/cmd/probe_dirty.c src/cmd/probe_net.c src/cmd/probe_wakeup.c src/probe/lab.c src/sinks/lab.c src/cmd/lab.c
 UNIT_TESTS += tests/unit/test_probe.c
 FUZZ_TARGETS += tests/fuzz/fuzz_pagemap.c
 ifeq ($(NUMA_OK),yes)
@@ -227,7 +230,7 @@ ASAN_LIB_OBJS := $(call objs,$(B)/asan,$(LIB_SRCS))
 ASAN_MAIN_OBJ := $(call objs,$(B)/asan,$(MAIN_SRC))
 SAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all run check check-layers setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench benches bench-probes bench-daemon bench-record bench-serve install clean \
+.PHONY: all run check check-layers setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench benches bench-probes bench-wakeup bench-daemon bench-record bench-serve install clean \
 	contrib contrib-check
 all: $(B)/hiddenq
 
@@ -444,6 +447,7 @@ bench: setup-test $(B)/hiddenq
 	/usr/bin/python3 bench/bench_bpf.py $(B)
 	@$(MAKE) --no-print-directory bench-serve
 	@$(MAKE) --no-print-directory bench-probes
+	@$(MAKE) --no-print-directory bench-wakeup
 	@$(MAKE) --no-print-directory bench-record
 	@$(MAKE) --no-print-directory bench-daemon
 
@@ -466,6 +470,11 @@ bench-serve: setup-test $(B)/hiddenq $(B)/bench/bench_render
 # chase, sysbench memory) on the same target: about 80 s
 bench-probes: setup-test $(B)/hiddenq $(B)/bench/chase
 	/usr/bin/python3 bench/bench_probes.py $(B)/hiddenq $(B)/bench/chase
+
+# the idle-vCPU wake-up: ioping back to back and spaced 100 ms beside probe io
+# and probe wakeup on the same file, in one run: about 40 s
+bench-wakeup: $(B)/hiddenq
+	/usr/bin/python3 bench/bench_wakeup.py $(B)/hiddenq
 
 $(B)/bench/%: bench/%.c $(B)/libhiddenq.a
 	@mkdir -p $(dir $@)

@@ -22,6 +22,7 @@ int cmd_probe_io(int argc, char **argv);
 int cmd_probe_oversub(int argc, char **argv);
 int cmd_probe_dirty(int argc, char **argv);
 int cmd_probe_net(int argc, char **argv);
+int cmd_probe_wakeup(int argc, char **argv);
 
 /* exit codes shared by every command (Nagios convention for diagnose) */
 enum { EXIT_OK = 0, EXIT_WARN = 1, EXIT_CRIT = 2, EXIT_UNUSABLE = 3 };

@@ -22,6 +22,7 @@ static const struct probe_cmd {
 	{ "oversub", cmd_probe_oversub, "a periodic victim task against 0..4x CPU-bound competitors" },
 	{ "dirty", cmd_probe_dirty, "how fast memory is dirtied; pre-copy live migration prediction" },
 	{ "net", cmd_probe_net, "packets per second through a veth pair, one queue vs several" },
+	{ "wakeup", cmd_probe_wakeup, "waking a thread on an idle vCPU at rising idle gaps; halt polling" },
 	{ NULL, NULL, NULL },
 };
 
@@ -43,7 +44,7 @@ int cmd_probe(int argc, char **argv)
 {
 	if (argc < 2) {
 		usage(stderr);
-		return probe_fail(false, "probe: which one? (%s)", "jitter, mem, io, oversub, dirty, net");
+		return probe_fail(false, "probe: which one? (%s)", "jitter, mem, io, oversub, dirty, net, wakeup");
 	}
 	const char *name = argv[1];
 	if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {

@@ -84,7 +84,11 @@ enum unit_id {
 	X(FEATURES, "features", " %s")                                                                                \
 	X(SOURCE, "source", " %s")                                                                                    \
 	X(CODE, "code", " %s")                                                                                        \
-	X(METHOD, "method", " %s")
+	X(METHOD, "method", " %s")                                                                                    \
+	X(DRIVER, "driver", " %s")                                                                                    \
+	X(GOVERNOR, "governor", " governor %s")                                                                       \
+	X(MACHINE_ID, "machine_id", " machine-id %s")                                                                 \
+	X(HYPERVISOR, "hypervisor", " %s")
 
 enum label_id {
 #define X(e, name, fmt) LBL_##e,

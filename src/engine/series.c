@@ -341,6 +341,13 @@ static void emit_metric(struct engine *e, const struct analysis *an, enum metric
 			out_log2(em, h);
 		}
 		break;
+	case M_RUNQ_IDLE_LATENCY:
+	case M_IPI_IDLE_LATENCY:
+		if ((m == M_RUNQ_IDLE_LATENCY ? bpfhist_runq_idle_total(an, h) : bpfhist_runq_ipi_total(an, h)) == 0) {
+			begin(em, m);
+			out_log2(em, h);
+		}
+		break;
 	case M_BLOCK_LATENCY: {
 		static const char *const layers[] = { "queued", "below" }, *const ops[] = { "read", "write", "flush" };
 		size_t nd = bpfhist_dev_count(an);

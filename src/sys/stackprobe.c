@@ -455,10 +455,6 @@ void stack_capture_static(const struct fsroot *root, bool live, struct sample *s
 			char *j = stack_probe_json(root);
 			sample_add_take(statics, STACK_PATH, j, strlen(j));
 		}
-		if (!sample_find(statics, IDENTITY_PATH)) {
-			char *j = identity_probe_json(root);
-			sample_add_take(statics, IDENTITY_PATH, j, strlen(j));
-		}
 	} else {
 		add_file(root, statics, STACK_PATH);
 		add_file(root, statics, IDENTITY_PATH);

@@ -40,8 +40,9 @@ char *stack_probe_json(const struct fsroot *root);
 
 /*
  * Add the stack's files under root to statics (paths already there are
- * skipped): live, also stack.json from stack_probe_json and identity.json
- * if missing; on a bundle, the copies it holds.
+ * skipped): live, also stack.json from stack_probe_json (identity.json is
+ * the caller's: it probes CPUID once); on a bundle, the copies of both it
+ * holds.
  */
 void stack_capture_static(const struct fsroot *root, bool live, struct sample *statics);
 

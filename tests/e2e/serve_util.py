@@ -19,7 +19,7 @@ from conftest import SANITIZED, SANITIZER_MARKS, kill_tree, wait_for
 
 # the findings of rules.def: the contract of hiddenq_finding_severity
 FINDING_IDS = (
-    "vcpu-oversubscription", "guest-cpu-saturation", "cgroup-cpu-throttling", "guest-memory-pressure",
+    "vcpu-oversubscription", "idle-vcpu-wakeup", "guest-cpu-saturation", "cgroup-cpu-throttling", "guest-memory-pressure",
     "memory-overcommit", "thp-compaction", "numa-remote", "execution-stalls", "virtqueue-saturation",
     "io-layer-latency", "cpu-pinning-conflict",
 )

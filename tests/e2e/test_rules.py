@@ -88,7 +88,7 @@ def test_rule_file_shape(hq):
     doc, alerts, records = load_rules(text)
     assert [g["name"] for g in doc["groups"]] == ["hiddenq-findings", "hiddenq-raw-twins"]
     ids = sorted({a["labels"]["id"] for a in alerts.values()})
-    assert len(ids) == 11, ids
+    assert len(ids) == 12, ids
     for i in ids:
         for lv, sev in zip(LEVELS, ("warning", "critical")):
             a = alerts[f"Hiddenq{camel(i)}{lv}"]
@@ -209,6 +209,7 @@ N = 120
 STEAL = "hiddenq_cpu_steal_seconds_total"
 SWR = "hiddenq_cpu_steal_window_ratio"
 PSI = "hiddenq_pressure_stalled_seconds_total"
+IDLE = "hiddenq_runqueue_idle_cpu_latency_seconds"
 COUNT = f"0+1x{N}"
 
 # (rule, case, input series, {alert suffix: [labels of each expected alert]}); suffixes Warning, Critical,
@@ -231,6 +232,22 @@ TWIN_CASES = [
     ("vcpu-oversubscription", "steal 3 %, no window above 20 %",
      [ser(STEAL, {"cpu": "0"}, f"0+0.03x{N}"), ser(SWR + "_count", {"cpu": "0"}, COUNT),
       ser(SWR + "_bucket", {"cpu": "0", "le": "0.5"}, COUNT), ser(SWR + "_bucket", {"cpu": "0", "le": "0.2"}, COUNT)],
+     {}),
+    ("idle-vcpu-wakeup", "wake-ups onto idle vCPUs in the 128-256 us bucket: median 192 us",
+     [ser(IDLE + "_bucket", {"le": "0.000128"}, f"0+0x{N}"), ser(IDLE + "_bucket", {"le": "0.000256"}, f"0+10x{N}"),
+      ser(IDLE + "_bucket", {"le": "+Inf"}, f"0+10x{N}"), ser(IDLE + "_count", {}, f"0+10x{N}")],
+     {"RawWarning": [{}]}),
+    ("idle-vcpu-wakeup", "wake-ups onto idle vCPUs in the 1-2 ms bucket: median 1.5 ms",
+     [ser(IDLE + "_bucket", {"le": "0.001024"}, f"0+0x{N}"), ser(IDLE + "_bucket", {"le": "0.002048"}, f"0+10x{N}"),
+      ser(IDLE + "_bucket", {"le": "+Inf"}, f"0+10x{N}"), ser(IDLE + "_count", {}, f"0+10x{N}")],
+     {"RawWarning": [{}], "RawCritical": [{}]}),
+    ("idle-vcpu-wakeup", "wake-ups onto idle vCPUs take 48 us",
+     [ser(IDLE + "_bucket", {"le": "0.000032"}, f"0+0x{N}"), ser(IDLE + "_bucket", {"le": "0.000064"}, f"0+10x{N}"),
+      ser(IDLE + "_bucket", {"le": "+Inf"}, f"0+10x{N}"), ser(IDLE + "_count", {}, f"0+10x{N}")],
+     {}),
+    ("idle-vcpu-wakeup", "slow wake-ups, but only 20 a minute: too few to judge",
+     [ser(IDLE + "_bucket", {"le": "0.001024"}, f"0+0x{N}"), ser(IDLE + "_bucket", {"le": "0.002048"}, f"0+0.33x{N}"),
+      ser(IDLE + "_bucket", {"le": "+Inf"}, f"0+0.33x{N}"), ser(IDLE + "_count", {}, f"0+0.33x{N}")],
      {}),
     ("guest-cpu-saturation", "PSI cpu 50 % sustained", [ser(PSI, {"resource": "cpu", "kind": "some"}, f"0+0.5x{N}")],
      {"RawWarning": [{"resource": "cpu", "kind": "some"}], "RawCritical": [{"resource": "cpu", "kind": "some"}]}),
