@@ -720,6 +720,25 @@ static void build_ids(const struct sample *st, const struct identity *id, struct
 			mi ? "/etc/machine-id is empty or not 32 hex digits" : "no /etc/machine-id (not systemd, or not recorded)");
 }
 
+void stack_ids(const struct sample *statics, const struct identity *id, struct stack_ids *out)
+{
+	memset(out, 0, sizeof(*out));
+	char xen[16];
+	sline(statics, "sys/hypervisor/type", xen, sizeof(xen));
+	const char *hv = identity_hv_name(id);
+	out->guest = hv || !strcmp(xen, "xen") || id->hv_bit;
+	out->hypervisor = hv ? hv : !strcmp(xen, "xen") ? "Xen" : "unknown";
+	const struct sfile *u = sample_find(statics, "sys/class/dmi/id/product_uuid");
+	if (!(u && uuid_canon(u->data, u->len, out->uuid))) {
+		const struct sfile *x = sample_find(statics, "sys/hypervisor/uuid");
+		if (x)
+			uuid_canon(x->data, x->len, out->uuid);
+	}
+	const struct sfile *m = sample_find(statics, "etc/machine-id");
+	if (m)
+		machine_id_canon(m->data, m->len, out->machine_id);
+}
+
 void stack_build(const struct sample *statics, const struct identity *id, struct stack *st)
 {
 	memset(st, 0, sizeof(*st));

@@ -71,6 +71,15 @@ struct stack {
 	char uuid_canon[37], machine_id_canon[33];	/* "" when unknown */
 };
 
+/* Only what a host knows this guest by, cheap enough for every scrape. */
+struct stack_ids {
+	bool guest;		/* a hypervisor was seen */
+	char uuid[37];		/* SMBIOS system UUID (or Xen's), "" unknown */
+	char machine_id[33];	/* /etc/machine-id, "" unknown */
+	const char *hypervisor;	/* "KVM", "QEMU TCG", ... or "unknown" (static) */
+};
+void stack_ids(const struct sample *statics, const struct identity *id, struct stack_ids *out);
+
 /* Build the facts from a run's statics (and the identity read from them). */
 void stack_build(const struct sample *statics, const struct identity *id, struct stack *st);
 /* The whole as JSON (environment.stack, topo --json "stack"). */

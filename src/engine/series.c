@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../analysis/stack.h"
 #include "../analysis/vms.h"
 #include "../core/util.h"
 
@@ -392,12 +393,25 @@ static void emit_metric(struct engine *e, const struct analysis *an, enum metric
 			const struct vms_vm *vm = &an->host->vms[i];
 			begin(em, m);
 			label(em, LBL_VM, "%s", vm->name);
-			label(em, LBL_UUID, "%s", "");
+			label(em, LBL_UUID, "%s", vm->uuid);
 			label(em, LBL_VMM, "%s", vm->vmm);
 			label(em, LBL_PID, "%d", vm->pid);
+			label(em, LBL_MACHINE_ID, "%s", vm->machine_id);
 			out(em, 1);
 		}
 		break;
+	case M_GUEST_INFO: {
+		struct stack_ids ids;
+		stack_ids(an->statics, &c->id, &ids);
+		if (!ids.guest)
+			break;
+		begin(em, m);
+		label(em, LBL_UUID, "%s", ids.uuid);
+		label(em, LBL_MACHINE_ID, "%s", ids.machine_id);
+		label(em, LBL_HYPERVISOR, "%s", ids.hypervisor);
+		out(em, 1);
+		break;
+	}
 	case M_VM_SWAP:
 		for (size_t i = 0; an->host && i < an->host->n; i++) {
 			const struct vms_vm *vm = &an->host->vms[i];

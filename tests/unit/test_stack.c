@@ -11,6 +11,7 @@
 #include "analysis/stack.h"
 #include "core/paths.h"
 #include "parse/stackparse.h"
+#include "parse/vmconf.h"
 
 static void test_nic_kinds(void **state)
 {
@@ -300,6 +301,64 @@ static void test_stack_nested_and_confidential(void **state)
 	sample_done(&st);
 }
 
+/* argv as /proc/PID/cmdline holds it: NUL-separated */
+static size_t argv_buf(char *buf, size_t cap, const char *const *argv)
+{
+	size_t o = 0;
+	for (; *argv; argv++) {
+		size_t l = strlen(*argv) + 1;
+		assert_true(o + l <= cap);
+		memcpy(buf + o, *argv, l);
+		o += l;
+	}
+	return o;
+}
+
+static void test_host_side_ids(void **state)
+{
+	(void)state;
+	char buf[1024];
+	struct vmconf *c = xcalloc(1, sizeof(*c));
+	const char *const q1[] = { "qemu-system-x86_64", "-name", "guest=web1", "-uuid", "6A0D5F1E-0C3B-4F7A-9E4D-2B8C1A7F3E55",
+				   "-append", "console=ttyS0 systemd.machine_id=3d1219c7c4c5404aaa1f6d2a48adfda4 quiet", NULL };
+	assert_int_equal(qemu_cmdline_parse(buf, argv_buf(buf, sizeof(buf), q1), c), 0);
+	assert_string_equal(c->uuid, "6a0d5f1e-0c3b-4f7a-9e4d-2b8c1a7f3e55");
+	assert_string_equal(c->machine_id, "3d1219c7c4c5404aaa1f6d2a48adfda4");
+	const char *const q2[] = { "qemu-system-x86_64", "-smbios", "type=1,manufacturer=x,uuid=11111111-2222-3333-4444-555555555555",
+				   "-smbios", "type=11,value=io.systemd.credential:system.machine_id=0123456789abcdef0123456789abcdef",
+				   NULL };
+	assert_int_equal(qemu_cmdline_parse(buf, argv_buf(buf, sizeof(buf), q2), c), 0);
+	assert_string_equal(c->uuid, "11111111-2222-3333-4444-555555555555");
+	assert_string_equal(c->machine_id, "0123456789abcdef0123456789abcdef");
+	const char *const q3[] = { "qemu-system-x86_64", "-uuid", "not-a-uuid", "-append", "systemd.machine_id=short", NULL };
+	assert_int_equal(qemu_cmdline_parse(buf, argv_buf(buf, sizeof(buf), q3), c), 0);
+	assert_string_equal(c->uuid, "");
+	assert_string_equal(c->machine_id, "");
+	const char *const ch[] = { "cloud-hypervisor", "--platform", "serial_number=x,uuid=AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE",
+				   "--cmdline", "root=/dev/vda systemd.machine_id=ffffffffffffffffffffffffffffff00", NULL };
+	char config[64];
+	assert_int_equal(vmm_cmdline_parse("cloud-hypervisor", buf, argv_buf(buf, sizeof(buf), ch), c, config, sizeof(config)), 0);
+	assert_string_equal(c->uuid, "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+	assert_string_equal(c->machine_id, "ffffffffffffffffffffffffffffff00");
+	memset(c, 0, sizeof(*c));
+	static const char fc[] = "{\"boot-source\": {\"kernel_image_path\": \"vmlinux\", \"boot_args\": "
+				 "\"console=ttyS0 systemd.machine_id=00112233445566778899aabbccddeeff\"}}";
+	assert_int_equal(vmm_firecracker_config(fc, strlen(fc), c), 0);
+	assert_string_equal(c->machine_id, "00112233445566778899aabbccddeeff");
+	if (libvirt_xml_available()) {
+		static const char xml[] = "<domain type='kvm'><name>db1</name><uuid>C7A5FDBD-EDAF-9455-926A-D65C16DB1809</uuid>"
+					  "<memory unit='MiB'>512</memory><vcpu>1</vcpu><os><type>hvm</type>"
+					  "<cmdline>ro systemd.machine_id=aabbccddeeff00112233445566778899</cmdline></os></domain>";
+		struct libvirt_status st;
+		const char *why;
+		memset(c, 0, sizeof(*c));
+		assert_int_equal(libvirt_xml_parse(xml, strlen(xml), c, &st, &why), 0);
+		assert_string_equal(c->uuid, "c7a5fdbd-edaf-9455-926a-d65c16db1809");
+		assert_string_equal(c->machine_id, "aabbccddeeff00112233445566778899");
+	}
+	free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_nvidia_smi_and_ids),
 		cmocka_unit_test(test_stack_kvm_guest),
 		cmocka_unit_test(test_stack_nested_and_confidential),
+		cmocka_unit_test(test_host_side_ids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
