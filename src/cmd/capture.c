@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../core/util.h"
+#include "../host/vmscan.h"
 #include "../sample/bundle.h"
 #include "../sample/sampler.h"
 #include "cmd.h"
@@ -37,6 +38,8 @@ static void usage(FILE *out)
 	      "                        bundle instead of sampling; --from/--to take a slice\n"
 	      "      --from TIME       with --replay: samples from TIME (2026-12-03T02:00[:SS][Z],\n"
 	      "      --to TIME         local time unless Z; or @EPOCH-SECONDS) to TIME\n"
+	      "      --qmp NAME=SOCKET a QMP socket this run owns, for VM NAME: its block statistics\n"
+	      "                        go into the samples (hiddenq join compares them with the guest)\n"
 	      "  -q, --quiet           no progress or warnings on stderr\n"
 	      "  -h, --help            this help\n",
 	      out);
@@ -123,10 +126,13 @@ int cmd_capture(int argc, char **argv)
 		{ "replay", required_argument, NULL, 'r' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 'u' },
+		{ "qmp", required_argument, NULL, 0x400 },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	const char *qmp[VMSCAN_MAX_QMP + 1] = { 0 };
+	unsigned nqmp = 0;
 	const char *out = NULL, *replay = NULL;
 	uint64_t from = 0, to = 0;
 	uint64_t interval = 100000000ull, duration = 0, count = 100;
@@ -176,6 +182,13 @@ int cmd_capture(int argc, char **argv)
 		case 'P': runq_split = true; break;
 		case 'Q': runq_no_cg = true; break;
 		case 'q': hq_quiet = true; break;
+		case 0x400: {
+			const char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg || !eq[1] || nqmp >= VMSCAN_MAX_QMP)
+				return cmd_fail(false, "bad --qmp: use NAME=SOCKET (the VM's name, a QMP unix socket you own)");
+			qmp[nqmp++] = optarg;
+			break;
+		}
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_UNUSABLE;
 		}
@@ -199,6 +212,7 @@ int cmd_capture(int argc, char **argv)
 		.count = (unsigned)count,
 		.runq_split = runq_split,
 		.runq_no_cgroups = runq_no_cg,
+		.vms_qmp = qmp,
 	};
 	cmd_sources_apply(&cs, &so);
 	int ret = sampler_init(&sp, "/", &so);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../core/util.h"
+#include "../host/vmscan.h"
 #include "../engine/engine.h"
 #include "../sinks/httpd.h"
 #include "../sinks/openmetrics.h"
@@ -62,6 +63,8 @@ static void usage(FILE *out)
 	      "      --max-connections N at most N connections at once (default 64; 16 per address)\n"
 	      "  -r, --replay DIR        serve a bundle's samples, one per interval, then keep\n"
 	      "                          serving the last state until stopped (for tests and demos)\n"
+	      "      --qmp NAME=SOCKET   a QMP socket this run owns, for VM NAME: its block statistics\n"
+	      "                          (hiddenq_vm_disk_*, the host's side of the guest/host join)\n"
 	      "  -q, --quiet             no warnings on stderr\n"
 	      "  -h, --help              this help\n",
 	      out);
@@ -219,11 +222,14 @@ int cmd_serve(int argc, char **argv)
 		{ "thresholds", required_argument, NULL, 'T' },
 		{ "max-connections", required_argument, NULL, 'M' },
 		{ "replay", required_argument, NULL, 'r' },
+		{ "qmp", required_argument, NULL, 0x400 },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct sstate st = { .listen = SERVE_DEFAULT_LISTEN, .interval_ns = 1000000000ull };
+	const char *qmp[VMSCAN_MAX_QMP + 1] = { 0 };
+	unsigned nqmp = 0;
 	const char *tspecs[64];
 	st.tspecs = tspecs;
 	const char *web = NULL, *replay = NULL;
@@ -265,6 +271,13 @@ int cmd_serve(int argc, char **argv)
 				return cmd_fail(false, "--replay given twice");
 			replay = optarg;
 			break;
+		case 0x400: {
+			const char *eq = strchr(optarg, '=');
+			if (!eq || eq == optarg || !eq[1] || nqmp >= VMSCAN_MAX_QMP)
+				return cmd_fail(false, "bad --qmp: use NAME=SOCKET (the VM's name, a QMP unix socket you own)");
+			qmp[nqmp++] = optarg;
+			break;
+		}
 		case 'q': hq_quiet = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return cmd_fail(false, "bad arguments to serve");
@@ -292,6 +305,7 @@ int cmd_serve(int argc, char **argv)
 		.interval_ns = st.interval_ns,
 		.count = 0,
 		.slow_interval_ns = 5000000000ull, /* per-task and cgroup walks every 5 s: a daemon's budget */
+		.vms_qmp = qmp,
 	};
 	cmd_sources_apply(&cs, &so);
 	struct engine_opts eo = { .window_ns = window, .rule_windows = window == 0 };

@@ -400,6 +400,54 @@ static void emit_metric(struct engine *e, const struct analysis *an, enum metric
 			out(em, 1);
 		}
 		break;
+	case M_VM_DISK_REQUESTS_TOTAL:
+	case M_VM_DISK_REQUEST_SECONDS_TOTAL: {
+		static const char *const ops[] = { "read", "write", "flush" }, *const opk[] = { "rd", "wr", "flush" };
+		for (size_t i = 0; an->host && i < an->host->n; i++) {
+			const struct vms_vm *vm = &an->host->vms[i];
+			size_t k;
+			json_t *v;
+			json_array_foreach(vm->qmp_last, k, v) {
+				const char *d = json_string_value(json_object_get(v, "device"));
+				const char *q = json_string_value(json_object_get(v, "qdev"));
+				const char *nm = d && *d ? d : q ? q : json_string_value(json_object_get(v, "node-name"));
+				const json_t *st = json_object_get(v, "stats");
+				if (!nm || !json_is_object(st))
+					continue;
+				for (size_t o = 0; o < ARRAY_SIZE(ops); o++) {
+					char key[40];
+					snprintf(key, sizeof(key), m == M_VM_DISK_REQUESTS_TOTAL ? "%s_operations" : "%s_total_time_ns",
+						 opk[o]);
+					const json_t *x = json_object_get(st, key);
+					if (!json_is_integer(x) || json_integer_value(x) < 0)
+						continue;
+					begin(em, m);
+					label(em, LBL_VM, "%s", vm->name);
+					label(em, LBL_DEVICE, "%s", nm);
+					label(em, LBL_OP, "%s", ops[o]);
+					double val = (double)json_integer_value(x);
+					out(em, m == M_VM_DISK_REQUESTS_TOTAL ? val : val / 1e9);
+				}
+			}
+		}
+		break;
+	}
+	case M_DISK_REQUESTS_TOTAL:
+	case M_DISK_REQUEST_SECONDS_TOTAL:
+		for (size_t i = 0; i < io->ndisks; i++) {
+			const struct disk_acc *d = &io->disks[i];
+			if (!d->have_prev)
+				continue;
+			static const enum ds_field ios[] = { DS_RD_IOS, DS_WR_IOS }, ms[] = { DS_RD_MS, DS_WR_MS };
+			static const char *const ops[] = { "read", "write" };
+			for (size_t o = 0; o < 2; o++) {
+				begin(em, m);
+				label(em, LBL_DEVICE, "%s", d->name);
+				label(em, LBL_OP, "%s", ops[o]);
+				out(em, m == M_DISK_REQUESTS_TOTAL ? (double)d->prev.f[ios[o]] : (double)d->prev.f[ms[o]] / 1000.0);
+			}
+		}
+		break;
 	case M_GUEST_INFO: {
 		struct stack_ids ids;
 		stack_ids(an->statics, &c->id, &ids);
