@@ -196,11 +196,12 @@ ifeq ($(shell pkg-config --exists libxml-2.0 2>/dev/null && echo yes),yes)
 endif
 
 # ---- the exporter (hiddenq serve): libmicrohttpd, libcrypt (basic auth), zlib (gzip) ----
-# The static binary takes a stub (src/sinks/httpd.c without HQ_WITH_MHD):
+# The static binary serves plain HTTP from a small server of its own
+# (src/sinks/httpd.c without HQ_WITH_MHD, so it can serve inside a VM):
 # libmicrohttpd.a needs GnuTLS and its dependencies, which Debian does not
 # all ship as static archives.
 LIB_SRCS += src/sinks/httpd.c src/cmd/serve.c src/sinks/promrules.c src/cmd/rules.c
-FUZZ_TARGETS += tests/fuzz/fuzz_webcfg.c
+FUZZ_TARGETS += tests/fuzz/fuzz_webcfg.c tests/fuzz/fuzz_plainhttp.c
 ifeq ($(shell pkg-config --exists libmicrohttpd 2>/dev/null && test -f /usr/include/crypt.h && echo yes),yes)
   MHD_CFLAGS := -DHQ_WITH_MHD $(shell pkg-config --cflags libmicrohttpd)
   LDLIBS += $(shell pkg-config --libs libmicrohttpd) -lcrypt -lz
