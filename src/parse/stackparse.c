@@ -624,11 +624,15 @@ bool machine_id_canon(const char *s, size_t len, char out[33])
 	len = trimmed(s, len, &p);
 	if (len != 32)
 		return false;
+	char id[33];	/* out stays as it was unless this is a machine-id */
 	for (size_t i = 0; i < 32; i++) {
 		if (!isxdigit((unsigned char)p[i]))
 			return false;
-		out[i] = (char)tolower((unsigned char)p[i]);
+		id[i] = (char)tolower((unsigned char)p[i]);
 	}
-	out[32] = '\0';
-	return !placeholder(out);
+	id[32] = '\0';
+	if (placeholder(id))
+		return false;
+	memcpy(out, id, sizeof(id));
+	return true;
 }

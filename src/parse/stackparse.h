@@ -103,7 +103,8 @@ bool sysfs_hex_id(const char *s, uint32_t *v);
 /*
  * An SMBIOS / hypervisor UUID or a machine-id into canonical lower-case
  * form (8-4-4-4-12, or 32 hex digits for a machine-id); false for anything
- * else (empty, all zeros, all ones: firmware placeholders).
+ * else (empty, all zeros, all ones: firmware placeholders), leaving out as
+ * it was.
  */
 bool uuid_canon(const char *s, size_t len, char out[37]);
 bool machine_id_canon(const char *s, size_t len, char out[33]);

@@ -330,7 +330,8 @@ static void test_host_side_ids(void **state)
 	assert_int_equal(qemu_cmdline_parse(buf, argv_buf(buf, sizeof(buf), q2), c), 0);
 	assert_string_equal(c->uuid, "11111111-2222-3333-4444-555555555555");
 	assert_string_equal(c->machine_id, "0123456789abcdef0123456789abcdef");
-	const char *const q3[] = { "qemu-system-x86_64", "-uuid", "not-a-uuid", "-append", "systemd.machine_id=short", NULL };
+	const char *const q3[] = { "qemu-system-x86_64", "-uuid", "not-a-uuid", "-append",
+				   "systemd.machine_id=short systemd.machine_id=0123456789abcdef0123456789abcdeX", NULL };
 	assert_int_equal(qemu_cmdline_parse(buf, argv_buf(buf, sizeof(buf), q3), c), 0);
 	assert_string_equal(c->uuid, "");
 	assert_string_equal(c->machine_id, "");
