@@ -46,6 +46,9 @@ LIB_SRCS := \
 	src/parse/stackparse.c \
 	src/analysis/stack.c \
 	src/analysis/rules_wakeup.c \
+	src/analysis/join.c \
+	src/sinks/join.c \
+	src/cmd/join.c \
 	src/parse/scan.c \
 	src/parse/procstat.c \
 	src/parse/psi.c \
