@@ -78,6 +78,19 @@ def test_steal_beside_run_delay_and_why_they_disagree(hq, tmp_path):
     assert "CPU cap" in t.stdout, t.stdout
 
 
+def test_recordings_join_like_bundles(hq, tmp_path):
+    """GUEST and HOST may be recordings (hiddenq record), either or both."""
+    g, h = guest_bundle(tmp_path / "g"), host_bundle(tmp_path / "h")
+    for b, f in ((g, tmp_path / "g.hqrec"), (h, tmp_path / "h.hqrec")):
+        r = run([hq, "record", "-q", "--from-bundle", str(b.root), "-o", str(f)], timeout=60)
+        assert r.returncode == 0, repr(r)
+    for gp, hp in ((tmp_path / "g.hqrec", h.root), (tmp_path / "g.hqrec", tmp_path / "h.hqrec")):
+        r = run([hq, "join", "--json", str(gp), str(hp)], timeout=60)
+        assert r.returncode == 0, repr(r)
+        doc = json.loads(r.stdout)
+        assert doc["key"] == UUID and [v["verdict"] for v in doc["vcpus"]] == ["steal above delay", "agree"], doc
+
+
 def test_a_host_that_is_itself_a_guest(hq, tmp_path):
     g, h = guest_bundle(tmp_path / "g"), host_bundle(tmp_path / "h", host_steal=15)
     doc = json.loads(join(hq, g, h, "--json").stdout)

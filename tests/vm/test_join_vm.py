@@ -244,6 +244,12 @@ def test_offline_join_of_two_captures(guest, tmp_path):
         assert hc.returncode == 0, err
     finally:
         stop(hc)
+    # hiddenq vms shows how the guest knows itself, from the host's bundle as live
+    v = subprocess.run([HQ, "vms", "--json", "--replay", str(host_out)], capture_output=True, text=True, timeout=60)
+    mine = [x for x in json.loads(v.stdout)["vms"] if x["name"] == VM_NAME]
+    assert len(mine) == 1 and mine[0]["uuid"] == UUID and mine[0]["machine_id"] is None, mine
+    v = subprocess.run([HQ, "vms", "--replay", str(host_out)], capture_output=True, text=True, timeout=60)
+    assert f"its guest: system UUID {UUID}" in v.stdout, v.stdout
     g = vm.fetch_dir("/tmp/g", tmp_path / "g")
     j = subprocess.run([HQ, "join", "--json", str(g), str(host_out)], capture_output=True, text=True, timeout=60)
     assert j.returncode == 0, j.stdout + j.stderr
