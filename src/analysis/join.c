@@ -67,14 +67,14 @@ static void match(const struct analysis *host, struct join_result *j)
 static void vcpu_verdict(const struct join_result *j, struct join_vcpu *v)
 {
 	double s = v->steal_pct, d = v->delay_pct;
-	if (d < 0 && s >= 0) {
+	if (d < 0) {
 		v->verdict = "no host thread";
 		snprintf(v->why, sizeof(v->why), "the host's samples have no thread for vCPU %d of %s (its threads are "
-						 "unnamed, or the vCPU was added later)",
-			 v->vcpu, j->vm->name);
+						 "unnamed, or the vCPU was added later)%s",
+			 v->vcpu, j->vm->name, s < 0 ? ", and the guest has no steal figure for it either" : "");
 		return;
 	}
-	if (s < 0 && d >= 0 && !j->steal_reported) {
+	if (s < 0 && !j->steal_reported) {
 		v->verdict = "no steal reported";
 		snprintf(v->why, sizeof(v->why),
 			 "the guest does not report steal (%s): the host's run delay, %.1f %%, is the only view of the "

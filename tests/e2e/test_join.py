@@ -12,17 +12,17 @@ exit 3 and one reason.
 """
 import json
 
-from conftest import KVM_IDENTITY, T0_NS, Bundle, assert_unusable, const, run, steal_bundle
+from conftest import KVM_IDENTITY, T0_NS, TCG_IDENTITY, Bundle, assert_unusable, const, run, steal_bundle
 
 UUID = "5e1f1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 INTERVAL_MS = 100
 SECONDS = 3
 
 
-def guest_bundle(root, steal=(20, 5), uuid=UUID):
+def guest_bundle(root, steal=(20, 5), uuid=UUID, identity=KVM_IDENTITY):
     """A KVM guest with per-vCPU steal, its SMBIOS UUID a static of sample 0."""
     b = steal_bundle(root, [const(p) for p in steal], seconds=SECONDS, interval_ms=INTERVAL_MS,
-                     ticks_per_interval=10,
+                     ticks_per_interval=10, identity=identity,
                      extra_files=lambda k: {"sys/class/dmi/id/product_uuid": uuid.upper() + "\n"} if k == 0 else {})
     meta = json.loads((b.root / "meta.json").read_text())
     meta["static"].append("sys/class/dmi/id/product_uuid")
@@ -89,6 +89,19 @@ def test_recordings_join_like_bundles(hq, tmp_path):
         assert r.returncode == 0, repr(r)
         doc = json.loads(r.stdout)
         assert doc["key"] == UUID and [v["verdict"] for v in doc["vcpus"]] == ["steal above delay", "agree"], doc
+
+
+def test_a_guest_without_steal_and_a_vcpu_without_its_thread(hq, tmp_path):
+    """TCG: no steal clock, so the host's run delay is the only view; the
+    host knows a thread for vCPU 0 only (the other unnamed, say)."""
+    g = guest_bundle(tmp_path / "g", steal=(0, 0), identity=TCG_IDENTITY)
+    h = host_bundle(tmp_path / "h", delay=(30,))
+    doc = json.loads(join(hq, g, h, "--json").stdout)
+    assert doc["guest"]["steal_reported"] is False, doc
+    v = {x["vcpu"]: x for x in doc["vcpus"]}
+    assert v[0]["verdict"] == "no steal reported" and abs(v[0]["host_delay_pct"] - 30) < 1, v[0]
+    assert "only view" in v[0]["why"], v[0]
+    assert v[1]["verdict"] == "no host thread" and "no steal figure" in v[1]["why"], v[1]
 
 
 def test_a_host_that_is_itself_a_guest(hq, tmp_path):
