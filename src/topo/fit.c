@@ -252,9 +252,9 @@ static void headroom(struct fit_verdict *v, unsigned tpc)
 		}
 		if (cores_used >= v->host_cores_per_node) {
 			v->no_headroom = true;
-			note(v, "takes all %u cores of host node %d: the host's own threads (QEMU IO, vhost, "
+			note(v, "takes all %u core%s of host node %d: the host's own threads (QEMU IO, vhost, "
 				"interrupts) will compete with the vCPUs",
-			     v->host_cores_per_node, c->host_node);
+			     v->host_cores_per_node, plural_s(v->host_cores_per_node), c->host_node);
 		}
 	}
 }
@@ -295,20 +295,21 @@ enum fit_kind fit_compute(const struct fit_host *h, const struct fit_vm *vm, str
 		v->exit_code = 2;
 		reason(v, "does not fit this host:");
 		if (vm->vcpus > total_threads && ragged)
-			reason(v, " %u vCPUs > %u hardware threads (%u nodes × %u)%s", vm->vcpus, total_threads,
-			       nodes, tpn, vm->mem_mib > total_mem ? ";" : ".");
+			reason(v, " %u vCPUs > %u hardware thread%s (%u nodes × %u)%s", vm->vcpus, total_threads,
+			       plural_s(total_threads), nodes, tpn, vm->mem_mib > total_mem ? ";" : ".");
 		else if (vm->vcpus > total_threads)
-			reason(v, " %u vCPUs > %u hardware threads (%u sockets × %u cores × %u thread%s)%s", vm->vcpus,
-			       total_threads, h->sockets, h->cores_per_socket, tpc, tpc == 1 ? "" : "s",
+			reason(v, " %u vCPUs > %u hardware thread%s (%u socket%s × %u core%s × %u thread%s)%s", vm->vcpus,
+			       total_threads, plural_s(total_threads), h->sockets, plural_s(h->sockets),
+			       h->cores_per_socket, plural_s(h->cores_per_socket), tpc, tpc == 1 ? "" : "s",
 			       vm->mem_mib > total_mem ? ";" : ".");
 		if (vm->mem_mib > total_mem)
-			reason(v, " %s > %s of memory (%u nodes × %s).", vmmem, hostmem, nodes, nodemem);
+			reason(v, " %s > %s of memory (%u node%s × %s).", vmmem, hostmem, nodes, plural_s(nodes), nodemem);
 		reason(v, " Without overcommit it needs a bigger host or a smaller VM.");
 		return v->kind;
 	}
 	if (vm->vcpus > total_cores)
-		note(v, "%u vCPUs > %u host cores: the vCPUs will share cores with their siblings", vm->vcpus,
-		     total_cores);
+		note(v, "%u vCPUs > %u host core%s: the vCPUs will share cores with their siblings", vm->vcpus,
+		     total_cores, plural_s(total_cores));
 
 	unsigned mem_nodes = (unsigned)((vm->mem_mib + mpn - 1) / mpn);
 	v->cpus_fit_one_node = vm->vcpus <= cpn;
