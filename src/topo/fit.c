@@ -45,13 +45,9 @@ int fit_parse_mem(const char *s, uint64_t *mib)
 {
 	if (!s)
 		return -EINVAL;
-	while (isspace((unsigned char)*s))
-		s++;
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	char *end;
-	double v = strtod(s, &end);
-	if (end == s || !isfinite(v) || v <= 0)
+	double v;
+	const char *end;
+	if (parse_decimal(s, &v, &end) < 0 || v <= 0)
 		return -EINVAL;
 	double mul;
 	if (!*end || !strcasecmp(end, "g") || !strcasecmp(end, "gb") || !strcasecmp(end, "gib"))
@@ -323,9 +319,10 @@ enum fit_kind fit_compute(const struct fit_host *h, const struct fit_vm *vm, str
 		v->threads = 1;
 		v->ncells = 1;
 		v->cells[0] = (struct fit_cell){ 0, vm->vcpus, vm->mem_mib, host0 };
-		reason(v, "fits in one NUMA node: %u vCPUs ≤ %u cores per node and %s ≤ %s per node. Give it "
-			  "1 socket × %u cores and bind its memory to that node.",
-		       vm->vcpus, cpn, vmmem, nodemem, vm->vcpus);
+		reason(v, "fits in one NUMA node: %u vCPU%s ≤ %u core%s per node and %s ≤ %s per node. Give it "
+			  "1 socket × %u core%s and bind its memory to that node.",
+		       vm->vcpus, plural_s(vm->vcpus), cpn, plural_s(cpn), vmmem, nodemem, vm->vcpus,
+		       plural_s(vm->vcpus));
 		if (tpc > 1)
 			note(v, "the host has %u threads per core: each vCPU gets a full core (threads=1); pin "
 				"them to one thread of distinct cores and leave the siblings to the host",
@@ -376,14 +373,16 @@ enum fit_kind fit_compute(const struct fit_host *h, const struct fit_vm *vm, str
 	fit_fmt_mib(v->cells[0].mem_mib, cellmem, sizeof(cellmem));
 	reason(v, "does not fit in one NUMA node: ");
 	if (v->cpus_fit_one_node)
-		reason(v, "its %u vCPUs fit one node's %u cores, but %s > %s per node (memory is a dimension "
-			  "too). As 1 socket × %u cores it would get a single vNUMA node whose memory spans %u host "
+		reason(v, "its %u vCPU%s fit%s one node's %u core%s, but %s > %s per node (memory is a dimension "
+			  "too). As 1 socket × %u core%s it would get a single vNUMA node whose memory spans %u host "
 			  "nodes: remote accesses the guest cannot see or avoid. ",
-		       vm->vcpus, cpn, vmmem, nodemem, vm->vcpus, k);
+		       vm->vcpus, plural_s(vm->vcpus), vm->vcpus == 1 ? "s" : "", cpn, plural_s(cpn), vmmem, nodemem,
+		       vm->vcpus, plural_s(vm->vcpus), k);
 	else if (mem_nodes > 1)
-		reason(v, "%u vCPUs > %u cores per node and %s > %s per node. ", vm->vcpus, cpn, vmmem, nodemem);
+		reason(v, "%u vCPUs > %u core%s per node and %s > %s per node. ", vm->vcpus, cpn, plural_s(cpn), vmmem,
+		       nodemem);
 	else
-		reason(v, "%u vCPUs > %u cores per node. ", vm->vcpus, cpn);
+		reason(v, "%u vCPUs > %u core%s per node. ", vm->vcpus, cpn, plural_s(cpn));
 
 	if (vm->vcpus % (k * threads) == 0 || (threads > 1 && vm->vcpus % k == 0)) {
 		v->kind = FIT_SPLIT;
