@@ -182,7 +182,7 @@ int cmd_capture(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'i':
 			if (parse_duration_range(optarg, 10000000ull, 3600000000000ull, &interval) < 0)
-				return cmd_failf("bad --interval '%s': use e.g. 100ms (10ms to 1h)", optarg);
+				return cmd_failf("bad --interval '%s': use e.g. 100ms (at least 10ms, at most 1h)", optarg);
 			break;
 		case 'n':
 			if (parse_uint(optarg, 10000000, &count) < 0 || count < 2)

@@ -62,7 +62,7 @@ int cmd_metrics(int argc, char **argv)
 		case CMD_PARSE_EXIT: return p.exit_code;
 		case 'd':
 			if (parse_duration_ns(optarg, &duration) < 0 || duration < 1000000000ull)
-				return cmd_failf("bad --duration '%s': use e.g. 2s or 10s (1s to a day)", optarg);
+				return cmd_failf("bad --duration '%s': use e.g. 2s or 10s (at least 1s, at most a day)", optarg);
 			break;
 		case 'r': replay = optarg; break;
 		case 'c': catalog = true; break;

@@ -174,7 +174,7 @@ int cmd_record(int argc, char **argv)
 		case 'o': out = optarg; break;
 		case 'i':
 			if (parse_duration_range(optarg, 10000000ull, 3600000000000ull, &interval) < 0)
-				return cmd_failf("bad --interval '%s': use e.g. 1s or 100ms (10ms to 1h)", optarg);
+				return cmd_failf("bad --interval '%s': use e.g. 1s or 100ms (at least 10ms, at most 1h)", optarg);
 			break;
 		case 'd':
 			if (parse_duration_ns(optarg, &duration) < 0)

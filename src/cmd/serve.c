@@ -240,11 +240,11 @@ int cmd_serve(int argc, char **argv)
 		case 'W': web = optarg; break;
 		case 'i':
 			if (parse_duration_range(optarg, 100000000ull, 3600000000000ull, &st.interval_ns) < 0)
-				return cmd_failf("bad --interval '%s': use e.g. 1s or 500ms (100ms to 1h)", optarg);
+				return cmd_failf("bad --interval '%s': use e.g. 1s or 500ms (at least 100ms, at most 1h)", optarg);
 			break;
 		case 'w':
 			if (parse_duration_ns(optarg, &window) < 0 || window < 3000000000ull)
-				return cmd_failf("bad --window '%s': use e.g. 60s or 5m (3s to a day)", optarg);
+				return cmd_failf("bad --window '%s': use e.g. 60s or 5m (at least 3s, at most a day)", optarg);
 			break;
 		case 't':
 			if (st.ntspecs == ARRAY_SIZE(tspecs))

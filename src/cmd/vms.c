@@ -113,7 +113,7 @@ int cmd_vms(int argc, char **argv)
 			break;
 		case 'i':
 			if (parse_duration_range(optarg, 10000000ull, 3600000000000ull, &interval) < 0)
-				return cmd_failf("bad --interval '%s': use e.g. 200ms (10ms to 1h)", optarg);
+				return cmd_failf("bad --interval '%s': use e.g. 200ms (at least 10ms, at most 1h)", optarg);
 			break;
 		case 'r': replay = optarg; break;
 		case 'Q': {

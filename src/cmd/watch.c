@@ -158,7 +158,7 @@ int cmd_watch(int argc, char **argv)
 		case CMD_PARSE_EXIT: code = p.exit_code; goto out;
 		case 'i':
 			if (parse_duration_range(optarg, 100000000ull, 3600000000000ull, &interval) < 0) {
-				code = cmd_failf("bad --interval '%s': use e.g. 1s or 500ms (100ms to 1h)", optarg);
+				code = cmd_failf("bad --interval '%s': use e.g. 1s or 500ms (at least 100ms, at most 1h)", optarg);
 				goto out;
 			}
 			break;

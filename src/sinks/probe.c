@@ -51,10 +51,13 @@ static void env_subject(json_t *c, char *buf, size_t n)
 	bool guest = json_is_true(json_object_get(c, "guest"));
 	int cpus = (int)pjget(c, "cpus");
 	const char *k = json_string_value(json_object_get(c, "kernel"));
-	snprintf(buf, n, "%s%s, %d %s%s, kernel %s", hv && strcmp(hv, "none") ? hv : "", guest ? " guest" : "host",
-		 cpus, guest ? "vCPU" : "CPU", plural_s((uint64_t)(cpus > 0 ? cpus : 0)), k ? k : "?");
-	if (buf[0] == ' ')
-		memmove(buf, buf + 1, strlen(buf));
+	char who[64];
+	if (guest)
+		snprintf(who, sizeof(who), "%s guest", hv && strcmp(hv, "none") ? hv : "unknown hypervisor's");
+	else
+		snprintf(who, sizeof(who), "host");
+	snprintf(buf, n, "%s, %d %s%s, kernel %s", who, cpus, guest ? "vCPU" : "CPU",
+		 plural_s((uint64_t)(cpus > 0 ? cpus : 0)), k ? k : "?");
 }
 
 void probe_env_text(FILE *out, json_t *c)
