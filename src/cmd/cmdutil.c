@@ -43,11 +43,9 @@ int cmd_failf(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *m;
-	if (vasprintf(&m, fmt, ap) < 0)
-		m = NULL;
+	char *m = xvasprintf(fmt, ap);
 	va_end(ap);
-	int r = cmd_fail(hq_json, m ? m : "error");
+	int r = cmd_fail(hq_json, m);
 	free(m);
 	return r;
 }

@@ -98,9 +98,7 @@ int probe_fail(bool json, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *msg;
-	if (vasprintf(&msg, fmt, ap) < 0)
-		msg = NULL;
+	char *msg = xvasprintf(fmt, ap);
 	va_end(ap);
 	if (json || hq_json) {
 		json_t *j = report_json_error(msg ? msg : "error");
