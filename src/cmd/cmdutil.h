@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
- * What the analysing commands share: reporting an error in the output mode,
- * and "watch": run the live sampler or replay a bundle into an analysis.
+ * What the commands share: their options and errors (the conventions below),
+ * the sources options, and "watch": run the live sampler or replay a bundle
+ * into an analysis.
  */
 #ifndef HQ_CMDUTIL_H
 #define HQ_CMDUTIL_H
@@ -48,7 +49,7 @@ struct cmd_sources;
  *	struct cmd_parse p;
  *	cmd_parse_init(&p, "diagnose", argc, argv, "d:i:r:", opts, usage);
  *	p.cs = &cs;			(optional: the sources options, below)
- *	p.repeatable = (const char *[]){ "threshold", NULL };
+ *	p.repeatable = (const char *const[]){ "threshold", NULL };
  *	while ((c = cmd_parse_next(&p)) != -1) {
  *		if (c == CMD_PARSE_EXIT)
  *			return p.exit_code;	(help or version printed, or an error reported)
@@ -82,9 +83,10 @@ void cmd_parse_init(struct cmd_parse *p, const char *name, int argc, char **argv
 /* The next of the command's own options (getopt_long's value, optarg set), -1 at the end, or
  * CMD_PARSE_EXIT with p->exit_code. */
 int cmd_parse_next(struct cmd_parse *p);
-/* After the loop: an operand left is reported; EXIT_UNUSABLE, else 0.  Frees the tables. */
+/* After the loop: an operand left is reported; EXIT_UNUSABLE, else 0.  (The tables are static:
+ * one command runs per process, and an early return leaks nothing.) */
 int cmd_parse_end(struct cmd_parse *p);
-/* How often the long option `name` was given (after the loop too, until cmd_parse_end). */
+/* How often the long option `name` was given (during the loop or after it). */
 unsigned cmd_parse_count(const struct cmd_parse *p, const char *name);
 /*
  * With --replay (a bundle or recording read instead of the machine), the
