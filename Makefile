@@ -201,6 +201,9 @@ endif
 
 # ---- recordings (hiddenq record): SQLite for crash-safe appends, zstd for size ----
 LIB_SRCS += src/sample/store.c
+# ---- hiddenq report: a recording drawn as one HTML file (inline SVG) ----
+LIB_SRCS += src/sinks/history.c src/sinks/html.c src/sinks/summary.c src/cmd/report.c
+UNIT_TESTS += tests/unit/test_history.c
 FUZZ_TARGETS += tests/fuzz/fuzz_store.c
 STORE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3) $(shell pkg-config --libs libzstd 2>/dev/null || echo -lzstd)
 LDLIBS += $(STORE_LIBS)
