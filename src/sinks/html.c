@@ -232,7 +232,8 @@ static void time_axis(struct strbuf *b, const struct frame *f, int y0, int y1, b
 	for (uint64_t t = first; t <= f->t1; t += sn) {
 		double x = xpos(f, t);
 		sb_printf(b, "<line class=\"grid\" x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\"/>", x, y0, x, y1);
-		if (labels) {
+		double x0 = f->xw > 0 ? f->x0 : ML, xw = f->xw > 0 ? f->xw : PW;
+		if (labels && x - x0 > 24 && x0 + xw - x > 24) { /* not cut at either end */
 			char lab[32];
 			clock_time(t, secs, date, lab, sizeof(lab));
 			sb_printf(b, "<text class=\"lbl\" x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%s</text>", x, y1 + 14,
