@@ -337,7 +337,7 @@ static struct hline *line_get(struct hplot *hp, size_t def, const char *name)
 	for (size_t i = 0; i < hp->nlines; i++)
 		if (hp->lines[i].def == def && strcmp(hp->lines[i].name, name) == 0)
 			return &hp->lines[i];
-	if (hp->nlines >= HISTORY_MAX_LINES) {
+	if (hp->nlines >= (hp->hist ? HISTORY_MAX_HIST_LINES : HISTORY_MAX_LINES)) {
 		hp->dropped++;
 		return NULL;
 	}

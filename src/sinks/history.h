@@ -30,7 +30,8 @@
 
 #define HISTORY_MAX_BUCKETS 1200
 #define HISTORY_FIRST_WIDTH_NS 1000000000ull	/* 1 s: the engine's windows */
-#define HISTORY_MAX_LINES 128			/* per plot */
+#define HISTORY_MAX_LINES 256			/* per plot (a vCPU each: 256 vCPUs) */
+#define HISTORY_MAX_HIST_LINES 32		/* per histogram plot (device x layer): 158 KiB each */
 #define HISTORY_MAX_KEYS 8192			/* series whose last value a rate needs */
 #define HISTORY_HIST_SLOTS (SERIES_MAX_BUCKETS + 1)	/* histogram buckets and +Inf */
 #define HISTORY_MAX_DAMAGE 16
@@ -103,7 +104,7 @@ struct hplot {
 	bool hist;		/* histogram lines: p50 and p99 */
 	struct hline *lines;
 	size_t nlines, cap;
-	unsigned dropped;	/* lines beyond HISTORY_MAX_LINES, not kept */
+	unsigned dropped;	/* values of lines beyond the cap, not kept */
 	char why[320];		/* when it has no data: why (history_finish) */
 };
 

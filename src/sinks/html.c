@@ -679,7 +679,8 @@ static void plot_figure(struct strbuf *b, const struct history *h, const struct 
 		html_escape(b, off.s);
 	}
 	if (p->dropped)
-		esc_printf(b, ". More than %d lines: the rest were not kept", HISTORY_MAX_LINES);
+		esc_printf(b, ". More than %d lines: the rest were not kept",
+			   p->hist ? HISTORY_MAX_HIST_LINES : HISTORY_MAX_LINES);
 	sb_puts(b, ".</figcaption></figure>\n");
 	sb_done(&off);
 	free(dl);
