@@ -851,6 +851,14 @@ static void header(struct strbuf *b, const struct history *h, const struct repor
 		   (unsigned long long)h->nsamples);
 	if (m->interval_ns)
 		esc_printf(b, " every %.3g s", (double)m->interval_ns / 1e9);
+	if (m->from_real || m->to_real) {
+		char f[32] = "its start", t[32] = "its end";
+		if (m->from_real)
+			iso_time(m->from_real, f, sizeof(f));
+		if (m->to_real)
+			iso_time(m->to_real, t, sizeof(t));
+		esc_printf(b, "; the slice from %s to %s", f, t);
+	}
 	sb_puts(b, "</p><p class=\"meta\">");
 	if (!strcmp(m->env.mode, "guest"))
 		esc_printf(b, "%s guest", m->env.hypervisor);

@@ -99,6 +99,14 @@ void summary_text(FILE *out, const struct history *h, const struct report_meta *
 	fprintf(out, "\n%s %s: %s to %s (%s), %llu samples", m->kind, m->input, a, z, d, (unsigned long long)h->nsamples);
 	if (m->interval_ns)
 		fprintf(out, " every %.3g s", (double)m->interval_ns / 1e9);
+	if (m->from_real || m->to_real) {
+		char f[32] = "its start", t[32] = "its end";
+		if (m->from_real)
+			iso_time(m->from_real, f, sizeof(f));
+		if (m->to_real)
+			iso_time(m->to_real, t, sizeof(t));
+		fprintf(out, "; the slice from %s to %s", f, t);
+	}
 	fputc('\n', out);
 	if (m->skipped)
 		fprintf(out, "  damaged input: %u sample(s) skipped\n", m->skipped);
