@@ -20,6 +20,7 @@ static const struct cmd {
 	{ "rules", cmd_rules, "Prometheus alert and recording rules, a Grafana dashboard, from the rule table" },
 	{ "metrics", cmd_metrics, "every metric and source hiddenq knows, and which this machine can supply (and why not)" },
 	{ "record", cmd_record, "keep every sample in a crash-safe recording, bounded by size and age" },
+	{ "report", cmd_report, "a recording or bundle as one self-contained HTML report with plots (or --text)" },
 	{ "capture", cmd_capture, "write the raw files hiddenq reads into a replayable bundle" },
 	{ "topo", cmd_topo, "sockets, cores, threads, NUMA nodes, caches, device locality, vNUMA" },
 	{ "fit", cmd_fit, "does a VM fit one NUMA node; its vSocket x vCore shape and vNUMA layout" },

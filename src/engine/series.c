@@ -191,6 +191,24 @@ static void emit_metric(struct engine *e, const struct analysis *an, enum metric
 			em->fn(&em->p, em->arg);
 		}
 		break;
+	case M_STEAL_LAST_WINDOW: {
+		/* the oldest epoch's windows, as the histogram counts them: one phase while epochs come and go */
+		const struct cpu_analysis *o = &e->ep[0]->an.cpu;
+		if (!cpu_steal_reported(o, &why) || !o->nwins)
+			break;
+		const struct cpu_window *win = &o->wins[o->nwins - 1];
+		for (size_t si = 0; si < win->nslots && si < o->nslots; si++) {
+			double p = cpu_window_steal_pct(win, si);
+			if (p < 0)
+				continue;
+			begin(em, m);
+			label(em, LBL_CPU, "%d", o->slots[si].cpu);
+			em->p.start_ns = win->start_ns;
+			em->p.end_ns = win->end_ns;
+			out(em, p / 100.0);
+		}
+		break;
+	}
 	case M_PSI_STALLED_SECONDS_TOTAL:
 		for (int r = 0; r < PSI_N; r++) {
 			if (!c->psi_have_prev[r])
@@ -323,6 +341,32 @@ static void emit_metric(struct engine *e, const struct analysis *an, enum metric
 			label(em, LBL_INTERFACE, "%s", x->name);
 			label(em, LBL_DIRECTION, "tx");
 			out(em, (double)(x->prev.f[ND_TX_DROP] + x->prev.f[ND_TX_FIFO]));
+		}
+		break;
+	case M_QUEUE_DROPS_TOTAL:
+		for (size_t i = 0; io->eth_seen && i < io->eth_last.n; i++) {
+			const struct eth_iface *l = &io->eth_last.v[i];
+			for (size_t k = 0; k < l->nst; k++) {
+				bool tx;
+				unsigned qn;
+				char field[40];
+				if (!eth_queue_name(l->st[k].name, &tx, &qn, field, sizeof(field)) ||
+				    !eth_queue_field_is_drop(field))
+					continue;
+				begin(em, m);
+				label(em, LBL_INTERFACE, "%s", l->name);
+				label(em, LBL_QUEUE, "%s-%u", tx ? "tx" : "rx", qn);
+				label(em, LBL_STAT, "%s", l->st[k].name);
+				out(em, (double)l->st[k].v);
+			}
+		}
+		for (size_t i = 0; io->qstats_seen && i < io->nqs_last; i++) {
+			const struct qstat_rec *q = &io->qs_last[i];
+			begin(em, m);
+			label(em, LBL_INTERFACE, "%s", q->ifname);
+			label(em, LBL_QUEUE, "%s-%d", q->tx ? "tx" : "rx", q->queue);
+			label(em, LBL_STAT, "qstats");
+			out(em, (double)q->drops);
 		}
 		break;
 	case M_DISK_IO_SECONDS_TOTAL:

@@ -8,6 +8,7 @@
   samples before it intact; with --max-size under the disk's size, rotation
   keeps it going.
 - Damaged files never crash a reader.
+- Recordings killed with kill -9 render a report (every 10th of the 50).
 """
 import json
 import os
@@ -103,6 +104,12 @@ def test_kill9_fifty_times(hq, tmp_path):
         # everything reported committed is there; at most the one being written is not
         assert committed + last <= n <= committed + last + 1, (i, committed, last, n, err)
         committed = n
+        if i % 10 == 9:
+            # what a kill -9 left renders: the page and its summary, every sample in it
+            out = tmp_path / f"k{i}.html"
+            r = run([hq, "report", str(rec), "-o", str(out), "--json", "-q"], timeout=60)
+            assert r.returncode == 0, (i, r)
+            assert r.json()["samples"] == n and out.read_text().startswith("<!DOCTYPE html>"), i
     assert committed >= 50
     d = diag(hq, rec)
     assert d["window"]["samples"] == committed
