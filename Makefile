@@ -199,6 +199,22 @@ ifeq ($(shell pkg-config --exists libmicrohttpd 2>/dev/null && test -f /usr/incl
   LDLIBS += $(shell pkg-config --libs libmicrohttpd) -lcrypt -lz
 endif
 
+# ---- the live view (hiddenq top): ncurses for the terminal ----
+# Debian ships libncursesw.a and libtinfo.a, so the static binary draws too;
+# without them (or without libncurses-dev) src/sinks/topui.c compiles to a
+# stub and top prints plain blocks.
+LIB_SRCS += src/sinks/top.c src/sinks/topui.c src/cmd/top.c
+UNIT_TESTS += tests/unit/test_top.c
+ifeq ($(shell pkg-config --exists ncursesw 2>/dev/null && echo yes),yes)
+  CURSES_CFLAGS := -DHQ_WITH_CURSES $(shell pkg-config --cflags ncursesw)
+  LDLIBS += $(shell pkg-config --libs ncursesw)
+  CURSES_STATIC := $(shell d=$$(pkg-config --variable=libdir ncursesw); test -f $$d/libncursesw.a && test -f $$d/libtinfo.a && echo yes)
+endif
+ifeq ($(CURSES_STATIC),yes)
+  STATIC_LDLIBS += $(shell pkg-config --static --libs ncursesw)
+  STATIC_TOPUI_CFLAGS := $(CURSES_CFLAGS)
+endif
+
 # ---- recordings (hiddenq record): SQLite for crash-safe appends, zstd for size ----
 LIB_SRCS += src/sample/store.c
 FUZZ_TARGETS += tests/fuzz/fuzz_store.c
@@ -294,7 +310,7 @@ $(B)/hiddenq-static: STATIC_LDLIBS := $(filter-out $(MNL_LIBS),$(STATIC_LDLIBS))
 $(B)/hiddenq-static: $(B)/obj/sources/net/mnl_compat.o
   endif
 endif
-$(B)/hiddenq-static: $(MAIN_OBJ) $(B)/static/topo_hwloc.o $(B)/static/libvirt_xml.o $(B)/static/httpd.o $(B)/libhiddenq.a
+$(B)/hiddenq-static: $(MAIN_OBJ) $(B)/static/topo_hwloc.o $(B)/static/libvirt_xml.o $(B)/static/httpd.o $(B)/static/topui.o $(B)/libhiddenq.a
 	$(CC) $(CFLAGS) -static -o $@ $^ $(STATIC_LDLIBS)
 
 # hwloc.c with HAVE_HWLOC in the library, as stubs for the static link: the
@@ -316,6 +332,13 @@ $(B)/obj/sinks/httpd.o $(B)/asan/obj/sinks/httpd.o: CFLAGS += $(MHD_CFLAGS)
 $(B)/static/httpd.o: src/sinks/httpd.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# topui.c: with ncurses in the library; in the static link with it too when
+# the static archives exist, else as a stub
+$(B)/obj/sinks/topui.o $(B)/asan/obj/sinks/topui.o: CFLAGS += $(CURSES_CFLAGS)
+$(B)/static/topui.o: src/sinks/topui.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(STATIC_TOPUI_CFLAGS) $(JANSSON_CFLAGS) -c $< -o $@
 
 contrib: $(B)/hiddenq
 	@for e in $(CONTRIB); do flag=$${e%%:*}; f=$${e#*:}; mkdir -p $$(dirname $$f); \
