@@ -454,6 +454,7 @@ bench: setup-test $(B)/hiddenq
 	$(B)/bench/bench_vms
 	@$(MAKE) --no-print-directory $(B)/bench/bpf_hold $(B)/bench/qd1read $(B)/bench/pingpong
 	/usr/bin/python3 bench/bench_bpf.py $(B)
+	/usr/bin/python3 bench/bench_top.py $(B)/hiddenq
 	@$(MAKE) --no-print-directory bench-probes
 
 # each probe beside its reference tool (fio, cyclictest, a plain pointer
