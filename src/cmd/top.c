@@ -290,14 +290,9 @@ static int run_batch_live(const struct topopts *o, struct top_view *v, struct sa
 	return EXIT_OK;
 }
 
+/* The input opened by cmd_top: every sample in the slice, a block each from the second. */
 static int run_batch_replay(const struct topopts *o, struct top_view *v, struct replay *r)
 {
-	char *why = NULL;
-	if (replay_open(r, 0, &why) < 0) {
-		int code = cmd_fail(o->json, why);
-		free(why);
-		return code;
-	}
 	struct batch b = { .v = v, .json = o->json, .count = o->count, .source = o->replay };
 	while (!hq_exiting && (!b.count || b.printed < b.count) && replay_step(r, v, true)) {
 		b.sample = (unsigned long)r->pos + 1;
@@ -716,6 +711,13 @@ int cmd_top(int argc, char **argv)
 	struct top_view *v = top_view_new(&vo);
 	struct replay r = { .path = o.replay, .from = o.from, .to = o.to, .eo = eo, .pos = -1 };
 	int code = EXIT_OK;
+	/* an input that cannot be read is said before the screen is taken */
+	if (o.replay && replay_open(&r, 0, &why) < 0) {
+		code = cmd_fail(o.json, why);
+		free(why);
+		top_view_free(v);
+		return code;
+	}
 	struct errsave es = { -1, -1 };
 	if (!o.batch) {
 		err_capture(&es);
