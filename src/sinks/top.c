@@ -761,11 +761,6 @@ static void spark_add(const struct top_view *v, struct spark *s, double x)
 	s->touched = v->frames;
 }
 
-static const char *natural_key(const struct top_row *r)
-{
-	return r->key;
-}
-
 static int cmp_rows(const void *a, const void *b, void *arg)
 {
 	const struct top_row *x = a, *y = b;
@@ -780,7 +775,7 @@ static int cmp_rows(const void *a, const void *b, void *arg)
 			r = x->c[c].v > y->c[c].v ? -1 : 1;
 	}
 	if (!r)
-		r = strverscmp(natural_key(x), natural_key(y));
+		r = strverscmp(x->key, y->key); /* "cpu2" before "cpu10" */
 	return ss->reverse ? -r : r;
 }
 
@@ -917,7 +912,7 @@ void top_view_push(struct top_view *v, struct top_frame *f)
 	for (size_t i = 0; i < v->nsp;) {
 		struct spark *s = &v->sp[i];
 		if (s->touched != v->frames)
-			spark_add(v, s, NAN), s->touched = v->frames - 1;
+			spark_add(v, s, NAN);
 		bool all_gap = true;
 		for (size_t k = 0; k < s->n && all_gap; k++)
 			all_gap = isnan(s->v[k]);
