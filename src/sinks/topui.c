@@ -178,16 +178,20 @@ static void draw_table(struct body *b, const struct top_table *tb, const struct 
 		if (l > kw)
 			kw = l;
 	}
-	int kmax = COLS / 3 < 12 ? 12 : COLS / 3;
-	if (kw > kmax)
-		kw = kmax;
-	int cw[TOP_MAX_COLS], x = kw;
+	int cw[TOP_MAX_COLS], used = 0;
 	bool spark = false;
 	for (size_t c = 0; c < tb->ncols; c++) {
 		top_col_header(hb, sizeof(hb), &tb->cols[c]);
 		cw[c] = (int)strlen(hb) < 7 ? 7 : (int)strlen(hb);
+		used += cw[c] + 1;
 		spark = spark || (tb->cols[c].flags & CF_SPARK);
 	}
+	/* the labels get what the values and a short history leave, at least 12 and at most 40 */
+	int kmax = COLS - used - (spark ? 14 : 0);
+	kmax = kmax < 12 ? 12 : kmax > 40 ? 40 : kmax;
+	if (kw > kmax)
+		kw = kmax;
+	int x = kw;
 	/* the header */
 	int y = body_y(b);
 	snprintf(key, sizeof(key), "%-*s", kw, tb->caption);
