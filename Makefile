@@ -5,8 +5,8 @@
 #   make check-layers  only the include rule between src/ directories (docs/architecture.md)
 #   make static     build/hiddenq-static, to copy onto any VM
 #   make fuzz       longer fuzz runs (FUZZ_SECONDS per target, default 60)
-#   make bench      cost figures side by side with sysstat
-#   make install    PREFIX=/usr/local (binary and man page)
+#   make bench      cost figures side by side with sysstat (and serve beside node_exporter)
+#   make install    PREFIX=/usr/local (binary, man page, systemd units in $(PREFIX)/lib/systemd/system)
 #   make contrib    regenerate the Prometheus rules, Grafana dashboard and their doc from the tables
 
 CC       ?= cc
@@ -93,6 +93,7 @@ UNIT_TESTS := \
 	tests/unit/test_util.c \
 	tests/unit/test_catalog.c \
 	tests/unit/test_engine.c \
+	tests/unit/test_openmetrics.c \
 	tests/unit/test_bundle.c \
 	tests/unit/test_topo.c
 
@@ -239,7 +240,7 @@ ASAN_LIB_OBJS := $(call objs,$(B)/asan,$(LIB_SRCS))
 ASAN_MAIN_OBJ := $(call objs,$(B)/asan,$(MAIN_SRC))
 SAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all run check check-layers setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench bench-probes install clean \
+.PHONY: all run check check-layers setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench benches bench-probes bench-daemon bench-record bench-serve bench-top install clean \
 	contrib contrib-check
 all: $(B)/hiddenq
 
@@ -344,13 +345,16 @@ contrib: $(B)/hiddenq
 	@for e in $(CONTRIB); do flag=$${e%%:*}; f=$${e#*:}; mkdir -p $$(dirname $$f); \
 		$(B)/hiddenq rules $$flag > $$f.tmp && mv $$f.tmp $$f || { rm -f $$f.tmp; exit 1; }; \
 		echo "wrote $$f"; done
+	@/usr/bin/python3 scripts/prometheus_doc.py $(B)/hiddenq && echo "wrote docs/prometheus.md (its series table)"
 
 contrib-check: $(B)/hiddenq
 	@rc=0; for e in $(CONTRIB); do flag=$${e%%:*}; f=$${e#*:}; \
 		if ! $(B)/hiddenq rules $$flag | diff -u $$f - >$(B)/contrib.diff 2>&1; then \
 			head -40 $(B)/contrib.diff; \
 			echo "contrib-check: $$f is not what 'hiddenq rules $$flag' prints: run 'make contrib' and commit it" >&2; \
-			rc=1; fi; done; rm -f $(B)/contrib.diff; exit $$rc
+			rc=1; fi; done; rm -f $(B)/contrib.diff; \
+	/usr/bin/python3 scripts/prometheus_doc.py $(B)/hiddenq --check || { echo "contrib-check: run 'make contrib' and commit docs/prometheus.md" >&2; rc=1; }; \
+	exit $$rc
 
 run: setup
 	@$(MAKE) --no-print-directory all
@@ -433,8 +437,12 @@ fuzz: $(FUZZ_BINS)
 check-layers:
 	@scripts/check-layers.sh
 
+# the benches are not run by check, but they must keep compiling
+BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
+benches: $(BENCH_BINS)
+
 check: check-layers setup-test
-	@$(MAKE) --no-print-directory all static asan
+	@$(MAKE) --no-print-directory all static asan benches
 	@$(MAKE) --no-print-directory contrib-check
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan
@@ -454,8 +462,30 @@ bench: setup-test $(B)/hiddenq
 	$(B)/bench/bench_vms
 	@$(MAKE) --no-print-directory $(B)/bench/bpf_hold $(B)/bench/qd1read $(B)/bench/pingpong
 	/usr/bin/python3 bench/bench_bpf.py $(B)
-	/usr/bin/python3 bench/bench_top.py $(B)/hiddenq
+	@$(MAKE) --no-print-directory bench-serve
+	@$(MAKE) --no-print-directory bench-top
 	@$(MAKE) --no-print-directory bench-probes
+	@$(MAKE) --no-print-directory bench-record
+	@$(MAKE) --no-print-directory bench-daemon
+
+# left running: watch and serve beside sadc for MINUTES (default 10)
+MINUTES ?= 10
+bench-daemon: setup-test $(B)/hiddenq
+	/usr/bin/python3 bench/bench_daemon.py $(B)/hiddenq $(MINUTES)
+
+# the recorder beside atop -w and sadc over the same minute
+bench-record: setup-test $(B)/hiddenq
+	/usr/bin/python3 bench/bench_record.py $(B)/hiddenq
+
+# hiddenq serve beside prometheus-node-exporter (per scrape, steady state
+# with 15 s scrapes, wrk), and what publishing a snapshot costs: about 2 min
+bench-serve: setup-test $(B)/hiddenq $(B)/bench/bench_render
+	$(B)/bench/bench_render
+	/usr/bin/python3 bench/bench_serve.py $(B)/hiddenq
+
+# hiddenq top on a terminal and top -b beside hiddenq watch over the same minute
+bench-top: setup-test $(B)/hiddenq
+	/usr/bin/python3 bench/bench_top.py $(B)/hiddenq
 
 # each probe beside its reference tool (fio, cyclictest, a plain pointer
 # chase, sysbench memory) on the same target: about 80 s
@@ -466,10 +496,18 @@ $(B)/bench/%: bench/%.c $(B)/libhiddenq.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(JANSSON_CFLAGS) -Isrc -o $@ $< $(B)/libhiddenq.a $(LDLIBS)
 
+# The systemd unit goes where systemd looks for units of its prefix
+# (/usr/local/lib/systemd/system is on its search path), with ExecStart
+# pointing at the installed binary.
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+
 install: $(B)/hiddenq
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	install -m 0755 $(B)/hiddenq $(DESTDIR)$(PREFIX)/bin/hiddenq
 	install -m 0644 docs/hiddenq.1 $(DESTDIR)$(PREFIX)/share/man/man1/hiddenq.1
+	for u in hiddenq-serve hiddenq-record; do \
+		sed 's|/usr/local/bin/hiddenq|$(PREFIX)/bin/hiddenq|g' contrib/systemd/$$u.service > $(B)/$$u.service && \
+		install -m 0644 $(B)/$$u.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$$u.service || exit 1; done
 
 clean:
 	rm -rf $(B)

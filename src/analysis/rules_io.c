@@ -65,12 +65,8 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *t;
-	if (vasprintf(&t, fmt, ap) < 0)
-		t = NULL;
+	char *t = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (!t)
-		return;
 	size_t l = strlen(t);
 	b->s = xrealloc(b->s, b->n + l + 2);
 	if (b->n)
