@@ -154,6 +154,7 @@ def test_version_names_the_build_features(hq):
 NUMERIC = [
     (["diagnose"], "--duration", ()), (["diagnose"], "--interval", ()),
     (["watch"], "--interval", ()), (["watch"], "--window", ()),
+    (["top"], "--interval", ()), (["top"], "--window", ()), (["top"], "--count", ()),
     (["serve"], "--interval", ()), (["serve"], "--window", ()), (["serve"], "--max-connections", ()),
     (["rules", "--prometheus"], "--window", ()),
     (["metrics"], "--duration", ()),
@@ -252,6 +253,7 @@ LIVE_ONLY = [
     (["diagnose"], ["--no-tasks"]), (["diagnose"], ["--sources", "-numa"]), (["diagnose"], ["--stalls", "off"]),
     (["diagnose"], ["--runq-split"]),
     (["watch"], ["-i", "2s"]), (["watch"], ["--no-net"]),
+    (["top"], ["-i", "2s"]), (["top"], ["--no-tasks"]), (["top"], ["--stalls", "off"]),
     (["metrics"], ["-d", "2s"]), (["metrics"], ["--no-bpf"]),
     (["vms"], ["-d", "2s"]), (["vms"], ["-i", "50ms"]), (["vms"], ["--no-bpf"]),
     (["vms"], ["--qmp", "a=/nonexistent"]),
