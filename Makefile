@@ -206,6 +206,12 @@ STORE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3) $
 LDLIBS += $(STORE_LIBS)
 STATIC_LDLIBS += $(STORE_LIBS) -lm -lpthread
 
+# ---- the what-if model (hiddenq sim): src/sim, its sink, its command ----
+LIB_SRCS += src/sim/dist.c src/sim/scenario.c src/sim/base.c src/sim/station.c src/sim/sched.c src/sim/work.c \
+	src/sim/view.c src/sim/sim.c src/sinks/sim.c src/cmd/sim.c
+UNIT_TESTS += tests/unit/test_sim.c
+FUZZ_TARGETS += tests/fuzz/fuzz_scenario.c
+
 # ---- generated from the rule tables, committed: `make contrib` writes them,
 # `make check` fails early (contrib-check) when they differ from what the
 # binary prints.  Each entry is FLAG:FILE of `hiddenq rules FLAG`.
