@@ -437,6 +437,8 @@ bench: setup-test $(B)/hiddenq
 	$(B)/bench/bench_vms
 	@$(MAKE) --no-print-directory $(B)/bench/bpf_hold $(B)/bench/qd1read $(B)/bench/pingpong
 	/usr/bin/python3 bench/bench_bpf.py $(B)
+	@$(MAKE) --no-print-directory $(B)/bench/bench_sim
+	$(B)/bench/bench_sim bench/sim_large.ini
 	@$(MAKE) --no-print-directory bench-probes
 
 # each probe beside its reference tool (fio, cyclictest, a plain pointer

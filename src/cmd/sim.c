@@ -312,7 +312,7 @@ static int run_sweep(const char *path, const struct sim_scenario *sc, const char
 			sim_sweep_csv(stdout, key, pt, n);
 		} else if (json) {
 			json_t *o = sim_sweep_json(path, key, pt, n);
-			json_dumpf(o, stdout, JSON_INDENT(1));
+			json_dumpf(o, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(6));
 			fputc('\n', stdout);
 			json_decref(o);
 		} else {
@@ -492,7 +492,7 @@ int cmd_sim(int argc, char **argv)
 	free(bo.why);
 	if (json) {
 		json_t *doc = sim_result_json(path, &sc, r);
-		json_dumpf(doc, stdout, JSON_INDENT(1));
+		json_dumpf(doc, stdout, JSON_INDENT(1) | JSON_REAL_PRECISION(6));
 		fputc('\n', stdout);
 		json_decref(doc);
 	} else {

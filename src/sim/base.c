@@ -12,20 +12,36 @@
 #include "internal.h"
 
 /* ------------------------------------------------------------------ */
-/* timer heap: a binary min-heap of (time, slot), ties by slot         */
+/* pending events: the near heap and the wheel (see internal.h)         */
+/*                                                                      */
+/* The heap is 4-ary: entry k lives at h[k + 3], so the four children   */
+/* of k (4k+1 .. 4k+4) sit at h[4(k+1) ..], one 64-byte line.  Keys are */
+/* 128-bit (time bits, slot), compared without branches.                */
 
-static inline bool less(const struct hent *a, const struct hent *b)
+#define PAD 3
+#define NBUCKETS 4096u
+
+static hkey *heap_alloc(uint32_t n)
 {
-	return a->t < b->t || (a->t == b->t && a->slot < b->slot);
+	void *p = NULL;
+	size_t bytes = ((size_t)n + PAD + 4) * sizeof(hkey);
+	bytes = (bytes + 63) & ~(size_t)63;
+	if (posix_memalign(&p, 64, bytes) != 0)
+		p = xmalloc(bytes); /* unaligned is only slower */
+	memset(p, 0, bytes);
+	return p;
 }
 
 void th_init(struct theap *th, uint32_t nslots)
 {
-	th->h = xcalloc(nslots + 1, sizeof(*th->h));
-	th->pos = xcalloc(nslots + 1, sizeof(*th->pos));
-	th->n = 0;
-	th->nslots = nslots;
+	memset(th, 0, sizeof(*th));
+	th->cap = 64;
+	th->h = heap_alloc(th->cap);
 	th->firing = UINT32_MAX;
+	th->nb = NBUCKETS;
+	th->b = xcalloc(th->nb + 1, sizeof(*th->b));
+	th->inv_w = 1e5;	/* 10 us buckets to start with */
+	th_reserve(th, nslots);
 }
 
 void th_reserve(struct theap *th, uint32_t nslots)
@@ -35,92 +51,269 @@ void th_reserve(struct theap *th, uint32_t nslots)
 	uint32_t cap = th->nslots ? th->nslots : 64;
 	while (cap < nslots)
 		cap *= 2;
-	th->h = xrealloc(th->h, (cap + 1) * sizeof(*th->h));
-	th->pos = xrealloc(th->pos, (cap + 1) * sizeof(*th->pos));
-	memset(th->pos + th->nslots, 0, (cap + 1 - th->nslots) * sizeof(*th->pos));
+	th->where = xrealloc(th->where, cap);
+	memset(th->where + th->nslots, 0, cap - th->nslots);
+	th->idx = xrealloc(th->idx, cap * sizeof(*th->idx));
+	th->bk = xrealloc(th->bk, cap * sizeof(*th->bk));
 	th->nslots = cap;
 }
 
 void th_done(struct theap *th)
 {
 	free(th->h);
-	free(th->pos);
+	free(th->where);
+	free(th->idx);
+	free(th->bk);
+	for (uint32_t i = 0; th->b && i <= th->nb; i++)
+		free(th->b[i].e);
+	free(th->b);
 	memset(th, 0, sizeof(*th));
 }
 
-static void sift_up(struct theap *th, uint32_t i)
+/* ---- the heap ---- */
+
+static void sift_up(struct theap *th, uint32_t i, hkey e)
 {
-	struct hent e = th->h[i];
+	hkey *h = th->h + PAD;
 	while (i > 0) {
-		uint32_t p = (i - 1) / 2;
-		if (!less(&e, &th->h[p]))
+		uint32_t p = (i - 1) / 4;
+		if (e >= h[p])
 			break;
-		th->h[i] = th->h[p];
-		th->pos[th->h[i].slot] = i + 1;
+		h[i] = h[p];
+		th->idx[hkey_slot(h[i])] = i;
 		i = p;
 	}
-	th->h[i] = e;
-	th->pos[e.slot] = i + 1;
+	h[i] = e;
+	th->idx[hkey_slot(e)] = i;
 }
 
-static void sift_down(struct theap *th, uint32_t i)
+/* the smallest of the four (or fewer) children from c: branch-free where all four exist */
+static inline uint32_t min_child(const hkey *h, uint32_t c, uint32_t n)
 {
-	struct hent e = th->h[i];
+	if (c + 3 < n) {
+		uint32_t a = h[c + 1] < h[c] ? c + 1 : c;
+		uint32_t b = h[c + 3] < h[c + 2] ? c + 3 : c + 2;
+		return h[b] < h[a] ? b : a;
+	}
+	uint32_t m = c;
+	for (uint32_t k = c + 1; k < n; k++)
+		if (h[k] < h[m])
+			m = k;
+	return m;
+}
+
+static void sift_down(struct theap *th, uint32_t i, hkey e)
+{
+	hkey *h = th->h + PAD;
 	uint32_t n = th->n;
 	for (;;) {
-		uint32_t l = 2 * i + 1;
-		if (l >= n)
+		uint32_t c = 4 * i + 1;
+		if (c >= n)
 			break;
-		uint32_t m = l + 1 < n && less(&th->h[l + 1], &th->h[l]) ? l + 1 : l;
-		if (!less(&th->h[m], &e))
+		uint32_t m = min_child(h, c, n);
+		if (h[m] >= e)
 			break;
-		th->h[i] = th->h[m];
-		th->pos[th->h[i].slot] = i + 1;
+		h[i] = h[m];
+		th->idx[hkey_slot(h[i])] = i;
 		i = m;
 	}
-	th->h[i] = e;
-	th->pos[e.slot] = i + 1;
+	h[i] = e;
+	th->idx[hkey_slot(e)] = i;
+}
+
+static void heap_push(struct theap *th, hkey k)
+{
+	if (th->n == th->cap) {
+		hkey *h = heap_alloc(th->cap * 2);
+		memcpy(h, th->h, ((size_t)th->n + PAD) * sizeof(*h));
+		free(th->h);
+		th->h = h;
+		th->cap *= 2;
+	}
+	th->where[hkey_slot(k)] = 1;
+	sift_up(th, th->n++, k);
+}
+
+static void heap_remove(struct theap *th, uint32_t i)
+{
+	hkey *h = th->h + PAD;
+	th->n--;
+	if (i == th->n)
+		return;
+	hkey last = h[th->n];
+	if (i > 0 && last < h[(i - 1) / 4])
+		sift_up(th, i, last);
+	else
+		sift_down(th, i, last);
+}
+
+/* ---- the wheel ---- */
+
+static inline uint64_t bucket_no(const struct theap *th, hkey k)
+{
+	double x = hkey_time(k) * th->inv_w;
+	return x < 1.8e19 ? (uint64_t)x : UINT64_MAX;
+}
+
+static void wheel_put(struct theap *th, hkey k, uint64_t kb)
+{
+	uint32_t b = kb - th->cur < th->nb ? (uint32_t)(kb & (th->nb - 1)) : th->nb;
+	struct wbucket *w = &th->b[b];
+	if (w->n == w->cap) {
+		w->cap = w->cap ? w->cap * 2 : 8;
+		w->e = xrealloc(w->e, w->cap * sizeof(*w->e));
+	}
+	uint32_t s = hkey_slot(k);
+	th->where[s] = 2;
+	th->bk[s] = b;
+	th->idx[s] = w->n;
+	w->e[w->n++] = k;
+	th->in_wheel++;
+}
+
+static void wheel_remove(struct theap *th, uint32_t slot)
+{
+	struct wbucket *w = &th->b[th->bk[slot]];
+	uint32_t i = th->idx[slot];
+	w->e[i] = w->e[--w->n];
+	if (i < w->n)
+		th->idx[hkey_slot(w->e[i])] = i;
+	th->in_wheel--;
+}
+
+static void insert(struct theap *th, hkey k)
+{
+	uint64_t kb = bucket_no(th, k);
+	if (kb < th->cur)
+		heap_push(th, k);
+	else
+		wheel_put(th, k, kb);
+}
+
+/* the overflow's events that now fall on the wheel go to their buckets */
+static void spill_overflow(struct theap *th)
+{
+	struct wbucket *o = &th->b[th->nb];
+	uint32_t n = o->n;
+	o->n = 0;
+	th->in_wheel -= n;
+	for (uint32_t i = 0; i < n; i++) {
+		hkey k = o->e[i];
+		insert(th, k);
+	}
+}
+
+/* take every pending event out and put it back with a new bucket width */
+static void rewidth(struct theap *th, double inv_w, double now)
+{
+	uint64_t total = th->n + th->in_wheel;
+	hkey *all = xmalloc((total ? total : 1) * sizeof(*all));
+	uint64_t k = 0;
+	for (uint32_t i = 0; i < th->n; i++)
+		all[k++] = th->h[PAD + i];
+	th->n = 0;
+	for (uint32_t b = 0; b <= th->nb; b++) {
+		for (uint32_t i = 0; i < th->b[b].n; i++)
+			all[k++] = th->b[b].e[i];
+		th->b[b].n = 0;
+	}
+	th->in_wheel = 0;
+	th->inv_w = inv_w;
+	double x = now * inv_w;
+	th->cur = x < 1.8e19 ? (uint64_t)x : UINT64_MAX;
+	for (uint64_t i = 0; i < k; i++)
+		insert(th, all[i]);
+	free(all);
+	th->adv = th->moved = 0;
+}
+
+bool th_fill(struct theap *th)
+{
+	while (th->n == 0) {
+		if (!th->in_wheel)
+			return false;
+		struct wbucket *o = &th->b[th->nb];
+		if (th->in_wheel == o->n) {
+			/* only far events: jump to the earliest */
+			uint64_t kmin = UINT64_MAX;
+			for (uint32_t i = 0; i < o->n; i++) {
+				uint64_t kb = bucket_no(th, o->e[i]);
+				if (kb < kmin)
+					kmin = kb;
+			}
+			th->cur = kmin;
+			spill_overflow(th);
+			continue;
+		}
+		struct wbucket *w = &th->b[th->cur & (th->nb - 1)];
+		uint32_t n = w->n;
+		w->n = 0;
+		th->in_wheel -= n;
+		for (uint32_t i = 0; i < n; i++)
+			heap_push(th, w->e[i]);
+		th->cur++;
+		th->adv++;
+		th->moved += n;
+		if ((th->cur & (th->nb - 1)) == 0)
+			spill_overflow(th);
+		/* adapt the width: a small heap (0.5 to 4 events a bucket) is the fastest here */
+		if (th->adv >= 4096 || th->moved >= 4096 * 4) {
+			double per = (double)th->moved / (double)th->adv;
+			double now = th->n ? hkey_time(th->h[PAD]) : (double)th->cur / th->inv_w;
+			if (per < 0.5)
+				rewidth(th, th->inv_w / 8, now);
+			else if (per > 4)
+				rewidth(th, th->inv_w * 8, now);
+			else
+				th->adv = th->moved = 0;
+		}
+	}
+	return true;
 }
 
 void th_set(struct theap *th, uint32_t slot, double t)
 {
 	if (slot == th->firing)
 		th->kept = true;
-	uint32_t p = th->pos[slot];
-	if (!p) {
-		uint32_t i = th->n++;
-		th->h[i].t = t;
-		th->h[i].slot = slot;
-		sift_up(th, i);
+	hkey k = hkey_make(t, slot);
+	switch (th->where[slot]) {
+	case 1: {
+		uint32_t i = th->idx[slot];
+		if (bucket_no(th, k) < th->cur) {
+			if (k < th->h[PAD + i])
+				sift_up(th, i, k);
+			else
+				sift_down(th, i, k);
+			return;
+		}
+		heap_remove(th, i);
+		wheel_put(th, k, bucket_no(th, k));
 		return;
 	}
-	uint32_t i = p - 1;
-	double old = th->h[i].t;
-	th->h[i].t = t;
-	if (t < old)
-		sift_up(th, i);
-	else
-		sift_down(th, i);
+	case 2:
+		wheel_remove(th, slot);
+		break;
+	default:
+		break;
+	}
+	insert(th, k);
 }
 
 void th_cancel(struct theap *th, uint32_t slot)
 {
 	if (slot == th->firing)
 		th->kept = false;
-	uint32_t p = th->pos[slot];
-	if (!p)
+	switch (th->where[slot]) {
+	case 1:
+		heap_remove(th, th->idx[slot]);
+		break;
+	case 2:
+		wheel_remove(th, slot);
+		break;
+	default:
 		return;
-	uint32_t i = p - 1;
-	th->pos[slot] = 0;
-	th->n--;
-	if (i == th->n)
-		return;
-	th->h[i] = th->h[th->n];
-	th->pos[th->h[i].slot] = i + 1;
-	if (i > 0 && less(&th->h[i], &th->h[(i - 1) / 2]))
-		sift_up(th, i);
-	else
-		sift_down(th, i);
+	}
+	th->where[slot] = 0;
 }
 
 /* ------------------------------------------------------------------ */

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,58 @@ void rng_seed(struct rng *r, uint64_t seed, uint64_t stream)
 		r->s[i] = splitmix64(&x);
 	if (!(r->s[0] | r->s[1] | r->s[2] | r->s[3]))
 		r->s[0] = 1;
+}
+
+/* ---- the ziggurat's tables (Marsaglia and Tsang 2000, REXP) ---- */
+
+#define ZIG_R 7.697117470131487
+#define ZIG_V 3.949659822581572e-3
+uint64_t sim_zig_k[256];
+double sim_zig_w[256];
+static double zig_f[256];
+static pthread_once_t zig_once = PTHREAD_ONCE_INIT;
+
+static void zig_init(void)
+{
+	const double m = 9007199254740992.0; /* 2^53 */
+	double de = ZIG_R, te = de;
+	double q = ZIG_V / exp(-de);
+	double w[256], f[256];
+	uint64_t k[256];
+	k[0] = (uint64_t)((de / q) * m);
+	k[1] = 0;
+	w[0] = q / m;
+	w[255] = de / m;
+	f[0] = 1.0;
+	f[255] = exp(-de);
+	for (int i = 254; i >= 1; i--) {
+		de = -log(ZIG_V / de + exp(-de));
+		k[i + 1] = (uint64_t)((de / te) * m);
+		te = de;
+		f[i] = exp(-de);
+		w[i] = de / m;
+	}
+	memcpy(zig_f, f, sizeof(f));
+	memcpy(sim_zig_w, w, sizeof(w));
+	/* the thresholds last: until they are set, every draw takes the slow path, which waits for this */
+	memcpy(sim_zig_k, k, sizeof(k));
+}
+
+double sim_zig_slow(struct rng *r, uint64_t u)
+{
+	pthread_once(&zig_once, zig_init);
+	for (;;) {
+		unsigned i = (unsigned)(u & 255);
+		uint64_t j = u >> 11;
+		double x = (double)j * sim_zig_w[i];
+		if (j < sim_zig_k[i])
+			return x;
+		if (i == 0)
+			return ZIG_R - log(rng_u01(r));
+		if (zig_f[i] + rng_u01(r) * (zig_f[i - 1] - zig_f[i]) < exp(-x))
+			return x;
+		u = rng_next(r);
+	}
 }
 
 /* strtod over exactly [s, e) after trimming blanks; 0 or -EINVAL */
@@ -149,6 +202,7 @@ void dist_set_rate(struct dist *d, double rate)
 		d->a = log(d->c) - d->b * d->b / 2;
 		break;
 	}
+	d->inv = d->kind == DIST_EXP ? 1.0 / d->a : 0;
 }
 
 int dist_parse(const char *s, struct dist *d, const char **why)
@@ -247,6 +301,7 @@ int dist_parse(const char *s, struct dist *d, const char **why)
 		return -EINVAL;
 	}
 #undef NAME
+	x.inv = x.kind == DIST_EXP ? 1.0 / x.a : 0;
 	*d = x;
 	return 0;
 }
@@ -293,11 +348,11 @@ double dist_m2(const struct dist *d)
 	return 0;
 }
 
-double dist_sample(const struct dist *d, struct rng *r)
+double dist_sample_any(const struct dist *d, struct rng *r)
 {
 	switch (d->kind) {
 	case DIST_EXP:
-		return rng_exp(r, d->a);
+		return rng_exp1(r) * d->inv;
 	case DIST_DET:
 		return d->a;
 	case DIST_ERLANG: {

@@ -64,9 +64,28 @@ static inline uint32_t rng_below(struct rng *r, uint32_t n)
 	return (uint32_t)(((rng_next(r) >> 32) * (uint64_t)n) >> 32);
 }
 
+/*
+ * Exponential variates by Marsaglia and Tsang's ziggurat (256 layers): one
+ * 64-bit draw and a compare in 98.9 % of the cases, no log; the low byte
+ * picks the layer, the top 53 bits the point.  Exact, like -log(U).
+ */
+extern uint64_t sim_zig_k[256];
+extern double sim_zig_w[256];
+double sim_zig_slow(struct rng *r, uint64_t u);
+
+static inline double rng_exp1(struct rng *r)
+{
+	uint64_t u = rng_next(r);
+	unsigned i = (unsigned)(u & 255);
+	uint64_t j = u >> 11;
+	if (j < sim_zig_k[i])
+		return (double)j * sim_zig_w[i];
+	return sim_zig_slow(r, u);
+}
+
 static inline double rng_exp(struct rng *r, double rate)
 {
-	return -log(rng_u01(r)) / rate;
+	return rng_exp1(r) / rate;
 }
 
 enum dist_kind { DIST_NONE, DIST_EXP, DIST_DET, DIST_ERLANG, DIST_HYPEREXP, DIST_UNIFORM, DIST_LOGNORMAL };
@@ -77,6 +96,7 @@ struct dist {
 	double a, b, c;		/* exp: a rate; det: a time; erlang: a rate per phase;
 				 * hyperexp: a p, b r1, c r2; uniform: a lo, b hi;
 				 * lognormal: a mu, b sigma (of the normal), c the mean */
+	double inv;		/* exp: 1/a, so a draw multiplies */
 };
 
 /* 0, or -EINVAL with *why (static text).  A bare number sets the rate of
@@ -85,7 +105,13 @@ int dist_parse(const char *s, struct dist *d, const char **why);
 double dist_mean(const struct dist *d);
 /* E[X^2] */
 double dist_m2(const struct dist *d);
-double dist_sample(const struct dist *d, struct rng *r);
+double dist_sample_any(const struct dist *d, struct rng *r);
+static inline double dist_sample(const struct dist *d, struct rng *r)
+{
+	if (d->kind == DIST_EXP)
+		return rng_exp1(r) * d->inv;
+	return dist_sample_any(d, r);
+}
 /* keep the shape, make the mean 1/rate */
 void dist_set_rate(struct dist *d, double rate);
 /* the scenario form back, e.g. "exp(0.8)" */

@@ -28,17 +28,60 @@
 
 /* ---- timer heap ---- */
 
+/* an entry: the time's bits (a double >= 0 orders like its bits) above the
+ * slot, one 128-bit key, so that (time, slot) compares without branches */
+typedef unsigned __int128 hkey;
+static inline hkey hkey_make(double t, uint32_t slot)
+{
+	uint64_t b;
+	memcpy(&b, &t, sizeof(b));
+	return ((hkey)b << 64) | slot;
+}
+static inline double hkey_time(hkey k)
+{
+	uint64_t b = (uint64_t)(k >> 64);
+	double t;
+	memcpy(&t, &b, sizeof(t));
+	return t;
+}
+static inline uint32_t hkey_slot(hkey k)
+{
+	return (uint32_t)k;
+}
 struct hent {
 	double t;
 	uint32_t slot;
 };
 
+/*
+ * The pending events: a small 4-ary heap of the near ones and a timing
+ * wheel of buckets for the rest (a ladder queue).  Bucket k holds the
+ * events with floor(t / width) = k; the heap holds every event of a bucket
+ * before `cur`, so its top is always the earliest event.  The order is
+ * (time, slot), whichever part an event sits in: the same as one heap.
+ * The bucket width adapts to the event density (see base.c).
+ */
+struct wbucket {
+	hkey *e;
+	uint32_t n, cap;
+};
+
 struct theap {
-	struct hent *h;
-	uint32_t *pos;		/* pos[slot]: index in h + 1, 0 when not pending */
-	uint32_t n, nslots;
+	hkey *h;		/* the heap, from h[3] (see base.c); th_top for the first */
+	uint32_t n, cap;
+	uint8_t *where;		/* per slot: 0 not pending, 1 heap, 2 wheel */
+	uint32_t *idx;		/* heap index, or index in its bucket */
+	uint32_t *bk;		/* its bucket (nb: the overflow) */
+	uint32_t nslots;
 	uint32_t firing;	/* the slot being handled (UINT32_MAX: none) */
 	bool kept;		/* it was set again while handled */
+	/* the wheel */
+	double inv_w;		/* 1 / bucket width */
+	uint64_t cur;		/* the first bucket not yet in the heap */
+	struct wbucket *b;	/* nb buckets, then the overflow (far beyond the wheel) */
+	uint32_t nb;
+	uint64_t in_wheel;
+	uint64_t adv, moved;	/* for adapting the width */
 };
 
 void th_init(struct theap *th, uint32_t nslots);
@@ -46,9 +89,20 @@ void th_reserve(struct theap *th, uint32_t nslots);
 void th_done(struct theap *th);
 void th_set(struct theap *th, uint32_t slot, double t);
 void th_cancel(struct theap *th, uint32_t slot);
+/* make the heap's top the earliest event: false when nothing is pending */
+bool th_fill(struct theap *th);
 static inline bool th_pending(const struct theap *th, uint32_t slot)
 {
-	return th->pos[slot] != 0;
+	return th->where[slot] != 0;
+}
+static inline bool th_empty(struct theap *th)
+{
+	return th->n == 0 && !th_fill(th);
+}
+static inline struct hent th_top(const struct theap *th)
+{
+	struct hent e = { hkey_time(th->h[3]), hkey_slot(th->h[3]) };
+	return e;
 }
 
 /* ---- histograms ---- */

@@ -336,8 +336,8 @@ int sim_run(const struct sim_scenario *sc, const struct sim_opts *o, struct sim_
 		th_set(&c.th, s, c.warm);
 	}
 	uint64_t next_progress = 1u << 20;
-	while (c.th.n && !c.stop) {
-		struct hent top = c.th.h[0];
+	while (!c.stop && !th_empty(&c.th)) {
+		struct hent top = th_top(&c.th);
 		if (top.t > c.end)
 			break;
 		c.now = top.t;

@@ -305,6 +305,8 @@ static void host_statics(struct simctx *c, struct view *w, json_t *src)
 		snprintf(path, sizeof(path), "sys/devices/system/node/node%u/distance", n);
 		add(st, path, &b);
 	}
+	addf(st, "sys/kernel/mm/transparent_hugepage/enabled", "always [madvise] never\n");
+	addf(st, "sys/kernel/mm/transparent_hugepage/defrag", "always defer defer+madvise [madvise] never\n");
 	add_json(st, IDENTITY_PATH, identity(false, false));
 	const char *nm = "not modelled by hiddenq sim";
 	meta_source(src, STALLS_PATH, false, nm);
@@ -847,8 +849,19 @@ static void host_sample(struct simctx *c, struct view *w, struct sample *s, doub
 	     (unsigned long long)(H / 1024), (unsigned long long)(H > used ? (H - used) / 1024 : 0),
 	     (unsigned long long)(H > used ? (H - used) / 1024 : 0), (unsigned long long)(swap_total / 1024),
 	     (unsigned long long)(swap_total > c->host_swapped ? (swap_total - c->host_swapped) / 1024 : 0));
-	addf(s, "proc/vmstat", "pswpin %llu\npswpout %llu\npgmajfault %llu\n", (unsigned long long)faults,
-	     (unsigned long long)c->host_pswpout, (unsigned long long)faults);
+	addf(s, "proc/vmstat", "pswpin %llu\npswpout %llu\npgmajfault %llu\ncompact_stall 0\nthp_fault_alloc 0\n"
+	     "thp_fault_fallback 0\n", (unsigned long long)faults, (unsigned long long)c->host_pswpout,
+	     (unsigned long long)faults);
+	/* NUMA placement: each VM's memory where the scenario put it, counted as allocations per node */
+	for (unsigned nd = 0; nd < c->nnodes; nd++) {
+		double a = 0;
+		for (uint32_t i = 0; i < c->nvm; i++)
+			a += c->vm[i].work_done * 20000 * c->vm[i].mem_frac[nd];
+		char p[96];
+		snprintf(p, sizeof(p), "sys/devices/system/node/node%u/numastat", nd);
+		addf(s, p, "numa_hit %llu\nnuma_miss 0\nnuma_foreign 0\ninterleave_hit 0\nlocal_node %llu\nother_node 0\n",
+		     (unsigned long long)(1000000 + a), (unsigned long long)(1000000 + a));
+	}
 	/* the VMs: vms.json, then each vCPU thread's schedstat, status and stat */
 	json_t *j = json_object(), *vms = json_array();
 	for (uint32_t i = 0; i < c->nvm; i++) {

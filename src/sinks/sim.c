@@ -151,7 +151,7 @@ static void vm_text(FILE *out, const struct sim_result *r)
 {
 	if (!r->ngrp)
 		return;
-	char a[24], b[24], c[24], d[24];
+	char a[24], b[24], c[24], d[24], e[24];
 	fprintf(out, "VMs (each [vm] section; --json has every VM and vCPU)\n");
 	fprintf(out, "  %-14s %4s %5s %-8s %10s %9s %9s %9s %9s %9s %7s\n", "name", "VMs", "vCPUs", "work", "done/s",
 		"p50", "p99", "p99.9", "steal avg", "steal max", "remote");
@@ -197,7 +197,7 @@ static void vm_text(FILE *out, const struct sim_result *r)
 				     "%s\n",
 				o->name, ftime(a, sizeof(a), o->io_total.p50), ftime(b, sizeof(b), o->io_total.p99),
 				ftime(c, sizeof(c), o->io_guest.p99), ftime(d, sizeof(d), o->io_host.p99),
-				ftime(a, sizeof(a), o->io_device.p99));
+				ftime(e, sizeof(e), o->io_device.p99));
 		if (o->memory && (o->balloon_max_mib > 0 || o->host_swapped_max_mib > 0 || o->guest_pressure_pct > 0))
 			fprintf(out, "  %s memory: balloon up to %.0f MiB, host swapped up to %.0f MiB of its working set, "
 				     "%.0f host faults/s, short of memory %.0f %% of the time\n",
@@ -212,7 +212,7 @@ static void vm_text(FILE *out, const struct sim_result *r)
 
 static void mig_text(FILE *out, const struct sim_result *r)
 {
-	char a[24], b[24], c[24];
+	char a[24], b[24], c[24], d[24];
 	for (unsigned i = 0; i < r->nmig; i++) {
 		const struct sim_mig_result *g = &r->mig[i];
 		fprintf(out, "migration %s%s%s: ", g->name, g->vm[0] ? " of " : "", g->vm);
@@ -223,7 +223,7 @@ static void mig_text(FILE *out, const struct sim_result *r)
 			fprintf(out, "switched to post-copy after %u rounds; downtime %s, %s until the last page arrived, "
 				     "total %s, %s sent\n",
 				g->rounds, ftime(a, sizeof(a), g->downtime), ftime(b, sizeof(b), g->postcopy_time),
-				ftime(c, sizeof(c), g->total_time), fbytes(c, sizeof(c), g->transferred));
+				ftime(c, sizeof(c), g->total_time), fbytes(d, sizeof(d), g->transferred));
 		else if (g->converged)
 			fprintf(out, "converged after %u rounds in %s, downtime %s, %s sent\n", g->rounds,
 				ftime(a, sizeof(a), g->total_time), ftime(b, sizeof(b), g->downtime),
@@ -266,8 +266,8 @@ void sim_print_text(FILE *out, const char *path, const struct sim_scenario *sc, 
 	vm_text(out, r);
 	mig_text(out, r);
 	if (r->bundle_samples)
-		fprintf(out, "bundle: %u samples of %s's %s view\n", r->bundle_samples, r->bundle_host ? "the host" : r->bundle_vm,
-			r->bundle_host ? "host" : "guest");
+		fprintf(out, "bundle: %u samples of %s%s\n", r->bundle_samples, r->bundle_host ? "the host's view of its VMs" : r->bundle_vm,
+			r->bundle_host ? "" : "'s guest view");
 }
 
 /* ---- JSON ---- */
