@@ -214,6 +214,7 @@ static const struct key bundle_keys[] = {
 struct pctx {
 	struct sim_scenario *sc;
 	int line;		/* of the line inih is on */
+	int section_line;	/* of the last [section] header read */
 	struct sim_error err;
 	bool bad;
 	const char *text, *pos;
@@ -579,6 +580,10 @@ static void *section_of(struct pctx *c, const char *section, const char **kind, 
 	while (name && *name == ' ')
 		name++;
 	bool named = !strcmp(kbuf, "station") || !strcmp(kbuf, "vm") || !strcmp(kbuf, "migration");
+	if (!named && strcmp(kbuf, "sim") && strcmp(kbuf, "host") && strcmp(kbuf, "bundle")) {
+		fail(c, "section [%s] is not known (sim, station NAME, host, vm NAME, migration NAME, bundle)", section);
+		return NULL;
+	}
 	if (named && (!name || !valid_name(name))) {
 		fail(c, "section [%s] needs a name of letters, digits, '_' and '-' (e.g. [%s web])", section, kbuf);
 		return NULL;
@@ -591,7 +596,7 @@ static void *section_of(struct pctx *c, const char *section, const char **kind, 
 		*kind = "sim";
 		*keys = sim_keys;
 		if (!sc->line_sim)
-			sc->line_sim = c->line;
+			sc->line_sim = c->section_line ? c->section_line : c->line;
 		return sc;
 	}
 	if (!strcmp(kbuf, "host")) {
@@ -600,7 +605,7 @@ static void *section_of(struct pctx *c, const char *section, const char **kind, 
 		if (!sc->host.set) {
 			host_defaults(&sc->host);
 			sc->host.set = true;
-			sc->host.line = c->line;
+			sc->host.line = c->section_line ? c->section_line : c->line;
 		}
 		return &sc->host;
 	}
@@ -623,7 +628,7 @@ static void *section_of(struct pctx *c, const char *section, const char **kind, 
 		struct sim_station *s = &sc->stations[sc->nstations++];
 		station_defaults(s);
 		snprintf(s->name, sizeof(s->name), "%s", name);
-		s->line = c->line;
+		s->line = c->section_line ? c->section_line : c->line;
 		return s;
 	}
 	if (!strcmp(kbuf, "vm")) {
@@ -640,7 +645,7 @@ static void *section_of(struct pctx *c, const char *section, const char **kind, 
 		struct sim_vmconf *v = &sc->vms[sc->nvms++];
 		vm_defaults(v);
 		snprintf(v->name, sizeof(v->name), "%s", name);
-		v->line = c->line;
+		v->line = c->section_line ? c->section_line : c->line;
 		return v;
 	}
 	if (!strcmp(kbuf, "migration")) {
@@ -657,7 +662,7 @@ static void *section_of(struct pctx *c, const char *section, const char **kind, 
 		struct sim_migration *m = &sc->migs[sc->nmigs++];
 		mig_defaults(m);
 		snprintf(m->name, sizeof(m->name), "%s", name);
-		m->line = c->line;
+		m->line = c->section_line ? c->section_line : c->line;
 		return m;
 	}
 	fail(c, "section [%s] is not known (sim, station NAME, host, vm NAME, migration NAME, bundle)", section);
@@ -711,6 +716,14 @@ static char *reader(char *str, int num, void *stream)
 	}
 	memcpy(str, c->pos, len);
 	str[len] = '\0';
+	const char *p = str;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '[') {
+		c->section_line = c->line;
+		if (!strncmp(p, "[sim]", 5) && !c->sc->line_sim)
+			c->sc->line_sim = c->line;
+	}
 	/* a NUL inside the text ends it, as for any C string */
 	c->pos += len;
 	return str;

@@ -368,6 +368,8 @@ int sim_run(const struct sim_scenario *sc, const struct sim_opts *o, struct sim_
 		c.now = c.end;
 	if (c.host && !c.warmed && c.warm > 0 && c.now >= c.warm)
 		work_warmup(&c);
+	else if (c.host && !c.warmed)
+		c.warm = 0; /* stopped (events, a signal) before the warm-up ended: the figures cover the whole run */
 	struct sim_result *r = xcalloc(1, sizeof(*r));
 	results(&c, r);
 	*out = r;
