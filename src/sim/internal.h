@@ -236,6 +236,7 @@ struct vcpu {
 	uint32_t sirq_q;	/* queue of the batch in hand */
 	uint32_t sirq_batch;
 	uint32_t napi_run;	/* packets in this softirq run (for time_squeeze) */
+	double ksoftirqd_until;	/* after a squeeze, user work goes first until then */
 	uint32_t slot_gap;
 	/* accounting (s) */
 	double t_user, t_sys, t_sirq, t_steal, t_idle;

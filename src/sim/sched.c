@@ -238,7 +238,16 @@ static void run_next(struct simctx *c, struct pcpu *p)
 				return;
 			continue;
 		}
-		if (v->sirq_batch) {
+		double bound = p->slice_end;
+		if (v->ksoftirqd_until > c->now && (v->has_user || work_take_request(c, v))) {
+			/* softirq went to ksoftirqd: the vCPU's task runs first, for a while */
+			double remote;
+			v->kind = VK_USER;
+			v->slowdown = numa_factor(c, v, p->node, &remote) * m->speed_factor;
+			dur = v->user_left * v->slowdown;
+			if (v->ksoftirqd_until < bound)
+				bound = v->ksoftirqd_until;
+		} else if (v->sirq_batch) {
 			v->kind = VK_SIRQ;
 			dur = v->sirq_left;
 		} else if ((q = work_rx_pending(c, v)) >= 0) {
@@ -265,7 +274,7 @@ static void run_next(struct simctx *c, struct pcpu *p)
 			dur = 0;
 		v->seg_start = c->now;
 		v->item_end = c->now + dur;
-		th_set(&c->th, p->slot, v->item_end < p->slice_end ? v->item_end : p->slice_end);
+		th_set(&c->th, p->slot, v->item_end < bound ? v->item_end : bound);
 		return;
 	}
 }

@@ -427,10 +427,13 @@ void work_rx_done(struct simctx *c, struct vcpu *v)
 	if (r->ring == 0) {
 		v->napi_run = 0;	/* the poll completed: interrupts back on */
 	} else if (v->napi_run >= 300) {
-		/* net_rx_action's budget ran out with packets left: ksoftirqd takes over */
+		/* net_rx_action's budget ran out with packets left: ksoftirqd takes over, a task
+		 * like the others, so the vCPU's own task gets as long a turn as the softirq had */
 		v->squeeze++;
 		v->softirqs_rx++;
 		v->napi_run = 0;
+		if (v->has_user || m->gq.n)
+			v->ksoftirqd_until = c->now + 300 * m->conf->rx_cost;
 	}
 }
 

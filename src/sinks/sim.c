@@ -653,14 +653,19 @@ void sim_sweep_text(FILE *out, const char *path, const char *key, const struct s
 		fprintf(out, "  %*s", (int)(strlen(names[k]) < 10 ? 10 : strlen(names[k])), names[k]);
 	fputc('\n', out);
 	for (unsigned i = 0; i < n; i++) {
-		fprintf(out, "%12.6g", pt[i].x);
+		if (fabs(pt[i].x) >= 1e5 && pt[i].x == floor(pt[i].x))
+			fprintf(out, "%12.0f", pt[i].x);
+		else
+			fprintf(out, "%12.6g", pt[i].x);
 		for (unsigned k = 0; k < nc; k++) {
 			double v = col_value(pt[i].r, names[k]);
 			int w = (int)(strlen(names[k]) < 10 ? 10 : strlen(names[k]));
-			if (isfinite(v))
-				fprintf(out, "  %*.4g", w, v);
-			else
+			if (!isfinite(v))
 				fprintf(out, "  %*s", w, "-");
+			else if (fabs(v) >= 1e4)
+				fprintf(out, "  %*.0f", w, v);
+			else
+				fprintf(out, "  %*.4g", w, v);
 		}
 		fputc('\n', out);
 	}
