@@ -20,6 +20,7 @@
 
 #define PAD 3
 #define NBUCKETS 4096u
+#define NIL UINT32_MAX
 
 static hkey *heap_alloc(uint32_t n)
 {
@@ -39,7 +40,9 @@ void th_init(struct theap *th, uint32_t nslots)
 	th->h = heap_alloc(th->cap);
 	th->firing = UINT32_MAX;
 	th->nb = NBUCKETS;
-	th->b = xcalloc(th->nb + 1, sizeof(*th->b));
+	th->head = xmalloc((th->nb + 1) * sizeof(*th->head));
+	for (uint32_t i = 0; i <= th->nb; i++)
+		th->head[i] = NIL;
 	th->inv_w = 1e5;	/* 10 us buckets to start with */
 	th_reserve(th, nslots);
 }
@@ -55,6 +58,9 @@ void th_reserve(struct theap *th, uint32_t nslots)
 	memset(th->where + th->nslots, 0, cap - th->nslots);
 	th->idx = xrealloc(th->idx, cap * sizeof(*th->idx));
 	th->bk = xrealloc(th->bk, cap * sizeof(*th->bk));
+	th->wkey = xrealloc(th->wkey, cap * sizeof(*th->wkey));
+	th->wnext = xrealloc(th->wnext, cap * sizeof(*th->wnext));
+	th->wprev = xrealloc(th->wprev, cap * sizeof(*th->wprev));
 	th->nslots = cap;
 }
 
@@ -64,9 +70,10 @@ void th_done(struct theap *th)
 	free(th->where);
 	free(th->idx);
 	free(th->bk);
-	for (uint32_t i = 0; th->b && i <= th->nb; i++)
-		free(th->b[i].e);
-	free(th->b);
+	free(th->wkey);
+	free(th->wnext);
+	free(th->wprev);
+	free(th->head);
 	memset(th, 0, sizeof(*th));
 }
 
@@ -158,27 +165,30 @@ static inline uint64_t bucket_no(const struct theap *th, hkey k)
 static void wheel_put(struct theap *th, hkey k, uint64_t kb)
 {
 	uint32_t b = kb - th->cur < th->nb ? (uint32_t)(kb & (th->nb - 1)) : th->nb;
-	struct wbucket *w = &th->b[b];
-	if (w->n == w->cap) {
-		w->cap = w->cap ? w->cap * 2 : 8;
-		w->e = xrealloc(w->e, w->cap * sizeof(*w->e));
-	}
-	uint32_t s = hkey_slot(k);
+	uint32_t s = hkey_slot(k), h = th->head[b];
 	th->where[s] = 2;
 	th->bk[s] = b;
-	th->idx[s] = w->n;
-	w->e[w->n++] = k;
+	th->wkey[s] = k;
+	th->wnext[s] = h;
+	th->wprev[s] = NIL;
+	if (h != NIL)
+		th->wprev[h] = s;
+	th->head[b] = s;
 	th->in_wheel++;
+	th->in_over += b == th->nb;
 }
 
-static void wheel_remove(struct theap *th, uint32_t slot)
+static void wheel_remove(struct theap *th, uint32_t s)
 {
-	struct wbucket *w = &th->b[th->bk[slot]];
-	uint32_t i = th->idx[slot];
-	w->e[i] = w->e[--w->n];
-	if (i < w->n)
-		th->idx[hkey_slot(w->e[i])] = i;
+	uint32_t b = th->bk[s], n = th->wnext[s], p = th->wprev[s];
+	if (p == NIL)
+		th->head[b] = n;
+	else
+		th->wnext[p] = n;
+	if (n != NIL)
+		th->wprev[n] = p;
 	th->in_wheel--;
+	th->in_over -= b == th->nb;
 }
 
 static void insert(struct theap *th, hkey k)
@@ -190,16 +200,25 @@ static void insert(struct theap *th, hkey k)
 		wheel_put(th, k, kb);
 }
 
+/* take bucket b's list out of the wheel: its first slot (NIL when empty) */
+static uint32_t detach(struct theap *th, uint32_t b)
+{
+	uint32_t s = th->head[b];
+	th->head[b] = NIL;
+	for (uint32_t x = s; x != NIL; x = th->wnext[x]) {
+		th->in_wheel--;
+		th->in_over -= b == th->nb;
+	}
+	return s;
+}
+
 /* the overflow's events that now fall on the wheel go to their buckets */
 static void spill_overflow(struct theap *th)
 {
-	struct wbucket *o = &th->b[th->nb];
-	uint32_t n = o->n;
-	o->n = 0;
-	th->in_wheel -= n;
-	for (uint32_t i = 0; i < n; i++) {
-		hkey k = o->e[i];
-		insert(th, k);
+	for (uint32_t x = detach(th, th->nb); x != NIL;) {
+		uint32_t next = th->wnext[x];
+		insert(th, th->wkey[x]);
+		x = next;
 	}
 }
 
@@ -212,12 +231,9 @@ static void rewidth(struct theap *th, double inv_w, double now)
 	for (uint32_t i = 0; i < th->n; i++)
 		all[k++] = th->h[PAD + i];
 	th->n = 0;
-	for (uint32_t b = 0; b <= th->nb; b++) {
-		for (uint32_t i = 0; i < th->b[b].n; i++)
-			all[k++] = th->b[b].e[i];
-		th->b[b].n = 0;
-	}
-	th->in_wheel = 0;
+	for (uint32_t b = 0; b <= th->nb; b++)
+		for (uint32_t x = detach(th, b); x != NIL; x = th->wnext[x])
+			all[k++] = th->wkey[x];
 	th->inv_w = inv_w;
 	double x = now * inv_w;
 	th->cur = x < 1.8e19 ? (uint64_t)x : UINT64_MAX;
@@ -232,12 +248,11 @@ bool th_fill(struct theap *th)
 	while (th->n == 0) {
 		if (!th->in_wheel)
 			return false;
-		struct wbucket *o = &th->b[th->nb];
-		if (th->in_wheel == o->n) {
+		if (th->in_wheel == th->in_over) {
 			/* only far events: jump to the earliest */
 			uint64_t kmin = UINT64_MAX;
-			for (uint32_t i = 0; i < o->n; i++) {
-				uint64_t kb = bucket_no(th, o->e[i]);
+			for (uint32_t x = th->head[th->nb]; x != NIL; x = th->wnext[x]) {
+				uint64_t kb = bucket_no(th, th->wkey[x]);
 				if (kb < kmin)
 					kmin = kb;
 			}
@@ -245,12 +260,11 @@ bool th_fill(struct theap *th)
 			spill_overflow(th);
 			continue;
 		}
-		struct wbucket *w = &th->b[th->cur & (th->nb - 1)];
-		uint32_t n = w->n;
-		w->n = 0;
-		th->in_wheel -= n;
-		for (uint32_t i = 0; i < n; i++)
-			heap_push(th, w->e[i]);
+		uint32_t n = 0;
+		for (uint32_t x = detach(th, (uint32_t)(th->cur & (th->nb - 1))); x != NIL; x = th->wnext[x]) {
+			heap_push(th, th->wkey[x]);
+			n++;
+		}
 		th->cur++;
 		th->adv++;
 		th->moved += n;

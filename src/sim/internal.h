@@ -61,26 +61,23 @@ struct hent {
  * (time, slot), whichever part an event sits in: the same as one heap.
  * The bucket width adapts to the event density (see base.c).
  */
-struct wbucket {
-	hkey *e;
-	uint32_t n, cap;
-};
-
 struct theap {
 	hkey *h;		/* the heap, from h[3] (see base.c); th_top for the first */
 	uint32_t n, cap;
 	uint8_t *where;		/* per slot: 0 not pending, 1 heap, 2 wheel */
-	uint32_t *idx;		/* heap index, or index in its bucket */
-	uint32_t *bk;		/* its bucket (nb: the overflow) */
+	uint32_t *idx;		/* heap index */
+	/* in the wheel: a doubly linked list per bucket, through slot-indexed arrays */
+	hkey *wkey;
+	uint32_t *wnext, *wprev, *bk;	/* bk: its bucket (nb: the overflow) */
 	uint32_t nslots;
 	uint32_t firing;	/* the slot being handled (UINT32_MAX: none) */
 	bool kept;		/* it was set again while handled */
 	/* the wheel */
 	double inv_w;		/* 1 / bucket width */
 	uint64_t cur;		/* the first bucket not yet in the heap */
-	struct wbucket *b;	/* nb buckets, then the overflow (far beyond the wheel) */
+	uint32_t *head;		/* nb buckets, then the overflow (far beyond the wheel) */
 	uint32_t nb;
-	uint64_t in_wheel;
+	uint64_t in_wheel, in_over;
 	uint64_t adv, moved;	/* for adapting the width */
 };
 
