@@ -16,7 +16,7 @@
 #include "../core/util.h"
 #include "internal.h"
 
-#define QUEUE_MAX (1u << 24)
+#define QUEUE_MAX (1u << 22)	/* customers waiting at one station: beyond, the station is unstable */
 
 static bool measured(const struct simctx *c, const struct station *s, uint64_t idx, double arrival)
 {

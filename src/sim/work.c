@@ -34,9 +34,9 @@
 #include "../core/util.h"
 #include "internal.h"
 
-#define GQ_MAX (1u << 20)
-#define IOQ_MAX (1u << 20)
-#define HOSTQ_MAX (1u << 22)
+#define GQ_MAX (1u << 16)	/* requests waiting in one guest: beyond, refused (an overloaded VM) */
+#define IOQ_MAX (1u << 16)
+#define HOSTQ_MAX (1u << 20)
 
 struct greq {
 	double arrival, service;
