@@ -160,6 +160,7 @@ static const struct key vm_keys[] = {
 	VK("arrival", K_DIST, arrival, 0, 0, "requests: inter-arrival times, e.g. exp(2000)"),
 	VK("service", K_DIST, service, 0, 0, "requests: CPU time per request, e.g. exp(5000)"),
 	VK("mem_share", K_FRAC, mem_share, 0, 1, "share of CPU time spent waiting on memory (0-1)"),
+	VK("remote_share", K_FRAC, remote_share, 0, 1, "share of its memory accesses that are remote (default: from mem_nodes and where it runs)"),
 	VK("hint_rate", K_NUM, hint_rate, 0, 1e9, "vnuma: NUMA-balancing hint faults per CPU-second"),
 	VK("working_set", K_SPECIAL, ws, 0, 0, "bytes it touches: 8G, or a profile 8G, 30s:14G, 60s:8G"),
 	VK("touch_rate", K_NUM, touch_rate, 0, 1e9, "pages per CPU-second touched across its working set"),
@@ -286,6 +287,7 @@ static void vm_defaults(struct sim_vmconf *v)
 	v->load = 1;
 	v->burst = 0.01;
 	v->mem_share = 0.2;
+	v->remote_share = -1;
 	v->hint_rate = 2000;
 	v->touch_rate = 5000;
 	v->queues = 1;

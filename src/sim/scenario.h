@@ -72,6 +72,7 @@ struct sim_vmconf {
 	double burst;		/* cpu: mean CPU burst (s) */
 	struct dist arrival, service;	/* requests: arrivals per second, CPU time each */
 	double mem_share;	/* share of its CPU time spent on memory accesses */
+	double remote_share;	/* share of those on another node (< 0: from where its memory and CPUs are) */
 	double hint_rate;	/* vnuma: NUMA-balancing hint faults per CPU-second */
 	/* memory */
 	struct sim_ws_point ws[SIM_MAX_WS];

@@ -100,7 +100,7 @@ static void state_set(struct simctx *c, struct vcpu *v, enum vstate s)
 static double numa_factor(const struct simctx *c, const struct vcpu *v, unsigned node, double *remote)
 {
 	const struct vm *m = &c->vm[v->vm];
-	double r = 1.0 - m->mem_frac[node];
+	double r = m->conf->remote_share >= 0 ? m->conf->remote_share : 1.0 - m->mem_frac[node];
 	if (r < 0)
 		r = 0;
 	*remote = r;
@@ -136,7 +136,7 @@ static void account_segment(struct simctx *c, struct vcpu *v, struct pcpu *p)
 		if (m->conf->vnuma) {
 			double h = work * m->conf->hint_rate;
 			v->hint_faults += h;
-			v->hint_local += h * m->mem_frac[p->node];
+			v->hint_local += h * (1 - remote);
 		}
 		/* page faults below the guest (host swap), and the guest's own swap-ins */
 		if (m->host_swapped > 0 || m->gpress > 0) {

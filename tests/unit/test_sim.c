@@ -312,6 +312,24 @@ static void test_fair_share(void **state)
 	sim_result_free(r);
 }
 
+/* NUMA: work stretches by 1 + mem_share * remote * (remote_ns / local_ns - 1) */
+static void test_numa_cost(void **state)
+{
+	(void)state;
+	struct sim_result *r = run_text("[sim]\nduration = 20s\n[host]\ncpus = 8\nnodes = 2\nlocal_ns = 90\nremote_ns = 150\n"
+					"[vm far]\nvcpus = 2\npin = 0-1\nmem_nodes = 1\nworkload = cpu\nmem_share = 0.4\n"
+					"[vm near]\nvcpus = 2\npin = 2-3\nworkload = cpu\nmem_share = 0.4\n"
+					"[vm set]\nvcpus = 2\npin = 4-5\nworkload = cpu\nmem_share = 0.4\nremote_share = 0.25\n");
+	near(r->vm[0].remote_pct, 100, 1e-6, "memory on the other node: every access remote");
+	near(r->vm[0].slowdown, 1 + 0.4 * (150.0 / 90 - 1), 1e-6, "remote stretch");
+	near(r->vm[0].work_rate, 2 / (1 + 0.4 * (150.0 / 90 - 1)), 0.5, "work done at the stretched speed");
+	assert_true(r->vm[1].remote_pct < 1e-9);
+	near(r->vm[1].slowdown, 1, 1e-6, "local: no stretch");
+	near(r->vm[2].remote_pct, 25, 1e-6, "remote_share as given");
+	near(r->vm[2].slowdown, 1 + 0.4 * 0.25 * (150.0 / 90 - 1), 1e-6, "a quarter remote");
+	sim_result_free(r);
+}
+
 /* requests on an idle host: M/M/c with c = vCPUs, no steal */
 static void test_vm_as_mmc(void **state)
 {
@@ -550,6 +568,7 @@ int main(void)
 		cmocka_unit_test(test_queues),
 		cmocka_unit_test(test_queues_near_saturation),
 		cmocka_unit_test(test_fair_share),
+		cmocka_unit_test(test_numa_cost),
 		cmocka_unit_test(test_vm_as_mmc),
 		cmocka_unit_test(test_migration),
 		cmocka_unit_test(test_scenario_errors),
