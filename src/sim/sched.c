@@ -239,6 +239,11 @@ static void run_next(struct simctx *c, struct pcpu *p)
 			continue;
 		}
 		double bound = p->slice_end;
+		if (v->sys_left <= EPS && v->sys_begin >= 0) {
+			/* a stall whose last crumb rounded away: it is over */
+			v->sys_left = 0;
+			work_sys_done(c, v);
+		}
 		if (v->ksoftirqd_until > c->now && (v->has_user || work_take_request(c, v))) {
 			/* softirq went to ksoftirqd: the vCPU's task runs first, for a while */
 			double remote;

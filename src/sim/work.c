@@ -533,10 +533,13 @@ static void compaction(struct simctx *c, struct vm *m)
 	const struct sim_vmconf *conf = m->conf;
 	th_set(&c->th, m->slot_compact, c->now + dist_sample(&conf->compaction, &m->rng));
 	struct vcpu *v = vcpu_of(c, m, m->compact_next++ % m->nv);
-	v->sys_left += dist_sample(&conf->compaction_stall, &m->rng);
+	double d = dist_sample(&conf->compaction_stall, &m->rng);
+	m->compactions++;
+	if (d <= 0)
+		return;
+	v->sys_left += d;
 	if (v->sys_begin < 0)
 		v->sys_begin = c->now;
-	m->compactions++;
 	vcpu_kick(c, v, true);
 }
 
