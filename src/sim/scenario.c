@@ -320,6 +320,25 @@ static const char *key_list(const struct key *t, char *buf, size_t n)
 	return buf;
 }
 
+/* edit distance, for "did you mean" (names are short) */
+static unsigned edits(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	if (la > 40 || lb > 40)
+		return 99;
+	unsigned d[41][41];
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = (unsigned)i;
+	for (size_t j = 0; j <= lb; j++)
+		d[0][j] = (unsigned)j;
+	for (size_t i = 1; i <= la; i++)
+		for (size_t j = 1; j <= lb; j++) {
+			unsigned x = d[i - 1][j] + 1, y = d[i][j - 1] + 1, z = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			d[i][j] = x < y ? (x < z ? x : z) : (y < z ? y : z);
+		}
+	return d[la][lb];
+}
+
 static int set_typed(struct pctx *c, const struct key *k, void *base, const char *sect, const char *value)
 {
 	char *p = (char *)base + k->off;
@@ -693,8 +712,22 @@ static int on_key(void *user, const char *section, const char *name, const char 
 			return special(c, kind, base, name, value, section);
 		return set_typed(c, k, base, section, value);
 	}
+	const struct key *best = NULL;
+	unsigned bd = 3;
+	for (const struct key *k = keys; k->name; k++) {
+		unsigned d = edits(name, k->name);
+		if (d < bd) {
+			bd = d;
+			best = k;
+		}
+	}
+	if (best)
+		return fail(c, "[%s] has no key '%s': did you mean '%s' (%s)?", section, name, best->name, best->help);
 	char buf[1024];
-	return fail(c, "[%s] has no key '%s' (keys: %s)", section, name, key_list(keys, buf, sizeof(buf)));
+	key_list(keys, buf, sizeof(buf));
+	if (strlen(buf) > 160)
+		return fail(c, "[%s] has no key '%s' (the keys of each section: hiddenq(1), SIM SCENARIOS)", section, name);
+	return fail(c, "[%s] has no key '%s' (keys: %s)", section, name, buf);
 }
 
 /* inih's reader: one line per call, counted */

@@ -423,7 +423,9 @@ static void test_scenario_errors(void **state)
 {
 	(void)state;
 	expect_error("[sim]\nduration = 10s\n[station a]\narrival = exp(1)\nservice = bogus(1)\n", 5, "unknown distribution");
-	expect_error("[sim]\ncustomers = 10\n[station a]\narrival = exp(1)\nservce = exp(2)\n", 5, "no key 'servce'");
+	expect_error("[sim]\ncustomers = 10\n[station a]\narrival = exp(1)\nservce = exp(2)\n", 5, "did you mean 'service'");
+	expect_error("[sim]\nduration = 5s\n[host]\ncpus = 2\n[vm a]\nzzzzzz = 1\n", 6, "hiddenq(1)");
+	expect_error("[sim]\nduration = 5s\n[bundle]\nviw = host\n", 4, "did you mean 'view'");
 	expect_error("[sim]\nduration = 10s\n[stations a]\narrival = exp(1)\n", 4, "not known");
 	expect_error("[sim]\nduration = 10s\n[station]\narrival = exp(1)\n", 4, "needs a name");
 	expect_error("[sim]\nduration = 10s\n\n[host]\ncpus = 4\n[vm a]\npin = 0-7\n", 6, "the host has 4 CPUs");
