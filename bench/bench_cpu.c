@@ -47,7 +47,7 @@
 #include "analysis/mem.h"
 #include "core/util.h"
 #include "sample/sampler.h"
-#include "sample/stalls.h"
+#include "sources/stalls.h"
 
 #define ROUNDS 9
 

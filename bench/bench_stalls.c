@@ -49,8 +49,8 @@
 
 #include "core/util.h"
 #include "parse/stallparse.h"
-#include "sample/stallmon.h"
-#include "sample/stalls.h"
+#include "sources/stallmon.h"
+#include "sources/stalls.h"
 
 #define MAX_REC 4096
 #define FAULT_MS 300.0	/* the reference stalls' length */
