@@ -226,6 +226,12 @@ STORE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3) $
 LDLIBS += $(STORE_LIBS)
 STATIC_LDLIBS += $(STORE_LIBS) -lm -lpthread
 
+# ---- the what-if model (hiddenq sim): src/sim, its sink, its command ----
+LIB_SRCS += src/sim/dist.c src/sim/scenario.c src/sim/base.c src/sim/station.c src/sim/sched.c src/sim/work.c \
+	src/sim/view.c src/sim/sim.c src/sinks/sim.c src/cmd/sim.c
+UNIT_TESTS += tests/unit/test_sim.c
+FUZZ_TARGETS += tests/fuzz/fuzz_scenario.c
+
 # ---- generated from the rule tables, committed: `make contrib` writes them,
 # `make check` fails early (contrib-check) when they differ from what the
 # binary prints.  Each entry is FLAG:FILE of `hiddenq rules FLAG`.
@@ -465,6 +471,8 @@ bench: setup-test $(B)/hiddenq
 	$(B)/bench/bench_vms
 	@$(MAKE) --no-print-directory $(B)/bench/bpf_hold $(B)/bench/qd1read $(B)/bench/pingpong
 	/usr/bin/python3 bench/bench_bpf.py $(B)
+	@$(MAKE) --no-print-directory $(B)/bench/bench_sim
+	$(B)/bench/bench_sim bench/sim_large.ini
 	@$(MAKE) --no-print-directory bench-serve
 	@$(MAKE) --no-print-directory bench-top
 	@$(MAKE) --no-print-directory bench-probes

@@ -30,6 +30,7 @@ static const struct cmd {
 	{ "audit", cmd_audit, "the tuning checklist for a host, its VMs (QEMU, libvirt XML) or a guest" },
 	{ "probe", cmd_probe, "active experiments: jitter, mem, io, oversub, dirty, net" },
 	{ "lab", cmd_lab, "the five classic experiments, as far as this machine allows" },
+	{ "sim", cmd_sim, "a what-if model of a virtualized host (steal, NUMA, IO, memory, migration)" },
 	{ NULL, NULL, NULL },
 };
 
