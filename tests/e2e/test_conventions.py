@@ -171,6 +171,8 @@ NUMERIC = [
     (["fit", "--vcpus", "2", "--mem", "1G"], "--mem-per-node", ()),
     (["vms"], "--duration", ()), (["vms"], "--interval", ()),
     (["lab"], "--spike", ()),
+    (["sim", str(REPO / "examples/sim/migration.ini")], "--seed", ("0",)),
+    (["sim", str(REPO / "examples/sim/migration.ini")], "--jobs", ()),
     (["probe", "jitter"], "--duration", ()), (["probe", "jitter"], "--interval", ()),
     (["probe", "jitter"], "--slack", ()), (["probe", "jitter"], "--priority", ("0",)),
     (["probe", "jitter", "--gaps"], "--gap-threshold", ()), (["probe", "jitter"], "--cpu", ("0",)),
