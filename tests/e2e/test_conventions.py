@@ -507,6 +507,9 @@ def text_outputs(hq, tmp_path):
                          "--mem-per-node", "2G"], timeout=FAST)),
             ("audit", run([hq, "audit"], timeout=60)),
             ("metrics", run([hq, "metrics", "--catalog"], timeout=FAST)),
+            ("top", run([hq, "top", "--replay", b.root, "-n", "1"], timeout=60)),
+            ("report", run([hq, "report", b.root, "--text", "-q"], timeout=60)),
+            ("sim", run([hq, "sim", REPO / "examples/sim/migration.ini", "--set", "sim.duration=20"], timeout=60)),
             ("probe jitter", run([hq, "probe", "jitter", "-d", "100ms", "-p", "0", "--no-dma", "--gaps"], timeout=30)),
             ("probe io", run([hq, "probe", "io", "--dir", tmp_path, "-s", "4M", "-d", "100ms", "--gap", "1ms"],
                              timeout=30))]
