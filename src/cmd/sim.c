@@ -391,6 +391,8 @@ int cmd_sim(int argc, char **argv)
 		jobs = 1;
 	if (sweep && bundle)
 		return cmd_fail(json, "--bundle writes one run: it does not go with --sweep");
+	if (csv && json)
+		return cmd_fail(json, "--csv and --json: pick one");
 	if (csv && !sweep)
 		return cmd_fail(json, "--csv is for --sweep");
 	char *why = NULL;

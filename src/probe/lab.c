@@ -680,7 +680,7 @@ static void vm_half(struct vmhalf *v, bool quick, bool want_io, bool want_balloo
 	}
 	argv[a] = NULL;
 	if (verbose_progress)
-		fprintf(stderr, "hiddenq lab: test VM (%s, at most %d s)...\n", v->driver, budget);
+		log_info("lab: test VM (%s, at most %d s)...", v->driver, budget);
 	char *out = NULL, *err = NULL;
 	int rc = run_driver(argv, budget + 15, verbose_progress, &out, &err, v->why, sizeof(v->why));
 	if (rc >= 0) {
@@ -765,7 +765,7 @@ void lab_run(const struct lab_opts *lo, struct lab_result *res)
 		if (only && strcmp(only, lab_ids[i]))
 			continue;
 		if (lo->progress)
-			fprintf(stderr, "hiddenq lab: %s...\n", lab_ids[i]);
+			log_info("lab: %s...", lab_ids[i]);
 		json_t *x = i == 0 ? ex_numa(quick, &e)
 			    : i == 1 ? ex_oversub(quick, &e)
 			    : i == 2 ? ex_overcommit(quick, vm_ran ? (vm.doc ? vm.doc : json_object()) : NULL, vm_why)

@@ -299,6 +299,8 @@ CONFLICTS = [
     (["vms", "--qmp", "x=/nonexistent"], "/nonexistent"),
     (["vms", "--qmp-histograms"], "--qmp"),
     (["vms", "-d", "100ms", "-i", "1s"], "longer than --duration"),
+    (["sim", "--sweep", "host.cpus=2..4", "--csv", "x.ini"], "pick one"),
+    (["report", "x", "--text"], "pick one"),
 ]
 
 
