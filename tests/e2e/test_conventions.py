@@ -406,6 +406,13 @@ def test_damaged_samples_are_summarized(hq, tmp_path):
     assert len(lines) <= 10, f"{len(lines)} stderr lines for {bad} damaged samples"
     assert all(ln.startswith("hiddenq: ") for ln in lines), lines
     assert any(f"{bad - 5} more" in ln for ln in lines) and any(f"{bad} samples" in ln for ln in lines), lines
+    # the same reader under every command that replays: watch, top, report, vms, metrics
+    for argv in (["watch", "--replay", b.root], ["top", "--replay", b.root, "--batch"],
+                 ["report", b.root, "--text"], ["vms", "--replay", b.root], ["metrics", "--replay", b.root]):
+        r = run([hq, *argv], timeout=60)
+        lines = r.stderr.splitlines()
+        assert r.returncode in (0, 1, 2, 3) and 0 < len(lines) <= 10, (argv, len(lines), lines[:3])
+        assert all(ln.startswith("hiddenq: ") for ln in lines), (argv, lines)
 
 
 # ---------------------------------------------------------------- words that match the numbers
