@@ -391,6 +391,10 @@ int cmd_sim(int argc, char **argv)
 		jobs = 1;
 	if (sweep && bundle)
 		return cmd_fail(json, "--bundle writes one run: it does not go with --sweep");
+	if ((vm || view) && !bundle)
+		return cmd_failf("--%s chooses what --bundle writes: give --bundle DIR too", vm ? "vm" : "view");
+	if (cmd_parse_count(&p, "jobs") && !sweep)
+		return cmd_fail(json, "--jobs is for --sweep (one run is one thread)");
 	if (csv && json)
 		return cmd_fail(json, "--csv and --json: pick one");
 	if (csv && !sweep)

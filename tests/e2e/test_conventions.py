@@ -300,6 +300,9 @@ CONFLICTS = [
     (["vms", "--qmp-histograms"], "--qmp"),
     (["vms", "-d", "100ms", "-i", "1s"], "longer than --duration"),
     (["sim", "--sweep", "host.cpus=2..4", "--csv", "x.ini"], "pick one"),
+    (["sim", "--vm", "web", "x.ini"], "--bundle"),
+    (["sim", "--view", "host", "x.ini"], "--bundle"),
+    (["sim", "-J", "2", "x.ini"], "--sweep"),
     (["report", "x", "--text"], "pick one"),
 ]
 
