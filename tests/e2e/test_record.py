@@ -194,7 +194,7 @@ def test_damaged_recordings_never_crash(hq, tmp_path):
 def test_bad_arguments(hq, tmp_path):
     for args, says in ((["-n", "3"], "needs -o"), (["-o", "x", "--max-size", "10"], "at least 64K"),
                        (["-o", "x", "--max-age", "3w"], "7d"), (["-o", "x", "-d", "5s", "-n", "3"], "not both"),
-                       (["-o", "x", "--from-bundle", "y", "-n", "3"], "do not apply"),
+                       (["-o", "x", "--from-bundle", "y", "-n", "3"], "not apply"),
                        (["-o", "x", "--json", "--progress"], "pick one")):
         r = run([hq, "record", *args], timeout=30)
         assert r.returncode == 3 and says in r.stderr, (args, r.stderr)

@@ -153,7 +153,7 @@ def test_options_and_errors(hq):
                         (["rules", "--prometheus", "--window", "1500ms"], "bad --window"),
                         (["rules", "--prometheus", "-t", "nosuch=1,2"], "nosuch"),
                         (["rules", "--prometheus", "--docs-url", "a b"], "bad --docs-url"),
-                        (["rules", "--bogus"], "bad arguments"),
+                        (["rules", "--bogus"], "unknown option '--bogus'"),
                         # a 1 s steal level between the histogram's buckets: refused, not rounded
                         (["rules", "--prometheus", "-t", "steal_pct_worst_1s=45"], "no bucket at 0.45")):
         r = run([hq, *args], timeout=30)
