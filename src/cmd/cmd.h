@@ -16,6 +16,9 @@ int cmd_serve(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_record(int argc, char **argv);
 int cmd_join(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 /* hiddenq probe NAME (cmd/probe_NAME.c) */
 int cmd_probe_jitter(int argc, char **argv);
 int cmd_probe_mem(int argc, char **argv);

@@ -37,17 +37,16 @@ static void usage(FILE *out)
 	      "used, by each side's wall clock: keep guest and host in sync (NTP, PTP/kvm-ptp).\n"
 	      "Prometheus does the same live with the hiddenq-join rules.\n"
 	      "\n"
-	      "Options:\n"
-	      "  -j, --json     one JSON object on stdout\n"
-	      "  -h, --help     this help\n"
 	      "\n"
-	      "Exit status: 0 joined, 3 not joined (no VM of the host matches the guest, the\n"
-	      "two do not overlap in time) or unusable input.\n"
+	      "With --json: one object (guest, host, vcpus, disks; matched false and error\n"
+	      "when nothing joins).\n"
 	      "\n"
 	      "Example:\n"
 	      "  guest# hiddenq capture -o /tmp/g -d 60s        host# hiddenq capture -o /tmp/h -d 60s\n"
 	      "  hiddenq join /tmp/g /tmp/h\n",
 	      out);
+	cmd_help_end(out, "0 joined, 3 not joined (no VM of the host matches the guest, the two\n"
+			  "do not overlap in time) or unusable input.");
 }
 
 /* The first and last CLOCK_REALTIME of a bundle's usable samples. */
@@ -118,30 +117,22 @@ static void side_done(struct side *sd)
 
 int cmd_join(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	bool json = false;
+	static const struct option opts[] = { { 0 } };
 	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
-	while ((c = getopt_long(argc, argv, "jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return cmd_fail(json, "bad arguments to join");
-		}
-	}
-	if (argc - optind != 2) {
-		if (!json)
-			usage(stderr);
-		return cmd_fail(json, "join needs two operands: GUEST HOST (bundles or recordings)");
-	}
-	const char *gp = argv[optind], *hp = argv[optind + 1];
+	struct cmd_parse p;
+	cmd_parse_init(&p, "join", argc, argv, "", opts, usage);
+	while ((c = cmd_parse_next(&p)) != -1)
+		if (c == CMD_PARSE_EXIT)
+			return p.exit_code;
+	bool json = hq_json;
+	if (argc - optind < 2)
+		return cmd_failf("join: needs two operands, GUEST HOST (bundles or recordings), got %s%s%s (hiddenq join "
+				 "--help)",
+				 optind < argc ? "only '" : "none", optind < argc ? argv[optind] : "", optind < argc ? "'" : "");
+	optind += 2;
+	if (cmd_parse_end(&p))
+		return EXIT_UNUSABLE;
+	const char *gp = argv[optind - 2], *hp = argv[optind - 1];
 	char *why = NULL;
 	uint64_t g0, g1, h0, h1;
 	if (time_range(gp, &g0, &g1, &why) < 0 || time_range(hp, &h0, &h1, &why) < 0) {
@@ -172,8 +163,10 @@ int cmd_join(int argc, char **argv)
 		json_t *o = join_json(j);
 		json_object_set_new(o, "hiddenq", json_string(HQ_VERSION));
 		json_object_set_new(o, "overlap_s", json_real((double)(to - from) / 1e9));
-		if (!j->matched)
+		if (!j->matched) { /* the one error shape, with the join's figures beside it */
 			json_object_set_new(o, "error", json_string(j->why));
+			json_object_set_new(o, "exit", json_integer(EXIT_UNUSABLE));
+		}
 		json_print(stdout, o);
 		json_decref(o);
 	} else {
@@ -181,7 +174,7 @@ int cmd_join(int argc, char **argv)
 	}
 	if (!j->matched) {
 		if (!json)
-			fprintf(stderr, "hiddenq: not joined: %s\n", j->why);
+			log_err("join: not joined: %s", j->why);
 		rc = EXIT_UNUSABLE;
 	}
 	free(j);

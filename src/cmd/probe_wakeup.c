@@ -13,6 +13,7 @@
 #include "../probe/probe.h"
 #include "../sinks/probe.h"
 #include "cmd.h"
+#include "cmdutil.h"
 #include "probe_cmd.h"
 
 static void usage(FILE *out)
@@ -32,13 +33,10 @@ static void usage(FILE *out)
 	      "  -d, --per-gap TIME     time per gap, stretched to 20 wake-ups for long gaps (default 1s)\n"
 	      "      --cpus A,B         the waking and the sleeping CPU (default: the first two allowed)\n"
 	      "      --quick            a short run (about 3 s)\n"
-	      "  -j, --json             JSON on stdout\n"
-	      "  -h, --help             this help\n"
-	      "\n"
-	      "Exit status: 0 measured, 3 bad arguments or nothing could be measured (one CPU).\n"
 	      "\n"
 	      "Reference: ioping -i 0 against ioping -i 100ms on a disk shows the same cost on IO.\n",
 	      out);
+	cmd_help_end(out, "0 measured, 3 bad arguments or nothing could be measured (one CPU).");
 }
 
 static int parse_gaps(const char *s, struct wakeup_params *p)
@@ -69,51 +67,50 @@ int cmd_probe_wakeup(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "gaps", required_argument, NULL, 'g' }, { "per-gap", required_argument, NULL, 'd' },
 		{ "cpus", required_argument, NULL, 'c' }, { "quick", no_argument, NULL, 'Q' },
-		{ "json", no_argument, NULL, 'j' },	  { "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct wakeup_params p;
-	bool json = false, quick = false;
+	bool quick = false;
 	const char *gaps = NULL, *per = NULL;
-	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--quick"))
-			quick = true;
-	wakeup_params_default(&p, quick);
-	while ((c = getopt_long(argc, argv, "d:jh", opts, NULL)) != -1) {
+	int waker = -1, sleeper = -1, c;
+	struct cmd_parse cp;
+	cmd_parse_init(&cp, "probe wakeup", argc, argv, "d:", opts, usage);
+	while ((c = cmd_parse_next(&cp)) != -1) {
 		switch (c) {
+		case CMD_PARSE_EXIT: return cp.exit_code;
 		case 'g': gaps = optarg; break;
 		case 'd': per = optarg; break;
 		case 'c': {
 			uint64_t a, b;
-			char *comma = strchr(optarg, ',');
-			if (!comma)
-				return probe_fail(json, "bad --cpus: two CPU numbers, e.g. 0,1");
-			*comma = '\0';
-			if (parse_uint(optarg, CPU_SETSIZE - 1, &a) < 0 || parse_uint(comma + 1, CPU_SETSIZE - 1, &b) < 0 || a == b)
-				return probe_fail(json, "bad --cpus: two different CPU numbers, e.g. 0,1");
-			p.cpu_waker = (int)a;
-			p.cpu_sleeper = (int)b;
+			const char *comma = strchr(optarg, ',');
+			char first[32];
+			if (!comma || (size_t)(comma - optarg) >= sizeof(first))
+				return cmd_failf("bad --cpus '%s': two CPU numbers, e.g. 0,1", optarg);
+			memcpy(first, optarg, (size_t)(comma - optarg));
+			first[comma - optarg] = '\0';
+			if (parse_uint(first, CPU_SETSIZE - 1, &a) < 0 || parse_uint(comma + 1, CPU_SETSIZE - 1, &b) < 0 ||
+			    a == b)
+				return cmd_failf("bad --cpus '%s': two different CPU numbers, e.g. 0,1", optarg);
+			waker = (int)a;
+			sleeper = (int)b;
 			break;
 		}
-		case 'Q': break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return probe_fail(json, "bad arguments to probe wakeup");
+		case 'Q': quick = true; break;
 		}
 	}
-	if (optind < argc)
-		return probe_fail(json, "unexpected argument '%s'", argv[optind]);
+	if (cmd_parse_end(&cp))
+		return EXIT_UNUSABLE;
+	wakeup_params_default(&p, quick);
+	if (waker >= 0) {
+		p.cpu_waker = waker;
+		p.cpu_sleeper = sleeper;
+	}
 	if (gaps && parse_gaps(gaps, &p) < 0)
-		return probe_fail(json, "bad --gaps: ascending durations from 0 to 1s, e.g. 0,100us,10ms");
+		return cmd_failf("bad --gaps '%s': ascending durations from 0 to 1s, e.g. 0,100us,10ms", gaps);
 	if (per && (parse_duration_ns(per, &p.per_gap_ns) < 0 || p.per_gap_ns < 10000000ull ||
 		    p.per_gap_ns > 60000000000ull))
-		return probe_fail(json, "bad --per-gap: 10ms to 60s");
+		return cmd_failf("bad --per-gap '%s': 10ms to 60s", per);
 	struct probe_env e;
 	probe_cmd_begin(&e);
-	return probe_cmd_end(json, "wakeup", wakeup_run(&p), &e, wakeup_print, true);
+	return probe_cmd_end(hq_json, "wakeup", wakeup_run(&p), &e, wakeup_print, true);
 }

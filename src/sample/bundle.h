@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "../core/sample.h"
+#include "../core/util.h"
 #include "../sys/fsroot.h"
 
 struct store_reader;
@@ -54,6 +55,7 @@ struct bundle_reader {
 	unsigned long total_bytes;
 	struct store_reader *rec;	/* a recording (store.h) instead of a directory */
 	uint64_t from_real, to_real;	/* bundle_range: deliver only samples in [from, to] (0: open) */
+	struct log_some warned;		/* per-sample warnings: the first few, then a count (bundle_close) */
 };
 
 /* Opens and validates a bundle, or a recording (a file made by hiddenq
@@ -65,5 +67,17 @@ void bundle_range(struct bundle_reader *r, uint64_t from_real, uint64_t to_real)
 /* Next usable sample: 1 with *out filled, 0 at the end. */
 int bundle_next(struct bundle_reader *r, struct sample *out);
 void bundle_close(struct bundle_reader *r);
+
+/*
+ * The statics (topology, identity ...) as a directory tree, for readers
+ * that walk one (topo): a directory bundle's first sample as it is; for a
+ * recording, its statics written into a new private directory under
+ * $TMPDIR, whose path goes in *tmpdir for bundle_statics_remove (NULL for a
+ * bundle).  root is opened confined.  0, or -errno with *why (malloc'd).
+ */
+int bundle_statics_root(const struct bundle_reader *r, const char *input, struct fsroot *root, char **tmpdir,
+			char **why);
+/* Remove the tree bundle_statics_root made and free the path (NULL: nothing to do). */
+void bundle_statics_remove(char *tmpdir);
 
 #endif

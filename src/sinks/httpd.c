@@ -167,6 +167,73 @@ void httpd_webcfg_done(struct httpd_webcfg *w)
 	memset(w, 0, sizeof(*w));
 }
 
+/* ---------------- content negotiation (both servers) ---------------- */
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * The q-value an Accept or Accept-Encoding header gives `token` (a media
+ * type or a coding, compared without case): the highest q of the elements
+ * naming it, or if none does, of those naming `wild1` or `wild2` (NULL for
+ * none); -1 when nothing matches.  Parameters other than q (version=...)
+ * do not matter here.
+ */
+static double qvalue(const char *hdr, const char *token, const char *wild1, const char *wild2)
+{
+	double named = -1, wild = -1;
+	const char *p = hdr;
+	while (p && *p) {
+		const char *end = strchr(p, ',');
+		const char *e = end ? end : p + strlen(p);
+		while (p < e && is_space(*p))
+			p++;
+		size_t tl = 0;
+		while (p + tl < e && p[tl] != ';' && !is_space(p[tl]))
+			tl++;
+		double q = 1;
+		for (const char *s = p + tl; s < e; s++) {
+			if (*s != ';')
+				continue;
+			while (s + 1 < e && is_space(s[1]))
+				s++;
+			if (e - s > 2 && (s[1] == 'q' || s[1] == 'Q') && s[2] == '=') {
+				char num[8];
+				size_t k = 0;
+				for (s += 3; s < e && k + 1 < sizeof(num) && (isdigit((unsigned char)*s) || *s == '.'); s++)
+					num[k++] = *s;
+				num[k] = '\0';
+				q = k ? strtod(num, NULL) : 0;
+				if (!(q >= 0 && q <= 1))
+					q = 0;
+				break;
+			}
+		}
+		bool match = tl == strlen(token) && !strncasecmp(p, token, tl);
+		bool wmatch = (wild1 && tl == strlen(wild1) && !strncasecmp(p, wild1, tl)) ||
+			      (wild2 && tl == strlen(wild2) && !strncasecmp(p, wild2, tl));
+		if (match && q > named)
+			named = q;
+		else if (wmatch && q > wild)
+			wild = q;
+		p = end ? end + 1 : e;
+	}
+	return named >= 0 ? named : wild;
+}
+
+/* OpenMetrics when the client ranks it at least as high as the text format
+ * (Prometheus asks for it first); the text format for everything else. */
+static bool wants_openmetrics(const char *accept)
+{
+	if (!accept)
+		return false;
+	double om = qvalue(accept, "application/openmetrics-text", NULL, NULL);
+	double text = qvalue(accept, "text/plain", "text/*", "*/*");
+	return om > 0 && om >= text;
+}
+
 /* ---------------- the plain server's request head (httpd.h) ---------------- */
 
 /* A header's value in the head (case-insensitive name), copied into out; false if absent. */
@@ -203,7 +270,7 @@ int httpd_plain_parse(const char *req, struct httpd_plain_req *r)
 	r->metrics = !strcmp(path, "/metrics");
 	if (!r->metrics && strcmp(path, "/") != 0)
 		return r->status = 404;
-	plain_header(req, "Accept", r->accept, sizeof(r->accept));
+	r->openmetrics = plain_header(req, "Accept", r->accept, sizeof(r->accept)) && wants_openmetrics(r->accept);
 	return r->status = 200;
 }
 
@@ -325,73 +392,6 @@ static char *gzip(const char *in, size_t n, size_t *out_len)
 		return NULL;
 	}
 	return out;
-}
-
-/* ---- content negotiation ---- */
-
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/*
- * The q-value an Accept or Accept-Encoding header gives `token` (a media
- * type or a coding, compared without case): the highest q of the elements
- * naming it, or if none does, of those naming `wild1` or `wild2` (NULL for
- * none); -1 when nothing matches.  Parameters other than q (version=...)
- * do not matter here.
- */
-static double qvalue(const char *hdr, const char *token, const char *wild1, const char *wild2)
-{
-	double named = -1, wild = -1;
-	const char *p = hdr;
-	while (p && *p) {
-		const char *end = strchr(p, ',');
-		const char *e = end ? end : p + strlen(p);
-		while (p < e && is_space(*p))
-			p++;
-		size_t tl = 0;
-		while (p + tl < e && p[tl] != ';' && !is_space(p[tl]))
-			tl++;
-		double q = 1;
-		for (const char *s = p + tl; s < e; s++) {
-			if (*s != ';')
-				continue;
-			while (s + 1 < e && is_space(s[1]))
-				s++;
-			if (e - s > 2 && (s[1] == 'q' || s[1] == 'Q') && s[2] == '=') {
-				char num[8];
-				size_t k = 0;
-				for (s += 3; s < e && k + 1 < sizeof(num) && (isdigit((unsigned char)*s) || *s == '.'); s++)
-					num[k++] = *s;
-				num[k] = '\0';
-				q = k ? strtod(num, NULL) : 0;
-				if (!(q >= 0 && q <= 1))
-					q = 0;
-				break;
-			}
-		}
-		bool match = tl == strlen(token) && !strncasecmp(p, token, tl);
-		bool wmatch = (wild1 && tl == strlen(wild1) && !strncasecmp(p, wild1, tl)) ||
-			      (wild2 && tl == strlen(wild2) && !strncasecmp(p, wild2, tl));
-		if (match && q > named)
-			named = q;
-		else if (wmatch && q > wild)
-			wild = q;
-		p = end ? end + 1 : e;
-	}
-	return named >= 0 ? named : wild;
-}
-
-/* OpenMetrics when the client ranks it at least as high as the text format
- * (Prometheus asks for it first); the text format for everything else. */
-static bool wants_openmetrics(const char *accept)
-{
-	if (!accept)
-		return false;
-	double om = qvalue(accept, "application/openmetrics-text", NULL, NULL);
-	double text = qvalue(accept, "text/plain", "text/*", "*/*");
-	return om > 0 && om >= text;
 }
 
 static bool wants_gzip(const char *ae)
@@ -992,7 +992,7 @@ static void plain_request(struct httpd *h, struct pconn *c)
 		plain_answer(h, c->fd, 200, "OK", "text/html; charset=utf-8", h->index ? h->index : "", h->index_len, head,
 			     NULL, deadline);
 	} else {
-		bool om = om_negotiate(rq.accept) == OM_OPENMETRICS_100;
+		bool om = rq.openmetrics;
 		if (!om && !h->text && h->om)
 			h->text = om_text_from_openmetrics(h->om, h->om_len, &h->text_len);
 		const char *b = om ? h->om : h->text;

@@ -84,6 +84,7 @@ struct httpd_plain_req {
 	bool head;		/* HEAD: headers only */
 	bool metrics;		/* /metrics, else / */
 	char accept[1024];	/* the Accept header, "" when absent */
+	bool openmetrics;	/* it ranks OpenMetrics at least as high as the text format */
 };
 int httpd_plain_parse(const char *req, struct httpd_plain_req *r);
 

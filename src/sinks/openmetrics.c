@@ -363,7 +363,3 @@ char *om_text_from_openmetrics(const char *om, size_t len, size_t *out_len)
 	return sb_take(&b, out_len);
 }
 
-enum om_format om_negotiate(const char *accept)
-{
-	return accept && strcasestr(accept, "application/openmetrics-text") ? OM_OPENMETRICS_100 : OM_TEXT_004;
-}

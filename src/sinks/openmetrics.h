@@ -47,7 +47,4 @@ char *om_render(struct engine *e, const struct findings *fs, const struct om_sel
  */
 char *om_text_from_openmetrics(const char *om, size_t len, size_t *out_len);
 
-/* Which format an Accept header asks for (OpenMetrics when it names it). */
-enum om_format om_negotiate(const char *accept);
-
 #endif

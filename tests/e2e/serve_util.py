@@ -8,6 +8,7 @@ import gzip
 import http.client
 import math
 import os
+import random
 import re
 import signal
 import socket
@@ -33,7 +34,23 @@ SLOW = 3.0 if SANITIZED else 1.0   # the ASan build is slower at everything
 
 
 def free_port():
-    """A port nobody listens on right now (for programs that cannot take :0)."""
+    """A port nobody uses right now, for programs that cannot take :0, chosen below the kernel's
+    ephemeral range: a port from that range (what bind(0) gives) can be taken meanwhile as the local
+    end of an outgoing connection, e.g. Prometheus scraping a target that is not up yet."""
+    try:
+        lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    except (OSError, ValueError, IndexError):
+        lo = 32768
+    lo = max(lo, 10000)
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(10000, lo) if lo > 10000 else rng.randrange(lo, 65536)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -126,7 +143,7 @@ class Serve:
         for m in SANITIZER_MARKS:
             assert m not in err, f"sanitizer report ({m}):\n{err[-4000:]}"
         assert rc == 0, f"serve exited {rc}:\n{err[-3000:]}"
-        assert "hiddenq serve: stopped" in err, err[-2000:]
+        assert "hiddenq: serve: stopped" in err, err[-2000:]
         return err
 
 

@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -35,6 +34,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from serve_util import free_port
 from conftest import (KVM_IDENTITY, REPO, SANITIZED, SANITIZER_MARKS, T0_NS, Bundle, Hogs, procstat_text, run,
                       steal_bundle, wait_for)
 
@@ -153,7 +153,7 @@ def test_options_and_errors(hq):
                         (["rules", "--prometheus", "--window", "1500ms"], "bad --window"),
                         (["rules", "--prometheus", "-t", "nosuch=1,2"], "nosuch"),
                         (["rules", "--prometheus", "--docs-url", "a b"], "bad --docs-url"),
-                        (["rules", "--bogus"], "bad arguments"),
+                        (["rules", "--bogus"], "unknown option '--bogus'"),
                         # a 1 s steal level between the histogram's buckets: refused, not rounded
                         (["rules", "--prometheus", "-t", "steal_pct_worst_1s=45"], "no bucket at 0.45")):
         r = run([hq, *args], timeout=30)
@@ -476,12 +476,6 @@ def test_promtool_join_rules_pair_guests_with_their_vms(hq, tmp_path):
 WINDOW_S = 8     # serve --window and rules --window: short, so a replay shows a whole window quickly
 REPLAY_S = 25    # seconds of each bundle, one sample a second
 LIMIT_S = 300    # the most any process started here may live (timeout(1) ends it otherwise)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Daemon:
