@@ -87,7 +87,7 @@ static void context(struct finding *f, const struct idle_ctx *c, char *words, si
 					      "vCPUs halt at once and every wake-up goes through the host.");
 		else if (!strcmp(c->driver, "haltpoll"))
 			o += (size_t)snprintf(words + o, n - o,
-					      " The guest polls up to %lld us before halting (haltpoll): wake-ups within "
+					      " The guest polls up to %lld µs before halting (haltpoll): wake-ups within "
 					      "that are cheap, later ones pay the host.",
 					      c->guest_poll_ns / 1000);
 	} else if (c->driver[0] && o < n) {
@@ -101,7 +101,7 @@ static void context(struct finding *f, const struct idle_ctx *c, char *words, si
 	if (c->kvm_poll_ns >= 0 && o < n) {
 		finding_ev(f, M_KVM_HALT_POLL_US, (double)c->kvm_poll_ns / 1000.0, -1);
 		snprintf(words + o, n - o,
-			 " KVM on this machine polls its own VMs' halted vCPUs up to %lld us (halt_poll_ns): that is this "
+			 " KVM on this machine polls its own VMs' halted vCPUs up to %lld µs (halt_poll_ns): that is this "
 			 "machine as a host; the host under this guest has its own setting, which a guest cannot read.",
 			 c->kvm_poll_ns / 1000);
 	}
@@ -163,21 +163,21 @@ void rule_idle_wakeup(const struct analysis *an, struct finding *f)
 	context(f, &c, ctxw, sizeof(ctxw));
 	const struct threshold *t = &TH(T_IDLE_WAKE_P50);
 	enum severity sev = t->crit >= 0 && p50 >= t->crit ? SEV_CRIT : t->warn >= 0 && p50 >= t->warn ? SEV_WARN : SEV_OK;
-	finding_set(f, sev, "tasks woken onto an idle vCPU waited p50 %.0f us, p99 %.0f us before running%s", p50, p99,
+	finding_set(f, sev, "tasks woken onto an idle vCPU waited p50 %.0f µs, p99 %.0f µs before running%s", p50, p99,
 		    bp50 >= 0 ? "" : "");
 	char ipis[120] = "";
 	if (ip50 >= 0)
-		snprintf(ipis, sizeof(ipis), " | IPI to an idle vCPU p50 %.0f us p99 %.0f us", ip50, ip99);
+		snprintf(ipis, sizeof(ipis), " | IPI to an idle vCPU p50 %.0f µs p99 %.0f µs", ip50, ip99);
 	char bs[80] = "";
 	if (bp50 >= 0)
-		snprintf(bs, sizeof(bs), " | on a busy CPU p50 %.0f us", bp50);
+		snprintf(bs, sizeof(bs), " | on a busy CPU p50 %.0f µs", bp50);
 	finding_detail(f, "%llu wake-ups onto idle vCPUs (%.0f %% of waits)%s%s | cpuidle %s%s%s",
 		       (unsigned long long)n_idle, share, bs, ipis, c.driver[0] ? c.driver : "?",
 		       c.guest_poll_ns >= 0 ? ", guest_halt_poll_ns " : "",
 		       c.guest_poll_ns >= 0 ? (c.guest_poll_ns ? "set" : "0") : "");
 	if (sev == SEV_OK) {
 		finding_explain(f, "A task woken onto an idle vCPU waits for the vCPU to be woken first; here that took a "
-				   "median of %.0f us, below %g us.%s",
+				   "median of %.0f µs, below %g µs.%s",
 				p50, t->warn, ctxw);
 		return;
 	}

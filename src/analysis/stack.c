@@ -212,12 +212,12 @@ static void build_nesting(const struct sample *st, const struct identity *id, st
 	} else {
 		/* the figure itself varies from run to run: the source names its range, topo shows it */
 		s->exit_ns = id->cpuid_exit_ns;
-		const char *src = id->cpuid_exit_ns >= EXIT_NESTED_MIN_NS ? "CPUID exit cost (6 us or more)"
-				  : id->cpuid_exit_ns <= EXIT_L1_MAX_NS   ? "CPUID exit cost (2.5 us or less)"
-									  : "CPUID exit cost (2.5 to 6 us)";
+		const char *src = id->cpuid_exit_ns >= EXIT_NESTED_MIN_NS ? "CPUID exit cost (6 µs or more)"
+				  : id->cpuid_exit_ns <= EXIT_L1_MAX_NS   ? "CPUID exit cost (2.5 µs or less)"
+									  : "CPUID exit cost (2.5 to 6 µs)";
 		if (id->cpuid_exit_ns >= EXIT_NESTED_MIN_NS)
 			fact(&s->nesting, true, "medium", src,
-			     "an exit costs what a nested guest's does (first-level guests take 0.1-2 us): each exit goes "
+			     "an exit costs what a nested guest's does (first-level guests take 0.1-2 µs): each exit goes "
 			     "to L0 and is reflected to the L1 hypervisor, so timer, IPI, halt and IO exits cost several "
 			     "times more, and the L1 host's own steal is added to this guest's",
 			     "nested: L2 or deeper");

@@ -923,7 +923,7 @@ static void guest_halt_polling(const struct audit_ctx *c, const struct audit_ite
 		return;
 	}
 	struct audit_res *x = add(o, it, NULL, AU_PASS, "cpuidle driver %s: the host's halt polling applies", d);
-	note(x, "the host polls a halted vCPU up to its halt_poll_ns (KVM's default 200 us, adaptive), which a guest "
+	note(x, "the host polls a halted vCPU up to its halt_poll_ns (KVM's default 200 µs, adaptive), which a guest "
 		"cannot read; longer gaps pay the host's wake-up (hiddenq probe wakeup measures it)");
 }
 

@@ -264,7 +264,7 @@ static json_t *idle_settings(void)
 	json_object_set_new(o, "host_polling",
 			    jstr(haltpoll ? "disabled by this guest: loading cpuidle-haltpoll tells KVM not to poll "
 					    "(MSR_KVM_POLL_CONTROL), so the host sleeps at once on every halt"
-					  : "up to the host's halt_poll_ns (KVM's default 200 us, adaptive; a guest cannot read it)"));
+					  : "up to the host's halt_poll_ns (KVM's default 200 µs, adaptive; a guest cannot read it)"));
 	long long kvm = read_num("sys/module/kvm/parameters/halt_poll_ns");
 	json_object_set_new(o, "this_machine_kvm_halt_poll_ns", kvm >= 0 ? json_integer(kvm) : json_null());
 	return o;
@@ -296,14 +296,14 @@ static void host_poll_words(json_t *r, const double *p50, const uint64_t *gaps, 
 			 "an idle host)");
 	else if (gaps[jump] <= KVM_DEFAULT_HALT_POLL_NS)
 		snprintf(w, sizeof(w),
-			 "a %.0f us gap already costs %.1fx the back-to-back wake-up: the host does not poll that long "
-			 "(halt_poll_ns below it, or polling disabled); KVM's default of 200 us would cover gaps up to "
-			 "about 200 us, at the price of a host CPU spinning after every halt",
+			 "a %.0f µs gap already costs %.1fx the back-to-back wake-up: the host does not poll that long "
+			 "(halt_poll_ns below it, or polling disabled); KVM's default of 200 µs would cover gaps up to "
+			 "about 200 µs, at the price of a host CPU spinning after every halt",
 			 (double)gaps[jump] / 1e3, p50[jump] / b2b);
 	else
 		snprintf(w, sizeof(w),
-			 "gaps up to %.0f us cost about the back-to-back wake-up, longer ones %.1fx: consistent with the "
-			 "host polling a halted vCPU for a while (KVM's default halt_poll_ns is 200 us, adaptive); raising "
+			 "gaps up to %.0f µs cost about the back-to-back wake-up, longer ones %.1fx: consistent with the "
+			 "host polling a halted vCPU for a while (KVM's default halt_poll_ns is 200 µs, adaptive); raising "
 			 "it would cover longer gaps and burn more host CPU",
 			 jump > 0 ? (double)gaps[jump - 1] / 1e3 : 0, p50[jump] / b2b);
 	json_object_set_new(r, "host_halt_poll", jstr(w));
@@ -399,7 +399,7 @@ json_t *wakeup_run(const struct wakeup_params *p)
 	/* the headline: the longest gap against back to back */
 	for (int g = (int)p->ngaps - 1; g >= 0; g--)
 		if (p->gaps_ns[g] && p50[g] > 0 && b2b > 0) {
-			char *v = xasprintf("after %.0f ms idle a wake-up took %.0f us (p50), %.1fx the %.0f us back to back",
+			char *v = xasprintf("after %.0f ms idle a wake-up took %.0f µs (p50), %.1fx the %.0f µs back to back",
 					    (double)p->gaps_ns[g] / 1e6, p50[g] / 1e3, p50[g] / b2b, b2b / 1e3);
 			json_object_set_new(r, "summary", jstr(v));
 			free(v);

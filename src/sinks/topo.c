@@ -144,7 +144,7 @@ static void print_stack(FILE *o, const struct stack *s)
 	print_fact(o, "platform", &s->platform);
 	print_fact(o, "nesting", &s->nesting);
 	if (s->exit_ns)
-		fprintf(o, "%21s measured: one CPUID exit took %.1f us (least of 8 rounds of 16)\n", "",
+		fprintf(o, "%21s measured: one CPUID exit took %.1f µs (least of 8 rounds of 16)\n", "",
 			(double)s->exit_ns / 1000.0);
 	if (s->guest)
 		print_fact(o, "nested VMs offered", &s->nested_capable);
