@@ -703,6 +703,11 @@ bool httpd_available(void)
 	return true;
 }
 
+bool httpd_tls_available(void)
+{
+	return true;
+}
+
 /* A PEM file's first block of the kind asked for, or a reason it has none. */
 static bool has_pem(const char *text, const char *kind)
 {
@@ -913,6 +918,11 @@ struct httpd {
 bool httpd_available(void)
 {
 	return true;
+}
+
+bool httpd_tls_available(void)
+{
+	return false;
 }
 
 static uint64_t plain_mono_ns(void)

@@ -50,6 +50,8 @@ struct httpd;
 
 /* Whether this build can serve (true; the static build serves plain HTTP only: no TLS, no basic auth, no gzip). */
 bool httpd_available(void);
+/* Whether --web-config (TLS, basic auth) and gzip are there: not in the static build. */
+bool httpd_tls_available(void);
 
 /* Parse the web config and listen.  0, or -errno with *why (malloc'd). */
 int httpd_start(struct httpd **out, const struct httpd_opts *o, char **why);
