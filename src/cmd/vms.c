@@ -10,7 +10,6 @@
  * Exit code as diagnose: that finding's severity.
  */
 #include <errno.h>
-#include <sys/stat.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,18 +70,6 @@ static void usage(FILE *out)
 }
 
 
-/* --qmp NAME=SOCKET: a socket there, or the reason it cannot be one (malloc'd) */
-static char *qmp_check(const char *spec)
-{
-	const char *sock = strchr(spec, '=') + 1;
-	struct stat st;
-	if (stat(sock, &st) < 0)
-		return xasprintf("bad --qmp '%s': %s: %s", spec, sock, strerror(errno));
-	if (!S_ISSOCK(st.st_mode))
-		return xasprintf("bad --qmp '%s': %s is not a unix socket", spec, sock);
-	return NULL;
-}
-
 int cmd_vms(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -116,20 +103,10 @@ int cmd_vms(int argc, char **argv)
 				return cmd_failf("bad --interval '%s': use e.g. 200ms (at least 10ms, at most 1h)", optarg);
 			break;
 		case 'r': replay = optarg; break;
-		case 'Q': {
-			const char *eq = strchr(optarg, '=');
-			if (!eq || eq == optarg || !eq[1])
-				return cmd_failf("bad --qmp '%s': use NAME=SOCKET (the VM's name, a QMP unix socket you own)",
-						 optarg);
-			if (nqmp >= VMSCAN_MAX_QMP)
-				return cmd_failf("too many --qmp options (%d at most)", VMSCAN_MAX_QMP);
-			for (unsigned k = 0; k < nqmp; k++)
-				if (!strncmp(qmp[k], optarg, (size_t)(eq - optarg) + 1))
-					return cmd_failf("bad --qmp '%s': the VM %.*s has a --qmp already", optarg,
-							 (int)(eq - optarg), optarg);
-			qmp[nqmp++] = optarg;
+		case 'Q':
+			if (cmd_qmp_add(optarg, qmp, &nqmp))
+				return EXIT_UNUSABLE;
 			break;
-		}
 		case 'B': bpf = false; break;
 		case 'H': qmp_hist = true; break;
 		case 'v': verbose = true; break;
@@ -147,14 +124,8 @@ int cmd_vms(int argc, char **argv)
 				 (double)interval / 1e9, (double)duration / 1e9);
 	if (qmp_hist && !nqmp)
 		return cmd_failf("--qmp-histograms needs at least one --qmp NAME=SOCKET");
-	for (unsigned k = 0; k < nqmp; k++) {
-		char *why = qmp_check(qmp[k]);
-		if (why) {
-			int r = cmd_fail(json, why);
-			free(why);
-			return r;
-		}
-	}
+	if (cmd_qmp_check(qmp, nqmp))
+		return EXIT_UNUSABLE;
 
 	struct sampler_opts so = {
 		.interval_ns = interval,
