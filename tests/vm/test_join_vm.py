@@ -13,8 +13,9 @@ One QEMU (TCG) guest, started with a known -uuid and a second QMP socket:
   instance, the host's host_instance and its name for the VM; the host's
   run delay of each vCPU thread and the VMM's await for the VM's disk arrive
   beside the guest's await.
-- Offline: a capture inside the guest while one runs here, and
-  `hiddenq join` on the two bundles.
+- Offline: a capture inside the guest while one runs here (with --qmp),
+  and `hiddenq join` on the two bundles: per vCPU, and the guest's await
+  beside the VMM's for the same reads.
 
 TCG gives the guest no steal clock, so the guest exports no steal series
 and the steal-beside-delay rules are empty on its side: the test says so,
@@ -145,6 +146,15 @@ def host_serve(tmp, *args):
         raise
 
 
+def reads(vm):
+    """Paced O_DIRECT reads of the guest's disk in its background, once: both sides count them."""
+    if not getattr(vm, "reading", False):
+        vm.check("(i=0; while :; do dd if=/dev/vda of=/dev/null bs=4k count=8 skip=$(( (i*8) % 8000 )) "
+                 "iflag=direct 2>/dev/null; sleep 0.1; i=$((i+1)); done) </dev/null >/dev/null 2>&1 &\n"
+                 "echo started", timeout=30)
+        vm.reading = True
+
+
 @pytest.fixture(scope="module")
 def guest(request):
     harness.need_hiddenq()
@@ -165,14 +175,12 @@ def guest(request):
 @pytest.mark.vm
 def test_prometheus_joins_the_guest_to_its_host(guest, tmp_path):
     if not (os.access(PROMETHEUS, os.X_OK) and shutil.which("promtool")):
-        harness.unavailable("needs prometheus and promtool (Debian package prometheus)")
+        pytest.skip("needs prometheus and promtool (Debian package prometheus; scripts/setup.sh test)")
     vm = guest
     t0 = time.monotonic()
     # the guest: serve on every address (the forward arrives on eth0); reads of its disk, paced
-    vm.check("hiddenq serve --listen :9814 --no-bpf -q </dev/null >/tmp/serve.log 2>&1 &\n"
-             "(i=0; while :; do dd if=/dev/vda of=/dev/null bs=4k count=8 skip=$(( (i*8) % 8000 )) "
-             "iflag=direct 2>/dev/null; sleep 0.1; i=$((i+1)); done) </dev/null >/dev/null 2>&1 &\n"
-             "echo started", timeout=30)
+    vm.check("hiddenq serve --listen :9814 --no-bpf -q </dev/null >/tmp/serve.log 2>&1 &\necho started", timeout=30)
+    reads(vm)
     hp, hport = host_serve(tmp_path, "--qmp", f"{VM_NAME}={vm.extra_qmp_path}")
     try:
         wait_for(lambda: get(vm.gport)[0] == 200, 60,
@@ -229,9 +237,10 @@ def test_offline_join_of_two_captures(guest, tmp_path):
     vm = guest
     t0 = time.monotonic()
     host_out = tmp_path / "host"
+    reads(vm)
     hc = subprocess.Popen(["timeout", LIMIT_S, HQ, "capture", "-o", str(host_out), "-i", "250ms", "-d", "120s",
-                           "--no-bpf", "-q"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE)
+                           "--no-bpf", "-q", "--qmp", f"{VM_NAME}={vm.extra_qmp_path}"],
+                          stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         # the guest's capture starts once the host's has a sample, and the host's stops after the guest's ends
         wait_for(lambda: (host_out / "samples" / "000001").is_dir() or hc.poll() is not None, 60,
@@ -264,6 +273,10 @@ def test_offline_join_of_two_captures(guest, tmp_path):
         # TCG: the host's run delay is the only view of this queue, and the join says so
         assert v["verdict"] == "no steal reported" and v["guest_steal_pct"] is None, v
         assert v["host_delay_pct"] is not None and 0 <= v["host_delay_pct"] <= 101, v
+    # the disks: the guest's await over vda beside the VMM's own time for the same reads (QMP, --qmp)
+    dk = doc["disks"]
+    assert dk["guest_disks"] == 1 and dk["guest_await_ms"] > 0 and dk["vmm_await_ms"] > 0, dk
+    assert "above the VMM" in dk["why"], dk
     t = subprocess.run([HQ, "join", str(g), str(host_out)], capture_output=True, text=True, timeout=60)
     assert t.returncode == 0 and f"matched by system UUID {UUID}" in t.stdout, t.stdout + t.stderr
     assert "no steal reported" in t.stdout and "does not report steal" in t.stdout, t.stdout
@@ -274,4 +287,5 @@ def test_offline_join_of_two_captures(guest, tmp_path):
     assert env["disks"][0]["name"] == "vda" and env["disks"][0]["kind"] == "virtio-blk", env["disks"]
     assert env["nics"][0]["kind"] == "virtio-net", env["nics"]
     print(f"\noffline join: overlap {doc['overlap_s']:.1f} s, vCPU run delay "
-          f"{[v['host_delay_pct'] for v in doc['vcpus']]} %; {time.monotonic() - t0:.1f} s")
+          f"{[v['host_delay_pct'] for v in doc['vcpus']]} %, guest await {dk['guest_await_ms']} ms, VMM "
+          f"{dk['vmm_await_ms']} ms; {time.monotonic() - t0:.1f} s")
