@@ -74,6 +74,7 @@ static struct vms_vm *vm_get(struct vms_analysis *a, int pid, bool create)
 	struct vms_vm *vm = &a->vms[a->n++];
 	memset(vm, 0, sizeof(*vm));
 	vm->pid = pid;
+	mig_track_init(&vm->mig);
 	return vm;
 }
 
@@ -119,6 +120,34 @@ static void jcopy(json_t *o, const char *k, char *out, size_t n)
 {
 	const char *s = json_string_value(json_object_get(o, k));
 	snprintf(out, n, "%s", s ? s : "");
+}
+
+/*
+ * The migration state of a VM's QMP answers.  vms.json is written on every
+ * slow tick, and repeats the last answers of a VM the tick did not reach:
+ * each answer is fed once, at the time it was asked for (t_ns).
+ */
+static void feed_migration(struct vms_vm *vm, json_t *qmp)
+{
+	vm->qmp_given = true;
+	json_t *tj = json_object_get(qmp, "t_ns");
+	if (!json_is_integer(tj) || json_integer_value(tj) <= 0)
+		return;
+	uint64_t t = (uint64_t)json_integer_value(tj);
+	if (t <= vm->qmp_t_ns)
+		return;
+	vm->qmp_t_ns = t;
+	struct mig_info mi;
+	if (mig_parse(json_object_get(qmp, "migrate"), &mi) == 0)
+		mig_track_feed(&vm->mig, &mi, t);
+	json_t *pj = json_object_get(qmp, "migrate_parameters"), *cj = json_object_get(qmp, "migrate_capabilities");
+	if (pj || cj) {
+		struct mig_params p;
+		mig_params_init(&p);
+		mig_params_parse(pj, &p);
+		mig_caps_parse(cj, &p);
+		vm->mig.params = p;
+	}
 }
 
 static void feed_json(struct vms_analysis *a, const struct sfile *f)
@@ -224,6 +253,8 @@ static void feed_json(struct vms_analysis *a, const struct sfile *f)
 		json_int_t vf = json_integer_value(json_object_get(v, "vhost_net_fds"));
 		vm->vhost_fds = vf < 0 || vf > 65536 ? 0 : (unsigned)vf;
 		json_t *qmp = json_object_get(v, "qmp");
+		if (qmp)
+			feed_migration(vm, qmp);
 		if (qmp) {
 			json_t *bs = json_object_get(qmp, "blockstats");
 			if (json_is_array(bs)) {

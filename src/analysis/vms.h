@@ -28,6 +28,7 @@
 #include "../parse/ioparse.h"
 #include "../parse/memparse.h"
 #include "../parse/vmconf.h"
+#include "migrate.h"
 
 #define VMS_MAX_CPUS CPUMASK_MAX_CPUS
 
@@ -96,6 +97,9 @@ struct vms_vm {
 	unsigned ntaps, vhost_fds;
 	json_t *qmp_first, *qmp_last;	/* blockstats answers (owned) */
 	char *qmp_error;
+	bool qmp_given;			/* a QMP socket was given for it (--qmp) */
+	struct mig_track mig;		/* its migration, pass by pass (migrate.h) */
+	uint64_t qmp_t_ns;		/* the time of the last QMP answers fed */
 	struct vms_disk *disks;		/* owned */
 	unsigned ndisks;
 	/* KVM debugfs: pages_4k, pages_2m, pages_1g (the last read) */

@@ -13,6 +13,7 @@
 
 #include "../core/util.h"
 #include "../sample/bundle.h"
+#include "../host/vmscan.h"	/* VMSCAN_MAX_QMP */
 #include "../sample/sampler.h"
 #include "cmd.h"
 #include "cmdutil.h"
@@ -37,6 +38,9 @@ static void usage(FILE *out)
 	      "                        bundle instead of sampling; --from/--to take a slice\n"
 	      "      --from TIME       with --replay: samples from TIME (2026-12-03T02:00[:SS][Z],\n"
 	      "      --to TIME         local time unless Z; or @EPOCH-SECONDS) to TIME\n"
+	      "      --qmp NAME=SOCKET also read VM NAME's QMP monitor, a socket this run owns\n"
+	      "                        (its blockstats and a live migration in flight);\n"
+	      "                        repeatable\n"
 	      "  -q, --quiet           no progress or warnings on stderr\n"
 	      "  -h, --help            this help\n",
 	      out);
@@ -124,6 +128,7 @@ int cmd_capture(int argc, char **argv)
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 'u' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "qmp", required_argument, NULL, 0x151 },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -133,6 +138,8 @@ int cmd_capture(int argc, char **argv)
 	struct cmd_sources cs;
 	cmd_sources_init(&cs);
 	bool runq_split = false, runq_no_cg = false;
+	const char *qmp[VMSCAN_MAX_QMP + 1] = { 0 };	/* --qmp NAME=SOCKET, NULL-terminated */
+	unsigned nqmp = 0;
 	int c;
 	optind = 1;
 	const struct option *lopts = cmd_options_with_sources(opts);
@@ -176,6 +183,11 @@ int cmd_capture(int argc, char **argv)
 		case 'P': runq_split = true; break;
 		case 'Q': runq_no_cg = true; break;
 		case 'q': hq_quiet = true; break;
+		case 0x151:
+			if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1] || nqmp >= VMSCAN_MAX_QMP)
+				return cmd_fail(false, "bad --qmp: use NAME=SOCKET (the VM's name, a QMP unix socket you own)");
+			qmp[nqmp++] = optarg;
+			break;
 		case 'h': usage(stdout); return EXIT_OK;
 		default: usage(stderr); return EXIT_UNUSABLE;
 		}
@@ -195,6 +207,7 @@ int cmd_capture(int argc, char **argv)
 
 	struct sampler sp;
 	struct sampler_opts so = {
+		.vms_qmp = qmp,
 		.interval_ns = interval,
 		.count = (unsigned)count,
 		.runq_split = runq_split,

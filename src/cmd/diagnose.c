@@ -13,6 +13,7 @@
 #include "../analysis/analysis.h"
 #include "../core/util.h"
 #include "../sample/bundle.h"
+#include "../host/vmscan.h"	/* VMSCAN_MAX_QMP */
 #include "../sample/sampler.h"
 #include "../sinks/report.h"
 #include "cmd.h"
@@ -43,6 +44,9 @@ static void usage(FILE *out)
 	      "                        (three programs and task storage instead of one;\n"
 	      "                        costs a few % more on switch-heavy loads)\n"
 	      "      --no-runq-cgroups no per-cgroup run-queue histograms\n"
+	      "      --qmp NAME=SOCKET on a KVM host, read VM NAME's QMP monitor, a socket this\n"
+	      "                        run owns (never one libvirt holds): a live migration\n"
+	      "                        in flight is judged pass by pass; repeatable\n"
 	      "  -q, --quiet           no warnings on stderr\n"
 	      "  -h, --help            this help\n",
 	      out);
@@ -99,6 +103,7 @@ int cmd_diagnose(int argc, char **argv)
 		{ "thresholds", required_argument, NULL, 'F' },
 		{ "color", required_argument, NULL, 'C' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "qmp", required_argument, NULL, 0x151 },
 		{ "runq-split", no_argument, NULL, 'P' },
 		{ "no-runq-cgroups", no_argument, NULL, 'Q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -114,6 +119,8 @@ int cmd_diagnose(int argc, char **argv)
 	const char *thr_file = NULL;
 	const char *tspecs[64];
 	size_t ntspecs = 0;
+	const char *qmp[VMSCAN_MAX_QMP + 1] = { 0 };	/* --qmp NAME=SOCKET, NULL-terminated */
+	unsigned nqmp = 0;
 	int c;
 	optind = 1;
 	/* --json must be known before any error is reported */
@@ -168,6 +175,11 @@ int cmd_diagnose(int argc, char **argv)
 		case 'L': list_thr = true; break;
 		case 'C': color = optarg; break;
 		case 'q': hq_quiet = true; break;
+		case 0x151:
+			if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1] || nqmp >= VMSCAN_MAX_QMP)
+				return cmd_fail(json, "bad --qmp: use NAME=SOCKET (the VM's name, a QMP unix socket you own)");
+			qmp[nqmp++] = optarg;
+			break;
 		case 'P': runq_split = true; break;
 		case 'Q': runq_no_cg = true; break;
 		case 'h': usage(stdout); return EXIT_OK;
@@ -188,6 +200,7 @@ int cmd_diagnose(int argc, char **argv)
 		return cmd_fail(json, "--interval is longer than --duration");
 
 	struct sampler_opts so = {
+		.vms_qmp = qmp,
 		.interval_ns = interval,
 		.count = (unsigned)(duration / interval) + 1,
 		.runq_split = runq_split,

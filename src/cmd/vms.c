@@ -43,9 +43,11 @@ static void usage(FILE *out)
 	      "  -d, --duration TIME   how long to watch (default 5s)\n"
 	      "  -i, --interval TIME   sampling interval (default 200ms)\n"
 	      "  -r, --replay DIR      analyse a capture bundle taken with host mode\n"
-	      "      --qmp NAME=SOCKET query-blockstats on a QMP socket this run owns (QMP\n"
+	      "      --qmp NAME=SOCKET read a VM's QMP monitor, a socket this run owns (QMP\n"
 	      "                        allows one client: never a monitor another manager\n"
-	      "                        such as libvirt holds); repeatable\n"
+	      "                        such as libvirt holds): its disks' blockstats and a\n"
+	      "                        live migration in flight (query-migrate, pass by\n"
+	      "                        pass); repeatable\n"
 	      "      --qmp-histograms  on those sockets, turn on QEMU's block latency\n"
 	      "                        histograms where a disk has none (log2 buckets,\n"
 	      "                        1 us to 4 s) and report p50/p99 per read, write,\n"
@@ -62,7 +64,8 @@ static void usage(FILE *out)
 	      "  -q, --quiet           no warnings on stderr\n"
 	      "  -h, --help            this help\n"
 	      "\n"
-	      "Exit status: 0 ok, 1 warn, 2 crit (cpu-pinning-conflict), 3 could not run.\n"
+	      "Exit status: 0 ok, 1 warn, 2 crit (the worst of cpu-pinning-conflict and\n"
+	      "migration-convergence), 3 could not run.\n"
 	      "\n"
 	      "Examples:\n"
 	      "  hiddenq vms\n"
@@ -165,7 +168,8 @@ int cmd_vms(int argc, char **argv)
 		vms_add_bpf(an->host, an);
 		struct findings fs = { 0 };
 		/* the same rule as diagnose's, held to the same minimum of data (pinning_min_windows) */
-		struct finding *f = rules_evaluate_one(an, "cpu-pinning-conflict", &fs);
+		rules_evaluate_one(an, "cpu-pinning-conflict", &fs);
+		rules_evaluate_one(an, "migration-convergence", &fs);
 		code = findings_exit_code(&fs);
 		if (code == EXIT_UNUSABLE)
 			code = EXIT_OK; /* no VMs is an answer, not a failure */
@@ -174,7 +178,7 @@ int cmd_vms(int argc, char **argv)
 			json_print(stdout, j);
 			json_decref(j);
 		} else {
-			vms_report_text(stdout, an, f, verbose);
+			vms_report_text(stdout, an, &fs, verbose);
 		}
 		findings_done(&fs);
 	}

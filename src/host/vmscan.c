@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../core/util.h"
+#include "../parse/migparse.h"
 #include "../parse/qmphist.h"
 #include "../parse/vmconf.h"
 #include "../sources/bpf/taskstat.h"
@@ -32,7 +33,7 @@ struct vmscan_tid {
 	struct vm_thread *t;	/* into vs->vms[].threads: rebuilt after each discovery */
 };
 
-static json_t *blockstats_query(const char *sock, bool set_hist, char **err);
+static void qmp_query_vm(struct vm_proc *vm, bool set_hist);
 
 /* "PREFIX<digits>SUFFIX" → the number, else -1 */
 static int num_between(const char *s, const char *prefix, const char *suffix)
@@ -303,6 +304,9 @@ static void vm_free(struct vm_proc *vm)
 	}
 	free(vm->threads);
 	json_decref(vm->qmp_blockstats);
+	json_decref(vm->qmp_migrate);
+	json_decref(vm->qmp_mig_params);
+	json_decref(vm->qmp_mig_caps);
 	free(vm->qmp_error);
 	free(vm->disks);
 }
@@ -1085,14 +1089,8 @@ static void vm_slow(struct vmscan *vs, struct vm_proc *vm, struct sample *out, b
 		snprintf(rel, sizeof(rel), "proc/%d/net/dev", vm->pid);
 		add_file(vs, out, rel, 1u << 20);
 	}
-	if (vm->qmp_sock[0]) {
-		char *err = NULL;
-		json_t *r = blockstats_query(vm->qmp_sock, vs->qmp_histograms, &err);
-		json_decref(vm->qmp_blockstats);
-		free(vm->qmp_error);
-		vm->qmp_blockstats = r;
-		vm->qmp_error = err;
-	}
+	if (vm->qmp_sock[0])
+		qmp_query_vm(vm, vs->qmp_histograms);
 	vm->slow_count++;
 }
 
@@ -1186,6 +1184,14 @@ json_t *vmscan_json(const struct vmscan *vs)
 			json_object_set_new(q, "socket", json_string(vm->qmp_sock));
 			if (vm->qmp_blockstats)
 				json_object_set(q, "blockstats", vm->qmp_blockstats);
+			if (vm->qmp_t_ns)
+				json_object_set_new(q, "t_ns", json_integer((json_int_t)vm->qmp_t_ns));
+			if (vm->qmp_migrate)
+				json_object_set(q, "migrate", vm->qmp_migrate);
+			if (vm->qmp_mig_params)
+				json_object_set(q, "migrate_parameters", vm->qmp_mig_params);
+			if (vm->qmp_mig_caps)
+				json_object_set(q, "migrate_capabilities", vm->qmp_mig_caps);
 			if (vm->qmp_error)
 				json_object_set_new(q, "error", json_string(vm->qmp_error));
 			json_object_set_new(v, "qmp", q);
@@ -1269,32 +1275,72 @@ static unsigned qmp_set_histograms(struct qmp *q, const json_t *stats, char **er
 	return n;
 }
 
-/*
- * query-blockstats; with set_hist, devices without latency histograms get
- * hiddenq's (block-latency-histogram-set, boundaries from parse/qmphist.h)
- * and the answer is asked for again.  The "return" value (owned) or NULL
- * and *err; a refusal of the histograms is in *err beside an answer.
- */
-static json_t *blockstats_query(const char *sock, bool set_hist, char **err)
+/* Replace *slot with the answer to cmd (no arguments), or NULL; the first error goes to *err. */
+static void qmp_ask(struct qmp *q, const char *cmd, json_t **slot, char **err)
 {
-	struct qmp q;
-	if (qmp_open(&q, sock, 2000, err) < 0)
-		return NULL;
 	json_t *r;
-	if (qmp_command(&q, "query-blockstats", NULL, &r, err) != 0) {
+	char *e = NULL;
+	json_decref(*slot);
+	*slot = NULL;
+	if (qmp_command(q, cmd, NULL, &r, &e) == 0)
+		*slot = r;
+	else
 		json_decref(r);
-		r = NULL;
-	} else if (set_hist && json_is_array(r) && qmp_set_histograms(&q, r, err) > 0) {
+	if (e && !*err)
+		*err = e;
+	else
+		free(e);
+}
+
+/*
+ * One conversation with a VM's monitor (a socket this run owns): its
+ * blockstats and migration state.  query-blockstats; with set_hist, devices
+ * without latency histograms get hiddenq's (block-latency-histogram-set,
+ * boundaries from parse/qmphist.h) and the answer is asked for again.  Then
+ * query-migrate, and while a migration runs what would change it
+ * (query-migrate-parameters, query-migrate-capabilities).  Answers that
+ * fail are NULL; the first error is vm->qmp_error (a refusal of the
+ * histograms beside an answer).
+ */
+static void qmp_query_vm(struct vm_proc *vm, bool set_hist)
+{
+	char *err = NULL;
+	struct qmp q;
+	free(vm->qmp_error);
+	vm->qmp_error = NULL;
+	if (qmp_open(&q, vm->qmp_sock, 2000, &err) < 0) {
+		json_decref(vm->qmp_blockstats);
+		json_decref(vm->qmp_migrate);
+		json_decref(vm->qmp_mig_params);
+		json_decref(vm->qmp_mig_caps);
+		vm->qmp_blockstats = vm->qmp_migrate = vm->qmp_mig_params = vm->qmp_mig_caps = NULL;
+		vm->qmp_error = err;
+		return;
+	}
+	qmp_ask(&q, "query-blockstats", &vm->qmp_blockstats, &err);
+	json_t *r = vm->qmp_blockstats;
+	if (set_hist && json_is_array(r) && qmp_set_histograms(&q, r, &err) > 0) {
 		json_t *r2;
 		char *e2 = NULL;	/* again, so this answer already has them */
 		if (qmp_command(&q, "query-blockstats", NULL, &r2, &e2) == 0) {
-			json_decref(r);
-			r = r2;
+			json_decref(vm->qmp_blockstats);
+			vm->qmp_blockstats = r2;
 		} else {
 			json_decref(r2);
 		}
 		free(e2);
 	}
+	qmp_ask(&q, "query-migrate", &vm->qmp_migrate, &err);
+	vm->qmp_t_ns = mono_ns();
+	struct mig_info mi;
+	if (mig_parse(vm->qmp_migrate, &mi) == 0 && mig_status_running(mi.status)) {
+		qmp_ask(&q, "query-migrate-parameters", &vm->qmp_mig_params, &err);
+		qmp_ask(&q, "query-migrate-capabilities", &vm->qmp_mig_caps, &err);
+	} else {
+		json_decref(vm->qmp_mig_params);
+		json_decref(vm->qmp_mig_caps);
+		vm->qmp_mig_params = vm->qmp_mig_caps = NULL;
+	}
 	qmp_close(&q);
-	return r;
+	vm->qmp_error = err;
 }

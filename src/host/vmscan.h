@@ -123,6 +123,9 @@ struct vm_proc {
 	unsigned slow_count;
 	char qmp_sock[256];	/* --qmp NAME=SOCKET for this VM, "" if none */
 	json_t *qmp_blockstats;	/* last answer, owned */
+	json_t *qmp_migrate;	/* query-migrate's last answer, owned */
+	json_t *qmp_mig_params, *qmp_mig_caps;	/* query-migrate-parameters, -capabilities while one runs */
+	uint64_t qmp_t_ns;	/* CLOCK_MONOTONIC of those answers (0: none yet) */
 	char *qmp_error;
 	struct vm_backing *disks;	/* from the command line (QEMU), owned */
 	unsigned ndisks;
