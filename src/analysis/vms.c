@@ -649,6 +649,22 @@ uint64_t vms_total_guest_mib(const struct vms_analysis *a)
 	return n;
 }
 
+const struct vms_vm *vms_vm_of_task(const struct vms_analysis *a, int id, const struct vms_thread **thread)
+{
+	*thread = NULL;
+	if (!a || id <= 0)
+		return NULL;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->vms[i].pid == id)
+			return &a->vms[i];
+	struct vms_vm *vm;
+	const struct vms_thread *t = map_find(a, id, &vm);
+	if (!t)
+		return NULL;
+	*thread = t;
+	return vm;
+}
+
 int vms_thread_level(const struct vms_thread *t)
 {
 	if (!t->have_first || t->delay_pct < 0)

@@ -163,6 +163,9 @@ unsigned vms_total_vcpus(const struct vms_analysis *a);
 uint64_t vms_total_guest_mib(const struct vms_analysis *a);
 double vms_watch_s(const struct vms_analysis *a);
 
+/* The VM whose process is `id` or which has a thread `id` (a kernel message names either); NULL if none. */
+const struct vms_vm *vms_vm_of_task(const struct vms_analysis *a, int id, const struct vms_thread **thread);
+
 /* A thread's delay severity against the steal thresholds: 0 ok, 1 warn, 2 crit, -1 unknown. */
 int vms_thread_level(const struct vms_thread *t);
 
