@@ -242,6 +242,11 @@ static void feed_json(struct vms_analysis *a, const struct sfile *f)
 				jcopy(dj, "disk", d->disk, sizeof(d->disk));
 				jcopy(dj, "via", d->via, sizeof(d->via));
 				jcopy(dj, "error", d->err, sizeof(d->err));
+				jcopy(dj, "format", d->format, sizeof(d->format));
+				jcopy(dj, "cache", d->cache, sizeof(d->cache));
+				jcopy(dj, "aio", d->aio, sizeof(d->aio));
+				jcopy(dj, "chain_error", d->chain_why, sizeof(d->chain_why));
+				image_chain_from_json(json_object_get(dj, "chain"), &d->chain);
 				d->bio_p50_us = d->bio_p99_us = -1;
 			}
 		}
@@ -563,6 +568,8 @@ void vms_done(struct vms_analysis *a)
 		json_decref(a->vms[i].qmp_first);
 		json_decref(a->vms[i].qmp_last);
 		free(a->vms[i].qmp_error);
+		for (unsigned k = 0; k < a->vms[i].ndisks; k++)
+			image_chain_done(&a->vms[i].disks[k].chain);
 		free(a->vms[i].disks);
 	}
 	free(a->vms);

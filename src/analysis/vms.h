@@ -25,6 +25,7 @@
 #include "../core/paths.h"	/* VMSCAN_JSON_PATH */
 #include "../core/sample.h"
 #include "../parse/cpumask.h"
+#include "../parse/imghdr.h"
 #include "../parse/ioparse.h"
 #include "../parse/memparse.h"
 #include "../parse/vmconf.h"
@@ -64,6 +65,9 @@ struct vms_tap {
 struct vms_disk {
 	char id[64], file[256];
 	char dev[32], disk[32], via[160], err[160];	/* as vmscan resolved them (vmscan.h) */
+	char format[16], cache[16], aio[16];	/* as configured ("" not said) */
+	struct img_chain chain;		/* the image and its backing files (parse/imghdr.h), owned */
+	char chain_why[160];		/* why there is no chain */
 	bool have;			/* the disk's /proc/diskstats line was seen */
 	struct disk_stat first, last;
 	uint64_t t0, t1;

@@ -308,6 +308,8 @@ static void vm_free(struct vm_proc *vm)
 	json_decref(vm->qmp_mig_params);
 	json_decref(vm->qmp_mig_caps);
 	free(vm->qmp_error);
+	for (unsigned k = 0; k < vm->ndisks; k++)
+		image_chain_done(&vm->disks[k].chain);
 	free(vm->disks);
 }
 
@@ -509,7 +511,11 @@ static void vm_disks(struct vmscan *vs, struct vm_proc *vm, const struct vmconf 
 		struct vm_backing *b = &vm->disks[vm->ndisks++];
 		str_copy(b->id, sizeof(b->id), d->id);
 		str_copy(b->file, sizeof(b->file), d->file);
+		str_copy(b->format, sizeof(b->format), d->format);
+		str_copy(b->cache, sizeof(b->cache), d->cache);
+		str_copy(b->aio, sizeof(b->aio), d->aio);
 		vmscan_backing(vs->root, vm->pid, d->file, b);
+		image_chain(vs->root, vm->pid, d->file, d->format, &b->chain, b->chain_why, sizeof(b->chain_why));
 	}
 }
 
@@ -1169,6 +1175,16 @@ json_t *vmscan_json(const struct vmscan *vs)
 				json_object_set_new(dj, "via", json_string(b->via));
 			if (b->err[0])
 				json_object_set_new(dj, "error", json_string(b->err));
+			if (b->format[0])
+				json_object_set_new(dj, "format", json_string(b->format));
+			if (b->cache[0])
+				json_object_set_new(dj, "cache", json_string(b->cache));
+			if (b->aio[0])
+				json_object_set_new(dj, "aio", json_string(b->aio));
+			if (b->chain.n)
+				json_object_set_new(dj, "chain", image_chain_json(&b->chain));
+			else if (b->chain_why[0])
+				json_object_set_new(dj, "chain_error", json_string(b->chain_why));
 			json_array_append_new(da, dj);
 		}
 		json_object_set_new(v, "disks", da);

@@ -43,6 +43,7 @@
 #include "../core/sample.h"
 #include "../parse/vmconf.h"	/* enum vmm, enum tkind */
 #include "../sys/fsroot.h"
+#include "images.h"	/* struct img_chain */
 
 #define VMSCAN_REDISCOVER_S 10
 #define VMSCAN_SLOW_BUDGET_NS 20000000ull	/* per slow tick */
@@ -82,6 +83,9 @@ struct vm_backing {
 	char devt[16];		/* MAJ:MIN of dev */
 	char via[160];		/* loop devices followed: "loop0 (/srv/img.raw)" */
 	char err[160];		/* why there is no block device, "" if found */
+	char format[16], cache[16], aio[16];	/* as the command line configures it ("" not said) */
+	struct img_chain chain;	/* the image and its backing files (host/images.h), owned */
+	char chain_why[160];	/* why there is no chain ("" when there is) */
 };
 
 /*

@@ -185,6 +185,17 @@ json_t *vms_json(const struct vms_analysis *a)
 				json_object_set_new(bk, "error", json_string(d->err[0] ? d->err : "not resolved"));
 			}
 			json_object_set_new(dj, "backing", bk);
+			json_object_set_new(dj, "format", json_string(d->format));
+			json_object_set_new(dj, "cache", json_string(d->cache));
+			json_object_set_new(dj, "aio", json_string(d->aio));
+			if (d->chain.n) {
+				json_t *cj = image_chain_json(&d->chain);
+				json_object_set_new(cj, "depth", json_integer(d->chain.n));
+				json_object_set_new(cj, "layers_on_other_queues", json_integer(image_chain_queues(&d->chain)));
+				json_object_set_new(dj, "chain", cj);
+			} else if (d->chain_why[0]) {
+				json_object_set_new(dj, "chain_error", json_string(d->chain_why));
+			}
 			json_array_append_new(dja, dj);
 		}
 		json_object_set_new(v, "disks", dja);
@@ -319,6 +330,24 @@ static const char *pct(char *b, size_t n, double v)
 	return b;
 }
 
+/* The image under a disk: its format, cache and IO modes, and the chain of files a read may go through. */
+static void disk_image_print(FILE *out, const struct vms_disk *d)
+{
+	fprintf(out, "    image: %s, cache=%s aio=%s", d->format[0] ? d->format : d->chain.n ? d->chain.layer[0].format : "?",
+		d->cache[0] ? d->cache : "?", d->aio[0] ? d->aio : "?");
+	if (d->chain.n) {
+		char buf[1024];
+		image_chain_format(&d->chain, buf, sizeof(buf));
+		unsigned q = image_chain_queues(&d->chain);
+		fprintf(out, "; %u layer%s: %s", d->chain.n, d->chain.n == 1 ? "" : "s", buf);
+		if (q)
+			fprintf(out, " (%u on another device, filesystem or the network: a queue each)", q);
+	} else if (d->chain_why[0]) {
+		fprintf(out, "; chain not read: %s", d->chain_why);
+	}
+	fprintf(out, "\n");
+}
+
 static void mig_print(FILE *out, const struct mig_track *t)
 {
 	const struct mig_info *m = &t->last;
@@ -448,6 +477,7 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 			fprintf(out, "  disk %s %s: ", d->id[0] ? d->id : "?", d->file);
 			if (!d->dev[0]) {
 				fprintf(out, "%s\n", d->err[0] ? d->err : "backing device not resolved");
+				disk_image_print(out, d);
 				continue;
 			}
 			fprintf(out, "on %s", d->dev);
@@ -466,6 +496,7 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 			else if (d->bio_why[0])
 				fprintf(out, " (%s)", d->bio_why);
 			fprintf(out, "\n");
+			disk_image_print(out, d);
 		}
 		struct vms_blk blk[16];
 		size_t nb = vms_blockstats(vm, blk, 16, secs);
