@@ -137,7 +137,7 @@ static int edac(const char *m, const char *end, struct hwlog_rec *r)
 	char label[48] = "";
 	if (lab)
 		copy(label, sizeof(label), lab, stop);
-	snprintf(r->where, sizeof(r->where), "MC%ld%s%s", mc, label[0] ? " " : "", label);
+	snprintf(r->where, sizeof(r->where), "MC%ld%s%.40s", mc, label[0] ? " " : "", label);
 	return 0;
 }
 
