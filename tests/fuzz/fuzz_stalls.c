@@ -14,7 +14,7 @@
 
 #include "analysis/analysis.h"
 #include "parse/stallparse.h"
-#include "sample/stallmon.h"
+#include "sources/stallmon.h"
 #include "sources/bpf/bpfsrc.h"
 
 static void check_str(const char *s, size_t cap)
