@@ -44,6 +44,12 @@ int64_t mig_track_passes(const struct mig_track *t)
 	return t->seen ? t->last.dirty_sync_count : -1;
 }
 
+/* Completed, failed or cancelled: a migration's end states */
+static bool over(enum mig_status s)
+{
+	return s == MIG_COMPLETED || s == MIG_FAILED || s == MIG_CANCELLED;
+}
+
 void mig_track_feed(struct mig_track *t, const struct mig_info *m, uint64_t now)
 {
 	if (t->seen && now <= t->last_ns)
@@ -52,8 +58,16 @@ void mig_track_feed(struct mig_track *t, const struct mig_info *m, uint64_t now)
 	if (!t->seen) {
 		t->first = *m;
 		t->first_ns = now;
-	} else if (mig_status_running(t->last.status) &&
-		   (m->status == MIG_COMPLETED || m->status == MIG_FAILED || m->status == MIG_CANCELLED)) {
+	} else if (over(m->status) &&
+		   (mig_status_running(t->last.status) || m->status != t->last.status ||
+		    (m->total_time_ms >= 0 && t->last.total_time_ms >= 0 && m->total_time_ms != t->last.total_time_ms))) {
+		/*
+		 * Ended since the answer before.  A migration shorter than the
+		 * interval between answers begins and ends between two of them
+		 * (a small guest on a fast link takes well under a second): the
+		 * status changed, or a second completed one took another time.
+		 * Its passes are counted, not seen.
+		 */
 		t->ended = true;
 	}
 	struct mig_pass *p = newest(t);

@@ -298,6 +298,30 @@ static void test_rule(void **state)
 	const char *old[] = { "{\"status\":\"completed\"}", "{\"status\":\"completed\"}" };
 	assert_int_equal(rule_on(old, 2, true, title, sizeof(title)), SEV_OK);
 	assert_non_null(strstr(title, "completed before the watch"));
+	const char *same[] = {
+		"{\"status\":\"completed\",\"total-time\":812,\"ram\":{\"dirty-sync-count\":4}}",
+		"{\"status\":\"completed\",\"total-time\":812,\"ram\":{\"dirty-sync-count\":4}}",
+	};
+	assert_int_equal(rule_on(same, 2, true, title, sizeof(title)), SEV_OK);
+	assert_non_null(strstr(title, "completed before the watch"));
+	/* begun and ended between two answers (shorter than the interval): it ended during the watch */
+	const char *quick[] = {
+		"{}",
+		"{\"status\":\"completed\",\"total-time\":640,\"downtime\":31,\"ram\":{\"remaining\":0,"
+		"\"transferred\":9,\"dirty-sync-count\":3}}",
+	};
+	assert_int_equal(rule_on(quick, 2, true, title, sizeof(title)), SEV_OK);
+	assert_non_null(strstr(title, "src: live migration completed after 3 passes, downtime 31 ms"));
+	quick[0] = "{\"status\":\"cancelled\",\"total-time\":3000}";
+	assert_int_equal(rule_on(quick, 2, true, title, sizeof(title)), SEV_OK);
+	assert_non_null(strstr(title, "completed after 3 passes"));
+	quick[0] = "{\"status\":\"completed\",\"total-time\":900,\"ram\":{\"dirty-sync-count\":5}}";
+	assert_int_equal(rule_on(quick, 2, true, title, sizeof(title)), SEV_OK);
+	assert_non_null(strstr(title, "completed after 3 passes"));
+	/* one that failed between two answers: warn */
+	const char *qfail[] = { "{}", "{\"status\":\"failed\",\"error-desc\":\"Connection refused\"}" };
+	assert_int_equal(rule_on(qfail, 2, true, title, sizeof(title)), SEV_WARN);
+	assert_non_null(strstr(title, "Connection refused"));
 	/* no socket given: unknown, and says how to give one */
 	assert_int_equal(rule_on(none, 2, false, title, sizeof(title)), SEV_UNKNOWN);
 	assert_non_null(strstr(title, "no QMP socket given"));
