@@ -12,6 +12,13 @@ the first, which this test uses to drive the migration).
 - uncapped: the same small guest, dirtying 1 MiB/s, migrates to a fresh
   destination at full speed: it converges and the finding stays ok.
 
+`vms` and `diagnose` watch the capped migration side by side (each asks
+the monitor once a second, in a conversation of a few milliseconds: QEMU
+takes the other's connection when one closes).  The uncapped one is
+recorded with `capture` and judged on replay: the migration starts once the
+capture's first sample, with the monitor's first answer, is on disk, so the
+watch sees it begin and end (no sleep decides the order).
+
 The dirtying is the probe's own paced workload (hiddenq probe dirty
 --workload-only) inside the guest.  TCG tracks guest writes in QEMU's dirty
 bitmap like KVM's dirty log; what is measured here is page counts and
@@ -34,6 +41,7 @@ from tests.vm.harness import VMSpec
 
 HQ = os.environ.get("HIDDENQ_BIN", str(Path(__file__).resolve().parents[2] / "build" / "hiddenq"))
 MIB = 1 << 20
+WATCH_S = 10  # the capped watch: about five 2 s passes (32 MiB at 16 MiB/s), answers once a second
 SPEC = VMSpec(name="mig-src", memory_mib=160, hiddenq=True, extra_qmp=True)
 
 
@@ -148,12 +156,36 @@ def workload(src, rate, wss):
     return int(res.out.split()[-1])
 
 
-def hq_vms(src, duration):
-    r = subprocess.run([HQ, "vms", "--json", "--duration", str(duration), "--interval", "500ms",
-                        "--qmp", f"mig-src={src.extra_qmp_path}"], capture_output=True, text=True,
-                       timeout=duration + 60)
-    assert r.returncode in (0, 1, 2), r.stderr
-    return json.loads(r.stdout), r.returncode
+def hq_start(*args):
+    """hiddenq on the host in the background; stopped by its PID by the caller."""
+    return subprocess.Popen([HQ, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def hq_finish(procs, timeout):
+    """Each process's (stdout, returncode), in order; any still running at the deadline is killed by PID."""
+    deadline = time.monotonic() + timeout
+    res = []
+    try:
+        for p in procs:
+            out, err = p.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            assert p.returncode in (0, 1, 2), err
+            res.append((out, p.returncode))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                os.kill(p.pid, signal.SIGKILL)
+                p.wait()
+    return res
+
+
+def wait_first_sample(proc, bundle, timeout):
+    """Until the capture's first sample directory exists (it is renamed into place whole)."""
+    deadline = time.monotonic() + timeout
+    first = bundle / "samples" / "000000"
+    while not first.is_dir():
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, f"no first sample in {bundle} after {timeout} s"
+        time.sleep(0.05)
 
 
 def finding(doc, fid="migration-convergence"):
@@ -181,10 +213,13 @@ def test_capped_migration_does_not_converge(src, request):
         migrate(src, port, 64 * MIB)
         wait_migration(src, lambda r: r.get("ram", {}).get("dirty-sync-count", 0) >= 2, 60)
         src.qmp.execute("migrate-set-parameters", {"max-bandwidth": 16 * MIB})
-        doc, rc = hq_vms(src, 16)
+        qmp = f"mig-src={src.extra_qmp_path}"
+        procs = [hq_start("vms", "--json", "--duration", str(WATCH_S), "--interval", "500ms", "--qmp", qmp),
+                 hq_start("diagnose", "--json", "--duration", str(WATCH_S), "--no-bpf", "--stalls", "off",
+                          "--sources", "vms", "--qmp", qmp)]
+        (vout, rc), (dout, drc) = hq_finish(procs, WATCH_S + 60)
+        doc = json.loads(vout)
         after = src.qmp.execute("query-migrate")
-        r = subprocess.run([HQ, "diagnose", "--json", "--duration", "6", "--no-bpf", "--no-stalls",
-                            "--qmp", f"mig-src={src.extra_qmp_path}"], capture_output=True, text=True, timeout=90)
     finally:
         cancel(src)
         src.run(f"kill {pid}", timeout=20)
@@ -214,32 +249,34 @@ def test_capped_migration_does_not_converge(src, request):
     mig = [v for v in doc["vms"] if v["name"] == "mig-src"][0]["migration"]
     assert mig["status"] == "active" and mig["parameters"]["max_bandwidth_bytes_per_s"] == 16 * MIB, mig
     assert mig["parameters"]["downtime_limit_ms"] == 300 and mig["parameters"]["auto_converge"] is False
-    # diagnose on the host judges the same migration
-    assert r.returncode in (1, 2), r.stderr
-    d = finding(json.loads(r.stdout))
-    assert d["severity"] in ("warn", "crit", "unknown"), d["title"]
+    # diagnose on the host, watching beside it, judges the same migration
+    assert drc in (1, 2)
+    d = finding(json.loads(dout))
+    print(json.dumps(d, indent=1))
+    assert d["severity"] in ("warn", "crit"), d["title"]
     assert "mig-src" in d["title"], d["title"]
+    dpasses = {int(e["labels"]["pass"]) for e in ev(d, "migration_pass_backlog")}
+    assert dpasses and max(dpasses) <= qemu_passes, (dpasses, qemu_passes)
 
 
 @pytest.mark.vm
-def test_uncapped_migration_converges_and_stays_ok(src, request):
+def test_uncapped_migration_converges_and_stays_ok(src, request, tmp_path):
     cancel(src)  # whatever the test before left
     _, port = start_destination(request, src, "mig-dst2")
     pid = workload(src, "1M", "8M")
-    proc = subprocess.Popen([HQ, "vms", "--json", "--duration", "10", "--interval", "500ms",
-                             "--qmp", f"mig-src={src.extra_qmp_path}"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    bundle = tmp_path / "uncapped"
+    procs = [hq_start("capture", "-o", str(bundle), "-i", "500ms", "-d", "6s", "--no-bpf", "--stalls", "off",
+                      "--sources", "vms", "-q", "--qmp", f"mig-src={src.extra_qmp_path}")]
     try:
-        time.sleep(2)  # hiddenq reads the monitor once before the migration starts
+        wait_first_sample(procs[0], bundle, 30)  # the monitor's first answer: before the migration
         migrate(src, port, 1024 * MIB)
         done = wait_migration(src, lambda r: r.get("status") in ("completed", "failed"), 60)
-        out, err = proc.communicate(timeout=70)
     finally:
-        if proc.poll() is None:
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait()
+        hq_finish(procs, 60)
     assert done["status"] == "completed", done
-    doc = json.loads(out)
+    r = subprocess.run([HQ, "vms", "--replay", str(bundle), "--json"], capture_output=True, text=True, timeout=60)
+    assert r.returncode in (0, 1, 2), r.stderr
+    doc = json.loads(r.stdout)
     f = finding(doc)
     print(json.dumps(f, indent=1))
     assert f["severity"] == "ok", f["title"]
@@ -247,4 +284,10 @@ def test_uncapped_migration_converges_and_stays_ok(src, request):
     mig = [v for v in doc["vms"] if v["name"] == "mig-src"][0]["migration"]
     assert mig["status"] == "completed" and mig["ended_during_watch"] is True, mig
     assert mig["passes"] == done["ram"]["dirty-sync-count"], (mig, done)
+    # diagnose on the same recording: the same verdict
+    r = subprocess.run([HQ, "diagnose", "--replay", str(bundle), "--json", "-q"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode in (0, 1, 2), r.stderr
+    d = finding(json.loads(r.stdout))
+    assert (d["severity"], d["title"]) == (f["severity"], f["title"]), (d, f)
     del pid  # the guest now runs on the destination; the source is paused and stopped by its finalizer
