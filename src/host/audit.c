@@ -921,9 +921,12 @@ static void vm_disk_chain(const struct audit_ctx *c, const struct audit_item *it
 				network |= ch->layer[l].network;
 			}
 			bool fail = corrupt || ch->loop || ch->n >= 3 || q > 0;
-			struct audit_res *x = add(o, it, sub, fail ? AU_FAIL : AU_PASS, "%u layer%s: %s", ch->n,
-						  ch->n == 1 ? "" : "s", buf);
-			if (corrupt)
+			struct audit_res *x = add(o, it, sub, fail ? AU_FAIL : AU_PASS, "%s%u layer%s: %s",
+						  ch->truncated ? "more than " : "", ch->n, ch->n == 1 ? "" : "s", buf);
+			if (ch->truncated)
+				note(x, "the chain goes on past the %u layers hiddenq follows: every read that misses the "
+					"upper layers looks through at least that many images' metadata", ch->n);
+			else if (corrupt)
 				note(x, "an image is marked corrupt in its header: QEMU opens it read-only; qemu-img check, "
 					"then qemu-img check -r all on a copy");
 			else if (ch->loop)

@@ -339,7 +339,8 @@ static void disk_image_print(FILE *out, const struct vms_disk *d)
 		char buf[1024];
 		image_chain_format(&d->chain, buf, sizeof(buf));
 		unsigned q = image_chain_queues(&d->chain);
-		fprintf(out, "; %u layer%s: %s", d->chain.n, d->chain.n == 1 ? "" : "s", buf);
+		fprintf(out, "; %s%u layer%s: %s", d->chain.truncated ? "more than " : "", d->chain.n,
+			d->chain.n == 1 ? "" : "s", buf);
 		if (q)
 			fprintf(out, " (%u on another device, filesystem or the network: a queue each)", q);
 	} else if (d->chain_why[0]) {

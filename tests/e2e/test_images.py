@@ -136,6 +136,29 @@ def test_a_loop_and_a_missing_layer(hq, tmp_path):
     assert c["depth"] == 2 and "cannot open" in c["layers"][1]["error"], c
 
 
+def test_a_chain_longer_than_hiddenq_follows_says_so(hq, tmp_path):
+    """17 layers (a raw base and 16 snapshots, as a backup tool that never flattens leaves them):
+    the first 16 are read, and the evidence says there are more, not 16."""
+    img("-f", "raw", tmp_path / "l00.raw", "8M")
+    prev, fmt = "l00.raw", "raw"
+    for k in range(1, 17):
+        name = f"l{k:02d}.qcow2"
+        img("-f", "qcow2", "-b", prev, "-F", fmt, tmp_path / name)
+        prev, fmt = name, "qcow2"
+    doc = audit(hq, "--xml", domain(tmp_path, "snap", tmp_path / prev))
+    c = chain(doc)
+    assert c["truncated"] and c["depth"] == 16 and not c["loop"], c
+    assert Path(c["layers"][0]["file"]).name == "l16.qcow2" and Path(c["layers"][15]["file"]).name == "l01.qcow2"
+    it = items(doc, "vm-disk-chain")[0]
+    assert it["result"] == "fail" and it["evidence"].startswith("more than 16 layers: l16.qcow2 (qcow2, "), it
+    assert "goes on past the 16 layers" in it["note"], it
+    # one layer fewer: all of it, no "more than"
+    doc = audit(hq, "--xml", domain(tmp_path, "snap", tmp_path / "l15.qcow2"))
+    c = chain(doc)
+    assert not c["truncated"] and c["depth"] == 16 and c["layers"][-1]["format"] == "raw", c
+    assert items(doc, "vm-disk-chain")[0]["evidence"].startswith("16 layers: "), doc
+
+
 def corrupt(path):
     """Set the refcount of cluster 0 (the header) to 0: a corruption qemu-img check reports."""
     with open(path, "r+b") as f:
