@@ -5,8 +5,8 @@
 #   make check-layers  only the include rule between src/ directories (docs/architecture.md)
 #   make static     build/hiddenq-static, to copy onto any VM
 #   make fuzz       longer fuzz runs (FUZZ_SECONDS per target, default 60)
-#   make bench      cost figures side by side with sysstat
-#   make install    PREFIX=/usr/local (binary and man page)
+#   make bench      cost figures side by side with sysstat (and serve beside node_exporter)
+#   make install    PREFIX=/usr/local (binary, man page, systemd units in $(PREFIX)/lib/systemd/system)
 #   make contrib    regenerate the Prometheus rules, Grafana dashboard and their doc from the tables
 
 CC       ?= cc
@@ -93,6 +93,7 @@ UNIT_TESTS := \
 	tests/unit/test_util.c \
 	tests/unit/test_catalog.c \
 	tests/unit/test_engine.c \
+	tests/unit/test_openmetrics.c \
 	tests/unit/test_bundle.c \
 	tests/unit/test_topo.c
 
@@ -201,12 +202,37 @@ ifeq ($(shell pkg-config --exists libmicrohttpd 2>/dev/null && test -f /usr/incl
   LDLIBS += $(shell pkg-config --libs libmicrohttpd) -lcrypt -lz
 endif
 
+# ---- the live view (hiddenq top): ncurses for the terminal ----
+# Debian ships libncursesw.a and libtinfo.a, so the static binary draws too;
+# without them (or without libncurses-dev) src/sinks/topui.c compiles to a
+# stub and top prints plain blocks.
+LIB_SRCS += src/sinks/top.c src/sinks/topui.c src/cmd/top.c
+UNIT_TESTS += tests/unit/test_top.c
+ifeq ($(shell pkg-config --exists ncursesw 2>/dev/null && echo yes),yes)
+  CURSES_CFLAGS := -DHQ_WITH_CURSES $(shell pkg-config --cflags ncursesw)
+  LDLIBS += $(shell pkg-config --libs ncursesw)
+  CURSES_STATIC := $(shell d=$$(pkg-config --variable=libdir ncursesw); test -f $$d/libncursesw.a && test -f $$d/libtinfo.a && echo yes)
+endif
+ifeq ($(CURSES_STATIC),yes)
+  STATIC_LDLIBS += $(shell pkg-config --static --libs ncursesw)
+  STATIC_TOPUI_CFLAGS := $(CURSES_CFLAGS)
+endif
+
 # ---- recordings (hiddenq record): SQLite for crash-safe appends, zstd for size ----
 LIB_SRCS += src/sample/store.c
+# ---- hiddenq report: a recording drawn as one HTML file (inline SVG) ----
+LIB_SRCS += src/sinks/history.c src/sinks/html.c src/sinks/summary.c src/cmd/report.c
+UNIT_TESTS += tests/unit/test_history.c
 FUZZ_TARGETS += tests/fuzz/fuzz_store.c
 STORE_LIBS := $(shell pkg-config --libs sqlite3 2>/dev/null || echo -lsqlite3) $(shell pkg-config --libs libzstd 2>/dev/null || echo -lzstd)
 LDLIBS += $(STORE_LIBS)
 STATIC_LDLIBS += $(STORE_LIBS) -lm -lpthread
+
+# ---- the what-if model (hiddenq sim): src/sim, its sink, its command ----
+LIB_SRCS += src/sim/dist.c src/sim/scenario.c src/sim/base.c src/sim/station.c src/sim/sched.c src/sim/work.c \
+	src/sim/view.c src/sim/sim.c src/sinks/sim.c src/cmd/sim.c
+UNIT_TESTS += tests/unit/test_sim.c
+FUZZ_TARGETS += tests/fuzz/fuzz_scenario.c
 
 # ---- generated from the rule tables, committed: `make contrib` writes them,
 # `make check` fails early (contrib-check) when they differ from what the
@@ -225,7 +251,7 @@ ASAN_LIB_OBJS := $(call objs,$(B)/asan,$(LIB_SRCS))
 ASAN_MAIN_OBJ := $(call objs,$(B)/asan,$(MAIN_SRC))
 SAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all run check check-layers setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench benches bench-probes bench-daemon bench-record install clean \
+.PHONY: all run check check-layers setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench benches bench-probes bench-daemon bench-record bench-serve bench-top install clean \
 	contrib contrib-check
 all: $(B)/hiddenq
 
@@ -296,7 +322,7 @@ $(B)/hiddenq-static: STATIC_LDLIBS := $(filter-out $(MNL_LIBS),$(STATIC_LDLIBS))
 $(B)/hiddenq-static: $(B)/obj/sources/net/mnl_compat.o
   endif
 endif
-$(B)/hiddenq-static: $(MAIN_OBJ) $(B)/static/topo_hwloc.o $(B)/static/libvirt_xml.o $(B)/static/httpd.o $(B)/libhiddenq.a
+$(B)/hiddenq-static: $(MAIN_OBJ) $(B)/static/topo_hwloc.o $(B)/static/libvirt_xml.o $(B)/static/httpd.o $(B)/static/topui.o $(B)/libhiddenq.a
 	$(CC) $(CFLAGS) -static -o $@ $^ $(STATIC_LDLIBS)
 
 # hwloc.c with HAVE_HWLOC in the library, as stubs for the static link: the
@@ -319,17 +345,27 @@ $(B)/static/httpd.o: src/sinks/httpd.c $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# topui.c: with ncurses in the library; in the static link with it too when
+# the static archives exist, else as a stub
+$(B)/obj/sinks/topui.o $(B)/asan/obj/sinks/topui.o: CFLAGS += $(CURSES_CFLAGS)
+$(B)/static/topui.o: src/sinks/topui.c $(wildcard src/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(STATIC_TOPUI_CFLAGS) $(JANSSON_CFLAGS) -c $< -o $@
+
 contrib: $(B)/hiddenq
 	@for e in $(CONTRIB); do flag=$${e%%:*}; f=$${e#*:}; mkdir -p $$(dirname $$f); \
 		$(B)/hiddenq rules $$flag > $$f.tmp && mv $$f.tmp $$f || { rm -f $$f.tmp; exit 1; }; \
 		echo "wrote $$f"; done
+	@/usr/bin/python3 scripts/prometheus_doc.py $(B)/hiddenq && echo "wrote docs/prometheus.md (its series table)"
 
 contrib-check: $(B)/hiddenq
 	@rc=0; for e in $(CONTRIB); do flag=$${e%%:*}; f=$${e#*:}; \
 		if ! $(B)/hiddenq rules $$flag | diff -u $$f - >$(B)/contrib.diff 2>&1; then \
 			head -40 $(B)/contrib.diff; \
 			echo "contrib-check: $$f is not what 'hiddenq rules $$flag' prints: run 'make contrib' and commit it" >&2; \
-			rc=1; fi; done; rm -f $(B)/contrib.diff; exit $$rc
+			rc=1; fi; done; rm -f $(B)/contrib.diff; \
+	/usr/bin/python3 scripts/prometheus_doc.py $(B)/hiddenq --check || { echo "contrib-check: run 'make contrib' and commit docs/prometheus.md" >&2; rc=1; }; \
+	exit $$rc
 
 run: setup
 	@$(MAKE) --no-print-directory all
@@ -437,6 +473,10 @@ bench: setup-test $(B)/hiddenq
 	$(B)/bench/bench_vms
 	@$(MAKE) --no-print-directory $(B)/bench/bpf_hold $(B)/bench/qd1read $(B)/bench/pingpong
 	/usr/bin/python3 bench/bench_bpf.py $(B)
+	@$(MAKE) --no-print-directory $(B)/bench/bench_sim
+	$(B)/bench/bench_sim bench/sim_large.ini
+	@$(MAKE) --no-print-directory bench-serve
+	@$(MAKE) --no-print-directory bench-top
 	@$(MAKE) --no-print-directory bench-probes
 	@$(MAKE) --no-print-directory bench-record
 	@$(MAKE) --no-print-directory bench-daemon
@@ -450,19 +490,43 @@ bench-daemon: setup-test $(B)/hiddenq
 bench-record: setup-test $(B)/hiddenq
 	/usr/bin/python3 bench/bench_record.py $(B)/hiddenq
 
+# hiddenq serve beside prometheus-node-exporter (per scrape, steady state
+# with 15 s scrapes, wrk), and what publishing a snapshot costs: about 2 min
+bench-serve: setup-test $(B)/hiddenq $(B)/bench/bench_render
+	$(B)/bench/bench_render
+	/usr/bin/python3 bench/bench_serve.py $(B)/hiddenq
+
+# hiddenq top on a terminal and top -b beside hiddenq watch over the same minute
+bench-top: setup-test $(B)/hiddenq
+	/usr/bin/python3 bench/bench_top.py $(B)/hiddenq
+
 # each probe beside its reference tool (fio, cyclictest, a plain pointer
 # chase, sysbench memory) on the same target: about 80 s
 bench-probes: setup-test $(B)/hiddenq $(B)/bench/chase
 	/usr/bin/python3 bench/bench_probes.py $(B)/hiddenq $(B)/bench/chase
 
+# hiddenq report on an hour-long and a day-long recording made from 30 s of this
+# machine: seconds and peak RSS beside watch --replay (about 10 minutes)
+.PHONY: bench-report
+bench-report: $(B)/hiddenq $(B)/bench/mkrec
+	/usr/bin/python3 bench/bench_report.py $(B)/hiddenq $(B)/bench/mkrec
+
 $(B)/bench/%: bench/%.c $(B)/libhiddenq.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(JANSSON_CFLAGS) -Isrc -o $@ $< $(B)/libhiddenq.a $(LDLIBS)
 
+# The systemd unit goes where systemd looks for units of its prefix
+# (/usr/local/lib/systemd/system is on its search path), with ExecStart
+# pointing at the installed binary.
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+
 install: $(B)/hiddenq
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(SYSTEMD_UNIT_DIR)
 	install -m 0755 $(B)/hiddenq $(DESTDIR)$(PREFIX)/bin/hiddenq
 	install -m 0644 docs/hiddenq.1 $(DESTDIR)$(PREFIX)/share/man/man1/hiddenq.1
+	for u in hiddenq-serve hiddenq-record; do \
+		sed 's|/usr/local/bin/hiddenq|$(PREFIX)/bin/hiddenq|g' contrib/systemd/$$u.service > $(B)/$$u.service && \
+		install -m 0644 $(B)/$$u.service $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$$u.service || exit 1; done
 
 clean:
 	rm -rf $(B)

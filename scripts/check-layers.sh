@@ -13,8 +13,9 @@
 #   sample    core parse sys           (the sampler, capture bundles)
 #   analysis  core parse               (samples in, figures and findings out)
 #   engine    core parse analysis      (the analysis over a sliding window)
-#   sinks     core parse analysis engine topo
+#   sinks     core parse analysis engine topo sim
 #                                      (text, JSON: they read data, never the machine)
+#   sim       core                     (the what-if model: scenario in, results and samples out)
 #   host, probe, topo (host may read topo: the audit sizes NUMA nodes as topo does)
 #             core parse sys (+ analysis for host and probe, which compute findings)
 #   cmd, main.c: anything
@@ -33,10 +34,11 @@ allowed() {	# allowed LAYER -> the layers LAYER may include
 	sample) echo "core parse sys sample" ;;
 	analysis) echo "core parse analysis" ;;
 	engine) echo "core parse analysis engine" ;;
-	sinks) echo "core parse analysis engine topo sinks" ;;
+	sinks) echo "core parse analysis engine topo sim sinks" ;;
 	host) echo "core parse sys analysis topo host" ;;
 	probe) echo "core parse sys analysis probe" ;;
 	topo) echo "core parse sys topo" ;;
+	sim) echo "core sim" ;;
 	bpf) echo "bpf" ;;
 	cmd | main.c) echo "*" ;;
 	*) echo "" ;;

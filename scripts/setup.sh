@@ -7,10 +7,10 @@ set -eu
 
 profile=${1:-build}
 
-build_pkgs="gcc make pkg-config libc6-dev libjansson-dev libmnl-dev libhwloc-dev libnuma-dev clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libxml2-dev libinih-dev libmicrohttpd-dev libcrypt-dev libsqlite3-dev libzstd-dev"
+build_pkgs="gcc make pkg-config libc6-dev libjansson-dev libmnl-dev libhwloc-dev libnuma-dev clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libxml2-dev libinih-dev libmicrohttpd-dev libcrypt-dev libsqlite3-dev libzstd-dev libncurses-dev"
 test_pkgs="libclang-rt-14-dev libcmocka-dev python3 python3-pytest sysstat fio rt-tests sysbench libvirt-clients
   qemu-system-x86 qemu-utils linux-image-cloud-amd64 busybox-static cpio iproute2 kmod util-linux procps
-  linux-perf libbpf-tools bpftrace prometheus prometheus-alertmanager python3-yaml atop"
+  linux-perf libbpf-tools bpftrace prometheus prometheus-alertmanager python3-yaml atop prometheus-node-exporter wrk curl openssl systemd chromium tmux"
 
 case "$profile" in
 build) want="$build_pkgs" ;;

@@ -16,10 +16,12 @@ static const struct cmd {
 } cmds[] = {
 	{ "diagnose", cmd_diagnose, "watch for a few seconds, print findings per layer (the main job)" },
 	{ "watch", cmd_watch, "run until stopped; one line each time a finding changes severity (logs, journald)" },
+	{ "top", cmd_top, "the live view: a panel per layer, coloured by the thresholds; replay steps through time" },
 	{ "serve", cmd_serve, "export every hidden queue and each finding's severity for Prometheus (OpenMetrics)" },
 	{ "rules", cmd_rules, "Prometheus alert and recording rules, a Grafana dashboard, from the rule table" },
 	{ "metrics", cmd_metrics, "every metric and source hiddenq knows, and which this machine can supply (and why not)" },
 	{ "record", cmd_record, "keep every sample in a crash-safe recording, bounded by size and age" },
+	{ "report", cmd_report, "a recording or bundle as one self-contained HTML report with plots (or --text)" },
 	{ "capture", cmd_capture, "write the raw files hiddenq reads into a replayable bundle" },
 	{ "topo", cmd_topo, "sockets, cores, threads, NUMA nodes, caches, device locality, vNUMA" },
 	{ "fit", cmd_fit, "does a VM fit one NUMA node; its vSocket x vCore shape and vNUMA layout" },
@@ -27,6 +29,7 @@ static const struct cmd {
 	{ "audit", cmd_audit, "the tuning checklist for a host, its VMs (QEMU, libvirt XML) or a guest" },
 	{ "probe", cmd_probe, "active experiments: jitter, mem, io, oversub, dirty, net" },
 	{ "lab", cmd_lab, "the five classic experiments, as far as this machine allows" },
+	{ "sim", cmd_sim, "a what-if model of a virtualized host (steal, NUMA, IO, memory, migration)" },
 	{ NULL, NULL, NULL },
 };
 

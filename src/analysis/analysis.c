@@ -81,12 +81,8 @@ void analysis_damaged(struct analysis *an, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	char *m = NULL;
-	if (vasprintf(&m, fmt, ap) < 0)
-		m = NULL;
+	an->damage[an->ndamage++] = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (m)
-		an->damage[an->ndamage++] = m;
 }
 
 /*

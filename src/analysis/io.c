@@ -769,6 +769,11 @@ bool eth_queue_name(const char *name, bool *tx, unsigned *queue, char *field, si
 	return true;
 }
 
+bool eth_queue_field_is_drop(const char *field)
+{
+	return strcmp(field, "drops") == 0 || strcmp(field, "xdp_drops") == 0 || strcmp(field, "xdp_tx_drops") == 0;
+}
+
 static void feed_ethtool(struct io_analysis *a, const struct sample *s)
 {
 	const struct sfile *f = sample_find(s, ".hiddenq/ethtool.json");

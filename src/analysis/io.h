@@ -205,6 +205,8 @@ bool eth_stat_get(const struct eth_iface *e, const char *name, uint64_t *v);
  * *tx is false for rx; the field ("packets") is copied to field.
  */
 bool eth_queue_name(const char *name, bool *tx, unsigned *queue, char *field, size_t flen);
+/* Whether a per-queue field of eth_queue_name ("drops", "xdp_drops", ...) counts dropped packets. */
+bool eth_queue_field_is_drop(const char *field);
 /* .hiddenq/qstats.json */
 int qstats_json_parse(const char *buf, size_t len, struct qstat_rec **out, size_t *n, char *err, size_t errlen);
 

@@ -65,12 +65,8 @@ static void sb_add(struct sbuf *b, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *t;
-	if (vasprintf(&t, fmt, ap) < 0)
-		t = NULL;
+	char *t = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (!t)
-		return;
 	size_t l = strlen(t);
 	b->s = xrealloc(b->s, b->n + l + 2);
 	if (b->n)
@@ -318,8 +314,7 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 			if (strcmp(field, "packets") == 0) {
 				ev_on(f, M_QUEUE_PACKETS_PER_S, d / eth_secs, -1, LBL_INTERFACE, l->name, qname);
 				queues_with_rates++;
-			} else if (strcmp(field, "drops") == 0 || strcmp(field, "xdp_drops") == 0 ||
-				   strcmp(field, "xdp_tx_drops") == 0) {
+			} else if (eth_queue_field_is_drop(field)) {
 				consider(&w, d, eth_secs, QK_RING, tx, "%s driver queue (%s)", subj, l->st[k].name);
 				if (d > 0)
 					ev_label(ev_on(f, M_QUEUE_DROPS_PER_S, d / eth_secs, T_NET_DROPS, LBL_INTERFACE, l->name, qname),

@@ -15,6 +15,9 @@ int cmd_metrics(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_record(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 /* hiddenq probe NAME (cmd/probe_NAME.c) */
 int cmd_probe_jitter(int argc, char **argv);
 int cmd_probe_mem(int argc, char **argv);

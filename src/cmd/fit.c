@@ -160,8 +160,8 @@ int cmd_fit(int argc, char **argv)
 		hs.mem_source = "--mem-per-node";
 	} else {
 		struct fsroot root;
-		char *why;
-		if (topo_root_open(replay, &root, &why) < 0) {
+		char *why, *tmpdir;
+		if (topo_root_open(replay, &root, &tmpdir, &why) < 0) {
 			int r = cmd_fail(json, why);
 			free(why);
 			return r;
@@ -176,7 +176,7 @@ int cmd_fit(int argc, char **argv)
 		for (size_t i = 0; i < t.nwarnings; i++)
 			log_warn("%s", t.warnings[i]);
 		topo_done(&t);
-		fsroot_done(&root);
+		topo_root_close(&root, tmpdir);
 		if (ret < 0) {
 			int r = cmd_fail(json, why);
 			free(why);

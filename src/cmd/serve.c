@@ -122,7 +122,8 @@ static void html_escaped(struct strbuf *b, const char *s)
 	}
 }
 
-static char *index_html(struct engine *e, const struct findings *fs, const struct sstate *st, size_t *len)
+static char *index_html(struct engine *e, const struct findings *fs, const struct sstate *st,
+			const struct httpd_stats *hs, size_t *len)
 {
 	struct strbuf b = { 0 };
 	sb_printf(&b, "<!doctype html><html><head><meta charset=\"utf-8\"><title>hiddenq %s</title></head><body>\n"
@@ -143,7 +144,11 @@ static char *index_html(struct engine *e, const struct findings *fs, const struc
 		html_escaped(&b, ok ? source_defs[s].reads : why);
 		sb_puts(&b, "</td></tr>\n");
 	}
-	sb_puts(&b, "</table>\n</body></html>\n");
+	sb_printf(&b, "</table>\n<h2>HTTP</h2>\n<p>answered: %llu 2xx, %llu 4xx, %llu 5xx; %llu connections closed "
+		      "to make room or past their deadline (a request must arrive within 10 s)</p>\n",
+		  (unsigned long long)hs->answered[0], (unsigned long long)hs->answered[1],
+		  (unsigned long long)hs->answered[2], (unsigned long long)hs->evicted);
+	sb_puts(&b, "</body></html>\n");
 	return sb_take(&b, len);
 }
 
@@ -185,9 +190,10 @@ static void after_sample(struct watch *w, const struct sample *s, void *arg)
 		self.have_sources = true;
 	}
 	struct httpd_snapshot snap = { 0 };
-	snap.text = om_render(e, &fs, &self, OM_TEXT_004, &snap.text_len);
+	/* OpenMetrics only: Prometheus asks for it, and the text format is
+	 * derived from it when a client asks for that (sinks/httpd.c) */
 	snap.om = om_render(e, &fs, &self, OM_OPENMETRICS_100, &snap.om_len);
-	snap.index = index_html(e, &fs, st, &snap.index_len);
+	snap.index = index_html(e, &fs, st, &hs, &snap.index_len);
 	httpd_publish(st->h, &snap);
 	findings_done(&fs);
 	st->last_cpu_ns = thread_cpu();

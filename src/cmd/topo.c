@@ -50,9 +50,10 @@ static void usage(FILE *out)
 
 /* ---- opening the root: live or a bundle's first sample ---- */
 
-int topo_root_open(const char *replay, struct fsroot *root, char **why)
+int topo_root_open(const char *replay, struct fsroot *root, char **tmpdir, char **why)
 {
 	*why = NULL;
+	*tmpdir = NULL;
 	if (!replay) {
 		int ret = fsroot_init(root, "/", false);
 		if (ret < 0)
@@ -63,22 +64,15 @@ int topo_root_open(const char *replay, struct fsroot *root, char **why)
 	int ret = bundle_open(&br, replay, why);
 	if (ret < 0)
 		return ret;
-	/* static files (the topology among them) live in the first sample */
-	char *rel = xasprintf("samples/%s", br.names[0]);
-	int fd = fsroot_opendir(&br.root, rel);
-	if (fd < 0) {
-		*why = xasprintf("cannot open %s/%s: %s", replay, rel, strerror(-fd));
-		free(rel);
-		bundle_close(&br);
-		return fd;
-	}
-	memset(root, 0, sizeof(*root));
-	root->dirfd = fd;
-	root->confined = true;
-	root->path = xasprintf("%s/%s", replay, rel);
-	free(rel);
+	ret = bundle_statics_root(&br, replay, root, tmpdir, why);
 	bundle_close(&br);
-	return 0;
+	return ret;
+}
+
+void topo_root_close(struct fsroot *root, char *tmpdir)
+{
+	fsroot_done(root);
+	bundle_statics_remove(tmpdir);
 }
 
 int cmd_topo(int argc, char **argv)
@@ -111,8 +105,8 @@ int cmd_topo(int argc, char **argv)
 	if (cmd_no_operands(json, argc, argv))
 		return EXIT_UNUSABLE;
 	struct fsroot root;
-	char *why;
-	if (topo_root_open(replay, &root, &why) < 0) {
+	char *why, *tmpdir;
+	if (topo_root_open(replay, &root, &tmpdir, &why) < 0) {
 		int r = cmd_fail(json, why);
 		free(why);
 		return r;
@@ -125,7 +119,7 @@ int cmd_topo(int argc, char **argv)
 		int r = cmd_fail(json, m);
 		free(m);
 		topo_done(&t);
-		fsroot_done(&root);
+		topo_root_close(&root, tmpdir);
 		return r;
 	}
 	struct topo_view v;
@@ -141,7 +135,7 @@ int cmd_topo(int argc, char **argv)
 	}
 	topo_view_done(&v);
 	topo_done(&t);
-	fsroot_done(&root);
+	topo_root_close(&root, tmpdir);
 	fflush(stdout);
 	return EXIT_OK;
 }

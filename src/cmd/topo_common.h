@@ -5,7 +5,11 @@
 
 #include "../sys/fsroot.h"
 
-/* "/" live, or the first sample of the bundle at `replay` (confined). */
-int topo_root_open(const char *replay, struct fsroot *root, char **why);
+/*
+ * "/" live, or the statics of the bundle or recording at `replay` (confined;
+ * a recording's are laid out in *tmpdir).  topo_root_close undoes both.
+ */
+int topo_root_open(const char *replay, struct fsroot *root, char **tmpdir, char **why);
+void topo_root_close(struct fsroot *root, char *tmpdir);
 
 #endif

@@ -66,17 +66,24 @@ char *xstrndup(const char *s, size_t n)
 	return p;
 }
 
+char *xvasprintf(const char *fmt, va_list ap)
+{
+	va_list aq;
+	va_copy(aq, ap);
+	int n = vsnprintf(NULL, 0, fmt, aq);
+	va_end(aq);
+	if (n < 0)
+		n = 0;
+	char *p = xmalloc((size_t)n + 1);
+	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	return p;
+}
+
 char *xasprintf(const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		n = 0;
-	char *p = xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(p, (size_t)n + 1, fmt, ap);
+	char *p = xvasprintf(fmt, ap);
 	va_end(ap);
 	return p;
 }
@@ -297,17 +304,23 @@ void sb_puts(struct strbuf *b, const char *s)
 
 void sb_printf(struct strbuf *b, const char *fmt, ...)
 {
+	/* one pass when the text fits the room left (nearly always): the
+	 * exporter formats every series of every snapshot through here */
 	va_list ap;
 	va_start(ap, fmt);
 	va_list aq;
 	va_copy(aq, ap);
-	int n = vsnprintf(NULL, 0, fmt, aq);
+	size_t room = b->s ? b->cap - b->len : 0;
+	int n = vsnprintf(b->s ? b->s + b->len : NULL, room, fmt, aq);
 	va_end(aq);
-	if (n > 0) {
+	if (n > 0 && (size_t)n >= room) {
 		sb_reserve(b, (size_t)n);
 		vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
-		b->len += (size_t)n;
 	}
+	if (n > 0)
+		b->len += (size_t)n;
+	else if (b->s)
+		b->s[b->len] = '\0';
 	va_end(ap);
 }
 

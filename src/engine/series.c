@@ -157,6 +157,7 @@ static void emit_metric(struct engine *e, const struct analysis *an, enum metric
 	switch (m) {
 	case M_STEAL_SECONDS_TOTAL:
 	case M_BUSY_SECONDS_TOTAL:
+	case M_SOFTIRQ_SECONDS_TOTAL:
 		if (m == M_STEAL_SECONDS_TOTAL && !steal_ok)
 			break;
 		for (size_t i = 0; i < c->nslots; i++) {
@@ -164,9 +165,9 @@ static void emit_metric(struct engine *e, const struct analysis *an, enum metric
 			if (!s->have_prev)
 				continue;
 			const uint64_t *v = s->prev.v;
-			double ticks = m == M_STEAL_SECONDS_TOTAL
-					       ? (double)v[CT_STEAL]
-					       : (double)(v[CT_USER] + v[CT_NICE] + v[CT_SYSTEM] + v[CT_IRQ] + v[CT_SOFTIRQ]);
+			double ticks = m == M_STEAL_SECONDS_TOTAL     ? (double)v[CT_STEAL]
+				       : m == M_SOFTIRQ_SECONDS_TOTAL ? (double)v[CT_SOFTIRQ]
+				       : (double)(v[CT_USER] + v[CT_NICE] + v[CT_SYSTEM] + v[CT_IRQ] + v[CT_SOFTIRQ]);
 			begin(em, m);
 			label(em, LBL_CPU, "%d", s->cpu);
 			out(em, ticks / USER_HZ);
@@ -191,6 +192,24 @@ static void emit_metric(struct engine *e, const struct analysis *an, enum metric
 			em->fn(&em->p, em->arg);
 		}
 		break;
+	case M_STEAL_LAST_WINDOW: {
+		/* the oldest epoch's windows, as the histogram counts them: one phase while epochs come and go */
+		const struct cpu_analysis *o = &e->ep[0]->an.cpu;
+		if (!cpu_steal_reported(o, &why) || !o->nwins)
+			break;
+		const struct cpu_window *win = &o->wins[o->nwins - 1];
+		for (size_t si = 0; si < win->nslots && si < o->nslots; si++) {
+			double p = cpu_window_steal_pct(win, si);
+			if (p < 0)
+				continue;
+			begin(em, m);
+			label(em, LBL_CPU, "%d", o->slots[si].cpu);
+			em->p.start_ns = win->start_ns;
+			em->p.end_ns = win->end_ns;
+			out(em, p / 100.0);
+		}
+		break;
+	}
 	case M_PSI_STALLED_SECONDS_TOTAL:
 		for (int r = 0; r < PSI_N; r++) {
 			if (!c->psi_have_prev[r])
@@ -301,13 +320,47 @@ static void emit_metric(struct engine *e, const struct analysis *an, enum metric
 			out(em, (double)q->last.c[QD_DROPS]);
 		}
 		break;
+	case M_QDISC_PACKETS_TOTAL:
+	case M_QDISC_REQUEUES_TOTAL:
+	case M_QDISC_BACKLOG:
+		for (size_t i = 0; i < io->nqd; i++) {
+			const struct qdisc_acc *q = &io->qd[i];
+			if (q->is_parent || !strcmp(q->last.kind, "noqueue"))
+				continue;
+			begin(em, m);
+			label(em, LBL_INTERFACE, "%s", q->last.ifname[0] ? q->last.ifname : "?");
+			label(em, LBL_QDISC, "%s %s", q->last.kind, q->last.handle);
+			label(em, LBL_PARENT, "%s", q->last.parent);
+			out(em, m == M_QDISC_PACKETS_TOTAL    ? (double)q->last.c[QD_PACKETS]
+				: m == M_QDISC_REQUEUES_TOTAL ? (double)q->last.c[QD_REQUEUES]
+							      : (double)q->last.backlog);
+		}
+		break;
 	case M_SOFTNET_DROPS_TOTAL:
+	case M_SOFTNET_SQUEEZE_TOTAL:
 		for (size_t i = 0; i < io->nsn; i++) {
 			if (!io->sn[i].have_prev)
 				continue;
 			begin(em, m);
 			label(em, LBL_CPU, "%d", io->sn[i].cpu);
-			out(em, (double)io->sn[i].prev.dropped);
+			out(em, (double)(m == M_SOFTNET_DROPS_TOTAL ? io->sn[i].prev.dropped : io->sn[i].prev.time_squeeze));
+		}
+		break;
+	case M_NET_PACKETS_TOTAL:
+	case M_NET_BYTES_TOTAL:
+		for (size_t i = 0; i < io->nifs; i++) {
+			const struct iface_acc *x = &io->ifs[i];
+			if (!x->have_prev)
+				continue;
+			bool pk = m == M_NET_PACKETS_TOTAL;
+			begin(em, m);
+			label(em, LBL_INTERFACE, "%s", x->name);
+			label(em, LBL_DIRECTION, "rx");
+			out(em, (double)x->prev.f[pk ? ND_RX_PACKETS : ND_RX_BYTES]);
+			begin(em, m);
+			label(em, LBL_INTERFACE, "%s", x->name);
+			label(em, LBL_DIRECTION, "tx");
+			out(em, (double)x->prev.f[pk ? ND_TX_PACKETS : ND_TX_BYTES]);
 		}
 		break;
 	case M_NET_DROPS_TOTAL:
@@ -325,6 +378,32 @@ static void emit_metric(struct engine *e, const struct analysis *an, enum metric
 			out(em, (double)(x->prev.f[ND_TX_DROP] + x->prev.f[ND_TX_FIFO]));
 		}
 		break;
+	case M_QUEUE_DROPS_TOTAL:
+		for (size_t i = 0; io->eth_seen && i < io->eth_last.n; i++) {
+			const struct eth_iface *l = &io->eth_last.v[i];
+			for (size_t k = 0; k < l->nst; k++) {
+				bool tx;
+				unsigned qn;
+				char field[40];
+				if (!eth_queue_name(l->st[k].name, &tx, &qn, field, sizeof(field)) ||
+				    !eth_queue_field_is_drop(field))
+					continue;
+				begin(em, m);
+				label(em, LBL_INTERFACE, "%s", l->name);
+				label(em, LBL_QUEUE, "%s-%u", tx ? "tx" : "rx", qn);
+				label(em, LBL_STAT, "%s", l->st[k].name);
+				out(em, (double)l->st[k].v);
+			}
+		}
+		for (size_t i = 0; io->qstats_seen && i < io->nqs_last; i++) {
+			const struct qstat_rec *q = &io->qs_last[i];
+			begin(em, m);
+			label(em, LBL_INTERFACE, "%s", q->ifname);
+			label(em, LBL_QUEUE, "%s-%d", q->tx ? "tx" : "rx", q->queue);
+			label(em, LBL_STAT, "qstats");
+			out(em, (double)q->drops);
+		}
+		break;
 	case M_DISK_IO_SECONDS_TOTAL:
 		for (size_t i = 0; i < io->ndisks; i++) {
 			const struct disk_acc *d = &io->disks[i];
@@ -333,6 +412,48 @@ static void emit_metric(struct engine *e, const struct analysis *an, enum metric
 			begin(em, m);
 			label(em, LBL_DEVICE, "%s", d->name);
 			out(em, (double)d->prev.f[DS_IO_MS] / 1000.0);
+		}
+		break;
+	case M_DISK_REQUESTS_TOTAL:
+	case M_DISK_REQUEST_SECONDS_TOTAL: {
+		/* discards and flushes only where the kernel prints them (4.18+, 5.5+) */
+		static const struct {
+			const char *op;
+			enum ds_field ios, ms;
+			unsigned min_fields;
+		} ops[] = {
+			{ "read", DS_RD_IOS, DS_RD_MS, 0 },
+			{ "write", DS_WR_IOS, DS_WR_MS, 0 },
+			{ "discard", DS_DC_IOS, DS_DC_MS, 15 },
+			{ "flush", DS_FL_IOS, DS_FL_MS, 17 },
+		};
+		for (size_t i = 0; i < io->ndisks; i++) {
+			const struct disk_acc *d = &io->disks[i];
+			if (!d->have_prev)
+				continue;
+			for (size_t k = 0; k < ARRAY_SIZE(ops); k++) {
+				if (d->prev.nfields < ops[k].min_fields)
+					continue;
+				begin(em, m);
+				label(em, LBL_DEVICE, "%s", d->name);
+				label(em, LBL_OP, "%s", ops[k].op);
+				out(em, m == M_DISK_REQUESTS_TOTAL ? (double)d->prev.f[ops[k].ios]
+								   : (double)d->prev.f[ops[k].ms] / 1000.0);
+			}
+		}
+		break;
+	}
+	case M_NUMA_PAGES_TOTAL:
+		for (unsigned n = 0; n < mm->nnodes && n < MEM_MAX_NODES; n++) {
+			const struct node_acc *na = &mm->nodes[n];
+			if (!na->seen)
+				continue;
+			for (int k = 0; k < NS_N; k++) {
+				begin(em, m);
+				label(em, LBL_NODE, "%u", n);
+				label(em, LBL_KIND, "%s", ns_keys[k]);
+				out(em, (double)na->last[k]);
+			}
 		}
 		break;
 	case M_RUNQ_LATENCY:

@@ -25,6 +25,8 @@ struct series_point {
 		const char *value;	/* valid during the callback only */
 	} labels[SERIES_MAX_LABELS];
 	double value;			/* counters, gauges, info (1): base unit */
+	/* a value over a window (steal_last_window): the window's CLOCK_MONOTONIC bounds; 0: as of the last sample */
+	uint64_t start_ns, end_ns;
 	/* histograms: cumulative counts at each upper bound (base unit), +Inf implied by count */
 	size_t nbuckets;
 	double le[SERIES_MAX_BUCKETS];

@@ -44,8 +44,7 @@ static struct audit_res *add(struct audit_out *o, const struct audit_item *it, c
 	str_copy(x->subject, sizeof(x->subject), subject ? subject : "");
 	va_list ap;
 	va_start(ap, fmt);
-	if (vasprintf(&x->evidence, fmt, ap) < 0)
-		abort();
+	x->evidence = xvasprintf(fmt, ap);
 	va_end(ap);
 	return x;
 }
@@ -56,8 +55,7 @@ static void note(struct audit_res *x, const char *fmt, ...)
 	va_list ap;
 	va_start(ap, fmt);
 	free(x->note);
-	if (vasprintf(&x->note, fmt, ap) < 0)
-		abort();
+	x->note = xvasprintf(fmt, ap);
 	va_end(ap);
 }
 
@@ -1147,9 +1145,7 @@ static void add_note(struct audit_ctx *c, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	char *m;
-	if (vasprintf(&m, fmt, ap) < 0)
-		abort();
+	char *m = xvasprintf(fmt, ap);
 	va_end(ap);
 	char *n = xasprintf("%s%s%s", c->notes ? c->notes : "", c->notes ? "\n" : "", m);
 	free(m);

@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -524,4 +525,81 @@ void bundle_close(struct bundle_reader *r)
 		fsroot_done(&r->root);
 	memset(r, 0, sizeof(*r));
 	r->root.dirfd = -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* the statics as a tree                                               */
+/* ------------------------------------------------------------------ */
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+void bundle_statics_remove(char *tmpdir)
+{
+	if (!tmpdir)
+		return;
+	nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(tmpdir);
+}
+
+int bundle_statics_root(const struct bundle_reader *r, const char *input, struct fsroot *root, char **tmpdir,
+			char **why)
+{
+	*tmpdir = NULL;
+	*why = NULL;
+	memset(root, 0, sizeof(*root));
+	root->dirfd = -1;
+	if (!r->rec) {
+		if (!r->n) {
+			*why = xasprintf("%s has no samples", input);
+			return -ENOENT;
+		}
+		/* static files (the topology among them) live in the first sample */
+		char *rel = xasprintf("samples/%s", r->names[0]);
+		int fd = fsroot_opendir(&r->root, rel);
+		if (fd < 0) {
+			*why = xasprintf("cannot open %s/%s: %s", input, rel, strerror(-fd));
+			free(rel);
+			return fd;
+		}
+		root->dirfd = fd;
+		root->confined = true;
+		root->path = xasprintf("%s/%s", input, rel);
+		free(rel);
+		return 0;
+	}
+	const char *td = getenv("TMPDIR");
+	char *dir = xasprintf("%s/hiddenq-statics.XXXXXX", td && *td ? td : "/tmp");
+	if (!mkdtemp(dir)) {
+		int e = errno;
+		*why = xasprintf("cannot make a directory for %s's statics: %s", input, strerror(e));
+		free(dir);
+		return -e;
+	}
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret = dfd < 0 ? -errno : 0;
+	for (size_t i = 0; ret == 0 && i < r->statics.nfiles; i++) {
+		const struct sfile *f = &r->statics.files[i];
+		int w = write_rel(dfd, f->path, f->data, f->len);
+		if (w == -EINVAL)
+			continue; /* a path no tree can hold: not part of a bundle either */
+		ret = w;
+	}
+	if (dfd >= 0)
+		close(dfd);
+	if (ret == 0)
+		ret = fsroot_init(root, dir, true);
+	if (ret < 0) {
+		*why = xasprintf("cannot lay out %s's statics in %s: %s", input, dir, strerror(-ret));
+		bundle_statics_remove(dir);
+		return ret;
+	}
+	*tmpdir = dir;
+	return 0;
 }

@@ -66,4 +66,16 @@ void bundle_range(struct bundle_reader *r, uint64_t from_real, uint64_t to_real)
 int bundle_next(struct bundle_reader *r, struct sample *out);
 void bundle_close(struct bundle_reader *r);
 
+/*
+ * The statics (topology, identity ...) as a directory tree, for readers
+ * that walk one (topo): a directory bundle's first sample as it is; for a
+ * recording, its statics written into a new private directory under
+ * $TMPDIR, whose path goes in *tmpdir for bundle_statics_remove (NULL for a
+ * bundle).  root is opened confined.  0, or -errno with *why (malloc'd).
+ */
+int bundle_statics_root(const struct bundle_reader *r, const char *input, struct fsroot *root, char **tmpdir,
+			char **why);
+/* Remove the tree bundle_statics_root made and free the path (NULL: nothing to do). */
+void bundle_statics_remove(char *tmpdir);
+
 #endif

@@ -5,9 +5,11 @@
 #include "httpd.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@
 #include <ini.h>
 
 #include "../core/util.h"
+#include "openmetrics.h"
 
 #ifdef HQ_WITH_MHD
 #include <crypt.h>
@@ -165,7 +168,7 @@ void httpd_webcfg_done(struct httpd_webcfg *w)
 
 #ifdef HQ_WITH_MHD
 
-static char *read_text(const char *path, size_t max, char **why)
+static char *read_text(const char *path, size_t max, size_t *len, char **why)
 {
 	FILE *f = fopen(path, "re");
 	if (!f) {
@@ -182,35 +185,77 @@ static char *read_text(const char *path, size_t max, char **why)
 		return NULL;
 	}
 	buf[n] = '\0';
+	*len = n;
 	return buf;
 }
 
 /* ---------------- the server ---------------- */
 
+/*
+ * Responses are made once and shared by every connection that sends them:
+ * one per snapshot and format (the text format derived from the OpenMetrics
+ * body, and each gzip, by the first request that asks for it), and one per
+ * fixed answer.  libmicrohttpd counts the connections still sending a
+ * response; a snapshot's responses are released when the next one is
+ * published and freed when the last connection has sent them.  A request
+ * copies no body.
+ */
+enum { R_TEXT, R_OM, R_TEXT_GZ, R_OM_GZ, R_INDEX, R_SNAP_N };
+enum { F_401, F_404, F_405, F_503, F_INDEX_EMPTY, F_N };
+
+#define TEXT_PLAIN "text/plain; charset=utf-8"
+#define TYPE_TEXT "text/plain; version=0.0.4; charset=utf-8"
+#define TYPE_OM "application/openmetrics-text; version=1.0.0; charset=utf-8"
+#define TYPE_HTML "text/html; charset=utf-8"
+
+/*
+ * Every open connection, for the limits libmicrohttpd has not got.  Its
+ * timeout is an idle timeout: a client that sends a byte every few seconds
+ * keeps its slot for ever, and 64 such clients (four addresses at 16 each)
+ * shut Prometheus out.  So a request must arrive, and its answer leave,
+ * within the timeout of the phase's start whatever trickles in; and when
+ * every slot is taken, the connection that has waited longest for a request
+ * is closed to make room for the newcomer.  A slow client holds its own slot
+ * for a bounded time and never keeps a scrape out.
+ *
+ * Only the server thread touches these (connection and request callbacks).
+ * We close a connection with shutdown(2) of its socket: libmicrohttpd reads
+ * the end of the stream and cleans up as after any other close; the
+ * descriptor stays libmicrohttpd's to close.
+ */
+struct hconn {
+	struct hconn *prev, *next;
+	int fd;
+	uint64_t since_ns;	/* start of the current phase: waiting for a request, or answering one */
+	bool answering;		/* a request's headers are in and its answer is not sent yet */
+	bool closing;		/* shut down by us, not yet cleaned up by libmicrohttpd */
+};
+
+#define MAX_USERS ARRAY_SIZE(((struct httpd_webcfg *)0)->users)
+
 struct httpd {
 	struct MHD_Daemon *d;
-	pthread_mutex_t mu;
-	struct httpd_snapshot snap;	/* under mu */
-	bool have;
-	char *gz[2];			/* gzip of text and om, made by the first request that wants it */
-	size_t gz_len[2];
+	pthread_mutex_t mu;			/* resp[], body[], gz_tried[] */
+	struct MHD_Response *resp[R_SNAP_N];	/* the last snapshot's; NULL before the first */
+	const char *body[2];			/* text, om: owned by resp[R_TEXT], resp[R_OM] */
+	size_t body_len[2];
+	bool gz_tried[2];
+	struct MHD_Response *fixed[F_N];
 	struct httpd_webcfg cfg;
 	char *cert, *key;
+	/* server thread only */
+	char *good_pass[MAX_USERS];		/* per user, the last password that verified (auth_ok) */
+	struct hconn *conns;
+	unsigned nopen;				/* open and not being closed by us */
+	unsigned max_open;
+	uint64_t deadline_ns;
+	/* statistics, any thread */
 	atomic_uint_least64_t answered[4];
 	atomic_uint_least64_t cpu_ns;
 	atomic_uint_least64_t compressions;
+	atomic_uint_least64_t evicted;
 	unsigned port;
 };
-
-static int marker;
-
-static void snap_free(struct httpd_snapshot *s)
-{
-	free(s->text);
-	free(s->om);
-	free(s->index);
-	memset(s, 0, sizeof(*s));
-}
 
 static uint64_t thread_cpu_ns(void)
 {
@@ -241,24 +286,97 @@ static char *gzip(const char *in, size_t n, size_t *out_len)
 	return out;
 }
 
-/* Accept-Encoding names gzip, and not with q=0 */
-static bool wants_gzip(const char *ae)
+/* ---- content negotiation ---- */
+
+static bool is_space(char c)
 {
-	if (!ae)
-		return false;
-	for (const char *p = ae; (p = strcasestr(p, "gzip")); p += 4) {
-		const char *end = strchr(p, ',');
-		const char *q = strstr(p, "q=");
-		if (q && (!end || q < end)) {
-			double v = atof(q + 2);
-			if (v <= 0)
-				continue;
-		}
-		return true;
-	}
-	return false;
+	return c == ' ' || c == '\t';
 }
 
+/*
+ * The q-value an Accept or Accept-Encoding header gives `token` (a media
+ * type or a coding, compared without case): the highest q of the elements
+ * naming it, or if none does, of those naming `wild1` or `wild2` (NULL for
+ * none); -1 when nothing matches.  Parameters other than q (version=...)
+ * do not matter here.
+ */
+static double qvalue(const char *hdr, const char *token, const char *wild1, const char *wild2)
+{
+	double named = -1, wild = -1;
+	const char *p = hdr;
+	while (p && *p) {
+		const char *end = strchr(p, ',');
+		const char *e = end ? end : p + strlen(p);
+		while (p < e && is_space(*p))
+			p++;
+		size_t tl = 0;
+		while (p + tl < e && p[tl] != ';' && !is_space(p[tl]))
+			tl++;
+		double q = 1;
+		for (const char *s = p + tl; s < e; s++) {
+			if (*s != ';')
+				continue;
+			while (s + 1 < e && is_space(s[1]))
+				s++;
+			if (e - s > 2 && (s[1] == 'q' || s[1] == 'Q') && s[2] == '=') {
+				char num[8];
+				size_t k = 0;
+				for (s += 3; s < e && k + 1 < sizeof(num) && (isdigit((unsigned char)*s) || *s == '.'); s++)
+					num[k++] = *s;
+				num[k] = '\0';
+				q = k ? strtod(num, NULL) : 0;
+				if (!(q >= 0 && q <= 1))
+					q = 0;
+				break;
+			}
+		}
+		bool match = tl == strlen(token) && !strncasecmp(p, token, tl);
+		bool wmatch = (wild1 && tl == strlen(wild1) && !strncasecmp(p, wild1, tl)) ||
+			      (wild2 && tl == strlen(wild2) && !strncasecmp(p, wild2, tl));
+		if (match && q > named)
+			named = q;
+		else if (wmatch && q > wild)
+			wild = q;
+		p = end ? end + 1 : e;
+	}
+	return named >= 0 ? named : wild;
+}
+
+/* OpenMetrics when the client ranks it at least as high as the text format
+ * (Prometheus asks for it first); the text format for everything else. */
+static bool wants_openmetrics(const char *accept)
+{
+	if (!accept)
+		return false;
+	double om = qvalue(accept, "application/openmetrics-text", NULL, NULL);
+	double text = qvalue(accept, "text/plain", "text/*", "*/*");
+	return om > 0 && om >= text;
+}
+
+static bool wants_gzip(const char *ae)
+{
+	return ae && qvalue(ae, "gzip", "x-gzip", "*") > 0;
+}
+
+/* ---- basic auth ---- */
+
+/* Constant time in the length of `want`. */
+static bool same_secret(const char *got, const char *want)
+{
+	size_t lg = strlen(got), lw = strlen(want);
+	unsigned char diff = lg != lw;
+	for (size_t k = 0; k < lw; k++)
+		diff |= (unsigned char)(got[k < lg ? k : 0] ^ want[k]);
+	return diff == 0;
+}
+
+/*
+ * A crypt(3) check (bcrypt at cost 10: ~60 ms here) on every scrape would
+ * cost more than everything else serve does and hold up the one server
+ * thread, so the last password that verified for each user is kept and a
+ * request presenting it again is compared, not hashed (the Prometheus
+ * exporter toolkit caches the same way).  A wrong password is always hashed.
+ */
 static bool auth_ok(struct httpd *h, struct MHD_Connection *c)
 {
 	if (!h->cfg.nusers)
@@ -266,22 +384,22 @@ static bool auth_ok(struct httpd *h, struct MHD_Connection *c)
 	char *pass = NULL;
 	char *user = MHD_basic_auth_get_username_password(c, &pass);
 	bool ok = false;
-	if (user && pass) {
-		for (unsigned i = 0; i < h->cfg.nusers; i++) {
-			if (strcmp(user, h->cfg.users[i].name) != 0)
-				continue;
-			struct crypt_data *cd = xcalloc(1, sizeof(*cd));
-			const char *got = crypt_r(pass, h->cfg.users[i].hash, cd);
-			const char *want = h->cfg.users[i].hash;
-			size_t lw = strlen(want);
-			if (got && got[0] != '*' && strlen(got) == lw) {
-				unsigned char diff = 0;
-				for (size_t k = 0; k < lw; k++)
-					diff |= (unsigned char)(got[k] ^ want[k]);
-				ok = diff == 0;
-			}
-			free(cd);
+	for (unsigned i = 0; user && pass && i < h->cfg.nusers; i++) {
+		if (strcmp(user, h->cfg.users[i].name) != 0)
+			continue;
+		if (h->good_pass[i] && same_secret(pass, h->good_pass[i])) {
+			ok = true;
+			break;
 		}
+		struct crypt_data *cd = xcalloc(1, sizeof(*cd));
+		const char *got = crypt_r(pass, h->cfg.users[i].hash, cd);
+		ok = got && got[0] != '*' && same_secret(got, h->cfg.users[i].hash);
+		free(cd);
+		if (ok) {
+			free(h->good_pass[i]);
+			h->good_pass[i] = xstrdup(pass);
+		}
+		break;
 	}
 	if (user)
 		MHD_free(user);
@@ -290,88 +408,234 @@ static bool auth_ok(struct httpd *h, struct MHD_Connection *c)
 	return ok;
 }
 
-static enum MHD_Result reply(struct httpd *h, struct MHD_Connection *c, unsigned code, const char *type,
-			     const void *body, size_t len, const char *encoding)
+/* ---- responses ---- */
+
+static struct MHD_Response *response(const char *body, size_t len, enum MHD_ResponseMemoryMode mode, const char *type)
 {
-	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
-	if (!r)
-		return MHD_NO;
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, mode);
+	if (!r) {
+		log_err("failed to make an HTTP response: out of memory");
+		abort();
+	}
 	if (type)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	if (encoding)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, encoding);
-	if (code == 405)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	enum MHD_Result ret;
-	if (code == 401) {
-		ret = MHD_queue_basic_auth_fail_response(c, "hiddenq", r);
-	} else {
-		ret = MHD_queue_response(c, code, r);
-	}
-	MHD_destroy_response(r);
-	unsigned k = code < 300 ? 0 : code < 500 ? (code >= 400 ? 1 : 3) : code < 600 ? 2 : 3;
+	return r;
+}
+
+static struct MHD_Response *metrics_response(const char *body, size_t len, enum MHD_ResponseMemoryMode mode,
+					     const char *type, bool gz)
+{
+	struct MHD_Response *r = response(body, len, mode, type);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_VARY, "Accept, Accept-Encoding");
+	if (gz)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+	return r;
+}
+
+static void fixed_responses(struct httpd *h)
+{
+	static const char m401[] = "authentication required\n", m404[] = "not found: try /metrics\n",
+			  m405[] = "method not allowed: GET or HEAD\n",
+			  m503[] = "no sample yet: the first comes within a second of the start\n",
+			  idx[] = "<p>hiddenq: no sample yet</p>\n";
+	h->fixed[F_401] = response(m401, sizeof(m401) - 1, MHD_RESPMEM_PERSISTENT, TEXT_PLAIN);
+	MHD_add_response_header(h->fixed[F_401], MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+				"Basic realm=\"hiddenq\", charset=\"UTF-8\"");
+	h->fixed[F_404] = response(m404, sizeof(m404) - 1, MHD_RESPMEM_PERSISTENT, TEXT_PLAIN);
+	h->fixed[F_405] = response(m405, sizeof(m405) - 1, MHD_RESPMEM_PERSISTENT, TEXT_PLAIN);
+	MHD_add_response_header(h->fixed[F_405], MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	h->fixed[F_503] = response(m503, sizeof(m503) - 1, MHD_RESPMEM_PERSISTENT, TEXT_PLAIN);
+	MHD_add_response_header(h->fixed[F_503], MHD_HTTP_HEADER_RETRY_AFTER, "1");
+	h->fixed[F_INDEX_EMPTY] = response(idx, sizeof(idx) - 1, MHD_RESPMEM_PERSISTENT, TYPE_HTML);
+}
+
+static enum MHD_Result queue(struct httpd *h, struct MHD_Connection *c, unsigned code, struct MHD_Response *r)
+{
+	enum MHD_Result ret = MHD_queue_response(c, code, r);
+	unsigned k = code < 300 ? 0 : code >= 400 && code < 500 ? 1 : code >= 500 && code < 600 ? 2 : 3;
 	atomic_fetch_add(&h->answered[k], 1);
 	return ret;
 }
 
+/* The response for /metrics in the format and encoding asked for, with
+ * h->mu held (the caller queues it before unlocking); NULL before the first
+ * sample. */
+static struct MHD_Response *metrics_for(struct httpd *h, bool om, bool gz)
+{
+	int k = om ? 1 : 0;
+	if (!om && !h->resp[R_TEXT] && h->body[1]) {
+		size_t n;
+		char *text = om_text_from_openmetrics(h->body[1], h->body_len[1], &n);
+		h->resp[R_TEXT] = metrics_response(text, n, MHD_RESPMEM_MUST_FREE, TYPE_TEXT, false);
+		h->body[0] = text;
+		h->body_len[0] = n;
+	}
+	if (gz && !h->gz_tried[k] && h->body[k]) {
+		h->gz_tried[k] = true;
+		size_t n;
+		char *z = gzip(h->body[k], h->body_len[k], &n);
+		if (z) {
+			h->resp[R_TEXT_GZ + k] = metrics_response(z, n, MHD_RESPMEM_MUST_FREE, om ? TYPE_OM : TYPE_TEXT, true);
+			atomic_fetch_add(&h->compressions, 1);
+		}
+	}
+	return gz && h->resp[R_TEXT_GZ + k] ? h->resp[R_TEXT_GZ + k] : h->resp[R_TEXT + k];
+}
+
+/* ---- connections ---- */
+
+static int req_marker;
+
+static struct hconn *conn_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci ? ci->socket_context : NULL;
+}
+
+static void conn_close(struct httpd *h, struct hconn *k)
+{
+	if (k->closing)
+		return;
+	k->closing = true;
+	h->nopen--;
+	if (k->fd >= 0)
+		shutdown(k->fd, SHUT_RDWR);
+	atomic_fetch_add(&h->evicted, 1);
+}
+
+/* A newcomer: close whoever is over its deadline, then, when the slots are
+ * all taken, the connection that has waited longest for a request; if every
+ * other is answering, the newcomer itself. */
+static void make_room(struct httpd *h, struct hconn *newcomer)
+{
+	uint64_t now = newcomer->since_ns;
+	struct hconn *oldest = NULL;
+	for (struct hconn *k = h->conns; k; k = k->next) {
+		if (k == newcomer || k->closing)
+			continue;
+		if (now - k->since_ns > h->deadline_ns) {
+			conn_close(h, k);
+			continue;
+		}
+		if (!k->answering && (!oldest || k->since_ns < oldest->since_ns))
+			oldest = k;
+	}
+	if (h->nopen <= h->max_open)
+		return;
+	conn_close(h, oldest ? oldest : newcomer);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_ctx,
+			  enum MHD_ConnectionNotificationCode toe)
+{
+	struct httpd *h = cls;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		struct hconn *k = xcalloc(1, sizeof(*k));
+		const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		k->fd = ci ? ci->connect_fd : -1;
+		k->since_ns = mono_ns();
+		k->next = h->conns;
+		if (h->conns)
+			h->conns->prev = k;
+		h->conns = k;
+		h->nopen++;
+		*socket_ctx = k;
+		make_room(h, k);
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		struct hconn *k = *socket_ctx;
+		if (!k)
+			return;
+		if (!k->closing)
+			h->nopen--;
+		if (k->prev)
+			k->prev->next = k->next;
+		else
+			h->conns = k->next;
+		if (k->next)
+			k->next->prev = k->prev;
+		free(k);
+		*socket_ctx = NULL;
+	}
+}
+
+/* A request is done (answered, or the connection failed): waiting again. */
+static void on_completed(void *cls, struct MHD_Connection *c, void **req, enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)req;
+	(void)toe;
+	struct hconn *k = conn_of(c);
+	if (k) {
+		k->answering = false;
+		k->since_ns = mono_ns();
+	}
+}
+
+/* The URL as it came: the two paths served need no unescaping, and none
+ * means "/metrics%00" is not "/metrics". */
+static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
+}
+
+/* Whether a request says a body follows. */
+static bool has_body(struct MHD_Connection *c)
+{
+	const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	return (cl && strspn(cl, "0") != strlen(cl)) ||
+	       MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+}
+
+/*
+ * A GET or HEAD without a body is answered on the handler's second call,
+ * which follows the first at once: libmicrohttpd 0.9.75 closes the
+ * connection after a response queued on the first call, and Prometheus, wrk
+ * and pipelining clients keep theirs open.  Anything else (another method,
+ * or a body nobody asked for) is answered on the first call, from the
+ * headers alone: the body is never read (libmicrohttpd discards it and
+ * closes the connection), and "Expect: 100-continue" gets the answer, not a
+ * 100.
+ */
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
 			      const char *version, const char *upload_data, size_t *upload_size, void **req)
 {
 	(void)version;
 	(void)upload_data;
+	(void)upload_size;
 	struct httpd *h = cls;
-	if (!*req) { /* headers in: come back for the body */
-		*req = &marker;
-		return MHD_YES;
-	}
-	if (*upload_size) { /* a body we do not want: drop it */
-		*upload_size = 0;
-		return MHD_YES;
+	bool get = !strcmp(method, MHD_HTTP_METHOD_GET), head = !strcmp(method, MHD_HTTP_METHOD_HEAD);
+	if (!*req) {
+		struct hconn *k = conn_of(c);
+		if (k) {
+			k->answering = true;
+			k->since_ns = mono_ns();
+		}
+		*req = &req_marker;
+		if ((get || head) && !has_body(c))
+			return MHD_YES;
 	}
 	uint64_t t0 = thread_cpu_ns();
 	enum MHD_Result ret;
-	static const char text_plain[] = "text/plain; charset=utf-8";
-	bool get = !strcmp(method, MHD_HTTP_METHOD_GET), head = !strcmp(method, MHD_HTTP_METHOD_HEAD);
 	if (!get && !head) {
-		static const char m[] = "method not allowed: GET or HEAD\n";
-		ret = reply(h, c, 405, text_plain, m, sizeof(m) - 1, NULL);
+		ret = queue(h, c, 405, h->fixed[F_405]);
 	} else if (!auth_ok(h, c)) {
-		static const char m[] = "authentication required\n";
-		ret = reply(h, c, 401, text_plain, m, sizeof(m) - 1, NULL);
+		ret = queue(h, c, 401, h->fixed[F_401]);
 	} else if (!strcmp(url, "/metrics")) {
-		const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
-		bool om = accept && strcasestr(accept, "application/openmetrics-text");
+		bool om = wants_openmetrics(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
 		bool gz = wants_gzip(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT_ENCODING));
 		pthread_mutex_lock(&h->mu);
-		if (!h->have) {
-			pthread_mutex_unlock(&h->mu);
-			static const char m[] = "no sample yet: the first comes within a second of the start\n";
-			ret = reply(h, c, 503, text_plain, m, sizeof(m) - 1, NULL);
-		} else {
-			const char *body = om ? h->snap.om : h->snap.text;
-			size_t len = om ? h->snap.om_len : h->snap.text_len;
-			int k = om ? 1 : 0;
-			if (gz && !h->gz[k]) {
-				h->gz[k] = gzip(body, len, &h->gz_len[k]);
-				atomic_fetch_add(&h->compressions, 1);
-			}
-			bool use_gz = gz && h->gz[k];
-			const char *type = om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
-					      : "text/plain; version=0.0.4; charset=utf-8";
-			ret = reply(h, c, 200, type, use_gz ? h->gz[k] : body, use_gz ? h->gz_len[k] : len,
-				    use_gz ? "gzip" : NULL);
-			pthread_mutex_unlock(&h->mu);
-		}
+		struct MHD_Response *r = metrics_for(h, om, gz);
+		ret = r ? queue(h, c, 200, r) : queue(h, c, 503, h->fixed[F_503]);
+		pthread_mutex_unlock(&h->mu);
 	} else if (!strcmp(url, "/")) {
 		pthread_mutex_lock(&h->mu);
-		if (h->have)
-			ret = reply(h, c, 200, "text/html; charset=utf-8", h->snap.index, h->snap.index_len, NULL);
-		else
-			ret = reply(h, c, 200, "text/html; charset=utf-8", "<p>hiddenq: no sample yet</p>\n", 30, NULL);
+		struct MHD_Response *r = h->resp[R_INDEX];
+		ret = queue(h, c, 200, r ? r : h->fixed[F_INDEX_EMPTY]);
 		pthread_mutex_unlock(&h->mu);
 	} else {
-		static const char m[] = "not found: try /metrics\n";
-		ret = reply(h, c, 404, text_plain, m, sizeof(m) - 1, NULL);
+		ret = queue(h, c, 404, h->fixed[F_404]);
 	}
 	atomic_fetch_add(&h->cpu_ns, thread_cpu_ns() - t0);
 	return ret;
@@ -398,6 +662,50 @@ bool httpd_available(void)
 	return true;
 }
 
+/* A PEM file's first block of the kind asked for, or a reason it has none. */
+static bool has_pem(const char *text, const char *kind)
+{
+	for (const char *p = text; (p = strstr(p, "-----BEGIN ")); p += 11) {
+		const char *end = strstr(p + 11, "-----");
+		if (!end)
+			return false;
+		size_t n = (size_t)(end - (p + 11));
+		size_t kl = strlen(kind);
+		if (n >= kl && !memcmp(end - kl, kind, kl))
+			return true;
+	}
+	return false;
+}
+
+static int load_web_config(struct httpd *h, const char *path, char **why)
+{
+	char *err = NULL;
+	size_t len = 0;
+	char *text = read_text(path, 1u << 20, &len, &err);
+	if (text && memchr(text, '\0', len))
+		err = xstrdup("holds a NUL byte: not a text file");
+	if (!err && httpd_webcfg_parse(text, &h->cfg, &err) == 0 && !h->cfg.cert_file && !h->cfg.nusers)
+		err = xstrdup("sets neither [tls] nor [basic_auth_users]: give one, or leave out --web-config");
+	free(text);
+	if (!err && h->cfg.cert_file) {
+		h->cert = read_text(h->cfg.cert_file, MAX_PEM, &len, &err);
+		if (h->cert && !has_pem(h->cert, "CERTIFICATE"))
+			err = xasprintf("cert_file %s holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+					h->cfg.cert_file);
+		if (!err)
+			h->key = read_text(h->cfg.key_file, MAX_PEM, &len, &err);
+		if (h->key && !err && !has_pem(h->key, "PRIVATE KEY"))
+			err = xasprintf("key_file %s holds no PEM private key (-----BEGIN ... PRIVATE KEY-----)",
+					h->cfg.key_file);
+	}
+	if (err) {
+		*why = xasprintf("web config %s: %s", path, err);
+		free(err);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 int httpd_start(struct httpd **out, const struct httpd_opts *o, char **why)
 {
 	*out = NULL;
@@ -406,31 +714,17 @@ int httpd_start(struct httpd **out, const struct httpd_opts *o, char **why)
 	unsigned slen;
 	if (httpd_parse_listen(o->listen, &ss, &slen, why) < 0)
 		return -EINVAL;
+	(void)slen;
 	struct httpd *h = xcalloc(1, sizeof(*h));
 	pthread_mutex_init(&h->mu, NULL);
-	if (o->web_config) {
-		char *err = NULL;
-		char *text = read_text(o->web_config, 1u << 20, &err);
-		if (!text || httpd_webcfg_parse(text, &h->cfg, &err) < 0) {
-			*why = xasprintf("web config %s: %s", o->web_config, err ? err : "?");
-			free(err);
-			free(text);
-			httpd_stop(h);
-			return -EINVAL;
-		}
-		free(text);
-		if (h->cfg.cert_file) {
-			h->cert = read_text(h->cfg.cert_file, MAX_PEM, &err);
-			if (h->cert)
-				h->key = read_text(h->cfg.key_file, MAX_PEM, &err);
-			if (!h->cert || !h->key) {
-				*why = xasprintf("web config %s: %s", o->web_config, err);
-				free(err);
-				httpd_stop(h);
-				return -EINVAL;
-			}
-		}
+	fixed_responses(h);
+	if (o->web_config && load_web_config(h, o->web_config, why) < 0) {
+		httpd_stop(h);
+		return -EINVAL;
 	}
+	unsigned timeout_s = o->timeout_s ? o->timeout_s : 10;
+	h->max_open = o->max_connections ? o->max_connections : 64;
+	h->deadline_ns = (uint64_t)timeout_s * 1000000000ull;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -438,28 +732,37 @@ int httpd_start(struct httpd **out, const struct httpd_opts *o, char **why)
 		flags |= MHD_USE_DUAL_STACK;
 	if (h->cert)
 		flags |= MHD_USE_TLS;
-	struct MHD_OptionItem opts[16];
+	struct MHD_OptionItem opts[20];
 	int n = 0;
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, o->max_connections ? o->max_connections : 64,
-					     NULL };
+	/* room above max_open for the newcomers that make_room admits by closing another */
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, h->max_open + 16, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip ? o->max_per_ip : 16,
 					     NULL };
-	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, o->timeout_s ? o->timeout_s : 10, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT,
 					     (intptr_t)(o->conn_memory ? o->conn_memory : 32768), NULL };
+	/* HTTP/1.1 requests without Host, and spaces in URLs, are refused (400) */
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_STRICT_FOR_CLIENT, 1, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t)no_unescape, NULL };
 	if (h->cert) {
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert };
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, h->key };
 	}
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
-	(void)slen;
+	errno = 0;
 	h->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, h, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
 	if (!h->d) {
 		int e = errno;
-		*why = xasprintf("cannot listen on %s: %s%s", o->listen, e ? strerror(e) : "libmicrohttpd refused",
-				 h->cert ? " (or the TLS certificate and key do not load)" : "");
+		if (h->cert)
+			*why = xasprintf("cannot listen on %s: %s (web config %s: or the TLS certificate and key do not "
+					 "load or do not match)", o->listen, e ? strerror(e) : "libmicrohttpd refused",
+					 o->web_config);
+		else
+			*why = xasprintf("cannot listen on %s: %s", o->listen, e ? strerror(e) : "libmicrohttpd refused");
 		httpd_stop(h);
 		return e ? -e : -EINVAL;
 	}
@@ -471,17 +774,25 @@ int httpd_start(struct httpd **out, const struct httpd_opts *o, char **why)
 
 void httpd_publish(struct httpd *h, struct httpd_snapshot *s)
 {
+	struct MHD_Response *fresh[R_SNAP_N] = { 0 }, *old[R_SNAP_N];
+	if (s->text)
+		fresh[R_TEXT] = metrics_response(s->text, s->text_len, MHD_RESPMEM_MUST_FREE, TYPE_TEXT, false);
+	fresh[R_OM] = metrics_response(s->om, s->om_len, MHD_RESPMEM_MUST_FREE, TYPE_OM, false);
+	fresh[R_INDEX] = response(s->index, s->index_len, MHD_RESPMEM_MUST_FREE, TYPE_HTML);
 	pthread_mutex_lock(&h->mu);
-	struct httpd_snapshot old = h->snap;
-	char *g0 = h->gz[0], *g1 = h->gz[1];
-	h->snap = *s;
-	h->have = true;
-	h->gz[0] = h->gz[1] = NULL;
+	memcpy(old, h->resp, sizeof(old));
+	memcpy(h->resp, fresh, sizeof(fresh));
+	h->body[0] = s->text;
+	h->body_len[0] = s->text_len;
+	h->body[1] = s->om;
+	h->body_len[1] = s->om_len;
+	h->gz_tried[0] = h->gz_tried[1] = false;
 	pthread_mutex_unlock(&h->mu);
 	memset(s, 0, sizeof(*s));
-	snap_free(&old);
-	free(g0);
-	free(g1);
+	/* our references; a connection still sending one keeps it until done */
+	for (int i = 0; i < R_SNAP_N; i++)
+		if (old[i])
+			MHD_destroy_response(old[i]);
 }
 
 void httpd_get_stats(struct httpd *h, struct httpd_stats *st)
@@ -490,6 +801,7 @@ void httpd_get_stats(struct httpd *h, struct httpd_stats *st)
 		st->answered[i] = atomic_load(&h->answered[i]);
 	st->cpu_s = (double)atomic_load(&h->cpu_ns) / 1e9;
 	st->gzip_compressions = atomic_load(&h->compressions);
+	st->evicted = atomic_load(&h->evicted);
 }
 
 unsigned httpd_port(const struct httpd *h)
@@ -503,9 +815,14 @@ void httpd_stop(struct httpd *h)
 		return;
 	if (h->d)
 		MHD_stop_daemon(h->d);
-	snap_free(&h->snap);
-	free(h->gz[0]);
-	free(h->gz[1]);
+	for (int i = 0; i < R_SNAP_N; i++)
+		if (h->resp[i])
+			MHD_destroy_response(h->resp[i]);
+	for (int i = 0; i < F_N; i++)
+		if (h->fixed[i])
+			MHD_destroy_response(h->fixed[i]);
+	for (size_t i = 0; i < MAX_USERS; i++)
+		free(h->good_pass[i]);
 	httpd_webcfg_done(&h->cfg);
 	free(h->cert);
 	free(h->key);

@@ -9,7 +9,8 @@
  * a web config file.
  *
  * The sampling thread publishes a snapshot after each sample; a request
- * copies the bytes it needs under a mutex and never waits for a sample.
+ * sends the snapshot's bytes, shared between connections, and never waits
+ * for a sample.
  */
 #ifndef HQ_HTTPD_H
 #define HQ_HTTPD_H
@@ -29,7 +30,7 @@ struct httpd_opts {
 
 /* What /metrics and / serve until the next publish (httpd_publish takes the buffers). */
 struct httpd_snapshot {
-	char *text;	/* Prometheus text 0.0.4 */
+	char *text;	/* Prometheus text 0.0.4; NULL: derived from om when first asked for */
 	size_t text_len;
 	char *om;	/* OpenMetrics 1.0 */
 	size_t om_len;
@@ -41,6 +42,7 @@ struct httpd_stats {
 	uint64_t answered[4];	/* 2xx, 4xx, 5xx, other */
 	double cpu_s;		/* CPU time of the HTTP thread */
 	uint64_t gzip_compressions;
+	uint64_t evicted;	/* connections closed to make room, or over their deadline */
 };
 
 struct httpd;

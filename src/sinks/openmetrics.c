@@ -16,6 +16,10 @@ struct om {
 	struct strbuf b;
 	enum om_format fmt;
 	int cur;		/* metric whose header was written last, -1 none */
+	/* the le labels of the last histogram's buckets, formatted once per metric */
+	double le[SERIES_MAX_BUCKETS];
+	size_t nle;
+	char le_txt[SERIES_MAX_BUCKETS][24];
 };
 
 /* The family name: OpenMetrics names counters and info without their suffix. */
@@ -33,18 +37,25 @@ static void family(const struct om *o, const struct metric_def *d, char *out, si
 
 static void escaped(struct strbuf *b, const char *s, bool label)
 {
-	for (; *s; s++) {
+	while (*s) {
+		size_t run = 0; /* characters that need no escape, copied at once */
+		for (unsigned char c; (c = (unsigned char)s[run]) && c >= 0x20 && c < 0x7f && c != '\\' &&
+				      !(c == '"' && label);)
+			run++;
+		sb_put(b, s, run);
+		s += run;
 		unsigned char c = (unsigned char)*s;
+		if (!c)
+			break;
 		if (c == '\\')
 			sb_put(b, "\\\\", 2);
 		else if (c == '\n')
 			sb_put(b, "\\n", 2);
-		else if (c == '"' && label)
+		else if (c == '"')
 			sb_put(b, "\\\"", 2);
-		else if (c < 0x20 || c >= 0x7f)
-			sb_put(b, "?", 1); /* ASCII only: label values from bundles can hold anything */
 		else
-			sb_put(b, (const char *)&c, 1);
+			sb_put(b, "?", 1); /* ASCII only: label values from bundles can hold anything */
+		s++;
 	}
 }
 
@@ -70,16 +81,30 @@ static void header(struct om *o, enum metric_id m)
 		sb_printf(&o->b, "# UNIT %s %s\n", fam, u);
 }
 
+static void put_u64(struct strbuf *b, uint64_t v)
+{
+	char buf[24], *p = buf + sizeof(buf);
+	do
+		*--p = (char)('0' + v % 10);
+	while (v /= 10);
+	sb_put(b, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+/* Whole numbers (counts, bytes, most counters) without printf: every
+ * snapshot formats hundreds of them. */
 static void value(struct strbuf *b, double v)
 {
-	if (isnan(v))
+	if (isnan(v)) {
 		sb_puts(b, "NaN");
-	else if (isinf(v))
+	} else if (isinf(v)) {
 		sb_puts(b, v > 0 ? "+Inf" : "-Inf");
-	else if (v == floor(v) && fabs(v) < 1e15)
-		sb_printf(b, "%.0f", v);
-	else
+	} else if (v == floor(v) && fabs(v) < 1e15) {
+		if (v < 0)
+			sb_put(b, "-", 1);
+		put_u64(b, (uint64_t)fabs(v));
+	} else {
 		sb_printf(b, "%.15g", v);
+	}
 }
 
 struct kv {
@@ -89,21 +114,28 @@ struct kv {
 static void sample(struct om *o, const char *name, const char *suffix, const struct kv *l, unsigned nl,
 		   const char *le, double v)
 {
-	sb_printf(&o->b, "%s%s", name, suffix);
+	sb_puts(&o->b, name);
+	sb_puts(&o->b, suffix);
 	if (nl || le) {
-		sb_puts(&o->b, "{");
+		sb_put(&o->b, "{", 1);
 		for (unsigned i = 0; i < nl; i++) {
-			sb_printf(&o->b, "%s%s=\"", i ? "," : "", l[i].k);
+			if (i)
+				sb_put(&o->b, ",", 1);
+			sb_puts(&o->b, l[i].k);
+			sb_put(&o->b, "=\"", 2);
 			escaped(&o->b, l[i].v, true);
-			sb_puts(&o->b, "\"");
+			sb_put(&o->b, "\"", 1);
 		}
-		if (le)
-			sb_printf(&o->b, "%sle=\"%s\"", nl ? "," : "", le);
-		sb_puts(&o->b, "}");
+		if (le) {
+			sb_puts(&o->b, nl ? ",le=\"" : "le=\"");
+			sb_puts(&o->b, le);
+			sb_put(&o->b, "\"", 1);
+		}
+		sb_put(&o->b, "}", 1);
 	}
-	sb_puts(&o->b, " ");
+	sb_put(&o->b, " ", 1);
 	value(&o->b, v);
-	sb_puts(&o->b, "\n");
+	sb_put(&o->b, "\n", 1);
 }
 
 static void point(const struct series_point *p, void *arg)
@@ -118,11 +150,14 @@ static void point(const struct series_point *p, void *arg)
 		sample(o, d->prom, "", l, p->nlabels, NULL, p->value);
 		return;
 	}
-	for (size_t k = 0; k < p->nbuckets; k++) {
-		char le[32];
-		snprintf(le, sizeof(le), "%.9g", p->le[k]);
-		sample(o, d->prom, "_bucket", l, p->nlabels, le, (double)p->bucket[k]);
+	if (p->nbuckets != o->nle || memcmp(p->le, o->le, p->nbuckets * sizeof(double)) != 0) {
+		for (size_t k = 0; k < p->nbuckets; k++)
+			snprintf(o->le_txt[k], sizeof(o->le_txt[k]), "%.9g", p->le[k]);
+		memcpy(o->le, p->le, p->nbuckets * sizeof(double));
+		o->nle = p->nbuckets;
 	}
+	for (size_t k = 0; k < p->nbuckets; k++)
+		sample(o, d->prom, "_bucket", l, p->nlabels, o->le_txt[k], (double)p->bucket[k]);
 	sample(o, d->prom, "_bucket", l, p->nlabels, "+Inf", (double)p->count);
 	sample(o, d->prom, "_sum", l, p->nlabels, NULL, p->sum);
 	sample(o, d->prom, "_count", l, p->nlabels, NULL, (double)p->count);
@@ -256,7 +291,75 @@ char *om_render(struct engine *e, const struct findings *fs, const struct om_sel
 	return sb_take(&o.b, len);
 }
 
-enum om_format om_negotiate(const char *accept)
+/*
+ * The text 0.0.4 exposition of an OpenMetrics body that om_render made, line
+ * by line: the samples are the same bytes; HELP and TYPE name the sample
+ * name again (counters with _total, info metrics with _info and typed
+ * gauge), UNIT and # EOF go.  om_render writes HELP then TYPE then UNIT for
+ * each family, so a HELP line waits for its TYPE.
+ */
+static void line(struct strbuf *b, const char *from, const char *to)
 {
-	return accept && strcasestr(accept, "application/openmetrics-text") ? OM_OPENMETRICS_100 : OM_TEXT_004;
+	sb_put(b, from, (size_t)(to - from));
+	sb_put(b, "\n", 1);
 }
+
+char *om_text_from_openmetrics(const char *om, size_t len, size_t *out_len)
+{
+	struct strbuf b = { 0 };
+	const char *help = NULL, *help_end = NULL; /* a HELP line waiting for its TYPE */
+	size_t help_fam = 0;
+	for (const char *p = om, *end = om + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		size_t n = (size_t)(le - p);
+		if (n >= 7 && !memcmp(p, "# HELP ", 7)) {
+			if (help)
+				line(&b, help, help_end);
+			help = p;
+			help_end = le;
+			const char *sp = memchr(p + 7, ' ', n - 7);
+			help_fam = (size_t)((sp ? sp : le) - (p + 7));
+		} else if (n >= 7 && !memcmp(p, "# TYPE ", 7)) {
+			const char *fam = p + 7;
+			const char *sp = memchr(fam, ' ', n - 7);
+			size_t fl = (size_t)((sp ? sp : le) - fam);
+			const char *type = sp ? sp + 1 : le;
+			size_t tl = (size_t)(le - type);
+			const char *suffix = tl == 7 && !memcmp(type, "counter", 7) ? "_total"
+					     : tl == 4 && !memcmp(type, "info", 4) ? "_info" : "";
+			if (help && help_fam == fl && !memcmp(help + 7, fam, fl)) {
+				sb_put(&b, "# HELP ", 7);
+				sb_put(&b, fam, fl);
+				sb_puts(&b, suffix);
+				sb_put(&b, help + 7 + fl, (size_t)(help_end - (help + 7 + fl)));
+				sb_put(&b, "\n", 1);
+			} else if (help) {
+				line(&b, help, help_end);
+			}
+			help = NULL;
+			sb_put(&b, "# TYPE ", 7);
+			sb_put(&b, fam, fl);
+			sb_puts(&b, suffix);
+			sb_put(&b, " ", 1);
+			if (*suffix == '_' && suffix[1] == 'i')
+				sb_puts(&b, "gauge");
+			else
+				sb_put(&b, type, tl);
+			sb_put(&b, "\n", 1);
+		} else if ((n >= 7 && !memcmp(p, "# UNIT ", 7)) || (n == 5 && !memcmp(p, "# EOF", 5))) {
+			/* OpenMetrics only */
+		} else {
+			if (help) {
+				line(&b, help, help_end);
+				help = NULL;
+			}
+			line(&b, p, le);
+		}
+		p = nl ? nl + 1 : end;
+	}
+	if (help)
+		line(&b, help, help_end);
+	return sb_take(&b, out_len);
+}
+

@@ -39,7 +39,12 @@ struct om_self {
 char *om_render(struct engine *e, const struct findings *fs, const struct om_self *self, enum om_format fmt,
 		size_t *len);
 
-/* Which format an Accept header asks for (OpenMetrics when it names it). */
-enum om_format om_negotiate(const char *accept);
+/*
+ * The text 0.0.4 exposition of an OpenMetrics body made by om_render, for
+ * the same samples (serve renders OpenMetrics after each sample and derives
+ * the text format only when a client asks for it).  Returns a malloc'd text
+ * and its length.
+ */
+char *om_text_from_openmetrics(const char *om, size_t len, size_t *out_len);
 
 #endif

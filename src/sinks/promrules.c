@@ -81,11 +81,8 @@ static void fail(struct gen *g, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	char *s = NULL;
-	if (vasprintf(&s, fmt, ap) < 0)
-		s = NULL;
+	g->why = xvasprintf(fmt, ap);
 	va_end(ap);
-	g->why = s ? s : xstrdup("out of memory");
 }
 
 static unsigned rule_window(const struct gen *g, const struct rule_info *r)

@@ -61,12 +61,8 @@ static void warn(struct topo *t, const char *fmt, ...)
 		return;
 	va_list ap;
 	va_start(ap, fmt);
-	char *m = NULL;
-	if (vasprintf(&m, fmt, ap) < 0)
-		m = NULL;
+	char *m = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (!m)
-		return;
 	t->warnings = xrealloc(t->warnings, (t->nwarnings + 1) * sizeof(*t->warnings));
 	t->warnings[t->nwarnings++] = m;
 }

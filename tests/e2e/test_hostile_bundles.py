@@ -41,6 +41,13 @@ def other_consumers(hq, d, unusable_bundle):
         assert lines and lines[-1]["event"] == "stop", lines[-3:]
     else:
         assert lines and "error" in lines[-1], w.stdout
+    r = run([hq, "report", "--json", d])
+    assert r.returncode in (0, 3), repr(r)
+    doc = r.json()
+    if r.returncode == 3:
+        assert doc["error"] and "\n" not in doc["error"], doc
+    else:
+        assert doc["samples"] >= 1 and all(p["has_data"] or p["why"] for p in doc["plots"]), doc
 
 
 def unusable(hq, d):

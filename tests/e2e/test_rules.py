@@ -25,7 +25,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -35,6 +34,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from serve_util import free_port
 from conftest import (KVM_IDENTITY, REPO, SANITIZED, SANITIZER_MARKS, T0_NS, Bundle, Hogs, procstat_text, run,
                       steal_bundle, wait_for)
 
@@ -394,12 +394,6 @@ def test_promtool_every_alert_fires_and_stays_quiet(hq, tmp_path):
 WINDOW_S = 8     # serve --window and rules --window: short, so a replay shows a whole window quickly
 REPLAY_S = 25    # seconds of each bundle, one sample a second
 LIMIT_S = 300    # the most any process started here may live (timeout(1) ends it otherwise)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Daemon:

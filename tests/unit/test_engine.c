@@ -369,6 +369,8 @@ struct seen {
 	double win_sum[NCPU];
 	unsigned psi_points, samples_points;
 	double samples;
+	double last_win[NCPU];
+	uint64_t last_win_start[NCPU], last_win_end[NCPU];
 };
 
 static void collect(const struct series_point *p, void *arg)
@@ -392,6 +394,11 @@ static void collect(const struct series_point *p, void *arg)
 	}
 	if (p->id == M_PSI_STALLED_SECONDS_TOTAL)
 		s->psi_points++;
+	if (p->id == M_STEAL_LAST_WINDOW && cpu >= 0 && cpu < NCPU) {
+		s->last_win[cpu] = p->value;
+		s->last_win_start[cpu] = p->start_ns;
+		s->last_win_end[cpu] = p->end_ns;
+	}
 	if (p->id == M_SAMPLES_TOTAL) {
 		s->samples_points++;
 		s->samples = p->value;
@@ -422,6 +429,12 @@ static void test_series(void **state)
 	assert_int_equal(s.psi_points, 2); /* cpu some and full */
 	assert_int_equal(s.samples_points, 1);
 	assert_true(s.samples == 301);
+	/* the newest closed 1 s window, with its bounds: the last second fed */
+	assert_true(fabs(s.last_win[0] - 0.05) < 1e-9 && fabs(s.last_win[1] - 0.25) < 1e-9);
+	for (int c = 0; c < NCPU; c++) {
+		assert_int_equal(s.last_win_end[c] - s.last_win_start[c], NS_PER_S);
+		assert_int_equal(s.last_win_end[c], st.t - NS_PER_S);
+	}
 	engine_free(e);
 	sample_done(&st.statics);
 }

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/capability.h>
+#include <sys/syscall.h>
 
 #include "../../core/util.h"
 #include "bpfsrc_int.h"
@@ -47,6 +49,17 @@ json_t *bpfsrc_hist_json(const uint64_t *slots, unsigned n)
 	return a;
 }
 
+/* Whether capability cap is in this thread's effective set (capget: no libcap needed). */
+static bool cap_effective(unsigned cap)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2];
+	memset(d, 0, sizeof(d));
+	if (syscall(SYS_capget, &h, d) != 0)
+		return true; /* cannot tell: do not blame capabilities */
+	return cap < 64 && (d[cap / 32].effective & (1u << (cap % 32)));
+}
+
 char *bpfsrc_reason(const char *what, int err)
 {
 	if (err < 0)
@@ -62,6 +75,11 @@ char *bpfsrc_reason(const char *what, int err)
 		if (geteuid() == 0 && err == EACCES)
 			return xasprintf("%s: the kernel's verifier rejected the program (%s; HIDDENQ_DEBUG_BPF=1 "
 					 "prints its log)", what, strerror(err));
+		/* root with a bounding set (a systemd unit, a container): the capabilities, not the kernel */
+		if (geteuid() == 0 && !cap_effective(CAP_SYS_ADMIN) &&
+		    (!cap_effective(39 /* CAP_BPF */) || !cap_effective(38 /* CAP_PERFMON */)))
+			return xasprintf("%s: permission denied: root here lacks CAP_BPF and CAP_PERFMON (and "
+					 "CAP_SYS_ADMIN): a capability bounding set took them away", what);
 		if (geteuid() == 0)
 			return xasprintf("%s: this kernel refuses it to root (%s: a lockdown, LSM or local policy; "
 					 "HIDDENQ_DEBUG_BPF=1 prints libbpf's and the verifier's log)", what, strerror(err));
