@@ -350,6 +350,13 @@ void rule_migration(const struct analysis *an, struct finding *f)
 		return;
 	}
 	if (!judged) {
+		for (size_t i = 0; i < a->n; i++)
+			if (a->vms[i].mig_libvirt && a->vms[i].mig_error[0]) {
+				finding_set(f, SEV_UNKNOWN, "%s migrates (libvirt's status says so), but its job statistics "
+					    "could not be read: %s", a->vms[i].name, a->vms[i].mig_error);
+				finding_next(f, "virsh -r domjobinfo %s on this host", a->vms[i].name);
+				return;
+			}
 		finding_set(f, SEV_UNKNOWN, "no answer from the QMP socket%s given: the migration state is not known",
 			    given == 1 ? "" : "s");
 		finding_next(f, "check the socket paths and that no other client holds them (hiddenq vms shows the QMP "

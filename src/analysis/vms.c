@@ -150,6 +150,35 @@ static void feed_migration(struct vms_vm *vm, json_t *qmp)
 	}
 }
 
+/*
+ * The same for a libvirt VM whose monitor libvirt holds: libvirt's job
+ * statistics (virsh domjobinfo --rawstats) while its status XML says it
+ * migrates out.  A look that found no migration job is fed as "none" until a
+ * migration was seen, so a completed one stays the last answer, as QEMU's do.
+ */
+static void feed_libvirt_job(struct vms_vm *vm, json_t *lj)
+{
+	vm->qmp_given = vm->mig_libvirt = true;
+	const char *e = json_string_value(json_object_get(lj, "error"));
+	snprintf(vm->mig_error, sizeof(vm->mig_error), "%s", e ? e : "");
+	json_t *tj = json_object_get(lj, "t_ns");
+	if (!json_is_integer(tj) || json_integer_value(tj) <= 0)
+		return;
+	uint64_t t = (uint64_t)json_integer_value(tj);
+	if (t <= vm->qmp_t_ns)
+		return;
+	vm->qmp_t_ns = t;
+	struct mig_info mi;
+	json_t *sj = json_object_get(lj, "stats");
+	if (json_is_string(sj)) {
+		if (mig_parse_libvirt(json_string_value(sj), json_string_length(sj), &mi) == 0)
+			mig_track_feed(&vm->mig, &mi, t);
+	} else if (!json_is_true(json_object_get(lj, "migrating")) && (!vm->mig.seen || vm->mig.last.status == MIG_NONE)) {
+		mig_parse_libvirt("Job type: 0\n", 12, &mi);
+		mig_track_feed(&vm->mig, &mi, t);
+	}
+}
+
 static void feed_json(struct vms_analysis *a, const struct sfile *f)
 {
 	json_t *j = json_loadb(f->data, f->len, 0, NULL);
@@ -258,8 +287,11 @@ static void feed_json(struct vms_analysis *a, const struct sfile *f)
 		json_int_t vf = json_integer_value(json_object_get(v, "vhost_net_fds"));
 		vm->vhost_fds = vf < 0 || vf > 65536 ? 0 : (unsigned)vf;
 		json_t *qmp = json_object_get(v, "qmp");
+		json_t *lj = json_object_get(v, "libvirt_job");
 		if (qmp)
 			feed_migration(vm, qmp);
+		else if (json_is_object(lj))
+			feed_libvirt_job(vm, lj);
 		if (qmp) {
 			json_t *bs = json_object_get(qmp, "blockstats");
 			if (json_is_array(bs)) {

@@ -101,7 +101,9 @@ struct vms_vm {
 	unsigned ntaps, vhost_fds;
 	json_t *qmp_first, *qmp_last;	/* blockstats answers (owned) */
 	char *qmp_error;
-	bool qmp_given;			/* a QMP socket was given for it (--qmp) */
+	bool qmp_given;			/* its migrations are watched: a QMP socket given (--qmp), or libvirt's jobs */
+	bool mig_libvirt;		/* ... through libvirt's job statistics (virsh domjobinfo) */
+	char mig_error[160];		/* why libvirt's job statistics could not be read, "" none */
 	struct mig_track mig;		/* its migration, pass by pass (migrate.h) */
 	uint64_t qmp_t_ns;		/* the time of the last QMP answers fed */
 	struct vms_disk *disks;		/* owned */

@@ -22,6 +22,7 @@
 #include "../parse/qmphist.h"
 #include "../parse/vmconf.h"
 #include "../sources/bpf/taskstat.h"
+#include "../sys/proc_run.h"
 #include "../sys/qmp.h"
 
 #define MAX_THREADS_PER_VM 4096
@@ -34,6 +35,7 @@ struct vmscan_tid {
 };
 
 static void qmp_query_vm(struct vm_proc *vm, bool set_hist);
+static void libvirt_job_query(struct vmscan *vs, struct vm_proc *vm);
 
 /* "PREFIX<digits>SUFFIX" → the number, else -1 */
 static int num_between(const char *s, const char *prefix, const char *suffix)
@@ -308,6 +310,8 @@ static void vm_free(struct vm_proc *vm)
 	json_decref(vm->qmp_mig_params);
 	json_decref(vm->qmp_mig_caps);
 	free(vm->qmp_error);
+	free(vm->lv_job);
+	free(vm->lv_job_error);
 	for (unsigned k = 0; k < vm->ndisks; k++)
 		image_chain_done(&vm->disks[k].chain);
 	free(vm->disks);
@@ -1097,6 +1101,8 @@ static void vm_slow(struct vmscan *vs, struct vm_proc *vm, struct sample *out, b
 	}
 	if (vm->qmp_sock[0])
 		qmp_query_vm(vm, vs->qmp_histograms);
+	else if (!strcmp(vm->name_src, "libvirt"))
+		libvirt_job_query(vs, vm);
 	vm->slow_count++;
 }
 
@@ -1211,6 +1217,15 @@ json_t *vmscan_json(const struct vmscan *vs)
 			if (vm->qmp_error)
 				json_object_set_new(q, "error", json_string(vm->qmp_error));
 			json_object_set_new(v, "qmp", q);
+		} else if (vm->lv_watched) {
+			json_t *lj = json_object();
+			json_object_set_new(lj, "t_ns", json_integer((json_int_t)vm->lv_job_t_ns));
+			json_object_set_new(lj, "migrating", json_boolean(vm->lv_migrating));
+			if (vm->lv_job)
+				json_object_set_new(lj, "stats", json_string(vm->lv_job));
+			if (vm->lv_job_error)
+				json_object_set_new(lj, "error", json_string(vm->lv_job_error));
+			json_object_set_new(v, "libvirt_job", lj);
 		}
 		json_array_append_new(arr, v);
 	}
@@ -1240,6 +1255,59 @@ json_t *vmscan_json(const struct vmscan *vs)
 	if (vs->ss_why[0])
 		json_object_set_new(o, "schedstat_source_why", json_string(vs->ss_why));
 	return o;
+}
+
+/* ---- libvirt's job statistics, for a libvirt VM whose monitor libvirt holds ---- */
+
+/* each virsh call: libvirtd can hang, the sampler must not */
+#define VIRSH_JOB_TIMEOUT_MS 2000
+
+/*
+ * libvirt holds the VM's QMP monitor, so a migration it drives is watched
+ * through its read-only API instead: while the VM's status XML
+ * (run/libvirt/qemu/NAME.xml) carries an outgoing-migration job, and once
+ * more on the tick after (the completed job's statistics, kept for the next
+ * reader), `virsh -r domjobinfo --rawstats`.  Nothing runs for a VM that
+ * does not migrate, or without libvirt's read-only socket and virsh.
+ */
+static void libvirt_job_query(struct vmscan *vs, struct vm_proc *vm)
+{
+	char *rel = xasprintf("run/libvirt/qemu/%s.xml", vm->name);
+	char *xml = NULL;
+	size_t len = 0;
+	bool migrating = fsroot_path_ok(rel) && fsroot_read(vs->root, rel, &xml, &len, 4u << 20) == 0 &&
+			 strstr(xml, "async='migration out'") != NULL;
+	free(rel);
+	free(xml);
+	bool ask = migrating || vm->lv_migrating;
+	bool was = vm->lv_migrating;
+	vm->lv_migrating = migrating;
+	free(vm->lv_job_error);
+	vm->lv_job_error = NULL;
+	free(vm->lv_job);
+	vm->lv_job = NULL;
+	vm->lv_watched = fsroot_exists(vs->root, "run/libvirt/libvirt-sock-ro");
+	if (!vm->lv_watched)
+		return;
+	vm->lv_job_t_ns = mono_ns();
+	if (!ask)
+		return;
+	char name[sizeof(vm->name)];
+	str_copy(name, sizeof(name), vm->name);
+	char *argv[] = { "virsh", "-r", "-q", "-c", "qemu:///system", "domjobinfo", "--domain", name, "--rawstats",
+			 migrating ? NULL : "--completed", "--keep-completed", NULL };
+	struct proc_run r = { .argv = argv, .timeout_ms = VIRSH_JOB_TIMEOUT_MS, .out_max = 64u << 10,
+			      .err_max = 4096 };
+	int rc = proc_run(&r);
+	if (rc == 0) {
+		vm->lv_job = xstrdup(r.out);
+	} else {
+		const char *e = rc < 0 ? r.why : r.err;
+		size_t el = strcspn(e, "\n");
+		vm->lv_job_error = xasprintf("virsh domjobinfo%s: %.*s", was && !migrating ? " --completed" : "",
+					     (int)(el > 200 ? 200 : el), e[0] ? e : "failed");
+	}
+	proc_run_done(&r);
 }
 
 /* ---- QMP: query-blockstats on a socket this run owns (sys/qmp.h) ---- */

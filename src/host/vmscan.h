@@ -131,6 +131,12 @@ struct vm_proc {
 	json_t *qmp_mig_params, *qmp_mig_caps;	/* query-migrate-parameters, -capabilities while one runs */
 	uint64_t qmp_t_ns;	/* CLOCK_MONOTONIC of those answers (0: none yet) */
 	char *qmp_error;
+	/* a libvirt VM without --qmp: libvirt's job statistics while its status XML says it migrates out */
+	bool lv_watched;	/* libvirt's read-only socket is there: its jobs can be asked */
+	bool lv_migrating;	/* the status XML said so on the last slow tick */
+	char *lv_job;		/* virsh domjobinfo --rawstats' output, owned; NULL none */
+	char *lv_job_error;	/* why it could not be asked, owned */
+	uint64_t lv_job_t_ns;	/* CLOCK_MONOTONIC of this tick's look */
 	struct vm_backing *disks;	/* from the command line (QEMU), owned */
 	unsigned ndisks;
 	char kvm_dir[32];	/* "PID-FD" in KVM debugfs, "" if none */

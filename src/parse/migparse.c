@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "vmconf.h"	/* str_copy */
@@ -60,15 +61,11 @@ static int get_pct(const json_t *o, const char *k)
 	return v >= 0 && v <= 100 ? (int)v : -1;
 }
 
+static void info_init(struct mig_info *out);
+
 int mig_parse(const json_t *j, struct mig_info *out)
 {
-	memset(out, 0, sizeof(*out));
-	out->total_time_ms = out->expected_downtime_ms = out->downtime_ms = out->setup_time_ms = -1;
-	out->total = out->remaining = out->transferred = out->dirty_sync_count = out->dirty_pages_rate = -1;
-	out->postcopy_requests = -1;
-	out->page_size = 4096;
-	out->mbps = -1;
-	out->cpu_throttle_pct = -1;
+	info_init(out);
 	if (!json_is_object(j))
 		return -EINVAL;
 	const char *st = json_string_value(json_object_get(j, "status"));
@@ -103,6 +100,107 @@ int mig_parse(const json_t *j, struct mig_info *out)
 		if (json_is_number(mb) && isfinite(json_number_value(mb)) && json_number_value(mb) >= 0)
 			out->mbps = json_number_value(mb);
 	}
+	return 0;
+}
+
+static void info_init(struct mig_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->total_time_ms = out->expected_downtime_ms = out->downtime_ms = out->setup_time_ms = -1;
+	out->total = out->remaining = out->transferred = out->dirty_sync_count = out->dirty_pages_rate = -1;
+	out->postcopy_requests = -1;
+	out->page_size = 4096;
+	out->mbps = -1;
+	out->cpu_throttle_pct = -1;
+}
+
+/* An unsigned decimal that fits int64, the whole of [s, e): else -1. */
+static int64_t lv_count(const char *s, const char *e)
+{
+	if (s == e)
+		return -1;
+	int64_t v = 0;
+	for (; s < e; s++) {
+		if (*s < '0' || *s > '9' || v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*s - '0');
+	}
+	return v;
+}
+
+int mig_parse_libvirt(const char *txt, size_t len, struct mig_info *out)
+{
+	info_init(out);
+	const char *p = txt, *end = txt + len;
+	int64_t type = -1, op = -1, downtime = -1, bps = -1;
+	bool memory = false;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end;
+		const char *colon = memchr(p, ':', (size_t)(le - p));
+		if (colon && colon + 1 < le && colon[1] == ' ') {
+			size_t kl = (size_t)(colon - p);
+			const char *v = colon + 2, *ve = le;
+			while (ve > v && (ve[-1] == '\r' || ve[-1] == ' '))
+				ve--;
+			int64_t n = lv_count(v, ve);
+#define KEY(k) (kl == sizeof(k) - 1 && memcmp(p, k, kl) == 0)
+			if (KEY("Job type"))
+				type = n;
+			else if (KEY("operation"))
+				op = n;
+			else if (KEY("time_elapsed"))
+				out->total_time_ms = n;
+			else if (KEY("setup_time"))
+				out->setup_time_ms = n;
+			else if (KEY("downtime"))
+				downtime = n;
+			else if (KEY("memory_total"))
+				memory = true, out->total = n;
+			else if (KEY("memory_processed"))
+				memory = true, out->transferred = n;
+			else if (KEY("memory_remaining"))
+				memory = true, out->remaining = n;
+			else if (KEY("memory_iteration"))
+				out->dirty_sync_count = n;
+			else if (KEY("memory_dirty_rate"))
+				out->dirty_pages_rate = n;
+			else if (KEY("memory_postcopy_requests"))
+				out->postcopy_requests = n;
+			else if (KEY("memory_bps"))
+				bps = n;
+			else if (KEY("memory_page_size") && n >= 512 && n <= (1 << 30) && (n & (n - 1)) == 0)
+				out->page_size = n;
+			else if (KEY("auto_converge_throttle") && n >= 0 && n <= 100)
+				out->cpu_throttle_pct = (int)n;
+			else if (KEY("errmsg")) {
+				size_t el = (size_t)(ve - v) < sizeof(out->error_desc) - 1 ? (size_t)(ve - v)
+											: sizeof(out->error_desc) - 1;
+				memcpy(out->error_desc, v, el);
+				out->error_desc[el] = '\0';
+			}
+#undef KEY
+		}
+		p = nl ? nl + 1 : end;
+	}
+	if (type < 0 || type > 5)
+		return -EINVAL;
+	static const enum mig_status by_type[] = { MIG_NONE, MIG_ACTIVE, MIG_ACTIVE, MIG_COMPLETED, MIG_FAILED,
+						    MIG_CANCELLED };
+	/* VIR_DOMAIN_JOB_OPERATION_MIGRATION_OUT; a job of any other kind (a save, a dump) is not a migration */
+	if (op >= 0 && op != 5) {
+		info_init(out);
+		return 0;
+	}
+	out->status = by_type[type];
+	str_copy(out->status_name, sizeof(out->status_name), mig_status_name(out->status));
+	out->have_ram = memory && type != 0;
+	if (out->status == MIG_COMPLETED)
+		out->downtime_ms = downtime;
+	else if (mig_status_running(out->status))
+		out->expected_downtime_ms = downtime;
+	if (bps >= 0)
+		out->mbps = (double)bps * 8 / 1e6;
 	return 0;
 }
 

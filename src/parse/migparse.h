@@ -67,6 +67,20 @@ struct mig_info {
 /* The "return" of query-migrate.  0, or -EINVAL when j is not an object. */
 int mig_parse(const json_t *j, struct mig_info *out);
 
+/*
+ * libvirt's job statistics of a domain, as `virsh -r domjobinfo NAME
+ * --rawstats` prints them (virDomainGetJobStats): "Job type: N" (0 none,
+ * 1 bounded, 2 unbounded: under way, 3 completed, 4 failed, 5 cancelled),
+ * then one "field: value" line per typed parameter (libvirt-domain.h's
+ * VIR_DOMAIN_JOB_* names: operation, time_elapsed, memory_total,
+ * memory_processed, memory_remaining, memory_iteration, memory_dirty_rate,
+ * memory_page_size, memory_bps, memory_postcopy_requests, downtime,
+ * setup_time, auto_converge_throttle, errmsg).  libvirt fills them from the
+ * same query-migrate answers; a job that is not an outgoing migration
+ * (operation 5) reads as no migration.  0, or -EINVAL without a job type.
+ */
+int mig_parse_libvirt(const char *txt, size_t len, struct mig_info *out);
+
 /* What would change the migration, from query-migrate-parameters and -capabilities. */
 struct mig_params {
 	int64_t downtime_limit_ms;	/* the longest pause QEMU accepts for the switch-over */

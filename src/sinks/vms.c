@@ -213,8 +213,13 @@ json_t *vms_json(const struct vms_analysis *a)
 			json_array_append_new(tp, tj);
 		}
 		json_object_set_new(v, "taps", tp);
-		if (vm->mig.seen)
-			json_object_set_new(v, "migration", mig_json(&vm->mig));
+		if (vm->mig.seen) {
+			json_t *mj = mig_json(&vm->mig);
+			json_object_set_new(mj, "via", json_string(vm->mig_libvirt ? "libvirt" : "qmp"));
+			json_object_set_new(v, "migration", mj);
+		}
+		if (vm->mig_error[0])
+			json_object_set_new(v, "migration_error", json_string(vm->mig_error));
 		struct vms_blk blk[16];
 		size_t nb = vms_blockstats(vm, blk, 16, secs);
 		if (nb || vm->qmp_error) {

@@ -78,3 +78,36 @@ def test_a_completed_migration_leaves_the_table(hq, tmp_path):
     assert f["severity"] == "ok" and "completed" in f["title"], f["title"]
     t = top_last(hq, b, 60)
     assert migrating(t) == [], migrating(t)
+
+
+def lv_stats(k):
+    """virsh -r domjobinfo --rawstats at second k of the same migration (libvirt's parameter names)."""
+    return ("Job type: 2\n\noperation: 5\n"
+            f"time_elapsed: {1000 * k}\nmemory_total: {160 * MIB}\nmemory_processed: {16 * MIB * k}\n"
+            f"memory_remaining: {30 * MIB}\nmemory_bps: {16 * MIB}\nmemory_dirty_rate: 4070\n"
+            f"memory_page_size: 4096\nmemory_iteration: {2 + k // 2}\ndowntime: 2000\n")
+
+
+def test_a_libvirt_vm_through_its_job_statistics(hq, tmp_path):
+    """A libvirt VM (its monitor is libvirt's): the same migration read from libvirt's job
+    statistics, as vms.json keeps virsh's text; no libvirtd runs here, so the text is written
+    from libvirt's parameter names."""
+    def vms(k):
+        s = k // 10
+        job = {"t_ns": (s + 1) * 1_000_000_000, "migrating": s > 0}
+        if s > 0:
+            job["stats"] = lv_stats(s)
+        return {"vms": [{"pid": 100, "vmm": "qemu", "name": "db1", "name_source": "libvirt",
+                         "threads": [{"tid": 101, "kind": "vcpu", "vcpu": 0, "comm": "CPU 0/KVM"}],
+                         "taps": [], "disks": [], "libvirt_job": job}], "root": True}
+
+    b = tmp_path / "b"
+    steal_bundle(b, [const(0), const(0)], seconds=8,
+                 extra_files=lambda k: {".hiddenq/vms.json": json.dumps(vms(k))} if k % 10 == 0 else {})
+    r, doc = diagnose_json(hq, "--replay", b, "-q")
+    f = finding(doc, "migration-convergence")
+    assert f["severity"] == "crit" and f["title"].startswith("db1: live migration not converging"), f["title"]
+    r = run([hq, "vms", "--replay", str(b), "--json"])
+    assert r.returncode in (1, 2), repr(r)
+    mig = [v for v in json.loads(r.stdout)["vms"] if v["name"] == "db1"][0]["migration"]
+    assert mig["via"] == "libvirt" and mig["status"] == "active" and mig["passes"] == 2 + 8 // 2, mig

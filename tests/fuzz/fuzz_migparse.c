@@ -3,7 +3,8 @@
  * QEMU's migration state on hostile input: the input is split at form feeds
  * into query-migrate answers (fed one a second to the pass tracker), and the
  * last two parts are also read as query-migrate-parameters and
- * query-migrate-capabilities.  No crash; the verdict's figures are -1 or
+ * query-migrate-capabilities; each part is also read as libvirt's job
+ * statistics and fed just after.  No crash; the verdict's figures are -1 or
  * finite and not negative, and the pass ring stays within its bound.
  */
 #include <math.h>
@@ -33,6 +34,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		/* an answer at the same time again, and one from before, are ignored */
 		mig_track_feed(&t, &mi, now);
+		/* the same bytes as libvirt's job statistics (virsh domjobinfo --rawstats) */
+		struct mig_info lv;
+		if (mig_parse_libvirt(p, len, &lv) == 0) {
+			if (lv.status_name[sizeof(lv.status_name) - 1] != '\0' ||
+			    lv.error_desc[sizeof(lv.error_desc) - 1] != '\0' || lv.page_size < 512 ||
+			    (lv.cpu_throttle_pct != -1 && (lv.cpu_throttle_pct < 0 || lv.cpu_throttle_pct > 100)))
+				abort();
+			mig_track_feed(&t, &lv, now + 1);
+		}
 		now += (n % 3 == 2) ? 250000000ull : 1000000000ull;
 		json_decref(last2[0]);
 		last2[0] = last2[1];

@@ -6,6 +6,7 @@
  */
 #include "harness.h"
 
+#include <errno.h>
 #include <math.h>
 
 #include "analysis/analysis.h"
@@ -13,6 +14,7 @@
 #include "analysis/rules_host.h"
 #include "analysis/vms.h"
 #include "parse/migparse.h"
+#include "sinks/vms.h"
 
 /* QEMU 7.2, source side, first pass of a 128 MiB TCG guest at a 4 MiB/s cap */
 static const char *const ANSWER =
@@ -327,12 +329,164 @@ static void test_rule(void **state)
 	assert_non_null(strstr(title, "no QMP socket given"));
 }
 
+/*
+ * libvirt's job statistics as `virsh -r domjobinfo NAME --rawstats` prints
+ * them: written from libvirt's typed-parameter names (libvirt-domain.h,
+ * VIR_DOMAIN_JOB_*) and virsh's raw format, since no libvirtd runs here.
+ */
+static char *lv_stats(int type, int pass, int remaining_mib, double sent_mib, int throttle)
+{
+	return xasprintf("Job type: %d\n\noperation: 5\ntime_elapsed: %d\ndata_total: 167772160\n"
+			 "memory_total: 167772160\nmemory_processed: %.0f\nmemory_remaining: %d\n"
+			 "memory_constant: 30000\nmemory_normal: 9000\nmemory_bps: 16777216\nmemory_dirty_rate: 4070\n"
+			 "memory_page_size: 4096\nmemory_iteration: %d\nmemory_postcopy_requests: 0\ndowntime: %d\n"
+			 "setup_time: 11\n%s",
+			 type, 1000 * pass, sent_mib * 1048576, remaining_mib << 20, pass, type == 3 ? 48 : 2022,
+			 throttle >= 0 ? (throttle == 20 ? "auto_converge_throttle: 20\n" : "auto_converge_throttle: 40\n")
+				       : "");
+}
+
+static void test_parse_libvirt(void **state)
+{
+	(void)state;
+	struct mig_info m;
+	char *t = lv_stats(2, 5, 30, 100, 20);
+	assert_int_equal(mig_parse_libvirt(t, strlen(t), &m), 0);
+	assert_int_equal(m.status, MIG_ACTIVE);
+	assert_true(m.have_ram);
+	assert_int_equal(m.dirty_sync_count, 5);
+	assert_int_equal(m.remaining, 30 << 20);
+	assert_int_equal(m.transferred, 100 << 20);
+	assert_int_equal(m.total, 167772160);
+	assert_int_equal(m.dirty_pages_rate, 4070);
+	assert_int_equal(m.expected_downtime_ms, 2022);
+	assert_int_equal(m.downtime_ms, -1);
+	assert_int_equal(m.total_time_ms, 5000);
+	assert_int_equal(m.cpu_throttle_pct, 20);
+	assert_true(fabs(m.mbps - 16777216 * 8 / 1e6) < 1e-6);
+	free(t);
+	/* completed: downtime is the pause it took */
+	t = lv_stats(3, 7, 0, 200, -1);
+	assert_int_equal(mig_parse_libvirt(t, strlen(t), &m), 0);
+	assert_int_equal(m.status, MIG_COMPLETED);
+	assert_int_equal(m.downtime_ms, 48);
+	assert_int_equal(m.expected_downtime_ms, -1);
+	assert_int_equal(m.cpu_throttle_pct, -1);
+	free(t);
+	/* failed, with libvirt's message */
+	const char *f = "Job type: 4\n\noperation: 5\nerrmsg: operation failed: migration out job: unexpectedly failed\n";
+	assert_int_equal(mig_parse_libvirt(f, strlen(f), &m), 0);
+	assert_int_equal(m.status, MIG_FAILED);
+	assert_string_equal(m.error_desc, "operation failed: migration out job: unexpectedly failed");
+	/* a save to a file is a job, not a migration; no job at all */
+	const char *save = "Job type: 2\n\noperation: 2\nmemory_total: 1000\nmemory_remaining: 10\n";
+	assert_int_equal(mig_parse_libvirt(save, strlen(save), &m), 0);
+	assert_int_equal(m.status, MIG_NONE);
+	assert_false(m.have_ram);
+	const char *none = "Job type: 0\n\n";
+	assert_int_equal(mig_parse_libvirt(none, strlen(none), &m), 0);
+	assert_int_equal(m.status, MIG_NONE);
+	/* not virsh's output; numbers that are not numbers or do not fit */
+	const char *bad[] = { "", "error: failed to get domain 'x'\n", "Job type: 9\n",
+			      "Job type: 2\nmemory_remaining: -5\nmemory_iteration: 99999999999999999999\n" };
+	for (size_t i = 0; i < 3; i++)
+		assert_int_equal(mig_parse_libvirt(bad[i], strlen(bad[i]), &m), -EINVAL);
+	assert_int_equal(mig_parse_libvirt(bad[3], strlen(bad[3]), &m), 0);
+	assert_int_equal(m.remaining, -1);
+	assert_int_equal(m.dirty_sync_count, -1);
+}
+
+/* migration-convergence on vms.json samples of a libvirt VM: libvirt_job as host/vmscan.c writes it */
+static enum severity rule_on_libvirt(char **stats, size_t n, char *title, size_t tn, char *vmjson, size_t vn)
+{
+	struct sample st;
+	sample_init(&st);
+	sample_add(&st, "sys/devices/system/cpu/online", "0-1\n", 4);
+	struct analysis an;
+	memset(&an, 0, sizeof(an));
+	an.statics = &st;
+	an.host = xmalloc(sizeof(*an.host));
+	vms_init(an.host, &st);
+	for (size_t i = 0; i < n; i++) {
+		struct sample s;
+		sample_init(&s);
+		s.mono_ns = (uint64_t)(i + 1) * 1000000000ull;
+		json_t *lj = json_object();
+		json_object_set_new(lj, "t_ns", json_integer((json_int_t)s.mono_ns));
+		json_object_set_new(lj, "migrating", json_boolean(stats[i] != NULL));
+		if (stats[i] && stats[i][0] == '!') /* "!why": virsh could not answer */
+			json_object_set_new(lj, "error", json_string(stats[i] + 1));
+		else if (stats[i])
+			json_object_set_new(lj, "stats", json_string(stats[i]));
+		json_t *vm = json_pack("{s:i,s:s,s:s,s:s,s:[],s:[],s:o}", "pid", 100, "vmm", "qemu", "name", "db1",
+				       "name_source", "libvirt", "threads", "taps", "libvirt_job", lj);
+		json_t *o = json_pack("{s:[o],s:b}", "vms", vm, "root", 1);
+		char *js = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		sample_add(&s, VMSCAN_JSON_PATH, js, strlen(js));
+		free(js);
+		vms_feed(an.host, &s);
+		sample_done(&s);
+	}
+	vms_finish(an.host);
+	struct findings fs = { 0 };
+	struct finding *f = findings_add(&fs, "migration-convergence", 0, "host-migration", "live migration");
+	rule_migration(&an, f);
+	enum severity sev = f->sev;
+	snprintf(title, tn, "%s", f->title);
+	json_t *vj = vms_json(an.host);
+	char *vs = json_dumps(vj, JSON_COMPACT);
+	snprintf(vmjson, vn, "%s", vs ? vs : "");
+	free(vs);
+	json_decref(vj);
+	findings_done(&fs);
+	vms_done(an.host);
+	free(an.host);
+	sample_done(&st);
+	return sev;
+}
+
+static void test_rule_libvirt(void **state)
+{
+	(void)state;
+	char title[512], vj[16384];
+	/* no migration job: watched, ok */
+	char *idle[3] = { NULL, NULL, NULL };
+	assert_int_equal(rule_on_libvirt(idle, 3, title, sizeof(title), vj, sizeof(vj)), SEV_OK);
+	assert_non_null(strstr(title, "no live migration in flight"));
+	/* the guest outruns the stream: each pass resends 30 MiB at 16 MiB/s */
+	char *capped[17];
+	capped[0] = NULL;
+	for (int i = 1; i < 17; i++)
+		capped[i] = lv_stats(2, 1 + (i + 1) / 2, 30 - 16 * (i % 2), 16.0 * i, -1);
+	assert_int_equal(rule_on_libvirt(capped, 17, title, sizeof(title), vj, sizeof(vj)), SEV_CRIT);
+	assert_non_null(strstr(title, "db1: live migration not converging"));
+	assert_non_null(strstr(vj, "\"via\":\"libvirt\""));
+	for (int i = 1; i < 17; i++)
+		free(capped[i]);
+	/* completed during the watch, then no job: the completion stays the last word */
+	char *done[4] = { lv_stats(2, 1, 100, 10, -1), lv_stats(2, 2, 5, 90, -1), lv_stats(3, 3, 0, 100, -1), NULL };
+	assert_int_equal(rule_on_libvirt(done, 4, title, sizeof(title), vj, sizeof(vj)), SEV_OK);
+	assert_non_null(strstr(title, "db1: live migration completed after 3 passes, downtime 48 ms"));
+	for (int i = 0; i < 3; i++)
+		free(done[i]);
+	/* migrating, but virsh could not answer: unknown, and why */
+	char *err[2] = { "!virsh domjobinfo: error: failed to connect to the hypervisor", NULL };
+	err[1] = err[0];
+	assert_int_equal(rule_on_libvirt(err, 2, title, sizeof(title), vj, sizeof(vj)), SEV_UNKNOWN);
+	assert_non_null(strstr(title, "db1 migrates (libvirt's status says so), but its job statistics could not be "
+				      "read: virsh domjobinfo: error: failed to connect"));
+	assert_non_null(strstr(vj, "\"migration_error\":\"virsh domjobinfo"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_answers),
 		cmocka_unit_test(test_track_passes),
 		cmocka_unit_test(test_rule),
+		cmocka_unit_test(test_parse_libvirt),
+		cmocka_unit_test(test_rule_libvirt),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
