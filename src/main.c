@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cmd/cmd.h"
+#include "cmd/cmdutil.h"
 #include "core/util.h"
 
 static const struct cmd {
@@ -36,45 +37,52 @@ static const struct cmd {
 static void usage(FILE *out)
 {
 	fprintf(out, "hiddenq %s: see the queues your VM can't see\n\n"
-		     "Usage: hiddenq COMMAND [OPTIONS]   (hiddenq COMMAND --help for its options)\n\n"
+		     "Usage: hiddenq [GLOBAL OPTIONS] COMMAND [OPTIONS]   (hiddenq COMMAND --help for its options)\n\n"
 		     "Commands:\n",
 		HQ_VERSION);
 	for (const struct cmd *c = cmds; c->name; c++)
 		fprintf(out, "  %-10s %s\n", c->name, c->help);
-	fputs("\nOptions:\n"
-	      "  -h, --help     this help\n"
-	      "  -V, --version  print the version\n"
+	fputs("\nGlobal options (before or after the command; every command takes them):\n"
+	      "  -j, --json        one JSON document on stdout; errors as {\"error\": ...} there too\n"
+	      "  -q, --quiet       no warnings or progress on stderr (errors still)\n"
+	      "      --color WHEN  auto, always or never (default auto; NO_COLOR respected)\n"
+	      "  -h, --help        this help (hiddenq COMMAND --help: the command's)\n"
+	      "  -V, --version     the version and the features of this build\n"
 	      "\nWith no command, hiddenq runs diagnose.\n"
-	      "Exit status of diagnose: 0 ok, 1 warn, 2 crit, 3 could not diagnose.\n",
+	      "\nExit status: 0 ok (or done), 1 warn, 2 crit, 3 bad arguments or could not run;\n"
+	      "each command's --help says what its codes mean.\n",
 	      out);
 }
 
 int main(int argc, char **argv)
 {
-	if (argc < 2)
-		return cmd_diagnose(argc, argv);
-	const char *name = argv[1];
-	if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {
-		if (argc > 2 && strcmp(name, "help") == 0) {
+	int i;
+	int r = cmd_globals(argc, argv, &i, usage); /* parsed once, before dispatch */
+	if (r >= 0)
+		return r;
+	/* argv[i - 1] stands in as the command's argv[0] */
+	if (i >= argc)
+		return cmd_diagnose(1, argv + i - 1);
+	const char *name = argv[i];
+	if (!strcmp(name, "help")) {
+		if (i + 1 < argc) {
 			for (const struct cmd *c = cmds; c->name; c++)
-				if (!strcmp(c->name, argv[2])) {
-					char *av[] = { argv[2], (char *)"--help", NULL };
+				if (!strcmp(c->name, argv[i + 1])) {
+					char *av[] = { argv[i + 1], (char *)"--help", NULL };
 					return c->fn(2, av);
 				}
+			return cmd_failf("help: no command is called '%s' (hiddenq --help lists them)", argv[i + 1]);
 		}
 		usage(stdout);
-		return 0;
+		return EXIT_OK;
 	}
-	if (!strcmp(name, "-V") || !strcmp(name, "--version") || !strcmp(name, "version")) {
-		printf("hiddenq %s\n", HQ_VERSION);
-		return 0;
-	}
+	if (!strcmp(name, "version"))
+		return cmd_version();
 	if (name[0] == '-')
-		return cmd_diagnose(argc, argv);
+		return cmd_diagnose(argc - i + 1, argv + i - 1);
 	for (const struct cmd *c = cmds; c->name; c++)
 		if (!strcmp(c->name, name))
-			return c->fn(argc - 1, argv + 1);
-	fprintf(stderr, "hiddenq: unknown command '%s'\n\n", name);
-	usage(stderr);
-	return 3;
+			return c->fn(argc - i, argv + i);
+	cmd_json_anywhere(argc, argv, i);
+	return cmd_failf("unknown command '%s' (hiddenq --help lists them)", name);
 }

@@ -131,9 +131,9 @@ static void collect_damage(struct analysis *an)
 {
 	unsigned n = an->cpu.nsamples;
 	if (an->cpu.procstat_bad)
-		analysis_damaged(an, "%u of %u samples had an unreadable, truncated or inconsistent proc/stat; "
-				     "they were left out",
-				 an->cpu.procstat_bad, n);
+		analysis_damaged(an, "%u of %u sample%s had an unreadable, truncated or inconsistent proc/stat; "
+				     "%s left out",
+				 an->cpu.procstat_bad, n, plural_s(n), plural(an->cpu.procstat_bad, "it was", "they were"));
 	if (an->cpu.psi_bad)
 		analysis_damaged(an, "%u PSI file(s) (proc/pressure) did not parse; the intervals around them were "
 				     "left out",
@@ -143,7 +143,8 @@ static void collect_damage(struct analysis *an)
 				     "kernel has; they were left out",
 				 an->mem.vmstat_bad, an->mem.meminfo_bad);
 	if (an->io.diskstats_bad)
-		analysis_damaged(an, "%u copies of proc/diskstats did not parse", an->io.diskstats_bad);
+		analysis_damaged(an, "%u %s of proc/diskstats did not parse", an->io.diskstats_bad,
+				 plural(an->io.diskstats_bad, "copy", "copies"));
 	if (an->mem.stalls_bad || an->mem.kmsg_bad)
 		analysis_damaged(an, "%u stall sampler and %u kernel-log documents (.hiddenq/stalls.json, kmsg.json) "
 				     "were not JSON objects",
@@ -361,7 +362,7 @@ void capabilities_build(const struct analysis *an, struct capabilities *caps)
 			    : "no /proc/pressure: kernel without CONFIG_PSI or booted with psi=0"));
 	const char *tasks_off = analysis_switched_off(an, "tasks");
 	cap_add(caps, "run delay", a->task_samples > 0,
-		a->task_samples ? xasprintf("per-task schedstat for %zu tasks", a->ntasks)
+		a->task_samples ? xasprintf("per-task schedstat for %zu task%s", a->ntasks, plural_s(a->ntasks))
 		: tasks_off	? xasprintf("per-task schedstat not read: switched off (%s)", tasks_off)
 				: xstrdup("no /proc/PID/task/TID/schedstat (CONFIG_SCHED_INFO off or not readable)"));
 	cap_add(caps, "schedstat", a->have_proc_schedstat,

@@ -962,3 +962,50 @@ size_t io_softirq_rates(const struct io_analysis *a, const char *label, int *cpu
 	}
 	return n;
 }
+
+/* ---------------- the IO scheduler a device should have ---------------- */
+
+const char *io_sched_kind(const char *dev, bool virtio, int rotational)
+{
+	if (virtio || !strncmp(dev, "vd", 2))
+		return "virtio";
+	if (!strncmp(dev, "nvme", 4))
+		return "nvme";
+	return rotational == 1 ? "rotational" : "ssd";
+}
+
+enum io_sched_fit io_sched_judge(const char *kind, const char *sched, const char **want, const char **why)
+{
+	bool none = !strcmp(sched, "none"), dl = !strcmp(sched, "mq-deadline"), bfq = !strcmp(sched, "bfq");
+	if (!strcmp(kind, "virtio")) {
+		*want = "none (mq-deadline is fine too)";
+		if (none) {
+			*why = "the host schedules these requests again: the guest adds no queue of its own";
+			return IO_SCHED_BEST;
+		}
+		if (dl) {
+			*why = "the host schedules these requests again; mq-deadline adds a short queue in the guest "
+			       "that seldom matters, and none skips it when the guest's own queue holds the time";
+			return IO_SCHED_FINE;
+		}
+		*why = "the host schedules these requests again, and this scheduler holds and reorders them in the "
+		       "guest first: a second queue for nothing";
+		return IO_SCHED_POOR;
+	}
+	if (!strcmp(kind, "nvme")) {
+		*want = "none";
+		*why = none ? "an NVMe device orders its own queues" : "an NVMe device orders its own queues: a "
+								       "scheduler in front of it only adds a queue";
+		return none ? IO_SCHED_BEST : IO_SCHED_POOR;
+	}
+	if (!strcmp(kind, "rotational")) {
+		*want = "mq-deadline (or bfq)";
+		*why = dl || bfq ? "a disk with a head gains from requests sorted and merged"
+				 : "a disk with a head gains from requests sorted and merged, which this one does not do";
+		return dl || bfq ? IO_SCHED_BEST : IO_SCHED_POOR;
+	}
+	*want = "mq-deadline or none";
+	*why = dl || none ? "an SSD needs no sorting; mq-deadline bounds waiting, none adds nothing"
+			  : "an SSD needs no sorting: this scheduler adds work and a queue";
+	return dl || none ? IO_SCHED_BEST : IO_SCHED_POOR;
+}

@@ -179,6 +179,22 @@ struct io_analysis {
 	char virtio_drv[64][24];	/* driver of virtioN, by N (from the statics) */
 };
 
+/*
+ * The IO scheduler a block device should have: one judgement, so that
+ * diagnose's advice and the audit's checklist never disagree.  kind is
+ * "virtio" (virtio-blk: the host schedules its requests again), "nvme",
+ * "rotational" or "ssd"; sched the active one ("none", "mq-deadline", ...).
+ * *want names what fits; *why says why this one does or does not.
+ */
+enum io_sched_fit {
+	IO_SCHED_BEST,	/* nothing to change */
+	IO_SCHED_FINE,	/* passes; another may shave a queue off when latency is the problem */
+	IO_SCHED_POOR,	/* change it */
+};
+enum io_sched_fit io_sched_judge(const char *kind, const char *sched, const char **want, const char **why);
+/* The kind io_sched_judge takes, from a device's name and queue facts. */
+const char *io_sched_kind(const char *dev, bool virtio, int rotational);
+
 void io_init(struct io_analysis *a);
 void io_feed(struct io_analysis *a, const struct sample *s, const struct sample *statics);
 void io_done(struct io_analysis *a);

@@ -35,14 +35,22 @@ static enum severity max_sev(enum severity a, enum severity b)
 	return a > b ? a : b;
 }
 
-static bool too_short(const struct cpu_analysis *a, struct finding *f)
+/* A replay cannot be watched longer: its advice is a longer capture. */
+static const char *longer_hint(const struct analysis *an)
 {
+	return strcmp(an->source, "live") == 0 ? "watch longer: hiddenq diagnose --duration 10"
+					       : "capture longer: hiddenq capture -d 10 -o DIR";
+}
+
+static bool too_short(const struct analysis *an, struct finding *f)
+{
+	const struct cpu_analysis *a = &an->cpu;
 	double need = TH(T_MIN_WINDOWS).warn;
 	if ((double)a->nwins >= need)
 		return false;
 	finding_set(f, SEV_UNKNOWN, "watched %.1f s: a verdict needs at least %.0f one-second windows (%s)",
 		    cpu_watch_s(a), need, TH(T_MIN_WINDOWS).name);
-	finding_next(f, "run longer: hiddenq diagnose --duration 10");
+	finding_next(f, "%s", longer_hint(an));
 	return true;
 }
 
@@ -74,13 +82,13 @@ static void rule_steal(const struct analysis *an, struct finding *f)
 		finding_next(f, "or compare a CPU-bound loop's speed over time (hiddenq probe jitter, later)");
 		return;
 	}
-	if (too_short(a, f))
+	if (too_short(an, f))
 		return;
 
 	enum severity sev = SEV_UNKNOWN;
 	const struct cpu_slot *worst = NULL;
 	uint64_t st = 0, tot = 0, busy = 0;
-	unsigned n20 = 0, n50 = 0;
+	unsigned n20 = 0, n50 = 0, njudged = 0, nvcpus = 0;
 	for (size_t i = 0; i < a->nslots; i++) {
 		const struct cpu_slot *s = &a->slots[i];
 		enum severity ss = steal_sev(s);
@@ -91,6 +99,8 @@ static void rule_steal(const struct analysis *an, struct finding *f)
 		busy += s->busy;
 		n20 += s->win_ge20;
 		n50 += s->win_ge50;
+		njudged += s->nwin_judged;
+		nvcpus++;
 		if (!worst || ss > steal_sev(worst) || (ss == steal_sev(worst) && s->steal_avg > worst->steal_avg))
 			worst = s;
 		sev = max_sev(sev, ss);
@@ -126,8 +136,9 @@ static void rule_steal(const struct analysis *an, struct finding *f)
 		o += snprintf(line + o, sizeof(line) - (size_t)o, " vCPU%d %.1f %%", a->slots[i].cpu,
 			      a->slots[i].steal_avg);
 	}
-	snprintf(line + o, sizeof(line) - (size_t)o, " | %u windows >= 20 %%, %u >= 50 %% (of %zu)", n20, n50,
-		 a->nwins);
+	/* the counts add every vCPU's 1 s windows: so does their denominator */
+	snprintf(line + o, sizeof(line) - (size_t)o, " | 1 s windows of %u vCPU%s: %u of %u >= 20 %%, %u >= 50 %%", nvcpus,
+		 plural_s(nvcpus), n20, njudged, n50);
 	finding_detail(f, "%s", line);
 
 	finding_ev(f, M_STEAL_PCT_AVG, avg, T_STEAL_AVG);
@@ -255,7 +266,7 @@ static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 		finding_next(f, "boot with psi=1, or run hiddenq as root");
 		return;
 	}
-	if (too_short(a, f))
+	if (too_short(an, f))
 		return;
 
 	enum severity sev;
@@ -356,7 +367,7 @@ static void rule_guest_cpu(const struct analysis *an, struct finding *f)
 	}
 	char rqd[96] = "";
 	if (rq_p50 >= 0)
-		snprintf(rqd, sizeof(rqd), " | run-queue delay p50 %.0f us, p99 %.0f us (eBPF)", rq_p50, rq_p99);
+		snprintf(rqd, sizeof(rqd), " | run-queue delay p50 %.0f µs, p99 %.0f µs (eBPF)", rq_p50, rq_p99);
 	finding_detail(f, "%s avg %.1f %% (worst 1 s %.0f %%) | runnable avg %.1f max %llu on %s vCPUs%s%s", basis,
 		       avg, worst_win < 0 ? avg : worst_win, run_avg, (unsigned long long)a->running_max, nv, rqd,
 		       steal >= 0 ? "" : " | steal not reported");
@@ -412,8 +423,8 @@ static void rule_cgroup_throttling(const struct analysis *an, struct finding *f)
 	}
 	qsort(v, n, sizeof(*v), cmp_cg);
 	if (n == 0) {
-		finding_set(f, SEV_OK, "no CPU limit was enforced in the watch (%zu cgroups, %zu with a quota)", a->ncgs,
-			    limited);
+		finding_set(f, SEV_OK, "no CPU limit was enforced in the watch (%zu cgroup%s, %zu with a quota)", a->ncgs,
+			    plural_s(a->ncgs), limited);
 		finding_explain(f, "No cgroup ran into a CFS bandwidth limit, so no task was paused for its quota.");
 		finding_ev(f, M_CGROUPS_CHECKED, (double)a->ncgs, -1);
 		finding_ev(f, M_CGROUPS_WITH_QUOTA, (double)limited, -1);
@@ -459,12 +470,12 @@ static void rule_cgroup_throttling(const struct analysis *an, struct finding *f)
 		finding_explain(f, "%s", rule_explain(f));
 		finding_next(f, "%s: %s", cg_display(w->path), rule_next(f));
 	} else {
-		finding_set(f, sev, "CPU limits: worst cgroup %s throttled in %.0f %% of %llu periods", cg_display(w->path),
-			    w->throttled_pct, (unsigned long long)w->d_periods);
+		finding_set(f, sev, "CPU limits: worst cgroup %s throttled in %.0f %% of %llu period%s", cg_display(w->path),
+			    w->throttled_pct, (unsigned long long)w->d_periods, plural_s(w->d_periods));
 		finding_explain(f, "Cgroups with CPU limits stayed mostly within their quota.");
 	}
-	finding_detail(f, "%zu cgroups with bandwidth accounting, %zu with a quota | worst %s: %.0f %% periods, %.0f ms/s",
-		       n, limited, cg_display(w->path), w->throttled_pct, w->throttled_ms_per_s);
+	finding_detail(f, "%zu cgroup%s with bandwidth accounting, %zu with a quota | worst %s: %.0f %% periods, %.0f ms/s",
+		       n, plural_s(n), limited, cg_display(w->path), w->throttled_pct, w->throttled_ms_per_s);
 	free(v);
 }
 
@@ -533,8 +544,7 @@ static void below_minimum(const struct analysis *an, const struct rule *r, struc
 		"evidence holds what was seen, not a verdict: a watch this short can miss what a longer one shows.%s",
 		need, TH(r->min).name, a->nwins,
 		r->events ? " A stall or a change seen in it would still count; none was." : "");
-	finding_next(f, "%s", strcmp(an->source, "live") == 0 ? "watch longer: hiddenq diagnose --duration 10"
-							       : "capture longer: hiddenq capture -d 10 -o DIR");
+	finding_next(f, "%s", longer_hint(an));
 	finding_ev(f, M_WINDOWS_1S, (double)a->nwins, r->min);
 }
 

@@ -51,8 +51,9 @@ void rule_pinning(const struct analysis *an, struct finding *f)
 	const struct vms_analysis *a = an->host;
 	if (a && a->n == 0 && a->nbad_json) {
 		/* not "no VMs": what would have said which VMs run here was damaged */
-		finding_set(f, SEV_UNKNOWN, "the host-mode data is damaged: %u of %u copies of .hiddenq/vms.json were not "
-			    "JSON, so the VMs on this machine are not known", a->nbad_json, a->nbad_json + a->njson);
+		finding_set(f, SEV_UNKNOWN, "the host-mode data is damaged: %u of %u %s of .hiddenq/vms.json %s not "
+			    "JSON, so the VMs on this machine are not known", a->nbad_json, a->nbad_json + a->njson,
+			    plural(a->nbad_json + a->njson, "copy", "copies"), plural(a->nbad_json, "was", "were"));
 		finding_next(f, "capture again on the host: hiddenq capture -d 10 -o DIR");
 		return;
 	}
@@ -144,7 +145,8 @@ void rule_pinning(const struct analysis *an, struct finding *f)
 	} else {
 		finding_set(f, SEV_OK, "%zu VM pair%s share CPUs; no thread on shared CPUs waited above %.0f %%", pairs,
 			    pairs == 1 ? "" : "s", thresholds[T_STEAL_AVG].warn);
-		finding_detail(f, "%zu VMs, %u threads measured over %.1f s", a->n, measured, secs);
+		finding_detail(f, "%zu VM%s, %u thread%s measured over %.1f s", a->n, plural_s(a->n), measured,
+			       plural_s(measured), secs);
 		if (lonely)
 			finding_explain(f,
 				"%s %s waited %.0f %% of the time, but no other VM may use its CPUs: that queue is this VM's "

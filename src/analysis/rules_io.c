@@ -563,8 +563,8 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 			finding_set(f, sev, "%u virtio-net queue%s for %s vCPUs, no drops in the guest's queues%s", nq,
 				    nq == 1 ? "" : "s", nvb, retrans_pct >= 0 ? "" : "");
 		else
-			finding_set(f, sev, "no drops in the guest's packet queues (%u qdiscs, %zu CPUs' softnet)",
-				    nleaves, io->nsn);
+			finding_set(f, sev, "no drops in the guest's packet queues (%u qdisc%s, %zu CPU%s softnet)",
+				    nleaves, plural_s(nleaves), io->nsn, plural(io->nsn, "'s", "s'"));
 		if (retrans_pct >= 0)
 			sb_add(&ex, "TCP retransmitted %.2f %% of its segments.", retrans_pct);
 	}
@@ -612,9 +612,10 @@ void rule_virtqueue(const struct analysis *an, struct finding *f)
 	char sirq[48] = "no softirq time on any vCPU";
 	if (sat_cpu >= 0)
 		snprintf(sirq, sizeof(sirq), "worst softirq vCPU %d %.0f %%", sat_cpu, sat_pct < 0 ? 0 : sat_pct);
-	finding_detail(f, "%u qdiscs (%u parents not re-counted), softnet on %zu CPUs, %u queue rates, worst "
+	finding_detail(f, "%u qdisc%s (%u parent%s not re-counted), softnet on %zu CPU%s, %u queue rate%s, worst "
 			  "drops %.1f/s, %s",
-		       nleaves, nparents, io->nsn, queues_with_rates, w.rate, sirq);
+		       nleaves, plural_s(nleaves), nparents, plural_s(nparents), io->nsn, plural_s(io->nsn),
+		       queues_with_rates, plural_s(queues_with_rates), w.rate, sirq);
 }
 
 /* ------------------------------------------------------------------ */
@@ -875,11 +876,25 @@ void rule_io_latency(const struct analysis *an, struct finding *f)
 		if (top->d->virtio && top->d->rotational == 1)
 			sb_add(&ex, "rotational=1 on virtio-blk is the driver's default and means nothing about the "
 				    "disk under it.");
-		if (top->d->virtio && top->d->scheduler[0] && strcmp(top->d->scheduler, "none") != 0) {
-			sb_add(&ex, "%s is virtio-blk with the %s scheduler: the host schedules these requests again, "
-				    "so the guest's scheduler mostly adds a queue.", top->d->name, top->d->scheduler);
-			finding_next(f, "on a virtio disk prefer scheduler none: echo none > /sys/block/%s/queue/scheduler",
-				     top->d->name);
+		if (top->d->scheduler[0]) {
+			/* the audit judges the same scheduler with the same function: the two never disagree */
+			const char *want, *why;
+			const char *kind = io_sched_kind(top->d->name, top->d->virtio, top->d->rotational);
+			enum io_sched_fit fit = io_sched_judge(kind, top->d->scheduler, &want, &why);
+			if (fit == IO_SCHED_POOR) {
+				sb_add(&ex, "%s has the %s scheduler: %s.", top->d->name, top->d->scheduler, why);
+				finding_next(f, "use scheduler %s on %s (hiddenq audit fails %s here): echo %s > "
+						"/sys/block/%s/queue/scheduler",
+					     want, top->d->name, top->d->scheduler,
+					     !strcmp(kind, "rotational") ? "mq-deadline" : "none", top->d->name);
+			} else if (fit == IO_SCHED_FINE) {
+				sb_add(&ex, "%s has the %s scheduler, which is fine (hiddenq audit passes it): %s.",
+				       top->d->name, top->d->scheduler, why);
+				if (sev >= SEV_WARN)
+					finding_next(f, "with latency this high, try scheduler none on %s, which skips the "
+							"guest's queue: echo none > /sys/block/%s/queue/scheduler",
+						     top->d->name, top->d->name);
+			}
 		}
 		if (top->f_await >= 0)
 			sb_add(&ex, "Flushes on %s took %.2f ms on average (write cache: %s).", top->d->name, top->f_await,

@@ -274,7 +274,7 @@ void rule_thp(const struct analysis *an, struct finding *f)
 		ev_label(x, LBL_PROCESS, "%ld %s", m->procs[i].pid, m->procs[i].comm);
 	}
 	char *durs = have_cd && cd.count
-			     ? xasprintf("%llu direct compaction runs: p50 %.0f us, p99 %.0f us, longest %.1f ms%s, %.0f ms in all",
+			     ? xasprintf("%llu direct compaction runs: p50 %.0f µs, p99 %.0f µs, longest %.1f ms%s, %.0f ms in all",
 					 (unsigned long long)cd.count, bpfhist_percentile(cd.hist, 0.5),
 					 bpfhist_percentile(cd.hist, 0.99), cmax_ms, cd.max_exact ? "" : " (at least)",
 					 cd.sum_us / 1000.0)
@@ -404,14 +404,15 @@ void rule_numa(const struct analysis *an, struct finding *f)
 		sev = worse(sev, s);
 	}
 	finding_ev(f, M_NODES, nodes, -1);
-	finding_detail(f, "%u nodes | numa_balancing=%s | hint faults %llu (%llu local)", nodes, bal[0] ? bal : "?",
+	finding_detail(f, "%u node%s | numa_balancing=%s | hint faults %llu (%llu local)", nodes, plural_s(nodes),
+		       bal[0] ? bal : "?",
 		       (unsigned long long)hf, (unsigned long long)hfl);
 	const char *virt = guest ? " In a guest these nodes are virtual: locality is real only if the host pins each "
 				   "vNUMA node's vCPUs and memory to one host node."
 				 : "";
 	if (!judged) {
-		finding_set(f, SEV_UNKNOWN, "%u nodes, but too few allocations to judge placement: at most %llu on a "
-			    "node, a share needs %g (%s)", nodes, (unsigned long long)most, min_pages,
+		finding_set(f, SEV_UNKNOWN, "%u node%s, but too few allocations to judge placement: at most %llu on a "
+			    "node, a share needs %g (%s)", nodes, plural_s(nodes), (unsigned long long)most, min_pages,
 			    TH(T_NUMA_MIN_PAGES).name);
 		finding_explain(f, "numa_miss is judged as a share of a node's allocations, hint faults as a share of "
 				   "sampled accesses; neither had enough in this watch, and no large process's memory "
@@ -425,7 +426,7 @@ void rule_numa(const struct analysis *an, struct finding *f)
 		finding_next(f, "%s", rule_next(f));
 		finding_next(f, "size VMs to fit one node: hiddenq fit");
 	} else {
-		finding_set(f, sev, "%u nodes, memory placed where its threads run", nodes);
+		finding_set(f, sev, "%u node%s, memory placed where its threads run", nodes, plural_s(nodes));
 		finding_explain(f, "No sign of memory living away from the CPUs using it.%s", virt);
 	}
 }
@@ -605,10 +606,10 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 	stall_kmsg_evidence(m, f);
 	/* text histogram */
 	char line[256];
-	int o = timers ? snprintf(line, sizeof(line), "%s: %zu timers >= 2 ms late of %lu |", label, m->nstalls,
-				  m->timers)
-		       : snprintf(line, sizeof(line), "%s: %zu late wake-ups >= 2 ms in %lu sleeps |", label,
-				  m->nstalls, m->loops);
+	int o = timers ? snprintf(line, sizeof(line), "%s: %zu timer%s >= 2 ms late of %lu |", label, m->nstalls,
+				  plural_s(m->nstalls), m->timers)
+		       : snprintf(line, sizeof(line), "%s: %zu late wake-up%s >= 2 ms in %lu sleep%s |", label,
+				  m->nstalls, plural_s(m->nstalls), m->loops, plural_s(m->loops));
 	for (size_t k = 0; k < ARRAY_SIZE(edges) && o < (int)sizeof(line) - 24; k++)
 		if (hist[k])
 			o += snprintf(line + o, sizeof(line) - (size_t)o, " %g+ ms: %u", edges[k], hist[k]);
@@ -646,8 +647,8 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 			finding_set(f, sev, "the kernel logged %u sign%s of a stalled machine during the watch (%s)", during,
 				    during == 1 ? "" : "s", first_during->kind);
 		else
-			finding_set(f, sev, "execution stopped for up to %.0f ms (%zu stalls); the longest: %s", worst,
-				    m->nstalls, w ? stall_cause_names[w->main] : "?");
+			finding_set(f, sev, "execution stopped for up to %.0f ms (%zu stall%s); the longest: %s", worst,
+				    m->nstalls, plural_s(m->nstalls), w ? stall_cause_names[w->main] : "?");
 		finding_explain(f,
 			"%s%s The share of each stall is attributed from what moved in the same interval: %ssteal "
 			"is the hypervisor (only for stalls of two ticks or more, 20 ms); %swhat remains is below the "
@@ -658,7 +659,8 @@ void rule_stalls(const struct analysis *an, struct finding *f)
 		finding_next(f, "for 'below the guest': on the host, the VM process's page faults and VmSwap, host THP "
 				"compaction (hiddenq vms)");
 	} else {
-		finding_set(f, sev, "%zu stalls >= 2 ms, longest %.0f ms (%s)", m->nstalls, worst, label);
+		finding_set(f, sev, "%zu stall%s >= 2 ms, longest %.0f ms (%s)", m->nstalls, plural_s(m->nstalls), worst,
+			    label);
 		finding_explain(f, "No long pause in execution was seen. %s%s", how, fell);
 	}
 }

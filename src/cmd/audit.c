@@ -39,14 +39,11 @@ static void usage(FILE *out)
 	      "                        a running VM's images are never checked\n"
 	      "      --root DIR        read /proc and /sys from DIR (a snapshot) instead of /;\n"
 	      "                        what DIR lacks is unknown, never taken from this machine\n"
-	      "  -j, --json            one JSON object on stdout\n"
-	      "  -v, --verbose         every note, also on passing items\n"
-	      "  -q, --quiet           no warnings on stderr\n"
-	      "  -h, --help            this help\n"
-	      "\n"
-	      "Exit status: 0 nothing failed, 1 some item failed, 3 could not run (or every\n"
-	      "item was unknown).\n"
-	      "\n"
+	      "  -v, --verbose         every note, also on passing items\n",
+	      out);
+	cmd_help_end(out, "0 nothing failed, 1 some item failed, 3 bad arguments or could not\n"
+			  "run (or every item was unknown).");
+	fputs("\n"
 	      "Examples:\n"
 	      "  hiddenq audit\n"
 	      "  hiddenq audit --json --xml /etc/libvirt/qemu/db1.xml\n"
@@ -63,41 +60,39 @@ int cmd_audit(int argc, char **argv)
 		{ "virsh", no_argument, NULL, 'V' },
 		{ "check-images", no_argument, NULL, 'K' },
 		{ "root", required_argument, NULL, 'R' },
-		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	bool json = false, verbose = false, only_xml = false, virsh = false, check_images = false;
+	bool verbose = false, only_xml = false, virsh = false, check_images = false;
 	const char *root = "/";
 	const char *xml[64];
 	unsigned nxml = 0;
 	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
-	while ((c = getopt_long(argc, argv, "x:jvqh", opts, NULL)) != -1) {
+	struct cmd_parse p;
+	cmd_parse_init(&p, "audit", argc, argv, "x:v", opts, usage);
+	p.repeatable = (const char *const[]){ "xml", NULL };
+	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
+		case CMD_PARSE_EXIT: return p.exit_code;
 		case 'x':
 			if (nxml >= 64)
-				return cmd_fail(json, "too many --xml files (64 at most)");
+				return cmd_failf("too many --xml files (64 at most)");
 			xml[nxml++] = optarg;
 			break;
 		case 'O': only_xml = true; break;
 		case 'V': virsh = true; break;
 		case 'K': check_images = true; break;
 		case 'R': root = optarg; break;
-		case 'j': json = true; break;
 		case 'v': verbose = true; break;
-		case 'q': hq_quiet = true; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return cmd_fail(json, "bad arguments to audit");
 		}
 	}
-	if (cmd_no_operands(json, argc, argv))
+	if (cmd_parse_end(&p))
 		return EXIT_UNUSABLE;
+	if (only_xml && !nxml)
+		return cmd_failf("--only-xml audits only the --xml files: give at least one --xml FILE");
+	if (only_xml && virsh)
+		return cmd_failf("--only-xml and --virsh: --only-xml reads the --xml files alone");
+	bool json = hq_json;
 	struct fsroot fr;
 	int ret = fsroot_init(&fr, root, strcmp(root, "/") != 0);
 	if (ret < 0) {

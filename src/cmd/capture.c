@@ -11,10 +11,12 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "../core/json.h"
 #include "../core/util.h"
-#include "../sample/bundle.h"
 #include "../host/vmscan.h"	/* VMSCAN_MAX_QMP */
+#include "../sample/bundle.h"
 #include "../sample/sampler.h"
+#include "../sinks/report.h"
 #include "cmd.h"
 #include "cmdutil.h"
 
@@ -28,8 +30,9 @@ static void usage(FILE *out)
 	      "Options:\n"
 	      "  -o, --output DIR      new or empty directory for the bundle (required)\n"
 	      "  -i, --interval TIME   sampling interval (default 100ms)\n"
-	      "  -n, --count N         number of samples (default 100)\n"
-	      "  -d, --duration TIME   alternative to --count: watch this long\n"
+	      "  -n, --count N         number of samples (default 100; at least 2: a rate\n"
+	      "                        needs two)\n"
+	      "  -d, --duration TIME   instead of --count: watch this long\n"
 	      "      --runq-split      run-queue histograms by cause: woken vs preempted\n"
 	      "                        (three programs and task storage instead of one;\n"
 	      "                        costs a few % more on switch-heavy loads)\n"
@@ -41,14 +44,11 @@ static void usage(FILE *out)
 	      "      --qmp NAME=SOCKET also read VM NAME's QMP monitor, a socket this run owns\n"
 	      "                        (its blockstats and a live migration in flight);\n"
 	      "                        repeatable\n"
-	      "  -q, --quiet           no progress or warnings on stderr\n"
-	      "  -h, --help            this help\n",
+	      "With --json: a JSON summary on stdout at the end (the bundle, the samples written).\n",
 	      out);
 	cmd_sources_help(out);
-	fputs("\n"
-	      "Ctrl-C stops early and leaves a complete, replayable bundle.\n"
-	      "Exit status: 0 written, 3 bad arguments or the bundle could not be written.\n",
-	      out);
+	fputs("\nCtrl-C stops early and leaves a complete, replayable bundle.\n", out);
+	cmd_help_end(out, "0 written, 3 bad arguments or the bundle could not be written.");
 }
 
 struct cap {
@@ -71,15 +71,48 @@ static void on_sample(struct sample *s, void *arg)
 	sample_done(s);
 }
 
+/* the end of a capture: the summary (--json on stdout, else a line on stderr) */
+static int summary(const char *out, const char *src, unsigned written, const char *stopped, const char *error)
+{
+	if (hq_json) {
+		json_t *o = json_object();
+		json_object_set_new(o, "hiddenq", jstr(HQ_VERSION));
+		json_object_set_new(o, "bundle", jstr(out));
+		if (src)
+			json_object_set_new(o, "converted_from", jstr(src));
+		json_object_set_new(o, "written", json_integer(written));
+		json_object_set_new(o, "stopped", jstr(stopped));
+		if (error) {
+			json_object_set_new(o, "error", jstr(error));
+			json_object_set_new(o, "exit", json_integer(EXIT_UNUSABLE));
+		}
+		json_print(stdout, o);
+		json_decref(o);
+		fflush(stdout);
+	}
+	if (error) {
+		log_err("%s", error);
+		return EXIT_UNUSABLE;
+	}
+	if (!hq_json) {
+		if (src)
+			log_info("wrote %u sample%s of %s into %s", written, plural_s(written), src, out);
+		else
+			log_info("captured %u sample%s into %s%s", written, plural_s(written), out,
+				 !strcmp(stopped, "signal") ? " (stopped early)" : "");
+	}
+	return EXIT_OK;
+}
+
 /* A bundle or a recording, rewritten as a bundle (optionally a slice of it). */
 static int capture_rewrite(const char *src, const char *out, uint64_t from, uint64_t to)
 {
 	struct bundle_reader br;
 	char *why = NULL;
 	if (bundle_open(&br, src, &why) < 0) {
-		log_err("%s", why);
+		int r = cmd_fail(hq_json, why);
 		free(why);
-		return EXIT_UNUSABLE;
+		return r;
 	}
 	bundle_range(&br, from, to);
 	json_t *meta = json_deep_copy(br.meta);
@@ -88,12 +121,12 @@ static int capture_rewrite(const char *src, const char *out, uint64_t from, uint
 	struct cap cp = { .statics = &br.statics };
 	int ret = bundle_create(&cp.w, out, meta, &why);
 	if (ret < 0) {
-		log_err("%s", why);
+		int r = cmd_fail(hq_json, why);
 		free(why);
 		if (cp.w.dirfd >= 0)
 			bundle_finish(&cp.w, false);
 		bundle_close(&br);
-		return EXIT_UNUSABLE;
+		return r;
 	}
 	install_exit_handlers();
 	struct sample s;
@@ -101,18 +134,15 @@ static int capture_rewrite(const char *src, const char *out, uint64_t from, uint
 		on_sample(&s, &cp);
 	ret = bundle_finish(&cp.w, cp.err == 0 && !hq_exiting);
 	bundle_close(&br);
-	if (cp.err || ret < 0) {
-		log_err("failed to write %s: %s (the %u samples before it are usable)", out,
-			strerror(-(cp.err ? cp.err : ret)), cp.written);
-		return EXIT_UNUSABLE;
-	}
-	if (!cp.written) {
-		log_err("no sample of %s falls in the --from/--to range", src);
-		return EXIT_UNUSABLE;
-	}
-	if (!hq_quiet)
-		fprintf(stderr, "hiddenq: wrote %u samples of %s into %s\n", cp.written, src, out);
-	return EXIT_OK;
+	char *err = NULL;
+	if (cp.err || ret < 0)
+		err = xasprintf("failed to write %s: %s (the %u sample%s before it are usable)", out,
+				strerror(-(cp.err ? cp.err : ret)), cp.written, plural_s(cp.written));
+	else if (!cp.written)
+		err = xasprintf("no sample of %s falls in the --from/--to range", src);
+	int r = summary(out, src, cp.written, err ? "error" : hq_exiting ? "signal" : "end of the source", err);
+	free(err);
+	return r;
 }
 
 int cmd_capture(int argc, char **argv)
@@ -127,9 +157,7 @@ int cmd_capture(int argc, char **argv)
 		{ "replay", required_argument, NULL, 'r' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 'u' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "qmp", required_argument, NULL, 0x151 },
-		{ "help", no_argument, NULL, 'h' },
+		{ "qmp", required_argument, NULL, 'M' },
 		{ 0 },
 	};
 	const char *out = NULL, *replay = NULL;
@@ -138,72 +166,79 @@ int cmd_capture(int argc, char **argv)
 	struct cmd_sources cs;
 	cmd_sources_init(&cs);
 	bool runq_split = false, runq_no_cg = false;
-	const char *qmp[VMSCAN_MAX_QMP + 1] = { 0 };	/* --qmp NAME=SOCKET, NULL-terminated */
+	const char *qmp[VMSCAN_MAX_QMP + 1] = { 0 };	/* --qmp NAME=SOCKET, NULL-ended */
 	unsigned nqmp = 0;
 	int c;
-	optind = 1;
-	const struct option *lopts = cmd_options_with_sources(opts);
-	while ((c = getopt_long(argc, argv, "o:i:n:d:r:qh", lopts, NULL)) != -1) {
-		int sr = cmd_sources_arg(&cs, c, optarg, false);
-		if (sr < 0)
-			return EXIT_UNUSABLE;
-		if (sr > 0)
-			continue;
+	struct cmd_parse p;
+	cmd_parse_init(&p, "capture", argc, argv, "o:i:n:d:r:", opts, usage);
+	p.cs = &cs;
+	p.repeatable = (const char *const[]){ "qmp", NULL };
+	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
+		case CMD_PARSE_EXIT: return p.exit_code;
 		case 'r': replay = optarg; break;
 		case 'f':
 		case 'u': {
 			char *why = NULL;
 			if (parse_time_arg(optarg, c == 'f' ? &from : &to, &why) < 0) {
-				log_err("bad --%s: %s", c == 'f' ? "from" : "to", why);
+				int r = cmd_failf("bad --%s: %s", c == 'f' ? "from" : "to", why);
 				free(why);
-				return EXIT_UNUSABLE;
+				return r;
 			}
 			break;
 		}
 		case 'o': out = optarg; break;
 		case 'i':
-			if (parse_duration_ns(optarg, &interval) < 0 || interval < 10000000ull) {
-				log_err("bad --interval: use e.g. 100ms (at least 10ms)");
-				return EXIT_UNUSABLE;
-			}
+			if (parse_duration_range(optarg, 10000000ull, 3600000000000ull, &interval) < 0)
+				return cmd_failf("bad --interval '%s': use e.g. 100ms (at least 10ms, at most 1h)", optarg);
 			break;
 		case 'n':
-			if (parse_uint(optarg, 10000000, &count) < 0 || count < 1) {
-				log_err("bad --count: a whole number from 1");
-				return EXIT_UNUSABLE;
-			}
+			if (parse_uint(optarg, 10000000, &count) < 0 || count < 2)
+				return cmd_failf("bad --count '%s': a whole number from 2 (a rate needs two samples) to "
+						 "10000000", optarg);
 			break;
 		case 'd':
-			if (parse_duration_ns(optarg, &duration) < 0) {
-				log_err("bad --duration: use e.g. 10s");
-				return EXIT_UNUSABLE;
-			}
+			if (parse_duration_ns(optarg, &duration) < 0)
+				return cmd_failf("bad --duration '%s': use e.g. 10s (1 ms to a day)", optarg);
 			break;
 		case 'P': runq_split = true; break;
 		case 'Q': runq_no_cg = true; break;
-		case 'q': hq_quiet = true; break;
-		case 0x151:
-			if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1] || nqmp >= VMSCAN_MAX_QMP)
-				return cmd_fail(false, "bad --qmp: use NAME=SOCKET (the VM's name, a QMP unix socket you own)");
-			qmp[nqmp++] = optarg;
+		case 'M':
+			if (cmd_qmp_arg(qmp, &nqmp, optarg))
+				return EXIT_UNUSABLE;
 			break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return EXIT_UNUSABLE;
 		}
 	}
-	if (!out || optind < argc) {
-		log_err(out ? "unexpected argument '%s'" : "capture needs -o DIR", out ? argv[optind] : "");
+	if (replay && cmd_parse_refuse_with(&p, "--replay",
+					    (const char *const[]){ "interval", "count", "duration", "runq-split",
+								   "no-runq-cgroups", "qmp", NULL }))
 		return EXIT_UNUSABLE;
-	}
+	if (cmd_parse_end(&p))
+		return EXIT_UNUSABLE;
+	if (!out)
+		return cmd_failf("capture needs -o DIR");
+	if (cmd_parse_count(&p, "count") && duration)
+		return cmd_failf("give -n or -d, not both: -n %llu samples or -d %.3g s", (unsigned long long)count,
+				 (double)duration / 1e9);
 	if (replay)
 		return capture_rewrite(replay, out, from, to);
-	if (from || to) {
-		log_err("--from and --to take a slice of a --replay source");
-		return EXIT_UNUSABLE;
-	}
-	if (duration)
+	if (from || to)
+		return cmd_failf("--from and --to take a slice of a --replay source");
+	if (duration) {
+		if (duration < interval)
+			return cmd_failf("--duration (%.3g s) is shorter than --interval (%.3g s): no two samples to "
+					 "compare", (double)duration / 1e9, (double)interval / 1e9);
 		count = duration / interval + 1;
+	}
+
+	for (unsigned k = 0; k < nqmp; k++) {
+		char *why = cmd_qmp_check(qmp[k]);
+		if (why) {
+			int r = cmd_fail(hq_json, why);
+			free(why);
+			return r;
+		}
+	}
 
 	struct sampler sp;
 	struct sampler_opts so = {
@@ -215,42 +250,36 @@ int cmd_capture(int argc, char **argv)
 	};
 	cmd_sources_apply(&cs, &so);
 	int ret = sampler_init(&sp, "/", &so);
-	if (ret < 0) {
-		log_err("cannot open /: %s", strerror(-ret));
-		return EXIT_UNUSABLE;
-	}
+	if (ret < 0)
+		return cmd_failf("cannot open /: %s", strerror(-ret));
 	json_t *meta = capture_meta(&sp, interval, count);
 
 	struct cap cp = { .statics = &sp.statics };
 	char *why;
 	ret = bundle_create(&cp.w, out, meta, &why);
 	if (ret < 0) {
-		log_err("%s", why);
+		int r = cmd_fail(hq_json, why);
 		free(why);
 		if (cp.w.dirfd >= 0)
 			bundle_finish(&cp.w, false);
 		sampler_done(&sp);
-		return EXIT_UNUSABLE;
+		return r;
 	}
 	install_exit_handlers();
-	if (!hq_quiet && isatty(STDERR_FILENO))
-		fprintf(stderr, "hiddenq: capturing %llu samples every %.0f ms into %s...\n", (unsigned long long)count,
-			(double)interval / 1e6, out);
+	if (!hq_json && isatty(STDERR_FILENO))
+		log_info("capturing %llu samples every %.0f ms into %s...", (unsigned long long)count,
+			 (double)interval / 1e6, out);
 	sampler_run(&sp, on_sample, &cp);
 	bool complete = cp.err == 0 && !hq_exiting;
 	ret = bundle_finish(&cp.w, complete);
 	sampler_done(&sp);
-	if (cp.err) {
-		log_err("failed to write sample %u to %s: %s (the %u samples before it are usable)", cp.written, out,
-			strerror(-cp.err), cp.written);
-		return EXIT_UNUSABLE;
-	}
-	if (ret < 0) {
-		log_err("failed to finish %s/meta.json: %s", out, strerror(-ret));
-		return EXIT_UNUSABLE;
-	}
-	if (!hq_quiet)
-		fprintf(stderr, "hiddenq: captured %u samples into %s%s\n", cp.written, out,
-			hq_exiting ? " (stopped early)" : "");
-	return EXIT_OK;
+	char *err = NULL;
+	if (cp.err)
+		err = xasprintf("failed to write sample %u to %s: %s (the %u sample%s before it are usable)", cp.written,
+				out, strerror(-cp.err), cp.written, plural_s(cp.written));
+	else if (ret < 0)
+		err = xasprintf("failed to finish %s/meta.json: %s", out, strerror(-ret));
+	int r = summary(out, NULL, cp.written, err ? "error" : hq_exiting ? "signal" : "count", err);
+	free(err);
+	return r;
 }

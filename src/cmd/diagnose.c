@@ -12,8 +12,8 @@
 
 #include "../analysis/analysis.h"
 #include "../core/util.h"
-#include "../sample/bundle.h"
 #include "../host/vmscan.h"	/* VMSCAN_MAX_QMP */
+#include "../sample/bundle.h"
 #include "../sample/sampler.h"
 #include "../sinks/report.h"
 #include "cmd.h"
@@ -23,9 +23,15 @@ static void usage(FILE *out)
 {
 	fputs("Usage: hiddenq diagnose [OPTIONS]\n"
 	      "\n"
-	      "Watch this machine for a few seconds and say which layer holds the time:\n"
-	      "the hypervisor's run queue (steal), the guest's own run queue, or CPU limits.\n"
-	      "\n"
+	      "Watch this machine for a few seconds (or replay a bundle) and say which layer\n"
+	      "holds the time, one finding per layer:\n",
+	      out);
+	/* the layers from the rule table itself: a finding added there shows up here */
+	for (size_t i = 0; i < rules_count(); i++) {
+		const struct rule_info *r = rules_info(i);
+		fprintf(out, "  %-18s %s\n", r->label, r->id);
+	}
+	fputs("\n"
 	      "Options:\n"
 	      "  -d, --duration TIME   how long to watch (default 10s; 5, 5s, 500ms, 1m)\n"
 	      "  -i, --interval TIME   sampling interval (default 100ms)\n"
@@ -33,28 +39,23 @@ static void usage(FILE *out)
 	      "                        record), instead of this machine\n"
 	      "      --from TIME       with --replay: from TIME (2026-12-03T02:00[:SS][Z], local\n"
 	      "      --to TIME         time unless Z; or @EPOCH-SECONDS) to TIME\n"
-	      "  -j, --json            one JSON object on stdout\n"
 	      "  -v, --verbose         explain ok findings too\n"
 	      "  -t, --threshold NAME=WARN,CRIT  override a threshold (see --list-thresholds)\n"
 	      "      --thresholds FILE threshold overrides from an INI file ([thresholds],\n"
 	      "                        NAME = WARN, CRIT), applied before -t\n"
 	      "      --list-thresholds print the thresholds in force and exit (--json: as JSON)\n"
-	      "      --color WHEN      auto, always or never (default auto; NO_COLOR respected)\n"
 	      "      --runq-split      run-queue histograms by cause: woken vs preempted\n"
 	      "                        (three programs and task storage instead of one;\n"
 	      "                        costs a few % more on switch-heavy loads)\n"
 	      "      --no-runq-cgroups no per-cgroup run-queue histograms\n"
 	      "      --qmp NAME=SOCKET on a KVM host, read VM NAME's QMP monitor, a socket this\n"
 	      "                        run owns (never one libvirt holds): a live migration\n"
-	      "                        in flight is judged pass by pass; repeatable\n"
-	      "  -q, --quiet           no warnings on stderr\n"
-	      "  -h, --help            this help\n",
+	      "                        in flight is judged pass by pass; repeatable\n",
 	      out);
 	cmd_sources_help(out);
+	cmd_help_end(out, "0 ok, 1 warn, 2 crit, 3 could not diagnose (bad arguments,\n"
+			  "unusable input, or every finding unknown).");
 	fputs("\n"
-	      "Exit status: 0 ok, 1 warn, 2 crit, 3 could not diagnose (bad arguments,\n"
-	      "unusable input, or every finding unknown).\n"
-	      "\n"
 	      "Examples:\n"
 	      "  hiddenq diagnose\n"
 	      "  hiddenq diagnose --json --duration 5\n"
@@ -96,98 +97,77 @@ int cmd_diagnose(int argc, char **argv)
 		{ "replay", required_argument, NULL, 'r' },
 		{ "from", required_argument, NULL, 0x101 },
 		{ "to", required_argument, NULL, 0x102 },
-		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "threshold", required_argument, NULL, 't' },
 		{ "list-thresholds", no_argument, NULL, 'L' },
 		{ "thresholds", required_argument, NULL, 'F' },
-		{ "color", required_argument, NULL, 'C' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "qmp", required_argument, NULL, 0x151 },
 		{ "runq-split", no_argument, NULL, 'P' },
 		{ "no-runq-cgroups", no_argument, NULL, 'Q' },
-		{ "help", no_argument, NULL, 'h' },
+		{ "qmp", required_argument, NULL, 'M' },
 		{ 0 },
 	};
 	struct cmd_sources cs;
 	cmd_sources_init(&cs);
 	bool runq_split = false, runq_no_cg = false;
 	uint64_t duration = 10000000000ull, interval = 100000000ull;
-	const char *replay = NULL, *color = "auto";
+	const char *replay = NULL;
 	uint64_t from = 0, to = 0;
-	bool json = false, verbose = false, list_thr = false;
+	bool verbose = false, list_thr = false;
 	const char *thr_file = NULL;
 	const char *tspecs[64];
 	size_t ntspecs = 0;
-	const char *qmp[VMSCAN_MAX_QMP + 1] = { 0 };	/* --qmp NAME=SOCKET, NULL-terminated */
+	const char *qmp[VMSCAN_MAX_QMP + 1] = { 0 };	/* --qmp NAME=SOCKET, NULL-ended */
 	unsigned nqmp = 0;
 	int c;
-	optind = 1;
-	/* --json must be known before any error is reported */
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
-	const struct option *lopts = cmd_options_with_sources(opts);
-	while ((c = getopt_long(argc, argv, "d:i:r:jvt:qh", lopts, NULL)) != -1) {
-		int sr = cmd_sources_arg(&cs, c, optarg, json);
-		if (sr < 0)
-			return EXIT_UNUSABLE;
-		if (sr > 0)
-			continue;
+	struct cmd_parse p;
+	cmd_parse_init(&p, "diagnose", argc, argv, "d:i:r:vt:", opts, usage);
+	p.cs = &cs;
+	p.repeatable = (const char *const[]){ "threshold", "qmp", NULL };
+	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
+		case CMD_PARSE_EXIT: return p.exit_code;
 		case 'd':
 			if (parse_duration_ns(optarg, &duration) < 0)
-				return cmd_fail(json, "bad --duration: use e.g. 10, 10s, 500ms or 1m (1 ms to 1 day)");
+				return cmd_failf("bad --duration '%s': use e.g. 10, 10s, 500ms or 1m (1 ms to 1 day)", optarg);
 			break;
 		case 'i':
-			if (parse_duration_ns(optarg, &interval) < 0 || interval < 10000000ull)
-				return cmd_fail(json, "bad --interval: use e.g. 100ms (at least 10ms)");
+			if (parse_duration_range(optarg, 10000000ull, 3600000000000ull, &interval) < 0)
+				return cmd_failf("bad --interval '%s': use e.g. 100ms (at least 10ms, at most 1h)", optarg);
 			break;
-		case 'r':
-			if (replay)
-				return cmd_fail(json, "--replay given twice");
-			replay = optarg;
-			break;
+		case 'r': replay = optarg; break;
 		case 0x101:
 		case 0x102: {
 			char *why = NULL;
 			if (parse_time_arg(optarg, c == 0x101 ? &from : &to, &why) < 0) {
-				char *m = xasprintf("bad --%s: %s", c == 0x101 ? "from" : "to", why);
-				int r = cmd_fail(json, m);
-				free(m);
+				int r = cmd_failf("bad --%s: %s", c == 0x101 ? "from" : "to", why);
 				free(why);
 				return r;
 			}
 			break;
 		}
-		case 'j': json = true; break;
 		case 'v': verbose = true; break;
 		case 't':
 			if (ntspecs == ARRAY_SIZE(tspecs))
-				return cmd_fail(json, "too many --threshold options (64 at most)");
+				return cmd_failf("too many --threshold options (64 at most)");
 			tspecs[ntspecs++] = optarg;
 			break;
-		case 'F':
-			if (thr_file)
-				return cmd_fail(json, "--thresholds given twice");
-			thr_file = optarg;
-			break;
+		case 'F': thr_file = optarg; break;
 		case 'L': list_thr = true; break;
-		case 'C': color = optarg; break;
-		case 'q': hq_quiet = true; break;
-		case 0x151:
-			if (!strchr(optarg, '=') || optarg[0] == '=' || !strchr(optarg, '=')[1] || nqmp >= VMSCAN_MAX_QMP)
-				return cmd_fail(json, "bad --qmp: use NAME=SOCKET (the VM's name, a QMP unix socket you own)");
-			qmp[nqmp++] = optarg;
-			break;
 		case 'P': runq_split = true; break;
 		case 'Q': runq_no_cg = true; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return cmd_fail(json, "bad arguments to diagnose");
+		case 'M':
+			if (cmd_qmp_arg(qmp, &nqmp, optarg))
+				return EXIT_UNUSABLE;
+			break;
 		}
 	}
-	if (cmd_no_operands(json, argc, argv))
+	if (replay && cmd_parse_refuse_with(&p, "--replay",
+					    (const char *const[]){ "duration", "interval", "runq-split",
+								   "no-runq-cgroups", "qmp", NULL }))
 		return EXIT_UNUSABLE;
+	if (cmd_parse_end(&p))
+		return EXIT_UNUSABLE;
+	bool json = hq_json;
 	char *why = NULL;
 	if (thresholds_apply_args(thr_file, tspecs, ntspecs, &why) < 0) {
 		int r = cmd_fail(json, why);
@@ -197,7 +177,17 @@ int cmd_diagnose(int argc, char **argv)
 	if (list_thr)
 		return list_thresholds(json);
 	if (interval > duration)
-		return cmd_fail(json, "--interval is longer than --duration");
+		return cmd_failf("--interval (%.3g s) is longer than --duration (%.3g s): no two samples to compare",
+				 (double)interval / 1e9, (double)duration / 1e9);
+
+	for (unsigned k = 0; k < nqmp; k++) {
+		char *qwhy = cmd_qmp_check(qmp[k]);
+		if (qwhy) {
+			int r = cmd_fail(json, qwhy);
+			free(qwhy);
+			return r;
+		}
+	}
 
 	struct sampler_opts so = {
 		.vms_qmp = qmp,
@@ -219,8 +209,8 @@ int cmd_diagnose(int argc, char **argv)
 	engine_evaluate(w.engine, &fs);
 	const struct analysis *an = engine_acquire(w.engine, 0);
 	if (an->cpu.procstat_bad)
-		log_warn("%u sample(s) had an unreadable, truncated or inconsistent proc/stat; they were left out",
-			 an->cpu.procstat_bad);
+		log_warn("%u sample%s had an unreadable, truncated or inconsistent proc/stat; they were left out",
+			 an->cpu.procstat_bad, plural_s(an->cpu.procstat_bad));
 	int code;
 	if (an->cpu.nsamples < 2) {
 		code = cmd_fail(json, "fewer than two usable samples: nothing can be computed");
@@ -231,9 +221,7 @@ int cmd_diagnose(int argc, char **argv)
 			json_print(stdout, j);
 			json_decref(j);
 		} else {
-			bool col = strcmp(color, "always") == 0 ||
-				   (strcmp(color, "auto") == 0 && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
-			struct report_opts ro = { .color = col, .verbose = verbose };
+			struct report_opts ro = { .color = hq_color_on(STDOUT_FILENO), .verbose = verbose };
 			report_text(stdout, an, &fs, &ro);
 		}
 	}

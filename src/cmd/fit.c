@@ -41,16 +41,11 @@ static void usage(FILE *out)
 	      "      --threads-per-core N   hardware threads per core (default 1)\n"
 	      "      --nodes N              NUMA nodes (default: one per socket)\n"
 	      "      --mem-per-node SIZE    usable memory of each node\n"
-	      "  -r, --replay DIR           the host of a capture bundle instead\n"
-	      "\n"
-	      "Options:\n"
-	      "  -j, --json                 one JSON object on stdout\n"
-	      "  -q, --quiet                no warnings on stderr\n"
-	      "  -h, --help                 this help\n"
-	      "\n"
-	      "Exit status: 0 fits cleanly, 1 fits with caveats (no headroom, uneven\n"
-	      "split, hyper-threads needed), 2 does not fit the host, 3 bad arguments.\n"
-	      "\n"
+	      "  -r, --replay DIR           the host of a capture bundle instead\n",
+	      out);
+	cmd_help_end(out, "0 fits cleanly, 1 fits with caveats (no headroom, uneven\n"
+			  "split, hyper-threads needed), 2 does not fit the host, 3 bad arguments.");
+	fputs("\n"
 	      "Examples:\n"
 	      "  hiddenq fit --vcpus 8 --mem 64G\n"
 	      "  hiddenq fit --sockets 2 --cores-per-socket 10 --mem-per-node 128G --vcpus 8 --mem 192G\n",
@@ -78,75 +73,68 @@ int cmd_fit(int argc, char **argv)
 		{ "nodes", required_argument, NULL, O_NODES },
 		{ "mem-per-node", required_argument, NULL, O_MPN },
 		{ "replay", required_argument, NULL, 'r' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct fit_vm vm = { 0 };
 	struct fit_host_src hs;
 	memset(&hs, 0, sizeof(hs));
-	bool json = false, shape = false, have_vcpus = false, have_mem = false;
+	bool shape = false, have_vcpus = false, have_mem = false;
 	bool have_sockets = false, have_cps = false, have_mpn = false;
 	const char *replay = NULL;
 	uint64_t u;
 	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
 	hs.h.threads_per_core = 1;
-	while ((c = getopt_long(argc, argv, "c:m:r:jqh", opts, NULL)) != -1) {
+	struct cmd_parse p;
+	cmd_parse_init(&p, "fit", argc, argv, "c:m:r:", opts, usage);
+	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
+		case CMD_PARSE_EXIT: return p.exit_code;
 		case 'c':
 			if (parse_uint(optarg, FIT_MAX_VCPUS, &u) < 0 || u < 1)
-				return bad_arg(json, "vcpus", optarg, "a whole number from 1 to 4096");
+				return bad_arg(hq_json, "vcpus", optarg, "a whole number from 1 to 4096");
 			vm.vcpus = (unsigned)u;
 			have_vcpus = true;
 			break;
 		case 'm':
 			if (fit_parse_mem(optarg, &vm.mem_mib) < 0)
-				return bad_arg(json, "mem", optarg, "use e.g. 192G, 512M or 1.5T");
+				return bad_arg(hq_json, "mem", optarg, "use e.g. 192G, 512M or 1.5T");
 			have_mem = true;
 			break;
 		case O_SOCKETS:
 			if (parse_uint(optarg, 1024, &u) < 0 || u < 1)
-				return bad_arg(json, "sockets", optarg, "a whole number from 1 to 1024");
+				return bad_arg(hq_json, "sockets", optarg, "a whole number from 1 to 1024");
 			hs.h.sockets = (unsigned)u;
 			shape = have_sockets = true;
 			break;
 		case O_CPS:
 			if (parse_uint(optarg, 4096, &u) < 0 || u < 1)
-				return bad_arg(json, "cores-per-socket", optarg, "a whole number from 1 to 4096");
+				return bad_arg(hq_json, "cores-per-socket", optarg, "a whole number from 1 to 4096");
 			hs.h.cores_per_socket = (unsigned)u;
 			shape = have_cps = true;
 			break;
 		case O_TPC:
 			if (parse_uint(optarg, 8, &u) < 0 || u < 1)
-				return bad_arg(json, "threads-per-core", optarg, "a whole number from 1 to 8");
+				return bad_arg(hq_json, "threads-per-core", optarg, "a whole number from 1 to 8");
 			hs.h.threads_per_core = (unsigned)u;
 			shape = true;
 			break;
 		case O_NODES:
 			if (parse_uint(optarg, FIT_MAX_NODES, &u) < 0 || u < 1)
-				return bad_arg(json, "nodes", optarg, "a whole number from 1 to 64");
+				return bad_arg(hq_json, "nodes", optarg, "a whole number from 1 to 64");
 			hs.h.nodes = (unsigned)u;
 			shape = true;
 			break;
 		case O_MPN:
 			if (fit_parse_mem(optarg, &hs.h.mem_per_node_mib) < 0)
-				return bad_arg(json, "mem-per-node", optarg, "use e.g. 128G or 512M");
+				return bad_arg(hq_json, "mem-per-node", optarg, "use e.g. 128G or 512M");
 			shape = have_mpn = true;
 			break;
 		case 'r': replay = optarg; break;
-		case 'j': json = true; break;
-		case 'q': hq_quiet = true; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return cmd_fail(json, "bad arguments to fit");
 		}
 	}
-	if (optind < argc)
-		return bad_arg(json, NULL, argv[optind], NULL);
+	if (cmd_parse_end(&p))
+		return EXIT_UNUSABLE;
+	bool json = hq_json;
 	if (!have_vcpus || !have_mem)
 		return cmd_fail(json, "fit needs the VM: --vcpus N and --mem SIZE");
 	if (shape && replay)

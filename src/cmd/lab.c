@@ -8,11 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/json.h"
 #include "../core/util.h"
 #include "../probe/lab.h"
 #include "../sinks/lab.h"
 #include "../sinks/probe.h"
 #include "cmd.h"
+#include "cmdutil.h"
 
 static void usage(FILE *out)
 {
@@ -37,50 +39,55 @@ static void usage(FILE *out)
 	      "                        ../scripts/labvm.py next to this binary)\n"
 	      "      --spike MIB       only grow a working set to MIB MiB here, no cgroup, and\n"
 	      "                        report how far it got (what the VM driver runs in a guest)\n"
-	      "  -v, --verbose         each probe's full output too\n"
-	      "  -j, --json            JSON on stdout\n"
-	      "  -h, --help            this help\n",
+	      "  -v, --verbose         each probe's full output too\n",
 	      out);
+	cmd_help_end(out, "0 the experiments ran (each says whether it measured, in part, or\n"
+			  "why it could not); 3 bad arguments, or --spike could not run.");
 }
 
 int cmd_lab(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "quick", no_argument, NULL, 'Q' },	      { "only", required_argument, NULL, 'e' },
-		{ "verbose", no_argument, NULL, 'v' },	      { "json", no_argument, NULL, 'j' },
-		{ "with-vm", no_argument, NULL, 'V' },	      { "vm-driver", required_argument, NULL, 'P' },
-		{ "spike", required_argument, NULL, 'S' },    { "help", no_argument, NULL, 'h' },
+		{ "verbose", no_argument, NULL, 'v' },	      { "with-vm", no_argument, NULL, 'W' },
+		{ "vm-driver", required_argument, NULL, 'P' }, { "spike", required_argument, NULL, 'S' },
 		{ 0 },
 	};
-	bool json = false, quick = false, verbose = false, with_vm = false;
+	bool quick = false, verbose = false, with_vm = false;
 	const char *only = NULL, *driver = NULL;
 	uint64_t spike = 0;
 	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
-	while ((c = getopt_long(argc, argv, "e:vjh", opts, NULL)) != -1) {
+	struct cmd_parse p;
+	cmd_parse_init(&p, "lab", argc, argv, "e:v", opts, usage);
+	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
+		case CMD_PARSE_EXIT: return p.exit_code;
 		case 'Q': quick = true; break;
 		case 'e': only = optarg; break;
 		case 'v': verbose = true; break;
-		case 'j': json = true; break;
-		case 'V': with_vm = true; break;
+		case 'W': with_vm = true; break;
 		case 'P': driver = optarg; break;
 		case 'S':
 			if (parse_uint(optarg, 65536, &spike) < 0 || spike < 4)
-				return probe_fail(json, "bad --spike: MiB, 4 to 65536");
+				return cmd_failf("bad --spike '%s': MiB, 4 to 65536", optarg);
 			break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return probe_fail(json, "bad arguments to lab");
 		}
 	}
-	if (optind < argc)
-		return probe_fail(json, "unexpected argument '%s'", argv[optind]);
+	if (cmd_parse_end(&p))
+		return EXIT_UNUSABLE;
+	bool json = hq_json;
+	if (spike && (quick || only || with_vm || driver || verbose))
+		return cmd_failf("--spike runs the working-set spike alone: no --quick, --only, --with-vm, --vm-driver "
+				 "or --verbose");
 	if (spike) {
 		json_t *doc = lab_spike((unsigned)spike);
-		int rc = json_object_get(json_object_get(doc, "spike"), "error") ? EXIT_UNUSABLE : EXIT_OK;
+		const char *err = json_string_value(json_object_get(json_object_get(doc, "spike"), "error"));
+		int rc = err ? EXIT_UNUSABLE : EXIT_OK;
+		if (err) {
+			json_object_set_new(doc, "error", jstr(err));
+			json_object_set_new(doc, "exit", json_integer(EXIT_UNUSABLE));
+			log_err("lab --spike: %s", err);
+		}
 		if (json) {
 			char *t = json_dumps(doc, JSON_INDENT(2));
 			if (t)
@@ -94,10 +101,11 @@ int cmd_lab(int argc, char **argv)
 		return rc;
 	}
 	if (driver && !with_vm)
-		return probe_fail(json, "--vm-driver goes with --with-vm");
+		return cmd_failf("--vm-driver goes with --with-vm");
 	bool known = !only || lab_known(only);
 	if (!known)
-		return probe_fail(json, "unknown experiment '%s'", only);
+		return cmd_failf("unknown experiment '%s' (cross-numa, vcpu-oversubscription, memory-overcommit, "
+				 "single-vs-multi-queue, io-layer-stacking)", only);
 	struct lab_opts lo = { .quick = quick, .with_vm = with_vm, .only = only, .driver = driver,
 			       .progress = !json && !hq_quiet };
 	struct lab_result res;

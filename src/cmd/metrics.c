@@ -28,15 +28,11 @@ static void usage(FILE *out)
 	      "  -d, --duration TIME   how long to watch this machine (default 2s)\n"
 	      "  -r, --replay DIR      judge a capture bundle instead of this machine\n"
 	      "      --catalog         the catalog alone: no machine, no bundle\n"
-	      "  -a, --all             list the metrics of unavailable sources one by one too\n"
-	      "  -j, --json            one JSON object on stdout\n"
-	      "  -q, --quiet           no warnings on stderr\n"
-	      "  -h, --help            this help\n",
+	      "  -a, --all             list the metrics of unavailable sources one by one too\n",
 	      out);
 	cmd_sources_help(out);
+	cmd_help_end(out, "0 listed; 3 bad arguments, or could not read the machine or the bundle.");
 	fputs("\n"
-	      "Exit status: 0 listed; 3 could not read the machine or the bundle.\n"
-	      "\n"
 	      "Examples:\n"
 	      "  hiddenq metrics\n"
 	      "  hiddenq metrics --replay /tmp/bundle --json | jq '.metrics[] | select(.available|not)'\n",
@@ -50,53 +46,38 @@ int cmd_metrics(int argc, char **argv)
 		{ "replay", required_argument, NULL, 'r' },
 		{ "catalog", no_argument, NULL, 'c' },
 		{ "all", no_argument, NULL, 'a' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	uint64_t duration = 2000000000ull;
 	const char *replay = NULL;
-	bool json = false, all = false, catalog = false, dset = false;
+	bool all = false, catalog = false;
 	struct cmd_sources cs;
 	cmd_sources_init(&cs);
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
 	int c;
-	const struct option *lopts = cmd_options_with_sources(opts);
-	while ((c = getopt_long(argc, argv, "d:r:ajqh", lopts, NULL)) != -1) {
-		int sr = cmd_sources_arg(&cs, c, optarg, json);
-		if (sr < 0)
-			return EXIT_UNUSABLE;
-		if (sr > 0)
-			continue;
+	struct cmd_parse p;
+	cmd_parse_init(&p, "metrics", argc, argv, "d:r:a", opts, usage);
+	p.cs = &cs;
+	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
+		case CMD_PARSE_EXIT: return p.exit_code;
 		case 'd':
 			if (parse_duration_ns(optarg, &duration) < 0 || duration < 1000000000ull)
-				return cmd_fail(json, "bad --duration: use e.g. 2s or 10s (at least 1s)");
-			dset = true;
+				return cmd_failf("bad --duration '%s': use e.g. 2s or 10s (at least 1s, at most a day)", optarg);
 			break;
-		case 'r':
-			if (replay)
-				return cmd_fail(json, "--replay given twice");
-			replay = optarg;
-			break;
+		case 'r': replay = optarg; break;
 		case 'c': catalog = true; break;
 		case 'a': all = true; break;
-		case 'j': json = true; break;
-		case 'q': hq_quiet = true; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return cmd_fail(json, "bad arguments to metrics");
 		}
 	}
-	if (cmd_no_operands(json, argc, argv))
-		return EXIT_UNUSABLE;
 	if (catalog && replay)
-		return cmd_fail(json, "--catalog lists the catalog alone: it does not read a --replay bundle");
-	if (replay && dset)
-		return cmd_fail(json, "--duration is for a live run: a --replay bundle is read whole");
+		return cmd_failf("--catalog lists the catalog alone: it does not read a --replay bundle");
+	if (replay && cmd_parse_refuse_with(&p, "--replay", (const char *const[]){ "duration", NULL }))
+		return EXIT_UNUSABLE;
+	if (catalog && cmd_parse_refuse_with(&p, "--catalog", (const char *const[]){ "duration", NULL }))
+		return EXIT_UNUSABLE;
+	if (cmd_parse_end(&p))
+		return EXIT_UNUSABLE;
+	bool json = hq_json;
 
 	struct metrics_view *v = xcalloc(1, sizeof(*v));
 	struct watch w = { 0 };

@@ -8,7 +8,9 @@
 #include <string.h>
 
 #include "../sinks/probe.h"
+#include "../core/util.h"
 #include "cmd.h"
+#include "cmdutil.h"
 #include "probe_cmd.h"
 
 static const struct probe_cmd {
@@ -27,7 +29,7 @@ static const struct probe_cmd {
 
 static void usage(FILE *out)
 {
-	fputs("Usage: hiddenq probe NAME [OPTIONS] [--json]   (hiddenq probe NAME --help)\n"
+	fputs("Usage: hiddenq probe NAME [OPTIONS]   (hiddenq probe NAME --help)\n"
 	      "\n"
 	      "Active experiments.  Each is bounded in time, memory and disk, removes what it\n"
 	      "created (also on Ctrl-C), never writes to a block device, and reports a latency\n"
@@ -36,30 +38,27 @@ static void usage(FILE *out)
 	      out);
 	for (const struct probe_cmd *p = probes; p->name; p++)
 		fprintf(out, "  %-9s %s\n", p->name, p->help);
-	fputs("\nExit status: 0 measured, 3 bad arguments or nothing could be measured.\n", out);
+	cmd_help_end(out, "0 measured, 3 bad arguments or nothing could be measured.");
 }
 
 int cmd_probe(int argc, char **argv)
 {
-	if (argc < 2) {
-		usage(stderr);
-		return probe_fail(false, "probe: which one? (%s)", "jitter, mem, io, oversub, dirty, net");
-	}
-	const char *name = argv[1];
-	if (!strcmp(name, "-h") || !strcmp(name, "--help") || !strcmp(name, "help")) {
+	int i;
+	int r = cmd_globals(argc, argv, &i, usage);
+	if (r >= 0)
+		return r;
+	if (i >= argc)
+		return cmd_failf("probe: which one? (jitter, mem, io, oversub, dirty, net; hiddenq probe --help)");
+	const char *name = argv[i];
+	if (!strcmp(name, "help")) {
 		usage(stdout);
 		return EXIT_OK;
 	}
-	bool json = false;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
 	for (const struct probe_cmd *p = probes; p->name; p++)
 		if (!strcmp(p->name, name))
-			return p->fn(argc - 1, argv + 1);
-	if (!json)
-		usage(stderr);
-	return probe_fail(json, "unknown probe '%s'", name);
+			return p->fn(argc - i, argv + i);
+	cmd_json_anywhere(argc, argv, i);
+	return cmd_failf("probe: unknown probe '%s' (jitter, mem, io, oversub, dirty, net)", name);
 }
 
 void probe_cmd_begin(struct probe_env *e)
@@ -72,9 +71,13 @@ int probe_cmd_end(bool json, const char *name, json_t *r, struct probe_env *e, v
 		  bool fail_on_error)
 {
 	probe_env_end(e);
-	int rc = fail_on_error && json_object_get(r, "error") ? EXIT_UNUSABLE : EXIT_OK;
-	probe_emit(json, name, r, probe_env_json(e), print);
+	const char *err = json_string_value(json_object_get(r, "error"));
+	bool failed = fail_on_error && err;
+	probe_emit(json || hq_json, name, r, probe_env_json(e), print, failed);
+	/* the reason on stderr too, as every command's errors: never exit 3 in silence */
+	if (failed)
+		log_err("probe %s: %s", name, err);
 	json_decref(r);
 	probe_env_done(e);
-	return rc;
+	return failed ? EXIT_UNUSABLE : EXIT_OK;
 }

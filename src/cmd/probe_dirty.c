@@ -12,6 +12,7 @@
 #include "../probe/probe.h"
 #include "../sinks/probe.h"
 #include "cmd.h"
+#include "cmdutil.h"
 #include "probe_cmd.h"
 
 static void usage(FILE *out)
@@ -31,14 +32,15 @@ static void usage(FILE *out)
 	      "                        set is touched (before that it dirties all of it at once)\n"
 	      "Options:\n"
 	      "      --method M        soft-dirty, uffd or qmp (default: the one that fits)\n"
-	      "  -d, --duration TIME   longest window (default 10s, up to 30s; --quick 2s)\n"
+	      "  -d, --duration TIME   longest window (default 10s, up to 30s; --quick 2s;\n"
+	      "                        with --workload-only, how long to run: up to 10 min)\n"
 	      "  -b, --bandwidth RATE  migration bandwidth: 100M (bytes/s) or 10Gbit (default 1Gbit)\n"
 	      "      --downtime TIME   downtime target (default 300ms, QEMU's default)\n"
 	      "      --mem-size SIZE   memory to migrate (default: the workload, the RSS or the VM)\n"
-	      "      --quick           short run\n"
-	      "  -j, --json            JSON on stdout\n"
-	      "  -h, --help            this help\n",
+	      "      --quick           short run\n",
 	      out);
+	cmd_help_end(out, "0 measured (or the workload ran), 3 bad arguments or no method could\n"
+			  "measure the target.");
 }
 
 int cmd_probe_dirty(int argc, char **argv)
@@ -50,8 +52,7 @@ int cmd_probe_dirty(int argc, char **argv)
 		{ "notify-ready", no_argument, NULL, 'R' },
 		{ "duration", required_argument, NULL, 'd' }, { "bandwidth", required_argument, NULL, 'b' },
 		{ "downtime", required_argument, NULL, 'D' }, { "mem-size", required_argument, NULL, 'M' },
-		{ "quick", no_argument, NULL, 'Q' },	      { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },	      { 0 },
+		{ "quick", no_argument, NULL, 'Q' },	      { 0 },
 	};
 	struct dirty_params p = { .rate = 32ull << 20, .wss = 256ull << 20, .duration_ns = 10000000000ull,
 				  .bw_Bps = 125e6, .downtime_s = 0.3 };
@@ -59,26 +60,25 @@ int cmd_probe_dirty(int argc, char **argv)
 	uint64_t v;
 	double rate;
 	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
-	while ((c = getopt_long(argc, argv, "d:b:jh", opts, NULL)) != -1) {
+	struct cmd_parse cp;
+	cmd_parse_init(&cp, "probe dirty", argc, argv, "d:b:", opts, usage);
+	while ((c = cmd_parse_next(&cp)) != -1) {
 		switch (c) {
+		case CMD_PARSE_EXIT: return cp.exit_code;
 		case 'p':
 			if (parse_uint(optarg, 1u << 30, &v) < 0 || v == 0)
-				return probe_fail(json, "bad --pid");
+				return cmd_failf("bad --pid '%s': a process ID", optarg);
 			p.pid = (long)v;
 			break;
 		case 'q': p.qmp = optarg; break;
 		case 'r':
 			if (parse_rate(optarg, &rate) < 0 || rate > 64e9)
-				return probe_fail(json, "bad --rate: e.g. 32M (bytes/s)");
+				return cmd_failf("bad --rate: e.g. 32M (bytes/s)");
 			p.rate = (uint64_t)rate;
 			break;
 		case 'w':
 			if (parse_size(optarg, &p.wss) < 0 || p.wss < (1u << 20) || p.wss > (16ull << 30))
-				return probe_fail(json, "bad --wss: 1M to 16G");
+				return cmd_failf("bad --wss: 1M to 16G");
 			break;
 		case 'W': only = true; break;
 		case 'R': notify = true; break;
@@ -90,54 +90,62 @@ int cmd_probe_dirty(int argc, char **argv)
 			else if (!strcmp(optarg, "qmp"))
 				p.method = DIRTY_QMP;
 			else
-				return probe_fail(json, "bad --method: soft-dirty, uffd or qmp");
+				return cmd_failf("bad --method: soft-dirty, uffd or qmp");
 			break;
 		case 'd':
-			if (parse_duration_ns(optarg, &p.duration_ns) < 0 || p.duration_ns > 3600000000000ull)
-				return probe_fail(json, "bad --duration");
+			if (parse_duration_range(optarg, 100000000ull, 600000000000ull, &p.duration_ns) < 0)
+				return cmd_failf("bad --duration '%s': 100ms to 30s (10 min with --workload-only)", optarg);
 			dur_set = true;
 			break;
 		case 'b':
 			if (parse_rate(optarg, &p.bw_Bps) < 0)
-				return probe_fail(json, "bad --bandwidth: e.g. 100M (bytes/s) or 10Gbit");
+				return cmd_failf("bad --bandwidth '%s': e.g. 100M (bytes/s) or 10Gbit", optarg);
 			break;
 		case 'D': {
 			uint64_t ns;
-			if (parse_duration_ns(optarg, &ns) < 0)
-				return probe_fail(json, "bad --downtime: e.g. 300ms");
+			if (parse_duration_range(optarg, 1000000ull, 3600000000000ull, &ns) < 0)
+				return cmd_failf("bad --downtime '%s': e.g. 300ms (1ms to 1h)", optarg);
 			p.downtime_s = (double)ns / 1e9;
 			break;
 		}
 		case 'M':
 			if (parse_size(optarg, &p.mem_bytes) < 0 || p.mem_bytes == 0)
-				return probe_fail(json, "bad --mem-size");
+				return cmd_failf("bad --mem-size '%s': e.g. 4G", optarg);
 			break;
 		case 'Q': quick = true; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return probe_fail(json, "bad arguments to probe dirty");
 		}
 	}
-	if (optind < argc)
-		return probe_fail(json, "unexpected argument '%s'", argv[optind]);
+	if (cmd_parse_end(&cp))
+		return EXIT_UNUSABLE;
+	json = hq_json;
 	if (p.pid && p.qmp)
-		return probe_fail(json, "--pid and --qmp: give one");
+		return cmd_failf("--pid and --qmp: give one");
+	if ((p.pid || p.qmp) && (cmd_parse_count(&cp, "rate") || cmd_parse_count(&cp, "wss")))
+		return cmd_failf("--rate and --wss shape the probe's own workload: with --%s the target dirties its own "
+				 "memory", p.pid ? "pid" : "qmp");
+	if (p.method == DIRTY_QMP && !p.qmp)
+		return cmd_failf("--method qmp needs --qmp SOCKET");
 	if (quick && !dur_set)
 		p.duration_ns = 2000000000ull;
 	probe_setup_signals();
 	if (notify && !only)
-		return probe_fail(json, "--notify-ready goes with --workload-only");
+		return cmd_failf("--notify-ready goes with --workload-only");
 	if (only) {
 		if (p.pid || p.qmp)
-			return probe_fail(json, "--workload-only runs the probe's own workload");
+			return cmd_failf("--workload-only runs the probe's own workload");
 		if (p.duration_ns > 600000000000ull)
-			return probe_fail(json, "--workload-only: at most 10 minutes");
+			return cmd_failf("--workload-only: at most 10 minutes");
 		if (dirty_workload(&p, notify) < 0)
-			return probe_fail(json, "cannot map %llu MiB", (unsigned long long)(p.wss >> 20));
+			return cmd_failf("cannot map %llu MiB", (unsigned long long)(p.wss >> 20));
 		return 0;
 	}
-	if (!dur_set && p.duration_ns > 30000000000ull)
-		p.duration_ns = 30000000000ull;
+	/* W(t) is read at 0.1 s ... 30 s: a longer run would measure nothing more */
+	if (p.duration_ns > 30000000000ull)
+		return cmd_failf("bad --duration %.3g s: the longest window is 30 s (W(t) is read at 0.1 s to 30 s)",
+				 (double)p.duration_ns / 1e9);
+	if (p.qmp && p.duration_ns > 10000000000ull)
+		log_warn("--qmp: QEMU's calc-dirty-rate windows stop at 10 s: the longest window is 10 s, not %.3g s",
+			 (double)p.duration_ns / 1e9);
 	struct probe_env e;
 	probe_cmd_begin(&e);
 	return probe_cmd_end(json, "dirty", dirty_run(&p, &e), &e, dirty_print, true);

@@ -13,6 +13,7 @@
 #include "../probe/probe.h"
 #include "../sinks/probe.h"
 #include "cmd.h"
+#include "cmdutil.h"
 #include "probe_cmd.h"
 
 static void usage(FILE *out)
@@ -33,11 +34,11 @@ static void usage(FILE *out)
 	      "      --gap-threshold TIME  smallest gap recorded (default 10us)\n"
 	      "  -c, --cpu N           one CPU only\n"
 	      "      --quick           short run (2 s)\n"
-	      "  -j, --json            JSON on stdout\n"
-	      "  -h, --help            this help\n"
 	      "\n"
 	      "Reference: cyclictest -m -p80 -i1000 -a -t (rt-tests).\n",
 	      out);
+	cmd_help_end(out, "0 measured, 3 bad arguments or nothing could be measured (no CPU\n"
+			  "to run on, no thread could start).");
 }
 
 int cmd_probe_jitter(int argc, char **argv)
@@ -47,60 +48,70 @@ int cmd_probe_jitter(int argc, char **argv)
 		{ "slack", required_argument, NULL, 'S' },    { "priority", required_argument, NULL, 'p' },
 		{ "no-dma", no_argument, NULL, 'D' },	      { "gaps", no_argument, NULL, 'g' },
 		{ "gap-threshold", required_argument, NULL, 'G' }, { "cpu", required_argument, NULL, 'c' },
-		{ "quick", no_argument, NULL, 'Q' },	      { "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },	      { 0 },
+		{ "quick", no_argument, NULL, 'Q' },	      { 0 },
 	};
 	struct jitter_params p = { .duration_ns = 8000000000ull, .interval_ns = 1000000, .slack_ns = 1,
 				   .fifo_prio = 80, .dma = true, .gap_ns = 10000, .only_cpu = -1 };
 	bool json = false, dur_set = false, quick = false;
 	uint64_t v;
 	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
-	while ((c = getopt_long(argc, argv, "d:i:p:c:jh", opts, NULL)) != -1) {
+	struct cmd_parse cp;
+	cmd_parse_init(&cp, "probe jitter", argc, argv, "d:i:p:c:", opts, usage);
+	while ((c = cmd_parse_next(&cp)) != -1) {
 		switch (c) {
+		case CMD_PARSE_EXIT: return cp.exit_code;
 		case 'd':
-			if (parse_duration_ns(optarg, &p.duration_ns) < 0 || p.duration_ns > 600000000000ull)
-				return probe_fail(json, "bad --duration: e.g. 5s (at most 10 min)");
+			if (parse_duration_range(optarg, 10000000ull, 600000000000ull, &p.duration_ns) < 0)
+				return cmd_failf("bad --duration '%s': e.g. 5s (10ms to 10 min)", optarg);
 			dur_set = true;
 			break;
 		case 'i':
-			if (parse_duration_ns(optarg, &p.interval_ns) < 0 || p.interval_ns < 50000 ||
-			    p.interval_ns > 1000000000ull)
-				return probe_fail(json, "bad --interval: 50us to 1s");
+			if (parse_duration_range(optarg, 50000ull, 1000000000ull, &p.interval_ns) < 0)
+				return cmd_failf("bad --interval '%s': 50us to 1s", optarg);
 			break;
 		case 'S':
 			if (!strcmp(optarg, "0"))
-				return probe_fail(json, "--slack 0 would restore the thread's default slack; use 1ns");
-			if (parse_duration_ns(optarg, &p.slack_ns) < 0)
-				return probe_fail(json, "bad --slack: e.g. 1ns, 50us");
+				return cmd_failf("--slack 0 would restore the thread's default slack; use 1ns");
+			if (parse_duration_range(optarg, 1, 1000000000ull, &p.slack_ns) < 0)
+				return cmd_failf("bad --slack '%s': e.g. 1ns, 50us (1ns to 1s)", optarg);
 			break;
 		case 'p':
 			if (parse_uint(optarg, 99, &v) < 0)
-				return probe_fail(json, "bad --priority: 0 to 99");
+				return cmd_failf("bad --priority '%s': 0 (no FIFO run) to 99", optarg);
 			p.fifo_prio = (int)v;
 			break;
 		case 'D': p.dma = false; break;
 		case 'g': p.gaps = true; break;
 		case 'G':
-			if (parse_duration_ns(optarg, &p.gap_ns) < 0 || p.gap_ns < 1000)
-				return probe_fail(json, "bad --gap-threshold: at least 1us");
+			if (parse_duration_range(optarg, 1000ull, 1000000000ull, &p.gap_ns) < 0)
+				return cmd_failf("bad --gap-threshold '%s': 1us to 1s", optarg);
 			break;
-		case 'c':
+		case 'c': {
 			if (parse_uint(optarg, CPU_SETSIZE - 1, &v) < 0)
-				return probe_fail(json, "bad --cpu");
+				return cmd_failf("bad --cpu '%s': a CPU number", optarg);
+			/* a CPU this process may not run on would leave the probe with nothing to measure */
+			cpu_set_t set;
+			if (sched_getaffinity(0, sizeof(set), &set) == 0 && !CPU_ISSET((int)v, &set)) {
+				char list[256];
+				int n = 0;
+				for (int k = 0; k < CPU_SETSIZE && n < (int)sizeof(list) - 8; k++)
+					if (CPU_ISSET(k, &set))
+						n += snprintf(list + n, sizeof(list) - (size_t)n, "%s%d", n ? "," : "", k);
+				return cmd_failf("bad --cpu %llu: this process may run on CPU %s only", (unsigned long long)v,
+						 list);
+			}
 			p.only_cpu = (int)v;
 			break;
+		}
 		case 'Q': quick = true; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return probe_fail(json, "bad arguments to probe jitter");
 		}
 	}
-	if (optind < argc)
-		return probe_fail(json, "unexpected argument '%s'", argv[optind]);
+	if (cmd_parse_end(&cp))
+		return EXIT_UNUSABLE;
+	json = hq_json;
+	if (cmd_parse_count(&cp, "gap-threshold") && !p.gaps)
+		return cmd_failf("--gap-threshold goes with --gaps (the busy loop that records gaps)");
+
 	if (quick && !dur_set)
 		p.duration_ns = 2000000000ull;
 	struct probe_env e;

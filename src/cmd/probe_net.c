@@ -13,6 +13,7 @@
 #include "../probe/probe.h"
 #include "../sinks/probe.h"
 #include "cmd.h"
+#include "cmdutil.h"
 #include "probe_cmd.h"
 
 static void usage(FILE *out)
@@ -27,10 +28,10 @@ static void usage(FILE *out)
 	      "  -d, --duration TIME   per run (default 3s; --quick 1s)\n"
 	      "      --queues N        queues and flows of the second run (default: CPUs, 2..8)\n"
 	      "      --size BYTES      UDP payload (default 64)\n"
-	      "      --quick           short run\n"
-	      "  -j, --json            JSON on stdout\n"
-	      "  -h, --help            this help\n",
+	      "      --quick           short run\n",
 	      out);
+	cmd_help_end(out, "0 measured, 3 bad arguments or nothing could be measured (not root,\n"
+			  "no veth).");
 }
 
 int cmd_probe_net(int argc, char **argv)
@@ -38,7 +39,6 @@ int cmd_probe_net(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "duration", required_argument, NULL, 'd' }, { "queues", required_argument, NULL, 'q' },
 		{ "size", required_argument, NULL, 's' },     { "quick", no_argument, NULL, 'Q' },
-		{ "json", no_argument, NULL, 'j' },	      { "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	long nc = sysconf(_SC_NPROCESSORS_ONLN);
@@ -46,35 +46,32 @@ int cmd_probe_net(int argc, char **argv)
 	bool json = false, quick = false, dur_set = false;
 	uint64_t v;
 	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
-	while ((c = getopt_long(argc, argv, "d:jh", opts, NULL)) != -1) {
+	struct cmd_parse cp;
+	cmd_parse_init(&cp, "probe net", argc, argv, "d:", opts, usage);
+	while ((c = cmd_parse_next(&cp)) != -1) {
 		switch (c) {
+		case CMD_PARSE_EXIT: return cp.exit_code;
 		case 'd':
-			if (parse_duration_ns(optarg, &p.phase_ns) < 0 || p.phase_ns > 60000000000ull)
-				return probe_fail(json, "bad --duration: at most 60s");
+			if (parse_duration_range(optarg, 100000000ull, 60000000000ull, &p.phase_ns) < 0)
+				return cmd_failf("bad --duration '%s': 100ms to 60s", optarg);
 			dur_set = true;
 			break;
 		case 'q':
 			if (parse_uint(optarg, 16, &v) < 0 || v < 2)
-				return probe_fail(json, "bad --queues: 2 to 16");
+				return cmd_failf("bad --queues: 2 to 16");
 			p.queues = (unsigned)v;
 			break;
 		case 's':
 			if (parse_uint(optarg, 1400, &v) < 0 || v < 1)
-				return probe_fail(json, "bad --size: 1 to 1400");
+				return cmd_failf("bad --size: 1 to 1400");
 			p.pkt = (unsigned)v;
 			break;
 		case 'Q': quick = true; break;
-		case 'j': json = true; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return probe_fail(json, "bad arguments to probe net");
 		}
 	}
-	if (optind < argc)
-		return probe_fail(json, "unexpected argument '%s'", argv[optind]);
+	if (cmd_parse_end(&cp))
+		return EXIT_UNUSABLE;
+	json = hq_json;
 	if (quick && !dur_set)
 		p.phase_ns = 1000000000ull;
 	struct probe_env e;

@@ -40,17 +40,14 @@ static void usage(FILE *out)
 	      "                          samples go first (default: no limit)\n"
 	      "      --max-age TIME      drop samples older than TIME (e.g. 7d, 12h)\n"
 	      "      --from-bundle DIR   convert a capture bundle into FILE instead of sampling\n"
-	      "  -j, --json              a JSON summary on stdout at the end\n"
 	      "      --progress          print the count of samples committed, one line each\n"
-	      "  -q, --quiet             no progress or warnings on stderr\n"
-	      "  -h, --help              this help\n",
+	      "With --json: a JSON summary on stdout at the end.\n",
 	      out);
 	cmd_sources_help(out);
+	cmd_help_end(out, "0 recorded (stopped by a signal, -d, -n or the end of a bundle);\n"
+			  "3 could not start, or stopped on an error (a full disk that rotation cannot\n"
+			  "make room on): the recording holds every sample written before it.");
 	fputs("\n"
-	      "Exit status: 0 recorded (stopped by a signal, -d, -n or the end of a bundle);\n"
-	      "3 could not start, or stopped on an error (a full disk that rotation cannot\n"
-	      "make room on): the recording holds every sample written before it.\n"
-	      "\n"
 	      "Examples:\n"
 	      "  hiddenq record -o /var/lib/hiddenq/rec.db --max-size 1G --max-age 7d\n"
 	      "  hiddenq diagnose --replay /var/lib/hiddenq/rec.db --from 2026-12-03T02:00 --to 2026-12-03T02:10\n"
@@ -61,10 +58,9 @@ static void usage(FILE *out)
 /* "500M", "2G", "1024" (bytes), "64K": 0 or -EINVAL */
 static int parse_bytes(const char *s, uint64_t *out)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || errno || v <= 0)
+	double v;
+	const char *end;
+	if (parse_decimal(s, &v, &end) < 0 || v <= 0)
 		return -EINVAL;
 	double m = 1;
 	if (*end == 'K' || *end == 'k')
@@ -88,10 +84,9 @@ static int parse_bytes(const char *s, uint64_t *out)
 /* "7d", "12h", "30m", "90s": 0 or -EINVAL (days allowed, unlike parse_duration_ns) */
 static int parse_age(const char *s, uint64_t *out)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (end == s || errno || v <= 0)
+	double v;
+	const char *end;
+	if (parse_decimal(s, &v, &end) < 0 || v <= 0)
 		return -EINVAL;
 	double m = *end == 'd' ? 86400 : *end == 'h' ? 3600 : *end == 'm' ? 60 : *end == 's' || !*end ? 1 : -1;
 	if (m < 0 || (*end && end[1]) || v * m < 10 || v * m > 3650.0 * 86400)
@@ -160,10 +155,7 @@ int cmd_record(int argc, char **argv)
 		{ "max-size", required_argument, NULL, 'M' },
 		{ "max-age", required_argument, NULL, 'A' },
 		{ "from-bundle", required_argument, NULL, 'F' },
-		{ "json", no_argument, NULL, 'j' },
 		{ "progress", no_argument, NULL, 'P' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *out = NULL, *from_bundle = NULL;
@@ -171,58 +163,50 @@ int cmd_record(int argc, char **argv)
 	struct store_opts sto = { 0 };
 	struct cmd_sources cs;
 	cmd_sources_init(&cs);
-	bool json = false, iset = false, progress = false;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
+	bool progress = false;
 	int c;
-	const struct option *lopts = cmd_options_with_sources(opts);
-	while ((c = getopt_long(argc, argv, "o:i:d:n:jqh", lopts, NULL)) != -1) {
-		int sr = cmd_sources_arg(&cs, c, optarg, json);
-		if (sr < 0)
-			return EXIT_UNUSABLE;
-		if (sr > 0)
-			continue;
+	struct cmd_parse p;
+	cmd_parse_init(&p, "record", argc, argv, "o:i:d:n:", opts, usage);
+	p.cs = &cs;
+	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
+		case CMD_PARSE_EXIT: return p.exit_code;
 		case 'o': out = optarg; break;
 		case 'i':
-			if (parse_duration_ns(optarg, &interval) < 0 || interval < 10000000ull)
-				return cmd_fail(json, "bad --interval: use e.g. 1s or 100ms (at least 10ms)");
-			iset = true;
+			if (parse_duration_range(optarg, 10000000ull, 3600000000000ull, &interval) < 0)
+				return cmd_failf("bad --interval '%s': use e.g. 1s or 100ms (at least 10ms, at most 1h)", optarg);
 			break;
 		case 'd':
 			if (parse_duration_ns(optarg, &duration) < 0)
-				return cmd_fail(json, "bad --duration: use e.g. 60s or 10m (up to a day; for longer, stop it)");
+				return cmd_failf("bad --duration '%s': use e.g. 60s or 10m (up to a day; for longer, stop it)",
+						 optarg);
 			break;
 		case 'n':
 			if (parse_uint(optarg, 100000000, &count) < 0 || count < 1)
-				return cmd_fail(json, "bad --count: a whole number from 1");
+				return cmd_failf("bad --count '%s': a whole number from 1 to 100000000", optarg);
 			break;
 		case 'M':
 			if (parse_bytes(optarg, &sto.max_bytes) < 0)
-				return cmd_fail(json, "bad --max-size: use e.g. 500M or 2G (at least 64K)");
+				return cmd_failf("bad --max-size '%s': use e.g. 500M or 2G (at least 64K)", optarg);
 			break;
 		case 'A':
 			if (parse_age(optarg, &sto.max_age_ns) < 0)
-				return cmd_fail(json, "bad --max-age: use e.g. 7d, 12h or 30m (10s to 10 years)");
+				return cmd_failf("bad --max-age '%s': use e.g. 7d, 12h or 30m (10s to 10 years)", optarg);
 			break;
 		case 'F': from_bundle = optarg; break;
-		case 'j': json = true; break;
 		case 'P': progress = true; break;
-		case 'q': hq_quiet = true; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return cmd_fail(json, "bad arguments to record");
 		}
 	}
-	if (cmd_no_operands(json, argc, argv))
+	if (from_bundle && cmd_parse_refuse_with(&p, "--from-bundle",
+						 (const char *const[]){ "duration", "count", "interval", NULL }))
 		return EXIT_UNUSABLE;
+	if (cmd_parse_end(&p))
+		return EXIT_UNUSABLE;
+	bool json = hq_json;
 	if (!out)
 		return cmd_fail(json, "record needs -o FILE");
 	if (duration && count)
 		return cmd_fail(json, "give -d or -n, not both");
-	if (from_bundle && (duration || count || iset))
-		return cmd_fail(json, "--from-bundle converts a whole bundle: -d, -n and -i do not apply");
 
 	if (progress && json)
 		return cmd_fail(json, "--progress and --json both write to stdout: pick one");
@@ -287,9 +271,8 @@ int cmd_record(int argc, char **argv)
 			return code;
 		}
 		install_exit_handlers();
-		if (!hq_quiet && !json)
-			fprintf(stderr, "hiddenq: recording every %.3g s into %s (Ctrl-C to stop)\n", (double)interval / 1e9,
-				out);
+		if (!json)
+			log_info("recording every %.3g s into %s (Ctrl-C to stop)", (double)interval / 1e9, out);
 		sampler_run(&sp, on_sample, &r);
 		sampler_done(&sp);
 		stopped = r.err ? "error" : hq_exiting ? "signal" : "count";
@@ -302,12 +285,12 @@ int cmd_record(int argc, char **argv)
 		json_t *j = summary(&r, out, stopped);
 		json_print(stdout, j);
 		json_decref(j);
-	} else if (!hq_quiet) {
+	} else {
 		struct store_stats ss;
 		store_get_stats(r.st, &ss);
-		fprintf(stderr, "hiddenq: recorded %llu samples into %s (%.0f bytes per sample stored, %llu in the file)\n",
-			(unsigned long long)r.written, out, r.written ? (double)ss.stored_bytes / (double)r.written : 0.0,
-			(unsigned long long)ss.samples);
+		log_info("recorded %llu sample%s into %s (%.0f bytes per sample stored, %llu in the file)",
+			 (unsigned long long)r.written, plural_s(r.written), out,
+			 r.written ? (double)ss.stored_bytes / (double)r.written : 0.0, (unsigned long long)ss.samples);
 	}
 	store_close(r.st);
 	free(r.why);

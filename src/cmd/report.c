@@ -48,19 +48,17 @@ static void usage(FILE *out)
 	      "                          file renamed into place); - for stdout\n"
 	      "      --text              a summary on stdout: the worst periods, each finding's\n"
 	      "                          warn and crit periods, the key figures of every plot\n"
-	      "  -j, --json              the same summary as one JSON object on stdout\n"
 	      "      --from TIME         only samples from TIME (2026-12-03T02:00[:SS][Z] or\n"
 	      "      --to TIME           @EPOCH-SECONDS) to TIME\n"
 	      "  -t, --threshold NAME=WARN,CRIT  override a threshold (repeatable)\n"
 	      "      --thresholds FILE   threshold overrides from an INI file\n"
-	      "      --color WHEN        --text: auto, always or never (default auto)\n"
-	      "  -q, --quiet             no warnings or progress on stderr\n"
-	      "  -h, --help              this help\n"
-	      "\n"
-	      "Exit status: 0 the report was written (damaged input is named in it and on\n"
-	      "stderr); 3 no report (bad arguments, a missing or unreadable input, no usable\n"
-	      "sample, the output cannot be written).\n"
-	      "\n"
+	      "With --json (global): the --text summary as one JSON object on stdout instead;\n"
+	      "with --text, --color (global) colours it.\n",
+	      out);
+	cmd_help_end(out, "0 the report was written (damaged input is named in it and on\n"
+			  "stderr); 3 no report (bad arguments, a missing or unreadable input, no usable\n"
+			  "sample, the output cannot be written).");
+	fputs("\n"
 	      "Examples:\n"
 	      "  hiddenq report /var/lib/hiddenq/rec.db -o report.html\n"
 	      "  hiddenq report rec.db --from 2026-12-03T02:00 --to 2026-12-03T03:00 -o night.html\n"
@@ -184,42 +182,31 @@ int cmd_report(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "text", no_argument, NULL, 'x' },
-		{ "json", no_argument, NULL, 'j' },
 		{ "from", required_argument, NULL, 0x101 },
 		{ "to", required_argument, NULL, 0x102 },
 		{ "threshold", required_argument, NULL, 't' },
 		{ "thresholds", required_argument, NULL, 'T' },
-		{ "color", required_argument, NULL, 'C' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	const char *output = NULL, *thr_file = NULL, *color = "auto";
+	const char *output = NULL, *thr_file = NULL;
 	const char *tspecs[64];
 	size_t ntspecs = 0;
-	bool text = false, json = false;
+	bool text = false;
 	uint64_t from = 0, to = 0;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
+	struct cmd_parse p;
+	cmd_parse_init(&p, "report", argc, argv, "o:t:", opts, usage);
+	p.repeatable = (const char *const[]){ "threshold", NULL };
 	int c;
-	while ((c = getopt_long(argc, argv, "o:jt:qh", opts, NULL)) != -1) {
+	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
-		case 'o':
-			if (output)
-				return cmd_fail(json, "-o given twice");
-			output = optarg;
-			break;
+		case CMD_PARSE_EXIT: return p.exit_code;
+		case 'o': output = optarg; break;
 		case 'x': text = true; break;
-		case 'j': json = true; break;
 		case 0x101:
 		case 0x102: {
 			char *why = NULL;
 			if (parse_time_arg(optarg, c == 0x101 ? &from : &to, &why) < 0) {
-				char *m = xasprintf("bad --%s: %s", c == 0x101 ? "from" : "to", why);
-				int r = cmd_fail(json, m);
-				free(m);
+				int r = cmd_failf("bad --%s: %s", c == 0x101 ? "from" : "to", why);
 				free(why);
 				return r;
 			}
@@ -227,26 +214,18 @@ int cmd_report(int argc, char **argv)
 		}
 		case 't':
 			if (ntspecs == ARRAY_SIZE(tspecs))
-				return cmd_fail(json, "too many --threshold options (64 at most)");
+				return cmd_failf("too many --threshold options (64 at most)");
 			tspecs[ntspecs++] = optarg;
 			break;
 		case 'T': thr_file = optarg; break;
-		case 'C':
-			if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never"))
-				return cmd_fail(json, "bad --color: use auto, always or never");
-			color = optarg;
-			break;
-		case 'q': hq_quiet = true; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return cmd_fail(json, "bad arguments to report");
 		}
 	}
-	if (optind >= argc) {
-		usage(stderr);
-		return cmd_fail(json, "report needs an INPUT: a recording (hiddenq record) or a capture bundle");
-	}
+	bool json = hq_json;
+	if (optind >= argc)
+		return cmd_fail(json, "report: it needs an INPUT: a recording (hiddenq record) or a capture bundle "
+				      "(hiddenq report --help)");
 	const char *input = argv[optind++];
-	if (cmd_no_operands(json, argc, argv))
+	if (cmd_parse_end(&p))
 		return EXIT_UNUSABLE;
 	if (text && json)
 		return cmd_fail(json, "--text and --json: pick one");
@@ -319,15 +298,13 @@ int cmd_report(int argc, char **argv)
 			code = cmd_fail(json, why);
 			free(why);
 		} else if (!hq_quiet && strcmp(output, "-") != 0) {
-			fprintf(stderr, "hiddenq report: wrote %s (%zu KiB) from %llu samples\n", output, (len + 1023) / 1024,
-				(unsigned long long)st->h.nsamples);
+			log_info("report: wrote %s (%zu KiB) from %llu sample%s", output, (len + 1023) / 1024,
+				 (unsigned long long)st->h.nsamples, plural_s(st->h.nsamples));
 		}
 		free(html);
 	}
 	if (code == EXIT_OK && text) {
-		bool col = !strcmp(color, "always") ||
-			   (!strcmp(color, "auto") && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
-		summary_text(stdout, &st->h, m, col);
+		summary_text(stdout, &st->h, m, hq_color_on(STDOUT_FILENO));
 	}
 	if (code == EXIT_OK && json) {
 		json_t *j = summary_json(&st->h, m);

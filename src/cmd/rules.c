@@ -41,11 +41,11 @@ static void usage(FILE *out)
 	      "      --thresholds FILE   threshold overrides from an INI file, as serve\n"
 	      "      --docs-url URL      where the README is served: each alert links to\n"
 	      "                          URL#finding-id (default " RULES_DEFAULT_DOCS_URL ")\n"
-	      "  -h, --help              this help\n"
-	      "\n"
-	      "Exit status: 0 printed; 3 bad arguments or thresholds, or thresholds the\n"
-	      "twins cannot express (a 1 s steal level with no histogram bucket).\n"
-	      "\n"
+	      "With --json: the outputs keep their own formats; an error is a JSON object.\n",
+	      out);
+	cmd_help_end(out, "0 printed; 3 bad arguments or thresholds, or thresholds the\n"
+			  "twins cannot express (a 1 s steal level with no histogram bucket).");
+	fputs("\n"
 	      "Examples:\n"
 	      "  hiddenq rules --prometheus > /etc/prometheus/hiddenq-rules.yml\n"
 	      "  hiddenq rules --prometheus --window 30s -t steal_pct_avg=5,15 | promtool check rules /dev/stdin\n"
@@ -63,7 +63,6 @@ int cmd_rules(int argc, char **argv)
 		{ "threshold", required_argument, NULL, 't' },
 		{ "thresholds", required_argument, NULL, 'T' },
 		{ "docs-url", required_argument, NULL, 'D' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	enum { NONE, PROM, GRAFANA, MARKDOWN };
@@ -72,46 +71,47 @@ int cmd_rules(int argc, char **argv)
 	const char *tspecs[64], *thr_file = NULL;
 	size_t ntspecs = 0;
 	uint64_t window = 0;
-	optind = 1;
 	int c;
-	while ((c = getopt_long(argc, argv, "pgmw:t:h", opts, NULL)) != -1) {
+	struct cmd_parse p;
+	cmd_parse_init(&p, "rules", argc, argv, "pgmw:t:", opts, usage);
+	p.repeatable = (const char *const[]){ "threshold", NULL };
+	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
+		case CMD_PARSE_EXIT: return p.exit_code;
 		case 'p':
 		case 'g':
 		case 'm': {
 			int w = c == 'p' ? PROM : c == 'g' ? GRAFANA : MARKDOWN;
 			if (what != NONE && what != w)
-				return cmd_fail(false, "one of --prometheus, --grafana and --markdown at a time");
+				return cmd_failf("one of --prometheus, --grafana and --markdown at a time");
 			what = w;
 			break;
 		}
 		case 'w':
 			if (parse_duration_ns(optarg, &window) < 0 || window < 3000000000ull || window % 1000000000ull)
-				return cmd_fail(false, "bad --window: whole seconds, at least 3s, e.g. 30s or 5m");
+				return cmd_failf("bad --window '%s': whole seconds, at least 3s, e.g. 30s or 5m", optarg);
 			o.window_s = (unsigned)(window / 1000000000ull);
 			break;
 		case 't':
 			if (ntspecs == ARRAY_SIZE(tspecs))
-				return cmd_fail(false, "too many --threshold options (64 at most)");
+				return cmd_failf("too many --threshold options (64 at most)");
 			tspecs[ntspecs++] = optarg;
 			break;
 		case 'T': thr_file = optarg; break;
 		case 'D':
 			if (!*optarg || strpbrk(optarg, " \t\n\"\\#"))
-				return cmd_fail(false, "bad --docs-url: a URL without spaces, quotes or '#'");
+				return cmd_failf("bad --docs-url: a URL without spaces, quotes or '#'");
 			o.docs_url = optarg;
 			break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return cmd_fail(false, "bad arguments to rules");
 		}
 	}
-	if (cmd_no_operands(false, argc, argv))
+	if (cmd_parse_end(&p))
 		return EXIT_UNUSABLE;
 	if (what == NONE)
-		return cmd_fail(false, "say what to print: --prometheus, --grafana or --markdown");
+		return cmd_fail(hq_json, "say what to print: --prometheus, --grafana or --markdown");
 	char *why = NULL;
 	if (thresholds_apply_args(thr_file, tspecs, ntspecs, &why) < 0) {
-		int r = cmd_fail(false, why);
+		int r = cmd_fail(hq_json, why);
 		free(why);
 		return r;
 	}
@@ -119,11 +119,11 @@ int cmd_rules(int argc, char **argv)
 		: what == GRAFANA ? promrules_grafana(stdout, &o, &why)
 				  : promrules_markdown(stdout, &o, &why);
 	if (r < 0) {
-		r = cmd_fail(false, why);
+		r = cmd_fail(hq_json, why);
 		free(why);
 		return r;
 	}
 	if (fflush(stdout) != 0 || ferror(stdout))
-		return cmd_fail(false, "failed to write the output");
+		return cmd_fail(hq_json, "failed to write the output");
 	return EXIT_OK;
 }

@@ -23,18 +23,6 @@
 
 #define SERVE_DEFAULT_LISTEN "127.0.0.1:9814"
 
-#ifdef HQ_WITH_BPF
-#define FEAT_BPF "bpf,"
-#else
-#define FEAT_BPF ""
-#endif
-#ifdef HQ_WITH_NUMA
-#define FEAT_NUMA "numa,"
-#else
-#define FEAT_NUMA ""
-#endif
-#define HQ_FEATURES FEAT_BPF FEAT_NUMA "http"
-
 static void usage(FILE *out)
 {
 	fputs("Usage: hiddenq serve [OPTIONS]\n"
@@ -62,15 +50,13 @@ static void usage(FILE *out)
 	      "      --max-connections N at most N connections at once (default 64; 16 per address)\n"
 	      "  -r, --replay DIR        serve a bundle's samples, one per interval, then keep\n"
 	      "                          serving the last state until stopped (for tests and demos)\n"
-	      "  -q, --quiet             no warnings on stderr\n"
-	      "  -h, --help              this help\n",
+	      "With --json: a JSON object per line on stdout when it listens and when it stops.\n",
 	      out);
 	cmd_sources_help(out);
+	fputs("\nSignals: SIGINT and SIGTERM stop it (exit 0); SIGHUP re-reads --thresholds.\n", out);
+	cmd_help_end(out, "0 stopped; 3 could not start (bad arguments, the address is taken,\n"
+			  "a bad web config or thresholds file).");
 	fputs("\n"
-	      "Signals: SIGINT and SIGTERM stop it (exit 0); SIGHUP re-reads --thresholds.\n"
-	      "Exit status: 0 stopped; 3 could not start (bad arguments, the address is taken,\n"
-	      "a bad web config or thresholds file).\n"
-	      "\n"
 	      "Examples:\n"
 	      "  hiddenq serve\n"
 	      "  hiddenq serve --listen :9814 --web-config /etc/hiddenq/web.ini\n"
@@ -161,8 +147,8 @@ static void after_sample(struct watch *w, const struct sample *s, void *arg)
 		char *why = NULL;
 		if (thresholds_apply_args(st->thr_file, st->tspecs, st->ntspecs, &why) < 0)
 			log_err("SIGHUP: %s; the thresholds in force stay", why);
-		else if (!hq_quiet)
-			fprintf(stderr, "hiddenq serve: thresholds re-read\n");
+		else
+			log_info("serve: thresholds re-read");
 		free(why);
 	}
 	struct engine *e = w->engine;
@@ -179,7 +165,7 @@ static void after_sample(struct watch *w, const struct sample *s, void *arg)
 		.sample_cpu_s = st->sample_cpu_s,
 		.sample_last_s = last,
 		.rss_bytes = rss_bytes(),
-		.features = HQ_FEATURES,
+		.features = cmd_features(),
 	};
 	memcpy(self.scrapes, hs.answered, sizeof(self.scrapes));
 	if (w->live) {
@@ -208,6 +194,25 @@ static void after_sample(struct watch *w, const struct sample *s, void *arg)
 	}
 }
 
+/* --json: one line per event, as watch's */
+static void serve_event(const char *event, const struct sstate *st)
+{
+	if (!hq_json)
+		return;
+	json_t *o = json_object();
+	json_object_set_new(o, "hiddenq", jstr(HQ_VERSION));
+	json_object_set_new(o, "event", jstr(event));
+	json_object_set_new(o, "listen", jstr(st->listen));
+	json_object_set_new(o, "port", json_integer(httpd_port(st->h)));
+	json_object_set_new(o, "interval_s", json_real((double)st->interval_ns / 1e9));
+	char *t = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (t)
+		printf("%s\n", t);
+	free(t);
+	fflush(stdout);
+	json_decref(o);
+}
+
 int cmd_serve(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -219,8 +224,6 @@ int cmd_serve(int argc, char **argv)
 		{ "thresholds", required_argument, NULL, 'T' },
 		{ "max-connections", required_argument, NULL, 'M' },
 		{ "replay", required_argument, NULL, 'r' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct sstate st = { .listen = SERVE_DEFAULT_LISTEN, .interval_ns = 1000000000ull };
@@ -230,64 +233,60 @@ int cmd_serve(int argc, char **argv)
 	uint64_t window = 0, maxc = 64;
 	struct cmd_sources cs;
 	cmd_sources_init(&cs);
-	optind = 1;
+	cmd_json_lines = true;
 	int c;
-	const struct option *lopts = cmd_options_with_sources(opts);
-	while ((c = getopt_long(argc, argv, "l:i:w:t:r:qh", lopts, NULL)) != -1) {
-		int sr = cmd_sources_arg(&cs, c, optarg, false);
-		if (sr < 0)
-			return EXIT_UNUSABLE;
-		if (sr > 0)
-			continue;
+	struct cmd_parse p;
+	cmd_parse_init(&p, "serve", argc, argv, "l:i:w:t:r:", opts, usage);
+	p.cs = &cs;
+	p.repeatable = (const char *const[]){ "threshold", NULL };
+	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
+		case CMD_PARSE_EXIT: return p.exit_code;
 		case 'l': st.listen = optarg; break;
 		case 'W': web = optarg; break;
 		case 'i':
-			if (parse_duration_ns(optarg, &st.interval_ns) < 0 || st.interval_ns < 100000000ull)
-				return cmd_fail(false, "bad --interval: use e.g. 1s or 500ms (at least 100ms)");
+			if (parse_duration_range(optarg, 100000000ull, 3600000000000ull, &st.interval_ns) < 0)
+				return cmd_failf("bad --interval '%s': use e.g. 1s or 500ms (at least 100ms, at most 1h)", optarg);
 			break;
 		case 'w':
 			if (parse_duration_ns(optarg, &window) < 0 || window < 3000000000ull)
-				return cmd_fail(false, "bad --window: use e.g. 60s or 5m (at least 3s)");
+				return cmd_failf("bad --window '%s': use e.g. 60s or 5m (at least 3s, at most a day)", optarg);
 			break;
 		case 't':
 			if (st.ntspecs == ARRAY_SIZE(tspecs))
-				return cmd_fail(false, "too many --threshold options (64 at most)");
+				return cmd_failf("too many --threshold options (64 at most)");
 			tspecs[st.ntspecs++] = optarg;
 			break;
 		case 'T': st.thr_file = optarg; break;
 		case 'M':
 			if (parse_uint(optarg, 4096, &maxc) < 0 || maxc < 1)
-				return cmd_fail(false, "bad --max-connections: a number from 1 to 4096");
+				return cmd_failf("bad --max-connections '%s': a number from 1 to 4096", optarg);
 			break;
-		case 'r':
-			if (replay)
-				return cmd_fail(false, "--replay given twice");
-			replay = optarg;
-			break;
-		case 'q': hq_quiet = true; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return cmd_fail(false, "bad arguments to serve");
+		case 'r': replay = optarg; break;
 		}
 	}
-	if (cmd_no_operands(false, argc, argv))
+	/* --interval stays: a replay is served at that pace */
+	if (replay && cmd_parse_refuse_with(&p, "--replay", NULL))
+		return EXIT_UNUSABLE;
+	if (cmd_parse_end(&p))
 		return EXIT_UNUSABLE;
 	char *why = NULL;
 	if (thresholds_apply_args(st.thr_file, tspecs, st.ntspecs, &why) < 0) {
-		int r = cmd_fail(false, why);
+		int r = cmd_fail(hq_json, why);
 		free(why);
 		return r;
 	}
 	struct httpd_opts ho = { .listen = st.listen, .web_config = web, .max_connections = (unsigned)maxc,
 				 .max_per_ip = maxc < 16 ? (unsigned)maxc : 16 };
 	if (httpd_start(&st.h, &ho, &why) < 0) {
-		int r = cmd_fail(false, why);
+		int r = cmd_fail(hq_json, why);
 		free(why);
 		return r;
 	}
-	if (!hq_quiet)
-		fprintf(stderr, "hiddenq serve: listening on %s (port %u), sampling every %.1f s\n", st.listen,
-			httpd_port(st.h), (double)st.interval_ns / 1e9);
+	if (!hq_json)
+		log_info("serve: listening on %s (port %u), sampling every %.1f s", st.listen, httpd_port(st.h),
+			 (double)st.interval_ns / 1e9);
+	serve_event("listening", &st);
 	struct sampler_opts so = {
 		.interval_ns = st.interval_ns,
 		.count = 0,
@@ -301,7 +300,7 @@ int cmd_serve(int argc, char **argv)
 	st.replay_next_ns = mono_ns();
 	struct watch w = { .after = after_sample, .after_arg = &st };
 	int code = EXIT_OK;
-	if (watch_run(&w, replay, &so, &eo, false, "serving") != 0) {
+	if (watch_run(&w, replay, &so, &eo, hq_json, "serving") != 0) {
 		code = EXIT_UNUSABLE;
 	} else {
 		/* a replay ends: keep serving its last state until stopped */
@@ -309,8 +308,11 @@ int cmd_serve(int argc, char **argv)
 			pause();
 		watch_done(&w);
 	}
+	if (code == EXIT_OK) {
+		serve_event("stopped", &st);
+		if (!hq_json)
+			log_info("serve: stopped");
+	}
 	httpd_stop(st.h);
-	if (!hq_quiet && code == EXIT_OK)
-		fprintf(stderr, "hiddenq serve: stopped\n");
 	return code;
 }

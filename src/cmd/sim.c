@@ -38,7 +38,6 @@ static void usage(FILE *out)
 	      "examples/sim/.\n"
 	      "\n"
 	      "Options:\n"
-	      "  -j, --json            the result as JSON\n"
 	      "      --bundle DIR      also write what a VM's guest sees (or, with --view host,\n"
 	      "                        what the host sees) as a capture bundle for\n"
 	      "                        hiddenq diagnose --replay DIR\n"
@@ -53,11 +52,10 @@ static void usage(FILE *out)
 	      "                        else a tenth of the range) and print one row each\n"
 	      "      --csv             the sweep as CSV\n"
 	      "  -J, --jobs N          runs of a sweep at once (default: the online CPUs)\n"
-	      "  -h, --help            this help\n"
-	      "\n"
-	      "Exit status: 0 when the model ran, 3 when it could not (a bad scenario says\n"
-	      "FILE:LINE: why).\n",
+	      "With --json (global): the result, or the sweep's rows, as one JSON document.\n",
 	      out);
+	cmd_help_end(out, "0 when the model ran, 3 when it could not (a bad scenario says\n"
+			  "FILE:LINE: why).");
 }
 
 static char *read_all(const char *path, char **why)
@@ -334,80 +332,73 @@ static int run_sweep(const char *path, const struct sim_scenario *sc, const char
 int cmd_sim(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },	   { "bundle", required_argument, NULL, 'b' },
-		{ "vm", required_argument, NULL, 'm' },	   { "view", required_argument, NULL, 'w' },
-		{ "seed", required_argument, NULL, 's' },  { "set", required_argument, NULL, 'S' },
-		{ "sweep", required_argument, NULL, 'W' }, { "csv", no_argument, NULL, 'c' },
-		{ "jobs", required_argument, NULL, 'J' },  { "help", no_argument, NULL, 'h' },
+		{ "bundle", required_argument, NULL, 'b' }, { "vm", required_argument, NULL, 'm' },
+		{ "view", required_argument, NULL, 'w' },   { "seed", required_argument, NULL, 's' },
+		{ "set", required_argument, NULL, 'S' },    { "sweep", required_argument, NULL, 'W' },
+		{ "csv", no_argument, NULL, 'c' },	    { "jobs", required_argument, NULL, 'J' },
 		{ 0 },
 	};
-	bool json = false, csv = false;
+	bool csv = false;
 	const char *bundle = NULL, *vm = NULL, *view = NULL, *seed = NULL, *sweep = NULL;
 	const char *sets[MAX_SETS];
 	unsigned nsets = 0;
 	long jobs = sysconf(_SC_NPROCESSORS_ONLN);
 	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "-j") || !strcmp(argv[i], "--json"))
-			json = true;
-	while ((c = getopt_long(argc, argv, "jJ:h", opts, NULL)) != -1) {
+	struct cmd_parse p;
+	cmd_parse_init(&p, "sim", argc, argv, "J:", opts, usage);
+	p.repeatable = (const char *const[]){ "set", NULL };
+	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
-		case 'j':
-			json = true;
-			break;
-		case 'b':
-			bundle = optarg;
-			break;
-		case 'm':
-			vm = optarg;
-			break;
+		case CMD_PARSE_EXIT: return p.exit_code;
+		case 'b': bundle = optarg; break;
+		case 'm': vm = optarg; break;
 		case 'w':
 			view = optarg;
 			if (strcmp(view, "guest") && strcmp(view, "host"))
-				return cmd_fail(json, "--view: guest or host");
+				return cmd_failf("bad --view '%s': guest or host", optarg);
 			break;
-		case 's':
+		case 's': {
+			uint64_t v;
+			if (parse_uint(optarg, UINT64_MAX, &v) < 0)
+				return cmd_failf("bad --seed '%s': a whole number from 0 to %llu", optarg,
+						 (unsigned long long)UINT64_MAX);
 			seed = optarg;
 			break;
+		}
 		case 'S':
 			if (nsets == MAX_SETS)
-				return cmd_fail(json, "--set: at most 64");
+				return cmd_failf("too many --set options (%d at most)", MAX_SETS);
 			sets[nsets++] = optarg;
 			break;
-		case 'W':
-			sweep = optarg;
-			break;
-		case 'c':
-			csv = true;
-			break;
+		case 'W': sweep = optarg; break;
+		case 'c': csv = true; break;
 		case 'J': {
 			uint64_t j;
 			if (parse_uint(optarg, 1024, &j) < 0 || j == 0)
-				return cmd_fail(json, "--jobs: a number from 1 to 1024");
+				return cmd_failf("bad --jobs '%s': a number from 1 to 1024", optarg);
 			jobs = (long)j;
 			break;
 		}
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return EXIT_UNUSABLE;
 		}
 	}
-	if (optind != argc - 1) {
-		if (optind >= argc)
-			return cmd_fail(json, "sim: give a scenario file (hiddenq sim --help)");
-		return cmd_fail(json, "sim: one scenario file at a time");
-	}
+	bool json = hq_json;
+	if (optind >= argc)
+		return cmd_fail(json, "sim: give a scenario file (hiddenq sim --help)");
+	const char *path = argv[optind++];
+	if (cmd_parse_end(&p))
+		return EXIT_UNUSABLE;
 	if (jobs < 1)
 		jobs = 1;
 	if (sweep && bundle)
 		return cmd_fail(json, "--bundle writes one run: it does not go with --sweep");
+	if ((vm || view) && !bundle)
+		return cmd_failf("--%s chooses what --bundle writes: give --bundle DIR too", vm ? "vm" : "view");
+	if (cmd_parse_count(&p, "jobs") && !sweep)
+		return cmd_fail(json, "--jobs is for --sweep (one run is one thread)");
+	if (csv && json)
+		return cmd_fail(json, "--csv and --json: pick one");
 	if (csv && !sweep)
 		return cmd_fail(json, "--csv is for --sweep");
-	const char *path = argv[optind];
 	char *why = NULL;
 	char *text = read_all(path, &why);
 	if (!text) {

@@ -56,11 +56,9 @@ static void usage(FILE *out)
 	      "      --to TIME           or @EPOCH-SECONDS) to TIME\n"
 	      "  -b, --batch             plain blocks, even on a terminal\n"
 	      "  -n, --count N           print N blocks, then exit (implies --batch)\n"
-	      "  -j, --json              with --batch: one JSON object per sample\n"
 	      "  -t, --threshold NAME=WARN,CRIT  override a threshold (repeatable)\n"
 	      "      --thresholds FILE   threshold overrides from an INI file\n"
-	      "  -q, --quiet             no warnings on stderr\n"
-	      "  -h, --help              this help\n",
+	      "With --json (global): plain blocks as one JSON object per sample (implies --batch).\n",
 	      out);
 	cmd_sources_help(out);
 	fputs("\n"
@@ -69,11 +67,11 @@ static void usage(FILE *out)
 	      "in replay left/right one sample, PgUp/PgDn a minute of samples, Home/End.\n"
 	      "\n"
 	      "Values are rates over the last second (the last slow tick, 5 s, for cgroups,\n"
-	      "qdiscs, NUMA and the eBPF histograms), gauges as last read.\n"
-	      "\n"
-	      "Exit status: 0 quit, stopped by a signal or at the end of the blocks; 3 could\n"
-	      "not start (bad arguments, unreadable input, bad thresholds).\n"
-	      "\n"
+	      "qdiscs, NUMA and the eBPF histograms), gauges as last read.\n",
+	      out);
+	cmd_help_end(out, "0 quit, stopped by a signal or at the end of the blocks; 3 could\n"
+			  "not start (bad arguments, unreadable input, bad thresholds).");
+	fputs("\n"
 	      "Examples:\n"
 	      "  hiddenq top\n"
 	      "  hiddenq top --replay /var/lib/hiddenq/rec.db --from 2026-12-03T02:00\n"
@@ -611,52 +609,39 @@ int cmd_top(int argc, char **argv)
 		{ "to", required_argument, NULL, 0x102 },
 		{ "batch", no_argument, NULL, 'b' },
 		{ "count", required_argument, NULL, 'n' },
-		{ "json", no_argument, NULL, 'j' },
 		{ "threshold", required_argument, NULL, 't' },
 		{ "thresholds", required_argument, NULL, 'T' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct topopts o = { .interval = 1000000000ull };
 	const char *tspecs[64], *thr_file = NULL;
 	size_t ntspecs = 0;
 	cmd_sources_init(&o.cs);
-	optind = 1;
 	cmd_json_lines = true;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			o.json = true;
-	const struct option *lopts = cmd_options_with_sources(opts);
+	struct cmd_parse p;
+	cmd_parse_init(&p, "top", argc, argv, "i:w:r:bn:t:", opts, usage);
+	p.cs = &o.cs;
+	p.repeatable = (const char *const[]){ "threshold", NULL };
 	int c;
-	while ((c = getopt_long(argc, argv, "i:w:r:bn:jt:qh", lopts, NULL)) != -1) {
-		int sr = cmd_sources_arg(&o.cs, c, optarg, o.json);
-		if (sr < 0)
-			return EXIT_UNUSABLE;
-		if (sr > 0)
-			continue;
+	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
+		case CMD_PARSE_EXIT: return p.exit_code;
 		case 'i':
-			if (parse_duration_ns(optarg, &o.interval) < 0 || o.interval < 100000000ull)
-				return cmd_fail(o.json, "bad --interval: use e.g. 1s or 500ms (at least 100ms)");
+			if (parse_duration_range(optarg, 100000000ull, 3600000000000ull, &o.interval) < 0)
+				return cmd_failf("bad --interval '%s': use e.g. 1s or 500ms (at least 100ms, at most 1h)",
+						 optarg);
 			break;
 		case 'w':
-			if (parse_duration_ns(optarg, &o.window) < 0 || o.window < 3000000000ull)
-				return cmd_fail(o.json, "bad --window: use e.g. 60s or 5m (at least 3s: a verdict needs "
-							"three 1 s windows)");
+			if (parse_duration_range(optarg, 3000000000ull, 86400000000000ull, &o.window) < 0)
+				return cmd_failf("bad --window '%s': use e.g. 60s or 5m (at least 3s: a verdict needs "
+						 "three 1 s windows; at most a day)", optarg);
 			break;
-		case 'r':
-			if (o.replay)
-				return cmd_fail(o.json, "--replay given twice");
-			o.replay = optarg;
-			break;
+		case 'r': o.replay = optarg; break;
 		case 0x101:
 		case 0x102: {
 			char *why = NULL;
 			if (parse_time_arg(optarg, c == 0x101 ? &o.from : &o.to, &why) < 0) {
-				char *m = xasprintf("bad --%s: %s", c == 0x101 ? "from" : "to", why);
-				int code = cmd_fail(o.json, m);
-				free(m);
+				int code = cmd_failf("bad --%s: %s", c == 0x101 ? "from" : "to", why);
 				free(why);
 				return code;
 			}
@@ -666,25 +651,24 @@ int cmd_top(int argc, char **argv)
 		case 'n': {
 			uint64_t n;
 			if (parse_uint(optarg, 100000000, &n) < 0 || n == 0)
-				return cmd_fail(o.json, "bad --count: a number of blocks, at least 1");
+				return cmd_failf("bad --count '%s': a number of blocks, from 1 to 100000000", optarg);
 			o.count = (unsigned long)n;
 			o.batch = true;
 			break;
 		}
-		case 'j': o.json = true; break;
 		case 't':
 			if (ntspecs == ARRAY_SIZE(tspecs))
-				return cmd_fail(o.json, "too many --threshold options (64 at most)");
+				return cmd_failf("too many --threshold options (64 at most)");
 			tspecs[ntspecs++] = optarg;
 			break;
 		case 'T': thr_file = optarg; break;
-		case 'q': hq_quiet = true; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return cmd_fail(o.json, "bad arguments to top");
 		}
 	}
-	if (cmd_no_operands(o.json, argc, argv))
+	if (o.replay && cmd_parse_refuse_with(&p, "--replay", (const char *const[]){ "interval", NULL }))
 		return EXIT_UNUSABLE;
+	if (cmd_parse_end(&p))
+		return EXIT_UNUSABLE;
+	o.json = hq_json;
 	if ((o.from || o.to) && !o.replay)
 		return cmd_fail(o.json, "--from and --to take a slice of a --replay bundle or recording");
 	if (o.from && o.to && o.from > o.to)
@@ -723,8 +707,7 @@ int cmd_top(int argc, char **argv)
 		err_capture(&es);
 		if (top_ui_open(&why) < 0) {
 			err_release(&es);
-			if (!hq_quiet)
-				fprintf(stderr, "hiddenq top: %s; printing plain blocks instead\n", why);
+			log_warn("top: %s; printing plain blocks instead", why);
 			free(why);
 			why = NULL;
 			o.batch = true;

@@ -34,13 +34,10 @@ static void usage(FILE *out)
 	      "\n"
 	      "Options:\n"
 	      "  -r, --replay DIR   read the topology stored in a capture bundle\n"
-	      "  -j, --json         one JSON object on stdout\n"
-	      "      --no-hwloc     do not ask hwloc for device locality\n"
-	      "  -q, --quiet        no warnings on stderr\n"
-	      "  -h, --help         this help\n"
-	      "\n"
-	      "Exit status: 0, or 3 when no topology could be read.\n"
-	      "\n"
+	      "      --no-hwloc     do not ask hwloc for device locality\n",
+	      out);
+	cmd_help_end(out, "0 shown, 3 bad arguments or no topology could be read.");
+	fputs("\n"
 	      "Examples:\n"
 	      "  hiddenq topo\n"
 	      "  hiddenq topo --json | jq .nodes\n"
@@ -79,31 +76,26 @@ int cmd_topo(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "replay", required_argument, NULL, 'r' },
-		{ "json", no_argument, NULL, 'j' },
 		{ "no-hwloc", no_argument, NULL, 'H' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *replay = NULL;
-	bool json = false, use_hwloc = true;
+	bool use_hwloc = true;
 	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
-	while ((c = getopt_long(argc, argv, "r:jqh", opts, NULL)) != -1) {
+	struct cmd_parse p;
+	cmd_parse_init(&p, "topo", argc, argv, "r:", opts, usage);
+	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
+		case CMD_PARSE_EXIT: return p.exit_code;
 		case 'r': replay = optarg; break;
-		case 'j': json = true; break;
 		case 'H': use_hwloc = false; break;
-		case 'q': hq_quiet = true; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return cmd_fail(json, "bad arguments to topo");
 		}
 	}
-	if (cmd_no_operands(json, argc, argv))
+	if (replay && cmd_parse_refuse_with(&p, "--replay", (const char *const[]){ "no-hwloc", NULL }))
 		return EXIT_UNUSABLE;
+	if (cmd_parse_end(&p))
+		return EXIT_UNUSABLE;
+	bool json = hq_json;
 	struct fsroot root;
 	char *why, *tmpdir;
 	if (topo_root_open(replay, &root, &tmpdir, &why) < 0) {

@@ -10,6 +10,7 @@
  * Exit code as diagnose: that finding's severity.
  */
 #include <errno.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,7 +51,7 @@ static void usage(FILE *out)
 	      "                        pass); repeatable\n"
 	      "      --qmp-histograms  on those sockets, turn on QEMU's block latency\n"
 	      "                        histograms where a disk has none (log2 buckets,\n"
-	      "                        1 us to 4 s) and report p50/p99 per read, write,\n"
+	      "                        1 µs to 4 s) and report p50/p99 per read, write,\n"
 	      "                        flush.  They stay on in QEMU after the run (cheap;\n"
 	      "                        block-latency-histogram-set with only an id removes\n"
 	      "                        them)\n"
@@ -59,14 +60,11 @@ static void usage(FILE *out)
 	      "                        shown), and vCPU schedstat read one /proc file at a\n"
 	      "                        time instead of by one eBPF read (also:\n"
 	      "                        HIDDENQ_VMS_SCHEDSTAT=procfs)\n"
-	      "  -j, --json            one JSON object on stdout\n"
-	      "  -v, --verbose         every thread, also idle ones\n"
-	      "  -q, --quiet           no warnings on stderr\n"
-	      "  -h, --help            this help\n"
-	      "\n"
-	      "Exit status: 0 ok, 1 warn, 2 crit (the worst of cpu-pinning-conflict and\n"
-	      "migration-convergence), 3 could not run.\n"
-	      "\n"
+	      "  -v, --verbose         every thread, also idle ones\n",
+	      out);
+	cmd_help_end(out, "0 ok, 1 warn, 2 crit (the worst of cpu-pinning-conflict and\n"
+			  "migration-convergence), 3 bad arguments or could not run.");
+	fputs("\n"
 	      "Examples:\n"
 	      "  hiddenq vms\n"
 	      "  hiddenq vms --json --duration 10\n"
@@ -84,56 +82,59 @@ int cmd_vms(int argc, char **argv)
 		{ "qmp", required_argument, NULL, 'Q' },
 		{ "qmp-histograms", no_argument, NULL, 'H' },
 		{ "no-bpf", no_argument, NULL, 'B' },
-		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	uint64_t duration = 5000000000ull, interval = 200000000ull;
 	const char *replay = NULL;
-	bool json = false, verbose = false, bpf = true, qmp_hist = false;
+	bool verbose = false, bpf = true, qmp_hist = false;
 	const char *qmp[VMSCAN_MAX_QMP + 1] = { 0 };
 	unsigned nqmp = 0;
 	int c;
-	optind = 1;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			json = true;
-	while ((c = getopt_long(argc, argv, "d:i:r:jvqh", opts, NULL)) != -1) {
+	struct cmd_parse p;
+	cmd_parse_init(&p, "vms", argc, argv, "d:i:r:v", opts, usage);
+	p.repeatable = (const char *const[]){ "qmp", NULL };
+	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
+		case CMD_PARSE_EXIT: return p.exit_code;
 		case 'd':
 			if (parse_duration_ns(optarg, &duration) < 0)
-				return cmd_fail(json, "bad --duration: use e.g. 5, 5s, 500ms or 1m");
+				return cmd_failf("bad --duration '%s': use e.g. 5, 5s, 500ms or 1m (1 ms to a day)", optarg);
 			break;
 		case 'i':
-			if (parse_duration_ns(optarg, &interval) < 0 || interval < 10000000ull)
-				return cmd_fail(json, "bad --interval: use e.g. 200ms (at least 10ms)");
+			if (parse_duration_range(optarg, 10000000ull, 3600000000000ull, &interval) < 0)
+				return cmd_failf("bad --interval '%s': use e.g. 200ms (at least 10ms, at most 1h)", optarg);
 			break;
 		case 'r': replay = optarg; break;
-		case 'Q': {
-			const char *eq = strchr(optarg, '=');
-			if (!eq || eq == optarg || !eq[1] || nqmp >= VMSCAN_MAX_QMP)
-				return cmd_fail(json, "bad --qmp: use NAME=SOCKET (the VM's name, a QMP unix socket you own)");
-			qmp[nqmp++] = optarg;
+		case 'Q':
+			if (cmd_qmp_arg(qmp, &nqmp, optarg))
+				return EXIT_UNUSABLE;
 			break;
-		}
 		case 'B': bpf = false; break;
 		case 'H': qmp_hist = true; break;
-		case 'j': json = true; break;
 		case 'v': verbose = true; break;
-		case 'q': hq_quiet = true; break;
-		case 'h': usage(stdout); return EXIT_OK;
-		default: usage(stderr); return cmd_fail(json, "bad arguments to vms");
 		}
 	}
-	if (cmd_no_operands(json, argc, argv))
+	if (replay && cmd_parse_refuse_with(&p, "--replay",
+					    (const char *const[]){ "duration", "interval", "qmp", "qmp-histograms",
+								   "no-bpf", NULL }))
 		return EXIT_UNUSABLE;
+	if (cmd_parse_end(&p))
+		return EXIT_UNUSABLE;
+	bool json = hq_json;
 	if (interval > duration)
-		return cmd_fail(json, "--interval is longer than --duration");
-	if (qmp_hist && (!nqmp || replay))
-		return cmd_fail(json, replay ? "--qmp-histograms needs a live run, not --replay"
-					     : "--qmp-histograms needs at least one --qmp NAME=SOCKET");
+		return cmd_failf("--interval (%.3g s) is longer than --duration (%.3g s): no two samples to compare",
+				 (double)interval / 1e9, (double)duration / 1e9);
+	if (qmp_hist && !nqmp)
+		return cmd_failf("--qmp-histograms needs at least one --qmp NAME=SOCKET");
+	for (unsigned k = 0; k < nqmp; k++) {
+		char *why = cmd_qmp_check(qmp[k]);
+		if (why) {
+			int r = cmd_fail(json, why);
+			free(why);
+			return r;
+		}
+	}
 
 	struct sampler_opts so = {
 		.interval_ns = interval,
@@ -166,6 +167,16 @@ int cmd_vms(int argc, char **argv)
 		free(m);
 	} else {
 		vms_add_bpf(an->host, an);
+		/* a --qmp whose VM was not found was not asked: say so rather than print nothing */
+		for (unsigned k = 0; k < nqmp; k++) {
+			size_t nl = (size_t)(strchr(qmp[k], '=') - qmp[k]);
+			bool found = false;
+			for (size_t i = 0; i < an->host->n && !found; i++)
+				found = strlen(an->host->vms[i].name) == nl && !strncmp(an->host->vms[i].name, qmp[k], nl);
+			if (!found)
+				log_warn("--qmp %s: no VM called %.*s on this machine; its socket was not asked", qmp[k],
+					 (int)nl, qmp[k]);
+		}
 		struct findings fs = { 0 };
 		/* the same rule as diagnose's, held to the same minimum of data (pinning_min_windows) */
 		rules_evaluate_one(an, "cpu-pinning-conflict", &fs);

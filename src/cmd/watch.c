@@ -33,24 +33,20 @@ static void usage(FILE *out)
 	      "  -r, --replay DIR        run over a capture bundle or a recording as if live\n"
 	      "      --from TIME         with --replay: from TIME (2026-12-03T02:00[:SS][Z]\n"
 	      "      --to TIME           or @EPOCH-SECONDS) to TIME\n"
-	      "  -j, --json              one JSON object per line (events start, change, and\n"
-	      "                          thresholds and stop)\n"
 	      "  -t, --threshold NAME=WARN,CRIT  override a threshold (repeatable)\n"
 	      "      --thresholds FILE   threshold overrides from an INI file ([thresholds],\n"
 	      "                          NAME = WARN, CRIT); re-read on SIGHUP\n"
-	      "      --color WHEN        auto, always or never (default auto; NO_COLOR respected)\n"
-	      "  -q, --quiet             no warnings on stderr\n"
-	      "  -h, --help              this help\n",
+	      "With --json: one JSON object per line (events start, change, thresholds, stop).\n",
 	      out);
 	cmd_sources_help(out);
 	fputs("\n"
 	      "Signals: SIGINT and SIGTERM stop it cleanly (exit 0); SIGHUP re-reads the\n"
 	      "thresholds file (a file with an error is refused whole and the thresholds in\n"
-	      "force stay), then applies the -t overrides again.\n"
-	      "\n"
-	      "Exit status: 0 stopped by a signal or at the end of a replay; 3 could not start\n"
-	      "(bad arguments, unreadable input, bad thresholds file).\n"
-	      "\n"
+	      "force stay), then applies the -t overrides again.\n",
+	      out);
+	cmd_help_end(out, "0 stopped by a signal or at the end of a replay; 3 could not start\n"
+			  "(bad arguments, unreadable input, bad thresholds file).");
+	fputs("\n"
 	      "Examples:\n"
 	      "  hiddenq watch\n"
 	      "  hiddenq watch --json --window 30s | systemd-cat -t hiddenq\n"
@@ -88,8 +84,7 @@ static void reload(struct wstate *st, uint64_t real_ns)
 		watch_event_json(stdout, real_ns, "thresholds", j);
 	}
 	if (ok)
-		fprintf(stderr, "hiddenq watch: thresholds re-read%s%s\n", st->thr_file ? " from " : "",
-			st->thr_file ? st->thr_file : "");
+		log_info("watch: thresholds re-read%s%s", st->thr_file ? " from " : "", st->thr_file ? st->thr_file : "");
 	else
 		log_err("SIGHUP: %s; the thresholds in force stay", why);
 	free(why);
@@ -140,106 +135,77 @@ int cmd_watch(int argc, char **argv)
 		{ "replay", required_argument, NULL, 'r' },
 		{ "from", required_argument, NULL, 0x101 },
 		{ "to", required_argument, NULL, 0x102 },
-		{ "json", no_argument, NULL, 'j' },
 		{ "threshold", required_argument, NULL, 't' },
 		{ "thresholds", required_argument, NULL, 'T' },
-		{ "color", required_argument, NULL, 'C' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct wstate st = { 0 };
 	uint64_t interval = 1000000000ull, window = 0, from = 0, to = 0;
-	const char *replay = NULL, *color = "auto";
+	const char *replay = NULL;
 	struct cmd_sources cs;
 	cmd_sources_init(&cs);
 	int c;
-	optind = 1;
 	cmd_json_lines = true;
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--json") || !strcmp(argv[i], "-j"))
-			st.json = true;
 	const char *tspecs[64];
 	st.tspecs = tspecs;
 	int code = EXIT_OK;
-	const struct option *lopts = cmd_options_with_sources(opts);
-	while ((c = getopt_long(argc, argv, "i:w:r:jt:qh", lopts, NULL)) != -1) {
-		int sr = cmd_sources_arg(&cs, c, optarg, st.json);
-		if (sr < 0) {
-			code = EXIT_UNUSABLE;
-			goto out;
-		}
-		if (sr > 0)
-			continue;
+	struct cmd_parse p;
+	cmd_parse_init(&p, "watch", argc, argv, "i:w:r:t:", opts, usage);
+	p.cs = &cs;
+	p.repeatable = (const char *const[]){ "threshold", NULL };
+	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
+		case CMD_PARSE_EXIT: code = p.exit_code; goto out;
 		case 'i':
-			if (parse_duration_ns(optarg, &interval) < 0 || interval < 100000000ull) {
-				code = cmd_fail(st.json, "bad --interval: use e.g. 1s or 500ms (at least 100ms)");
+			if (parse_duration_range(optarg, 100000000ull, 3600000000000ull, &interval) < 0) {
+				code = cmd_failf("bad --interval '%s': use e.g. 1s or 500ms (at least 100ms, at most 1h)", optarg);
 				goto out;
 			}
 			break;
 		case 'w':
 			if (parse_duration_ns(optarg, &window) < 0 || window < 3000000000ull) {
-				code = cmd_fail(st.json, "bad --window: use e.g. 60s or 5m (at least 3s: a verdict needs "
-							 "three 1 s windows)");
+				code = cmd_failf("bad --window '%s': use e.g. 60s or 5m (at least 3s: a verdict needs "
+						 "three 1 s windows; at most a day)", optarg);
 				goto out;
 			}
 			break;
-		case 'r':
-			if (replay) {
-				code = cmd_fail(st.json, "--replay given twice");
-				goto out;
-			}
-			replay = optarg;
-			break;
+		case 'r': replay = optarg; break;
 		case 0x101:
 		case 0x102: {
 			char *why = NULL;
 			if (parse_time_arg(optarg, c == 0x101 ? &from : &to, &why) < 0) {
-				char *m = xasprintf("bad --%s: %s", c == 0x101 ? "from" : "to", why);
-				code = cmd_fail(st.json, m);
-				free(m);
+				code = cmd_failf("bad --%s: %s", c == 0x101 ? "from" : "to", why);
 				free(why);
 				goto out;
 			}
 			break;
 		}
-		case 'j': st.json = true; break;
 		case 't':
 			if (st.ntspecs == ARRAY_SIZE(tspecs)) {
-				code = cmd_fail(st.json, "too many --threshold options (64 at most)");
+				code = cmd_failf("too many --threshold options (64 at most)");
 				goto out;
 			}
 			tspecs[st.ntspecs++] = optarg;
 			break;
 		case 'T': st.thr_file = optarg; break;
-		case 'C':
-			if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never")) {
-				code = cmd_fail(st.json, "bad --color: use auto, always or never");
-				goto out;
-			}
-			color = optarg;
-			break;
-		case 'q': hq_quiet = true; break;
-		case 'h': usage(stdout); goto out;
-		default:
-			usage(stderr);
-			code = cmd_fail(st.json, "bad arguments to watch");
-			goto out;
 		}
 	}
-	if (cmd_no_operands(st.json, argc, argv)) {
+	if (replay && cmd_parse_refuse_with(&p, "--replay", (const char *const[]){ "interval", NULL })) {
 		code = EXIT_UNUSABLE;
 		goto out;
 	}
+	if (cmd_parse_end(&p)) {
+		code = EXIT_UNUSABLE;
+		goto out;
+	}
+	st.json = hq_json;
 	char *why = NULL;
 	if (!apply_thresholds(&st, &why)) {
 		code = cmd_fail(st.json, why);
 		free(why);
 		goto out;
 	}
-	st.color = strcmp(color, "always") == 0 ||
-		   (strcmp(color, "auto") == 0 && isatty(STDOUT_FILENO) && !getenv("NO_COLOR"));
+	st.color = hq_color_on(STDOUT_FILENO);
 	st.prev = xcalloc(rules_count(), sizeof(*st.prev));
 	/* a first verdict needs a few windows: no line before */
 	st.warmup_ns = window && window < 5000000000ull ? window : 5000000000ull;
@@ -252,13 +218,13 @@ int cmd_watch(int argc, char **argv)
 	cmd_sources_apply(&cs, &so);
 	struct engine_opts eo = { .window_ns = window, .rule_windows = window == 0 };
 	install_reload_handler();
-	if (!st.json && !hq_quiet && !replay)
-		fprintf(stderr, "hiddenq watch: sampling every %.1f s, judging %s; Ctrl-C to stop\n",
-			(double)interval / 1e9, window ? "every finding over the --window" : "each finding over its own window");
 	if ((from || to) && !replay) {
 		code = cmd_fail(st.json, "--from and --to take a slice of a --replay bundle or recording");
 		goto out;
 	}
+	if (!st.json && !replay)
+		log_info("watch: sampling every %.1f s, judging %s; Ctrl-C to stop", (double)interval / 1e9,
+			 window ? "every finding over the --window" : "each finding over its own window");
 	struct watch w = { .after = after_sample, .after_arg = &st, .from_real = from, .to_real = to };
 	if (watch_run(&w, replay, &so, &eo, st.json, "watching") != 0) {
 		code = EXIT_UNUSABLE;
@@ -274,9 +240,9 @@ int cmd_watch(int argc, char **argv)
 		json_object_set_new(j, "lines", json_integer((json_int_t)st.lines));
 		json_object_set_new(j, "restarts", json_integer(w.engine->restarts));
 		watch_event_json(stdout, real_ns(), "stop", j);
-	} else if (!hq_quiet) {
-		fprintf(stderr, "hiddenq watch: stopped after %llu samples, %lu lines\n",
-			(unsigned long long)w.engine->nsamples, st.lines);
+	} else {
+		log_info("watch: stopped after %llu sample%s, %lu line%s", (unsigned long long)w.engine->nsamples,
+			 plural_s(w.engine->nsamples), st.lines, plural_s(st.lines));
 	}
 	watch_done(&w);
 out:

@@ -14,6 +14,29 @@
 #include <unistd.h>
 
 bool hq_quiet;
+bool hq_json;
+enum hq_color_mode hq_color = HQ_COLOR_AUTO;
+
+int hq_color_parse(const char *s, enum hq_color_mode *out)
+{
+	if (!strcmp(s, "auto"))
+		*out = HQ_COLOR_AUTO;
+	else if (!strcmp(s, "always"))
+		*out = HQ_COLOR_ALWAYS;
+	else if (!strcmp(s, "never"))
+		*out = HQ_COLOR_NEVER;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+bool hq_color_on(int fd)
+{
+	if (hq_color != HQ_COLOR_AUTO)
+		return hq_color == HQ_COLOR_ALWAYS;
+	const char *nc = getenv("NO_COLOR"); /* no-color.org: set and not empty */
+	return isatty(fd) && !(nc && *nc);
+}
 
 static void die_oom(size_t n)
 {
@@ -125,6 +148,48 @@ void log_err(const char *fmt, ...)
 	va_end(ap);
 }
 
+void log_info(const char *fmt, ...)
+{
+	if (hq_quiet)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog("", fmt, ap);
+	va_end(ap);
+}
+
+void log_warn_some(struct log_some *l, const char *fmt, ...)
+{
+	if (l->shown >= LOG_SOME_SHOWN) {
+		l->hidden++;
+		return;
+	}
+	l->shown++;
+	if (hq_quiet)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	vlog("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void log_some_done(struct log_some *l)
+{
+	if (l->hidden)
+		log_warn("... and %u more %s, not shown one by one", l->hidden, l->what ? l->what : "like these");
+	l->shown = l->hidden = 0;
+}
+
+const char *plural_s(uint64_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+const char *plural(uint64_t n, const char *one, const char *many)
+{
+	return n == 1 ? one : many;
+}
+
 static uint64_t clock_ns(clockid_t id)
 {
 	struct timespec ts;
@@ -142,36 +207,80 @@ uint64_t real_ns(void)
 	return clock_ns(CLOCK_REALTIME);
 }
 
-int parse_duration_ns(const char *s, uint64_t *out_ns)
+int parse_decimal(const char *s, double *out, const char **end)
 {
-	if (!s || !*s)
+	if (!s)
 		return -EINVAL;
-	char *end;
+	const char *p = s;
+	unsigned digits = 0;
+	while (isdigit((unsigned char)*p))
+		p++, digits++;
+	if (*p == '.') {
+		p++;
+		while (isdigit((unsigned char)*p))
+			p++, digits++;
+	}
+	if (!digits)
+		return -EINVAL;
+	if ((*p == 'e' || *p == 'E') &&
+	    (isdigit((unsigned char)p[1]) || ((p[1] == '-' || p[1] == '+') && isdigit((unsigned char)p[2])))) {
+		p += 2;
+		while (isdigit((unsigned char)*p))
+			p++;
+	}
+	/* strtod on a copy of exactly the digits checked above: no hex, no nan, no locale surprises */
+	char buf[64];
+	size_t n = (size_t)(p - s);
+	if (n >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
 	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || !isfinite(v) || v <= 0)
+	double v = strtod(buf, NULL);
+	if (errno == ERANGE && v != 0)
+		return -EINVAL; /* overflow (an underflow to 0 is caught by the callers' ranges) */
+	if (!isfinite(v))
+		return -EINVAL;
+	*out = v;
+	if (end)
+		*end = p;
+	return 0;
+}
+
+int parse_duration_range(const char *s, uint64_t min_ns, uint64_t max_ns, uint64_t *out_ns)
+{
+	double v;
+	const char *end;
+	if (parse_decimal(s, &v, &end) < 0 || v <= 0)
 		return -EINVAL;
 	double mult;
 	if (*end == '\0' || strcmp(end, "s") == 0)
 		mult = 1e9;
 	else if (strcmp(end, "ms") == 0)
 		mult = 1e6;
-	else if (strcmp(end, "us") == 0)
+	else if (strcmp(end, "us") == 0 || strcmp(end, "µs") == 0)
 		mult = 1e3;
+	else if (strcmp(end, "ns") == 0)
+		mult = 1;
 	else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
 		mult = 60e9;
 	else
 		return -EINVAL;
 	double ns = v * mult;
-	if (ns < 1e6 || ns > 86400e9) /* 1 ms .. 1 day */
+	if (ns < (double)min_ns || ns > (double)max_ns)
 		return -EINVAL;
 	*out_ns = (uint64_t)(ns + 0.5);
 	return 0;
 }
 
+int parse_duration_ns(const char *s, uint64_t *out_ns)
+{
+	return parse_duration_range(s, 1000000ull, 86400000000000ull, out_ns); /* 1 ms .. 1 day */
+}
+
 int parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
-	if (!s || !*s || *s == '-' || *s == '+')
+	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
 	char *end;
 	errno = 0;
@@ -207,12 +316,9 @@ long read_small_at(int dirfd, const char *rel, char *buf, size_t cap)
 
 int parse_size(const char *s, uint64_t *out)
 {
-	if (!s || !*s)
-		return -EINVAL;
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || v < 0 || !isfinite(v))
+	double v;
+	const char *end;
+	if (parse_decimal(s, &v, &end) < 0)
 		return -EINVAL;
 	double m = 1;
 	if (*end) {
@@ -249,16 +355,19 @@ int parse_rate(const char *s, double *bps)
 	if (bits) {
 		c[n - 3] = '\0';
 		/* bits use decimal units, as links are sold */
-		char *end;
-		double v = strtod(c, &end);
-		double m = 1;
+		const char *end;
+		double v, m = 1;
+		if (parse_decimal(c, &v, &end) < 0) {
+			free(c);
+			return -EINVAL;
+		}
 		if (*end == 'k' || *end == 'K')
 			m = 1e3, end++;
 		else if (*end == 'm' || *end == 'M')
 			m = 1e6, end++;
 		else if (*end == 'g' || *end == 'G')
 			m = 1e9, end++;
-		bool ok = end != c && !*end && v > 0 && isfinite(v);
+		bool ok = !*end && v > 0 && v * m <= 8e15;
 		free(c);
 		if (!ok)
 			return -EINVAL;

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../analysis/findings.h"
+#include "../analysis/io.h"
 #include "../core/util.h"
 #include "../parse/memparse.h"
 #include "../sys/proc_run.h"
@@ -172,24 +173,17 @@ static void io_scheduler(const struct audit_ctx *c, const struct audit_item *it,
 		bracket_choice(line, strlen(line), sched, sizeof(sched));
 		rdf(c, rot, sizeof(rot), "sys/block/%s/queue/rotational", d);
 		seen++;
-		const char *want;
-		bool ok;
-		if (virtio) {
-			want = "none (the host schedules; mq-deadline is fine too)";
-			ok = !strcmp(sched, "none") || !strcmp(sched, "mq-deadline");
-		} else if (!strncmp(d, "nvme", 4)) {
-			want = "none";
-			ok = !strcmp(sched, "none");
-		} else if (!strcmp(rot, "1")) {
-			want = "mq-deadline (or bfq)";
-			ok = !strcmp(sched, "mq-deadline") || !strcmp(sched, "bfq");
-		} else {
-			want = "mq-deadline or none";
-			ok = !strcmp(sched, "mq-deadline") || !strcmp(sched, "none");
-		}
-		add(o, it, d, ok ? AU_PASS : AU_FAIL, "scheduler %s (%s), want %s", sched[0] ? sched : "?",
-		    virtio ? "virtio disk" : !strncmp(d, "nvme", 4) ? "NVMe" : !strcmp(rot, "1") ? "rotational" : "SSD",
-		    want);
+		const char *kind = io_sched_kind(d, virtio, !strcmp(rot, "1") ? 1 : 0);
+		const char *want, *why;
+		enum io_sched_fit fit = io_sched_judge(kind, sched, &want, &why);
+		struct audit_res *x = add(o, it, d, fit == IO_SCHED_POOR ? AU_FAIL : AU_PASS,
+					  "scheduler %s (%s), want %s", sched[0] ? sched : "?",
+					  virtio ? "virtio disk" : !strcmp(kind, "nvme") ? "NVMe"
+							     : !strcmp(kind, "rotational") ? "rotational" : "SSD",
+					  want);
+		/* the reason, as diagnose gives it (analysis/io.c io_sched_judge: one judgement for both) */
+		if (fit != IO_SCHED_BEST)
+			note(x, "%s", why);
 	}
 	free_names(devs, n);
 	if (!seen)
@@ -254,7 +248,7 @@ static void host_cstates(const struct audit_ctx *c, const struct audit_item *it,
 	}
 	bool ok = TH(T_CSTATE_EXIT_US).warn < 0 || deep_lat < TH(T_CSTATE_EXIT_US).warn;
 	struct audit_res *x = add(o, it, "cpu0", ok ? AU_PASS : AU_FAIL,
-				  "deepest enabled C-state %s exits in %ld us (driver %s; limit %.0f us)", deep_name,
+				  "deepest enabled C-state %s exits in %ld µs (driver %s; limit %.0f µs)", deep_name,
 				  deep_lat, drv[0] ? drv : "?", TH(T_CSTATE_EXIT_US).warn);
 	if (c->guest)
 		note(x, "these are the guest's idle states; the host's decide the real wake-up latency");
@@ -384,7 +378,8 @@ static void overcommit_cpu(const struct audit_ctx *c, const struct audit_item *i
 		return;
 	}
 	char what[96];
-	snprintf(what, sizeof(what), "%u vCPUs of %u VMs on %u CPUs:", v, nrun, c->ncpus);
+	snprintf(what, sizeof(what), "%u vCPU%s of %u VM%s on %u CPU%s:", v, plural_s(v), nrun, plural_s(nrun), c->ncpus,
+		 plural_s(c->ncpus));
 	ratio_item(it, o, (double)v / c->ncpus, T_VCPU_PER_CPU, what,
 		   "too high for latency-sensitive VMs (2:1 or 1:1 for those)");
 }
@@ -558,7 +553,7 @@ static void vm_nic_multiqueue(const struct audit_ctx *c, const struct audit_item
 				continue;
 			}
 			if (!strcmp(n->backend, "user")) {
-				struct audit_res *x = add(o, it, sub, AU_UNKNOWN, "user-mode networking (slirp), %u vCPUs", vc);
+				struct audit_res *x = add(o, it, sub, AU_UNKNOWN, "user-mode networking (slirp), %u vCPU%s", vc, plural_s(vc));
 				note(x, "slirp has one queue in QEMU's main loop: a test path, not a production one");
 				continue;
 			}
@@ -651,13 +646,15 @@ static void vm_numa_pinning(const struct audit_ctx *c, const struct audit_item *
 			    node >= 0 ? node : 0, vm->conf.numatune_nodeset[0] ? ", memory nodeset " : "",
 			    vm->conf.numatune_nodeset);
 		} else if (!fits && c->node_mem_lazy && vm->conf.vcpus <= ncpu) {
-			note(add(o, it, s, AU_UNKNOWN, "%u vCPUs fit a node; %llu MiB against %llu MiB counted so far",
-				 vm->conf.vcpus, (unsigned long long)vm->conf.mem_mib, (unsigned long long)nmem),
+			note(add(o, it, s, AU_UNKNOWN, "%u vCPU%s fit%s a node; %llu MiB against %llu MiB counted so far",
+				 vm->conf.vcpus, plural_s(vm->conf.vcpus), vm->conf.vcpus == 1 ? "s" : "",
+				 (unsigned long long)vm->conf.mem_mib, (unsigned long long)nmem),
 			     "%s", c->node_mem_note);
 		} else if (!fits) {
 			add(o, it, s, vm->conf.numa_nodes >= 2 ? AU_PASS : AU_FAIL,
-			    "%u vCPUs / %llu MiB do not fit one node (%u CPUs, %llu MiB)%s", vm->conf.vcpus,
-			    (unsigned long long)vm->conf.mem_mib, ncpu, (unsigned long long)nmem,
+			    "%u vCPU%s / %llu MiB do not fit one node (%u CPU%s, %llu MiB)%s", vm->conf.vcpus,
+			    plural_s(vm->conf.vcpus), (unsigned long long)vm->conf.mem_mib, ncpu, plural_s(ncpu),
+			    (unsigned long long)nmem,
 			    vm->conf.numa_nodes >= 2 ? "; guest has vNUMA nodes" : "; not pinned, no vNUMA");
 		} else {
 			note(add(o, it, s, AU_PASS, "fits one node, floats across %u nodes", c->nnodes),
@@ -678,17 +675,21 @@ static void vm_larger_than_node(const struct audit_ctx *c, const struct audit_it
 		unsigned ncpu;
 		uint64_t nmem;
 		if (fits_node(c, vm, &ncpu, &nmem)) {
-			add(o, it, s, AU_PASS, "%u vCPUs, %llu MiB within a node (%u CPUs, %llu MiB)", vm->conf.vcpus,
-			    (unsigned long long)vm->conf.mem_mib, ncpu, (unsigned long long)nmem);
+			add(o, it, s, AU_PASS, "%u vCPU%s, %llu MiB within a node (%u CPU%s, %llu MiB)", vm->conf.vcpus,
+			    plural_s(vm->conf.vcpus), (unsigned long long)vm->conf.mem_mib, ncpu, plural_s(ncpu),
+			    (unsigned long long)nmem);
 		} else if (c->node_mem_lazy && vm->conf.vcpus <= ncpu) {
 			/* only memory says no, and the nodes' memory is known to be counted short */
-			note(add(o, it, s, AU_UNKNOWN, "%u vCPUs fit a node (%u CPUs); %llu MiB against %llu MiB counted so far",
-				 vm->conf.vcpus, ncpu, (unsigned long long)vm->conf.mem_mib, (unsigned long long)nmem),
+			note(add(o, it, s, AU_UNKNOWN, "%u vCPU%s fit%s a node (%u CPU%s); %llu MiB against %llu MiB counted "
+						       "so far",
+				 vm->conf.vcpus, plural_s(vm->conf.vcpus), vm->conf.vcpus == 1 ? "s" : "", ncpu,
+				 plural_s(ncpu), (unsigned long long)vm->conf.mem_mib, (unsigned long long)nmem),
 			     "%s", c->node_mem_note);
 		} else if (c->nnodes < 2) {
 			/* one node is the whole host: vNUMA cannot help a VM larger than that */
-			note(add(o, it, s, AU_FAIL, "%u vCPUs, %llu MiB: larger than this single-node host (%u CPUs, %llu MiB)",
-				 vm->conf.vcpus, (unsigned long long)vm->conf.mem_mib, ncpu, (unsigned long long)nmem),
+			note(add(o, it, s, AU_FAIL, "%u vCPU%s, %llu MiB: larger than this single-node host (%u CPU%s, %llu MiB)",
+				 vm->conf.vcpus, plural_s(vm->conf.vcpus), (unsigned long long)vm->conf.mem_mib, ncpu,
+				 plural_s(ncpu), (unsigned long long)nmem),
 			     "its vCPUs share the host's CPUs with each other: shrink it to fit, or move it to a larger "
 			     "host; guest NUMA nodes do not help here");
 		} else {

@@ -204,13 +204,22 @@ json_t *io_run(const struct io_params *p)
 	hist_init(&sp);
 	int err = 0;
 	phase(fd, p, blocks, 0, &b2b, buf, &err);
-	if (!err && !p->no_spaced)
+	/* a Ctrl-C during the first phase leaves the second unrun: it is left out, not shown as empty */
+	bool spaced = !err && !p->no_spaced && !hq_exiting;
+	if (spaced)
 		phase(fd, p, blocks, p->gap_ns, &sp, buf, &err);
 	free(buf);
 	if (err)
 		json_object_set_new(r, "io_error", jstr(strerror(err)));
 	json_object_set_new(r, "back_to_back", hist_json(&b2b));
-	if (!p->no_spaced) {
+	if (!p->no_spaced && !err && !(spaced && sp.count)) {
+		const char *old = json_string_value(json_object_get(r, "note"));
+		char *n = xasprintf("%s%sinterrupted before a spaced request completed: no idle-gap figure", old ? old : "",
+				    old ? "; " : "");
+		json_object_set_new(r, "note", jstr(n));
+		free(n);
+	}
+	if (spaced && sp.count) {
 		json_object_set_new(r, "gap_us", pjnum((double)p->gap_ns / 1e3));
 		json_object_set_new(r, "spaced", hist_json(&sp));
 		if (b2b.count && sp.count) {

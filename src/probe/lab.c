@@ -82,14 +82,14 @@ static json_t *ex_numa(bool quick, const struct probe_env *e)
 static json_t *ex_oversub(bool quick, const struct probe_env *e)
 {
 	json_t *o = experiment("vcpu-oversubscription", "vCPU oversubscription breaking point",
-			       "a periodic victim (5 ms period, 200 us work) against 0 to 4x CPUs of CPU-bound "
+			       "a periodic victim (5 ms period, 200 µs work) against 0 to 4x CPUs of CPU-bound "
 			       "competitors");
 	json_t *r = oversub_lab(quick, e);
 	json_object_set_new(o, "result", r);
 	json_t *st = json_object_get(r, "steps");
 	json_t *a = json_array_get(st, 0), *b = json_array_get(st, json_array_size(st) - 1);
 	char m[320];
-	snprintf(m, sizeof(m), "victim p99 %.0f us alone, %.0f us at %.1f tasks per CPU; its run delay %.0f -> %.0f ms/s",
+	snprintf(m, sizeof(m), "victim p99 %.0f µs alone, %.0f µs at %.1f tasks per CPU; its run delay %.0f → %.0f ms/s",
 		 pjget(json_object_get(a, "latency"), "p99_us"), pjget(json_object_get(b, "latency"), "p99_us"),
 		 pjget(b, "tasks_per_cpu"), pjget(a, "run_delay_ms_per_s"), pjget(b, "run_delay_ms_per_s"));
 	verdict(o, e->guest ? "partial" : "measured", m,
@@ -309,7 +309,7 @@ static bool balloon_line(json_t *oc, char *m, size_t n)
 	    !json_is_object(sa))
 		return false;
 	snprintf(m, n,
-		 "a %d MiB test VM ballooned to %.0f MiB (guest MemTotal %.0f -> %.0f MiB): the same %d MiB spike "
+		 "a %d MiB test VM ballooned to %.0f MiB (guest MemTotal %.0f → %.0f MiB): the same %d MiB spike "
 		 "%s at %d MiB before, %s at %d MiB after",
 		 (int)pjget(oc, "memory_mib"), pjget(oc, "balloon_actual_mib"), pjget(sb, "mem_total_mib"),
 		 pjget(sa, "mem_total_mib"), (int)pjget(oc, "spike_mib"),
@@ -336,7 +336,8 @@ static json_t *ex_overcommit(bool quick, json_t *vm, const char *vm_why)
 	bool have_vm = balloon_line(oc, vmline, sizeof(vmline));
 	const char *vm_needs = NULL;
 	char vm_needs_buf[600];
-	if (!vm_why && !have_vm) {
+	/* only a VM driver that ran can be blamed for giving no result: without --with-vm none ran */
+	if (vm && !vm_why && !have_vm) {
 		json_t *e = json_object_get(oc, "error");
 		vm_why = json_is_string(e) ? json_string_value(e) : "the VM driver gave no balloon result";
 	}
@@ -447,7 +448,7 @@ static json_t *ex_io(bool quick, const struct probe_env *e, json_t *vm, json_t *
 	}
 	json_t *hb = json_object_get(r, "back_to_back");
 	char m[700];
-	int k = snprintf(m, sizeof(m), "p50 %.1f us, p99 %.1f us back to back; +%.1f us at p50 when the vCPU idles "
+	int k = snprintf(m, sizeof(m), "p50 %.1f µs, p99 %.1f µs back to back; +%.1f µs at p50 when the vCPU idles "
 				       "between requests",
 			 pjget(hb, "p50_us"), pjget(hb, "p99_us"), pjget(r, "idle_gap_effect_us"));
 	const char *teaches = "each layer (guest block layer, virtio, the host's IO path, the device) adds to QD=1 "
@@ -499,8 +500,8 @@ static json_t *ex_io(bool quick, const struct probe_env *e, json_t *vm, json_t *
 	json_object_set_new(r, "vm", vmi);
 	json_object_set_new(r, "guest", json_incref(guest));
 	snprintf(m + k, sizeof(m) - (size_t)k,
-		 "; same file as a VM's virtio-blk (cache=none, aio=%s): p50 %.1f us, p99 %.1f us inside the guest, "
-		 "%+.1f us at p50 and %+.1f us at p99 over the host file: %s",
+		 "; same file as a VM's virtio-blk (cache=none, aio=%s): p50 %.1f µs, p99 %.1f µs inside the guest, "
+		 "%+.1f µs at p50 and %+.1f µs at p99 over the host file: %s",
 		 json_string_value(json_object_get(disk, "aio")) ?: "?", gp50, gp99, gp50 - hp50, gp99 - hp99, label);
 	verdict(o, tcg ? "emulated" : "measured", m, teaches,
 		tcg ? "KVM for a real virtio cost: the same probe in a KVM guest whose virtio-blk disk is this file "
@@ -679,7 +680,7 @@ static void vm_half(struct vmhalf *v, bool quick, bool want_io, bool want_balloo
 	}
 	argv[a] = NULL;
 	if (verbose_progress)
-		fprintf(stderr, "hiddenq lab: test VM (%s, at most %d s)...\n", v->driver, budget);
+		log_info("lab: test VM (%s, at most %d s)...", v->driver, budget);
 	char *out = NULL, *err = NULL;
 	int rc = run_driver(argv, budget + 15, verbose_progress, &out, &err, v->why, sizeof(v->why));
 	if (rc >= 0) {
@@ -764,7 +765,7 @@ void lab_run(const struct lab_opts *lo, struct lab_result *res)
 		if (only && strcmp(only, lab_ids[i]))
 			continue;
 		if (lo->progress)
-			fprintf(stderr, "hiddenq lab: %s...\n", lab_ids[i]);
+			log_info("lab: %s...", lab_ids[i]);
 		json_t *x = i == 0 ? ex_numa(quick, &e)
 			    : i == 1 ? ex_oversub(quick, &e)
 			    : i == 2 ? ex_overcommit(quick, vm_ran ? (vm.doc ? vm.doc : json_object()) : NULL, vm_why)

@@ -271,6 +271,7 @@ static int bundle_next_recording(struct bundle_reader *r, struct sample *out)
 int bundle_open(struct bundle_reader *r, const char *dir, char **why)
 {
 	memset(r, 0, sizeof(*r));
+	r->warned.what = "warnings about samples of the bundle";
 	r->root.dirfd = -1;
 	*why = NULL;
 	sample_init(&r->statics);
@@ -455,7 +456,7 @@ int bundle_next(struct bundle_reader *r, struct sample *out)
 		int dfd = fsroot_opendir(&r->root, rel);
 		free(rel);
 		if (dfd < 0) {
-			log_warn("bundle: sample %s skipped: %s", name, strerror(-dfd));
+			log_warn_some(&r->warned, "bundle: sample %s skipped: %s", name, strerror(-dfd));
 			r->skipped++;
 			continue;
 		}
@@ -469,7 +470,7 @@ int bundle_next(struct bundle_reader *r, struct sample *out)
 			close(tfd);
 		uint64_t mono, real;
 		if (tn <= 0 || !parse_time(tbuf, (size_t)tn, &mono, &real)) {
-			log_warn("bundle: sample %s skipped: missing or unreadable time file", name);
+			log_warn_some(&r->warned, "bundle: sample %s skipped: missing or unreadable time file", name);
 			r->skipped++;
 			close(dfd);
 			continue;
@@ -479,7 +480,7 @@ int bundle_next(struct bundle_reader *r, struct sample *out)
 			continue;
 		}
 		if (r->delivered && mono <= r->last_mono) {
-			log_warn("bundle: sample %s skipped: its time goes backwards", name);
+			log_warn_some(&r->warned, "bundle: sample %s skipped: its time goes backwards", name);
 			r->skipped++;
 			close(dfd);
 			continue;
@@ -493,9 +494,9 @@ int bundle_next(struct bundle_reader *r, struct sample *out)
 		r->truncated += w.limit_hit;
 		r->bad_entries += w.bad;
 		if (w.limit_hit)
-			log_warn("bundle: sample %s is too large; read only part of it", name);
+			log_warn_some(&r->warned, "bundle: sample %s is too large; read only part of it", name);
 		if (w.bad)
-			log_warn("bundle: sample %s: %u entries ignored (symlinks, devices or unreadable)", name,
+			log_warn_some(&r->warned, "bundle: sample %s: %u entries ignored (symlinks, devices or unreadable)", name,
 				 w.bad);
 		out->index = r->delivered;
 		/* Slow families (per-task schedstat) mark a slow tick. */
@@ -515,6 +516,7 @@ int bundle_next(struct bundle_reader *r, struct sample *out)
 
 void bundle_close(struct bundle_reader *r)
 {
+	log_some_done(&r->warned);
 	store_close_reader(r->rec);
 	for (size_t i = 0; i < r->n; i++)
 		free(r->names[i]);

@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "../core/sample.h"
+#include "../core/util.h"
 #include "../sys/fsroot.h"
 
 struct store_reader;
@@ -54,6 +55,7 @@ struct bundle_reader {
 	unsigned long total_bytes;
 	struct store_reader *rec;	/* a recording (store.h) instead of a directory */
 	uint64_t from_real, to_real;	/* bundle_range: deliver only samples in [from, to] (0: open) */
+	struct log_some warned;		/* per-sample warnings: the first few, then a count (bundle_close) */
 };
 
 /* Opens and validates a bundle, or a recording (a file made by hiddenq

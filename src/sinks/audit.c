@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /* `hiddenq audit`: the checklist's results (analysis/audit.h) as JSON and text. */
 #include "audit.h"
+#include "report.h"
 
 #include <string.h>
 
@@ -128,9 +129,10 @@ void audit_print(FILE *f, const struct audit_ctx *c, const struct audit_out *o, 
 		snprintf(ncpu, sizeof(ncpu), "%u", c->ncpus);
 	if (c->nnodes || c->ncpus) /* CPUs without a node directory: a kernel without NUMA, one node */
 		snprintf(nnode, sizeof(nnode), "%u", c->nnodes ? c->nnodes : 1);
-	fprintf(f, "hiddenq audit: %s%s%s%s, %s CPUs, %s NUMA node%s, %zu VM configuration%s\n", c->host ? "host" : "",
-		c->host && c->guest ? " + " : "", c->guest ? "guest" : "", !c->host && !c->guest ? "machine of unknown kind" : "",
-		ncpu, nnode, c->nnodes > 1 ? "s" : "", c->nvms, c->nvms == 1 ? "" : "s");
+	text_header(f, "audit", "%s%s%s%s, %s CPU%s, %s NUMA node%s, %zu VM configuration%s", c->host ? "host" : "",
+		    c->host && c->guest ? " + " : "", c->guest ? "guest" : "",
+		    !c->host && !c->guest ? "machine of unknown kind" : "", ncpu, c->ncpus == 1 ? "" : "s", nnode,
+		    c->nnodes > 1 ? "s" : "", c->nvms, plural_s(c->nvms));
 	for (size_t i = 0; i < c->nvms; i++) {
 		const struct vmconf *vc = &c->vms[i].conf;
 		char nv[16] = "?", nm[24] = "?";
@@ -138,7 +140,8 @@ void audit_print(FILE *f, const struct audit_ctx *c, const struct audit_out *o, 
 			snprintf(nv, sizeof(nv), "%u", vc->vcpus);
 		if (vc->mem_mib)
 			snprintf(nm, sizeof(nm), "%llu", (unsigned long long)vc->mem_mib);
-		fprintf(f, "  %s: %s vCPUs, %s MiB (%s)\n", vc->name[0] ? vc->name : "?", nv, nm, c->vms[i].origin);
+		fprintf(f, "  %s: %s vCPU%s, %s MiB (%s)\n", vc->name[0] ? vc->name : "?", nv, vc->vcpus == 1 ? "" : "s", nm,
+			c->vms[i].origin);
 		if (vc->rejected[0])
 			fprintf(f, "    rejected: %s\n", vc->rejected);
 	}

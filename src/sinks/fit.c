@@ -96,11 +96,11 @@ void fit_print(FILE *out, const struct fit_verdict *v, const struct fit_host_src
 	char a[32], b[32];
 	fit_fmt_mib(hs->h.mem_per_node_mib, a, sizeof(a));
 	fit_fmt_mib(vm->mem_mib, b, sizeof(b));
-	fprintf(out, "hiddenq %s fit — host (%s): %u socket%s × %u cores × %u thread%s, %u NUMA node%s × %s "
-	       "(%u cores each)\n",
-	       HQ_VERSION, hs->source, hs->h.sockets, hs->h.sockets == 1 ? "" : "s", hs->h.cores_per_socket,
-	       hs->h.threads_per_core, hs->h.threads_per_core == 1 ? "" : "s", v->host_nodes,
-	       v->host_nodes == 1 ? "" : "s", a, v->host_cores_per_node);
+	fprintf(out, "hiddenq %s fit — host (%s): %u socket%s × %u core%s × %u thread%s, %u NUMA node%s × %s "
+	       "(%u core%s each)\n",
+	       HQ_VERSION, hs->source, hs->h.sockets, plural_s(hs->h.sockets), hs->h.cores_per_socket,
+	       plural_s(hs->h.cores_per_socket), hs->h.threads_per_core, plural_s(hs->h.threads_per_core), v->host_nodes,
+	       plural_s(v->host_nodes), a, v->host_cores_per_node, plural_s(v->host_cores_per_node));
 	if (hs->why[0])
 		fprintf(out, "  (%s)\n", hs->why);
 	fprintf(out, "  memory per node: %s%s%s%s\n", hs->mem_source ? hs->mem_source : "?", hs->mem_note[0] ? " (" : "",

@@ -847,8 +847,8 @@ static void header(struct strbuf *b, const struct history *h, const struct repor
 		html_escape(b, m->env.hostname);
 	}
 	sb_puts(b, "</h1><p class=\"meta\">");
-	esc_printf(b, "%s %s, %s to %s (%s, UTC), %llu samples", m->kind, m->input, a, z, dur,
-		   (unsigned long long)h->nsamples);
+	esc_printf(b, "%s %s, %s to %s (%s, UTC), %llu sample%s", m->kind, m->input, a, z, dur,
+		   (unsigned long long)h->nsamples, plural_s(h->nsamples));
 	if (m->interval_ns)
 		esc_printf(b, " every %.3g s", (double)m->interval_ns / 1e9);
 	if (m->from_real || m->to_real) {
@@ -902,9 +902,9 @@ static void damage(struct strbuf *b, const struct history *h, const struct repor
 			      "backwards</li>",
 			  m->skipped);
 	if (m->bad_entries)
-		sb_printf(&l, "<li>%u entries of the input's samples were ignored (symlinks, devices or unreadable "
+		sb_printf(&l, "<li>%u %s of the input's samples %s ignored (symlinks, devices or unreadable "
 			      "files)</li>",
-			  m->bad_entries);
+			  m->bad_entries, plural(m->bad_entries, "entry", "entries"), m->bad_entries == 1 ? "was" : "were");
 	if (m->truncated)
 		sb_printf(&l, "<li>%u sample(s) were too large and read only in part</li>", m->truncated);
 	if (h->restarts)

@@ -14,11 +14,15 @@ static void print_experiments(FILE *out, json_t *exps)
 	size_t i;
 	json_t *x;
 	json_array_foreach(exps, i, x) {
-		fprintf(out, "\n%zu. %s  [%s]\n", i + 1, json_string_value(json_object_get(x, "name")),
-			json_string_value(json_object_get(x, "status")));
-		fprintf(out, "   setup:    %s\n", json_string_value(json_object_get(x, "setup")));
-		fprintf(out, "   measured: %s\n", json_string_value(json_object_get(x, "measured")));
-		fprintf(out, "   teaches:  %s\n", json_string_value(json_object_get(x, "teaches")));
+		fprintf(out, "\n%zu. %s  [%s]\n", i + 1, json_string_value(json_object_get(x, "name")) ?: "?",
+			json_string_value(json_object_get(x, "status")) ?: "?");
+		static const char *const rows[][2] = { { "setup", "setup:   " }, { "measured", "measured:" },
+						       { "teaches", "teaches: " } };
+		for (size_t k = 0; k < ARRAY_SIZE(rows); k++) {
+			const char *v = json_string_value(json_object_get(x, rows[k][0]));
+			if (v && *v)
+				fprintf(out, "   %s %s\n", rows[k][1], v);
+		}
 		json_t *n = json_object_get(x, "needs");
 		if (json_is_string(n))
 			fprintf(out, "   needs:    %s\n", json_string_value(n));
@@ -30,7 +34,7 @@ void lab_print(FILE *out, json_t *doc, bool verbose, const char *vm_why, const c
 	bool quick = json_is_true(json_object_get(doc, "quick"));
 	bool vm_ran = json_object_get(doc, "vm") != NULL;
 	json_t *exps = json_object_get(doc, "experiments");
-	fprintf(out, "hiddenq lab%s\n", quick ? " (quick)" : "");
+	probe_header(out, "lab", json_object_get(doc, "context"), quick ? ", quick runs" : NULL);
 	probe_env_text(out, json_object_get(doc, "context"));
 	if (vm_ran) {
 		json_t *s = json_object_get(doc, "vm");
@@ -47,7 +51,7 @@ void lab_print(FILE *out, json_t *doc, bool verbose, const char *vm_why, const c
 		size_t i;
 		json_t *x;
 		json_array_foreach(exps, i, x) {
-			const char *id = json_string_value(json_object_get(x, "id"));
+			const char *id = json_string_value(json_object_get(x, "id")) ?: "?";
 			json_t *r = json_object_get(x, "result");
 			fprintf(out, "\n---- %s ----", id);
 			if (!strcmp(id, "cross-numa"))

@@ -107,11 +107,10 @@ void metrics_text(FILE *out, const struct metrics_view *v, bool all)
 	for (int m = 0; v->an && m < M_COUNT; m++)
 		supplied += v->m_ok[m];
 	if (v->an)
-		fprintf(out, "hiddenq %s — metrics of %s, watched %.1f s: %u of %d available here\n\n", HQ_VERSION,
-			v->input ? v->input : "this machine", v->window_s, supplied, M_COUNT);
+		text_header(out, "metrics", "%s, watched %.1f s: %u of %d metrics available here\n",
+			    v->input && strcmp(v->input, "live") ? v->input : "this machine", v->window_s, supplied, M_COUNT);
 	else
-		fprintf(out, "hiddenq %s — the metric catalog: %d metrics from %d sources\n\n", HQ_VERSION, M_COUNT,
-			SRC_COUNT);
+		text_header(out, "metrics", "the metric catalog: %d metrics from %d sources\n", M_COUNT, SRC_COUNT);
 	fprintf(out, "Sources%s:\n  %-9s %-6s %-4s %s%s\n",
 		v->have_cost ? " (cpu: the sampling thread's CPU time per second watched)" : "", "name", "tick",
 		v->an ? "here" : "", v->have_cost ? "cpu ms/s  " : "", "reads");

@@ -14,6 +14,7 @@
 
 #include "../core/json.h"
 #include "../core/util.h"
+#include "report.h"
 
 /* ---- shared ---- */
 
@@ -43,16 +44,30 @@ const char *fmt_bytes(double b, char *buf, size_t len)
 	return buf;
 }
 
+/* "KVM guest, 2 CPUs, kernel 6.1" from a probe context, for the header line */
+static void env_subject(json_t *c, char *buf, size_t n)
+{
+	const char *hv = json_string_value(json_object_get(c, "hypervisor"));
+	bool guest = json_is_true(json_object_get(c, "guest"));
+	int cpus = (int)pjget(c, "cpus");
+	const char *k = json_string_value(json_object_get(c, "kernel"));
+	char who[64];
+	if (guest)
+		snprintf(who, sizeof(who), "%s guest", hv && strcmp(hv, "none") ? hv : "unknown hypervisor's");
+	else
+		snprintf(who, sizeof(who), "host");
+	snprintf(buf, n, "%s, %d %s%s, kernel %s", who, cpus, guest ? "vCPU" : "CPU",
+		 plural_s((uint64_t)(cpus > 0 ? cpus : 0)), k ? k : "?");
+}
+
 void probe_env_text(FILE *out, json_t *c)
 {
 	if (!json_is_object(c))
 		return;
 	json_t *ci = json_object_get(c, "cpuidle");
 	double st = pjget(c, "steal_pct");
-	fprintf(out, "context: %s, kernel %s, %d CPUs, page %d B, THP %s, cpuidle %s", 
-		json_string_value(json_object_get(c, "hypervisor")) ?: "?",
-		json_string_value(json_object_get(c, "kernel")) ?: "?", (int)pjget(c, "cpus"),
-		(int)pjget(c, "page_size"), json_string_value(json_object_get(c, "thp")) ?: "?",
+	fprintf(out, "context: page %d B, THP %s, cpuidle %s", (int)pjget(c, "page_size"),
+		json_string_value(json_object_get(c, "thp")) ?: "?",
 		json_string_value(json_object_get(ci, "driver")) ?: "?");
 	double mx = pjget(ci, "max_exit_latency_us");
 	if (isfinite(mx))
@@ -72,21 +87,24 @@ void probe_env_text(FILE *out, json_t *c)
 	fprintf(out, " over %.1f s\n", pjget(c, "duration_s"));
 }
 
+void probe_header(FILE *out, const char *command, json_t *ctx, const char *extra)
+{
+	char subj[256];
+	env_subject(ctx, subj, sizeof(subj));
+	text_header(out, command, "%s, ran %.1f s%s", subj, pjget(ctx, "duration_s"), extra ? extra : "");
+}
+
 int probe_fail(bool json, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
 	char *msg = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (json) {
-		json_t *j = json_object();
-		json_object_set_new(j, "hiddenq", json_string(HQ_VERSION));
-		json_object_set_new(j, "error", jstr(msg ? msg : "error"));
-		char *t = json_dumps(j, JSON_INDENT(2));
-		if (t)
-			printf("%s\n", t);
-		free(t);
+	if (json || hq_json) {
+		json_t *j = report_json_error(msg ? msg : "error");
+		json_print(stdout, j);
 		json_decref(j);
+		fflush(stdout);
 	}
 	log_err("%s", msg ? msg : "error");
 	free(msg);
@@ -94,12 +112,16 @@ int probe_fail(bool json, const char *fmt, ...)
 }
 
 void probe_emit(bool json, const char *name, json_t *result, json_t *context,
-		void (*print)(FILE *out, json_t *result))
+		void (*print)(FILE *out, json_t *result), bool failed)
 {
 	json_t *o = json_object();
 	json_object_set_new(o, "hiddenq", json_string(HQ_VERSION));
 	json_object_set_new(o, "probe", jstr(name));
 	json_object_set_new(o, "interrupted", json_boolean(hq_exiting != 0));
+	if (failed) {
+		json_object_set(o, "error", json_object_get(result, "error"));
+		json_object_set_new(o, "exit", json_integer(3));
+	}
 	json_object_set_new(o, "context", context);
 	json_object_set_new(o, "result", json_incref(result));
 	if (json) {
@@ -108,7 +130,10 @@ void probe_emit(bool json, const char *name, json_t *result, json_t *context,
 			printf("%s\n", t);
 		free(t);
 	} else {
-		printf("hiddenq probe %s%s\n", name, hq_exiting ? " (interrupted: partial results)" : "");
+		char cmd[48];
+		snprintf(cmd, sizeof(cmd), "probe %s", name);
+		probe_header(stdout, cmd, json_object_get(o, "context"),
+			     hq_exiting ? " (interrupted: partial results)" : NULL);
 		probe_env_text(stdout, json_object_get(o, "context"));
 		print(stdout, result);
 	}
@@ -116,14 +141,25 @@ void probe_emit(bool json, const char *name, json_t *result, json_t *context,
 	json_decref(o);
 }
 
+/* A time for a text table: "-" where nothing was measured (no sample, or interrupted before one) */
+static const char *fmt_us(double us, char *buf, size_t len)
+{
+	if (!isfinite(us)) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	return fmt_ns(us * 1e3, buf, len);
+}
+
 /* One histogram (hist_json) on a line, its label padded to width. */
 static void hist_line(FILE *out, int width, const char *label, json_t *h)
 {
 	char a[24], b[24], c[24], d[24], e[24];
-	fprintf(out, "  %-*s p50 %-9s p90 %-9s p99 %-9s p99.9 %-9s max %-9s n=%d\n", width, label,
-		fmt_ns(pjget(h, "p50_us") * 1e3, a, sizeof(a)), fmt_ns(pjget(h, "p90_us") * 1e3, b, sizeof(b)),
-		fmt_ns(pjget(h, "p99_us") * 1e3, c, sizeof(c)), fmt_ns(pjget(h, "p999_us") * 1e3, d, sizeof(d)),
-		fmt_ns(pjget(h, "max_us") * 1e3, e, sizeof(e)), (int)pjget(h, "count"));
+	double n = pjget(h, "count");
+	fprintf(out, "  %-*s p50 %-9s p90 %-9s p99 %-9s p99.9 %-9s max %-9s n=%.0f\n", width, label,
+		fmt_us(pjget(h, "p50_us"), a, sizeof(a)), fmt_us(pjget(h, "p90_us"), b, sizeof(b)),
+		fmt_us(pjget(h, "p99_us"), c, sizeof(c)), fmt_us(pjget(h, "p999_us"), d, sizeof(d)),
+		fmt_us(pjget(h, "max_us"), e, sizeof(e)), isfinite(n) ? n : 0);
 }
 
 /* ---- jitter ---- */
@@ -136,7 +172,7 @@ void jitter_print(FILE *out, json_t *r)
 	size_t i, k;
 	json_t *run, *c;
 	json_array_foreach(json_object_get(r, "runs"), i, run) {
-		hist_line(out, 34, json_string_value(json_object_get(run, "label")), json_object_get(run, "latency"));
+		hist_line(out, 34, json_string_value(json_object_get(run, "label")) ?: "?", json_object_get(run, "latency"));
 		json_array_foreach(json_object_get(run, "per_cpu"), k, c) {
 			char l[32];
 			snprintf(l, sizeof(l), "  cpu %d", (int)pjget(c, "cpu"));
@@ -153,16 +189,18 @@ void jitter_print(FILE *out, json_t *r)
 		fprintf(out, "\ngaps in a busy loop (>= %.0f µs, SCHED_OTHER):\n", pjget(g, "threshold_us"));
 		json_array_foreach(json_object_get(g, "per_cpu"), k, c) {
 			char l[64];
-			snprintf(l, sizeof(l), "cpu %d: %d gaps, %.3f %% lost", (int)pjget(c, "cpu"), (int)pjget(c, "gaps"),
-				 pjget(c, "lost_pct"));
+			int ng = (int)pjget(c, "gaps");
+			snprintf(l, sizeof(l), "cpu %d: %d gap%s, %.3f %% lost", (int)pjget(c, "cpu"), ng,
+				 plural_s((uint64_t)(ng > 0 ? ng : 0)), pjget(c, "lost_pct"));
 			hist_line(out, 34, l, json_object_get(c, "gap"));
 		}
 		json_array_foreach(json_object_get(g, "by_cause"), k, c)
-			fprintf(out, "  %-30s %6d gaps  %10.1f µs\n", json_string_value(json_object_get(c, "cause")),
+			fprintf(out, "  %-30s %6d gaps  %10.1f µs\n", json_string_value(json_object_get(c, "cause")) ?: "?",
 				(int)pjget(c, "gaps"), pjget(c, "time_us"));
 		json_array_foreach(json_object_get(g, "worst"), k, c)
-			fprintf(out, "  worst: cpu %d %.1f µs (run delay %.1f µs) -> %s\n", (int)pjget(c, "cpu"),
-				pjget(c, "gap_us"), pjget(c, "run_delay_us"), json_string_value(json_object_get(c, "cause")));
+			fprintf(out, "  worst: cpu %d %.1f µs (run delay %.1f µs) → %s\n", (int)pjget(c, "cpu"),
+				pjget(c, "gap_us"), pjget(c, "run_delay_us"),
+				json_string_value(json_object_get(c, "cause")) ?: "?");
 	}
 }
 
@@ -220,18 +258,22 @@ void io_print(FILE *out, json_t *r)
 		return;
 	}
 	char sz[24];
-	fprintf(out, "\n%s, QD=1, 4 KiB, %s on %s (%s%s)\n", json_string_value(json_object_get(r, "mode")),
+	fprintf(out, "\n%s, QD=1, 4 KiB, %s on %s (%s%s)\n", json_string_value(json_object_get(r, "mode")) ?: "?",
 		json_is_true(json_object_get(r, "o_direct")) ? "O_DIRECT" : "buffered",
-		json_string_value(json_object_get(r, "target")), fmt_bytes(pjget(r, "size"), sz, sizeof(sz)),
+		json_string_value(json_object_get(r, "target")) ?: "?", fmt_bytes(pjget(r, "size"), sz, sizeof(sz)),
 		json_is_true(json_object_get(r, "created")) ? ", created and removed by the probe" : ", read-only");
 	hist_line(out, 22, "back to back", json_object_get(r, "back_to_back"));
 	json_t *s = json_object_get(r, "spaced");
 	if (json_is_object(s)) {
-		char l[48];
-		snprintf(l, sizeof(l), "spaced by %.0f µs", pjget(r, "gap_us"));
+		char l[48], g[24];
+		snprintf(l, sizeof(l), "spaced by %s", fmt_us(pjget(r, "gap_us"), g, sizeof(g)));
 		hist_line(out, 22, l, s);
-		fprintf(out, "  idle-gap effect: %+.1f µs at p50 (x%.2f): the cost of waking an idle vCPU for each completion\n",
-			pjget(r, "idle_gap_effect_us"), pjget(r, "idle_gap_ratio"));
+		double eff = pjget(r, "idle_gap_effect_us"), ratio = pjget(r, "idle_gap_ratio");
+		if (isfinite(eff) && isfinite(ratio))
+			fprintf(out, "  idle-gap effect: %+.1f µs at p50 (x%.2f): the cost of waking an idle vCPU for each "
+				     "completion\n", eff, ratio);
+		else
+			fprintf(out, "  idle-gap effect: not measured (no spaced request completed)\n");
 	}
 	json_t *n = json_object_get(r, "note");
 	if (json_is_string(n))
@@ -253,15 +295,17 @@ void oversub_print(FILE *out, json_t *r)
 		json_t *l = json_object_get(s, "latency"), *w = json_object_get(s, "wake_late");
 		char a[24], b[24], c[24];
 		fprintf(out, "  %5d %6.1f %10s %10s %10s %12.1f %9.0f %9.0f %7.1f\n", (int)pjget(s, "competitors"),
-			pjget(s, "tasks_per_cpu"), fmt_ns(pjget(l, "p50_us") * 1e3, a, sizeof(a)),
-			fmt_ns(pjget(l, "p99_us") * 1e3, b, sizeof(b)), fmt_ns(pjget(w, "p99_us") * 1e3, c, sizeof(c)),
+			pjget(s, "tasks_per_cpu"), fmt_us(pjget(l, "p50_us"), a, sizeof(a)),
+			fmt_us(pjget(l, "p99_us"), b, sizeof(b)), fmt_us(pjget(w, "p99_us"), c, sizeof(c)),
 			pjget(s, "run_delay_ms_per_s"), pjget(s, "victim_ivcsw_per_s"), pjget(s, "system_ctxt_per_s"),
 			pjget(s, "steal_pct"));
 	}
 	double k = pjget(r, "saturation_tasks_per_cpu");
 	if (isfinite(k))
 		fprintf(out, "  the victim's median latency doubled at %.1f tasks per CPU\n", k);
-	fprintf(out, "  scope: %s\n", json_string_value(json_object_get(r, "scope")));
+	json_t *sc = json_object_get(r, "scope");
+	if (json_is_string(sc))
+		fprintf(out, "  scope: %s\n", json_string_value(sc));
 }
 
 /* ---- dirty ---- */
@@ -273,8 +317,8 @@ void dirty_print(FILE *out, json_t *r)
 	json_t *v;
 	fprintf(out, "\nself-tests:");
 	json_object_foreach(json_object_get(r, "self_tests"), k, v)
-		fprintf(out, " %s: %s;", k, json_string_value(v));
-	fprintf(out, "\nmethod: %s\n", json_string_value(json_object_get(r, "method")));
+		fprintf(out, " %s: %s;", k, json_string_value(v) ?: "?");
+	fprintf(out, "\nmethod: %s\n", json_string_value(json_object_get(r, "method")) ?: "none");
 	json_t *e = json_object_get(r, "error");
 	if (json_is_string(e)) {
 		fprintf(out, "error: %s\n", json_string_value(e));
@@ -295,8 +339,8 @@ void dirty_print(FILE *out, json_t *r)
 	fprintf(out, "pre-copy of %s at %s/s, downtime target %.0f ms: ", fmt_bytes(pjget(pc, "memory"), c, sizeof(c)),
 		fmt_bytes(pjget(pc, "bandwidth_Bps"), d, sizeof(d)), pjget(pc, "downtime_target_s") * 1e3);
 	if (json_is_true(json_object_get(pc, "converges")))
-		fprintf(out, "converges after %d rounds, %.2f s in all, downtime %.1f ms\n", (int)pjget(pc, "rounds"),
-			pjget(pc, "total_s"), pjget(pc, "downtime_s") * 1e3);
+		fprintf(out, "converges after %d round%s, %.2f s in all, downtime %.1f ms\n", (int)pjget(pc, "rounds"),
+			pjget(pc, "rounds") == 1 ? "" : "s", pjget(pc, "total_s"), pjget(pc, "downtime_s") * 1e3);
 	else
 		fprintf(out, "does NOT converge (stuck at %s, a %.0f ms pause); %s%s\n",
 			fmt_bytes(pjget(pc, "stuck_bytes"), c, sizeof(c)), pjget(pc, "stuck_downtime_s") * 1e3,
@@ -340,5 +384,7 @@ void net_print(FILE *out, json_t *r)
 	json_t *e = json_object_get(r, "error");
 	if (json_is_string(e))
 		fprintf(out, "  error: %s\n", json_string_value(e));
-	fprintf(out, "  note: %s\n", json_string_value(json_object_get(r, "note")));
+	json_t *n = json_object_get(r, "note");
+	if (json_is_string(n))
+		fprintf(out, "  note: %s\n", json_string_value(n));
 }

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 #include "report.h"
 
+#include <stdarg.h>
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,7 +73,7 @@ void report_text(FILE *out, const struct analysis *an, const struct findings *fs
 	const struct cpu_analysis *a = &an->cpu;
 	unsigned width = o->width ? o->width : 96;
 
-	fprintf(out, "hiddenq %s — ", HQ_VERSION);
+	fprintf(out, "hiddenq %s diagnose — ", HQ_VERSION);
 	if (strcmp(env.mode, "guest") == 0)
 		fprintf(out, "%s guest", env.hypervisor);
 	else
@@ -79,7 +81,7 @@ void report_text(FILE *out, const struct analysis *an, const struct findings *fs
 	if (env.product[0])
 		fprintf(out, " (%s)", env.product);
 	if (env.vcpus)
-		fprintf(out, ", %u vCPU%s", env.vcpus, env.vcpus == 1 ? "" : "s");
+		fprintf(out, ", %u vCPU%s", env.vcpus, plural_s(env.vcpus));
 	else
 		fprintf(out, ", ? vCPUs");
 	if (env.kernel[0])
@@ -266,6 +268,16 @@ json_t *report_json(const struct analysis *an, const struct findings *fs)
 	json_object_set_new(o, "findings", arr);
 	json_object_set_new(o, "exit", json_integer(findings_exit_code(fs)));
 	return o;
+}
+
+void text_header(FILE *out, const char *command, const char *fmt, ...)
+{
+	fprintf(out, "hiddenq %s %s — ", HQ_VERSION, command);
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
 }
 
 json_t *report_json_error(const char *msg)

@@ -20,7 +20,18 @@ void report_text(FILE *out, const struct analysis *an, const struct findings *fs
 json_t *report_json(const struct analysis *an, const struct findings *fs);
 /* One evidence row: metric, value, warn, crit, unit, cpu, labels, subject, t_mono_ns. */
 json_t *evidence_json(const struct evidence *x);
-/* {"hiddenq": ver, "error": msg} */
+
+/*
+ * What every command's output shares (the conventions, docs/architecture.md):
+ *
+ * text_header: the first line of a command's text output, one shape for all:
+ *   "hiddenq VERSION COMMAND — SUBJECT[, facts][, watched N s][ (replay of X)]"
+ * report_json_error: the one JSON error object, {"hiddenq": ver, "error": msg,
+ *   "exit": 3}; a command's JSON with a fatal error carries "error" at its top
+ *   level too.
+ * json_print: a JSON document on stdout, indented, keys in insertion order.
+ */
+void text_header(FILE *out, const char *command, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 json_t *report_json_error(const char *msg);
 void json_print(FILE *out, json_t *j);
 

@@ -37,10 +37,18 @@ static const char *ftime(char *buf, size_t n, double s)
 	else if (a >= 1e-3)
 		snprintf(buf, n, "%.3g ms", s * 1e3);
 	else if (a >= 1e-6)
-		snprintf(buf, n, "%.3g us", s * 1e6);
+		snprintf(buf, n, "%.3g µs", s * 1e6);
 	else
 		snprintf(buf, n, "%.3g ns", s * 1e9);
 	return buf;
+}
+
+/* printf pads by bytes: the width that right-aligns `s` in `w` columns (µ is two bytes, one column) */
+static int colw(int w, const char *s)
+{
+	for (; *s; s++)
+		w += ((unsigned char)*s & 0xc0) == 0x80;
+	return w;
 }
 
 static const char *frate(char *buf, size_t n, double v)
@@ -100,10 +108,14 @@ static void station_text(FILE *out, const struct sim_scenario *sc, const struct 
 		}
 		snprintf(q, sizeof(q), "%s/%s/%u%s%s", ad, sd, s->servers, s->ps ? " PS" : "",
 			 conf->capacity ? "/K" : "");
-		fprintf(out, "  %-14s %-12s %10llu %6.3f %10s %10s %10s %7.4f %10s %10s\n", s->name, q,
-			(unsigned long long)s->served, s->utilization, ftime(a, sizeof(a), s->wait.mean),
-			ftime(b, sizeof(b), s->wait.p50), ftime(c, sizeof(c), s->wait.p99), s->p_wait,
-			ftime(d, sizeof(d), s->response.mean), ftime(e, sizeof(e), s->response.p99));
+		ftime(a, sizeof(a), s->wait.mean);
+		ftime(b, sizeof(b), s->wait.p50);
+		ftime(c, sizeof(c), s->wait.p99);
+		ftime(d, sizeof(d), s->response.mean);
+		ftime(e, sizeof(e), s->response.p99);
+		fprintf(out, "  %-14s %-12s %10llu %6.3f %*s %*s %*s %7.4f %*s %*s\n", s->name, q,
+			(unsigned long long)s->served, s->utilization, colw(10, a), a, colw(10, b), b, colw(10, c), c,
+			s->p_wait, colw(10, d), d, colw(10, e), e);
 		if (s->dropped)
 			fprintf(out, "  %-14s dropped %llu of %llu arrivals (%.4f)%s\n", "",
 				(unsigned long long)s->dropped, (unsigned long long)s->arrived,
@@ -165,13 +177,15 @@ static void vm_text(FILE *out, const struct sim_result *r)
 		else
 			snprintf(done, sizeof(done), "-");
 		bool lat = o->work == WORK_REQUESTS && o->latency.n;
-		fprintf(out, "  %-14s %4u %5u %-8s %10s %9s %9s %9s %7.1f %% %7.1f %% %5.0f %%\n", o->name, o->vms, o->vcpus,
-			work_name(o->work), done, lat ? ftime(a, sizeof(a), o->latency.p50) : "-",
-			lat ? ftime(b, sizeof(b), o->latency.p99) : "-", lat ? ftime(c, sizeof(c), o->latency.p999) : "-",
+		const char *p50 = lat ? ftime(a, sizeof(a), o->latency.p50) : "-";
+		const char *p99 = lat ? ftime(b, sizeof(b), o->latency.p99) : "-";
+		const char *p999 = lat ? ftime(c, sizeof(c), o->latency.p999) : "-";
+		fprintf(out, "  %-14s %4u %5u %-8s %10s %*s %*s %*s %7.1f %% %7.1f %% %5.0f %%\n", o->name, o->vms,
+			o->vcpus, work_name(o->work), done, colw(9, p50), p50, colw(9, p99), p99, colw(9, p999), p999,
 			o->steal_avg_pct, o->steal_max_pct, o->remote_pct);
 		if (o->rejected)
-			fprintf(out, "  %-14s %llu requests refused: its queue outgrew the run (overload)\n", "",
-				(unsigned long long)o->rejected);
+			fprintf(out, "  %-14s %llu request%s refused: its queue outgrew the run (overload)\n", "",
+				(unsigned long long)o->rejected, plural_s(o->rejected));
 	}
 	for (unsigned g = 0; g < r->ngrp; g++) {
 		const struct sim_group_result *o = &r->grp[g];
@@ -204,8 +218,8 @@ static void vm_text(FILE *out, const struct sim_result *r)
 				o->name, o->balloon_max_mib, o->host_swapped_max_mib, o->host_faults_per_s,
 				o->guest_pressure_pct);
 		if (o->compactions)
-			fprintf(out, "  %s compaction: %llu stalls, %.1f %% of the time\n", o->name,
-				(unsigned long long)o->compactions, o->compaction_stall_pct);
+			fprintf(out, "  %s compaction: %llu stall%s, %.1f %% of the time\n", o->name,
+				(unsigned long long)o->compactions, plural_s(o->compactions), o->compaction_stall_pct);
 	}
 	fputc('\n', out);
 }
@@ -217,21 +231,21 @@ static void mig_text(FILE *out, const struct sim_result *r)
 		const struct sim_mig_result *g = &r->mig[i];
 		fprintf(out, "migration %s%s%s: ", g->name, g->vm[0] ? " of " : "", g->vm);
 		if (!g->finished)
-			fprintf(out, "still copying when the run ended (%u rounds, %s sent)\n", g->rounds,
-				fbytes(a, sizeof(a), g->transferred));
+			fprintf(out, "still copying when the run ended (%u round%s, %s sent)\n", g->rounds,
+				plural_s(g->rounds), fbytes(a, sizeof(a), g->transferred));
 		else if (g->postcopy)
-			fprintf(out, "switched to post-copy after %u rounds; downtime %s, %s until the last page arrived, "
+			fprintf(out, "switched to post-copy after %u round%s; downtime %s, %s until the last page arrived, "
 				     "total %s, %s sent\n",
-				g->rounds, ftime(a, sizeof(a), g->downtime), ftime(b, sizeof(b), g->postcopy_time),
+				g->rounds, plural_s(g->rounds), ftime(a, sizeof(a), g->downtime), ftime(b, sizeof(b), g->postcopy_time),
 				ftime(c, sizeof(c), g->total_time), fbytes(d, sizeof(d), g->transferred));
 		else if (g->converged)
-			fprintf(out, "converged after %u rounds in %s, downtime %s, %s sent\n", g->rounds,
+			fprintf(out, "converged after %u round%s in %s, downtime %s, %s sent\n", g->rounds, plural_s(g->rounds),
 				ftime(a, sizeof(a), g->total_time), ftime(b, sizeof(b), g->downtime),
 				fbytes(c, sizeof(c), g->transferred));
 		else
-			fprintf(out, "did NOT converge: %u rounds in %s, the dirty set never fit the downtime target; "
+			fprintf(out, "did NOT converge: %u round%s in %s, the dirty set never fit the downtime target; "
 				     "%s sent for nothing\n",
-				g->rounds, ftime(a, sizeof(a), g->total_time), fbytes(b, sizeof(b), g->transferred));
+				g->rounds, plural_s(g->rounds), ftime(a, sizeof(a), g->total_time), fbytes(b, sizeof(b), g->transferred));
 		if (g->throttle_steps)
 			fprintf(out, "  auto-converge throttled the guest %u time%s, up to %.0f %% of its CPU\n",
 				g->throttle_steps, g->throttle_steps == 1 ? "" : "s", g->throttle_max_pct);
@@ -243,8 +257,9 @@ static void mig_text(FILE *out, const struct sim_result *r)
 				continue;
 			}
 			const struct sim_round *x = &g->r[k];
-			fprintf(out, "  %5u %12s %10s %12s %7.0f %%\n", k + 1, fbytes(a, sizeof(a), x->sent),
-				ftime(b, sizeof(b), x->duration), fbytes(c, sizeof(c), x->dirtied), x->throttle_pct);
+			ftime(b, sizeof(b), x->duration);
+			fprintf(out, "  %5u %12s %*s %12s %7.0f %%\n", k + 1, fbytes(a, sizeof(a), x->sent), colw(10, b), b,
+				fbytes(c, sizeof(c), x->dirtied), x->throttle_pct);
 		}
 		fputc('\n', out);
 	}
@@ -253,7 +268,7 @@ static void mig_text(FILE *out, const struct sim_result *r)
 void sim_print_text(FILE *out, const char *path, const struct sim_scenario *sc, const struct sim_result *r)
 {
 	char a[24], b[24];
-	fprintf(out, "hiddenq sim %s: %s, seed %llu, %s simulated", HQ_VERSION, path, (unsigned long long)r->seed,
+	fprintf(out, "hiddenq %s sim — %s, seed %llu, %s simulated", HQ_VERSION, path, (unsigned long long)r->seed,
 		ftime(a, sizeof(a), r->simulated));
 	if (r->warmup > 0)
 		fprintf(out, " (statistics after a %s warm-up)", ftime(b, sizeof(b), r->warmup));
@@ -266,7 +281,7 @@ void sim_print_text(FILE *out, const char *path, const struct sim_scenario *sc, 
 	vm_text(out, r);
 	mig_text(out, r);
 	if (r->bundle_samples)
-		fprintf(out, "bundle: %u samples of %s%s\n", r->bundle_samples, r->bundle_host ? "the host's view of its VMs" : r->bundle_vm,
+		fprintf(out, "bundle: %u sample%s of %s%s\n", r->bundle_samples, plural_s(r->bundle_samples), r->bundle_host ? "the host's view of its VMs" : r->bundle_vm,
 			r->bundle_host ? "" : "'s guest view");
 }
 
@@ -645,7 +660,7 @@ void sim_sweep_text(FILE *out, const char *path, const char *key, const struct s
 		return;
 	char names[MAXCOLS][96];
 	unsigned nc = sweep_cols(pt[n - 1].r, names, MAXCOLS);
-	fprintf(out, "hiddenq sim %s: %s, sweep of %s over %u values, seed %llu (times in seconds)\n\n", HQ_VERSION, path,
+	fprintf(out, "hiddenq %s sim — %s, sweep of %s over %u values, seed %llu (times in seconds)\n\n", HQ_VERSION, path,
 		key, n, (unsigned long long)pt[0].r->seed);
 	/* one column per figure, as wide as its name */
 	fprintf(out, "%12s", key[0] ? "value" : "");

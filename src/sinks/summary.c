@@ -15,6 +15,20 @@
 #define TEXT_PERIODS 5
 #define TEXT_LINES 4
 
+/* A count noun after exactly "1" in the singular ("1 task", not "1 tasks"); units of time
+ * (s, ms, µs, ns), rates and symbols as they are. */
+static const char *unit_for(const char *num, const char *unit, char *buf, size_t n)
+{
+	size_t len = strlen(unit);
+	if (strcmp(num, "1") || len < 3 || unit[len - 1] != 's' || len >= n)
+		return unit;
+	for (size_t i = 0; i < len; i++)
+		if (!((unit[i] >= 'a' && unit[i] <= 'z') || (unit[i] >= 'A' && unit[i] <= 'Z')))
+			return unit;
+	snprintf(buf, n, "%.*s", (int)(len - 1), unit);
+	return buf;
+}
+
 static const char *sev_word(int s)
 {
 	switch (s) {
@@ -96,7 +110,8 @@ void summary_text(FILE *out, const struct history *h, const struct report_meta *
 		fprintf(out, ", %u vCPU%s", m->env.vcpus, m->env.vcpus == 1 ? "" : "s");
 	if (m->env.kernel[0])
 		fprintf(out, ", kernel %s", m->env.kernel);
-	fprintf(out, "\n%s %s: %s to %s (%s), %llu samples", m->kind, m->input, a, z, d, (unsigned long long)h->nsamples);
+	fprintf(out, "\n%s %s: %s to %s (%s), %llu sample%s", m->kind, m->input, a, z, d, (unsigned long long)h->nsamples,
+		plural_s(h->nsamples));
 	if (m->interval_ns)
 		fprintf(out, " every %.3g s", (double)m->interval_ns / 1e9);
 	if (m->from_real || m->to_real) {
@@ -184,6 +199,7 @@ void summary_text(FILE *out, const struct history *h, const struct report_meta *
 	free(sp);
 
 	/* key figures */
+	char u1[32], u2[32];
 	fputs("\nKey figures (mean and peak of each plot's busiest lines):\n", out);
 	for (size_t p = 0; p < h->nplots; p++) {
 		const struct hplot *hp = &h->plots[p];
@@ -213,11 +229,12 @@ void summary_text(FILE *out, const struct history *h, const struct report_meta *
 				num(line_mean(o[k]), x, sizeof(x));
 				num(o[k]->peak, y, sizeof(y));
 				hms(o[k]->peak_at, date, t, sizeof(t));
-				fprintf(out, "    %-34s mean %s %s, peak %s %s at %s\n", o[k]->name, x, hp->unit, y, hp->unit, t);
+				fprintf(out, "    %-34s mean %s %s, peak %s %s at %s\n", o[k]->name, x,
+					unit_for(x, hp->unit, u1, sizeof(u1)), y, unit_for(y, hp->unit, u2, sizeof(u2)), t);
 			}
 		}
 		if (n > shown)
-			fprintf(out, "    (%zu more lines%s)\n", n - shown, zero >= n - shown ? ", all 0" : "");
+			fprintf(out, "    (%zu more line%s%s)\n", n - shown, plural_s(n - shown), zero >= n - shown ? ", all 0" : "");
 		free(o);
 	}
 	bool any = false;

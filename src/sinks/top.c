@@ -1046,7 +1046,8 @@ void top_print_text(FILE *out, const struct top_view *v, const struct top_block_
 	const struct top_panel *ps = top_panels(&np);
 	char when[64];
 	watch_time(when, sizeof(when), top_view_real_ns(v));
-	fprintf(out, "hiddenq top  %s  sample %lu  %s\n", when, bi->sample, bi->source);
+	/* the one header shape (hiddenq VERSION COMMAND — ...), once per block as top -b does */
+	fprintf(out, "hiddenq %s top — %s, sample %lu, %s\n", HQ_VERSION, when, bi->sample, bi->source);
 	for (size_t p = 0; p < np; p++) {
 		if (ps[p].findings)
 			continue;

@@ -400,7 +400,8 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 	double secs = vms_watch_s(a);
 	unsigned nv = vms_total_vcpus(a);
 	uint64_t gm = vms_total_guest_mib(a);
-	fprintf(out, "%zu VM%s, %u vCPUs on %u CPUs", a->n, a->n == 1 ? "" : "s", nv, a->ncpus_online);
+	fprintf(out, "hiddenq %s vms — %zu VM%s, %u vCPU%s on %u CPU%s", HQ_VERSION, a->n, plural_s(a->n), nv, plural_s(nv),
+		a->ncpus_online, plural_s(a->ncpus_online));
 	if (a->ncpus_online)
 		fprintf(out, " (%.2f:1)", (double)nv / a->ncpus_online);
 	if (a->memtotal_kb)
@@ -498,7 +499,7 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 			else
 				fprintf(out, ": no diskstats");
 			if (d->bio_n)
-				fprintf(out, ", biolat p50 %.0f us p99 %.0f us", d->bio_p50_us, d->bio_p99_us);
+				fprintf(out, ", biolat p50 %.0f µs p99 %.0f µs", d->bio_p50_us, d->bio_p99_us);
 			else if (d->bio_why[0])
 				fprintf(out, " (%s)", d->bio_why);
 			fprintf(out, "\n");
@@ -507,7 +508,7 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 		struct vms_blk blk[16];
 		size_t nb = vms_blockstats(vm, blk, 16, secs);
 		for (size_t k = 0; k < nb; k++) {
-			fprintf(out, "  disk %s (QMP): %.0f rd/s %s us, %.0f wr/s %s us, flush %s us\n", blk[k].device,
+			fprintf(out, "  disk %s (QMP): %.0f rd/s %s µs, %.0f wr/s %s µs, flush %s µs\n", blk[k].device,
 				blk[k].rd_ops_s, pct(b1, sizeof(b1), blk[k].rd_lat_us), blk[k].wr_ops_s,
 				pct(b2, sizeof(b2), blk[k].wr_lat_us), pct(b3, sizeof(b3), blk[k].flush_lat_us));
 			bool any = false;
@@ -515,7 +516,7 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 				const struct vms_blk_hist *h = &blk[k].hist[o];
 				if (!h->have || !h->n)
 					continue;
-				fprintf(out, "%s%s p50 %s%.0f us p99 %s%.0f us (%llu)%s", any ? ", " : "    QEMU latency: ",
+				fprintf(out, "%s%s p50 %s%.0f µs p99 %s%.0f µs (%llu)%s", any ? ", " : "    QEMU latency: ",
 					vms_blk_op_names[o], h->p50_open ? ">= " : "", h->p50_us, h->p99_open ? ">= " : "",
 					h->p99_us,
 					(unsigned long long)h->n, h->reset ? " since a reset" : "");
@@ -605,6 +606,6 @@ void vms_report_text(FILE *out, const struct analysis *an, const struct findings
 		if (f->explain)
 			fprintf(out, "        %s\n", f->explain);
 		for (size_t i = 0; i < f->nnext; i++)
-			fprintf(out, "        -> %s\n", f->next[i]);
+			fprintf(out, "        → %s\n", f->next[i]);
 	}
 }

@@ -47,12 +47,16 @@ void watch_line_text(FILE *out, const struct watch_line *l, bool color)
 	if (l->start)
 		snprintf(change, sizeof(change), "start");
 	else
-		snprintf(change, sizeof(change), "%s -> %s", severity_name(l->from), severity_name(f->sev));
+		snprintf(change, sizeof(change), "%s → %s", severity_name(l->from), severity_name(f->sev));
+	/* printf pads bytes: "→" is three bytes in one column */
+	int pad = 16;
+	for (const char *c = change; *c; c++)
+		pad += ((unsigned char)*c & 0xc0) == 0x80;
 	if (color)
-		fprintf(out, "%s  %s%-4s\033[0m  %-22s  %-16s  %s  (over %.0f s)\n", t, sev_color(f->sev),
-			sev_word(f->sev), f->id, change, f->title ? f->title : "", l->window_s);
+		fprintf(out, "%s  %s%-4s\033[0m  %-22s  %-*s  %s  (over %.0f s)\n", t, sev_color(f->sev),
+			sev_word(f->sev), f->id, pad, change, f->title ? f->title : "", l->window_s);
 	else
-		fprintf(out, "%s  %-4s  %-22s  %-16s  %s  (over %.0f s)\n", t, sev_word(f->sev), f->id, change,
+		fprintf(out, "%s  %-4s  %-22s  %-*s  %s  (over %.0f s)\n", t, sev_word(f->sev), f->id, pad, change,
 			f->title ? f->title : "", l->window_s);
 	fflush(out);
 }

@@ -45,13 +45,9 @@ int fit_parse_mem(const char *s, uint64_t *mib)
 {
 	if (!s)
 		return -EINVAL;
-	while (isspace((unsigned char)*s))
-		s++;
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	char *end;
-	double v = strtod(s, &end);
-	if (end == s || !isfinite(v) || v <= 0)
+	double v;
+	const char *end;
+	if (parse_decimal(s, &v, &end) < 0 || v <= 0)
 		return -EINVAL;
 	double mul;
 	if (!*end || !strcasecmp(end, "g") || !strcasecmp(end, "gb") || !strcasecmp(end, "gib"))
@@ -252,9 +248,9 @@ static void headroom(struct fit_verdict *v, unsigned tpc)
 		}
 		if (cores_used >= v->host_cores_per_node) {
 			v->no_headroom = true;
-			note(v, "takes all %u cores of host node %d: the host's own threads (QEMU IO, vhost, "
+			note(v, "takes all %u core%s of host node %d: the host's own threads (QEMU IO, vhost, "
 				"interrupts) will compete with the vCPUs",
-			     v->host_cores_per_node, c->host_node);
+			     v->host_cores_per_node, plural_s(v->host_cores_per_node), c->host_node);
 		}
 	}
 }
@@ -295,20 +291,21 @@ enum fit_kind fit_compute(const struct fit_host *h, const struct fit_vm *vm, str
 		v->exit_code = 2;
 		reason(v, "does not fit this host:");
 		if (vm->vcpus > total_threads && ragged)
-			reason(v, " %u vCPUs > %u hardware threads (%u nodes × %u)%s", vm->vcpus, total_threads,
-			       nodes, tpn, vm->mem_mib > total_mem ? ";" : ".");
+			reason(v, " %u vCPUs > %u hardware thread%s (%u nodes × %u)%s", vm->vcpus, total_threads,
+			       plural_s(total_threads), nodes, tpn, vm->mem_mib > total_mem ? ";" : ".");
 		else if (vm->vcpus > total_threads)
-			reason(v, " %u vCPUs > %u hardware threads (%u sockets × %u cores × %u thread%s)%s", vm->vcpus,
-			       total_threads, h->sockets, h->cores_per_socket, tpc, tpc == 1 ? "" : "s",
+			reason(v, " %u vCPUs > %u hardware thread%s (%u socket%s × %u core%s × %u thread%s)%s", vm->vcpus,
+			       total_threads, plural_s(total_threads), h->sockets, plural_s(h->sockets),
+			       h->cores_per_socket, plural_s(h->cores_per_socket), tpc, tpc == 1 ? "" : "s",
 			       vm->mem_mib > total_mem ? ";" : ".");
 		if (vm->mem_mib > total_mem)
-			reason(v, " %s > %s of memory (%u nodes × %s).", vmmem, hostmem, nodes, nodemem);
+			reason(v, " %s > %s of memory (%u node%s × %s).", vmmem, hostmem, nodes, plural_s(nodes), nodemem);
 		reason(v, " Without overcommit it needs a bigger host or a smaller VM.");
 		return v->kind;
 	}
 	if (vm->vcpus > total_cores)
-		note(v, "%u vCPUs > %u host cores: the vCPUs will share cores with their siblings", vm->vcpus,
-		     total_cores);
+		note(v, "%u vCPUs > %u host core%s: the vCPUs will share cores with their siblings", vm->vcpus,
+		     total_cores, plural_s(total_cores));
 
 	unsigned mem_nodes = (unsigned)((vm->mem_mib + mpn - 1) / mpn);
 	v->cpus_fit_one_node = vm->vcpus <= cpn;
@@ -322,9 +319,10 @@ enum fit_kind fit_compute(const struct fit_host *h, const struct fit_vm *vm, str
 		v->threads = 1;
 		v->ncells = 1;
 		v->cells[0] = (struct fit_cell){ 0, vm->vcpus, vm->mem_mib, host0 };
-		reason(v, "fits in one NUMA node: %u vCPUs ≤ %u cores per node and %s ≤ %s per node. Give it "
-			  "1 socket × %u cores and bind its memory to that node.",
-		       vm->vcpus, cpn, vmmem, nodemem, vm->vcpus);
+		reason(v, "fits in one NUMA node: %u vCPU%s ≤ %u core%s per node and %s ≤ %s per node. Give it "
+			  "1 socket × %u core%s and bind its memory to that node.",
+		       vm->vcpus, plural_s(vm->vcpus), cpn, plural_s(cpn), vmmem, nodemem, vm->vcpus,
+		       plural_s(vm->vcpus));
 		if (tpc > 1)
 			note(v, "the host has %u threads per core: each vCPU gets a full core (threads=1); pin "
 				"them to one thread of distinct cores and leave the siblings to the host",
@@ -375,14 +373,16 @@ enum fit_kind fit_compute(const struct fit_host *h, const struct fit_vm *vm, str
 	fit_fmt_mib(v->cells[0].mem_mib, cellmem, sizeof(cellmem));
 	reason(v, "does not fit in one NUMA node: ");
 	if (v->cpus_fit_one_node)
-		reason(v, "its %u vCPUs fit one node's %u cores, but %s > %s per node (memory is a dimension "
-			  "too). As 1 socket × %u cores it would get a single vNUMA node whose memory spans %u host "
+		reason(v, "its %u vCPU%s fit%s one node's %u core%s, but %s > %s per node (memory is a dimension "
+			  "too). As 1 socket × %u core%s it would get a single vNUMA node whose memory spans %u host "
 			  "nodes: remote accesses the guest cannot see or avoid. ",
-		       vm->vcpus, cpn, vmmem, nodemem, vm->vcpus, k);
+		       vm->vcpus, plural_s(vm->vcpus), vm->vcpus == 1 ? "s" : "", cpn, plural_s(cpn), vmmem, nodemem,
+		       vm->vcpus, plural_s(vm->vcpus), k);
 	else if (mem_nodes > 1)
-		reason(v, "%u vCPUs > %u cores per node and %s > %s per node. ", vm->vcpus, cpn, vmmem, nodemem);
+		reason(v, "%u vCPUs > %u core%s per node and %s > %s per node. ", vm->vcpus, cpn, plural_s(cpn), vmmem,
+		       nodemem);
 	else
-		reason(v, "%u vCPUs > %u cores per node. ", vm->vcpus, cpn);
+		reason(v, "%u vCPUs > %u core%s per node. ", vm->vcpus, cpn, plural_s(cpn));
 
 	if (vm->vcpus % (k * threads) == 0 || (threads > 1 && vm->vcpus % k == 0)) {
 		v->kind = FIT_SPLIT;

@@ -143,7 +143,7 @@ class Serve:
         for m in SANITIZER_MARKS:
             assert m not in err, f"sanitizer report ({m}):\n{err[-4000:]}"
         assert rc == 0, f"serve exited {rc}:\n{err[-3000:]}"
-        assert "hiddenq serve: stopped" in err, err[-2000:]
+        assert "hiddenq: serve: stopped" in err, err[-2000:]
         return err
 
 

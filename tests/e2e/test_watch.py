@@ -70,12 +70,12 @@ def test_replay_text_lines(hq, tmp_path):
     r = run([hq, "watch", "--replay", str(b.root), "--window", "10s", "--color", "never"], timeout=60)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
-    pat = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z  (ok  |WARN|CRIT|\?   )  (\S+) +(start|\S+ -> \S+) +"
+    pat = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z  (ok  |WARN|CRIT|\?   )  (\S+) +(start|\S+ → \S+) +"
                      r"(.*)  \(over \d+ s\)$")
     for line in lines:
         assert pat.match(line), line
-    flips = [line for line in lines if "vcpu-oversubscription" in line and "->" in line]
-    assert any("ok -> crit" in f or "ok -> warn" in f for f in flips), lines
+    flips = [line for line in lines if "vcpu-oversubscription" in line and "→" in line]
+    assert any("ok → crit" in f or "ok → warn" in f for f in flips), lines
     assert "stopped after" in r.stderr
 
 

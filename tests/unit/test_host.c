@@ -590,7 +590,7 @@ static void test_qmp_latency_histograms(void **state)
 	assert_non_null(strstr(txt, "QEMU latency: read p50 "));
 	assert_non_null(strstr(txt, "write p50 "));
 	assert_non_null(strstr(txt, "since a reset"));
-	assert_non_null(strstr(txt, "flush p50 >= 1000 us p99 >= 1000 us (1)"));
+	assert_non_null(strstr(txt, "flush p50 >= 1000 µs p99 >= 1000 µs (1)"));
 	free(txt);
 	vms_done(&a);
 	sample_done(&st);

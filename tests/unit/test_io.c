@@ -779,6 +779,34 @@ static void test_rules_softirq_rps(void **st)
 	}
 }
 
+/* diagnose and the audit call the same judgement: one table of what each device should have */
+static void test_io_sched_judge(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *dev;
+		bool virtio;
+		int rot;
+		const char *sched;
+		enum io_sched_fit fit;
+	} cases[] = {
+		{ "vda", true, 1, "none", IO_SCHED_BEST },	   { "vda", true, 1, "mq-deadline", IO_SCHED_FINE },
+		{ "vdb", false, 0, "bfq", IO_SCHED_POOR },	   { "vda", true, 0, "kyber", IO_SCHED_POOR },
+		{ "nvme0n1", false, 0, "none", IO_SCHED_BEST },	   { "nvme0n1", false, 0, "mq-deadline", IO_SCHED_POOR },
+		{ "sda", false, 1, "mq-deadline", IO_SCHED_BEST }, { "sda", false, 1, "bfq", IO_SCHED_BEST },
+		{ "sda", false, 1, "none", IO_SCHED_POOR },	   { "sdb", false, 0, "none", IO_SCHED_BEST },
+		{ "sdb", false, 0, "kyber", IO_SCHED_POOR },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const char *want = NULL, *why = NULL;
+		const char *kind = io_sched_kind(cases[i].dev, cases[i].virtio, cases[i].rot);
+		assert_int_equal(io_sched_judge(kind, cases[i].sched, &want, &why), cases[i].fit);
+		assert_non_null(want);
+		assert_non_null(why);
+		assert_true(*want && *why);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -801,6 +829,7 @@ int main(void)
 		cmocka_unit_test(test_rules_io_latency),
 		cmocka_unit_test(test_cpumask_list),
 		cmocka_unit_test(test_rules_softirq_rps),
+		cmocka_unit_test(test_io_sched_judge),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

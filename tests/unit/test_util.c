@@ -69,6 +69,77 @@ static void test_parse_uint(void **state)
 	assert_int_equal(parse_uint(NULL, 10, &v), -EINVAL);
 }
 
+/* Every number read from the command line at its limits: decimal, whole, finite. */
+static void test_numbers_at_their_limits(void **state)
+{
+	(void)state;
+	double d;
+	const char *end;
+	assert_int_equal(parse_decimal("1.5e3ms", &d, &end), 0);
+	assert_true(d == 1500.0);
+	assert_string_equal(end, "ms");
+	assert_int_equal(parse_decimal(".5", &d, &end), 0);
+	assert_true(d == 0.5);
+	assert_int_equal(parse_decimal("2e", &d, &end), 0); /* "e" without digits is the unit's */
+	assert_string_equal(end, "e");
+	assert_int_equal(parse_decimal("0x10", &d, &end), 0); /* the number is 0; "x10" is no unit anyone takes */
+	assert_string_equal(end, "x10");
+	static const char *const not_decimal[] = { "", "-1", "+1", " 1", "nan", "inf", "infinity", ".", "e5",
+						   "1e999" };
+	for (size_t i = 0; i < ARRAY_SIZE(not_decimal); i++)
+		assert_int_equal(parse_decimal(not_decimal[i], &d, &end), -EINVAL);
+
+	/* durations: sub-millisecond units exist, the floor is the caller's */
+	uint64_t ns = 0;
+	assert_int_equal(parse_duration_range("1ns", 1, 1000000000, &ns), 0);
+	assert_int_equal(ns, 1);
+	assert_int_equal(parse_duration_range("50us", 50000, 1000000000, &ns), 0);
+	assert_int_equal(ns, 50000);
+	assert_int_equal(parse_duration_range("50µs", 50000, 1000000000, &ns), 0);
+	assert_int_equal(ns, 50000);
+	assert_int_equal(parse_duration_range("49us", 50000, 1000000000, &ns), -EINVAL);
+	assert_int_equal(parse_duration_range("1.000000001s", 1, 1000000000, &ns), -EINVAL);
+	static const char *const bad[] = { "0x1", " 5", "5 ", "+5", "nan", "infms", "1e400s", "0ns", "5ns5" };
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++)
+		assert_int_equal(parse_duration_range(bad[i], 1, UINT64_MAX, &ns), -EINVAL);
+
+	uint64_t v;
+	assert_int_equal(parse_uint(" 5", 10, &v), -EINVAL);
+	assert_int_equal(parse_size("0x10M", &v), -EINVAL);
+	assert_int_equal(parse_size("nanK", &v), -EINVAL);
+	assert_int_equal(parse_size("1e16", &v), -EINVAL); /* above 1e15 */
+	double r;
+	assert_int_equal(parse_rate("1e300Gbit", &r), -EINVAL);
+	assert_int_equal(parse_rate("nanGbit", &r), -EINVAL);
+	assert_int_equal(parse_rate("0Gbit", &r), -EINVAL);
+	assert_int_equal(parse_rate("10Gbit", &r), 0);
+	assert_true(r == 1.25e9);
+}
+
+static void test_plurals(void **state)
+{
+	(void)state;
+	char b[64];
+	for (uint64_t n = 0; n < 3; n++) {
+		snprintf(b, sizeof(b), "%llu VM%s, %llu %s", (unsigned long long)n, plural_s(n), (unsigned long long)n,
+			 plural(n, "copy", "copies"));
+		assert_string_equal(b, n == 0 ? "0 VMs, 0 copies" : n == 1 ? "1 VM, 1 copy" : "2 VMs, 2 copies");
+	}
+}
+
+/* A warning per damaged sample is shown a few times, then counted */
+static void test_log_some(void **state)
+{
+	(void)state;
+	struct log_some l = { .what = "damaged samples" };
+	for (int i = 0; i < 100000; i++)
+		log_warn_some(&l, "sample %d is damaged", i);
+	assert_int_equal(l.shown, LOG_SOME_SHOWN);
+	assert_int_equal(l.hidden, 100000 - LOG_SOME_SHOWN);
+	log_some_done(&l);
+	assert_int_equal(l.shown + l.hidden, 0);
+}
+
 /* ---------------- thresholds ---------------- */
 
 static void test_threshold_override(void **state)
@@ -397,6 +468,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_duration),
 		cmocka_unit_test(test_parse_uint),
+		cmocka_unit_test(test_numbers_at_their_limits),
+		cmocka_unit_test(test_plurals),
+		cmocka_unit_test(test_log_some),
 		cmocka_unit_test(test_threshold_override),
 		cmocka_unit_test(test_threshold_validation),
 		cmocka_unit_test(test_threshold_file),
