@@ -432,7 +432,10 @@ void rule_migration(const struct analysis *an, struct finding *f)
 			    "the first, %s)", vm->name, (long long)m->dirty_sync_count, left, k, thresholds[T_MIG_MIN_PASSES].name);
 		finding_explain(f, "Each pass resends what the guest dirtied during the one before; whether the backlog "
 				   "shrinks shows over several passes. The first pass sends all of memory.");
-		finding_next(f, "watch longer: hiddenq vms --duration 30 --qmp %s=SOCKET", vm->name);
+		if (vm->mig_libvirt)
+			finding_next(f, "watch longer: hiddenq vms --duration 30");
+		else
+			finding_next(f, "watch longer: hiddenq vms --duration 30 --qmp %s=SOCKET", vm->name);
 		return;
 	}
 	char dirty[64] = "?", sent[64] = "?";
@@ -440,10 +443,16 @@ void rule_migration(const struct analysis *an, struct finding *f)
 		snprintf(dirty, sizeof(dirty), "%.1f MiB/s", best.v.dirty_Bps / MIB);
 	if (best.v.sent_Bps >= 0)
 		snprintf(sent, sizeof(sent), "%.1f MiB/s", best.v.sent_Bps / MIB);
-	finding_detail(f, "%s %s, pass %lld | dirty %s vs sent %s | expected downtime %lld ms, limit %lld ms | throttle %d %%",
+	/* what is not known (libvirt's job statistics carry no downtime limit) is a '?', not a -1 */
+	char edt[32] = "?", lim[32] = "?";
+	if (m->expected_downtime_ms >= 0)
+		snprintf(edt, sizeof(edt), "%lld ms", (long long)m->expected_downtime_ms);
+	if (t->params.downtime_limit_ms >= 0)
+		snprintf(lim, sizeof(lim), "%lld ms", (long long)t->params.downtime_limit_ms);
+	finding_detail(f, "%s %s, pass %lld | dirty %s vs sent %s | expected downtime %s, limit %s | throttle %d %%%s",
 		       vm->name, m->status_name[0] ? m->status_name : mig_status_name(m->status),
-		       (long long)m->dirty_sync_count, dirty, sent, (long long)m->expected_downtime_ms,
-		       (long long)t->params.downtime_limit_ms, m->cpu_throttle_pct < 0 ? 0 : m->cpu_throttle_pct);
+		       (long long)m->dirty_sync_count, dirty, sent, edt, lim,
+		       m->cpu_throttle_pct < 0 ? 0 : m->cpu_throttle_pct, vm->mig_libvirt ? " | via libvirt" : "");
 	if (best.sev >= SEV_WARN) {
 		if (m->status == MIG_FAILED) {
 			finding_explain(f, "The migration ended without switching over: the guest still runs on the source.");

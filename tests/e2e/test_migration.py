@@ -111,3 +111,6 @@ def test_a_libvirt_vm_through_its_job_statistics(hq, tmp_path):
     assert r.returncode in (1, 2), repr(r)
     mig = [v for v in json.loads(r.stdout)["vms"] if v["name"] == "db1"][0]["migration"]
     assert mig["via"] == "libvirt" and mig["status"] == "active" and mig["passes"] == 2 + 8 // 2, mig
+    # the text report: libvirt's statistics carry no downtime limit: unknown, not -1
+    r = run([hq, "vms", "--replay", str(b)])
+    assert "expected downtime 2000 ms, limit ? | throttle 0 % | via libvirt" in r.stdout, r.stdout
