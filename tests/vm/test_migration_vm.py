@@ -188,6 +188,15 @@ def wait_first_sample(proc, bundle, timeout):
         time.sleep(0.05)
 
 
+def wait_samples(proc, bundle, n, timeout):
+    """Until the capture has written n samples (each directory is renamed into place whole)."""
+    deadline = time.monotonic() + timeout
+    while len(list((bundle / "samples").glob("[0-9]*[0-9]"))) < n:
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, f"fewer than {n} samples in {bundle} after {timeout} s"
+        time.sleep(0.05)
+
+
 def finding(doc, fid="migration-convergence"):
     return [f for f in doc["findings"] if f["id"] == fid][0]
 
@@ -265,14 +274,21 @@ def test_uncapped_migration_converges_and_stays_ok(src, request, tmp_path):
     _, port = start_destination(request, src, "mig-dst2")
     pid = workload(src, "1M", "8M")
     bundle = tmp_path / "uncapped"
-    procs = [hq_start("capture", "-o", str(bundle), "-i", "500ms", "-d", "6s", "--no-bpf", "--stalls", "off",
+    procs = [hq_start("capture", "-o", str(bundle), "-i", "500ms", "-d", "60s", "--no-bpf", "--stalls", "off",
                       "--sources", "vms", "-q", "--qmp", f"mig-src={src.extra_qmp_path}")]
     try:
         wait_first_sample(procs[0], bundle, 30)  # the monitor's first answer: before the migration
         migrate(src, port, 1024 * MIB)
         done = wait_migration(src, lambda r: r.get("status") in ("completed", "failed"), 60)
+        # two slow ticks (the monitor is asked once a second) after it ended, and a watch of 4 s at
+        # least (a verdict needs migration_min_windows, 3), then stop the capture by its PID: Ctrl-C
+        # leaves a complete bundle
+        n = len(list((bundle / "samples").glob("[0-9]*[0-9]")))
+        wait_samples(procs[0], bundle, max(n + 4, 9), 30)
     finally:
-        hq_finish(procs, 60)
+        if procs[0].poll() is None:
+            os.kill(procs[0].pid, signal.SIGINT)
+        hq_finish(procs, 30)
     assert done["status"] == "completed", done
     r = subprocess.run([HQ, "vms", "--replay", str(bundle), "--json"], capture_output=True, text=True, timeout=60)
     assert r.returncode in (0, 1, 2), r.stderr
