@@ -13,6 +13,7 @@
 
 #include "../core/json.h"
 #include "../core/util.h"
+#include "../host/vmscan.h"	/* VMSCAN_MAX_QMP */
 #include "../sample/bundle.h"
 #include "../sample/sampler.h"
 #include "../sinks/report.h"
@@ -40,6 +41,9 @@ static void usage(FILE *out)
 	      "                        bundle instead of sampling; --from/--to take a slice\n"
 	      "      --from TIME       with --replay: samples from TIME (2026-12-03T02:00[:SS][Z],\n"
 	      "      --to TIME         local time unless Z; or @EPOCH-SECONDS) to TIME\n"
+	      "      --qmp NAME=SOCKET also read VM NAME's QMP monitor, a socket this run owns\n"
+	      "                        (its blockstats and a live migration in flight);\n"
+	      "                        repeatable\n"
 	      "With --json: a JSON summary on stdout at the end (the bundle, the samples written).\n",
 	      out);
 	cmd_sources_help(out);
@@ -153,6 +157,7 @@ int cmd_capture(int argc, char **argv)
 		{ "replay", required_argument, NULL, 'r' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "to", required_argument, NULL, 'u' },
+		{ "qmp", required_argument, NULL, 'M' },
 		{ 0 },
 	};
 	const char *out = NULL, *replay = NULL;
@@ -161,10 +166,13 @@ int cmd_capture(int argc, char **argv)
 	struct cmd_sources cs;
 	cmd_sources_init(&cs);
 	bool runq_split = false, runq_no_cg = false;
+	const char *qmp[VMSCAN_MAX_QMP + 1] = { 0 };	/* --qmp NAME=SOCKET, NULL-ended */
+	unsigned nqmp = 0;
 	int c;
 	struct cmd_parse p;
 	cmd_parse_init(&p, "capture", argc, argv, "o:i:n:d:r:", opts, usage);
 	p.cs = &cs;
+	p.repeatable = (const char *const[]){ "qmp", NULL };
 	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
 		case CMD_PARSE_EXIT: return p.exit_code;
@@ -195,11 +203,15 @@ int cmd_capture(int argc, char **argv)
 			break;
 		case 'P': runq_split = true; break;
 		case 'Q': runq_no_cg = true; break;
+		case 'M':
+			if (cmd_qmp_arg(qmp, &nqmp, optarg))
+				return EXIT_UNUSABLE;
+			break;
 		}
 	}
 	if (replay && cmd_parse_refuse_with(&p, "--replay",
 					    (const char *const[]){ "interval", "count", "duration", "runq-split",
-								   "no-runq-cgroups", NULL }))
+								   "no-runq-cgroups", "qmp", NULL }))
 		return EXIT_UNUSABLE;
 	if (cmd_parse_end(&p))
 		return EXIT_UNUSABLE;
@@ -219,8 +231,18 @@ int cmd_capture(int argc, char **argv)
 		count = duration / interval + 1;
 	}
 
+	for (unsigned k = 0; k < nqmp; k++) {
+		char *why = cmd_qmp_check(qmp[k]);
+		if (why) {
+			int r = cmd_fail(hq_json, why);
+			free(why);
+			return r;
+		}
+	}
+
 	struct sampler sp;
 	struct sampler_opts so = {
+		.vms_qmp = qmp,
 		.interval_ns = interval,
 		.count = (unsigned)count,
 		.runq_split = runq_split,

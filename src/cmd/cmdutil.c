@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "../core/util.h"
+#include "../host/vmscan.h"	/* VMSCAN_MAX_QMP */
 #include "../parse/vmconf.h"
 #include "../sinks/httpd.h"
 #include "../sinks/report.h"
@@ -754,4 +756,30 @@ void watch_done(struct watch *w)
 		sampler_done(&w->sp);
 	else
 		bundle_close(&w->br);
+}
+
+int cmd_qmp_arg(const char **qmp, unsigned *nqmp, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+	if (!eq || eq == arg || !eq[1])
+		return cmd_failf("bad --qmp '%s': use NAME=SOCKET (the VM's name, a QMP unix socket you own)", arg);
+	if (*nqmp >= VMSCAN_MAX_QMP)
+		return cmd_failf("too many --qmp options (%d at most)", VMSCAN_MAX_QMP);
+	for (unsigned k = 0; k < *nqmp; k++)
+		if (!strncmp(qmp[k], arg, (size_t)(eq - arg) + 1))
+			return cmd_failf("bad --qmp '%s': the VM %.*s has a --qmp already", arg, (int)(eq - arg), arg);
+	qmp[(*nqmp)++] = arg;
+	qmp[*nqmp] = NULL;
+	return 0;
+}
+
+char *cmd_qmp_check(const char *spec)
+{
+	const char *sock = strchr(spec, '=') + 1;
+	struct stat st;
+	if (stat(sock, &st) < 0)
+		return xasprintf("bad --qmp '%s': %s: %s", spec, sock, strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return xasprintf("bad --qmp '%s': %s is not a unix socket", spec, sock);
+	return NULL;
 }

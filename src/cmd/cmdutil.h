@@ -129,6 +129,16 @@ int thresholds_apply_args(const char *file, const char *const *specs, size_t n, 
  */
 int parse_time_arg(const char *s, uint64_t *out, char **why);
 
+/*
+ * --qmp NAME=SOCKET (vms, diagnose, capture: repeatable, live only): the
+ * shape checked and arg appended to qmp (room for VMSCAN_MAX_QMP + 1, kept
+ * NULL-ended); 0, or the error reported and EXIT_UNUSABLE.  cmd_qmp_check,
+ * after the options (so that --replay's refusal comes first): NULL when the
+ * socket is there, else why not (malloc'd).
+ */
+int cmd_qmp_arg(const char **qmp, unsigned *nqmp, const char *arg);
+char *cmd_qmp_check(const char *spec);
+
 /* meta.json of a capture or a recording of the live machine (count 0: until stopped). */
 json_t *capture_meta(const struct sampler *sp, uint64_t interval_ns, uint64_t count);
 

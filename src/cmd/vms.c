@@ -44,9 +44,11 @@ static void usage(FILE *out)
 	      "  -d, --duration TIME   how long to watch (default 5s)\n"
 	      "  -i, --interval TIME   sampling interval (default 200ms)\n"
 	      "  -r, --replay DIR      analyse a capture bundle taken with host mode\n"
-	      "      --qmp NAME=SOCKET query-blockstats on a QMP socket this run owns (QMP\n"
+	      "      --qmp NAME=SOCKET read a VM's QMP monitor, a socket this run owns (QMP\n"
 	      "                        allows one client: never a monitor another manager\n"
-	      "                        such as libvirt holds); repeatable\n"
+	      "                        such as libvirt holds): its disks' blockstats and a\n"
+	      "                        live migration in flight (query-migrate, pass by\n"
+	      "                        pass); repeatable\n"
 	      "      --qmp-histograms  on those sockets, turn on QEMU's block latency\n"
 	      "                        histograms where a disk has none (log2 buckets,\n"
 	      "                        1 µs to 4 s) and report p50/p99 per read, write,\n"
@@ -60,8 +62,8 @@ static void usage(FILE *out)
 	      "                        HIDDENQ_VMS_SCHEDSTAT=procfs)\n"
 	      "  -v, --verbose         every thread, also idle ones\n",
 	      out);
-	cmd_help_end(out, "0 ok, 1 warn, 2 crit (cpu-pinning-conflict), 3 bad arguments or\n"
-			  "could not run.");
+	cmd_help_end(out, "0 ok, 1 warn, 2 crit (the worst of cpu-pinning-conflict and\n"
+			  "migration-convergence), 3 bad arguments or could not run.");
 	fputs("\n"
 	      "Examples:\n"
 	      "  hiddenq vms\n"
@@ -70,18 +72,6 @@ static void usage(FILE *out)
 	      out);
 }
 
-
-/* --qmp NAME=SOCKET: a socket there, or the reason it cannot be one (malloc'd) */
-static char *qmp_check(const char *spec)
-{
-	const char *sock = strchr(spec, '=') + 1;
-	struct stat st;
-	if (stat(sock, &st) < 0)
-		return xasprintf("bad --qmp '%s': %s: %s", spec, sock, strerror(errno));
-	if (!S_ISSOCK(st.st_mode))
-		return xasprintf("bad --qmp '%s': %s is not a unix socket", spec, sock);
-	return NULL;
-}
 
 int cmd_vms(int argc, char **argv)
 {
@@ -116,20 +106,10 @@ int cmd_vms(int argc, char **argv)
 				return cmd_failf("bad --interval '%s': use e.g. 200ms (at least 10ms, at most 1h)", optarg);
 			break;
 		case 'r': replay = optarg; break;
-		case 'Q': {
-			const char *eq = strchr(optarg, '=');
-			if (!eq || eq == optarg || !eq[1])
-				return cmd_failf("bad --qmp '%s': use NAME=SOCKET (the VM's name, a QMP unix socket you own)",
-						 optarg);
-			if (nqmp >= VMSCAN_MAX_QMP)
-				return cmd_failf("too many --qmp options (%d at most)", VMSCAN_MAX_QMP);
-			for (unsigned k = 0; k < nqmp; k++)
-				if (!strncmp(qmp[k], optarg, (size_t)(eq - optarg) + 1))
-					return cmd_failf("bad --qmp '%s': the VM %.*s has a --qmp already", optarg,
-							 (int)(eq - optarg), optarg);
-			qmp[nqmp++] = optarg;
+		case 'Q':
+			if (cmd_qmp_arg(qmp, &nqmp, optarg))
+				return EXIT_UNUSABLE;
 			break;
-		}
 		case 'B': bpf = false; break;
 		case 'H': qmp_hist = true; break;
 		case 'v': verbose = true; break;
@@ -148,7 +128,7 @@ int cmd_vms(int argc, char **argv)
 	if (qmp_hist && !nqmp)
 		return cmd_failf("--qmp-histograms needs at least one --qmp NAME=SOCKET");
 	for (unsigned k = 0; k < nqmp; k++) {
-		char *why = qmp_check(qmp[k]);
+		char *why = cmd_qmp_check(qmp[k]);
 		if (why) {
 			int r = cmd_fail(json, why);
 			free(why);
@@ -199,7 +179,8 @@ int cmd_vms(int argc, char **argv)
 		}
 		struct findings fs = { 0 };
 		/* the same rule as diagnose's, held to the same minimum of data (pinning_min_windows) */
-		struct finding *f = rules_evaluate_one(an, "cpu-pinning-conflict", &fs);
+		rules_evaluate_one(an, "cpu-pinning-conflict", &fs);
+		rules_evaluate_one(an, "migration-convergence", &fs);
 		code = findings_exit_code(&fs);
 		if (code == EXIT_UNUSABLE)
 			code = EXIT_OK; /* no VMs is an answer, not a failure */
@@ -208,7 +189,7 @@ int cmd_vms(int argc, char **argv)
 			json_print(stdout, j);
 			json_decref(j);
 		} else {
-			vms_report_text(stdout, an, f, verbose);
+			vms_report_text(stdout, an, &fs, verbose);
 		}
 		findings_done(&fs);
 	}

@@ -84,7 +84,8 @@ enum unit_id {
 	X(FEATURES, "features", " %s")                                                                                \
 	X(SOURCE, "source", " %s")                                                                                    \
 	X(CODE, "code", " %s")                                                                                        \
-	X(METHOD, "method", " %s")
+	X(METHOD, "method", " %s")                                                                                    \
+	X(PASS, "pass", " pass %s")
 
 enum label_id {
 #define X(e, name, fmt) LBL_##e,

@@ -88,7 +88,7 @@ def test_rule_file_shape(hq):
     doc, alerts, records = load_rules(text)
     assert [g["name"] for g in doc["groups"]] == ["hiddenq-findings", "hiddenq-raw-twins"]
     ids = sorted({a["labels"]["id"] for a in alerts.values()})
-    assert len(ids) == 11, ids
+    assert len(ids) == 13, ids
     for i in ids:
         for lv, sev in zip(LEVELS, ("warning", "critical")):
             a = alerts[f"Hiddenq{camel(i)}{lv}"]
@@ -114,7 +114,7 @@ def test_rule_file_shape(hq):
             assert a["labels"]["judged_by"] == "promql"
             assert "twin" in a["annotations"]["description"], name
     # the rules without a faithful twin have no raw alert
-    for i in ("numa-remote", "execution-stalls"):
+    for i in ("numa-remote", "execution-stalls", "migration-convergence", "hardware-errors"):
         assert not any(n.startswith(f"Hiddenq{camel(i)}Raw") for n in alerts), i
 
 
