@@ -190,9 +190,11 @@ endif
 # is copied into every test VM, so the static binary takes the stub object
 # (src/host/libvirt_xml.c without HQ_WITH_LIBXML2) and says so when asked.
 LIB_SRCS += src/parse/qemucmd.c src/parse/vmmcmd.c src/parse/vmconf.c src/parse/procpid.c src/host/vmscan.c src/analysis/vms.c src/parse/qmphist.c src/sinks/vms.c \
+	src/parse/migparse.c src/analysis/migrate.c src/parse/hwlog.c src/analysis/hwlog.c src/analysis/rules_hw.c \
+	src/parse/imghdr.c src/host/images.c \
 	src/host/audit.c src/analysis/audit.c src/sinks/audit.c src/host/libvirt_xml.c src/analysis/rules_host.c src/cmd/vms.c src/cmd/audit.c
-UNIT_TESTS += tests/unit/test_host.c tests/unit/test_qmphist.c
-FUZZ_TARGETS += tests/fuzz/fuzz_qemucmd.c tests/fuzz/fuzz_libvirt.c tests/fuzz/fuzz_vms.c
+UNIT_TESTS += tests/unit/test_host.c tests/unit/test_qmphist.c tests/unit/test_migrate.c tests/unit/test_hwlog.c tests/unit/test_imghdr.c
+FUZZ_TARGETS += tests/fuzz/fuzz_qemucmd.c tests/fuzz/fuzz_libvirt.c tests/fuzz/fuzz_vms.c tests/fuzz/fuzz_migparse.c tests/fuzz/fuzz_hwlog.c tests/fuzz/fuzz_imghdr.c
 ifeq ($(shell pkg-config --exists libxml-2.0 2>/dev/null && echo yes),yes)
   XML_CFLAGS := -DHQ_WITH_LIBXML2 $(shell pkg-config --cflags libxml-2.0)
   LDLIBS += $(shell pkg-config --libs libxml-2.0)

@@ -17,6 +17,7 @@ static void layers_init(struct analysis *an)
 	mem_init(&an->mem);
 	io_init(&an->io);
 	bpfhist_init(&an->bpf);
+	hwlog_init(&an->hw);
 	an->host = NULL;
 }
 
@@ -26,6 +27,7 @@ static void layers_feed(struct analysis *an, const struct sample *s)
 	mem_feed(&an->mem, s);
 	io_feed(&an->io, s, an->statics);
 	bpfhist_feed(&an->bpf, s);
+	hwlog_feed(&an->hw, s);
 	/* host mode: only once a sample carries the VM discovery (sampler option vms) */
 	if (!an->host && sample_find(s, VMSCAN_JSON_PATH)) {
 		an->host = xmalloc(sizeof(*an->host));
@@ -55,6 +57,7 @@ static void layers_move(struct analysis *dst, struct analysis *src)
 	dst->mem = src->mem;
 	dst->io = src->io;
 	dst->bpf = src->bpf;
+	dst->hw = src->hw;
 	dst->host = src->host;
 	src->host = NULL;
 }

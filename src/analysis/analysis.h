@@ -11,6 +11,7 @@
 #include "bpfhist.h"
 #include "cpu.h"
 #include "findings.h"
+#include "hwlog.h"
 #include "io.h"
 #include "mem.h"
 
@@ -25,6 +26,7 @@ struct analysis {
 	struct mem_analysis mem;
 	struct io_analysis io;	/* block and network queues (io.h) */
 	struct bpfhist bpf;	/* eBPF histograms (bpfhist.h) */
+	struct hwlog_analysis hw;	/* hardware and hypervisor errors in the kernel log (hwlog.h) */
 	struct vms_analysis *host; /* VM processes on this machine (analysis/vms.h); NULL if none seen */
 	const struct sample *statics;
 	const char *source;	/* "live" or the bundle path */

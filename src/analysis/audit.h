@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "../parse/cpumask.h"
+#include "../parse/imghdr.h"
 #include "../parse/memparse.h"
 #include "../parse/vmconf.h"
 
@@ -31,6 +32,17 @@ struct audit_vm {
 	struct numa_maps_sum nm;
 	bool have_numa;
 	unsigned tap_queues[VMCONF_MAX_NICS]; /* tun fds per NIC's tap, from the host (0 unknown) */
+	struct img_chain chain[VMCONF_MAX_DISKS];	/* each disk's image and backing files (owned) */
+	char chain_why[VMCONF_MAX_DISKS][160];		/* why a disk has none */
+};
+
+/* qemu-img check of one image layer (audit --check-images) */
+struct audit_img_check {
+	size_t vm;		/* index into audit_ctx.vms */
+	unsigned disk, layer;
+	int rc;			/* qemu-img's exit status: 0 clean, 2 corruptions, 3 leaks, 63 not checkable; -1 did not run */
+	long long corruptions, leaks, check_errors;	/* -1 not said */
+	char why[256];		/* qemu-img's message, or why it did not run */
 };
 
 struct audit_ctx {
@@ -47,6 +59,11 @@ struct audit_ctx {
 	bool node_mem_lazy;		/* the per-node figures are known to be short */
 	char node_mem_note[320];
 	char *notes;		/* why some inputs were not read (owned) */
+	bool images_read;	/* each VM's disk chains were read (audit_read_images) */
+	bool check_images;	/* --check-images: qemu-img check ran where it safely could */
+	char qemu_img[256];	/* its path, "" not installed */
+	struct audit_img_check *checks;	/* owned */
+	size_t nchecks, capchecks;
 };
 
 struct audit_res {

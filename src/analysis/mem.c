@@ -8,6 +8,7 @@
 
 #include "../core/util.h"
 #include "../core/paths.h"
+#include "../parse/hwlog.h"
 #include "../parse/stallparse.h"
 #include "../parse/vmconf.h"
 
@@ -403,6 +404,8 @@ static void feed_kmsg(struct mem_analysis *m, const struct sample *s)
 			json_t *u = json_object_get(e, "usec"), *k = json_object_get(e, "kind"), *msg = json_object_get(e, "msg");
 			if (!json_is_integer(u) || !json_is_string(k))
 				continue;
+			if (hwlog_kind(json_string_value(k)))
+				continue; /* a hardware error, not a sign of a stall (analysis/hwlog.c) */
 			json_t *hist = json_object_get(e, "history");
 			signed char live = json_is_boolean(hist) ? !json_is_true(hist) : -1;
 			uint64_t usec = (uint64_t)json_integer_value(u);

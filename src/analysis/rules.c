@@ -13,6 +13,7 @@
 
 #include "../core/util.h"
 #include "rules_host.h"
+#include "rules_hw.h"
 #include "steal.h"
 #include "rules_io.h"
 #include "rules_mem.h"

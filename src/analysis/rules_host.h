@@ -6,5 +6,6 @@
 #include "analysis.h"
 
 void rule_pinning(const struct analysis *an, struct finding *f);
+void rule_migration(const struct analysis *an, struct finding *f);
 
 #endif

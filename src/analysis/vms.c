@@ -75,6 +75,7 @@ static struct vms_vm *vm_get(struct vms_analysis *a, int pid, bool create)
 	struct vms_vm *vm = &a->vms[a->n++];
 	memset(vm, 0, sizeof(*vm));
 	vm->pid = pid;
+	mig_track_init(&vm->mig);
 	return vm;
 }
 
@@ -120,6 +121,63 @@ static void jcopy(json_t *o, const char *k, char *out, size_t n)
 {
 	const char *s = json_string_value(json_object_get(o, k));
 	snprintf(out, n, "%s", s ? s : "");
+}
+
+/*
+ * The migration state of a VM's QMP answers.  vms.json is written on every
+ * slow tick, and repeats the last answers of a VM the tick did not reach:
+ * each answer is fed once, at the time it was asked for (t_ns).
+ */
+static void feed_migration(struct vms_vm *vm, json_t *qmp)
+{
+	vm->qmp_given = true;
+	json_t *tj = json_object_get(qmp, "t_ns");
+	if (!json_is_integer(tj) || json_integer_value(tj) <= 0)
+		return;
+	uint64_t t = (uint64_t)json_integer_value(tj);
+	if (t <= vm->qmp_t_ns)
+		return;
+	vm->qmp_t_ns = t;
+	struct mig_info mi;
+	if (mig_parse(json_object_get(qmp, "migrate"), &mi) == 0)
+		mig_track_feed(&vm->mig, &mi, t);
+	json_t *pj = json_object_get(qmp, "migrate_parameters"), *cj = json_object_get(qmp, "migrate_capabilities");
+	if (pj || cj) {
+		struct mig_params p;
+		mig_params_init(&p);
+		mig_params_parse(pj, &p);
+		mig_caps_parse(cj, &p);
+		vm->mig.params = p;
+	}
+}
+
+/*
+ * The same for a libvirt VM whose monitor libvirt holds: libvirt's job
+ * statistics (virsh domjobinfo --rawstats) while its status XML says it
+ * migrates out.  A look that found no migration job is fed as "none" until a
+ * migration was seen, so a completed one stays the last answer, as QEMU's do.
+ */
+static void feed_libvirt_job(struct vms_vm *vm, json_t *lj)
+{
+	vm->qmp_given = vm->mig_libvirt = true;
+	const char *e = json_string_value(json_object_get(lj, "error"));
+	snprintf(vm->mig_error, sizeof(vm->mig_error), "%s", e ? e : "");
+	json_t *tj = json_object_get(lj, "t_ns");
+	if (!json_is_integer(tj) || json_integer_value(tj) <= 0)
+		return;
+	uint64_t t = (uint64_t)json_integer_value(tj);
+	if (t <= vm->qmp_t_ns)
+		return;
+	vm->qmp_t_ns = t;
+	struct mig_info mi;
+	json_t *sj = json_object_get(lj, "stats");
+	if (json_is_string(sj)) {
+		if (mig_parse_libvirt(json_string_value(sj), json_string_length(sj), &mi) == 0)
+			mig_track_feed(&vm->mig, &mi, t);
+	} else if (!json_is_true(json_object_get(lj, "migrating")) && (!vm->mig.seen || vm->mig.last.status == MIG_NONE)) {
+		mig_parse_libvirt("Job type: 0\n", 12, &mi);
+		mig_track_feed(&vm->mig, &mi, t);
+	}
 }
 
 static void feed_json(struct vms_analysis *a, const struct sfile *f)
@@ -220,6 +278,11 @@ static void feed_json(struct vms_analysis *a, const struct sfile *f)
 				jcopy(dj, "disk", d->disk, sizeof(d->disk));
 				jcopy(dj, "via", d->via, sizeof(d->via));
 				jcopy(dj, "error", d->err, sizeof(d->err));
+				jcopy(dj, "format", d->format, sizeof(d->format));
+				jcopy(dj, "cache", d->cache, sizeof(d->cache));
+				jcopy(dj, "aio", d->aio, sizeof(d->aio));
+				jcopy(dj, "chain_error", d->chain_why, sizeof(d->chain_why));
+				image_chain_from_json(json_object_get(dj, "chain"), &d->chain);
 				d->bio_p50_us = d->bio_p99_us = -1;
 			}
 		}
@@ -231,6 +294,11 @@ static void feed_json(struct vms_analysis *a, const struct sfile *f)
 		json_int_t vf = json_integer_value(json_object_get(v, "vhost_net_fds"));
 		vm->vhost_fds = vf < 0 || vf > 65536 ? 0 : (unsigned)vf;
 		json_t *qmp = json_object_get(v, "qmp");
+		json_t *lj = json_object_get(v, "libvirt_job");
+		if (qmp)
+			feed_migration(vm, qmp);
+		else if (json_is_object(lj))
+			feed_libvirt_job(vm, lj);
 		if (qmp) {
 			json_t *bs = json_object_get(qmp, "blockstats");
 			if (json_is_array(bs)) {
@@ -544,6 +612,8 @@ void vms_done(struct vms_analysis *a)
 		json_decref(a->vms[i].qmp_first);
 		json_decref(a->vms[i].qmp_last);
 		free(a->vms[i].qmp_error);
+		for (unsigned k = 0; k < a->vms[i].ndisks; k++)
+			image_chain_done(&a->vms[i].disks[k].chain);
 		free(a->vms[i].disks);
 	}
 	free(a->vms);
@@ -628,6 +698,22 @@ uint64_t vms_total_guest_mib(const struct vms_analysis *a)
 			n += vm->vmrss_kb / 1024;
 	}
 	return n;
+}
+
+const struct vms_vm *vms_vm_of_task(const struct vms_analysis *a, int id, const struct vms_thread **thread)
+{
+	*thread = NULL;
+	if (!a || id <= 0)
+		return NULL;
+	for (size_t i = 0; i < a->n; i++)
+		if (a->vms[i].pid == id)
+			return &a->vms[i];
+	struct vms_vm *vm;
+	const struct vms_thread *t = map_find(a, id, &vm);
+	if (!t)
+		return NULL;
+	*thread = t;
+	return vm;
 }
 
 int vms_thread_level(const struct vms_thread *t)

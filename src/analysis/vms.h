@@ -25,9 +25,11 @@
 #include "../core/paths.h"	/* VMSCAN_JSON_PATH */
 #include "../core/sample.h"
 #include "../parse/cpumask.h"
+#include "../parse/imghdr.h"
 #include "../parse/ioparse.h"
 #include "../parse/memparse.h"
 #include "../parse/vmconf.h"
+#include "migrate.h"
 
 #define VMS_MAX_CPUS CPUMASK_MAX_CPUS
 
@@ -63,6 +65,9 @@ struct vms_tap {
 struct vms_disk {
 	char id[64], file[256];
 	char dev[32], disk[32], via[160], err[160];	/* as vmscan resolved them (vmscan.h) */
+	char format[16], cache[16], aio[16];	/* as configured ("" not said) */
+	struct img_chain chain;		/* the image and its backing files (parse/imghdr.h), owned */
+	char chain_why[160];		/* why there is no chain */
 	bool have;			/* the disk's /proc/diskstats line was seen */
 	struct disk_stat first, last;
 	uint64_t t0, t1;
@@ -97,6 +102,11 @@ struct vms_vm {
 	unsigned ntaps, vhost_fds;
 	json_t *qmp_first, *qmp_last;	/* blockstats answers (owned) */
 	char *qmp_error;
+	bool qmp_given;			/* its migrations are watched: a QMP socket given (--qmp), or libvirt's jobs */
+	bool mig_libvirt;		/* ... through libvirt's job statistics (virsh domjobinfo) */
+	char mig_error[160];		/* why libvirt's job statistics could not be read, "" none */
+	struct mig_track mig;		/* its migration, pass by pass (migrate.h) */
+	uint64_t qmp_t_ns;		/* the time of the last QMP answers fed */
 	struct vms_disk *disks;		/* owned */
 	unsigned ndisks;
 	/* KVM debugfs: pages_4k, pages_2m, pages_1g (the last read) */
@@ -159,6 +169,9 @@ size_t vms_cpu_demand(const struct vms_analysis *a, struct vms_cpu_demand *out, 
 unsigned vms_total_vcpus(const struct vms_analysis *a);
 uint64_t vms_total_guest_mib(const struct vms_analysis *a);
 double vms_watch_s(const struct vms_analysis *a);
+
+/* The VM whose process is `id` or which has a thread `id` (a kernel message names either); NULL if none. */
+const struct vms_vm *vms_vm_of_task(const struct vms_analysis *a, int id, const struct vms_thread **thread);
 
 /* A thread's delay severity against the steal thresholds: 0 ok, 1 warn, 2 crit, -1 unknown. */
 int vms_thread_level(const struct vms_thread *t);

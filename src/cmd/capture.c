@@ -13,7 +13,7 @@
 
 #include "../core/json.h"
 #include "../core/util.h"
-#include "../host/vmscan.h"
+#include "../host/vmscan.h"	/* VMSCAN_MAX_QMP */
 #include "../sample/bundle.h"
 #include "../sample/sampler.h"
 #include "../sinks/report.h"
@@ -41,9 +41,9 @@ static void usage(FILE *out)
 	      "                        bundle instead of sampling; --from/--to take a slice\n"
 	      "      --from TIME       with --replay: samples from TIME (2026-12-03T02:00[:SS][Z],\n"
 	      "      --to TIME         local time unless Z; or @EPOCH-SECONDS) to TIME\n"
-	      "      --qmp NAME=SOCKET a QMP socket this run owns, for VM NAME: its block statistics\n"
-	      "                        go into the samples (hiddenq join compares them with the\n"
-	      "                        guest's); repeatable\n"
+	      "      --qmp NAME=SOCKET also read VM NAME's QMP monitor, a socket this run owns\n"
+	      "                        (its blockstats, which hiddenq join sets beside the\n"
+	      "                        guest's await, and a live migration in flight); repeatable\n"
 	      "With --json: a JSON summary on stdout at the end (the bundle, the samples written).\n",
 	      out);
 	cmd_sources_help(out);
@@ -160,14 +160,14 @@ int cmd_capture(int argc, char **argv)
 		{ "qmp", required_argument, NULL, 'M' },
 		{ 0 },
 	};
-	const char *qmp[VMSCAN_MAX_QMP + 1] = { 0 };
-	unsigned nqmp = 0;
 	const char *out = NULL, *replay = NULL;
 	uint64_t from = 0, to = 0;
 	uint64_t interval = 100000000ull, duration = 0, count = 100;
 	struct cmd_sources cs;
 	cmd_sources_init(&cs);
 	bool runq_split = false, runq_no_cg = false;
+	const char *qmp[VMSCAN_MAX_QMP + 1] = { 0 };	/* --qmp NAME=SOCKET, NULL-ended */
+	unsigned nqmp = 0;
 	int c;
 	struct cmd_parse p;
 	cmd_parse_init(&p, "capture", argc, argv, "o:i:n:d:r:", opts, usage);
@@ -204,7 +204,7 @@ int cmd_capture(int argc, char **argv)
 		case 'P': runq_split = true; break;
 		case 'Q': runq_no_cg = true; break;
 		case 'M':
-			if (cmd_qmp_add(optarg, qmp, &nqmp))
+			if (cmd_qmp_arg(qmp, &nqmp, optarg))
 				return EXIT_UNUSABLE;
 			break;
 		}
@@ -213,7 +213,7 @@ int cmd_capture(int argc, char **argv)
 					    (const char *const[]){ "interval", "count", "duration", "runq-split",
 								   "no-runq-cgroups", "qmp", NULL }))
 		return EXIT_UNUSABLE;
-	if (cmd_parse_end(&p) || cmd_qmp_check(qmp, nqmp))
+	if (cmd_parse_end(&p))
 		return EXIT_UNUSABLE;
 	if (!out)
 		return cmd_failf("capture needs -o DIR");
@@ -231,13 +231,22 @@ int cmd_capture(int argc, char **argv)
 		count = duration / interval + 1;
 	}
 
+	for (unsigned k = 0; k < nqmp; k++) {
+		char *why = cmd_qmp_check(qmp[k]);
+		if (why) {
+			int r = cmd_fail(hq_json, why);
+			free(why);
+			return r;
+		}
+	}
+
 	struct sampler sp;
 	struct sampler_opts so = {
+		.vms_qmp = qmp,
 		.interval_ns = interval,
 		.count = (unsigned)count,
 		.runq_split = runq_split,
 		.runq_no_cgroups = runq_no_cg,
-		.vms_qmp = qmp,
 	};
 	cmd_sources_apply(&cs, &so);
 	int ret = sampler_init(&sp, "/", &so);

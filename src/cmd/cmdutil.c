@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "../core/util.h"
-#include "../host/vmscan.h"
+#include "../host/vmscan.h"	/* VMSCAN_MAX_QMP */
 #include "../parse/vmconf.h"
 #include "../sinks/httpd.h"
 #include "../sinks/report.h"
@@ -760,30 +760,28 @@ void watch_done(struct watch *w)
 		bundle_close(&w->br);
 }
 
-int cmd_qmp_add(const char *arg, const char **qmp, unsigned *n)
+int cmd_qmp_arg(const char **qmp, unsigned *nqmp, const char *arg)
 {
 	const char *eq = strchr(arg, '=');
 	if (!eq || eq == arg || !eq[1])
 		return cmd_failf("bad --qmp '%s': use NAME=SOCKET (the VM's name, a QMP unix socket you own)", arg);
-	if (*n >= VMSCAN_MAX_QMP)
+	if (*nqmp >= VMSCAN_MAX_QMP)
 		return cmd_failf("too many --qmp options (%d at most)", VMSCAN_MAX_QMP);
-	for (unsigned k = 0; k < *n; k++)
+	for (unsigned k = 0; k < *nqmp; k++)
 		if (!strncmp(qmp[k], arg, (size_t)(eq - arg) + 1))
 			return cmd_failf("bad --qmp '%s': the VM %.*s has a --qmp already", arg, (int)(eq - arg), arg);
-	qmp[(*n)++] = arg;
-	qmp[*n] = NULL;
+	qmp[(*nqmp)++] = arg;
+	qmp[*nqmp] = NULL;
 	return 0;
 }
 
-int cmd_qmp_check(const char *const *qmp, unsigned n)
+char *cmd_qmp_check(const char *spec)
 {
-	for (unsigned k = 0; k < n; k++) {
-		const char *sock = strchr(qmp[k], '=') + 1;
-		struct stat st;
-		if (stat(sock, &st) < 0)
-			return cmd_failf("bad --qmp '%s': %s: %s", qmp[k], sock, strerror(errno));
-		if (!S_ISSOCK(st.st_mode))
-			return cmd_failf("bad --qmp '%s': %s is not a unix socket", qmp[k], sock);
-	}
-	return 0;
+	const char *sock = strchr(spec, '=') + 1;
+	struct stat st;
+	if (stat(sock, &st) < 0)
+		return xasprintf("bad --qmp '%s': %s: %s", spec, sock, strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return xasprintf("bad --qmp '%s': %s is not a unix socket", spec, sock);
+	return NULL;
 }

@@ -110,15 +110,6 @@ void cmd_json_anywhere(int argc, char **argv, int from);
  * command's codes (a sentence or more, wrapped by the caller with \n). */
 void cmd_help_end(FILE *out, const char *exit_status);
 
-/*
- * --qmp NAME=SOCKET (vms, serve, capture: a QMP socket this run owns, for VM
- * NAME): cmd_qmp_add checks the shape and that NAME has none yet and appends
- * to qmp (room for VMSCAN_MAX_QMP + 1, NULL-ended); cmd_qmp_check, after
- * parsing, that each SOCKET is a unix socket.  0, or EXIT_UNUSABLE reported.
- */
-int cmd_qmp_add(const char *arg, const char **qmp, unsigned *n);
-int cmd_qmp_check(const char *const *qmp, unsigned n);
-
 /* "hiddenq 0.1.0" and the features this build has, as text or (hq_json) JSON on stdout.  EXIT_OK. */
 int cmd_version(void);
 /* "bpf,numa,hwloc,libxml2,http": what this build can do (the static build lacks some). */
@@ -137,6 +128,16 @@ int thresholds_apply_args(const char *file, const char *const *specs, size_t n, 
  * 0 with *out in CLOCK_REALTIME ns, or -EINVAL with *why.
  */
 int parse_time_arg(const char *s, uint64_t *out, char **why);
+
+/*
+ * --qmp NAME=SOCKET (vms, diagnose, capture, serve: repeatable, live only): the
+ * shape checked and arg appended to qmp (room for VMSCAN_MAX_QMP + 1, kept
+ * NULL-ended); 0, or the error reported and EXIT_UNUSABLE.  cmd_qmp_check,
+ * after the options (so that --replay's refusal comes first): NULL when the
+ * socket is there, else why not (malloc'd).
+ */
+int cmd_qmp_arg(const char **qmp, unsigned *nqmp, const char *arg);
+char *cmd_qmp_check(const char *spec);
 
 /* meta.json of a capture or a recording of the live machine (count 0: until stopped). */
 json_t *capture_meta(const struct sampler *sp, uint64_t interval_ns, uint64_t count);

@@ -12,6 +12,7 @@
 
 #include "../analysis/analysis.h"
 #include "../core/util.h"
+#include "../host/vmscan.h"	/* VMSCAN_MAX_QMP */
 #include "../sample/bundle.h"
 #include "../sample/sampler.h"
 #include "../sinks/report.h"
@@ -46,7 +47,10 @@ static void usage(FILE *out)
 	      "      --runq-split      run-queue histograms by cause: woken vs preempted\n"
 	      "                        (three programs and task storage instead of one;\n"
 	      "                        costs a few % more on switch-heavy loads)\n"
-	      "      --no-runq-cgroups no per-cgroup run-queue histograms\n",
+	      "      --no-runq-cgroups no per-cgroup run-queue histograms\n"
+	      "      --qmp NAME=SOCKET on a KVM host, read VM NAME's QMP monitor, a socket this\n"
+	      "                        run owns (never one libvirt holds): a live migration\n"
+	      "                        in flight is judged pass by pass; repeatable\n",
 	      out);
 	cmd_sources_help(out);
 	cmd_help_end(out, "0 ok, 1 warn, 2 crit, 3 could not diagnose (bad arguments,\n"
@@ -99,6 +103,7 @@ int cmd_diagnose(int argc, char **argv)
 		{ "thresholds", required_argument, NULL, 'F' },
 		{ "runq-split", no_argument, NULL, 'P' },
 		{ "no-runq-cgroups", no_argument, NULL, 'Q' },
+		{ "qmp", required_argument, NULL, 'M' },
 		{ 0 },
 	};
 	struct cmd_sources cs;
@@ -111,11 +116,13 @@ int cmd_diagnose(int argc, char **argv)
 	const char *thr_file = NULL;
 	const char *tspecs[64];
 	size_t ntspecs = 0;
+	const char *qmp[VMSCAN_MAX_QMP + 1] = { 0 };	/* --qmp NAME=SOCKET, NULL-ended */
+	unsigned nqmp = 0;
 	int c;
 	struct cmd_parse p;
 	cmd_parse_init(&p, "diagnose", argc, argv, "d:i:r:vt:", opts, usage);
 	p.cs = &cs;
-	p.repeatable = (const char *const[]){ "threshold", NULL };
+	p.repeatable = (const char *const[]){ "threshold", "qmp", NULL };
 	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
 		case CMD_PARSE_EXIT: return p.exit_code;
@@ -148,11 +155,15 @@ int cmd_diagnose(int argc, char **argv)
 		case 'L': list_thr = true; break;
 		case 'P': runq_split = true; break;
 		case 'Q': runq_no_cg = true; break;
+		case 'M':
+			if (cmd_qmp_arg(qmp, &nqmp, optarg))
+				return EXIT_UNUSABLE;
+			break;
 		}
 	}
 	if (replay && cmd_parse_refuse_with(&p, "--replay",
 					    (const char *const[]){ "duration", "interval", "runq-split",
-								   "no-runq-cgroups", NULL }))
+								   "no-runq-cgroups", "qmp", NULL }))
 		return EXIT_UNUSABLE;
 	if (cmd_parse_end(&p))
 		return EXIT_UNUSABLE;
@@ -169,7 +180,17 @@ int cmd_diagnose(int argc, char **argv)
 		return cmd_failf("--interval (%.3g s) is longer than --duration (%.3g s): no two samples to compare",
 				 (double)interval / 1e9, (double)duration / 1e9);
 
+	for (unsigned k = 0; k < nqmp; k++) {
+		char *qwhy = cmd_qmp_check(qmp[k]);
+		if (qwhy) {
+			int r = cmd_fail(json, qwhy);
+			free(qwhy);
+			return r;
+		}
+	}
+
 	struct sampler_opts so = {
+		.vms_qmp = qmp,
 		.interval_ns = interval,
 		.count = (unsigned)(duration / interval) + 1,
 		.runq_split = runq_split,

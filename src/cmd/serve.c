@@ -271,7 +271,7 @@ int cmd_serve(int argc, char **argv)
 			break;
 		case 'r': replay = optarg; break;
 		case 'Q':
-			if (cmd_qmp_add(optarg, qmp, &nqmp))
+			if (cmd_qmp_arg(qmp, &nqmp, optarg))
 				return EXIT_UNUSABLE;
 			break;
 		}
@@ -279,8 +279,16 @@ int cmd_serve(int argc, char **argv)
 	/* --interval stays: a replay is served at that pace */
 	if (replay && cmd_parse_refuse_with(&p, "--replay", (const char *const[]){ "qmp", NULL }))
 		return EXIT_UNUSABLE;
-	if (cmd_parse_end(&p) || cmd_qmp_check(qmp, nqmp))
+	if (cmd_parse_end(&p))
 		return EXIT_UNUSABLE;
+	for (unsigned k = 0; k < nqmp; k++) {
+		char *qwhy = cmd_qmp_check(qmp[k]);
+		if (qwhy) {
+			int r = cmd_fail(hq_json, qwhy);
+			free(qwhy);
+			return r;
+		}
+	}
 	char *why = NULL;
 	if (thresholds_apply_args(st.thr_file, tspecs, st.ntspecs, &why) < 0) {
 		int r = cmd_fail(hq_json, why);

@@ -10,6 +10,7 @@
  * Exit code as diagnose: that finding's severity.
  */
 #include <errno.h>
+#include <sys/stat.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,9 +44,11 @@ static void usage(FILE *out)
 	      "  -d, --duration TIME   how long to watch (default 5s)\n"
 	      "  -i, --interval TIME   sampling interval (default 200ms)\n"
 	      "  -r, --replay DIR      analyse a capture bundle taken with host mode\n"
-	      "      --qmp NAME=SOCKET query-blockstats on a QMP socket this run owns (QMP\n"
+	      "      --qmp NAME=SOCKET read a VM's QMP monitor, a socket this run owns (QMP\n"
 	      "                        allows one client: never a monitor another manager\n"
-	      "                        such as libvirt holds); repeatable\n"
+	      "                        such as libvirt holds): its disks' blockstats and a\n"
+	      "                        live migration in flight (query-migrate, pass by\n"
+	      "                        pass); repeatable\n"
 	      "      --qmp-histograms  on those sockets, turn on QEMU's block latency\n"
 	      "                        histograms where a disk has none (log2 buckets,\n"
 	      "                        1 µs to 4 s) and report p50/p99 per read, write,\n"
@@ -59,8 +62,8 @@ static void usage(FILE *out)
 	      "                        HIDDENQ_VMS_SCHEDSTAT=procfs)\n"
 	      "  -v, --verbose         every thread, also idle ones\n",
 	      out);
-	cmd_help_end(out, "0 ok, 1 warn, 2 crit (cpu-pinning-conflict), 3 bad arguments or\n"
-			  "could not run.");
+	cmd_help_end(out, "0 ok, 1 warn, 2 crit (the worst of cpu-pinning-conflict and\n"
+			  "migration-convergence), 3 bad arguments or could not run.");
 	fputs("\n"
 	      "Examples:\n"
 	      "  hiddenq vms\n"
@@ -104,7 +107,7 @@ int cmd_vms(int argc, char **argv)
 			break;
 		case 'r': replay = optarg; break;
 		case 'Q':
-			if (cmd_qmp_add(optarg, qmp, &nqmp))
+			if (cmd_qmp_arg(qmp, &nqmp, optarg))
 				return EXIT_UNUSABLE;
 			break;
 		case 'B': bpf = false; break;
@@ -124,8 +127,14 @@ int cmd_vms(int argc, char **argv)
 				 (double)interval / 1e9, (double)duration / 1e9);
 	if (qmp_hist && !nqmp)
 		return cmd_failf("--qmp-histograms needs at least one --qmp NAME=SOCKET");
-	if (cmd_qmp_check(qmp, nqmp))
-		return EXIT_UNUSABLE;
+	for (unsigned k = 0; k < nqmp; k++) {
+		char *why = cmd_qmp_check(qmp[k]);
+		if (why) {
+			int r = cmd_fail(json, why);
+			free(why);
+			return r;
+		}
+	}
 
 	struct sampler_opts so = {
 		.interval_ns = interval,
@@ -170,7 +179,8 @@ int cmd_vms(int argc, char **argv)
 		}
 		struct findings fs = { 0 };
 		/* the same rule as diagnose's, held to the same minimum of data (pinning_min_windows) */
-		struct finding *f = rules_evaluate_one(an, "cpu-pinning-conflict", &fs);
+		rules_evaluate_one(an, "cpu-pinning-conflict", &fs);
+		rules_evaluate_one(an, "migration-convergence", &fs);
 		code = findings_exit_code(&fs);
 		if (code == EXIT_UNUSABLE)
 			code = EXIT_OK; /* no VMs is an answer, not a failure */
@@ -179,7 +189,7 @@ int cmd_vms(int argc, char **argv)
 			json_print(stdout, j);
 			json_decref(j);
 		} else {
-			vms_report_text(stdout, an, f, verbose);
+			vms_report_text(stdout, an, &fs, verbose);
 		}
 		findings_done(&fs);
 	}

@@ -88,7 +88,8 @@ enum unit_id {
 	X(DRIVER, "driver", " %s")                                                                                    \
 	X(GOVERNOR, "governor", " governor %s")                                                                       \
 	X(MACHINE_ID, "machine_id", " machine-id %s")                                                                 \
-	X(HYPERVISOR, "hypervisor", " %s")
+	X(HYPERVISOR, "hypervisor", " %s")                                                                            \
+	X(PASS, "pass", " pass %s")
 
 enum label_id {
 #define X(e, name, fmt) LBL_##e,

@@ -575,6 +575,31 @@ static void emit_metric(struct engine *e, const struct analysis *an, enum metric
 			out(em, (double)vm->vmswap_kb * 1024.0);
 		}
 		break;
+	case M_VM_MIG_REMAINING:
+	case M_VM_MIG_PASS:
+	case M_VM_MIG_DIRTY_RATE:
+	case M_VM_MIG_SENT_RATE:
+	case M_VM_MIG_THROTTLE:
+	case M_VM_MIG_EXPECTED_DOWNTIME:
+		/* only while a migration is under way: a finished one leaves no series behind */
+		for (size_t i = 0; an->host && i < an->host->n; i++) {
+			const struct vms_vm *vm = &an->host->vms[i];
+			const struct mig_info *mi = &vm->mig.last;
+			if (!vm->mig.seen || !mig_status_running(mi->status) || !mi->have_ram)
+				continue;
+			double v = m == M_VM_MIG_REMAINING	  ? (double)mi->remaining
+				   : m == M_VM_MIG_PASS		  ? (double)mi->dirty_sync_count
+				   : m == M_VM_MIG_DIRTY_RATE	  ? mig_dirty_bytes_per_s(mi)
+				   : m == M_VM_MIG_SENT_RATE	  ? (mi->mbps < 0 ? -1 : mi->mbps * 1e6 / 8)
+				   : m == M_VM_MIG_THROTTLE	  ? (mi->cpu_throttle_pct < 0 ? 0 : mi->cpu_throttle_pct / 100.0)
+								  : (mi->expected_downtime_ms < 0 ? -1 : mi->expected_downtime_ms / 1000.0);
+			if (v < 0)
+				continue;
+			begin(em, m);
+			label(em, LBL_VM, "%s", vm->name);
+			out(em, v);
+		}
+		break;
 	case M_VM_OVERLAP:
 		/* from the threads' affinity as read so far: the VMs' cpus masks are
 		 * only summed by vms_finish, which this epoch has not run */

@@ -19,6 +19,7 @@
 #include "../parse/memparse.h"
 #include "../sys/proc_run.h"
 #include "../topo/topo.h"
+#include "images.h"
 #include "vmscan.h"
 
 #define TH(t) (thresholds[t])
@@ -516,7 +517,12 @@ static void vm_disk_format(const struct audit_ctx *c, const struct audit_item *i
 				continue;
 			char sub[200];
 			snprintf(sub, sizeof(sub), "%s %s", s, d->id[0] ? d->id : "?");
-			if (!d->format[0]) {
+			if (!d->format[0] && k < VMCONF_MAX_DISKS && vm->chain[k].n && !vm->chain[k].layer[0].err[0]) {
+				note(add(o, it, sub, AU_UNKNOWN, "format not stated; its header says %s (%s)",
+					 vm->chain[k].layer[0].format, d->file),
+				     "QEMU then probes the format from the file's first bytes: state it (a raw disk is "
+				     "whatever its guest wrote, a qcow2 header included)");
+			} else if (!d->format[0]) {
 				add(o, it, sub, AU_UNKNOWN, "format not stated (%s)", d->file);
 			} else if (!strcmp(d->format, "raw")) {
 				add(o, it, sub, AU_PASS, "raw %s", d->file);
@@ -945,6 +951,115 @@ static void host_halt_polling(const struct audit_ctx *c, const struct audit_item
 		"themselves); the spinning host CPU is taken from other VMs");
 }
 
+/* Layers of a disk's chain that add a queue of their own, and a word on the worst of them. */
+static void vm_disk_chain(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	for (size_t i = 0; i < c->nvms; i++) {
+		const struct audit_vm *vm = &c->vms[i];
+		char s[160];
+		subject_of(vm, s, sizeof(s));
+		for (unsigned k = 0; k < vm->conf.ndisks; k++) {
+			const struct vm_disk *d = &vm->conf.disks[k];
+			if (d->cdrom || !d->file[0])
+				continue;
+			char sub[200], buf[1200];
+			snprintf(sub, sizeof(sub), "%s %s", s, d->id[0] ? d->id : "?");
+			const struct img_chain *ch = &vm->chain[k];
+			if (!c->images_read)
+				continue;
+			if (!ch->n) {
+				add(o, it, sub, AU_UNKNOWN, "%s: %s", d->file, vm->chain_why[k][0] ? vm->chain_why[k] : "not read");
+				continue;
+			}
+			image_chain_format(ch, buf, sizeof(buf));
+			const struct img_layer *top = &ch->layer[0];
+			if (ch->n == 1 && top->err[0]) {
+				add(o, it, sub, AU_UNKNOWN, "%s", buf);
+				continue;
+			}
+			unsigned q = image_chain_queues(ch);
+			bool corrupt = false, network = false;
+			for (unsigned l = 0; l < ch->n; l++) {
+				corrupt |= ch->layer[l].corrupt;
+				network |= ch->layer[l].network;
+			}
+			bool fail = corrupt || ch->loop || ch->n >= 3 || q > 0;
+			struct audit_res *x = add(o, it, sub, fail ? AU_FAIL : AU_PASS, "%s%u layer%s: %s",
+						  ch->truncated ? "more than " : "", ch->n, ch->n == 1 ? "" : "s", buf);
+			if (ch->truncated)
+				note(x, "the chain goes on past the %u layers hiddenq follows: every read that misses the "
+					"upper layers looks through at least that many images' metadata", ch->n);
+			else if (corrupt)
+				note(x, "an image is marked corrupt in its header: QEMU opens it read-only; qemu-img check, "
+					"then qemu-img check -r all on a copy");
+			else if (ch->loop)
+				note(x, "the chain names one of its own layers again: QEMU refuses to open it");
+			else if (network)
+				note(x, "a layer on a network filesystem: every read that reaches it is a network round trip, "
+					"on top of each layer's metadata lookup");
+			else if (q)
+				note(x, "%u layer%s on another device or filesystem than the top: a queue of its own for every "
+					"read that reaches it", q, q == 1 ? "" : "s");
+			else if (ch->n >= 3)
+				note(x, "every read that misses the upper layers looks through %u images' metadata", ch->n);
+			else if (ch->n == 2)
+				note(x, "one backing file on the same device: reads of untouched blocks go through one more "
+					"image's metadata");
+		}
+	}
+}
+
+/* qemu-img check's verdicts (only with --check-images). */
+static void vm_image_check(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	if (!c->check_images)
+		return;
+	for (size_t i = 0; i < c->nvms; i++) {
+		const struct audit_vm *vm = &c->vms[i];
+		char s[160];
+		subject_of(vm, s, sizeof(s));
+		if (!c->qemu_img[0]) {
+			add(o, it, s, AU_UNKNOWN, "qemu-img is not installed (Debian: qemu-utils)");
+			continue;
+		}
+		if (vm->pid > 0) {
+			note(add(o, it, s, AU_UNKNOWN, "running (PID %d): its images are not checked", vm->pid),
+			     "QEMU writes them meanwhile: a check would read half-written metadata and report errors "
+			     "that are not there; check when the VM is stopped");
+			continue;
+		}
+		unsigned n = 0;
+		for (size_t k = 0; k < c->nchecks; k++) {
+			const struct audit_img_check *ck = &c->checks[k];
+			if (ck->vm != i)
+				continue;
+			n++;
+			const struct img_layer *l = &vm->chain[ck->disk].layer[ck->layer];
+			char sub[700];
+			snprintf(sub, sizeof(sub), "%s %s", s, l->file);
+			if (ck->rc == 0)
+				add(o, it, sub, AU_PASS, "%s: no errors", l->format);
+			else if (ck->rc == 2 || ck->corruptions > 0 || ck->check_errors > 0)
+				note(add(o, it, sub, AU_FAIL, "%s: %lld corruption%s, %lld leaked cluster%s, %lld check error%s",
+					 l->format, ck->corruptions < 0 ? 0 : ck->corruptions, ck->corruptions == 1 ? "" : "s",
+					 ck->leaks < 0 ? 0 : ck->leaks, ck->leaks == 1 ? "" : "s",
+					 ck->check_errors < 0 ? 0 : ck->check_errors, ck->check_errors == 1 ? "" : "s"),
+				     "corrupted metadata: QEMU may refuse to start the VM or lose data; back the file up, "
+				     "then qemu-img check -r all (or restore it)");
+			else if (ck->rc == 3)
+				note(add(o, it, sub, AU_FAIL, "%s: %lld leaked cluster%s (no corruption)", l->format,
+					 ck->leaks, ck->leaks == 1 ? "" : "s"),
+				     "leaked clusters only waste space (left by a crash); qemu-img check -r leaks frees them");
+			else
+				add(o, it, sub, AU_UNKNOWN, "%s: qemu-img check did not judge it (exit %d): %s", l->format,
+				    ck->rc, ck->why[0] ? ck->why : "no message");
+		}
+		if (!n)
+			note(add(o, it, s, AU_PASS, "no image with metadata to check"),
+			     "raw images, devices and network disks have no metadata qemu-img could check");
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* the table                                                           */
 /* ------------------------------------------------------------------ */
@@ -958,6 +1073,11 @@ const struct audit_item audit_items[] = {
 	  "libvirt <driver cache='none' io='native'/> (QEMU -blockdev cache.direct=on,aio=native)" },
 	{ "vm-disk-format", "raw images for latency-critical disks", "vm", vm_disk_format,
 	  "qemu-img convert -O raw for latency-critical disks; keep qcow2 where snapshots matter" },
+	{ "vm-disk-chain", "disk images without a queue per layer", "vm", vm_disk_chain,
+	  "flatten the chain: virsh blockpull (QMP block-stream) while the VM runs, or qemu-img convert while it is "
+	  "stopped; keep backing files on the top image's local storage" },
+	{ "vm-image-check", "qemu-img check of images of VMs that do not run", "vm", vm_image_check,
+	  "back the image up, then qemu-img check -r leaks (leaks) or -r all (corruptions), or restore it" },
 	{ "vm-nic-multiqueue", "multi-queue virtio-net, queues = vCPUs", "vm", vm_nic_multiqueue,
 	  "libvirt <driver name='vhost' queues='N'/> (QEMU -netdev tap,queues=N + -device virtio-net-pci,mq=on), "
 	  "then ethtool -L eth0 combined N in the guest" },
@@ -1081,6 +1201,10 @@ void audit_ctx_init(struct audit_ctx *c, const struct fsroot *root)
 
 void audit_ctx_done(struct audit_ctx *c)
 {
+	for (size_t i = 0; i < c->nvms; i++)
+		for (unsigned k = 0; k < VMCONF_MAX_DISKS; k++)
+			image_chain_done(&c->vms[i].chain[k]);
+	free(c->checks);
 	free(c->vms);
 	free(c->notes);
 	memset(c, 0, sizeof(*c));
@@ -1295,6 +1419,65 @@ void audit_scan_libvirt(struct audit_ctx *c, bool use_virsh)
 			proc_run_done(&x);
 		}
 		proc_run_done(&r);
+	}
+}
+
+void audit_read_images(struct audit_ctx *c)
+{
+	for (size_t i = 0; i < c->nvms; i++) {
+		struct audit_vm *vm = &c->vms[i];
+		for (unsigned k = 0; k < vm->conf.ndisks && k < VMCONF_MAX_DISKS; k++) {
+			const struct vm_disk *d = &vm->conf.disks[k];
+			image_chain_done(&vm->chain[k]);
+			vm->chain_why[k][0] = '\0';
+			if (d->cdrom || !d->file[0])
+				continue;
+			image_chain(c->root, vm->pid, d->file, d->format, &vm->chain[k], vm->chain_why[k],
+				    sizeof(vm->chain_why[k]));
+		}
+	}
+	c->images_read = true;
+}
+
+void audit_check_images(struct audit_ctx *c, int timeout_ms)
+{
+	c->check_images = true;
+	if (!c->images_read)
+		audit_read_images(c);
+	if (!image_check_available(c->qemu_img, sizeof(c->qemu_img)))
+		return;
+	if (c->root->confined) {
+		add_note(c, "--check-images: images under --root %s are not checked (qemu-img reads the live machine)",
+			 c->root->path);
+		return;
+	}
+	for (size_t i = 0; i < c->nvms; i++) {
+		const struct audit_vm *vm = &c->vms[i];
+		if (vm->pid > 0)
+			continue;
+		for (unsigned k = 0; k < vm->conf.ndisks && k < VMCONF_MAX_DISKS; k++) {
+			const struct img_chain *ch = &vm->chain[k];
+			for (unsigned l = 0; l < ch->n; l++) {
+				const struct img_layer *ly = &ch->layer[l];
+				/* raw has no metadata to check; an unreadable layer or an odd path is not handed over */
+				if (!ly->format[0] || !strcmp(ly->format, "raw") || ly->file[0] != '/' ||
+				    (ly->err[0] && strncmp(ly->err, "its backing file", 16) != 0))
+					continue;
+				xgrow((void **)&c->checks, sizeof(*c->checks), &c->capchecks, c->nchecks);
+				struct audit_img_check *ck = &c->checks[c->nchecks++];
+				memset(ck, 0, sizeof(*ck));
+				ck->vm = i;
+				ck->disk = k;
+				ck->layer = l;
+				struct img_check r;
+				image_check(c->qemu_img, ly->file, ly->format, timeout_ms, &r);
+				ck->rc = r.rc;
+				ck->corruptions = r.corruptions;
+				ck->leaks = r.leaks;
+				ck->check_errors = r.check_errors;
+				str_copy(ck->why, sizeof(ck->why), r.why);
+			}
+		}
 	}
 }
 

@@ -38,6 +38,15 @@ void audit_scan_running(struct audit_ctx *c);
 /* libvirt XML: a file, or the usual directories (/etc/libvirt/qemu, /run/libvirt/qemu). */
 int audit_add_xml_file(struct audit_ctx *c, const char *path, char **why);
 void audit_scan_libvirt(struct audit_ctx *c, bool use_virsh);
+/* Each VM's disk images and backing chains, from their headers (host/images.h). */
+void audit_read_images(struct audit_ctx *c);
+/*
+ * --check-images: `qemu-img check` (read-only) on every image layer of the
+ * VMs that do not run, where qemu-img is installed; a running VM's images
+ * are not checked (QEMU writes them meanwhile: a check would see half-written
+ * metadata).  Each check is bounded by timeout_ms.
+ */
+void audit_check_images(struct audit_ctx *c, int timeout_ms);
 
 /* Every item that applies to this machine, in table order; audit_out_done() frees o. */
 void audit_run(const struct audit_ctx *c, struct audit_out *o);

@@ -18,9 +18,11 @@
 #include <unistd.h>
 
 #include "../core/util.h"
+#include "../parse/migparse.h"
 #include "../parse/qmphist.h"
 #include "../parse/vmconf.h"
 #include "../sources/bpf/taskstat.h"
+#include "../sys/proc_run.h"
 #include "../sys/qmp.h"
 
 #define MAX_THREADS_PER_VM 4096
@@ -32,7 +34,8 @@ struct vmscan_tid {
 	struct vm_thread *t;	/* into vs->vms[].threads: rebuilt after each discovery */
 };
 
-static json_t *blockstats_query(const char *sock, bool set_hist, char **err);
+static void qmp_query_vm(struct vm_proc *vm, bool set_hist);
+static void libvirt_job_query(struct vmscan *vs, struct vm_proc *vm);
 
 /* "PREFIX<digits>SUFFIX" → the number, else -1 */
 static int num_between(const char *s, const char *prefix, const char *suffix)
@@ -303,7 +306,14 @@ static void vm_free(struct vm_proc *vm)
 	}
 	free(vm->threads);
 	json_decref(vm->qmp_blockstats);
+	json_decref(vm->qmp_migrate);
+	json_decref(vm->qmp_mig_params);
+	json_decref(vm->qmp_mig_caps);
 	free(vm->qmp_error);
+	free(vm->lv_job);
+	free(vm->lv_job_error);
+	for (unsigned k = 0; k < vm->ndisks; k++)
+		image_chain_done(&vm->disks[k].chain);
 	free(vm->disks);
 }
 
@@ -505,7 +515,11 @@ static void vm_disks(struct vmscan *vs, struct vm_proc *vm, const struct vmconf 
 		struct vm_backing *b = &vm->disks[vm->ndisks++];
 		str_copy(b->id, sizeof(b->id), d->id);
 		str_copy(b->file, sizeof(b->file), d->file);
+		str_copy(b->format, sizeof(b->format), d->format);
+		str_copy(b->cache, sizeof(b->cache), d->cache);
+		str_copy(b->aio, sizeof(b->aio), d->aio);
 		vmscan_backing(vs->root, vm->pid, d->file, b);
+		image_chain(vs->root, vm->pid, d->file, d->format, &b->chain, b->chain_why, sizeof(b->chain_why));
 	}
 }
 
@@ -1093,14 +1107,10 @@ static void vm_slow(struct vmscan *vs, struct vm_proc *vm, struct sample *out, b
 		snprintf(rel, sizeof(rel), "proc/%d/net/dev", vm->pid);
 		add_file(vs, out, rel, 1u << 20);
 	}
-	if (vm->qmp_sock[0]) {
-		char *err = NULL;
-		json_t *r = blockstats_query(vm->qmp_sock, vs->qmp_histograms, &err);
-		json_decref(vm->qmp_blockstats);
-		free(vm->qmp_error);
-		vm->qmp_blockstats = r;
-		vm->qmp_error = err;
-	}
+	if (vm->qmp_sock[0])
+		qmp_query_vm(vm, vs->qmp_histograms);
+	else if (!strcmp(vm->name_src, "libvirt"))
+		libvirt_job_query(vs, vm);
 	vm->slow_count++;
 }
 
@@ -1183,6 +1193,16 @@ json_t *vmscan_json(const struct vmscan *vs)
 				json_object_set_new(dj, "via", json_string(b->via));
 			if (b->err[0])
 				json_object_set_new(dj, "error", json_string(b->err));
+			if (b->format[0])
+				json_object_set_new(dj, "format", json_string(b->format));
+			if (b->cache[0])
+				json_object_set_new(dj, "cache", json_string(b->cache));
+			if (b->aio[0])
+				json_object_set_new(dj, "aio", json_string(b->aio));
+			if (b->chain.n)
+				json_object_set_new(dj, "chain", image_chain_json(&b->chain));
+			else if (b->chain_why[0])
+				json_object_set_new(dj, "chain_error", json_string(b->chain_why));
 			json_array_append_new(da, dj);
 		}
 		json_object_set_new(v, "disks", da);
@@ -1198,9 +1218,26 @@ json_t *vmscan_json(const struct vmscan *vs)
 			json_object_set_new(q, "socket", json_string(vm->qmp_sock));
 			if (vm->qmp_blockstats)
 				json_object_set(q, "blockstats", vm->qmp_blockstats);
+			if (vm->qmp_t_ns)
+				json_object_set_new(q, "t_ns", json_integer((json_int_t)vm->qmp_t_ns));
+			if (vm->qmp_migrate)
+				json_object_set(q, "migrate", vm->qmp_migrate);
+			if (vm->qmp_mig_params)
+				json_object_set(q, "migrate_parameters", vm->qmp_mig_params);
+			if (vm->qmp_mig_caps)
+				json_object_set(q, "migrate_capabilities", vm->qmp_mig_caps);
 			if (vm->qmp_error)
 				json_object_set_new(q, "error", json_string(vm->qmp_error));
 			json_object_set_new(v, "qmp", q);
+		} else if (vm->lv_watched) {
+			json_t *lj = json_object();
+			json_object_set_new(lj, "t_ns", json_integer((json_int_t)vm->lv_job_t_ns));
+			json_object_set_new(lj, "migrating", json_boolean(vm->lv_migrating));
+			if (vm->lv_job)
+				json_object_set_new(lj, "stats", json_string(vm->lv_job));
+			if (vm->lv_job_error)
+				json_object_set_new(lj, "error", json_string(vm->lv_job_error));
+			json_object_set_new(v, "libvirt_job", lj);
 		}
 		json_array_append_new(arr, v);
 	}
@@ -1230,6 +1267,59 @@ json_t *vmscan_json(const struct vmscan *vs)
 	if (vs->ss_why[0])
 		json_object_set_new(o, "schedstat_source_why", json_string(vs->ss_why));
 	return o;
+}
+
+/* ---- libvirt's job statistics, for a libvirt VM whose monitor libvirt holds ---- */
+
+/* each virsh call: libvirtd can hang, the sampler must not */
+#define VIRSH_JOB_TIMEOUT_MS 2000
+
+/*
+ * libvirt holds the VM's QMP monitor, so a migration it drives is watched
+ * through its read-only API instead: while the VM's status XML
+ * (run/libvirt/qemu/NAME.xml) carries an outgoing-migration job, and once
+ * more on the tick after (the completed job's statistics, kept for the next
+ * reader), `virsh -r domjobinfo --rawstats`.  Nothing runs for a VM that
+ * does not migrate, or without libvirt's read-only socket and virsh.
+ */
+static void libvirt_job_query(struct vmscan *vs, struct vm_proc *vm)
+{
+	char *rel = xasprintf("run/libvirt/qemu/%s.xml", vm->name);
+	char *xml = NULL;
+	size_t len = 0;
+	bool migrating = fsroot_path_ok(rel) && fsroot_read(vs->root, rel, &xml, &len, 4u << 20) == 0 &&
+			 strstr(xml, "async='migration out'") != NULL;
+	free(rel);
+	free(xml);
+	bool ask = migrating || vm->lv_migrating;
+	bool was = vm->lv_migrating;
+	vm->lv_migrating = migrating;
+	free(vm->lv_job_error);
+	vm->lv_job_error = NULL;
+	free(vm->lv_job);
+	vm->lv_job = NULL;
+	vm->lv_watched = fsroot_exists(vs->root, "run/libvirt/libvirt-sock-ro");
+	if (!vm->lv_watched)
+		return;
+	vm->lv_job_t_ns = mono_ns();
+	if (!ask)
+		return;
+	char name[sizeof(vm->name)];
+	str_copy(name, sizeof(name), vm->name);
+	char *argv[] = { "virsh", "-r", "-q", "-c", "qemu:///system", "domjobinfo", "--domain", name, "--rawstats",
+			 migrating ? NULL : "--completed", "--keep-completed", NULL };
+	struct proc_run r = { .argv = argv, .timeout_ms = VIRSH_JOB_TIMEOUT_MS, .out_max = 64u << 10,
+			      .err_max = 4096 };
+	int rc = proc_run(&r);
+	if (rc == 0) {
+		vm->lv_job = xstrdup(r.out);
+	} else {
+		const char *e = rc < 0 ? r.why : r.err;
+		size_t el = strcspn(e, "\n");
+		vm->lv_job_error = xasprintf("virsh domjobinfo%s: %.*s", was && !migrating ? " --completed" : "",
+					     (int)(el > 200 ? 200 : el), e[0] ? e : "failed");
+	}
+	proc_run_done(&r);
 }
 
 /* ---- QMP: query-blockstats on a socket this run owns (sys/qmp.h) ---- */
@@ -1281,32 +1371,72 @@ static unsigned qmp_set_histograms(struct qmp *q, const json_t *stats, char **er
 	return n;
 }
 
-/*
- * query-blockstats; with set_hist, devices without latency histograms get
- * hiddenq's (block-latency-histogram-set, boundaries from parse/qmphist.h)
- * and the answer is asked for again.  The "return" value (owned) or NULL
- * and *err; a refusal of the histograms is in *err beside an answer.
- */
-static json_t *blockstats_query(const char *sock, bool set_hist, char **err)
+/* Replace *slot with the answer to cmd (no arguments), or NULL; the first error goes to *err. */
+static void qmp_ask(struct qmp *q, const char *cmd, json_t **slot, char **err)
 {
-	struct qmp q;
-	if (qmp_open(&q, sock, 2000, err) < 0)
-		return NULL;
 	json_t *r;
-	if (qmp_command(&q, "query-blockstats", NULL, &r, err) != 0) {
+	char *e = NULL;
+	json_decref(*slot);
+	*slot = NULL;
+	if (qmp_command(q, cmd, NULL, &r, &e) == 0)
+		*slot = r;
+	else
 		json_decref(r);
-		r = NULL;
-	} else if (set_hist && json_is_array(r) && qmp_set_histograms(&q, r, err) > 0) {
+	if (e && !*err)
+		*err = e;
+	else
+		free(e);
+}
+
+/*
+ * One conversation with a VM's monitor (a socket this run owns): its
+ * blockstats and migration state.  query-blockstats; with set_hist, devices
+ * without latency histograms get hiddenq's (block-latency-histogram-set,
+ * boundaries from parse/qmphist.h) and the answer is asked for again.  Then
+ * query-migrate, and while a migration runs what would change it
+ * (query-migrate-parameters, query-migrate-capabilities).  Answers that
+ * fail are NULL; the first error is vm->qmp_error (a refusal of the
+ * histograms beside an answer).
+ */
+static void qmp_query_vm(struct vm_proc *vm, bool set_hist)
+{
+	char *err = NULL;
+	struct qmp q;
+	free(vm->qmp_error);
+	vm->qmp_error = NULL;
+	if (qmp_open(&q, vm->qmp_sock, 2000, &err) < 0) {
+		json_decref(vm->qmp_blockstats);
+		json_decref(vm->qmp_migrate);
+		json_decref(vm->qmp_mig_params);
+		json_decref(vm->qmp_mig_caps);
+		vm->qmp_blockstats = vm->qmp_migrate = vm->qmp_mig_params = vm->qmp_mig_caps = NULL;
+		vm->qmp_error = err;
+		return;
+	}
+	qmp_ask(&q, "query-blockstats", &vm->qmp_blockstats, &err);
+	json_t *r = vm->qmp_blockstats;
+	if (set_hist && json_is_array(r) && qmp_set_histograms(&q, r, &err) > 0) {
 		json_t *r2;
 		char *e2 = NULL;	/* again, so this answer already has them */
 		if (qmp_command(&q, "query-blockstats", NULL, &r2, &e2) == 0) {
-			json_decref(r);
-			r = r2;
+			json_decref(vm->qmp_blockstats);
+			vm->qmp_blockstats = r2;
 		} else {
 			json_decref(r2);
 		}
 		free(e2);
 	}
+	qmp_ask(&q, "query-migrate", &vm->qmp_migrate, &err);
+	vm->qmp_t_ns = mono_ns();
+	struct mig_info mi;
+	if (mig_parse(vm->qmp_migrate, &mi) == 0 && mig_status_running(mi.status)) {
+		qmp_ask(&q, "query-migrate-parameters", &vm->qmp_mig_params, &err);
+		qmp_ask(&q, "query-migrate-capabilities", &vm->qmp_mig_caps, &err);
+	} else {
+		json_decref(vm->qmp_mig_params);
+		json_decref(vm->qmp_mig_caps);
+		vm->qmp_mig_params = vm->qmp_mig_caps = NULL;
+	}
 	qmp_close(&q);
-	return r;
+	vm->qmp_error = err;
 }

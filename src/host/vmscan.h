@@ -43,6 +43,7 @@
 #include "../core/sample.h"
 #include "../parse/vmconf.h"	/* enum vmm, enum tkind */
 #include "../sys/fsroot.h"
+#include "images.h"	/* struct img_chain */
 
 #define VMSCAN_REDISCOVER_S 10
 #define VMSCAN_SLOW_BUDGET_NS 20000000ull	/* per slow tick */
@@ -82,6 +83,9 @@ struct vm_backing {
 	char devt[16];		/* MAJ:MIN of dev */
 	char via[160];		/* loop devices followed: "loop0 (/srv/img.raw)" */
 	char err[160];		/* why there is no block device, "" if found */
+	char format[16], cache[16], aio[16];	/* as the command line configures it ("" not said) */
+	struct img_chain chain;	/* the image and its backing files (host/images.h), owned */
+	char chain_why[160];	/* why there is no chain ("" when there is) */
 };
 
 /*
@@ -124,7 +128,16 @@ struct vm_proc {
 	unsigned slow_count;
 	char qmp_sock[256];	/* --qmp NAME=SOCKET for this VM, "" if none */
 	json_t *qmp_blockstats;	/* last answer, owned */
+	json_t *qmp_migrate;	/* query-migrate's last answer, owned */
+	json_t *qmp_mig_params, *qmp_mig_caps;	/* query-migrate-parameters, -capabilities while one runs */
+	uint64_t qmp_t_ns;	/* CLOCK_MONOTONIC of those answers (0: none yet) */
 	char *qmp_error;
+	/* a libvirt VM without --qmp: libvirt's job statistics while its status XML says it migrates out */
+	bool lv_watched;	/* libvirt's read-only socket is there: its jobs can be asked */
+	bool lv_migrating;	/* the status XML said so on the last slow tick */
+	char *lv_job;		/* virsh domjobinfo --rawstats' output, owned; NULL none */
+	char *lv_job_error;	/* why it could not be asked, owned */
+	uint64_t lv_job_t_ns;	/* CLOCK_MONOTONIC of this tick's look */
 	struct vm_backing *disks;	/* from the command line (QEMU), owned */
 	unsigned ndisks;
 	char kvm_dir[32];	/* "PID-FD" in KVM debugfs, "" if none */

@@ -154,6 +154,7 @@ int kmsg_parse(const char *buf, size_t len, struct kmsg_rec *out)
 	if (!scan_u64(&p, semi, &out->usec))
 		return -EINVAL;
 	out->prio = (unsigned)(pri & 7);
+	out->facility = (unsigned)((pri >> 3) & 0xffff);
 	out->msg = semi + 1;
 	const char *nl = memchr(out->msg, '\n', (size_t)(end - out->msg));
 	out->msglen = (size_t)((nl ? nl : end) - out->msg);

@@ -38,6 +38,7 @@ int numa_maps_parse(const char *buf, size_t len, struct numa_maps_sum *out);
 /* One /dev/kmsg record "<pri>,<seq>,<usec>,<flags>[,...];message\n". */
 struct kmsg_rec {
 	unsigned prio;		/* syslog level 0..7 */
+	unsigned facility;	/* syslog facility: 0 the kernel's own, 1 (user) for lines written to /dev/kmsg */
 	uint64_t seq, usec;	/* usec since boot */
 	const char *msg;	/* points into buf, not NUL-terminated */
 	size_t msglen;

@@ -45,6 +45,14 @@ json_t *audit_json(const struct audit_ctx *c, const struct audit_out *o)
 			json_object_set_new(dj, "aio", json_string(d->aio));
 			json_object_set_new(dj, "num_queues", json_integer(d->num_queues));
 			json_object_set_new(dj, "cdrom", json_boolean(d->cdrom));
+			if (k < VMCONF_MAX_DISKS && v->chain[k].n) {
+				json_t *cj = image_chain_json(&v->chain[k]);
+				json_object_set_new(cj, "depth", json_integer(v->chain[k].n));
+				json_object_set_new(cj, "layers_on_other_queues", json_integer(image_chain_queues(&v->chain[k])));
+				json_object_set_new(dj, "chain", cj);
+			} else if (k < VMCONF_MAX_DISKS && v->chain_why[k][0]) {
+				json_object_set_new(dj, "chain_error", json_string(v->chain_why[k]));
+			}
 			json_array_append_new(ds, dj);
 		}
 		json_object_set_new(x, "disks", ds);
@@ -64,6 +72,26 @@ json_t *audit_json(const struct audit_ctx *c, const struct audit_out *o)
 		json_array_append_new(vms, x);
 	}
 	json_object_set_new(j, "vms", vms);
+	if (c->check_images) {
+		json_t *ck = json_array();
+		for (size_t i = 0; i < c->nchecks; i++) {
+			const struct audit_img_check *x = &c->checks[i];
+			const struct img_layer *l = &c->vms[x->vm].chain[x->disk].layer[x->layer];
+			json_t *y = json_object();
+			json_object_set_new(y, "vm", json_string(c->vms[x->vm].conf.name));
+			json_object_set_new(y, "file", json_string(l->file));
+			json_object_set_new(y, "format", json_string(l->format));
+			json_object_set_new(y, "exit", json_integer(x->rc));
+			json_object_set_new(y, "corruptions", x->corruptions < 0 ? json_null() : json_integer(x->corruptions));
+			json_object_set_new(y, "leaks", x->leaks < 0 ? json_null() : json_integer(x->leaks));
+			json_object_set_new(y, "check_errors", x->check_errors < 0 ? json_null() : json_integer(x->check_errors));
+			if (x->why[0])
+				json_object_set_new(y, "message", json_string(x->why));
+			json_array_append_new(ck, y);
+		}
+		json_object_set_new(j, "image_checks", ck);
+		json_object_set_new(j, "qemu_img", c->qemu_img[0] ? json_string(c->qemu_img) : json_null());
+	}
 	json_t *items = json_array();
 	unsigned np = 0, nf = 0, nu = 0;
 	for (size_t i = 0; i < o->n; i++) {

@@ -18,6 +18,56 @@ static json_t *jnum_or_null(double v)
 	return v < 0 ? json_null() : json_real((double)(long long)(v * 100 + 0.5) / 100);
 }
 
+static json_t *jint_or_null(int64_t v)
+{
+	return v < 0 ? json_null() : json_integer((json_int_t)v);
+}
+
+/* A VM's live migration as its QMP answers showed it: the state, the parameters, each pass seen. */
+static json_t *mig_json(const struct mig_track *t)
+{
+	const struct mig_info *m = &t->last;
+	json_t *o = json_object();
+	json_object_set_new(o, "status", json_string(m->status_name[0] ? m->status_name : mig_status_name(m->status)));
+	json_object_set_new(o, "passes", jint_or_null(m->dirty_sync_count));
+	json_object_set_new(o, "remaining_bytes", jint_or_null(m->remaining));
+	json_object_set_new(o, "transferred_bytes", jint_or_null(m->transferred));
+	json_object_set_new(o, "total_bytes", jint_or_null(m->total));
+	double d = mig_dirty_bytes_per_s(m);
+	json_object_set_new(o, "dirty_bytes_per_s", d < 0 ? json_null() : json_real(d));
+	json_object_set_new(o, "sent_bytes_per_s", m->mbps < 0 ? json_null() : json_real(m->mbps * 1e6 / 8));
+	json_object_set_new(o, "expected_downtime_ms", jint_or_null(m->expected_downtime_ms));
+	json_object_set_new(o, "cpu_throttle_pct", m->cpu_throttle_pct < 0 ? json_null() : json_integer(m->cpu_throttle_pct));
+	json_object_set_new(o, "postcopy", json_boolean(m->status == MIG_POSTCOPY));
+	json_object_set_new(o, "postcopy_requests", jint_or_null(m->postcopy_requests));
+	if (t->downtime_ms >= 0)
+		json_object_set_new(o, "downtime_ms", json_integer((json_int_t)t->downtime_ms));
+	if (m->error_desc[0])
+		json_object_set_new(o, "error", json_string(m->error_desc));
+	json_object_set_new(o, "ended_during_watch", json_boolean(t->ended));
+	json_t *p = json_object();
+	json_object_set_new(p, "downtime_limit_ms", jint_or_null(t->params.downtime_limit_ms));
+	json_object_set_new(p, "max_bandwidth_bytes_per_s", jint_or_null(t->params.max_bandwidth));
+	json_object_set_new(p, "auto_converge", t->params.auto_converge < 0 ? json_null() : json_boolean(t->params.auto_converge));
+	json_object_set_new(p, "postcopy_ram", t->params.postcopy_ram < 0 ? json_null() : json_boolean(t->params.postcopy_ram));
+	json_object_set_new(o, "parameters", p);
+	json_t *pa = json_array();
+	for (unsigned i = 0; i < t->npass; i++) {
+		const struct mig_pass *ps = mig_track_pass(t, i);
+		json_t *x = json_object();
+		json_object_set_new(x, "pass", json_integer((json_int_t)ps->n));
+		json_object_set_new(x, "backlog_bytes", jint_or_null(ps->backlog));
+		json_object_set_new(x, "dirty_bytes_per_s", ps->dirty_Bps < 0 || ps->n < 2 ? json_null() : json_real(ps->dirty_Bps));
+		double sent = mig_pass_throughput(ps);
+		json_object_set_new(x, "sent_bytes_per_s", sent < 0 ? json_null() : json_real(sent));
+		json_object_set_new(x, "cpu_throttle_pct", ps->throttle < 0 ? json_null() : json_integer(ps->throttle));
+		json_object_set_new(x, "expected_downtime_ms", jint_or_null(ps->expected_downtime_ms));
+		json_array_append_new(pa, x);
+	}
+	json_object_set_new(o, "passes_seen", pa);
+	return o;
+}
+
 json_t *vms_json(const struct vms_analysis *a)
 {
 	json_t *o = json_object();
@@ -137,6 +187,17 @@ json_t *vms_json(const struct vms_analysis *a)
 				json_object_set_new(bk, "error", json_string(d->err[0] ? d->err : "not resolved"));
 			}
 			json_object_set_new(dj, "backing", bk);
+			json_object_set_new(dj, "format", json_string(d->format));
+			json_object_set_new(dj, "cache", json_string(d->cache));
+			json_object_set_new(dj, "aio", json_string(d->aio));
+			if (d->chain.n) {
+				json_t *cj = image_chain_json(&d->chain);
+				json_object_set_new(cj, "depth", json_integer(d->chain.n));
+				json_object_set_new(cj, "layers_on_other_queues", json_integer(image_chain_queues(&d->chain)));
+				json_object_set_new(dj, "chain", cj);
+			} else if (d->chain_why[0]) {
+				json_object_set_new(dj, "chain_error", json_string(d->chain_why));
+			}
 			json_array_append_new(dja, dj);
 		}
 		json_object_set_new(v, "disks", dja);
@@ -154,6 +215,13 @@ json_t *vms_json(const struct vms_analysis *a)
 			json_array_append_new(tp, tj);
 		}
 		json_object_set_new(v, "taps", tp);
+		if (vm->mig.seen) {
+			json_t *mj = mig_json(&vm->mig);
+			json_object_set_new(mj, "via", json_string(vm->mig_libvirt ? "libvirt" : "qmp"));
+			json_object_set_new(v, "migration", mj);
+		}
+		if (vm->mig_error[0])
+			json_object_set_new(v, "migration_error", json_string(vm->mig_error));
 		struct vms_blk blk[16];
 		size_t nb = vms_blockstats(vm, blk, 16, secs);
 		if (nb || vm->qmp_error) {
@@ -269,6 +337,66 @@ static const char *pct(char *b, size_t n, double v)
 	return b;
 }
 
+/* The image under a disk: its format, cache and IO modes, and the chain of files a read may go through. */
+static void disk_image_print(FILE *out, const struct vms_disk *d)
+{
+	fprintf(out, "    image: %s, cache=%s aio=%s", d->format[0] ? d->format : d->chain.n ? d->chain.layer[0].format : "?",
+		d->cache[0] ? d->cache : "?", d->aio[0] ? d->aio : "?");
+	if (d->chain.n) {
+		char buf[1024];
+		image_chain_format(&d->chain, buf, sizeof(buf));
+		unsigned q = image_chain_queues(&d->chain);
+		fprintf(out, "; %s%u layer%s: %s", d->chain.truncated ? "more than " : "", d->chain.n,
+			d->chain.n == 1 ? "" : "s", buf);
+		if (q)
+			fprintf(out, " (%u on another device, filesystem or the network: a queue each)", q);
+	} else if (d->chain_why[0]) {
+		fprintf(out, "; chain not read: %s", d->chain_why);
+	}
+	fprintf(out, "\n");
+}
+
+static void mig_print(FILE *out, const struct mig_track *t)
+{
+	const struct mig_info *m = &t->last;
+	const double mib = 1048576.0;
+	fprintf(out, "  migration: %s", m->status_name[0] ? m->status_name : mig_status_name(m->status));
+	if (!mig_status_running(m->status) && !t->ended) {
+		fprintf(out, "%s\n", m->status == MIG_NONE ? " (none since QEMU started)" : " (before the watch)");
+		return;
+	}
+	if (m->dirty_sync_count >= 0)
+		fprintf(out, ", pass %lld", (long long)m->dirty_sync_count);
+	if (m->remaining >= 0 && m->total > 0)
+		fprintf(out, ", %.1f MiB left of %.0f MiB", (double)m->remaining / mib, (double)m->total / mib);
+	double d = mig_dirty_bytes_per_s(m);
+	if (d >= 0 && m->mbps >= 0 && mig_status_running(m->status))
+		fprintf(out, ", dirty %.1f MiB/s vs sent %.1f MiB/s", d / mib, m->mbps * 1e6 / 8 / mib);
+	if (m->expected_downtime_ms >= 0 && mig_status_running(m->status))
+		fprintf(out, ", expected downtime %lld ms", (long long)m->expected_downtime_ms);
+	if (t->params.downtime_limit_ms >= 0)
+		fprintf(out, " (limit %lld ms)", (long long)t->params.downtime_limit_ms);
+	if (m->cpu_throttle_pct >= 0)
+		fprintf(out, ", vCPUs throttled %d %%", m->cpu_throttle_pct);
+	if (t->downtime_ms >= 0)
+		fprintf(out, ", downtime %lld ms", (long long)t->downtime_ms);
+	if (m->error_desc[0])
+		fprintf(out, ": %s", m->error_desc);
+	fprintf(out, "\n");
+	unsigned from = t->npass > 8 ? t->npass - 8 : 0;
+	for (unsigned i = from; i < t->npass; i++) {
+		const struct mig_pass *p = mig_track_pass(t, i);
+		double sent = mig_pass_throughput(p);
+		char db[16] = "-", sb[16] = "-";
+		if (p->dirty_Bps >= 0 && p->n >= 2)
+			snprintf(db, sizeof(db), "%.1f", p->dirty_Bps / mib);
+		if (sent >= 0)
+			snprintf(sb, sizeof(sb), "%.1f", sent / mib);
+		fprintf(out, "    pass %-4lld backlog %7.1f MiB  dirty %6s MiB/s  sent %6s MiB/s\n", (long long)p->n,
+			p->backlog < 0 ? 0 : (double)p->backlog / mib, db, sb);
+	}
+}
+
 void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 {
 	double secs = vms_watch_s(a);
@@ -361,6 +489,7 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 			fprintf(out, "  disk %s %s: ", d->id[0] ? d->id : "?", d->file);
 			if (!d->dev[0]) {
 				fprintf(out, "%s\n", d->err[0] ? d->err : "backing device not resolved");
+				disk_image_print(out, d);
 				continue;
 			}
 			fprintf(out, "on %s", d->dev);
@@ -379,6 +508,7 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 			else if (d->bio_why[0])
 				fprintf(out, " (%s)", d->bio_why);
 			fprintf(out, "\n");
+			disk_image_print(out, d);
 		}
 		struct vms_blk blk[16];
 		size_t nb = vms_blockstats(vm, blk, 16, secs);
@@ -400,6 +530,8 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 			if (any)
 				fprintf(out, "\n");
 		}
+		if (vm->mig.seen)
+			mig_print(out, &vm->mig);
 		if (vm->qmp_error)
 			fprintf(out, "  QMP: %s\n", vm->qmp_error);
 	}
@@ -465,16 +597,20 @@ json_t *vms_report_json(const struct analysis *an, const struct findings *fs)
 	return j;
 }
 
-void vms_report_text(FILE *out, const struct analysis *an, const struct finding *f, bool verbose)
+void vms_report_text(FILE *out, const struct analysis *an, const struct findings *fs, bool verbose)
 {
 	for (unsigned i = 0; i < an->ndamage; i++)
 		fprintf(out, "damaged input: %s\n", an->damage[i]);
 	vms_print(out, an->host, verbose);
-	fprintf(out, "\n%-7s %s: %s\n", severity_name(f->sev), f->id, f->title);
-	if (f->detail)
-		fprintf(out, "        %s\n", f->detail);
-	if (f->explain)
-		fprintf(out, "        %s\n", f->explain);
-	for (size_t i = 0; i < f->nnext; i++)
-		fprintf(out, "        → %s\n", f->next[i]);
+	fprintf(out, "\n");
+	for (size_t k = 0; k < fs->n; k++) {
+		const struct finding *f = &fs->v[k];
+		fprintf(out, "%-7s %s: %s\n", severity_name(f->sev), f->id, f->title);
+		if (f->detail)
+			fprintf(out, "        %s\n", f->detail);
+		if (f->explain)
+			fprintf(out, "        %s\n", f->explain);
+		for (size_t i = 0; i < f->nnext; i++)
+			fprintf(out, "        → %s\n", f->next[i]);
+	}
 }

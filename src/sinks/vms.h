@@ -14,9 +14,10 @@
 json_t *vms_json(const struct vms_analysis *a);
 void vms_print(FILE *out, const struct vms_analysis *a, bool verbose);
 
-/* The whole `hiddenq vms` output: the figures of an->host and the finding f
- * (cpu-pinning-conflict) after them; in JSON with "findings" and "hiddenq". */
+/* The whole `hiddenq vms` output: the figures of an->host and the host
+ * findings after them (cpu-pinning-conflict, migration-convergence); in JSON
+ * with "findings" and "hiddenq". */
 json_t *vms_report_json(const struct analysis *an, const struct findings *fs);
-void vms_report_text(FILE *out, const struct analysis *an, const struct finding *f, bool verbose);
+void vms_report_text(FILE *out, const struct analysis *an, const struct findings *fs, bool verbose);
 
 #endif

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "../core/util.h"
+#include "../parse/hwlog.h"
 #include "../parse/memparse.h"
 #include "../parse/parse.h"
 
@@ -219,6 +220,10 @@ static void kmsg_pump(struct kmsgmon *k, bool history)
 		if (kmsg_parse(buf, (size_t)n, &r) < 0)
 			continue;
 		const char *kind = kmsg_classify(r.msg, r.msglen);
+		/* hardware and hypervisor errors: the kernel's own lines only (anyone may write to /dev/kmsg) */
+		struct hwlog_rec hw;
+		if (!kind && r.facility == 0 && hwlog_parse(r.msg, r.msglen, &hw) == 0)
+			kind = hw.kind;
 		if (!kind)
 			continue;
 		json_t *e = json_object();
@@ -226,6 +231,7 @@ static void kmsg_pump(struct kmsgmon *k, bool history)
 		json_object_set_new(e, "prio", json_integer(r.prio));
 		json_object_set_new(e, "kind", json_string(kind));
 		json_object_set_new(e, "history", json_boolean(history));
+		json_object_set_new(e, "kernel", json_boolean(r.facility == 0));
 		char *msg = xstrndup(r.msg, r.msglen > 300 ? 300 : r.msglen);
 		for (char *p = msg; *p; p++)
 			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)

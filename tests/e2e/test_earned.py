@@ -15,7 +15,7 @@ from conftest import T0_NS, Bundle, const, diagnose_json, finding, procstat_text
 # every finding the issue found ok after a 300 ms watch, and the threshold row each one now names
 SHORT_WATCH_OK_BEFORE = {"cgroup-cpu-throttling": "cgroup_min_windows", "memory-overcommit": "memory_min_windows",
                          "thp-compaction": "thp_min_windows", "execution-stalls": "stall_min_windows",
-                         "io-layer-latency": "io_min_windows"}
+                         "io-layer-latency": "io_min_windows", "hardware-errors": "hardware_min_windows"}
 
 
 def thresholds(hq):

@@ -88,7 +88,7 @@ def test_rule_file_shape(hq):
     doc, alerts, records = load_rules(text)
     assert [g["name"] for g in doc["groups"]] == ["hiddenq-findings", "hiddenq-raw-twins", "hiddenq-join"]
     ids = sorted({a["labels"]["id"] for a in alerts.values()})
-    assert len(ids) == 12, ids
+    assert len(ids) == 14, ids  # main's 13 and idle-vcpu-wakeup
     for i in ids:
         for lv, sev in zip(LEVELS, ("warning", "critical")):
             a = alerts[f"Hiddenq{camel(i)}{lv}"]
@@ -114,7 +114,7 @@ def test_rule_file_shape(hq):
             assert a["labels"]["judged_by"] == "promql"
             assert "twin" in a["annotations"]["description"], name
     # the rules without a faithful twin have no raw alert
-    for i in ("numa-remote", "execution-stalls"):
+    for i in ("numa-remote", "execution-stalls", "migration-convergence", "hardware-errors"):
         assert not any(n.startswith(f"Hiddenq{camel(i)}Raw") for n in alerts), i
 
 
@@ -374,6 +374,7 @@ def expected_alert(rule, labels):
 
 
 @need_prometheus
+@pytest.mark.skipif(SANITIZED, reason="promtool's test of the generated rules: the plain pass runs it; rules' own output is checked under ASan elsewhere")
 def test_promtool_every_alert_fires_and_stays_quiet(hq, tmp_path):
     text = rules_text(hq, "--prometheus")
     _, alerts, _ = load_rules(text)
@@ -705,6 +706,7 @@ def panel_queries(dash):
 
 
 @need_prometheus
+@pytest.mark.skipif(SANITIZED, reason="Prometheus against hiddenq's figures: the plain pass runs it; serve under ASan is test_serve's")
 def test_twins_agree_with_hiddenq_on_the_same_inputs(hq, tmp_path):
     """One `hiddenq serve --replay` per bundle, scraped every second by one Prometheus that loads the rules
     generated for the same window: for each bundle, the severity hiddenq judged, its alerts and the PromQL

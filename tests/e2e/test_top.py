@@ -177,7 +177,10 @@ def steal_shown(lines):
 
 
 def at_sample(n):
-    return lambda lines: sample_no(lines) == n and len(cpu_rows(lines)) == 2
+    # the whole frame of sample n: tmux may show a frame half drawn (the header already new, a row
+    # not yet), so the rows' figures are part of what is waited for, and asserted again after
+    return lambda lines: (sample_no(lines) == n and len(cpu_rows(lines)) == 2
+                          and steal_shown(lines) == expected_steal(n))
 
 
 def quits_cleanly(t):

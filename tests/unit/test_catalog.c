@@ -129,7 +129,7 @@ static void test_display_units(void **state)
 					  "runs",    "nodes",   "stalls",	  "sleeps",  "packets", "packets/s",
 					  "bytes",   "timeouts", "cpu",	  "queues",  "requests", "requests/s",
 					  "x",	     "threads", "pairs",	  "samples", "compactions", "s since boot",
-					  "ms/s", "scrapes", "timers" };
+					  "ms/s", "scrapes", "timers", "passes", "events" };
 	for (int i = 0; i < M_COUNT; i++) {
 		bool found = false;
 		for (size_t k = 0; k < ARRAY_SIZE(ok) && !found; k++)
