@@ -42,6 +42,13 @@ LIB_SRCS := \
 	src/sys/proc_run.c \
 	src/sys/identity.c \
 	src/parse/identity.c \
+	src/sys/stackprobe.c \
+	src/parse/stackparse.c \
+	src/analysis/stack.c \
+	src/analysis/rules_wakeup.c \
+	src/analysis/join.c \
+	src/sinks/join.c \
+	src/cmd/join.c \
 	src/parse/scan.c \
 	src/parse/procstat.c \
 	src/parse/psi.c \
@@ -95,7 +102,8 @@ UNIT_TESTS := \
 	tests/unit/test_engine.c \
 	tests/unit/test_openmetrics.c \
 	tests/unit/test_bundle.c \
-	tests/unit/test_topo.c
+	tests/unit/test_topo.c \
+	tests/unit/test_stack.c
 
 FUZZ_TARGETS := \
 	tests/fuzz/fuzz_procstat.c \
@@ -107,7 +115,8 @@ FUZZ_TARGETS := \
 	tests/fuzz/fuzz_memparse.c \
 	tests/fuzz/fuzz_stalls.c \
 	tests/fuzz/fuzz_topo.c \
-	tests/fuzz/fuzz_thresholds.c
+	tests/fuzz/fuzz_thresholds.c \
+	tests/fuzz/fuzz_stack.c
 
 # ---- eBPF (src/bpf: kernel halves; src/sources/bpf: user halves) ----
 # BPF=1 (default) builds the programs with clang -target bpf against the
@@ -165,8 +174,8 @@ endif
 NUMA_OK := $(shell test -f /usr/include/numa.h && echo yes)
 LIB_SRCS += src/probe/probe.c src/probe/hist.c src/probe/precopy.c src/probe/pagemap.c \
 	src/probe/jitter.c src/probe/mem.c src/probe/io.c src/probe/oversub.c src/probe/dirty.c \
-	src/probe/net.c src/sinks/probe.c src/cmd/probe.c src/cmd/probe_jitter.c src/cmd/probe_mem.c src/cmd/probe_io.c \
-	src/cmd/probe_oversub.c src/cmd/probe_dirty.c src/cmd/probe_net.c src/probe/lab.c src/sinks/lab.c src/cmd/lab.c
+	src/probe/net.c src/probe/wakeup.c src/sinks/probe.c src/cmd/probe.c src/cmd/probe_jitter.c src/cmd/probe_mem.c src/cmd/probe_io.c \
+	src/cmd/probe_oversub.c src/cmd/probe_dirty.c src/cmd/probe_net.c src/cmd/probe_wakeup.c src/probe/lab.c src/sinks/lab.c src/cmd/lab.c
 UNIT_TESTS += tests/unit/test_probe.c
 FUZZ_TARGETS += tests/fuzz/fuzz_pagemap.c
 ifeq ($(NUMA_OK),yes)
@@ -192,11 +201,12 @@ ifeq ($(shell pkg-config --exists libxml-2.0 2>/dev/null && echo yes),yes)
 endif
 
 # ---- the exporter (hiddenq serve): libmicrohttpd, libcrypt (basic auth), zlib (gzip) ----
-# The static binary takes a stub (src/sinks/httpd.c without HQ_WITH_MHD):
+# The static binary serves plain HTTP from a small server of its own
+# (src/sinks/httpd.c without HQ_WITH_MHD, so it can serve inside a VM):
 # libmicrohttpd.a needs GnuTLS and its dependencies, which Debian does not
 # all ship as static archives.
 LIB_SRCS += src/sinks/httpd.c src/cmd/serve.c src/sinks/promrules.c src/cmd/rules.c
-FUZZ_TARGETS += tests/fuzz/fuzz_webcfg.c
+FUZZ_TARGETS += tests/fuzz/fuzz_webcfg.c tests/fuzz/fuzz_plainhttp.c
 ifeq ($(shell pkg-config --exists libmicrohttpd 2>/dev/null && test -f /usr/include/crypt.h && echo yes),yes)
   MHD_CFLAGS := -DHQ_WITH_MHD $(shell pkg-config --cflags libmicrohttpd)
   LDLIBS += $(shell pkg-config --libs libmicrohttpd) -lcrypt -lz
@@ -251,7 +261,7 @@ ASAN_LIB_OBJS := $(call objs,$(B)/asan,$(LIB_SRCS))
 ASAN_MAIN_OBJ := $(call objs,$(B)/asan,$(MAIN_SRC))
 SAN_FLAGS     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 
-.PHONY: all run check check-layers setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench benches bench-probes bench-daemon bench-record bench-serve bench-top install clean \
+.PHONY: all run check check-layers setup setup-test static asan unit unit-asan e2e e2e-asan fuzz fuzz-quick bench benches bench-probes bench-wakeup bench-daemon bench-record bench-serve bench-top install clean \
 	contrib contrib-check
 all: $(B)/hiddenq
 
@@ -478,6 +488,7 @@ bench: setup-test $(B)/hiddenq
 	@$(MAKE) --no-print-directory bench-serve
 	@$(MAKE) --no-print-directory bench-top
 	@$(MAKE) --no-print-directory bench-probes
+	@$(MAKE) --no-print-directory bench-wakeup
 	@$(MAKE) --no-print-directory bench-record
 	@$(MAKE) --no-print-directory bench-daemon
 
@@ -504,6 +515,11 @@ bench-top: setup-test $(B)/hiddenq
 # chase, sysbench memory) on the same target: about 80 s
 bench-probes: setup-test $(B)/hiddenq $(B)/bench/chase
 	/usr/bin/python3 bench/bench_probes.py $(B)/hiddenq $(B)/bench/chase
+
+# the idle-vCPU wake-up: ioping back to back and spaced 100 ms beside probe io
+# and probe wakeup on the same file, in one run: about 40 s
+bench-wakeup: $(B)/hiddenq
+	/usr/bin/python3 bench/bench_wakeup.py $(B)/hiddenq
 
 # hiddenq report on an hour-long and a day-long recording made from 30 s of this
 # machine: seconds and peak RSS beside watch --replay (about 10 minutes)

@@ -123,7 +123,7 @@ def loadavg():
         return "?"
 
 
-def bench(title, workload, parse, tracers):
+def bench(title, workload, parse, tracers, judge=None):
     """parse returns a float, or a (wall, cpu) pair; the figures are medians and minima of each."""
     results = {name: [] for name, _, _ in tracers}
     skipped = {}
@@ -165,7 +165,7 @@ def bench(title, workload, parse, tracers):
         base = figs["none"]
         print(f"  {name:<40}" + "".join(f" {v:8.3f} {v / b:6.3f}x" for v, b in zip(figs[name], base)))
     # the verdict's figure: CPU time (median) when the workload reports it, else the wall-clock minimum
-    k = 2 if pairs else 1
+    k = judge if judge is not None else 2 if pairs else 1
     med = {n: f[k] for n, f in figs.items()}
     print(f"  verdict on: {cols[k][0]}")
     return med["none"], med
@@ -242,6 +242,25 @@ def benches(hold, secs):
         if f in med:
             print(f"  {f[7:]}: attaching at all costs {100 * (med[f] / base - 1):.1f} %;"
                   " the rest of each row is the programs' own work")
+
+    # the idle split's own path: every pass wakes the other CPU out of idle (an IPI, a switch from idle)
+    if os.environ.get("BENCH_BPF_IDLE", "1") != "0" and os.cpu_count() and os.cpu_count() >= 2 \
+            and "pingpong" in workload[-2]:
+        xw = [os.path.join(B, "bench", "pingpong"), str(PIPE_LOOPS // 4), "0", "1"]
+        xt = [("none", None, None),
+              ("hiddenq runqlat, idle split without IPI programs",
+               ["env", "HIDDENQ_RUNQ_NO_IPI=1", hold, "runqlat", secs], b"ready"),
+              ("hiddenq runqlat (as diagnose: +cgroup, IPI programs)", [hold, "runqlat", secs], b"ready")]
+        if os.environ.get("BENCH_BPF_BEFORE"):
+            xt.append(("hiddenq runqlat, BENCH_BPF_BEFORE build", [os.environ["BENCH_BPF_BEFORE"], "runqlat", secs],
+                       b"ready"))
+        if shutil.which("runqlat") or os.path.exists("/usr/sbin/runqlat"):
+            xt.append(("libbpf-tools runqlat", LINEBUF + ["/usr/sbin/runqlat"], b"Tracing"))
+        # judged on the wall-clock minimum: the programs on this path run in the idle task's context and in
+        # IPI handlers, which no getrusage of the ping-pong counts, but every pass waits for them
+        xbase, xmed = bench("Run-queue latency tracing, cross-CPU pipe ping-pong (CPU 0 wakes CPU 1 out of idle)",
+                            xw, parse, xt, judge=1)
+        verdict(xbase, xmed, "hiddenq runqlat (as diagnose: +cgroup, IPI programs)", "libbpf-tools runqlat")
 
     if os.environ.get("BENCH_BPF_BLOCK", "1") == "0":
         return 0

@@ -8,7 +8,12 @@
  * the wall-clock figure while the CPU time stays the ping-pong's own,
  * tracing included (the programs run in the switching tasks' context).
  *   pingpong COUNT   ->  "WALL_US CPU_US"
+ *   pingpong COUNT CPU_A CPU_B: the parent on CPU_A, the child on CPU_B, so
+ *   every pass wakes the other CPU, which idled meanwhile (the idle split's
+ *   path: a switch from the idle task, and an IPI to wake it)
  */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
@@ -23,14 +28,29 @@ int main(int argc, char **argv)
 	if (pipe(a) || pipe(b))
 		return 1;
 	char c = 'x';
+	int ca = argc > 3 ? atoi(argv[2]) : -1, cb = argc > 3 ? atoi(argv[3]) : -1;
 	pid_t pid = fork();
 	if (pid == 0) {
+		if (cb >= 0) {
+			cpu_set_t s;
+			CPU_ZERO(&s);
+			CPU_SET(cb, &s);
+			if (sched_setaffinity(0, sizeof(s), &s))
+				_exit(1);
+		}
 		close(a[1]);	/* else the read below never sees EOF when the parent closes its end */
 		close(b[0]);
 		while (read(a[0], &c, 1) == 1)
 			if (write(b[1], &c, 1) != 1)
 				break;
 		_exit(0);
+	}
+	if (ca >= 0) {
+		cpu_set_t s;
+		CPU_ZERO(&s);
+		CPU_SET(ca, &s);
+		if (sched_setaffinity(0, sizeof(s), &s))
+			return 1;
 	}
 	close(a[0]);
 	close(b[1]);

@@ -27,9 +27,10 @@ static const struct cmd {
 	{ "topo", cmd_topo, "sockets, cores, threads, NUMA nodes, caches, device locality, vNUMA" },
 	{ "fit", cmd_fit, "does a VM fit one NUMA node; its vSocket x vCore shape and vNUMA layout" },
 	{ "vms", cmd_vms, "KVM host mode: per-vCPU run delay (the guests' steal), pinning overlap, VM memory" },
+	{ "join", cmd_join, "a guest's bundle beside its host's: per vCPU steal against run delay, await against the VMM" },
 	{ "audit", cmd_audit, "the tuning checklist for a host, its VMs (QEMU, libvirt XML) or a guest" },
-	{ "probe", cmd_probe, "active experiments: jitter, mem, io, oversub, dirty, net" },
-	{ "lab", cmd_lab, "the five classic experiments, as far as this machine allows" },
+	{ "probe", cmd_probe, "active experiments: jitter, mem, io, oversub, dirty, net, wakeup" },
+	{ "lab", cmd_lab, "the five classic experiments and the idle-vCPU wake-up, as far as this machine allows" },
 	{ "sim", cmd_sim, "a what-if model of a virtualized host (steal, NUMA, IO, memory, migration)" },
 	{ NULL, NULL, NULL },
 };

@@ -238,6 +238,42 @@ int bpfhist_runq_delta(const struct analysis *an, const char *kind, uint64_t out
 	return 0;
 }
 
+int bpfhist_runq_idle_delta(const struct analysis *an, uint64_t idle[BPFHIST_SLOTS], uint64_t busy[BPFHIST_SLOTS])
+{
+	memset(idle, 0, BPFHIST_SLOTS * sizeof(idle[0]));
+	memset(busy, 0, BPFHIST_SLOTS * sizeof(busy[0]));
+	const struct bpfhist_src *s = &an->bpf.runqlat;
+	const json_t *la = json_object_get(s->last, "idle_cpu");
+	if (!la)
+		return -ENODATA;
+	if (bpfhist_delta(json_object_get(s->first, "idle_cpu"), la, idle) < 0)
+		return -EINVAL;
+	int r = bpfhist_runq_delta(an, NULL, busy);
+	if (r < 0)
+		return r;
+	for (int i = 0; i < BPFHIST_SLOTS; i++)
+		busy[i] = busy[i] >= idle[i] ? busy[i] - idle[i] : 0;
+	return 0;
+}
+
+int bpfhist_runq_ipi_delta(const struct analysis *an, uint64_t out[BPFHIST_SLOTS], const char **why)
+{
+	memset(out, 0, BPFHIST_SLOTS * sizeof(out[0]));
+	const struct bpfhist_src *s = &an->bpf.runqlat;
+	*why = NULL;
+	if (!s->last) {
+		*why = "no run-queue histograms";
+		return -ENODATA;
+	}
+	const json_t *la = json_object_get(s->last, "ipi_wake");
+	if (!la) {
+		const char *w = json_string_value(json_object_get(s->last, "ipi_why"));
+		*why = w ? w : "the run-queue histograms predate IPI timing";
+		return -ENODATA;
+	}
+	return bpfhist_delta(json_object_get(s->first, "ipi_wake"), la, out);
+}
+
 int bpfhist_runq_cpu_delta(const struct analysis *an, int cpu, uint64_t out[BPFHIST_SLOTS])
 {
 	memset(out, 0, BPFHIST_SLOTS * sizeof(out[0]));
@@ -441,6 +477,20 @@ int bpfhist_runq_total(const struct analysis *an, uint64_t out[BPFHIST_SLOTS])
 			out[i] += d[i];
 	}
 	return 0;
+}
+
+int bpfhist_runq_idle_total(const struct analysis *an, uint64_t out[BPFHIST_SLOTS])
+{
+	memset(out, 0, BPFHIST_SLOTS * sizeof(out[0]));
+	const json_t *a = json_object_get(an->bpf.runqlat.last, "idle_cpu");
+	return a ? bpfhist_delta(NULL, a, out) : -ENODATA;
+}
+
+int bpfhist_runq_ipi_total(const struct analysis *an, uint64_t out[BPFHIST_SLOTS])
+{
+	memset(out, 0, BPFHIST_SLOTS * sizeof(out[0]));
+	const json_t *a = json_object_get(an->bpf.runqlat.last, "ipi_wake");
+	return a ? bpfhist_delta(NULL, a, out) : -ENODATA;
 }
 
 int bpfhist_dev_total(const struct analysis *an, const char *dev, const char *stage, const char *op,

@@ -88,6 +88,23 @@ const char *bpfhist_runq_mode(const struct analysis *an);
  * queued mode's only kind), or NULL for all of them. 0 or -ENODATA.
  */
 int bpfhist_runq_delta(const struct analysis *an, const char *kind, uint64_t out[BPFHIST_SLOTS]);
+/*
+ * The idle split over the watch: idle = the waits of tasks woken onto an idle
+ * CPU ("idle_cpu": a part of the kinds), busy = every other wait (all kinds
+ * less those, per slot).  0, -ENODATA (no runqlat, or documents from before
+ * the split), -EINVAL.
+ */
+int bpfhist_runq_idle_delta(const struct analysis *an, uint64_t idle[BPFHIST_SLOTS], uint64_t busy[BPFHIST_SLOTS]);
+/*
+ * IPIs from sender to handler on an idle CPU over the watch ("ipi_wake").
+ * 0; -ENODATA with *why (static or pointing into the analysis) when there
+ * are none: no runqlat, a document from before the split, or the kernel
+ * lacks the IPI tracepoints ("ipi_why").
+ */
+int bpfhist_runq_ipi_delta(const struct analysis *an, uint64_t out[BPFHIST_SLOTS], const char **why);
+/* The same two since the programs loaded (the exporter's histograms). 0 or -ENODATA. */
+int bpfhist_runq_idle_total(const struct analysis *an, uint64_t out[BPFHIST_SLOTS]);
+int bpfhist_runq_ipi_total(const struct analysis *an, uint64_t out[BPFHIST_SLOTS]);
 /* The same for one CPU (both kinds). 0, or -ENODATA (also for a CPU never seen). */
 int bpfhist_runq_cpu_delta(const struct analysis *an, int cpu, uint64_t out[BPFHIST_SLOTS]);
 /* CPUs listed in the last runqlat document, ascending, up to max; returns how many. */

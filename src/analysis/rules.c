@@ -17,6 +17,7 @@
 #include "steal.h"
 #include "rules_io.h"
 #include "rules_mem.h"
+#include "rules_wakeup.h"
 
 #define TH(t) (thresholds[t])
 

@@ -13,6 +13,7 @@
 #include "../core/util.h"
 #include "../parse/parse.h"
 #include "../parse/qmphist.h"
+#include "../parse/stackparse.h"
 #include "analysis.h"
 #include "bpfhist.h"
 #include "findings.h"
@@ -210,6 +211,12 @@ static void feed_json(struct vms_analysis *a, const struct sfile *f)
 		jcopy(v, "vmm", vm->vmm, sizeof(vm->vmm));
 		jcopy(v, "name", vm->name, sizeof(vm->name));
 		jcopy(v, "name_source", vm->name_src, sizeof(vm->name_src));
+		const char *u = json_string_value(json_object_get(v, "uuid"));
+		if (u)
+			uuid_canon(u, strlen(u), vm->uuid);
+		const char *mi = json_string_value(json_object_get(v, "machine_id"));
+		if (mi)
+			machine_id_canon(mi, strlen(mi), vm->machine_id);
 		vm->vcpus_unnamed = json_is_true(json_object_get(v, "vcpus_unnamed"));
 		size_t k;
 		json_t *t;
@@ -437,8 +444,13 @@ static void feed_vm_file(struct vms_vm *vm, const char *rest, const struct sfile
 		if (numa_maps_parse(f->data, f->len, &vm->nm) == 0)
 			vm->have_numa = true;
 	} else if (!strcmp(rest, "cmdline")) {
-		if (!vm->have_conf && qemu_cmdline_parse(f->data, f->len, &vm->conf) == 0)
+		if (!vm->have_conf && qemu_cmdline_parse(f->data, f->len, &vm->conf) == 0) {
 			vm->have_conf = true;
+			if (!vm->uuid[0])
+				memcpy(vm->uuid, vm->conf.uuid, sizeof(vm->uuid));
+			if (!vm->machine_id[0])
+				memcpy(vm->machine_id, vm->conf.machine_id, sizeof(vm->machine_id));
+		}
 	} else if (!strcmp(rest, "net/dev")) {
 		feed_netdev(vm, f, now);
 	}

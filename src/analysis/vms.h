@@ -86,6 +86,7 @@ bool vms_disk_rate(const struct vms_disk *d, struct vms_disk_rate *r);
 struct vms_vm {
 	int pid;
 	char vmm[20], name[128], name_src[16];
+	char uuid[37], machine_id[33];	/* how its guest knows itself (vms.json, else its command line); "" unknown */
 	bool vcpus_unnamed;
 	struct vms_thread *th;
 	size_t nth, cap;

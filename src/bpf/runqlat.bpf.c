@@ -20,6 +20,16 @@
  *    whose run queue the task waited on;
  *  - per-cgroup histograms (targ_cgroup) cost four dependent loads and one
  *    LRU hash lookup per measured wait; off, the verifier drops the code.
+ *
+ * The idle split: a wait that ends with a switch from the idle task is a task
+ * woken onto an idle CPU (in a guest, a halted vCPU the host had to wake), and
+ * goes to its own key, RQ_IDLE; the test is one load of prev->pid, already in
+ * the cache.  Only those switches (one per idle exit, each an exit to the host
+ * in a guest) may look at the IPI stamps below.  Programs on the IPI
+ * tracepoints (Linux 6.6's ipi_send_cpu, x86's call_function_single_entry and
+ * reschedule_entry) run once per IPI, not per switch: they stamp the send, and
+ * on arrival at an idle CPU record its flight time (RQ_IPI) and let that CPU's
+ * next wait start at the send (see idle_wait).
  */
 #include <vmlinux.h>
 #include <bpf/bpf_helpers.h>
@@ -32,6 +42,7 @@
 /* configuration, set by user space between open and load (frozen: dead branches are removed) */
 const volatile bool targ_cgroup = true;	/* per-cgroup (v2 id of the woken task) histograms */
 const volatile bool targ_floor = false;	/* bench only: attach the programs and do nothing */
+const volatile bool targ_ipi = false;	/* the IPI programs are loaded: wake-ups of idle CPUs start at the IPI */
 
 struct stamp {
 	__u64 ts;	/* 0: not waiting */
@@ -60,6 +71,25 @@ struct {
 	__type(key, __u64);
 	__type(value, struct rq_hist);
 } cg_hists SEC(".maps");
+
+/* per target CPU, written by senders: when the first IPI it has not yet handled was sent (0: none) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);	/* possible CPUs, set by user space */
+	__type(key, __u32);
+	__type(value, __u64);
+} ipi_sent SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct rq_ipi_wake);
+} ipi_wake SEC(".maps");
+
+/* how far the enqueue may follow the IPI's arrival and still be its work (the wake-up list runs in the handler) */
+#define IPI_ENQUEUE_SLACK_NS 50000ull
+#define IPI_ENQUEUE_WINDOW_NS 1000000ull
 
 static const struct rq_hist zero_hist;
 
@@ -100,6 +130,99 @@ static __always_inline void account(struct task_struct *next, __u32 kind, __u64 
 		h->slots[slot]++;
 	if (targ_cgroup)
 		cg_account(next, slot);
+}
+
+static __always_inline void hist_add(__u32 kind, __u64 delta)
+{
+	__u32 slot = hq_slot_idx(delta, HQ_HIST_SLOTS);
+	struct rq_hist *h = bpf_map_lookup_elem(&hists, &kind);
+
+	if (h)
+		h->slots[slot]++;
+}
+
+/*
+ * A wake-up onto an idle CPU, as the waiting task sees it.  When the waker's
+ * CPU queues the task on the idle CPU's wake list (the kernel does when that
+ * CPU is idle), the enqueue, and with it the queued stamp, happens only in
+ * the IPI handler on the idle CPU, after a halted vCPU was woken: the stamp
+ * misses the very wait we want.  When an IPI reached this CPU while it was
+ * idle and the task was queued right after it arrived, the wait starts at
+ * the IPI's sending instead.  queued_ns is the enqueue in ktime (the queued
+ * mode converts the run queue's clock), now the end of the wait.
+ */
+static __always_inline __u64 idle_wait(__u64 queued_ns, __u64 now, __u64 delta)
+{
+	__u32 z = 0;
+	struct rq_ipi_wake *w;
+
+	if (!targ_ipi)
+		return delta;
+	w = bpf_map_lookup_elem(&ipi_wake, &z);
+	if (!w || !w->recv)
+		return delta;
+	if (queued_ns + IPI_ENQUEUE_SLACK_NS >= w->recv && queued_ns <= w->recv + IPI_ENQUEUE_WINDOW_NS &&
+	    w->sent < queued_ns && now > w->sent && now - w->sent > delta)
+		delta = now - w->sent;
+	w->recv = 0;
+	return delta;
+}
+
+SEC("tp_btf/ipi_send_cpu")
+int BPF_PROG(hq_ipi_send_cpu, unsigned int cpu, unsigned long callsite, void *callback)
+{
+	__u32 k = cpu;
+	__u64 *t;
+
+	if (targ_floor)
+		return 0;
+	t = bpf_map_lookup_elem(&ipi_sent, &k);
+	if (t && !*t)
+		*t = bpf_ktime_get_ns();
+	return 0;
+}
+
+/* An IPI arrived on this CPU: how long it flew when it woke the CPU from idle. */
+static __always_inline void ipi_arrived(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id(), z = 0;
+	struct task_struct *cur;
+	struct rq_ipi_wake *w;
+	__u64 *t, sent, now;
+
+	t = bpf_map_lookup_elem(&ipi_sent, &cpu);
+	if (!t || !*t)
+		return;
+	sent = *t;
+	*t = 0;
+	cur = bpf_get_current_task_btf();
+	if (cur->pid)
+		return;	/* the CPU was running something: not a wake-up from idle */
+	now = bpf_ktime_get_ns();
+	if (now <= sent)
+		return;
+	w = bpf_map_lookup_elem(&ipi_wake, &z);
+	if (w) {
+		w->sent = sent;
+		w->recv = now;
+	}
+	hist_add(RQ_IPI, now - sent);
+}
+
+SEC("tp_btf/call_function_single_entry")
+int BPF_PROG(hq_ipi_call_single, int vector)
+{
+	if (!targ_floor)
+		ipi_arrived();
+	return 0;
+}
+
+SEC("tp_btf/reschedule_entry")
+int BPF_PROG(hq_ipi_reschedule, int vector)
+{
+	if (!targ_floor)
+		ipi_arrived();
+	return 0;
 }
 
 SEC("tp_btf/sched_wakeup")
@@ -145,6 +268,10 @@ int BPF_PROG(hq_sched_switch, bool preempt, struct task_struct *prev, struct tas
 	s->ts = 0;
 	if ((__s64)delta < 0)
 		return 0;
+	if (!prev->pid && kind == RQ_WAKEUP) {	/* woken onto this CPU while it idled */
+		delta = idle_wait(now - delta, now, delta);
+		kind = RQ_IDLE;
+	}
 	account(next, kind, delta);
 	return 0;
 }
@@ -186,6 +313,15 @@ int BPF_PROG(hq_sched_switch_queued, bool preempt, struct task_struct *prev, str
 	delta = rq->clock - queued;
 	if ((__s64)delta < 0)
 		return 0;
+	if (!prev->pid) {
+		/* switched in from the idle task: the CPU idled until this task came (in a guest, a halted vCPU) */
+		if (targ_ipi) {
+			__u64 now = bpf_ktime_get_ns();
+			delta = idle_wait(now - delta, now, delta);
+		}
+		account(next, RQ_IDLE, delta);
+		return 0;
+	}
 	account(next, RQ_ANY, delta);
 	return 0;
 }

@@ -18,7 +18,16 @@ enum rq_kind {
 	RQ_WAKEUP = 0,	/* woken (sched_wakeup / sched_wakeup_new) */
 	RQ_PREEMPT = 1,	/* switched out while still runnable */
 	RQ_ANY = 2,	/* either: the queued mode cannot tell them apart */
-	RQ_NKINDS = 3,
+	RQ_IDLE = 3,	/* woken onto an idle CPU (the switch came from the idle task): a wake-up
+			   the queued mode counts under ANY, the split mode under WAKEUP, is counted here instead */
+	RQ_IPI = 4,	/* not a run-queue wait: an IPI's flight from its sender to its handler on an idle CPU */
+	RQ_NKINDS = 5,
+};
+
+/* per CPU, on that CPU: the last IPI that reached it while it was idle (ktime ns) */
+struct rq_ipi_wake {
+	__u64 sent;
+	__u64 recv;
 };
 
 /* one value of the per-CPU array `hists`, key = enum rq_kind */

@@ -42,8 +42,8 @@ static void usage(FILE *out)
 	      "      --from TIME       with --replay: samples from TIME (2026-12-03T02:00[:SS][Z],\n"
 	      "      --to TIME         local time unless Z; or @EPOCH-SECONDS) to TIME\n"
 	      "      --qmp NAME=SOCKET also read VM NAME's QMP monitor, a socket this run owns\n"
-	      "                        (its blockstats and a live migration in flight);\n"
-	      "                        repeatable\n"
+	      "                        (its blockstats, which hiddenq join sets beside the\n"
+	      "                        guest's await, and a live migration in flight); repeatable\n"
 	      "With --json: a JSON summary on stdout at the end (the bundle, the samples written).\n",
 	      out);
 	cmd_sources_help(out);

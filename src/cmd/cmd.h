@@ -15,6 +15,7 @@ int cmd_metrics(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_rules(int argc, char **argv);
 int cmd_record(int argc, char **argv);
+int cmd_join(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_top(int argc, char **argv);
@@ -25,6 +26,7 @@ int cmd_probe_io(int argc, char **argv);
 int cmd_probe_oversub(int argc, char **argv);
 int cmd_probe_dirty(int argc, char **argv);
 int cmd_probe_net(int argc, char **argv);
+int cmd_probe_wakeup(int argc, char **argv);
 
 /* exit codes shared by every command (Nagios convention for diagnose) */
 enum { EXIT_OK = 0, EXIT_WARN = 1, EXIT_CRIT = 2, EXIT_UNUSABLE = 3 };

@@ -521,6 +521,8 @@ const char *cmd_features(void)
 		sb_puts(&b, ",libxml2");
 	if (httpd_available())
 		sb_puts(&b, ",http");
+	if (httpd_tls_available())
+		sb_puts(&b, ",tls");
 	sb_puts(&b, ",sqlite"); /* recordings: always linked */
 	snprintf(buf, sizeof(buf), "%s", b.s + 1);
 	sb_done(&b);

@@ -130,7 +130,7 @@ int thresholds_apply_args(const char *file, const char *const *specs, size_t n, 
 int parse_time_arg(const char *s, uint64_t *out, char **why);
 
 /*
- * --qmp NAME=SOCKET (vms, diagnose, capture: repeatable, live only): the
+ * --qmp NAME=SOCKET (vms, diagnose, capture, serve: repeatable, live only): the
  * shape checked and arg appended to qmp (room for VMSCAN_MAX_QMP + 1, kept
  * NULL-ended); 0, or the error reported and EXIT_UNUSABLE.  cmd_qmp_check,
  * after the options (so that --replay's refusal comes first): NULL when the

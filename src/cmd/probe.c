@@ -24,6 +24,7 @@ static const struct probe_cmd {
 	{ "oversub", cmd_probe_oversub, "a periodic victim task against 0..4x CPU-bound competitors" },
 	{ "dirty", cmd_probe_dirty, "how fast memory is dirtied; pre-copy live migration prediction" },
 	{ "net", cmd_probe_net, "packets per second through a veth pair, one queue vs several" },
+	{ "wakeup", cmd_probe_wakeup, "waking a thread on an idle vCPU at rising idle gaps; halt polling" },
 	{ NULL, NULL, NULL },
 };
 
@@ -48,7 +49,7 @@ int cmd_probe(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	if (i >= argc)
-		return cmd_failf("probe: which one? (jitter, mem, io, oversub, dirty, net; hiddenq probe --help)");
+		return cmd_failf("probe: which one? (jitter, mem, io, oversub, dirty, net, wakeup; hiddenq probe --help)");
 	const char *name = argv[i];
 	if (!strcmp(name, "help")) {
 		usage(stdout);
@@ -58,7 +59,7 @@ int cmd_probe(int argc, char **argv)
 		if (!strcmp(p->name, name))
 			return p->fn(argc - i, argv + i);
 	cmd_json_anywhere(argc, argv, i);
-	return cmd_failf("probe: unknown probe '%s' (jitter, mem, io, oversub, dirty, net)", name);
+	return cmd_failf("probe: unknown probe '%s' (jitter, mem, io, oversub, dirty, net, wakeup)", name);
 }
 
 void probe_cmd_begin(struct probe_env *e)

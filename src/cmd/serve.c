@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../core/util.h"
+#include "../host/vmscan.h"
 #include "../engine/engine.h"
 #include "../sinks/httpd.h"
 #include "../sinks/openmetrics.h"
@@ -50,6 +51,9 @@ static void usage(FILE *out)
 	      "      --max-connections N at most N connections at once (default 64; 16 per address)\n"
 	      "  -r, --replay DIR        serve a bundle's samples, one per interval, then keep\n"
 	      "                          serving the last state until stopped (for tests and demos)\n"
+	      "      --qmp NAME=SOCKET   a QMP socket this run owns, for VM NAME: its block statistics\n"
+	      "                          (hiddenq_vm_disk_*, the host's side of the guest/host join);\n"
+	      "                          repeatable\n"
 	      "With --json: a JSON object per line on stdout when it listens and when it stops.\n",
 	      out);
 	cmd_sources_help(out);
@@ -224,9 +228,12 @@ int cmd_serve(int argc, char **argv)
 		{ "thresholds", required_argument, NULL, 'T' },
 		{ "max-connections", required_argument, NULL, 'M' },
 		{ "replay", required_argument, NULL, 'r' },
+		{ "qmp", required_argument, NULL, 'Q' },
 		{ 0 },
 	};
 	struct sstate st = { .listen = SERVE_DEFAULT_LISTEN, .interval_ns = 1000000000ull };
+	const char *qmp[VMSCAN_MAX_QMP + 1] = { 0 };
+	unsigned nqmp = 0;
 	const char *tspecs[64];
 	st.tspecs = tspecs;
 	const char *web = NULL, *replay = NULL;
@@ -238,7 +245,7 @@ int cmd_serve(int argc, char **argv)
 	struct cmd_parse p;
 	cmd_parse_init(&p, "serve", argc, argv, "l:i:w:t:r:", opts, usage);
 	p.cs = &cs;
-	p.repeatable = (const char *const[]){ "threshold", NULL };
+	p.repeatable = (const char *const[]){ "threshold", "qmp", NULL };
 	while ((c = cmd_parse_next(&p)) != -1) {
 		switch (c) {
 		case CMD_PARSE_EXIT: return p.exit_code;
@@ -263,13 +270,25 @@ int cmd_serve(int argc, char **argv)
 				return cmd_failf("bad --max-connections '%s': a number from 1 to 4096", optarg);
 			break;
 		case 'r': replay = optarg; break;
+		case 'Q':
+			if (cmd_qmp_arg(qmp, &nqmp, optarg))
+				return EXIT_UNUSABLE;
+			break;
 		}
 	}
 	/* --interval stays: a replay is served at that pace */
-	if (replay && cmd_parse_refuse_with(&p, "--replay", NULL))
+	if (replay && cmd_parse_refuse_with(&p, "--replay", (const char *const[]){ "qmp", NULL }))
 		return EXIT_UNUSABLE;
 	if (cmd_parse_end(&p))
 		return EXIT_UNUSABLE;
+	for (unsigned k = 0; k < nqmp; k++) {
+		char *qwhy = cmd_qmp_check(qmp[k]);
+		if (qwhy) {
+			int r = cmd_fail(hq_json, qwhy);
+			free(qwhy);
+			return r;
+		}
+	}
 	char *why = NULL;
 	if (thresholds_apply_args(st.thr_file, tspecs, st.ntspecs, &why) < 0) {
 		int r = cmd_fail(hq_json, why);
@@ -291,6 +310,7 @@ int cmd_serve(int argc, char **argv)
 		.interval_ns = st.interval_ns,
 		.count = 0,
 		.slow_interval_ns = 5000000000ull, /* per-task and cgroup walks every 5 s: a daemon's budget */
+		.vms_qmp = qmp,
 	};
 	cmd_sources_apply(&cs, &so);
 	struct engine_opts eo = { .window_ns = window, .rule_windows = window == 0 };

@@ -14,8 +14,10 @@
 
 #include <jansson.h>
 
+#include "../analysis/stack.h"
 #include "../core/util.h"
 #include "../sample/bundle.h"
+#include "../sys/stackprobe.h"
 #include "../sinks/report.h"
 #include "../sinks/topo.h"
 #include "../topo/topo.h"
@@ -30,7 +32,10 @@ static void usage(FILE *out)
 	      "\n"
 	      "Show sockets, cores, hardware threads, NUMA nodes (memory, distances),\n"
 	      "caches and who shares them, offline CPUs, the NUMA node of each NIC, disk\n"
-	      "and GPU, the hypervisor, and whether this guest was given vNUMA.\n"
+	      "and GPU, the hypervisor, and whether this guest was given vNUMA; then the\n"
+	      "virtualization stack: hypervisor and nesting level, container, each NIC's\n"
+	      "and disk's kind, confidential VM and bounce buffers, GPU sharing, CPU\n"
+	      "mitigations and their cost, the system UUID; each fact with its source.\n"
 	      "\n"
 	      "Options:\n"
 	      "  -r, --replay DIR   read the topology stored in a capture bundle\n"
@@ -118,6 +123,13 @@ int cmd_topo(int argc, char **argv)
 	topo_view_init(&v, &t, &root, replay == NULL, replay ? replay : "live");
 	if (!replay && use_hwloc)
 		v.hwloc = topo_hwloc_devices(&t);
+	/* the virtualization stack, from the same files a capture keeps (sample 0 of a bundle) */
+	struct sample st;
+	sample_init(&st);
+	stack_capture_static(&root, replay == NULL, &st);
+	struct stack *stk = xcalloc(1, sizeof(*stk));
+	stack_build(&st, &v.id, stk);
+	v.stack = stk;
 	if (json) {
 		json_t *j = topo_json(&v);
 		json_print(stdout, j);
@@ -126,6 +138,8 @@ int cmd_topo(int argc, char **argv)
 		topo_print(stdout, &v);
 	}
 	topo_view_done(&v);
+	free(stk);
+	sample_done(&st);
 	topo_done(&t);
 	topo_root_close(&root, tmpdir);
 	fflush(stdout);

@@ -85,6 +85,10 @@ enum unit_id {
 	X(SOURCE, "source", " %s")                                                                                    \
 	X(CODE, "code", " %s")                                                                                        \
 	X(METHOD, "method", " %s")                                                                                    \
+	X(DRIVER, "driver", " %s")                                                                                    \
+	X(GOVERNOR, "governor", " governor %s")                                                                       \
+	X(MACHINE_ID, "machine_id", " machine-id %s")                                                                 \
+	X(HYPERVISOR, "hypervisor", " %s")                                                                            \
 	X(PASS, "pass", " pass %s")
 
 enum label_id {

@@ -19,6 +19,7 @@
 #define RUNQLAT_PATH ".hiddenq/runqlat.json"	/* sources/bpf: run-queue histograms */
 #define BIOLAT_PATH ".hiddenq/biolat.json"	/* sources/bpf: block IO histograms */
 #define COMPACT_PATH ".hiddenq/compact.json"	/* sources/bpf: direct compaction */
+#define STACK_PATH ".hiddenq/stack.json"		/* sys/stackprobe.c: device chains, PCI, nvidia-smi, kernel log */
 #define VMSCAN_JSON_PATH ".hiddenq/vms.json"	/* host/vmscan.c: VM processes and threads */
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../analysis/stack.h"
 #include "../analysis/vms.h"
 #include "../core/util.h"
 
@@ -462,6 +463,13 @@ static void emit_metric(struct engine *e, const struct analysis *an, enum metric
 			out_log2(em, h);
 		}
 		break;
+	case M_RUNQ_IDLE_LATENCY:
+	case M_IPI_IDLE_LATENCY:
+		if ((m == M_RUNQ_IDLE_LATENCY ? bpfhist_runq_idle_total(an, h) : bpfhist_runq_ipi_total(an, h)) == 0) {
+			begin(em, m);
+			out_log2(em, h);
+		}
+		break;
 	case M_BLOCK_LATENCY: {
 		static const char *const layers[] = { "queued", "below" }, *const ops[] = { "read", "write", "flush" };
 		size_t nd = bpfhist_dev_count(an);
@@ -506,12 +514,57 @@ static void emit_metric(struct engine *e, const struct analysis *an, enum metric
 			const struct vms_vm *vm = &an->host->vms[i];
 			begin(em, m);
 			label(em, LBL_VM, "%s", vm->name);
-			label(em, LBL_UUID, "%s", "");
+			label(em, LBL_UUID, "%s", vm->uuid);
 			label(em, LBL_VMM, "%s", vm->vmm);
 			label(em, LBL_PID, "%d", vm->pid);
+			label(em, LBL_MACHINE_ID, "%s", vm->machine_id);
 			out(em, 1);
 		}
 		break;
+	case M_VM_DISK_REQUESTS_TOTAL:
+	case M_VM_DISK_REQUEST_SECONDS_TOTAL: {
+		static const char *const ops[] = { "read", "write", "flush" }, *const opk[] = { "rd", "wr", "flush" };
+		for (size_t i = 0; an->host && i < an->host->n; i++) {
+			const struct vms_vm *vm = &an->host->vms[i];
+			size_t k;
+			json_t *v;
+			json_array_foreach(vm->qmp_last, k, v) {
+				const char *d = json_string_value(json_object_get(v, "device"));
+				const char *q = json_string_value(json_object_get(v, "qdev"));
+				const char *nm = d && *d ? d : q ? q : json_string_value(json_object_get(v, "node-name"));
+				const json_t *st = json_object_get(v, "stats");
+				if (!nm || !json_is_object(st))
+					continue;
+				for (size_t o = 0; o < ARRAY_SIZE(ops); o++) {
+					char key[40];
+					snprintf(key, sizeof(key), m == M_VM_DISK_REQUESTS_TOTAL ? "%s_operations" : "%s_total_time_ns",
+						 opk[o]);
+					const json_t *x = json_object_get(st, key);
+					if (!json_is_integer(x) || json_integer_value(x) < 0)
+						continue;
+					begin(em, m);
+					label(em, LBL_VM, "%s", vm->name);
+					label(em, LBL_DEVICE, "%s", nm);
+					label(em, LBL_OP, "%s", ops[o]);
+					double val = (double)json_integer_value(x);
+					out(em, m == M_VM_DISK_REQUESTS_TOTAL ? val : val / 1e9);
+				}
+			}
+		}
+		break;
+	}
+	case M_GUEST_INFO: {
+		struct stack_ids ids;
+		stack_ids(an->statics, &c->id, &ids);
+		if (!ids.guest)
+			break;
+		begin(em, m);
+		label(em, LBL_UUID, "%s", ids.uuid);
+		label(em, LBL_MACHINE_ID, "%s", ids.machine_id);
+		label(em, LBL_HYPERVISOR, "%s", ids.hypervisor);
+		out(em, 1);
+		break;
+	}
 	case M_VM_SWAP:
 		for (size_t i = 0; an->host && i < an->host->n; i++) {
 			const struct vms_vm *vm = &an->host->vms[i];

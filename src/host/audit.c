@@ -881,10 +881,74 @@ static void guest_cpuidle(const struct audit_ctx *c, const struct audit_item *it
 		return;
 	}
 	struct audit_res *x = add(o, it, NULL, AU_PASS, "cpuidle driver %s", d);
-	if (!strcmp(d, "haltpoll"))
+	char ns[32];
+	if (!strcmp(d, "haltpoll") && rd(c, "sys/module/haltpoll/parameters/guest_halt_poll_ns", ns, sizeof(ns)) &&
+	    !strcmp(ns, "0"))
+		note(x, "but guest_halt_poll_ns is 0, so it never polls (see guest-halt-polling)");
+	else if (!strcmp(d, "haltpoll"))
 		note(x, "polls briefly before halting: fewer wake-up exits, some host CPU spent polling");
 	else
 		note(x, "cpuidle-haltpoll (KVM guests) cuts wake-up latency for bursty, latency-sensitive work");
+}
+
+/*
+ * Waking an idle vCPU (idle-vcpu-wakeup): who polls before the halt.  The
+ * guest polls with cpuidle-haltpoll up to guest_halt_poll_ns; loading that
+ * driver also tells KVM to stop polling on the host (MSR_KVM_POLL_CONTROL),
+ * so with guest_halt_poll_ns 0 nobody polls and every wake-up pays the host.
+ */
+static void guest_halt_polling(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	char d[64], ns[32], cmd[4096];
+	rd(c, "proc/cmdline", cmd, sizeof(cmd));
+	const char *idle = strstr(cmd, "idle=");
+	if (idle && (idle == cmd || idle[-1] == ' ') && !strncmp(idle, "idle=poll", 9)) {
+		struct audit_res *x = add(o, it, NULL, AU_PASS, "idle=poll: idle vCPUs never halt");
+		note(x, "no wake-up ever goes through the host, but each vCPU burns its whole pCPU while idle: only "
+			"for dedicated pCPUs");
+		return;
+	}
+	if (!rd(c, "sys/devices/system/cpu/cpuidle/current_driver", d, sizeof(d))) {
+		struct audit_res *x = add(o, it, NULL, AU_UNKNOWN, "no cpuidle driver: idle vCPUs halt at once");
+		note(x, "the host's halt_poll_ns decides the wake-up cost; a guest cannot read it (hiddenq probe wakeup "
+			"measures the result)");
+		return;
+	}
+	bool have = rd(c, "sys/module/haltpoll/parameters/guest_halt_poll_ns", ns, sizeof(ns));
+	if (!strcmp(d, "haltpoll") && have && !strcmp(ns, "0")) {
+		struct audit_res *x = add(o, it, NULL, AU_FAIL, "cpuidle-haltpoll loaded with guest_halt_poll_ns 0");
+		note(x, "nobody polls: the guest halts at once and loading the driver turned the host's halt polling "
+			"off, so every wake-up of an idle vCPU pays the host's full wake-up (hiddenq probe wakeup)");
+		return;
+	}
+	if (!strcmp(d, "haltpoll")) {
+		struct audit_res *x = add(o, it, NULL, AU_PASS, "guest halt polling up to %s ns (cpuidle-haltpoll)",
+					  have ? ns : "?");
+		note(x, "wake-ups within the window are cheap; the vCPU burns that long after each idle start, which "
+			"the host sees as busy (and the host's own polling is off)");
+		return;
+	}
+	struct audit_res *x = add(o, it, NULL, AU_PASS, "cpuidle driver %s: the host's halt polling applies", d);
+	note(x, "the host polls a halted vCPU up to its halt_poll_ns (KVM's default 200 µs, adaptive), which a guest "
+		"cannot read; longer gaps pay the host's wake-up (hiddenq probe wakeup measures it)");
+}
+
+static void host_halt_polling(const struct audit_ctx *c, const struct audit_item *it, struct audit_out *o)
+{
+	char ns[32];
+	if (!rd(c, "sys/module/kvm/parameters/halt_poll_ns", ns, sizeof(ns))) {
+		add(o, it, NULL, AU_UNKNOWN, "no kvm module parameters (sys/module/kvm/parameters/halt_poll_ns)");
+		return;
+	}
+	if (!strcmp(ns, "0")) {
+		struct audit_res *x = add(o, it, NULL, AU_FAIL, "KVM halt_poll_ns 0: halted vCPUs sleep at once");
+		note(x, "every wake-up of an idle vCPU goes through the host's scheduler; a small window (KVM's default "
+			"200000 ns) spends host CPU to make wake-ups after short gaps cheap");
+		return;
+	}
+	struct audit_res *x = add(o, it, NULL, AU_PASS, "KVM halt_poll_ns %s", ns);
+	note(x, "a halted vCPU is polled up to that long (guests that load cpuidle-haltpoll turn it off for "
+		"themselves); the spinning host CPU is taken from other VMs");
 }
 
 /* Layers of a disk's chain that add a queue of their own, and a word on the worst of them. */
@@ -1050,6 +1114,11 @@ const struct audit_item audit_items[] = {
 	  "echo kvm-clock > /sys/devices/system/clocksource/clocksource0/current_clocksource" },
 	{ "guest-cpuidle", "guest cpuidle driver", "guest", guest_cpuidle,
 	  "modprobe cpuidle-haltpoll (and boot with cpuidle_haltpoll.force=1 if needed)" },
+	{ "guest-halt-polling", "someone polls before an idle vCPU halts", "guest", guest_halt_polling,
+	  "with cpuidle-haltpoll: echo 200000 > /sys/module/haltpoll/parameters/guest_halt_poll_ns (or the boot "
+	  "option haltpoll.guest_halt_poll_ns=200000); or unload it so the host's halt_poll_ns applies" },
+	{ "host-halt-polling", "KVM polls halted vCPUs briefly", "host", host_halt_polling,
+	  "echo 200000 > /sys/module/kvm/parameters/halt_poll_ns (KVM's default; 0 turns polling off)" },
 };
 const size_t audit_nitems = ARRAY_SIZE(audit_items);
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "../parse/vmconf.h"
+#include "../parse/stackparse.h"
 
 #ifdef HQ_WITH_LIBXML2
 #include <libxml/parser.h>
@@ -157,6 +158,12 @@ static void domain(const xmlNode *dom, struct vmconf *c)
 	char v[128];
 	attr(dom, "type", c->accel, sizeof(c->accel));
 	text(child(dom, "name"), c->name, sizeof(c->name));
+	if (text(child(dom, "uuid"), v, sizeof(v)))
+		uuid_canon(v, strlen(v), c->uuid);
+	/* <os><cmdline> of a direct kernel boot may hand the guest its machine-id */
+	char cl[4096];
+	if (text(child(child(dom, "os"), "cmdline"), cl, sizeof(cl)))
+		kernel_cmdline_machine_id(cl, strlen(cl), c->machine_id);
 	c->mem_mib = mem_mib(child(dom, "memory"), c);
 	const xmlNode *vc = child(dom, "vcpu");
 	if (text(vc, v, sizeof(v)))

@@ -568,6 +568,8 @@ static void name_from_cmdline(struct vmscan *vs, struct vm_proc *vm)
 				str_copy(vm->name, sizeof(vm->name), c->name);
 				snprintf(vm->name_src, sizeof(vm->name_src), "cmdline");
 			}
+			str_copy(vm->uuid, sizeof(vm->uuid), c->uuid);
+			str_copy(vm->machine_id, sizeof(vm->machine_id), c->machine_id);
 			vm_disks(vs, vm, c);
 		}
 		free(c);
@@ -582,6 +584,8 @@ static void name_from_cmdline(struct vmscan *vs, struct vm_proc *vm)
 				str_copy(vm->name, sizeof(vm->name), c->name);
 				snprintf(vm->name_src, sizeof(vm->name_src), "cmdline");
 			}
+			str_copy(vm->uuid, sizeof(vm->uuid), c->uuid);
+			str_copy(vm->machine_id, sizeof(vm->machine_id), c->machine_id);
 			vm_disks(vs, vm, c);
 		}
 		free(c);
@@ -621,6 +625,10 @@ static void libvirt_status_names(struct vmscan *vs)
 		const char *why;
 		if (libvirt_xml_parse(data, len, c, st, &why) == 0 && st->pid > 0) {
 			struct vm_proc *vm = vm_find(vs, st->pid);
+			if (vm && c->uuid[0])
+				str_copy(vm->uuid, sizeof(vm->uuid), c->uuid);
+			if (vm && c->machine_id[0])
+				str_copy(vm->machine_id, sizeof(vm->machine_id), c->machine_id);
 			if (vm && c->name[0]) {
 				str_copy(vm->name, sizeof(vm->name), c->name);
 				snprintf(vm->name_src, sizeof(vm->name_src), "libvirt");
@@ -1142,6 +1150,10 @@ json_t *vmscan_json(const struct vmscan *vs)
 		json_object_set_new(v, "vmm", json_string(vmm_name(vm->vmm)));
 		json_object_set_new(v, "name", json_string(vm->name));
 		json_object_set_new(v, "name_source", json_string(vm->name_src));
+		if (vm->uuid[0])
+			json_object_set_new(v, "uuid", json_string(vm->uuid));
+		if (vm->machine_id[0])
+			json_object_set_new(v, "machine_id", json_string(vm->machine_id));
 		json_object_set_new(v, "vcpus_unnamed", json_boolean(vm->vcpus_unnamed));
 		json_t *ta = json_array();
 		for (size_t j = 0; j < vm->nthreads; j++) {

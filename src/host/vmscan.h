@@ -115,7 +115,8 @@ struct vm_proc {
 	enum vmm vmm;
 	char name[128];
 	char name_src[16];	/* "cmdline", "libvirt", "pid" */
-	char uuid_or_id[64];
+	char uuid[37];		/* the SMBIOS UUID its guest sees (vmconf.h), "" when not given */
+	char machine_id[33];	/* a machine-id handed to its guest, "" when not */
 	struct vm_thread *threads;
 	size_t nthreads, cap;
 	bool vcpus_unnamed;	/* VMM process without vCPU names */

@@ -74,7 +74,45 @@ int identity_parse(const char *buf, size_t len, struct identity *id)
 	if (json_is_object(ex)) {
 		id->have_exists = true;
 		id->balloon_driver = json_is_true(json_object_get(ex, "sys/bus/virtio/drivers/virtio_balloon"));
+		id->sev_guest_dev = json_is_true(json_object_get(ex, "dev/sev-guest"));
+		id->tdx_guest_dev = json_is_true(json_object_get(ex, "dev/tdx_guest"));
+		id->cca_dev = json_is_true(json_object_get(ex, "sys/devices/platform/arm-cca-dev"));
+		id->swiotlb_debugfs = json_is_true(json_object_get(ex, "sys/kernel/debug/swiotlb"));
 	}
+	v = json_object_get(o, "kvm_hints_edx");
+	if (json_is_integer(v))
+		id->kvm_hints_edx = (uint32_t)json_integer_value(v);
+	v = json_object_get(o, "cpu_vendor");
+	if (json_is_string(v)) {
+		id->have_stack_cpuid = true;
+		copy_str(id->cpu_vendor, sizeof(id->cpu_vendor), v);
+		id->vmx = json_is_true(json_object_get(o, "vmx"));
+		id->svm = json_is_true(json_object_get(o, "svm"));
+		id->tdx_guest = json_is_true(json_object_get(o, "tdx_guest_leaf"));
+		v = json_object_get(o, "cpuid_exit_ns");
+		id->cpuid_exit_ns = json_is_integer(v) && json_integer_value(v) > 0 ? (uint64_t)json_integer_value(v) : 0;
+	}
+	v = json_object_get(o, "amd_mem_encrypt_eax");
+	if (json_is_integer(v)) {
+		id->have_amd_mem_encrypt = true;
+		id->amd_mem_encrypt_eax = (uint32_t)json_integer_value(v);
+	}
+	v = json_object_get(o, "hyperv_hints_eax");
+	if (json_is_integer(v)) {
+		id->have_hyperv_hints = true;
+		id->hyperv_hints_eax = (uint32_t)json_integer_value(v);
+	}
+	v = json_object_get(o, "hyperv_isolation_ebx");
+	if (json_is_integer(v)) {
+		id->have_hyperv_isolation = true;
+		id->hyperv_isolation_ebx = (uint32_t)json_integer_value(v);
+	}
+	v = json_object_get(o, "sev_status_msr");
+	if (json_is_integer(v)) {
+		id->have_sev_status = true;
+		id->sev_status = (uint32_t)json_integer_value(v);
+	}
+	copy_str(id->sev_status_error, sizeof(id->sev_status_error), json_object_get(o, "sev_status_error"));
 	json_t *m = json_object_get(o, "container_markers");
 	size_t i;
 	json_t *e;

@@ -16,6 +16,7 @@
  * for -drive cache=.
  */
 #include "vmconf.h"
+#include "stackparse.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -325,6 +326,20 @@ struct pending_nic {
 	int mq;
 };
 
+void kernel_cmdline_machine_id(const char *s, size_t len, char out[33])
+{
+	static const char key[] = "systemd.machine_id=";
+	for (size_t i = 0; i + sizeof(key) - 1 < len; i++) {
+		if ((i && s[i - 1] != ' ') || memcmp(s + i, key, sizeof(key) - 1) != 0)
+			continue;
+		size_t st = i + sizeof(key) - 1, e = st;
+		while (e < len && s[e] != ' ' && s[e] != '\0')
+			e++;
+		if (machine_id_canon(s + st, e - st, out))
+			return;
+	}
+}
+
 int qemu_cmdline_parse(const char *buf, size_t len, struct vmconf *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -410,6 +425,24 @@ int qemu_cmdline_parse(const char *buf, size_t len, struct vmconf *out)
 				str_copy(out->name, sizeof(out->name), v);
 			if (arg_get(&a, "debug-threads", v, sizeof(v)) && on_value(v))
 				out->debug_threads = true;
+		} else if (!strcmp(opt, "uuid")) {
+			char u[64];
+			size_t ul = al < sizeof(u) - 1 ? al : sizeof(u) - 1;
+			memcpy(u, as, ul);
+			u[ul] = '\0';
+			uuid_canon(u, ul, out->uuid);
+		} else if (!strcmp(opt, "smbios")) {
+			arg_init(&a, as, al, "file");
+			if (arg_get(&a, "type", v, sizeof(v)) && !strcmp(v, "1") && !out->uuid[0] &&
+			    arg_get(&a, "uuid", v, sizeof(v)))
+				uuid_canon(v, strlen(v), out->uuid);
+			static const char cred[] = "io.systemd.credential:system.machine_id=";
+			if (arg_get(&a, "type", v, sizeof(v)) && !strcmp(v, "11") && arg_get(&a, "value", v, sizeof(v)) &&
+			    !strncmp(v, cred, sizeof(cred) - 1))
+				machine_id_canon(v + sizeof(cred) - 1, strlen(v + sizeof(cred) - 1), out->machine_id);
+		} else if (!strcmp(opt, "append")) {
+			if (!out->machine_id[0])
+				kernel_cmdline_machine_id(as, al, out->machine_id);
 		} else if (!strcmp(opt, "m")) {
 			arg_init(&a, as, al, "size");
 			m_given = true;

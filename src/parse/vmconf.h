@@ -78,6 +78,12 @@ struct vm_nic {
 struct vmconf {
 	char name[128];
 	char source[16];	/* "cmdline" or "libvirt" */
+	/* how its guest knows itself (issue 15): the SMBIOS system UUID the VMM gives it (QEMU -uuid or
+	 * -smbios type=1,uuid=, libvirt <uuid>, Cloud Hypervisor --platform uuid=), and a machine-id
+	 * handed in (systemd.machine_id= on the kernel command line, or an SMBIOS type 11 credential);
+	 * canonical lower case, "" when not given */
+	char uuid[37];
+	char machine_id[33];
 	char accel[16];		/* kvm, tcg, ... */
 	unsigned vcpus, max_vcpus, sockets, cores, threads;
 	uint64_t mem_mib;
@@ -124,6 +130,8 @@ void vmconf_reject(struct vmconf *c, const char *fmt, ...) __attribute__((format
  * or -EINVAL when this is not a QEMU command line at all.
  */
 int qemu_cmdline_parse(const char *buf, size_t len, struct vmconf *out);
+/* systemd.machine_id=X in a kernel command line (len bytes, not NUL-terminated) into out, canonical; out unchanged if none. */
+void kernel_cmdline_machine_id(const char *s, size_t len, char out[33]);
 
 /*
  * The command line of a VMM that is not QEMU: vmm is "cloud-hypervisor",

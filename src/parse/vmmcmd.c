@@ -21,6 +21,7 @@
  * "virtio-net"; image formats are not on the command line ("" = not said).
  */
 #include "vmconf.h"
+#include "stackparse.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -184,6 +185,11 @@ static void ch_parse(const struct argv *v, struct vmconf *c)
 					c->vcpus = whole(c, "--cpus boot=", buf, 1, VMCONF_MAX_VCPUS);
 				if (kv_get(s, "max", NULL, buf, sizeof(buf)))
 					c->max_vcpus = whole(c, "--cpus max=", buf, 1, VMCONF_MAX_VCPUS);
+			} else if (nl == 10 && !strncmp(a, "--platform", 10)) {
+				if (kv_get(s, "uuid", NULL, buf, sizeof(buf)))
+					uuid_canon(buf, strlen(buf), c->uuid);
+			} else if (nl == 9 && !strncmp(a, "--cmdline", 9)) {
+				kernel_cmdline_machine_id(s, strlen(s), c->machine_id);
 			} else if (nl == 8 && !strncmp(a, "--memory", 8)) {
 				if (kv_get(s, "size", NULL, buf, sizeof(buf)))
 					c->mem_mib = size_mib(c, "--memory size=", buf);
@@ -325,6 +331,9 @@ int vmm_firecracker_config(const char *buf, size_t len, struct vmconf *c)
 		if (t)
 			add_tap(c, t);
 	}
+	const char *ba = json_string_value(json_object_get(json_object_get(j, "boot-source"), "boot_args"));
+	if (ba)
+		kernel_cmdline_machine_id(ba, strlen(ba), c->machine_id);
 	json_t *m = json_object_get(j, "machine-config");
 	json_t *x = json_object_get(m, "vcpu_count");
 	if (x && (!json_is_integer(x) || json_integer_value(x) < 1 || json_integer_value(x) > VMCONF_MAX_VCPUS))

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
- * hiddenq lab (probe/lab.c): the five classic experiments, each a JSON
+ * hiddenq lab (probe/lab.c): the five classic experiments and the idle-vCPU wake-up, each a JSON
  * object {"id", "name", "setup", "status", "measured", "teaches", "needs",
  * "result"}, optionally beside a QEMU test VM run by a driver script.
  */
@@ -11,8 +11,9 @@
 
 #include <jansson.h>
 
-#define LAB_NEXP 5
-/* "cross-numa", "vcpu-oversubscription", "memory-overcommit", "single-vs-multi-queue", "io-layer-stacking" */
+#define LAB_NEXP 6
+/* "cross-numa", "vcpu-oversubscription", "memory-overcommit", "single-vs-multi-queue", "io-layer-stacking",
+ * "idle-vcpu-wakeup" */
 extern const char *const lab_ids[LAB_NEXP];
 bool lab_known(const char *id);
 

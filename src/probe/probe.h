@@ -122,6 +122,18 @@ struct net_params {
 };
 json_t *net_run(const struct net_params *p);
 
+/* probe wakeup: one thread waking another on an idle CPU, at rising idle gaps (probe/wakeup.c) */
+struct wakeup_params {
+	uint64_t gaps_ns[16];	/* idle gaps, ascending; 0: wake as soon as the sleeper blocked */
+	unsigned ngaps;
+	uint64_t per_gap_ns;	/* time per gap, stretched to min_samples gaps for long ones */
+	unsigned min_samples, max_samples;
+	int cpu_waker, cpu_sleeper;	/* -1: the first two CPUs we may run on */
+};
+void wakeup_params_default(struct wakeup_params *p, bool quick);
+json_t *wakeup_run(const struct wakeup_params *p);
+json_t *wakeup_lab(bool quick);
+
 /* bounded runs for `hiddenq lab` (quick: a few seconds each) */
 json_t *mem_lab(bool quick, const struct probe_env *e);
 json_t *oversub_lab(bool quick, const struct probe_env *e);

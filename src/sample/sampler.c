@@ -15,6 +15,7 @@
 #include "../host/vmscan.h"
 #include "../sources/bpf/bpfsrc.h"
 #include "../sys/identity.h"
+#include "../sys/stackprobe.h"
 #include "../topo/topo.h"
 #include "../sources/iosrc.h"
 #include "../sources/memsrc.h"
@@ -173,6 +174,8 @@ int sampler_init(struct sampler *sp, const char *root, const struct sampler_opts
 	}
 	char *idj = identity_probe_json(&sp->root);
 	sample_add_take(&sp->statics, IDENTITY_PATH, idj, strlen(idj));
+	/* the virtualization stack: device chains, PCI, DMI, mitigations, halt polling (sys/stackprobe.h) */
+	stack_capture_static(&sp->root, true, &sp->statics);
 	if (sp->o.io || sp->o.net)
 		iosrc_statics(&sp->root, &sp->statics, sp->o.io, sp->o.net);
 	/* CPU/cache/NUMA topology and device locality: the files topo_read uses */

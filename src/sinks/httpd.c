@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
- * The exporter's HTTP side on libmicrohttpd (httpd.h).
+ * The exporter's HTTP side on libmicrohttpd (httpd.h); without it (the
+ * static build) a small plain-HTTP server at the end of this file.
  */
 #include "httpd.h"
 
@@ -166,6 +167,113 @@ void httpd_webcfg_done(struct httpd_webcfg *w)
 	memset(w, 0, sizeof(*w));
 }
 
+/* ---------------- content negotiation (both servers) ---------------- */
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/*
+ * The q-value an Accept or Accept-Encoding header gives `token` (a media
+ * type or a coding, compared without case): the highest q of the elements
+ * naming it, or if none does, of those naming `wild1` or `wild2` (NULL for
+ * none); -1 when nothing matches.  Parameters other than q (version=...)
+ * do not matter here.
+ */
+static double qvalue(const char *hdr, const char *token, const char *wild1, const char *wild2)
+{
+	double named = -1, wild = -1;
+	const char *p = hdr;
+	while (p && *p) {
+		const char *end = strchr(p, ',');
+		const char *e = end ? end : p + strlen(p);
+		while (p < e && is_space(*p))
+			p++;
+		size_t tl = 0;
+		while (p + tl < e && p[tl] != ';' && !is_space(p[tl]))
+			tl++;
+		double q = 1;
+		for (const char *s = p + tl; s < e; s++) {
+			if (*s != ';')
+				continue;
+			while (s + 1 < e && is_space(s[1]))
+				s++;
+			if (e - s > 2 && (s[1] == 'q' || s[1] == 'Q') && s[2] == '=') {
+				char num[8];
+				size_t k = 0;
+				for (s += 3; s < e && k + 1 < sizeof(num) && (isdigit((unsigned char)*s) || *s == '.'); s++)
+					num[k++] = *s;
+				num[k] = '\0';
+				q = k ? strtod(num, NULL) : 0;
+				if (!(q >= 0 && q <= 1))
+					q = 0;
+				break;
+			}
+		}
+		bool match = tl == strlen(token) && !strncasecmp(p, token, tl);
+		bool wmatch = (wild1 && tl == strlen(wild1) && !strncasecmp(p, wild1, tl)) ||
+			      (wild2 && tl == strlen(wild2) && !strncasecmp(p, wild2, tl));
+		if (match && q > named)
+			named = q;
+		else if (wmatch && q > wild)
+			wild = q;
+		p = end ? end + 1 : e;
+	}
+	return named >= 0 ? named : wild;
+}
+
+/* OpenMetrics when the client ranks it at least as high as the text format
+ * (Prometheus asks for it first); the text format for everything else. */
+static bool wants_openmetrics(const char *accept)
+{
+	if (!accept)
+		return false;
+	double om = qvalue(accept, "application/openmetrics-text", NULL, NULL);
+	double text = qvalue(accept, "text/plain", "text/*", "*/*");
+	return om > 0 && om >= text;
+}
+
+/* ---------------- the plain server's request head (httpd.h) ---------------- */
+
+/* A header's value in the head (case-insensitive name), copied into out; false if absent. */
+static bool plain_header(const char *req, const char *name, char *out, size_t n)
+{
+	size_t nl = strlen(name);
+	for (const char *p = strchr(req, '\n'); p && p[1] && p[1] != '\r' && p[1] != '\n'; p = strchr(p + 1, '\n')) {
+		const char *l = p + 1;
+		if (strncasecmp(l, name, nl) == 0 && l[nl] == ':') {
+			const char *v = l + nl + 1;
+			while (*v == ' ' || *v == '\t')
+				v++;
+			size_t k = strcspn(v, "\r\n");
+			if (k >= n)
+				k = n - 1;
+			memcpy(out, v, k);
+			out[k] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+int httpd_plain_parse(const char *req, struct httpd_plain_req *r)
+{
+	memset(r, 0, sizeof(*r));
+	char method[16], path[256], version[16];
+	if (sscanf(req, "%15s %255s %15s", method, path, version) != 3 || strncmp(version, "HTTP/1.", 7) != 0)
+		return r->status = 400;
+	r->head = !strcmp(method, "HEAD");
+	if (strcmp(method, "GET") != 0 && !r->head)
+		return r->status = 405;
+	path[strcspn(path, "?")] = '\0'; /* the query string means nothing here, as in the full server */
+	r->metrics = !strcmp(path, "/metrics");
+	if (!r->metrics && strcmp(path, "/") != 0)
+		return r->status = 404;
+	r->openmetrics = plain_header(req, "Accept", r->accept, sizeof(r->accept)) && wants_openmetrics(r->accept);
+	return r->status = 200;
+}
+
 #ifdef HQ_WITH_MHD
 
 static char *read_text(const char *path, size_t max, size_t *len, char **why)
@@ -284,73 +392,6 @@ static char *gzip(const char *in, size_t n, size_t *out_len)
 		return NULL;
 	}
 	return out;
-}
-
-/* ---- content negotiation ---- */
-
-static bool is_space(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/*
- * The q-value an Accept or Accept-Encoding header gives `token` (a media
- * type or a coding, compared without case): the highest q of the elements
- * naming it, or if none does, of those naming `wild1` or `wild2` (NULL for
- * none); -1 when nothing matches.  Parameters other than q (version=...)
- * do not matter here.
- */
-static double qvalue(const char *hdr, const char *token, const char *wild1, const char *wild2)
-{
-	double named = -1, wild = -1;
-	const char *p = hdr;
-	while (p && *p) {
-		const char *end = strchr(p, ',');
-		const char *e = end ? end : p + strlen(p);
-		while (p < e && is_space(*p))
-			p++;
-		size_t tl = 0;
-		while (p + tl < e && p[tl] != ';' && !is_space(p[tl]))
-			tl++;
-		double q = 1;
-		for (const char *s = p + tl; s < e; s++) {
-			if (*s != ';')
-				continue;
-			while (s + 1 < e && is_space(s[1]))
-				s++;
-			if (e - s > 2 && (s[1] == 'q' || s[1] == 'Q') && s[2] == '=') {
-				char num[8];
-				size_t k = 0;
-				for (s += 3; s < e && k + 1 < sizeof(num) && (isdigit((unsigned char)*s) || *s == '.'); s++)
-					num[k++] = *s;
-				num[k] = '\0';
-				q = k ? strtod(num, NULL) : 0;
-				if (!(q >= 0 && q <= 1))
-					q = 0;
-				break;
-			}
-		}
-		bool match = tl == strlen(token) && !strncasecmp(p, token, tl);
-		bool wmatch = (wild1 && tl == strlen(wild1) && !strncasecmp(p, wild1, tl)) ||
-			      (wild2 && tl == strlen(wild2) && !strncasecmp(p, wild2, tl));
-		if (match && q > named)
-			named = q;
-		else if (wmatch && q > wild)
-			wild = q;
-		p = end ? end + 1 : e;
-	}
-	return named >= 0 ? named : wild;
-}
-
-/* OpenMetrics when the client ranks it at least as high as the text format
- * (Prometheus asks for it first); the text format for everything else. */
-static bool wants_openmetrics(const char *accept)
-{
-	if (!accept)
-		return false;
-	double om = qvalue(accept, "application/openmetrics-text", NULL, NULL);
-	double text = qvalue(accept, "text/plain", "text/*", "*/*");
-	return om > 0 && om >= text;
 }
 
 static bool wants_gzip(const char *ae)
@@ -662,6 +703,11 @@ bool httpd_available(void)
 	return true;
 }
 
+bool httpd_tls_available(void)
+{
+	return true;
+}
+
 /* A PEM file's first block of the kind asked for, or a reason it has none. */
 static bool has_pem(const char *text, const char *kind)
 {
@@ -832,48 +878,352 @@ void httpd_stop(struct httpd *h)
 
 #else /* !HQ_WITH_MHD */
 
+/*
+ * Without libmicrohttpd (the static build, copied into VMs): a small plain
+ * HTTP/1.x server on one thread, enough for Prometheus and curl.  GET and
+ * HEAD of /metrics (OpenMetrics or text 0.0.4 by the Accept header, never
+ * compressed) and of /, 503 before the first snapshot, 404 and 405 for the
+ * rest, one request per connection (Connection: close).  Bounded like the
+ * full server: connections (max_connections, 64), request size (32 KiB of
+ * request line and headers: 431 past it) and time (a request must arrive and
+ * its answer leave within the timeout, 10 s).  No TLS and no basic auth: a
+ * --web-config is refused rather than ignored.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#define PLAIN_MAX_REQ (32u << 10)
+
+struct pconn {
+	int fd;
+	uint64_t since_ns;
+	size_t len;
+	char *buf;	/* PLAIN_MAX_REQ + 1 */
+};
+
 struct httpd {
-	int unused;
+	int lfd, wake[2];
+	pthread_t th;
+	pthread_mutex_t mu;	/* the snapshot */
+	char *text, *om, *index;
+	size_t text_len, om_len, index_len;
+	bool have;
+	unsigned max_conn, port;
+	uint64_t timeout_ns;
+	atomic_uint_least64_t answered[4];
+	atomic_uint_least64_t cpu_ns, evicted;
 };
 
 bool httpd_available(void)
 {
+	return true;
+}
+
+bool httpd_tls_available(void)
+{
 	return false;
+}
+
+static uint64_t plain_mono_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+static uint64_t plain_thread_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	return (uint64_t)t.tv_sec * 1000000000ull + (uint64_t)t.tv_nsec;
+}
+
+/* Write all of buf within the connection's deadline (the socket is non-blocking). */
+static void plain_write(int fd, const char *buf, size_t n, uint64_t deadline)
+{
+	while (n) {
+		ssize_t w = send(fd, buf, n, MSG_NOSIGNAL);
+		if (w > 0) {
+			buf += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno != EAGAIN && errno != EINTR)
+			return;
+		uint64_t now = plain_mono_ns();
+		if (now >= deadline)
+			return;
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		poll(&p, 1, (int)((deadline - now) / 1000000 + 1));
+	}
+}
+
+static void plain_answer(struct httpd *h, int fd, int code, const char *reason, const char *type, const char *body,
+			 size_t len, bool head, const char *extra, uint64_t deadline)
+{
+	char hdr[512];
+	int n = snprintf(hdr, sizeof(hdr),
+			 "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n", code,
+			 reason, type, len, extra ? extra : "");
+	plain_write(fd, hdr, (size_t)n, deadline);
+	if (!head && len)
+		plain_write(fd, body, len, deadline);
+	atomic_fetch_add(&h->answered[code < 300 ? 0 : code < 500 ? 1 : 2], 1);
+}
+
+static void plain_request(struct httpd *h, struct pconn *c)
+{
+	uint64_t deadline = plain_mono_ns() + h->timeout_ns;
+	struct httpd_plain_req rq;
+	switch (httpd_plain_parse(c->buf, &rq)) {
+	case 400:
+		plain_answer(h, c->fd, 400, "Bad Request", "text/plain; charset=utf-8", "bad request\n", 12, false, NULL,
+			     deadline);
+		return;
+	case 405:
+		plain_answer(h, c->fd, 405, "Method Not Allowed", "text/plain; charset=utf-8", "method not allowed\n", 19,
+			     false, "Allow: GET, HEAD\r\n", deadline);
+		return;
+	case 404:
+		plain_answer(h, c->fd, 404, "Not Found", "text/plain; charset=utf-8", "not found: try /metrics\n", 24, rq.head, NULL,
+			     deadline);
+		return;
+	}
+	bool head = rq.head;
+	pthread_mutex_lock(&h->mu);
+	if (!h->have) {
+		pthread_mutex_unlock(&h->mu);
+		plain_answer(h, c->fd, 503, "Service Unavailable", "text/plain; charset=utf-8",
+			     "no sample yet\n", 14, head, "Retry-After: 1\r\n", deadline);
+		return;
+	}
+	if (!rq.metrics) {
+		plain_answer(h, c->fd, 200, "OK", "text/html; charset=utf-8", h->index ? h->index : "", h->index_len, head,
+			     NULL, deadline);
+	} else {
+		bool om = rq.openmetrics;
+		if (!om && !h->text && h->om)
+			h->text = om_text_from_openmetrics(h->om, h->om_len, &h->text_len);
+		const char *b = om ? h->om : h->text;
+		size_t bl = om ? h->om_len : h->text_len;
+		plain_answer(h, c->fd, 200, "OK",
+			     om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+				: "text/plain; version=0.0.4; charset=utf-8",
+			     b ? b : "", b ? bl : 0, head, "Vary: Accept\r\n", deadline);
+	}
+	pthread_mutex_unlock(&h->mu);
+}
+
+static void *plain_thread(void *arg)
+{
+	struct httpd *h = arg;
+	unsigned max = h->max_conn;
+	struct pconn *cs = xcalloc(max, sizeof(*cs));
+	struct pollfd *pf = xcalloc(max + 2, sizeof(*pf));
+	for (unsigned i = 0; i < max; i++)
+		cs[i].fd = -1;
+	for (;;) {
+		uint64_t t0 = plain_thread_ns();
+		unsigned n = 0;
+		pf[n++] = (struct pollfd){ .fd = h->wake[0], .events = POLLIN };
+		pf[n++] = (struct pollfd){ .fd = h->lfd, .events = POLLIN };
+		for (unsigned i = 0; i < max; i++)
+			if (cs[i].fd >= 0)
+				pf[n++] = (struct pollfd){ .fd = cs[i].fd, .events = POLLIN };
+		atomic_fetch_add(&h->cpu_ns, plain_thread_ns() - t0);
+		if (poll(pf, n, 1000) < 0 && errno != EINTR)
+			break;
+		t0 = plain_thread_ns();
+		if (pf[0].revents)
+			break;
+		uint64_t now = plain_mono_ns();
+		if (pf[1].revents & POLLIN) {
+			int fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (fd >= 0) {
+				unsigned slot = max, oldest = max;
+				for (unsigned i = 0; i < max; i++) {
+					if (cs[i].fd < 0 && slot == max)
+						slot = i;
+					if (cs[i].fd >= 0 && (oldest == max || cs[i].since_ns < cs[oldest].since_ns))
+						oldest = i;
+				}
+				if (slot == max) { /* every slot taken: the longest waiting one makes room */
+					close(cs[oldest].fd);
+					cs[oldest].fd = -1;
+					atomic_fetch_add(&h->evicted, 1);
+					slot = oldest;
+				}
+				if (!cs[slot].buf)
+					cs[slot].buf = xmalloc(PLAIN_MAX_REQ + 1);
+				cs[slot].fd = fd;
+				cs[slot].len = 0;
+				cs[slot].since_ns = now;
+			}
+		}
+		for (unsigned k = 2; k < n; k++) {
+			if (!pf[k].revents)
+				continue;
+			struct pconn *c = NULL;
+			for (unsigned i = 0; i < max && !c; i++)
+				if (cs[i].fd == pf[k].fd)
+					c = &cs[i];
+			if (!c)
+				continue;
+			ssize_t r = read(c->fd, c->buf + c->len, PLAIN_MAX_REQ - c->len);
+			if (r <= 0) {
+				if (r < 0 && (errno == EAGAIN || errno == EINTR))
+					continue;
+				close(c->fd);
+				c->fd = -1;
+				continue;
+			}
+			c->len += (size_t)r;
+			c->buf[c->len] = '\0';
+			if (strstr(c->buf, "\r\n\r\n") || strstr(c->buf, "\n\n")) {
+				plain_request(h, c);
+			} else if (c->len >= PLAIN_MAX_REQ) {
+				plain_answer(h, c->fd, 431, "Request Header Fields Too Large", "text/plain; charset=utf-8",
+					     "request too large\n", 18, false, NULL, now + h->timeout_ns);
+			} else {
+				continue;
+			}
+			close(c->fd);
+			c->fd = -1;
+		}
+		for (unsigned i = 0; i < max; i++)
+			if (cs[i].fd >= 0 && now - cs[i].since_ns > h->timeout_ns) {
+				close(cs[i].fd);
+				cs[i].fd = -1;
+				atomic_fetch_add(&h->evicted, 1);
+			}
+		atomic_fetch_add(&h->cpu_ns, plain_thread_ns() - t0);
+	}
+	for (unsigned i = 0; i < max; i++) {
+		if (cs[i].fd >= 0)
+			close(cs[i].fd);
+		free(cs[i].buf);
+	}
+	free(cs);
+	free(pf);
+	return NULL;
 }
 
 int httpd_start(struct httpd **out, const struct httpd_opts *o, char **why)
 {
-	(void)o;
 	*out = NULL;
-	*why = xstrdup("this hiddenq was built without libmicrohttpd (the static build): use the dynamic build "
-		       "to serve metrics");
-	return -ENOTSUP;
+	*why = NULL;
+	if (o->web_config) {
+		*why = xstrdup("this hiddenq was built without libmicrohttpd (the static build): it serves plain HTTP only, "
+			       "without TLS or basic auth; --web-config needs the dynamic build");
+		return -ENOTSUP;
+	}
+	struct sockaddr_storage ss;
+	unsigned sl;
+	if (httpd_parse_listen(o->listen, &ss, &sl, why) < 0)
+		return -EINVAL;
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		*why = xasprintf("socket: %s", strerror(errno));
+		return -errno;
+	}
+	int one = 1, zero = 0;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0 || listen(fd, 64) < 0) {
+		int e = errno;
+		*why = xasprintf("cannot listen on %s: %s", o->listen, strerror(e));
+		close(fd);
+		return -e;
+	}
+	struct httpd *h = xcalloc(1, sizeof(*h));
+	h->lfd = fd;
+	h->max_conn = o->max_connections ? o->max_connections : 64;
+	h->timeout_ns = (uint64_t)(o->timeout_s ? o->timeout_s : 10) * 1000000000ull;
+	struct sockaddr_storage bound;
+	socklen_t bl = sizeof(bound);
+	if (getsockname(fd, (struct sockaddr *)&bound, &bl) == 0)
+		h->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+							     : ((struct sockaddr_in *)&bound)->sin_port);
+	if (pipe2(h->wake, O_CLOEXEC) < 0) {
+		int e = errno;
+		*why = xasprintf("failed to create the HTTP thread's wake-up pipe: %s", strerror(e));
+		close(fd);
+		free(h);
+		return -e;
+	}
+	pthread_mutex_init(&h->mu, NULL);
+	int e = pthread_create(&h->th, NULL, plain_thread, h);
+	if (e) {
+		*why = xasprintf("failed to start the HTTP thread: %s", strerror(e));
+		close(h->wake[0]);
+		close(h->wake[1]);
+		pthread_mutex_destroy(&h->mu);
+		close(fd);
+		free(h);
+		return -e;
+	}
+	*out = h;
+	return 0;
 }
 
 void httpd_publish(struct httpd *h, struct httpd_snapshot *s)
 {
-	(void)h;
-	free(s->text);
-	free(s->om);
-	free(s->index);
+	if (!h) {
+		free(s->text);
+		free(s->om);
+		free(s->index);
+		memset(s, 0, sizeof(*s));
+		return;
+	}
+	pthread_mutex_lock(&h->mu);
+	free(h->text);
+	free(h->om);
+	free(h->index);
+	h->text = s->text;
+	h->text_len = s->text_len;
+	h->om = s->om;
+	h->om_len = s->om_len;
+	h->index = s->index;
+	h->index_len = s->index_len;
+	h->have = true;
+	pthread_mutex_unlock(&h->mu);
 	memset(s, 0, sizeof(*s));
 }
 
 void httpd_get_stats(struct httpd *h, struct httpd_stats *st)
 {
-	(void)h;
 	memset(st, 0, sizeof(*st));
+	if (!h)
+		return;
+	for (int i = 0; i < 4; i++)
+		st->answered[i] = atomic_load(&h->answered[i]);
+	st->cpu_s = (double)atomic_load(&h->cpu_ns) / 1e9;
+	st->evicted = atomic_load(&h->evicted);
 }
 
 unsigned httpd_port(const struct httpd *h)
 {
-	(void)h;
-	return 0;
+	return h ? h->port : 0;
 }
 
 void httpd_stop(struct httpd *h)
 {
-	(void)h;
+	if (!h)
+		return;
+	if (write(h->wake[1], "x", 1) < 0) {
+		/* the thread also wakes every second */
+	}
+	pthread_join(h->th, NULL);
+	close(h->wake[0]);
+	close(h->wake[1]);
+	close(h->lfd);
+	pthread_mutex_destroy(&h->mu);
+	free(h->text);
+	free(h->om);
+	free(h->index);
+	free(h);
 }
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-2-Clause OR GPL-2.0-only */
 /*
- * The exporter's HTTP side (libmicrohttpd): /metrics from the last published
+ * The exporter's HTTP side (libmicrohttpd; in the static build a small
+ * plain-HTTP server, no TLS, auth or gzip): /metrics from the last published
  * snapshot (Prometheus text 0.0.4 or OpenMetrics 1.0 by the Accept header,
  * gzip when asked), a small / page, 404 and 405 for the rest.  One event
  * thread (epoll): a slow client costs a socket, not a thread.  Connections,
@@ -47,8 +48,10 @@ struct httpd_stats {
 
 struct httpd;
 
-/* Whether this build can serve (false in the static build). */
+/* Whether this build can serve (true; the static build serves plain HTTP only: no TLS, no basic auth, no gzip). */
 bool httpd_available(void);
+/* Whether --web-config (TLS, basic auth) and gzip are there: not in the static build. */
+bool httpd_tls_available(void);
 
 /* Parse the web config and listen.  0, or -errno with *why (malloc'd). */
 int httpd_start(struct httpd **out, const struct httpd_opts *o, char **why);
@@ -71,5 +74,20 @@ struct httpd_webcfg {
 };
 int httpd_webcfg_parse(const char *text, struct httpd_webcfg *w, char **why);
 void httpd_webcfg_done(struct httpd_webcfg *w);
+
+/*
+ * The request head as the plain server (the static build's) reads it: req is
+ * NUL-terminated, up to and including the blank line.  Returns and sets
+ * status: 200 (GET or HEAD of / or /metrics), 400 (not an HTTP/1.x request
+ * line), 405 (another method), 404 (another path).  Pure, for the fuzzer.
+ */
+struct httpd_plain_req {
+	int status;
+	bool head;		/* HEAD: headers only */
+	bool metrics;		/* /metrics, else / */
+	char accept[1024];	/* the Accept header, "" when absent */
+	bool openmetrics;	/* it ranks OpenMetrics at least as high as the text format */
+};
+int httpd_plain_parse(const char *req, struct httpd_plain_req *r);
 
 #endif

@@ -60,6 +60,8 @@ void lab_print(FILE *out, json_t *doc, bool verbose, const char *vm_why, const c
 				oversub_print(out, r);
 			else if (!strcmp(id, "single-vs-multi-queue"))
 				net_print(out, r);
+			else if (!strcmp(id, "idle-vcpu-wakeup"))
+				wakeup_print(out, r);
 			else if (!strcmp(id, "io-layer-stacking")) {
 				io_print(out, r);
 				if (json_is_object(json_object_get(r, "guest"))) {

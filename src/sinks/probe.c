@@ -388,3 +388,59 @@ void net_print(FILE *out, json_t *r)
 	if (json_is_string(n))
 		fprintf(out, "  note: %s\n", json_string_value(n));
 }
+
+/* ---- wakeup ---- */
+
+void wakeup_print(FILE *out, json_t *r)
+{
+	json_t *e = json_object_get(r, "error");
+	if (json_is_string(e) && !json_object_get(r, "gaps")) {
+		fprintf(out, "\nerror: %s\n", json_string_value(e));
+		return;
+	}
+	fprintf(out, "\none thread waking another on an idle CPU (cpu %d wakes cpu %d), by how long it idled:\n",
+		(int)pjget(json_object_get(r, "cpus"), "waker"), (int)pjget(json_object_get(r, "cpus"), "sleeper"));
+	size_t i;
+	json_t *g;
+	json_array_foreach(json_object_get(r, "gaps"), i, g) {
+		char l[48], a[24];
+		double gap = pjget(g, "gap_us");
+		if (gap <= 0)
+			snprintf(l, sizeof(l), "back to back");
+		else
+			snprintf(l, sizeof(l), "idle %s", fmt_ns(gap * 1e3, a, sizeof(a)));
+		hist_line(out, 16, l, json_object_get(g, "thread"));
+		json_t *ratio = json_object_get(g, "ratio_to_back_to_back");
+		json_t *tm = json_object_get(g, "timer");
+		if (json_is_object(tm) || (json_is_number(ratio) && gap > 0)) {
+			char p50[24], p99[24];
+			fprintf(out, "  %-16s", "");
+			if (json_is_number(ratio) && gap > 0)
+				fprintf(out, " %.1fx back to back", json_number_value(ratio));
+			if (json_is_object(tm))
+				fprintf(out, "%s the sleeping timer itself ran late p50 %s p99 %s",
+					json_is_number(ratio) ? ";" : "", fmt_ns(pjget(tm, "p50_us") * 1e3, p50, sizeof(p50)),
+					fmt_ns(pjget(tm, "p99_us") * 1e3, p99, sizeof(p99)));
+			fputc('\n', out);
+		}
+	}
+	json_t *fl = json_object_get(r, "same_cpu_floor");
+	if (json_is_object(fl))
+		hist_line(out, 16, "same CPU (floor)", fl);
+	json_t *st = json_object_get(r, "settings");
+	fprintf(out, "\n  cpuidle %s%s%s%s%s\n", json_string_value(json_object_get(st, "cpuidle_driver")),
+		json_string_value(json_object_get(st, "cpuidle_governor"))[0] ? ", governor " : "",
+		json_string_value(json_object_get(st, "cpuidle_governor")),
+		json_is_string(json_object_get(st, "idle_option")) ? ", " : "",
+		json_is_string(json_object_get(st, "idle_option")) ? json_string_value(json_object_get(st, "idle_option")) : "");
+	fprintf(out, "  guest halt polling: %s\n", json_string_value(json_object_get(st, "guest_polling")));
+	fprintf(out, "  host halt polling: %s\n", json_string_value(json_object_get(st, "host_polling")));
+	json_t *hp = json_object_get(r, "host_halt_poll");
+	if (json_is_string(hp))
+		fprintf(out, "  what the host's halt_poll_ns would change: %s\n", json_string_value(hp));
+	json_t *sm = json_object_get(r, "summary");
+	if (json_is_string(sm))
+		fprintf(out, "\n  %s\n", json_string_value(sm));
+	if (json_is_string(e))
+		fprintf(out, "  error: %s\n", json_string_value(e));
+}

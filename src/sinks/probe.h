@@ -38,5 +38,6 @@ void io_print(FILE *out, json_t *r);
 void oversub_print(FILE *out, json_t *r);
 void dirty_print(FILE *out, json_t *r);
 void net_print(FILE *out, json_t *r);
+void wakeup_print(FILE *out, json_t *r);
 
 #endif

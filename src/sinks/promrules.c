@@ -65,6 +65,18 @@ static const struct panel panels[] = {
 
 #define SELF_WINDOW_S 60 /* ${W} of hiddenq's own panels */
 
+struct join {
+	const char *record, *expr, *help;
+};
+
+static const struct join joins[] = {
+#define JOIN(record, expr, help) { record, expr, help },
+#include "joins.def"
+#undef JOIN
+};
+
+#define JOIN_WINDOW_S 60 /* ${W} of the join rules (or --window) */
+
 /* ------------------------------------------------------------------ */
 /* Generation state and small helpers                                  */
 /* ------------------------------------------------------------------ */
@@ -564,6 +576,27 @@ static void put_header(struct strbuf *b, const struct gen *g, const char *what, 
 	}
 }
 
+/* The hiddenq-join group of the rule file, or (doc) the rows of its table in the doc. */
+static void put_joins(struct strbuf *b, struct gen *g, bool doc)
+{
+	unsigned win = g->o->window_s ? g->o->window_s : JOIN_WINDOW_S;
+	struct xp x = { g, NULL, WARN, win, MODE_RULES };
+	if (!doc)
+		sb_puts(b, "  - name: hiddenq-join\n    rules:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(joins); i++) {
+		char *rec = expand_s(joins[i].record, &x), *e = expand_s(joins[i].expr, &x);
+		if (!doc) {
+			sb_printf(b, "      - record: %s\n        expr: ", rec);
+			ysq(b, e);
+			sb_puts(b, "\n");
+		} else {
+			sb_printf(b, "| `%s` | %s | `%s` |\n", rec, joins[i].help, e);
+		}
+		free(rec);
+		free(e);
+	}
+}
+
 int promrules_prometheus(FILE *out, const struct promrules_opts *o, char **why)
 {
 	struct gen g = { .o = o };
@@ -577,6 +610,9 @@ int promrules_prometheus(FILE *out, const struct promrules_opts *o, char **why)
 		    "# hiddenq-raw-twins: the PromQL twin of each rule over the raw series, recorded as\n"
 		    "# hiddenq:NAME:WINDOW in base units, and its alerts (judged_by: promql). Both sets fire\n"
 		    "# for the same finding: route one, or inhibit one with the other (docs/prometheus-rules.md).\n"
+		    "# hiddenq-join: guests paired with the hosts that run them (hiddenq_guest_info and\n"
+		    "# hiddenq_vm_info by system UUID or machine-id), the guest's steal beside the host's run\n"
+		    "# delay of the same vCPU, and the guest's await beside the VMM's time for its disks.\n"
 		    "groups:\n  - name: hiddenq-findings\n    rules:\n");
 	for (size_t i = 0; i < rules_count(); i++) {
 		const struct rule_info *r = rules_info(i);
@@ -641,6 +677,7 @@ int promrules_prometheus(FILE *out, const struct promrules_opts *o, char **why)
 		}
 		sb_done(&desc);
 	}
+	put_joins(&b, &g, false);
 	return finish(&g, out, &b, why);
 }
 
@@ -791,6 +828,19 @@ int promrules_markdown(FILE *out, const struct promrules_opts *o, char **why)
 			sb_printf(&b, "%s%s |\n", l->note ? ". " : "", l->note ? l->note : "");
 		}
 	}
+	sb_puts(&b, "\n## Guest and host joined (`hiddenq-join`)\n\n"
+		    "A guest's `hiddenq serve` exports `hiddenq_guest_info{uuid, machine_id, hypervisor}` (its SMBIOS "
+		    "system UUID, readable by root only, and `/etc/machine-id`); its host's exports "
+		    "`hiddenq_vm_info{vm, uuid, machine_id, vmm, pid}` for every VM, from QEMU `-uuid` (or `-smbios "
+		    "type=1,uuid=`), libvirt `<uuid>`, Cloud Hypervisor `--platform uuid=`, and a machine-id handed "
+		    "to the guest (`systemd.machine_id=` on its kernel command line, or an SMBIOS type 11 credential). "
+		    "Prometheus scrapes both; these recording rules pair each guest with the VM that runs it and set "
+		    "the guest's figures beside the host's for the same vCPUs and disks. Every joined series keeps the "
+		    "guest's labels (`instance` is the guest) and adds `host_instance` and `vm`. The host's disk time "
+		    "per VM comes from QEMU's own block statistics, so the host's serve needs `--qmp NAME=SOCKET` for "
+		    "the VM. `hiddenq join GUEST HOST` does the same offline on two bundles or recordings.\n\n"
+		    "| recorded series | what it is | PromQL |\n|---|---|---|\n");
+	put_joins(&b, &g, true);
 	return finish(&g, out, &b, why);
 }
 

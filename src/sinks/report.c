@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../analysis/stack.h"
 #include "../core/util.h"
 
 static const char *sev_label(enum severity s)
@@ -90,6 +91,13 @@ void report_text(FILE *out, const struct analysis *an, const struct findings *fs
 	if (strcmp(an->source, "live") != 0)
 		fprintf(out, " (replay of %s)", an->source);
 	fputc('\n', out);
+	/* the virtualization stack, in one line (hiddenq topo has each fact with its source) */
+	struct stack *stk = xcalloc(1, sizeof(*stk));
+	stack_build(an->statics, &an->cpu.id, stk);
+	char sline[1024];
+	stack_summary(stk, sline, sizeof(sline));
+	wrap(out, sline, 2, width, "stack: ");
+	free(stk);
 	/* damaged input comes first: everything below rests on what was left */
 	for (unsigned i = 0; i < an->ndamage; i++)
 		wrap(out, an->damage[i], 2, width, "damaged input: ");
@@ -231,6 +239,10 @@ json_t *report_json(const struct analysis *an, const struct findings *fs)
 	for (unsigned i = 0; i < a->id.nmarkers; i++)
 		json_array_append_new(m, jstr(a->id.markers[i]));
 	json_object_set_new(e, "container_markers", m);
+	struct stack *stk = xcalloc(1, sizeof(*stk));
+	stack_build(an->statics, &an->cpu.id, stk);
+	json_object_set_new(e, "stack", stack_json(stk));
+	free(stk);
 	json_object_set_new(o, "environment", e);
 
 	struct capabilities caps;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../analysis/stack.h"
 #include "../core/util.h"
 #include "../parse/parse.h"
 
@@ -87,6 +88,91 @@ static bool vnuma_given(const struct topo_view *v)
 }
 
 /* ---- text ---- */
+
+/* text at indent, wrapped at 96 columns */
+static void wrap_at(FILE *o, const char *text, unsigned indent)
+{
+	unsigned col = 0;
+	for (const char *p = text; *p;) {
+		while (*p == ' ')
+			p++;
+		const char *w = p;
+		while (*p && *p != ' ')
+			p++;
+		unsigned wl = (unsigned)(p - w);
+		if (!wl)
+			break;
+		if (col == 0) {
+			fprintf(o, "%*s", (int)indent, "");
+			col = indent;
+		} else if (col + 1 + wl > 96) {
+			fprintf(o, "\n%*s", (int)indent, "");
+			col = indent;
+		} else {
+			fputc(' ', o);
+			col++;
+		}
+		fwrite(w, 1, wl, o);
+		col += wl;
+	}
+	if (col)
+		fputc('\n', o);
+}
+
+static void print_fact(FILE *o, const char *label, const struct sfact *f)
+{
+	fprintf(o, "  %-18s %s", label, f->known ? f->value : "unknown");
+	if (f->confidence)
+		fprintf(o, " (%s confidence)", f->confidence);
+	fputc('\n', o);
+	if (f->source[0]) {
+		char *s = xasprintf("from: %s", f->source);
+		wrap_at(o, s, 21);
+		free(s);
+	}
+	if (f->meaning[0]) {
+		char *s = xasprintf("%s%s", f->known ? "" : "why: ", f->meaning);
+		wrap_at(o, s, 21);
+		free(s);
+	}
+}
+
+static void print_stack(FILE *o, const struct stack *s)
+{
+	fprintf(o, "\nVirtualization stack\n");
+	print_fact(o, "hypervisor", &s->hypervisor);
+	print_fact(o, "platform", &s->platform);
+	print_fact(o, "nesting", &s->nesting);
+	if (s->exit_ns)
+		fprintf(o, "%21s measured: one CPUID exit took %.1f µs (least of 8 rounds of 16)\n", "",
+			(double)s->exit_ns / 1000.0);
+	if (s->guest)
+		print_fact(o, "nested VMs offered", &s->nested_capable);
+	print_fact(o, "container", &s->container);
+	char lab[64];
+	for (unsigned i = 0; i < s->nnics; i++) {
+		snprintf(lab, sizeof(lab), "NIC %s", s->nics[i].name);
+		print_fact(o, lab, &s->nics[i].f);
+	}
+	for (unsigned i = 0; i < s->ndisks; i++) {
+		snprintf(lab, sizeof(lab), "disk %s", s->disks[i].name);
+		print_fact(o, lab, &s->disks[i].f);
+	}
+	print_fact(o, "confidential VM", &s->confidential);
+	print_fact(o, "swiotlb", &s->swiotlb);
+	print_fact(o, "GPU", &s->gpu);
+	for (unsigned i = 0; i < s->ngpus; i++) {
+		snprintf(lab, sizeof(lab), "GPU %s", s->gpus[i].name);
+		print_fact(o, lab, &s->gpus[i].f);
+	}
+	print_fact(o, "mitigations", &s->mitigations);
+	for (unsigned i = 0; i < s->nmits; i++)
+		if (s->mits[i].cost >= COST_MEDIUM || s->mits[i].vulnerable)
+			fprintf(o, "    %-22s %-7s %s\n", s->mits[i].name,
+				s->mits[i].vulnerable ? "exposed" : cost_class_name(s->mits[i].cost), s->mits[i].line);
+	print_fact(o, "system UUID", &s->uuid);
+	print_fact(o, "machine-id", &s->machine_id);
+}
 
 static void print_text(FILE *o, const struct topo_view *v)
 {
@@ -227,6 +313,9 @@ static void print_text(FILE *o, const struct topo_view *v)
 	else if (v->hwloc == -EIO)
 		fprintf(o, "  (hwloc failed to load the topology: locality from sysfs only)\n");
 
+	if (v->stack)
+		print_stack(o, v->stack);
+
 	for (size_t i = 0; i < t->nwarnings; i++)
 		log_warn("%s", t->warnings[i]);
 	free(tmp);
@@ -363,6 +452,13 @@ json_t *topo_json(const struct topo_view *v)
 	for (size_t i = 0; i < t->nwarnings; i++)
 		json_array_append_new(w, json_string(t->warnings[i]));
 	json_object_set_new(o, "warnings", w);
+	if (v->stack) {
+		json_t *sj = stack_json(v->stack);
+		if (v->stack->exit_ns)
+			json_object_set_new(json_object_get(sj, "nesting"), "cpuid_exit_ns",
+					    json_integer((json_int_t)v->stack->exit_ns));
+		json_object_set_new(o, "stack", sj);
+	}
 	free(tmp);
 	return o;
 }

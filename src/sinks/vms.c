@@ -81,6 +81,8 @@ json_t *vms_json(const struct vms_analysis *a)
 		json_object_set_new(v, "name_source", json_string(vm->name_src));
 		json_object_set_new(v, "pid", json_integer(vm->pid));
 		json_object_set_new(v, "vmm", json_string(vm->vmm));
+		json_object_set_new(v, "uuid", vm->uuid[0] ? json_string(vm->uuid) : json_null());
+		json_object_set_new(v, "machine_id", vm->machine_id[0] ? json_string(vm->machine_id) : json_null());
 		json_object_set_new(v, "vcpus", json_integer(vm->nvcpus));
 		if (vm->vcpus_unnamed)
 			json_object_set_new(v, "vcpus_unnamed", json_true());
@@ -424,6 +426,9 @@ void vms_print(FILE *out, const struct vms_analysis *a, bool verbose)
 			vm->have_conf && vm->conf.accel[0] ? ", " : "", vm->have_conf ? vm->conf.accel : "",
 			vm->vcpus_unnamed ? ", vCPU threads unnamed: add -name ...,debug-threads=on" : "",
 			buf[0] ? buf : "?");
+		if (vm->uuid[0] || vm->machine_id[0])
+			fprintf(out, "  its guest: %s%s%s%s\n", vm->uuid[0] ? "system UUID " : "", vm->uuid,
+				vm->machine_id[0] ? (vm->uuid[0] ? ", machine-id " : "machine-id ") : "", vm->machine_id);
 		fprintf(out, "  %-18s %-6s %9s %8s %9s  %-12s %s\n", "thread", "kind", "run delay", "cpu %", "worst 1s",
 			"allowed", "ran on");
 		for (size_t j = 0; j < vm->nth; j++) {

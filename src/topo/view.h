@@ -15,8 +15,11 @@
 #include "../sys/fsroot.h"
 #include "topo.h"
 
+struct stack;	/* analysis/stack.h: the virtualization stack, built by cmd/topo.c */
+
 struct topo_view {
 	const struct topo *t;
+	const struct stack *stack;	/* NULL: not shown */
 	struct identity id;
 	char dmi_vendor[64], dmi_product[96], hv_type[32];
 	const char *hv;		/* hypervisor name or NULL */

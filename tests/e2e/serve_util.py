@@ -20,9 +20,9 @@ from conftest import SANITIZED, SANITIZER_MARKS, kill_tree, wait_for
 
 # the findings of rules.def: the contract of hiddenq_finding_severity
 FINDING_IDS = (
-    "vcpu-oversubscription", "guest-cpu-saturation", "cgroup-cpu-throttling", "guest-memory-pressure",
+    "vcpu-oversubscription", "idle-vcpu-wakeup", "guest-cpu-saturation", "cgroup-cpu-throttling", "guest-memory-pressure",
     "memory-overcommit", "thp-compaction", "numa-remote", "execution-stalls", "virtqueue-saturation",
-    "io-layer-latency", "cpu-pinning-conflict",
+    "io-layer-latency", "cpu-pinning-conflict", "migration-convergence", "hardware-errors",
 )
 TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OM_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"

@@ -143,9 +143,9 @@ def test_version_names_the_build_features(hq):
     assert j.returncode == 0 and isinstance(doc["features"], list) and doc["features"], doc
     assert ", ".join(doc["features"]) == r.stdout.splitlines()[1].split(": ", 1)[1]
     static = REPO / "build" / "hiddenq-static"
-    if static.exists():  # the static build has no libmicrohttpd: its serve cannot serve, and says so here
+    if static.exists():  # no libmicrohttpd in the static build: its serve speaks plain HTTP only, and says so here
         s = run([static, "--json", "--version"], timeout=FAST).json()
-        assert "http" not in s["features"], s
+        assert "http" in s["features"] and "tls" not in s["features"], s
 
 
 # ---------------------------------------------------------------- numbers at their limits
@@ -185,6 +185,7 @@ NUMERIC = [
     (["probe", "dirty"], "--duration", ()), (["probe", "dirty"], "--bandwidth", ()),
     (["probe", "dirty"], "--downtime", ()), (["probe", "dirty"], "--mem-size", ()),
     (["probe", "net"], "--duration", ()), (["probe", "net"], "--queues", ()), (["probe", "net"], "--size", ()),
+    (["probe", "wakeup"], "--per-gap", ()),
 ]
 HOSTILE = ["0", "-1", "", "nan", "inf", "-inf", "1e999", "0x10", "7junk", " 5", "+5", "99999999999999999999999"]
 

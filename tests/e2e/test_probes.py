@@ -223,7 +223,7 @@ def test_lab_quick(hq):
     doc = json.loads(r.stdout)
     ids = [x["id"] for x in doc["experiments"]]
     assert ids == ["cross-numa", "vcpu-oversubscription", "memory-overcommit", "single-vs-multi-queue",
-                   "io-layer-stacking"]
+                   "io-layer-stacking", "idle-vcpu-wakeup"]
     for x in doc["experiments"]:
         assert x["status"] in ("measured", "partial", "not-possible", "emulated")
         for k in ("setup", "measured", "teaches"):

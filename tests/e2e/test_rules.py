@@ -86,9 +86,9 @@ def test_generated_files_are_committed(hq):
 def test_rule_file_shape(hq):
     text = rules_text(hq, "--prometheus")
     doc, alerts, records = load_rules(text)
-    assert [g["name"] for g in doc["groups"]] == ["hiddenq-findings", "hiddenq-raw-twins"]
+    assert [g["name"] for g in doc["groups"]] == ["hiddenq-findings", "hiddenq-raw-twins", "hiddenq-join"]
     ids = sorted({a["labels"]["id"] for a in alerts.values()})
-    assert len(ids) == 13, ids
+    assert len(ids) == 14, ids  # main's 13 and idle-vcpu-wakeup
     for i in ids:
         for lv, sev in zip(LEVELS, ("warning", "critical")):
             a = alerts[f"Hiddenq{camel(i)}{lv}"]
@@ -209,6 +209,7 @@ N = 120
 STEAL = "hiddenq_cpu_steal_seconds_total"
 SWR = "hiddenq_cpu_steal_window_ratio"
 PSI = "hiddenq_pressure_stalled_seconds_total"
+IDLE = "hiddenq_runqueue_idle_cpu_latency_seconds"
 COUNT = f"0+1x{N}"
 
 # (rule, case, input series, {alert suffix: [labels of each expected alert]}); suffixes Warning, Critical,
@@ -231,6 +232,22 @@ TWIN_CASES = [
     ("vcpu-oversubscription", "steal 3 %, no window above 20 %",
      [ser(STEAL, {"cpu": "0"}, f"0+0.03x{N}"), ser(SWR + "_count", {"cpu": "0"}, COUNT),
       ser(SWR + "_bucket", {"cpu": "0", "le": "0.5"}, COUNT), ser(SWR + "_bucket", {"cpu": "0", "le": "0.2"}, COUNT)],
+     {}),
+    ("idle-vcpu-wakeup", "wake-ups onto idle vCPUs in the 128-256 us bucket: median 192 us",
+     [ser(IDLE + "_bucket", {"le": "0.000128"}, f"0+0x{N}"), ser(IDLE + "_bucket", {"le": "0.000256"}, f"0+10x{N}"),
+      ser(IDLE + "_bucket", {"le": "+Inf"}, f"0+10x{N}"), ser(IDLE + "_count", {}, f"0+10x{N}")],
+     {"RawWarning": [{}]}),
+    ("idle-vcpu-wakeup", "wake-ups onto idle vCPUs in the 1-2 ms bucket: median 1.5 ms",
+     [ser(IDLE + "_bucket", {"le": "0.001024"}, f"0+0x{N}"), ser(IDLE + "_bucket", {"le": "0.002048"}, f"0+10x{N}"),
+      ser(IDLE + "_bucket", {"le": "+Inf"}, f"0+10x{N}"), ser(IDLE + "_count", {}, f"0+10x{N}")],
+     {"RawWarning": [{}], "RawCritical": [{}]}),
+    ("idle-vcpu-wakeup", "wake-ups onto idle vCPUs take 48 us",
+     [ser(IDLE + "_bucket", {"le": "0.000032"}, f"0+0x{N}"), ser(IDLE + "_bucket", {"le": "0.000064"}, f"0+10x{N}"),
+      ser(IDLE + "_bucket", {"le": "+Inf"}, f"0+10x{N}"), ser(IDLE + "_count", {}, f"0+10x{N}")],
+     {}),
+    ("idle-vcpu-wakeup", "slow wake-ups, but only 20 a minute: too few to judge",
+     [ser(IDLE + "_bucket", {"le": "0.001024"}, f"0+0x{N}"), ser(IDLE + "_bucket", {"le": "0.002048"}, f"0+0.33x{N}"),
+      ser(IDLE + "_bucket", {"le": "+Inf"}, f"0+0.33x{N}"), ser(IDLE + "_count", {}, f"0+0.33x{N}")],
      {}),
     ("guest-cpu-saturation", "PSI cpu 50 % sustained", [ser(PSI, {"resource": "cpu", "kind": "some"}, f"0+0.5x{N}")],
      {"RawWarning": [{"resource": "cpu", "kind": "some"}], "RawCritical": [{"resource": "cpu", "kind": "some"}]}),
@@ -387,6 +404,71 @@ def test_promtool_every_alert_fires_and_stays_quiet(hq, tmp_path):
     (tmp_path / "tests.yml").write_text(yaml.safe_dump({"rule_files": ["rules.yml"], "evaluation_interval": "1s",
                                                         "tests": tests}, sort_keys=False))
     r = run([PROMTOOL, "test", "rules", str(tmp_path / "tests.yml")], timeout=240, check_crash=False)
+    assert r.returncode == 0 and "SUCCESS" in r.stdout, (r.stdout[-6000:] + r.stderr[-6000:])
+
+
+# ------------------------------------------------------------------ promtool test rules: the join group
+
+def test_promtool_join_rules_pair_guests_with_their_vms(hq, tmp_path):
+    """hiddenq-join on exact inputs: a KVM guest known to its host by system
+    UUID, a microVM by a handed-in machine-id, a VM nobody claims, and (a
+    second case) a UUID two hosts carry at once, as during a live migration,
+    which must still give one pair and not fail the rule.  Rates are powers
+    of two so the expected values are exact."""
+    text = rules_text(hq, "--prometheus")
+    (tmp_path / "rules.yml").write_text(text)
+
+    def s(name, values="1+0x200", **lab):
+        return {"series": name + "{" + ",".join(f'{k}="{v}"' for k, v in lab.items()) + "}", "values": values}
+    g1, g2, h1, h2 = ({"instance": i, "job": "hiddenq"} for i in ("g1:9814", "g2:9814", "h1:9814", "h2:9814"))
+    u1, m2 = "5e1f1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b", "00112233445566778899aabbccddeeff"
+    inputs = [
+        s("hiddenq_guest_info", **g1, uuid=u1, machine_id="", hypervisor="KVM"),
+        s("hiddenq_guest_info", **g2, uuid="", machine_id=m2, hypervisor="KVM"),
+        s("hiddenq_vm_info", **h1, vm="web", uuid=u1, machine_id="", vmm="qemu", pid="100"),
+        s("hiddenq_vm_info", **h1, vm="fc", uuid="", machine_id=m2, vmm="firecracker", pid="200"),
+        s("hiddenq_vm_info", **h1, vm="stray", uuid="11111111-2222-3333-4444-555555555555", vmm="qemu", pid="300"),
+        s("hiddenq_cpu_steal_seconds_total", "0+0.25x200", **g1, cpu="0"),
+        s("hiddenq_cpu_steal_seconds_total", "0+0.0625x200", **g1, cpu="1"),
+        s("hiddenq_vm_vcpu_delay_seconds_total", "0+0.125x200", **h1, vm="web", vcpu="0"),
+        s("hiddenq_vm_vcpu_delay_seconds_total", "0+0.0625x200", **h1, vm="web", vcpu="1"),
+        s("hiddenq_vm_vcpu_delay_seconds_total", "0+0.5x200", **h1, vm="stray", vcpu="0"),
+        s("hiddenq_disk_request_seconds_total", "0+0.5x200", **g1, device="vda", op="read"),
+        s("hiddenq_disk_requests_total", "0+64x200", **g1, device="vda", op="read"),
+        s("hiddenq_disk_request_seconds_total", "0+8x200", **g1, device="loop0", op="read"),   # not a virtual disk
+        s("hiddenq_disk_requests_total", "0+1x200", **g1, device="loop0", op="read"),
+        s("hiddenq_vm_disk_request_seconds_total", "0+0.25x200", **h1, vm="web", device="drive0", op="read"),
+        s("hiddenq_vm_disk_requests_total", "0+64x200", **h1, vm="web", device="drive0", op="read"),
+    ]
+    web = {"vm": "web", "host_instance": "h1:9814"}
+    guest_cpu = lambda c: {**g1, "cpu": c, "vcpu": c, **web}
+    exp = [
+        ("hiddenq:guest_host_pair", [({"instance": "g1:9814", "vmm": "qemu", **web}, 1),
+                                     ({"instance": "g2:9814", "vm": "fc", "vmm": "firecracker",
+                                       "host_instance": "h1:9814"}, 1)]),
+        ("hiddenq:guest_vcpu_steal_ratio:1m", [(guest_cpu("0"), 0.25), (guest_cpu("1"), 0.0625)]),
+        ('hiddenq:host_vcpu_delay_ratio:1m{vm="web"}', [({**h1, "vcpu": "0", **web}, 0.125),
+                                                         ({**h1, "vcpu": "1", **web}, 0.0625)]),
+        ("hiddenq:vcpu_steal_minus_host_delay_ratio:1m", [(guest_cpu("0"), 0.125), (guest_cpu("1"), 0)]),
+        ("hiddenq:guest_disk_await_seconds:1m", [({"instance": "g1:9814", **web}, 0.0078125)]),
+        ("hiddenq:host_vm_disk_await_seconds:1m", [({"instance": "h1:9814", **web}, 0.00390625)]),
+        ("hiddenq:guest_await_minus_host_vm_await_seconds:1m", [({"instance": "g1:9814", **web}, 0.00390625)]),
+    ]
+
+    def case(q, samples):
+        name = {} if "(" in q else {"__name__": q.split("{")[0]}   # a selector of a recorded series keeps its name
+        return {"expr": q, "eval_time": "100s",
+                "exp_samples": [{"labels": "{" + ",".join(f'{k}="{v}"' for k, v in sorted({**name, **lab}.items()))
+                                 + "}", "value": v} for lab, v in samples]}
+    migrating = inputs[:1] + [s("hiddenq_vm_info", **h1, vm="web", uuid=u1, vmm="qemu", pid="100"),
+                              s("hiddenq_vm_info", **h2, vm="web", uuid=u1, vmm="qemu", pid="4242")]
+    tests = [{"name": "guests paired with their VMs", "interval": "1s", "input_series": inputs,
+              "promql_expr_test": [case(q, smp) for q, smp in exp]},
+             {"name": "a UUID on two hosts (live migration)", "interval": "1s", "input_series": migrating,
+              "promql_expr_test": [case('count(hiddenq:guest_host_pair{instance="g1:9814"})', [({}, 1)])]}]
+    (tmp_path / "tests.yml").write_text(yaml.safe_dump({"rule_files": ["rules.yml"], "evaluation_interval": "1s",
+                                                        "tests": tests}, sort_keys=False))
+    r = run([PROMTOOL, "test", "rules", str(tmp_path / "tests.yml")], timeout=120, check_crash=False)
     assert r.returncode == 0 and "SUCCESS" in r.stdout, (r.stdout[-6000:] + r.stderr[-6000:])
 
 

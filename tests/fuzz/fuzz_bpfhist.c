@@ -8,6 +8,7 @@
  * and the rules (guest-cpu-saturation ranks cgroups by p99) run on it all.
  */
 #include <math.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +62,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (bpfhist_runq_delta(&an, NULL, h) == 0)
 		check_hist(h);
 	if (bpfhist_runq_delta(&an, "wakeup", h) == 0)
+		check_hist(h);
+	uint64_t busy[BPFHIST_SLOTS];
+	if (bpfhist_runq_idle_delta(&an, h, busy) == 0) {
+		check_hist(h);
+		check_hist(busy);
+	}
+	const char *ipi_why;
+	int ir = bpfhist_runq_ipi_delta(&an, h, &ipi_why);
+	if (ir == 0)
+		check_hist(h);
+	else if (ir == -ENODATA && !ipi_why)
+		abort(); /* "none" always says why */
+	if (bpfhist_runq_idle_total(&an, h) == 0)
+		check_hist(h);
+	if (bpfhist_runq_ipi_total(&an, h) == 0)
 		check_hist(h);
 	int cpus[64];
 	size_t nc = bpfhist_runq_cpus(&an, cpus, 64);

@@ -11,9 +11,24 @@
 
 #include "parse/vmconf.h"
 
+/* the guest's identifiers (how host and guest are joined): empty, or canonical lower-case */
+static void check_ids(const struct vmconf *c)
+{
+	size_t u = strnlen(c->uuid, sizeof(c->uuid)), m = strnlen(c->machine_id, sizeof(c->machine_id));
+	if ((u != 0 && u != 36) || (m != 0 && m != 32))
+		abort();
+	for (size_t i = 0; i < u; i++)
+		if ((i == 8 || i == 13 || i == 18 || i == 23) ? c->uuid[i] != '-' : !strchr("0123456789abcdef", c->uuid[i]))
+			abort();
+	for (size_t i = 0; i < m; i++)
+		if (!strchr("0123456789abcdef", c->machine_id[i]))
+			abort();
+}
+
 /* every number within the limits a configuration is held to, every string terminated */
 static void check_numbers(const struct vmconf *c)
 {
+	check_ids(c);
 	if (c->vcpus > VMCONF_MAX_VCPUS || c->max_vcpus > VMCONF_MAX_VCPUS || c->mem_mib > VMCONF_MAX_MEM_MIB ||
 	    c->sockets > VMCONF_MAX_SOCKETS || c->cores > VMCONF_MAX_CORES || c->threads > VMCONF_MAX_THREADS ||
 	    strlen(c->rejected) >= sizeof(c->rejected))
@@ -59,5 +74,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (status_field(buf, size, "Cpus_allowed_list", out, sizeof(out)) == 0 && strlen(out) >= sizeof(out))
 		abort();
 	tun_fdinfo_iff(buf, size, out, sizeof(out));
+	/* a kernel command line handing the guest its machine-id */
+	memset(&c, 0, sizeof(c));
+	kernel_cmdline_machine_id(buf, size, c.machine_id);
+	check_ids(&c);
 	return 0;
 }

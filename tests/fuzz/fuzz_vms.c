@@ -47,6 +47,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		sample_done(&s);
 	}
 	vms_finish(&a);
+	for (size_t i = 0; i < a.n; i++) {
+		/* the guest's identifiers, from vms.json or the command line: empty or canonical */
+		size_t ul = strnlen(a.vms[i].uuid, sizeof(a.vms[i].uuid)), ml = strnlen(a.vms[i].machine_id, 33);
+		if ((ul && ul != 36) || (ml && ml != 32))
+			abort();
+	}
 	for (size_t i = 0; i < a.n; i++)
 		for (size_t j = 0; j < a.vms[i].nth; j++) {
 			const struct vms_thread *t = &a.vms[i].th[j];

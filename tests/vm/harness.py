@@ -146,6 +146,9 @@ class NetDevice:
     the tap gets host_ip, the guest interface guest_ip."""
     mode: str = "user"            # "user" | "tap"
     queues: int = 1
+    # user mode only: (host port, guest port) TCP forwards, the host end on
+    # 127.0.0.1 (QEMU hostfwd; restrict=on still lets them through)
+    hostfwd: Sequence[Tuple[int, int]] = ()
     guest_ip: Optional[str] = "10.0.2.15/24"
     host_ip: str = "10.0.2.1/24"  # tap mode only, inside the namespace
     mac: Optional[str] = None
@@ -195,6 +198,7 @@ class VMSpec:
     # (hiddenq probe dirty --qmp, hiddenq vms): VM.extra_qmp_path.  The
     # harness keeps the first one (VM.qmp).  One client at a time.
     extra_qmp: bool = False
+    uuid: Optional[str] = None    # -uuid: the SMBIOS system UUID the guest reads (product_uuid)
     qemu: Optional[str] = None    # default: qemu-system-x86_64 on PATH
     kernel: Optional[str] = None  # default: newest /boot/vmlinuz-*, cloud preferred
 
@@ -214,6 +218,8 @@ class VMSpec:
                 raise ValueError(f"unknown net mode {d.mode!r}")
             if d.mode == "user" and d.queues != 1:
                 raise ValueError("multi-queue virtio-net needs mode='tap'")
+            if d.hostfwd and d.mode != "user":
+                raise ValueError("hostfwd needs mode='user'")
         for b in self.disks:
             if b.fmt not in ("raw", "qcow2"):
                 raise ValueError(f"unknown disk format {b.fmt!r}")
@@ -948,7 +954,8 @@ class VM:
         for i, d in enumerate(spec.net):
             mac = d.mac or f"52:54:00:12:34:{0x56 + i:02x}"
             if d.mode == "user":
-                net_args += ["-netdev", f"user,id=net{i},restrict=on"]
+                fwd = "".join(f",hostfwd=tcp:127.0.0.1:{hp}-:{gp}" for hp, gp in d.hostfwd)
+                net_args += ["-netdev", f"user,id=net{i},restrict=on{fwd}"]
                 dev = f"virtio-net-pci,netdev=net{i},mac={mac}"
             else:
                 tap = f"hqtap{i}"
@@ -998,6 +1005,8 @@ class VM:
             cmd += ["-qmp", f"unix:{self.extra_qmp_path},server=on,wait=off"]
         if spec.cpu_model:
             cmd += ["-cpu", spec.cpu_model]
+        if spec.uuid:
+            cmd += ["-uuid", spec.uuid]
         for i, n in enumerate(t.nodes):
             cmd += ["-object", f"memory-backend-ram,id=mem{i},size={n.mem_mib}M",
                     "-numa", f"node,nodeid={i},cpus={n.cpus},memdev=mem{i}"]
@@ -1229,6 +1238,28 @@ def unavailable(reason: str):
     if require_vm():
         pytest.fail(f"HIDDENQ_REQUIRE_VM=1 but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def loopback_port() -> int:
+    """A TCP port free on 127.0.0.1 for a program that cannot take :0 (a
+    QEMU hostfwd, Prometheus), chosen below the kernel's ephemeral range:
+    a port from that range can meanwhile become the local end of someone's
+    outgoing connection (Prometheus scraping a target not up yet)."""
+    import random
+    try:
+        lo = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        lo = 32768
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(10000, lo) if lo > 10000 else rng.randrange(lo, 65536)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise VMError("no free loopback port below the ephemeral range")
 
 
 def need_vm_environment() -> None:

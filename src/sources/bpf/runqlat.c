@@ -9,6 +9,13 @@
  *    "kinds":{"any":[...]},"per_cpu":{"0":[...],...},
  *    "per_cgroup":{"<cgroup v2 id>":{"path":"/system.slice/x","hist":[...]},...}}
  *
+ * The idle split (both modes): "idle_cpu" is the histogram of the waits that
+ * ended by switching a CPU out of idle (a task woken onto an idle CPU; in a
+ * guest, a halted vCPU the host had to wake), a part of "kinds" counted there
+ * too; "ipi_wake" is how long IPIs flew to an idle CPU (send to handler), when
+ * the kernel has the IPI tracepoints ("ipi": true; "ipi_why" otherwise); then
+ * such wake-ups start at the IPI's send.
+ *
  * Modes: "queued" (the default where the kernel's BTF has
  * sched_info.last_queued and cfs_rq.rq) is one sched_switch
  * program reading the kernel's own queued stamp, and has one kind, "any";
@@ -59,6 +66,8 @@ struct runqlat {
 	int ncpus;
 	bool cgroup;
 	bool split;
+	bool ipi;		/* the IPI programs are loaded */
+	const char *ipi_why;	/* why not (static string), or NULL */
 	const char *fallback;	/* why split although not asked for (static string), or NULL */
 	struct rq_hist *vals;	/* ncpus values of one key */
 	struct cgname *cg;	/* id -> path, from the last walk */
@@ -158,7 +167,9 @@ static bool btf_has_member(const struct btf *btf, const char *sname, const char 
  * (the queued mode needs sched_info.last_queued, i.e. CONFIG_SCHED_INFO, and
  * cfs_rq.rq, i.e. CONFIG_FAIR_GROUP_SCHED; without them we fall back).
  */
-static char *missing_tracepoints(bool *split, const char **fallback)
+static const char *ipi_missing(const struct btf *vm);
+
+static char *missing_tracepoints(bool *split, const char **fallback, const char **ipi_why)
 {
 	static const char *const tps[] = { "sched_switch", "sched_wakeup", "sched_wakeup_new" };
 	struct btf *vm = btf__load_vmlinux_btf();
@@ -171,6 +182,7 @@ static char *missing_tracepoints(bool *split, const char **fallback)
 		*fallback = "the run queue is not reachable from a task (no cfs_rq.rq: CONFIG_FAIR_GROUP_SCHED is off)";
 	if (*fallback)
 		*split = true;
+	*ipi_why = getenv("HIDDENQ_RUNQ_NO_IPI") ? "switched off (HIDDENQ_RUNQ_NO_IPI)" : ipi_missing(vm);
 	char *why = NULL;
 	for (size_t i = 0; i < (*split ? ARRAY_SIZE(tps) : 1) && !why; i++) {
 		char name[64];
@@ -182,12 +194,28 @@ static char *missing_tracepoints(bool *split, const char **fallback)
 	return why;
 }
 
+/* The IPI tracepoints the idle split's IPI programs attach to: NULL when all are in the BTF, else why not. */
+static const char *ipi_missing(const struct btf *vm)
+{
+	static const char *const tps[] = { "btf_trace_ipi_send_cpu", "btf_trace_call_function_single_entry",
+					   "btf_trace_reschedule_entry" };
+	const char *why = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(tps) && !why; i++)
+		if (btf__find_by_name_kind(vm, tps[i], BTF_KIND_TYPEDEF) < 0)
+			why = i == 0 ? "no ipi_send_cpu tracepoint (Linux 6.6 and later): wake-ups of idle CPUs start "
+				       "at the enqueue, which misses the IPI's flight when the kernel queues them "
+				       "on the idle CPU's wake list"
+				     : "no x86 IPI entry tracepoints (call_function_single_entry, reschedule_entry)";
+	return why;
+}
+
 struct runqlat *runqlat_open(char **why, bool cgroup, bool split, bool floor)
 {
-	const char *fallback = NULL;
-	*why = missing_tracepoints(&split, &fallback);
+	const char *fallback = NULL, *ipi_why = NULL;
+	*why = missing_tracepoints(&split, &fallback, &ipi_why);
 	if (*why)
 		return NULL;
+	bool ipi = ipi_why == NULL;
 	/* 1 yes, 0 no, < 0 unknown (e.g. not privileged: the load says why) */
 	if (split && libbpf_probe_bpf_map_type(BPF_MAP_TYPE_TASK_STORAGE, NULL) == 0) {
 		*why = xstrdup("this kernel has no BPF task storage (needs Linux 5.11 or later)");
@@ -200,6 +228,12 @@ struct runqlat *runqlat_open(char **why, bool cgroup, bool split, bool floor)
 	}
 	skel->rodata->targ_cgroup = cgroup;
 	skel->rodata->targ_floor = floor;
+	skel->rodata->targ_ipi = ipi;
+	int ncpu = libbpf_num_possible_cpus();
+	bpf_map__set_max_entries(skel->maps.ipi_sent, ncpu > 0 ? (__u32)ncpu : 1);
+	bpf_program__set_autoload(skel->progs.hq_ipi_send_cpu, ipi);
+	bpf_program__set_autoload(skel->progs.hq_ipi_call_single, ipi);
+	bpf_program__set_autoload(skel->progs.hq_ipi_reschedule, ipi);
 	if (!cgroup)
 		bpf_map__set_max_entries(skel->maps.cg_hists, 1);
 	bpf_program__set_autoload(skel->progs.hq_sched_wakeup, split);
@@ -229,6 +263,8 @@ struct runqlat *runqlat_open(char **why, bool cgroup, bool split, bool floor)
 	r->cgroup = cgroup && !floor;
 	r->split = split;
 	r->fallback = fallback;
+	r->ipi = ipi;
+	r->ipi_why = ipi_why;
 	return r;
 }
 
@@ -280,9 +316,13 @@ json_t *runqlat_read(struct runqlat *r)
 		for (int c = 0; c < r->ncpus; c++)
 			for (int s = 0; s < HQ_HIST_SLOTS; s++) {
 				kinds[k][s] += r->vals[c].slots[s];
-				cpu[(size_t)c * HQ_HIST_SLOTS + (size_t)s] += r->vals[c].slots[s];
+				if (k != RQ_IPI) /* per_cpu: run-queue waits only */
+					cpu[(size_t)c * HQ_HIST_SLOTS + (size_t)s] += r->vals[c].slots[s];
 			}
 	}
+	/* the idle CPUs' waits are a part of the wake-ups (split) or of all waits (queued) */
+	for (int s = 0; s < HQ_HIST_SLOTS; s++)
+		kinds[r->split ? RQ_WAKEUP : RQ_ANY][s] += kinds[RQ_IDLE][s];
 	json_t *j = json_object();
 	json_object_set_new(j, "available", json_true());
 	json_object_set_new(j, "unit", json_string("us"));
@@ -298,6 +338,12 @@ json_t *runqlat_read(struct runqlat *r)
 		json_object_set_new(jk, "any", bpfsrc_hist_json(kinds[RQ_ANY], HQ_HIST_SLOTS));
 	}
 	json_object_set_new(j, "kinds", jk);
+	json_object_set_new(j, "idle_cpu", bpfsrc_hist_json(kinds[RQ_IDLE], HQ_HIST_SLOTS));
+	json_object_set_new(j, "ipi", json_boolean(r->ipi));
+	if (r->ipi)
+		json_object_set_new(j, "ipi_wake", bpfsrc_hist_json(kinds[RQ_IPI], HQ_HIST_SLOTS));
+	else
+		json_object_set_new(j, "ipi_why", json_string(r->ipi_why));
 	json_t *jc = json_object();
 	for (int c = 0; c < r->ncpus; c++) {
 		const uint64_t *h = &cpu[(size_t)c * HQ_HIST_SLOTS];
