@@ -12,7 +12,9 @@
  *   every pass wakes the other CPU, which idled meanwhile (the idle split's
  *   path: a switch from the idle task, and an IPI to wake it)
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -268,7 +268,7 @@ static void build_container(const struct sample *st, const struct identity *id, 
 		     "no container markers: processes here run directly in the machine", "none seen");
 		return;
 	}
-	char src[192];
+	char src[320]; /* room for every part: markers (200), the fs name, the fixed words */
 	snprintf(src, sizeof(src), "%s%s%s%s%s%s", mk[0] ? "markers " : "", mk, overlay ? (mk[0] ? ", " : "") : "",
 		 overlay ? "root filesystem " : "", overlay ? fs : "", ctr[0] ? ", run/systemd/container" : "");
 	const char *conf = strong || ctr[0] ? "high" : overlay ? "medium" : "low";
