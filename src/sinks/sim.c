@@ -249,6 +249,10 @@ static void mig_text(FILE *out, const struct sim_result *r)
 		if (g->throttle_steps)
 			fprintf(out, "  auto-converge throttled the guest %u time%s, up to %.0f %% of its CPU\n",
 				g->throttle_steps, g->throttle_steps == 1 ? "" : "s", g->throttle_max_pct);
+		if (g->nr == 0) { /* no round ran: no table to head */
+			fputc('\n', out);
+			continue;
+		}
 		fprintf(out, "  %5s %12s %10s %12s %9s\n", "round", "sent", "time", "dirtied", "throttle");
 		for (unsigned k = 0; k < g->nr; k++) {
 			if (g->nr > 12 && k == 5) {

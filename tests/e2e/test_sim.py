@@ -363,3 +363,15 @@ def examples():
 def test_examples_run(hq, ex):
     doc = sim_json(hq, ex)
     assert doc["vms"] or doc["migrations"] or doc["stations"]
+
+
+def test_migration_without_a_round_has_no_round_table(hq, tmp_path):
+    """A migration the run ends in the middle of its first round: said so, and no table headings
+    over an empty table (the rounds are listed only when there are some)."""
+    p = write(tmp_path, "m0.ini", "[sim]\nseed = 1\nduration = 1s\n[host]\ncpus = 2\n"
+              "[vm a]\nvcpus = 1\nmemory = 1G\nworkload = idle\n[migration m]\nvm = a\nstart = 0.9s\n")
+    doc = sim_json(hq, p)
+    assert doc["migrations"][0]["rounds"] == 0 and not doc["migrations"][0]["finished"], doc["migrations"]
+    out = sim(hq, p).stdout
+    assert "still copying when the run ended (0 rounds" in out, out
+    assert "throttle" not in out.split("migration m of a:")[1], out
