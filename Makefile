@@ -15,6 +15,9 @@ PREFIX   ?= /usr/local
 DESTDIR  ?=
 PYTEST   ?= /usr/bin/python3 -m pytest
 FUZZ_SECONDS ?= 60
+# make check builds and fuzzes on every CPU (the four builds of the tree and
+# the fuzz targets are independent); the tests themselves run one at a time
+NPROC    ?= $(shell nproc 2>/dev/null || echo 1)
 comma := ,
 
 WARN     := -Wall -Wextra -Wstrict-prototypes -Wshadow -Wformat=2 -Werror
@@ -430,29 +433,35 @@ $(B)/fuzz/%: tests/fuzz/%.c $(B)/fuzz/libhiddenq.a
 	@mkdir -p $(dir $@)
 	$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -Isrc -o $@ $< $(B)/fuzz/libhiddenq.a $(LDLIBS)
 
-# run_fuzz,LIMIT,LABEL: every target over its seeds plus a scratch corpus.
-define run_fuzz
-	@for f in $(FUZZ_BINS); do \
-		n=$$(basename $$f); rm -rf $(B)/fuzz-corpus/$$n; mkdir -p $(B)/fuzz-corpus/$$n; \
-		echo "== fuzz $$n ($(2))"; \
-		$$f $(1) -max_len=65536 -timeout=10 -rss_limit_mb=1024 -print_final_stats=0 \
-		    -artifact_prefix=$(B)/fuzz-corpus/$$n- \
-		    $(B)/fuzz-corpus/$$n tests/fuzz/seeds/$$n >$(B)/fuzz-corpus/$$n.log 2>&1 \
-		  || { tail -40 $(B)/fuzz-corpus/$$n.log; exit 1; }; \
-		grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs" $(B)/fuzz-corpus/$$n.log | tail -1; \
-	done
+# fuzz_one,NAME,LIMIT,LABEL: one target over its seeds plus a scratch
+# corpus; one line when it is done (targets run side by side), its log's
+# tail when it fails.
+define fuzz_one
+	@n=$(1); rm -rf $(B)/fuzz-corpus/$$n; mkdir -p $(B)/fuzz-corpus/$$n; \
+	$(B)/fuzz/$$n $(2) -max_len=65536 -timeout=10 -rss_limit_mb=1024 -print_final_stats=0 \
+	    -artifact_prefix=$(B)/fuzz-corpus/$$n- \
+	    $(B)/fuzz-corpus/$$n tests/fuzz/seeds/$$n >$(B)/fuzz-corpus/$$n.log 2>&1 \
+	  || { echo "== fuzz $$n ($(3)): FAILED"; tail -40 $(B)/fuzz-corpus/$$n.log; exit 1; }; \
+	echo "== fuzz $$n ($(3)): $$(grep -E "^#[0-9]+.*DONE|Done [0-9]+ runs" $(B)/fuzz-corpus/$$n.log | tail -1)"
 endef
+FUZZ_NAMES := $(notdir $(FUZZ_BINS))
 
 # make check runs a fixed, reproducible slice (seed 1, a fixed number of
 # runs): a CI run must not fail on an input no one can replay.  `make fuzz`
 # explores at random for FUZZ_SECONDS per target; crashes it finds become
-# seeds under tests/fuzz/seeds/.
+# seeds under tests/fuzz/seeds/.  Both run NPROC targets at a time.
 FUZZ_QUICK_RUNS ?= 20000
 fuzz-quick: $(FUZZ_BINS)
-	$(call run_fuzz,-seed=1 -runs=$(FUZZ_QUICK_RUNS),seed 1$(comma) $(FUZZ_QUICK_RUNS) runs)
+	@$(MAKE) --no-print-directory -j$(NPROC) $(addprefix fuzz-quick-run-,$(FUZZ_NAMES))
 
 fuzz: $(FUZZ_BINS)
-	$(call run_fuzz,-max_total_time=$(FUZZ_SECONDS),$(FUZZ_SECONDS) s)
+	@$(MAKE) --no-print-directory -j$(NPROC) $(addprefix fuzz-run-,$(FUZZ_NAMES))
+
+fuzz-quick-run-%: $(B)/fuzz/%
+	$(call fuzz_one,$*,-seed=1 -runs=$(FUZZ_QUICK_RUNS),seed 1$(comma) $(FUZZ_QUICK_RUNS) runs)
+
+fuzz-run-%: $(B)/fuzz/%
+	$(call fuzz_one,$*,-max_total_time=$(FUZZ_SECONDS),$(FUZZ_SECONDS) s)
 
 # the include rule of docs/architecture.md (a few seconds, before any build)
 check-layers:
@@ -463,7 +472,7 @@ BENCH_BINS := $(patsubst bench/%.c,$(B)/bench/%,$(wildcard bench/*.c))
 benches: $(BENCH_BINS)
 
 check: check-layers setup-test
-	@$(MAKE) --no-print-directory all static asan benches
+	@$(MAKE) --no-print-directory -j$(NPROC) all static asan benches $(UNIT_BINS) $(ASAN_UNIT_BINS) $(FUZZ_BINS)
 	@$(MAKE) --no-print-directory contrib-check
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory unit-asan
