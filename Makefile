@@ -405,10 +405,10 @@ unit-asan: $(ASAN_UNIT_BINS)
 	@for t in $(ASAN_UNIT_BINS); do echo "== $$t"; HIDDENQ_PEER_DATA=$(CURDIR)/../shared/peer-data $$t || exit 1; done
 
 e2e: $(B)/hiddenq $(B)/hiddenq-static
-	HIDDENQ_BIN=$(CURDIR)/$(B)/hiddenq HIDDENQ_REQUIRE_VM=$${HIDDENQ_REQUIRE_VM-1} $(PYTEST) -q -p no:cacheprovider tests/e2e tests/vm
+	HIDDENQ_BIN=$(CURDIR)/$(B)/hiddenq HIDDENQ_REQUIRE_VM=$${HIDDENQ_REQUIRE_VM-1} $(PYTEST) -q -p no:cacheprovider --durations=15 tests/e2e tests/vm
 
 e2e-asan: $(B)/asan/hiddenq
-	HIDDENQ_BIN=$(CURDIR)/$(B)/asan/hiddenq HIDDENQ_SANITIZED=1 $(PYTEST) -q -p no:cacheprovider tests/e2e
+	HIDDENQ_BIN=$(CURDIR)/$(B)/asan/hiddenq HIDDENQ_SANITIZED=1 $(PYTEST) -q -p no:cacheprovider --durations=15 tests/e2e
 
 # ---- fuzzing (clang libFuzzer) ----
 
