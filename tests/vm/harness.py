@@ -1170,9 +1170,11 @@ class VM:
             end = self.agent.read_line(deadline, CommandTimeout)
         except CommandTimeout:
             pid = self.pid
+            # what the guest was doing, read before QEMU is stopped and its work dir removed
+            where = self._vcpu_state() + self._console_tail()
             self.stop()
             raise CommandTimeout(f"guest command did not finish within {timeout:.1f} s "
-                                 f"(killed QEMU PID {pid}): {command!r}") from None
+                                 f"(killed QEMU PID {pid}): {command!r}\n{where}") from None
         if end != f"HQ-END {cid}".encode():
             raise VMError(f"agent protocol error after command {command!r}: {end[:80]!r}")
         return CommandResult(command, rc, out, err)
