@@ -194,9 +194,11 @@ void jitter_print(FILE *out, json_t *r)
 				 plural_s((uint64_t)(ng > 0 ? ng : 0)), pjget(c, "lost_pct"));
 			hist_line(out, 34, l, json_object_get(c, "gap"));
 		}
-		json_array_foreach(json_object_get(g, "by_cause"), k, c)
-			fprintf(out, "  %-30s %6d gaps  %10.1f µs\n", json_string_value(json_object_get(c, "cause")) ?: "?",
-				(int)pjget(c, "gaps"), pjget(c, "time_us"));
+		json_array_foreach(json_object_get(g, "by_cause"), k, c) {
+			int ng = (int)pjget(c, "gaps");
+			fprintf(out, "  %-30s %6d %-4s  %10.1f µs\n", json_string_value(json_object_get(c, "cause")) ?: "?",
+				ng, ng == 1 ? "gap" : "gaps", pjget(c, "time_us"));
+		}
 		json_array_foreach(json_object_get(g, "worst"), k, c)
 			fprintf(out, "  worst: cpu %d %.1f µs (run delay %.1f µs) → %s\n", (int)pjget(c, "cpu"),
 				pjget(c, "gap_us"), pjget(c, "run_delay_us"),
