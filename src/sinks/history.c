@@ -928,3 +928,15 @@ size_t history_periods(const struct history *h, struct hperiod *out, size_t max)
 	free(all);
 	return n;
 }
+
+void history_fmt_dur(double s, char *buf, size_t n)
+{
+	if (s < 60)
+		snprintf(buf, n, "%.0f s", s);
+	else if (s < 3600)
+		snprintf(buf, n, "%.0f min %.0f s", floor(s / 60), fmod(s, 60));
+	else if (s < 86400)
+		snprintf(buf, n, "%.0f h %.0f min", floor(s / 3600), floor(fmod(s, 3600) / 60));
+	else
+		snprintf(buf, n, "%.0f d %.0f h", floor(s / 86400), floor(fmod(s, 86400) / 3600));
+}

@@ -215,4 +215,7 @@ struct report_meta {
 	uint64_t from_real, to_real;	/* --from / --to (0: open) */
 };
 
+/* A span of seconds for people: "42 s", "3 min 5 s", "2 h 10 min", "1 d 4 h". */
+void history_fmt_dur(double s, char *buf, size_t n);
+
 #endif

@@ -112,18 +112,6 @@ static void fmt_num(double v, char *buf, size_t n)
 		snprintf(buf, n, "%.3g", v);
 }
 
-static void fmt_dur(double s, char *buf, size_t n)
-{
-	if (s < 60)
-		snprintf(buf, n, "%.0f s", s);
-	else if (s < 3600)
-		snprintf(buf, n, "%.0f min %.0f s", floor(s / 60), fmod(s, 60));
-	else if (s < 86400)
-		snprintf(buf, n, "%.0f h %.0f min", floor(s / 3600), floor(fmod(s, 3600) / 60));
-	else
-		snprintf(buf, n, "%.0f d %.0f h", floor(s / 86400), floor(fmod(s, 86400) / 3600));
-}
-
 static const char *sev_class(int s)
 {
 	switch (s) {
@@ -715,7 +703,7 @@ static void timeline(struct strbuf *b, const struct history *h)
 			char a[32], z[32], dur[48];
 			iso_time(sp[k].from, a, sizeof(a));
 			iso_time(sp[k].to, z, sizeof(z));
-			fmt_dur((double)(sp[k].to - sp[k].from) / 1e9, dur, sizeof(dur));
+			history_fmt_dur((double)(sp[k].to - sp[k].from) / 1e9, dur, sizeof(dur));
 			sb_printf(b, "<rect class=\"%s\" data-finding=\"%s\" data-sev=\"%s\" data-from=\"%s\" data-to=\"%s\" "
 				     "x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\"><title>",
 				  sev_class(sp[k].sev), hf->id, sev_class(sp[k].sev), a, z, x0, y + 2,
@@ -733,8 +721,8 @@ static void timeline(struct strbuf *b, const struct history *h)
 	for (size_t r = 0; r < h->nrules; r++) {
 		const struct hfinding *hf = &h->f[r];
 		char w[48], c[48], at[32];
-		fmt_dur(hf->secs[SEV_WARN], w, sizeof(w));
-		fmt_dur(hf->secs[SEV_CRIT], c, sizeof(c));
+		history_fmt_dur(hf->secs[SEV_WARN], w, sizeof(w));
+		history_fmt_dur(hf->secs[SEV_CRIT], c, sizeof(c));
 		iso_time(hf->worst_at, at, sizeof(at));
 		sb_printf(b, "<tr data-finding=\"%s\" data-worst=\"%s\"><td>", hf->id, sev_class(hf->worst));
 		html_escape(b, hf->id);
@@ -840,7 +828,7 @@ static void header(struct strbuf *b, const struct history *h, const struct repor
 	char a[32], z[32], dur[48];
 	iso_time(h->first_t, a, sizeof(a));
 	iso_time(h->last_t, z, sizeof(z));
-	fmt_dur((double)(h->last_t - h->first_t) / 1e9, dur, sizeof(dur));
+	history_fmt_dur((double)(h->last_t - h->first_t) / 1e9, dur, sizeof(dur));
 	sb_puts(b, "<header><h1>hiddenq report");
 	if (m->env.hostname[0]) {
 		sb_puts(b, " — ");
@@ -871,7 +859,7 @@ static void header(struct strbuf *b, const struct history *h, const struct repor
 	if (m->env.kernel[0])
 		esc_printf(b, ", kernel %s", m->env.kernel);
 	char bw[48];
-	fmt_dur((double)h->width / 1e9, bw, sizeof(bw));
+	history_fmt_dur((double)h->width / 1e9, bw, sizeof(bw));
 	esc_printf(b, "; one plot point per %s", bw);
 	sb_puts(b, "</p><p class=\"meta\">can see:");
 	for (size_t i = 0; i < m->caps.n; i++)

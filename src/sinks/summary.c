@@ -50,18 +50,6 @@ static void hms(uint64_t ns, bool date, char *buf, size_t n)
 		snprintf(buf, n, "%.8s", iso + 11);
 }
 
-static void dur(double s, char *buf, size_t n)
-{
-	if (s < 60)
-		snprintf(buf, n, "%.0f s", s);
-	else if (s < 3600)
-		snprintf(buf, n, "%.0f min %.0f s", floor(s / 60), fmod(s, 60));
-	else if (s < 86400)
-		snprintf(buf, n, "%.0f h %.0f min", floor(s / 3600), floor(fmod(s, 3600) / 60));
-	else
-		snprintf(buf, n, "%.0f d %.0f h", floor(s / 86400), floor(fmod(s, 86400) / 3600));
-}
-
 static void num(double v, char *buf, size_t n)
 {
 	double a = fabs(v);
@@ -102,7 +90,7 @@ void summary_text(FILE *out, const struct history *h, const struct report_meta *
 	char a[32], z[32], d[48];
 	iso_time(h->first_t, a, sizeof(a));
 	iso_time(h->last_t, z, sizeof(z));
-	dur((double)(h->last_t - h->first_t) / 1e9, d, sizeof(d));
+	history_fmt_dur((double)(h->last_t - h->first_t) / 1e9, d, sizeof(d));
 	fprintf(out, "hiddenq %s report — %s%s%s", HQ_VERSION, m->env.hostname[0] ? m->env.hostname : "?",
 		strcmp(m->env.mode, "guest") == 0 ? ", guest on " : ", ",
 		m->env.hypervisor[0] ? m->env.hypervisor : "host");
@@ -144,7 +132,7 @@ void summary_text(FILE *out, const struct history *h, const struct report_meta *
 			char f[32], t[32];
 			hms(per[i].from, date, f, sizeof(f));
 			hms(per[i].to, date, t, sizeof(t));
-			dur((double)(per[i].to - per[i].from) / 1e9, d, sizeof(d));
+			history_fmt_dur((double)(per[i].to - per[i].from) / 1e9, d, sizeof(d));
 			fprintf(out, "  %zu. %s – %s (%s)  ", i + 1, f, t, d);
 			for (size_t k = 0; k < per[i].nrules; k++) {
 				bool c = k < per[i].ncrit;
@@ -188,8 +176,8 @@ void summary_text(FILE *out, const struct history *h, const struct report_meta *
 		fputc('\n', out);
 		if (bad) {
 			char wd[48], cd[48];
-			dur(hf->secs[SEV_WARN], wd, sizeof(wd));
-			dur(hf->secs[SEV_CRIT], cd, sizeof(cd));
+			history_fmt_dur(hf->secs[SEV_WARN], wd, sizeof(wd));
+			history_fmt_dur(hf->secs[SEV_CRIT], cd, sizeof(cd));
 			fprintf(out, "          %-24s warn %s, crit %s in all\n", "", wd, cd);
 		}
 		if (hf->worst_title && (hf->worst != SEV_OK || !bad))
